@@ -1,0 +1,79 @@
+# Atrium: `make run` to try it, `make test` to check it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+# Builds are slow on small machines: keep one target dir outside the clone so
+# fresh checkouts (CI) reuse it. Override to build elsewhere.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/atrium-target
+CARGO_LEPTOS_VERSION := 0.3.10
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"/, "", $$3); print $$3; exit}' Cargo.lock)
+TOOLS := $(CURDIR)/.tools
+export PATH := $(TOOLS)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+BIN := $(CARGO_TARGET_DIR)/release/atrium
+SITE := $(CURDIR)/target/site
+PY := $(CURDIR)/.venv/bin/python
+
+# PostgreSQL tests run when a server answers here; otherwise they report skipped.
+PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+export ATRIUM_TEST_POSTGRES_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo $(PG_URL))
+
+.PHONY: run build tools test lint unit e2e e2e-deps clean-data help
+
+help:
+	@echo "make run    install what is missing, build (release) and serve on http://127.0.0.1:3000"
+	@echo "make test   fmt, clippy (ssr + hydrate), unit + integration tests (SQLite, PostgreSQL), Playwright"
+
+run: build
+	LEPTOS_SITE_ROOT=$(SITE) $(BIN) serve
+
+build: tools
+	cargo leptos build --release
+	@test -x $(BIN) || { echo "expected server binary at $(BIN)"; exit 1; }
+
+## Tools: each is installed only when missing or at the wrong version.
+tools: $(TOOLS)/.wasm-target $(TOOLS)/.cargo-leptos $(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION) $(TOOLS)/node_modules/.bin/wasm-opt
+
+$(TOOLS)/.wasm-target:
+	@mkdir -p $(TOOLS)
+	rustup target add wasm32-unknown-unknown
+	@touch $@
+
+$(TOOLS)/.cargo-leptos:
+	@mkdir -p $(TOOLS)
+	@cargo leptos --version 2>/dev/null | grep -q "$(CARGO_LEPTOS_VERSION)" || \
+	  cargo install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked --features no_downloads
+	@touch $@
+
+# No --locked: one of wasm-bindgen-cli's locked dependencies is missing from the registry here.
+$(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION):
+	@mkdir -p $(TOOLS)
+	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" || \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+	@touch $@
+
+$(TOOLS)/node_modules/.bin/wasm-opt:
+	@mkdir -p $(TOOLS)
+	cd $(TOOLS) && npm install --no-audit --no-fund --silent binaryen@132.0.0
+
+## Checks
+test: lint unit e2e
+	@echo "make test: all checks passed"
+
+lint:
+	cargo fmt --check
+	cargo clippy --features ssr --all-targets -- -D warnings
+	cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	@if [ -z "$$ATRIUM_TEST_POSTGRES_URL" ]; then echo "NOTE: ATRIUM_TEST_POSTGRES_URL unset and no PostgreSQL on 127.0.0.1:5432: PostgreSQL tests will be reported as skipped"; fi
+	cargo test --features ssr
+
+e2e-deps:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@test -d end2end/node_modules/@playwright/test || (cd end2end && npm ci --no-audit --no-fund --silent)
+
+e2e: build e2e-deps
+	cd end2end && ATRIUM_BIN=$(BIN) LEPTOS_SITE_ROOT=$(SITE) npx playwright test
+
+clean-data:
+	rm -rf data

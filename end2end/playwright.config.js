@@ -1,0 +1,42 @@
+// Runs against the release server that `make e2e` builds, in Debian's chromium:
+// Playwright's own browser downloads are not reachable from these machines.
+const { defineConfig } = require('@playwright/test');
+const path = require('path');
+const os = require('os');
+const fs = require('fs');
+
+const port = Number(process.env.ATRIUM_E2E_PORT || 3917);
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atrium-e2e-'));
+
+module.exports = defineConfig({
+  testDir: './tests',
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: [['list']],
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
+    },
+  },
+  webServer: {
+    command: `${process.env.ATRIUM_BIN || '../target/release/atrium'} serve`,
+    url: `http://127.0.0.1:${port}/readyz`,
+    timeout: 60_000,
+    reuseExistingServer: false,
+    stdout: 'pipe',
+    env: {
+      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+      LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT || '../target/site',
+      ATRIUM_DATA_DIR: dataDir,
+      DATABASE_URL: '',
+      ATRIUM_ADMIN_EMAIL: 'admin@e2e.test',
+      ATRIUM_ADMIN_PASSWORD: 'e2e-admin-password-1',
+      RUST_LOG: 'warn',
+    },
+  },
+});

@@ -1,0 +1,39 @@
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::role::Role;
+
+/// The signed-in user as the UI needs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    pub email: String,
+    pub role: Role,
+    pub tenant_id: Option<String>,
+}
+
+impl Me {
+    pub fn is_platform_admin(&self) -> bool {
+        self.role == Role::PlatformAdmin
+    }
+
+    pub fn can_manage(&self, tenant_id: &str) -> bool {
+        crate::domain::role::may_access(
+            self.role,
+            self.tenant_id.as_deref(),
+            tenant_id,
+            crate::domain::role::Access::Manage,
+        )
+    }
+}
+
+#[server(endpoint = "current_user")]
+pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
+    use super::ssr::{current_actor, fail, services};
+    let svc = services()?;
+    let actor = current_actor(&svc).await.map_err(fail)?;
+    Ok(actor.map(|a| Me {
+        email: a.label,
+        role: a.role,
+        tenant_id: a.tenant_id,
+    }))
+}

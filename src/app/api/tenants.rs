@@ -1,0 +1,111 @@
+use leptos::prelude::*;
+
+use crate::domain::page::Page;
+use crate::domain::tenant::{Tenant, TenantCounts};
+
+#[cfg(feature = "ssr")]
+use super::ssr::{actor, fail, invalid};
+
+#[server(endpoint = "dashboard_counts")]
+pub async fn dashboard_counts() -> Result<TenantCounts, ServerFnError> {
+    use crate::server::services::tenants;
+    let (svc, actor) = actor().await?;
+    tenants::counts(&svc, &actor).await.map_err(fail)
+}
+
+#[server(endpoint = "list_tenants")]
+pub async fn list_tenants(q: String, page: u32) -> Result<Page<Tenant>, ServerFnError> {
+    use crate::domain::page::PageRequest;
+    use crate::server::services::tenants;
+    let (svc, actor) = actor().await?;
+    tenants::list(&svc, &actor, &q, PageRequest::new(Some(page), None))
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "get_tenant")]
+pub async fn get_tenant(id: String) -> Result<Tenant, ServerFnError> {
+    use crate::server::services::tenants;
+    let (svc, actor) = actor().await?;
+    tenants::get(&svc, &actor, &id).await.map_err(fail)
+}
+
+#[server(endpoint = "create_tenant")]
+pub async fn create_tenant(
+    name: String,
+    isolation: String,
+    data_location: String,
+    rpm_limit: String,
+    tpm_limit: String,
+) -> Result<Tenant, ServerFnError> {
+    use crate::domain::tenant::TenantSettings;
+    use crate::domain::validation::whole_number;
+    use crate::server::services::tenants;
+    let (svc, actor) = actor().await?;
+    let settings = TenantSettings::new(
+        &name,
+        isolation.parse().map_err(invalid)?,
+        &data_location,
+        whole_number("rpm_limit", &rpm_limit).map_err(invalid)?,
+        whole_number("tpm_limit", &tpm_limit).map_err(invalid)?,
+    )
+    .map_err(invalid)?;
+    tenants::create(&svc, &actor, settings).await.map_err(fail)
+}
+
+#[server(endpoint = "update_tenant")]
+pub async fn update_tenant(
+    id: String,
+    name: String,
+    data_location: String,
+    rpm_limit: String,
+    tpm_limit: String,
+) -> Result<Tenant, ServerFnError> {
+    use crate::domain::tenant::TenantSettings;
+    use crate::domain::validation::whole_number;
+    use crate::server::services::tenants;
+    let (svc, actor) = actor().await?;
+    let current = tenants::get(&svc, &actor, &id).await.map_err(fail)?;
+    let settings = TenantSettings::new(
+        &name,
+        current.isolation,
+        &data_location,
+        whole_number("rpm_limit", &rpm_limit).map_err(invalid)?,
+        whole_number("tpm_limit", &tpm_limit).map_err(invalid)?,
+    )
+    .map_err(invalid)?;
+    tenants::update(&svc, &actor, &id, settings)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "set_tenant_status")]
+pub async fn set_tenant_status(id: String, status: String) -> Result<Tenant, ServerFnError> {
+    use crate::domain::tenant::TenantStatus;
+    use crate::domain::validation::Invalid;
+    use crate::server::services::tenants;
+    let (svc, actor) = actor().await?;
+    let status = TenantStatus::parse(&status)
+        .ok_or_else(|| invalid(Invalid::new("status", "must be active or suspended")))?;
+    tenants::set_status(&svc, &actor, &id, status)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "delete_tenant")]
+pub async fn delete_tenant(id: String, confirm_name: String) -> Result<(), ServerFnError> {
+    use crate::server::services::tenants;
+    let (svc, actor) = actor().await?;
+    tenants::delete(&svc, &actor, &id, &confirm_name)
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect("/tenants");
+    Ok(())
+}
+
+#[server(endpoint = "tenant_options")]
+pub async fn tenant_options() -> Result<Vec<(String, String)>, ServerFnError> {
+    use crate::server::services::tenants;
+    let (svc, actor) = actor().await?;
+    tenants::names(&svc, &actor).await.map_err(fail)
+}

@@ -1,0 +1,5 @@
+//! Widgets shared by the pages.
+
+pub mod flash;
+pub mod pager;
+pub mod status;

@@ -1,0 +1,57 @@
+//! The admin portal: rendered on the server, hydrated in the browser.
+
+pub mod api;
+pub mod components;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+use pages::{audit, dashboard, layout, login, not_found, tenant_detail, tenants, users};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Effects run only in the browser: this marks the page as interactive,
+    // which end-to-end tests wait for before using forms.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Stylesheet id="leptos" href="/pkg/atrium.css"/>
+        <Title formatter=|page: String| format!("{page} · Atrium")/>
+        <Router>
+            <Routes fallback=not_found::NotFound>
+                <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async/>
+                <ParentRoute path=path!("") view=layout::Layout ssr=SsrMode::Async>
+                    <Route path=path!("") view=dashboard::DashboardPage/>
+                    <Route path=path!("tenants") view=tenants::TenantsPage/>
+                    <Route path=path!("tenants/:id") view=tenant_detail::TenantDetailPage/>
+                    <Route path=path!("users") view=users::UsersPage/>
+                    <Route path=path!("audit") view=audit::AuditPage/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

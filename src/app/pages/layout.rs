@@ -1,0 +1,55 @@
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, Redirect, A};
+
+use crate::app::api::session::{current_user, Me};
+
+pub type MeResource = Resource<Result<Option<Me>, ServerFnError>>;
+
+/// The frame of every signed-in page: sidebar, and the page in `<main>`.
+/// Anyone not signed in is sent to the login page.
+#[component]
+pub fn Layout() -> impl IntoView {
+    let me: MeResource = Resource::new(|| (), |_| current_user());
+    provide_context(me);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(Some(me)) => view! {
+                        <div class="shell">
+                            <Sidebar me/>
+                            <main class="content"><Outlet/></main>
+                        </div>
+                    }.into_any(),
+                    _ => view! { <Redirect path="/login"/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Sidebar(me: Me) -> impl IntoView {
+    let admin = me.is_platform_admin();
+    let own_tenant = me.tenant_id.clone().filter(|_| !admin);
+    let can_manage_users = admin || me.role == crate::domain::role::Role::TenantAdmin;
+    view! {
+        <nav class="sidebar">
+            <div class="brand">"Atrium"</div>
+            <ul>
+                <li><A href="/">"Dashboard"</A></li>
+                {admin.then(|| view! { <li><A href="/tenants">"Tenants"</A></li> })}
+                {own_tenant.map(|t| view! { <li><A href=format!("/tenants/{t}")>"My tenant"</A></li> })}
+                {can_manage_users.then(|| view! { <li><A href="/users">"Users"</A></li> })}
+                {can_manage_users.then(|| view! { <li><A href="/audit">"Audit log"</A></li> })}
+            </ul>
+            <div class="whoami">
+                <span class="email">{me.email.clone()}</span>
+                <span class="muted">{me.role.label()}</span>
+                <form method="post" action="/auth/sign-out">
+                    <button type="submit" class="link">"Sign out"</button>
+                </form>
+            </div>
+        </nav>
+    }
+}

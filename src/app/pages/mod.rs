@@ -1,0 +1,10 @@
+//! One module per page.
+
+pub mod audit;
+pub mod dashboard;
+pub mod layout;
+pub mod login;
+pub mod not_found;
+pub mod tenant_detail;
+pub mod tenants;
+pub mod users;

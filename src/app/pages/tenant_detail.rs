@@ -1,0 +1,185 @@
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::app::api::keys::{list_keys, CreateKey, RevokeKey};
+use crate::app::api::tenants::{get_tenant, DeleteTenant, SetTenantStatus, UpdateTenant};
+use crate::app::components::flash::{outcome, ErrorBox};
+use crate::app::components::status::Badge;
+use crate::app::pages::layout::MeResource;
+use crate::domain::tenant::{Tenant, TenantStatus};
+use crate::domain::time::{format_millis, format_opt, now_millis};
+
+#[component]
+pub fn TenantDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let update = ServerAction::<UpdateTenant>::new();
+    let status = ServerAction::<SetTenantStatus>::new();
+    let tenant = Resource::new(
+        move || (id(), update.version().get(), status.version().get()),
+        |(id, _, _)| get_tenant(id),
+    );
+    let me = expect_context::<MeResource>();
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let me = me.await.ok().flatten();
+                match tenant.await {
+                    Ok(t) => {
+                        let admin = me.as_ref().is_some_and(|m| m.is_platform_admin());
+                        let manage = me.as_ref().is_some_and(|m| m.can_manage(&t.id));
+                        view! {
+                            <Title text=t.name.clone()/>
+                            <TenantHeader tenant=t.clone()/>
+                            {admin.then(|| view! { <SettingsForm tenant=t.clone() action=update status/> })}
+                            {manage.then(|| view! { <KeysSection tenant_id=t.id.clone()/> })}
+                            {admin.then(|| view! { <DeleteForm tenant=t.clone()/> })}
+                        }.into_any()
+                    }
+                    Err(e) => view! { <Title text="Tenant"/><ErrorBox error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn TenantHeader(tenant: Tenant) -> impl IntoView {
+    view! {
+        <h1>{tenant.name.clone()} " " <Badge text=tenant.status.as_str().to_string()/></h1>
+        <dl class="facts">
+            <dt>"Id"</dt><dd><code>{tenant.id.clone()}</code></dd>
+            <dt>"Isolation"</dt><dd>{tenant.isolation.label()}</dd>
+            <dt>"Data location"</dt><dd>{tenant.data_location.clone()}</dd>
+            <dt>"Limits"</dt><dd>{format!("{} requests/min · {} tokens/min", tenant.rpm_limit, tenant.tpm_limit)}</dd>
+            <dt>"Created"</dt><dd>{format_millis(tenant.created_at)}</dd>
+        </dl>
+    }
+}
+
+#[component]
+fn SettingsForm(
+    tenant: Tenant,
+    action: ServerAction<UpdateTenant>,
+    status: ServerAction<SetTenantStatus>,
+) -> impl IntoView {
+    let id = tenant.id.clone();
+    let (next, label) = match tenant.status {
+        TenantStatus::Active => ("suspended", "Suspend tenant"),
+        TenantStatus::Suspended => ("active", "Resume tenant"),
+    };
+    view! {
+        <section class="card">
+            <h2>"Settings"</h2>
+            {move || outcome(action.value().get(), |_| "Settings saved.".to_string())}
+            {move || outcome(status.value().get(), |t| format!("Tenant is now {}.", t.status.as_str()))}
+            <ActionForm action=action attr:class="grid-form">
+                <input type="hidden" name="id" value=tenant.id.clone()/>
+                <label>"Name" <input name="name" value=tenant.name.clone() required/></label>
+                <label>"Data location" <input name="data_location" value=tenant.data_location.clone() required/></label>
+                <label>"Requests / minute" <input name="rpm_limit" type="number" min="1" value=tenant.rpm_limit.to_string()/></label>
+                <label>"Tokens / minute" <input name="tpm_limit" type="number" min="1" value=tenant.tpm_limit.to_string()/></label>
+                <button type="submit" class="primary">"Save settings"</button>
+            </ActionForm>
+            <ActionForm action=status attr:class="inline">
+                <input type="hidden" name="id" value=id/>
+                <input type="hidden" name="status" value=next/>
+                <button type="submit" class="warn">{label}</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn KeysSection(tenant_id: String) -> impl IntoView {
+    let create = ServerAction::<CreateKey>::new();
+    let revoke = ServerAction::<RevokeKey>::new();
+    let tid = tenant_id.clone();
+    let keys = Resource::new(
+        move || (tid.clone(), create.version().get(), revoke.version().get()),
+        |(t, _, _)| list_keys(t),
+    );
+    view! {
+        <section class="card">
+            <h2>"API keys"</h2>
+            {move || create.value().get().map(|r| match r {
+                Ok(k) => view! {
+                    <div class="flash success new-key" role="status">
+                        <p>"Copy this key now. It will not be shown again."</p>
+                        <code class="secret" data-testid="new-key">{k.key}</code>
+                    </div>
+                }.into_any(),
+                Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+            })}
+            {move || outcome(revoke.value().get(), |k| format!("Revoked {}.", k.prefix))}
+            <ActionForm action=create attr:class="grid-form">
+                <input type="hidden" name="tenant_id" value=tenant_id.clone()/>
+                <label>"Name" <input name="name" placeholder="e.g. production"/></label>
+                <label>"Expires in (days)" <input name="expires_in_days" type="number" min="1" placeholder="never"/></label>
+                <button type="submit" class="primary">"Create key"</button>
+            </ActionForm>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match keys.await {
+                        Ok(keys) => {
+                            let now = now_millis();
+                            view! {
+                                <table class="data keys">
+                                    <thead><tr>
+                                        <th>"Name"</th><th>"Key"</th><th>"Created"</th>
+                                        <th>"Last used"</th><th>"Expires"</th><th>"Status"</th><th></th>
+                                    </tr></thead>
+                                    <tbody>
+                                        {keys.into_iter().map(|k| {
+                                            let st = k.status(now);
+                                            let key_id = k.id.clone();
+                                            view! {
+                                                <tr data-key-id=k.id.clone()>
+                                                    <td>{k.name.clone()}</td>
+                                                    <td><code>{format!("{}_…", k.prefix)}</code></td>
+                                                    <td>{format_millis(k.created_at)}</td>
+                                                    <td>{format_opt(k.last_used_at)}</td>
+                                                    <td>{format_opt(k.expires_at)}</td>
+                                                    <td><Badge text=st.as_str().to_string()/></td>
+                                                    <td>
+                                                        {(st == crate::domain::api_key::KeyStatus::Active).then(|| view! {
+                                                            <ActionForm action=revoke attr:class="inline">
+                                                                <input type="hidden" name="id" value=key_id.clone()/>
+                                                                <button type="submit" class="warn small">"Revoke"</button>
+                                                            </ActionForm>
+                                                        })}
+                                                    </td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            }.into_any()
+                        }
+                        Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn DeleteForm(tenant: Tenant) -> impl IntoView {
+    let delete = ServerAction::<DeleteTenant>::new();
+    view! {
+        <section class="card danger">
+            <h2>"Delete tenant"</h2>
+            <p>"This removes the tenant, its API keys and its users. It cannot be undone. "
+               "Type the tenant's name to confirm."</p>
+            {move || outcome(delete.value().get(), |_| "Tenant deleted.".to_string())}
+            <ActionForm action=delete attr:class="inline">
+                <input type="hidden" name="id" value=tenant.id.clone()/>
+                <input name="confirm_name" placeholder=tenant.name.clone() autocomplete="off"/>
+                <button type="submit" class="danger">"Delete tenant"</button>
+            </ActionForm>
+        </section>
+    }
+}

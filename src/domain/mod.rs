@@ -1,0 +1,10 @@
+//! Pure types and rules: no I/O, no async. Shared by the server and the browser.
+
+pub mod api_key;
+pub mod audit;
+pub mod page;
+pub mod role;
+pub mod tenant;
+pub mod time;
+pub mod user;
+pub mod validation;

@@ -1,0 +1,90 @@
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_PER_PAGE: u32 = 25;
+pub const MAX_PER_PAGE: u32 = 200;
+
+/// A window on a list, chosen by the caller (usually from the URL query).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRequest {
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl PageRequest {
+    /// Out-of-range values are clamped rather than rejected: a hand-edited URL
+    /// should still show something sensible.
+    pub fn new(page: Option<u32>, per_page: Option<u32>) -> Self {
+        Self {
+            page: page.unwrap_or(1).max(1),
+            per_page: per_page.unwrap_or(DEFAULT_PER_PAGE).clamp(1, MAX_PER_PAGE),
+        }
+    }
+
+    pub fn offset(&self) -> i64 {
+        i64::from(self.page - 1) * i64::from(self.per_page)
+    }
+
+    pub fn limit(&self) -> i64 {
+        i64::from(self.per_page)
+    }
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self::new(None, None)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl<T> Page<T> {
+    pub fn new(items: Vec<T>, total: i64, req: PageRequest) -> Self {
+        Self {
+            items,
+            total,
+            page: req.page,
+            per_page: req.per_page,
+        }
+    }
+
+    pub fn page_count(&self) -> u32 {
+        let per = i64::from(self.per_page.max(1));
+        u32::try_from(((self.total + per - 1) / per).max(1)).unwrap_or(u32::MAX)
+    }
+
+    pub fn has_next(&self) -> bool {
+        self.page < self.page_count()
+    }
+
+    pub fn has_prev(&self) -> bool {
+        self.page > 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clamps_requests() {
+        let r = PageRequest::new(Some(0), Some(10_000));
+        assert_eq!((r.page, r.per_page), (1, MAX_PER_PAGE));
+        assert_eq!(PageRequest::new(Some(3), Some(10)).offset(), 20);
+    }
+
+    #[test]
+    fn counts_pages() {
+        let p: Page<u8> = Page::new(vec![], 51, PageRequest::new(Some(2), Some(25)));
+        assert_eq!(p.page_count(), 3);
+        assert!(p.has_next() && p.has_prev());
+        let empty: Page<u8> = Page::new(vec![], 0, PageRequest::default());
+        assert_eq!(empty.page_count(), 1);
+        assert!(!empty.has_next());
+    }
+}

@@ -1,0 +1,123 @@
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use super::validation::Invalid;
+
+/// What a portal user may do. Tenant roles are bound to exactly one tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    PlatformAdmin,
+    TenantAdmin,
+    TenantViewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::PlatformAdmin, Role::TenantAdmin, Role::TenantViewer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::PlatformAdmin => "platform_admin",
+            Role::TenantAdmin => "tenant_admin",
+            Role::TenantViewer => "tenant_viewer",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::PlatformAdmin => "Platform admin",
+            Role::TenantAdmin => "Tenant admin",
+            Role::TenantViewer => "Tenant viewer",
+        }
+    }
+
+    pub fn needs_tenant(self) -> bool {
+        !matches!(self, Role::PlatformAdmin)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s.trim())
+            .ok_or_else(|| {
+                Invalid::new(
+                    "role",
+                    "must be platform_admin, tenant_admin or tenant_viewer",
+                )
+            })
+    }
+}
+
+/// The access a request needs on one tenant's resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Manage,
+}
+
+/// The role rule in one place: platform admins reach every tenant; tenant
+/// users reach only their own, and viewers only to read.
+pub fn may_access(role: Role, own_tenant: Option<&str>, tenant_id: &str, access: Access) -> bool {
+    match role {
+        Role::PlatformAdmin => true,
+        Role::TenantAdmin => own_tenant == Some(tenant_id),
+        Role::TenantViewer => own_tenant == Some(tenant_id) && access == Access::Read,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_role() {
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>(), Ok(r));
+        }
+        assert!("root".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn platform_admin_reaches_everything() {
+        assert!(may_access(Role::PlatformAdmin, None, "t1", Access::Manage));
+    }
+
+    #[test]
+    fn tenant_users_stay_in_their_tenant() {
+        assert!(may_access(
+            Role::TenantAdmin,
+            Some("t1"),
+            "t1",
+            Access::Manage
+        ));
+        assert!(!may_access(
+            Role::TenantAdmin,
+            Some("t1"),
+            "t2",
+            Access::Read
+        ));
+        assert!(may_access(
+            Role::TenantViewer,
+            Some("t1"),
+            "t1",
+            Access::Read
+        ));
+        assert!(!may_access(
+            Role::TenantViewer,
+            Some("t1"),
+            "t1",
+            Access::Manage
+        ));
+        assert!(!may_access(Role::TenantViewer, None, "t1", Access::Read));
+    }
+}

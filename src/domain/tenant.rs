@@ -1,0 +1,244 @@
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use super::time::Millis;
+use super::validation::Invalid;
+
+/// Where a tenant's usage data lives (DESIGN §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IsolationLevel {
+    RowLevel,
+    SchemaPerTenant,
+    DatabasePerTenant,
+}
+
+impl IsolationLevel {
+    pub const ALL: [IsolationLevel; 3] = [
+        IsolationLevel::RowLevel,
+        IsolationLevel::SchemaPerTenant,
+        IsolationLevel::DatabasePerTenant,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IsolationLevel::RowLevel => "row_level",
+            IsolationLevel::SchemaPerTenant => "schema_per_tenant",
+            IsolationLevel::DatabasePerTenant => "database_per_tenant",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            IsolationLevel::RowLevel => "Row level (shared tables)",
+            IsolationLevel::SchemaPerTenant => "Schema per tenant",
+            IsolationLevel::DatabasePerTenant => "Database per tenant",
+        }
+    }
+}
+
+impl fmt::Display for IsolationLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for IsolationLevel {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim().replace('-', "_");
+        IsolationLevel::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| {
+                Invalid::new(
+                    "isolation",
+                    "must be row_level, schema_per_tenant or database_per_tenant",
+                )
+            })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+}
+
+impl TenantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantStatus::Active => "active",
+            TenantStatus::Suspended => "suspended",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(TenantStatus::Active),
+            "suspended" => Some(TenantStatus::Suspended),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub isolation: IsolationLevel,
+    pub data_location: String,
+    pub rpm_limit: i64,
+    pub tpm_limit: i64,
+    pub status: TenantStatus,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Tenant {
+    pub fn is_active(&self) -> bool {
+        self.status == TenantStatus::Active
+    }
+}
+
+pub const DEFAULT_RPM: i64 = 600;
+pub const DEFAULT_TPM: i64 = 200_000;
+pub const DEFAULT_REGION: &str = "eu-west";
+const MAX_LIMIT: i64 = 1_000_000_000;
+
+/// The editable settings of a tenant, validated on construction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantSettings {
+    pub name: String,
+    pub isolation: IsolationLevel,
+    pub data_location: String,
+    pub rpm_limit: i64,
+    pub tpm_limit: i64,
+}
+
+impl TenantSettings {
+    pub fn new(
+        name: &str,
+        isolation: IsolationLevel,
+        data_location: &str,
+        rpm_limit: i64,
+        tpm_limit: i64,
+    ) -> Result<Self, Invalid> {
+        Ok(Self {
+            name: tenant_name(name)?,
+            isolation,
+            data_location: region(data_location)?,
+            rpm_limit: limit("rpm_limit", rpm_limit)?,
+            tpm_limit: limit("tpm_limit", tpm_limit)?,
+        })
+    }
+}
+
+/// Names are shown everywhere and typed on the CLI, so keep them plain.
+pub fn tenant_name(raw: &str) -> Result<String, Invalid> {
+    let name = raw.trim();
+    if name.len() < 2 || name.len() > 64 {
+        return Err(Invalid::new("name", "must be 2 to 64 characters"));
+    }
+    let ok = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.' | '&'));
+    if !ok || !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(Invalid::new(
+            "name",
+            "must start with a letter or digit and use only letters, digits, spaces and - _ . &",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// The key that makes names unique regardless of case and spacing.
+pub fn name_key(name: &str) -> String {
+    name.trim().to_ascii_lowercase()
+}
+
+pub fn region(raw: &str) -> Result<String, Invalid> {
+    let r = raw.trim().to_ascii_lowercase();
+    let ok =
+        (2..=32).contains(&r.len()) && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !ok {
+        return Err(Invalid::new(
+            "data_location",
+            "must be a region code such as eu-west or us-east (2 to 32 letters, digits, -)",
+        ));
+    }
+    Ok(r)
+}
+
+fn limit(field: &'static str, value: i64) -> Result<i64, Invalid> {
+    if !(1..=MAX_LIMIT).contains(&value) {
+        return Err(Invalid::new(
+            field,
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(name: &str) -> Result<TenantSettings, Invalid> {
+        TenantSettings::new(name, IsolationLevel::RowLevel, "eu-west", 60, 1000)
+    }
+
+    #[test]
+    fn accepts_plain_names() {
+        assert_eq!(
+            settings("  Acme Corp ").map(|s| s.name),
+            Ok("Acme Corp".into())
+        );
+        assert!(settings("R&D-2.0").is_ok());
+    }
+
+    #[test]
+    fn rejects_bad_names() {
+        for bad in ["", "a", "-acme", "<script>", &"x".repeat(65)] {
+            assert_eq!(settings(bad).map_err(|e| e.field), Err("name"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn validates_limits_and_region() {
+        let e = TenantSettings::new("Acme", IsolationLevel::RowLevel, "eu west", 60, 1);
+        assert_eq!(e.map_err(|e| e.field), Err("data_location"));
+        let e = TenantSettings::new("Acme", IsolationLevel::RowLevel, "eu", 0, 1);
+        assert_eq!(e.map_err(|e| e.field), Err("rpm_limit"));
+        let e = TenantSettings::new("Acme", IsolationLevel::RowLevel, "eu", 1, -5);
+        assert_eq!(e.map_err(|e| e.field), Err("tpm_limit"));
+    }
+
+    #[test]
+    fn isolation_levels_parse() {
+        for l in IsolationLevel::ALL {
+            assert_eq!(l.as_str().parse::<IsolationLevel>(), Ok(l));
+        }
+        assert_eq!(
+            "schema-per-tenant".parse(),
+            Ok(IsolationLevel::SchemaPerTenant)
+        );
+        assert!("none".parse::<IsolationLevel>().is_err());
+    }
+
+    #[test]
+    fn name_key_ignores_case() {
+        assert_eq!(name_key(" Acme "), name_key("ACME"));
+    }
+}
+
+/// Headline numbers for the dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantCounts {
+    pub tenants: i64,
+    pub active_tenants: i64,
+    pub active_keys: i64,
+    pub users: i64,
+}

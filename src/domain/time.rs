@@ -1,0 +1,60 @@
+//! Timestamps are UTC milliseconds since the Unix epoch everywhere in storage,
+//! so both database backends sort and compare them the same way.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+pub type Millis = i64;
+
+pub fn now_millis() -> Millis {
+    Utc::now().timestamp_millis()
+}
+
+/// `2026-11-28 03:12 UTC`, for tables.
+pub fn format_millis(ms: Millis) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| "—".to_string())
+}
+
+pub fn format_opt(ms: Option<Millis>) -> String {
+    ms.map(format_millis).unwrap_or_else(|| "—".to_string())
+}
+
+/// RFC 3339 for machine output.
+pub fn rfc3339(ms: Millis) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+pub fn parse_rfc3339(s: &str) -> Option<Millis> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc).timestamp_millis())
+}
+
+pub const MINUTE: Millis = 60_000;
+pub const HOUR: Millis = 60 * MINUTE;
+pub const DAY: Millis = 24 * HOUR;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trips() {
+        let ms = 1_795_000_000_123;
+        assert_eq!(parse_rfc3339(&rfc3339(ms)), Some(ms));
+    }
+
+    #[test]
+    fn formats_for_tables() {
+        assert_eq!(format_millis(0), "1970-01-01 00:00 UTC");
+        assert_eq!(format_opt(None), "—");
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+}

@@ -1,0 +1,216 @@
+//! Server-side sessions. The cookie carries a random token; the database
+//! keeps only its SHA-256, so a leaked table cannot be replayed.
+
+use serde_json::json;
+use sqlx::FromRow;
+
+use crate::domain::audit::AuditStatus;
+use crate::domain::role::Role;
+use crate::domain::time::{now_millis, HOUR, MINUTE};
+use crate::domain::user::email as parse_email;
+use crate::server::services::api_keys::{hash_key, random_hex};
+use crate::server::services::audit::{self, Entry};
+use crate::server::services::{Actor, Result, ServiceError, Services};
+
+use super::password;
+
+/// Failures inside this window count towards the throttle.
+const WINDOW: i64 = 15 * MINUTE;
+const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+
+/// Verified against when the email is unknown, so both paths cost the same
+/// and response times do not reveal which accounts exist.
+static DUMMY_HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+async fn dummy_hash() -> Result<&'static str> {
+    DUMMY_HASH
+        .get_or_try_init(|| async { password::hash(&password::generate()).await })
+        .await
+        .map(String::as_str)
+}
+
+pub struct SignedIn {
+    pub token: String,
+    pub actor: Actor,
+    pub max_age_secs: i64,
+}
+
+#[derive(FromRow)]
+struct Credentials {
+    id: String,
+    email: String,
+    password_hash: String,
+    role: String,
+    tenant_id: Option<String>,
+    disabled_at: Option<i64>,
+}
+
+impl Credentials {
+    fn actor(&self, client_ip: &str) -> Result<Actor> {
+        Ok(Actor {
+            user_id: Some(self.id.clone()),
+            label: self.email.clone(),
+            role: self.role.parse::<Role>()?,
+            tenant_id: self.tenant_id.clone(),
+            client_ip: Some(client_ip.to_string()),
+        })
+    }
+}
+
+pub async fn sign_in(
+    svc: &Services,
+    email: &str,
+    password_text: &str,
+    client_ip: &str,
+) -> Result<SignedIn> {
+    let email = parse_email(email).unwrap_or_else(|_| email.trim().to_ascii_lowercase());
+    let attempt = Actor {
+        client_ip: Some(client_ip.to_string()),
+        ..Actor::system(&email)
+    };
+    throttle(svc, &attempt, &email, client_ip).await?;
+    let creds: Option<Credentials> = sqlx::query_as(
+        "SELECT id, email, password_hash, role, tenant_id, disabled_at FROM users WHERE email = $1",
+    )
+    .bind(&email)
+    .fetch_optional(&svc.db.pool)
+    .await?;
+    let stored = match &creds {
+        Some(c) => c.password_hash.as_str(),
+        None => dummy_hash().await?,
+    };
+    let ok = password::verify(password_text, stored).await;
+    let creds = match creds {
+        Some(c) if ok && c.disabled_at.is_none() => c,
+        other => {
+            let reason = match other {
+                None => "unknown_email",
+                Some(c) if c.disabled_at.is_some() => "disabled",
+                Some(_) => "wrong_password",
+            };
+            record_failure(svc, &attempt, &email, client_ip, reason).await?;
+            return Err(ServiceError::Unauthenticated);
+        }
+    };
+    let actor = creds.actor(client_ip)?;
+    let token = random_hex(32);
+    let now = now_millis();
+    let lifetime = svc.config.session_hours.clamp(1, 24 * 30) * HOUR;
+    let mut tx = svc.db.pool.begin().await?;
+    sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(hash_key(&token))
+        .bind(&creds.id)
+        .bind(now)
+        .bind(now + lifetime)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM sign_in_failures WHERE email = $1")
+        .bind(&email)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    let entry = Entry::success("auth.sign_in", "user", &creds.id);
+    let entry = entry.tenant_opt(creds.tenant_id.as_deref());
+    audit::record(&mut *tx, &actor, entry).await?;
+    tx.commit().await?;
+    Ok(SignedIn {
+        token,
+        actor,
+        max_age_secs: lifetime / 1000,
+    })
+}
+
+async fn throttle(svc: &Services, attempt: &Actor, email: &str, client_ip: &str) -> Result<()> {
+    let since = now_millis() - WINDOW;
+    let by_account: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM sign_in_failures WHERE email = $1 AND at > $2")
+            .bind(email)
+            .bind(since)
+            .fetch_one(&svc.db.pool)
+            .await?;
+    let by_address: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sign_in_failures WHERE client_ip = $1 AND at > $2",
+    )
+    .bind(client_ip)
+    .bind(since)
+    .fetch_one(&svc.db.pool)
+    .await?;
+    if by_account >= MAX_FAILURES_PER_ACCOUNT || by_address >= MAX_FAILURES_PER_ADDRESS {
+        let entry = Entry::success("auth.sign_in", "user", email)
+            .status(AuditStatus::Denied)
+            .details(json!({ "reason": "throttled" }));
+        audit::record(&svc.db.pool, attempt, entry).await?;
+        return Err(ServiceError::TooManyAttempts(
+            "too many failed sign-ins; wait 15 minutes and try again".into(),
+        ));
+    }
+    Ok(())
+}
+
+async fn record_failure(
+    svc: &Services,
+    attempt: &Actor,
+    email: &str,
+    client_ip: &str,
+    reason: &str,
+) -> Result<()> {
+    let mut tx = svc.db.pool.begin().await?;
+    sqlx::query("INSERT INTO sign_in_failures (email, client_ip, at) VALUES ($1, $2, $3)")
+        .bind(email)
+        .bind(client_ip)
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await?;
+    let entry = Entry::success("auth.sign_in", "user", email)
+        .status(AuditStatus::Failure)
+        .details(json!({ "reason": reason }));
+    audit::record(&mut *tx, attempt, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The signed-in user behind a session token, if the session is live and
+/// the user still enabled.
+pub async fn actor_for_token(
+    svc: &Services,
+    token: &str,
+    client_ip: &str,
+) -> Result<Option<Actor>> {
+    let creds: Option<Credentials> = sqlx::query_as(
+        "SELECT u.id, u.email, u.password_hash, u.role, u.tenant_id, u.disabled_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.token_hash = $1 AND s.expires_at > $2",
+    )
+    .bind(hash_key(token))
+    .bind(now_millis())
+    .fetch_optional(&svc.db.pool)
+    .await?;
+    match creds {
+        Some(c) if c.disabled_at.is_none() => Ok(Some(c.actor(client_ip)?)),
+        _ => Ok(None),
+    }
+}
+
+pub async fn sign_out(svc: &Services, token: &str, client_ip: &str) -> Result<()> {
+    let Some(actor) = actor_for_token(svc, token, client_ip).await? else {
+        return Ok(());
+    };
+    let mut tx = svc.db.pool.begin().await?;
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(hash_key(token))
+        .execute(&mut *tx)
+        .await?;
+    let user_id = actor.user_id.clone().unwrap_or_default();
+    audit::record(
+        &mut *tx,
+        &actor,
+        Entry::success("auth.sign_out", "user", &user_id),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

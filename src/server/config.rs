@@ -1,0 +1,101 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Every setting, from flags or the environment. The defaults run a demo
+/// with nothing set: SQLite under `./data`, the portal on 127.0.0.1:3000.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Config {
+    /// `postgres://…` for PostgreSQL; unset means SQLite at `<data-dir>/atrium.db`.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Directory for the embedded database and other local state.
+    #[arg(long, env = "ATRIUM_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Address the portal and API listen on.
+    #[arg(
+        long,
+        env = "LEPTOS_SITE_ADDR",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
+    pub addr: SocketAddr,
+
+    /// Where the built site (wasm, js, css) is served from.
+    #[arg(
+        long,
+        env = "LEPTOS_SITE_ROOT",
+        default_value = "target/site",
+        global = true
+    )]
+    pub site_root: String,
+
+    /// URL users reach the portal at; `https://…` turns on Secure cookies.
+    #[arg(long, env = "ATRIUM_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// First admin's email, used only when no platform admin exists yet.
+    #[arg(long, env = "ATRIUM_ADMIN_EMAIL", global = true)]
+    pub admin_email: Option<String>,
+
+    /// First admin's password; generated and printed once when unset.
+    #[arg(
+        long,
+        env = "ATRIUM_ADMIN_PASSWORD",
+        global = true,
+        hide_env_values = true
+    )]
+    pub admin_password: Option<String>,
+
+    /// Skip creating the demo tenant and key on first run.
+    #[arg(long, env = "ATRIUM_NO_DEMO", global = true)]
+    pub no_demo: bool,
+
+    /// Portal session lifetime in hours.
+    #[arg(
+        long,
+        env = "ATRIUM_SESSION_HOURS",
+        default_value_t = 12,
+        global = true
+    )]
+    pub session_hours: i64,
+
+    /// Trust `X-Forwarded-For` / `X-Forwarded-Proto` from a reverse proxy.
+    #[arg(long, env = "ATRIUM_TRUST_PROXY", global = true)]
+    pub trust_proxy: bool,
+
+    /// How often caches check the database for control-plane changes.
+    #[arg(
+        long,
+        env = "ATRIUM_CACHE_POLL_MS",
+        default_value_t = 500,
+        global = true
+    )]
+    pub cache_poll_ms: u64,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "ATRIUM_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: String,
+}
+
+impl Config {
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.trim().is_empty() => url.clone(),
+            _ => format!("sqlite://{}", self.data_dir.join("atrium.db").display()),
+        }
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.addr))
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+}

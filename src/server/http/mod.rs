@@ -1,0 +1,45 @@
+//! The HTTP face: one axum router serving the portal, its server functions,
+//! sign-in, and the operational endpoints.
+
+pub mod client;
+pub mod ops;
+pub mod serve;
+pub mod sign_in;
+pub mod state;
+
+use axum::routing::{get, post};
+use axum::{middleware, Router};
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::app::{shell, App};
+use crate::server::auth::origin::require_same_origin;
+
+pub use state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let svc = state.services.clone();
+    let context = move || provide_context(svc.clone());
+    // leptos_routes_with_context also mounts every server function under /api.
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/auth/sign-in", post(sign_in::sign_in))
+        .route("/auth/sign-out", post(sign_in::sign_out))
+        .leptos_routes_with_context(&state, routes, context, {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(require_same_origin))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(ops::request_span))
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        )
+        .with_state(state)
+}

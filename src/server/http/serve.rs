@@ -1,0 +1,168 @@
+//! Start-up and shutdown of the server process.
+
+use std::net::SocketAddr;
+
+use leptos::config::{Env, LeptosOptions};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::server::config::Config;
+use crate::server::db::{Db, DbError};
+use crate::server::services::{api_keys, bootstrap, control, ServiceError, Services};
+
+use super::{router, AppState};
+
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the database and brings it up to date; shared by every subcommand.
+pub async fn open(config: Config) -> Result<Services, ServeError> {
+    let db = Db::connect(&config.database_url()).await?;
+    db.migrate().await?;
+    Ok(Services::new(db, config))
+}
+
+/// A running server: its address, and the handle that stops it gracefully.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub services: Services,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), std::io::Error>>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish, then flushes buffers.
+    pub async fn shutdown(mut self) -> Result<(), ServeError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.wait().await
+    }
+
+    pub async fn wait(self) -> Result<(), ServeError> {
+        let result = self.task.await;
+        self.services.keys.flush_last_used(&self.services).await;
+        self.services.db.close().await;
+        match result {
+            Ok(r) => Ok(r?),
+            Err(e) => Err(ServeError::Io(std::io::Error::other(e))),
+        }
+    }
+}
+
+pub async fn start(services: Services) -> Result<Running, ServeError> {
+    let addr = services.config.addr;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| ServeError::Bind(addr, e))?;
+    let addr = listener.local_addr()?;
+    let leptos_options = LeptosOptions::builder()
+        .output_name("atrium")
+        .site_root(services.config.site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .env(Env::PROD)
+        .build();
+    let state = AppState {
+        leptos_options,
+        services: services.clone(),
+    };
+    let watcher = control::spawn_watcher(services.clone());
+    let flusher = api_keys::spawn_last_used_flusher(services.clone());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move {
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await;
+        watcher.abort();
+        flusher.abort();
+        result
+    });
+    Ok(Running {
+        addr,
+        services,
+        stop: Some(stop),
+        task,
+    })
+}
+
+/// `atrium serve`: first-run set-up, then serve until SIGTERM or ctrl-c.
+pub async fn run(config: Config) -> Result<(), ServeError> {
+    let services = open(config).await?;
+    let admin = bootstrap::ensure_first_admin(&services).await?;
+    let demo = bootstrap::ensure_demo_tenant(&services).await?;
+    let running = start(services.clone()).await?;
+    print_banner(&services, running.addr, admin, demo);
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.shutdown().await
+}
+
+fn print_banner(
+    services: &Services,
+    addr: SocketAddr,
+    admin: Option<bootstrap::FirstAdmin>,
+    demo: Option<crate::domain::api_key::CreatedKey>,
+) {
+    let url = services
+        .config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    println!(
+        "\nAtrium is running on {} ({})",
+        url,
+        services.db.backend.as_str()
+    );
+    println!("  Sign in:  {url}/login");
+    if let Some(admin) = admin {
+        println!("  First platform admin created: {}", admin.email);
+        match admin.generated_password {
+            Some(p) => println!("  Password (shown once, change it after signing in): {p}"),
+            None => println!("  Password: the one in ATRIUM_ADMIN_PASSWORD"),
+        }
+    }
+    if let Some(key) = demo {
+        println!(
+            "  Demo tenant \"{}\" created with API key (shown once):",
+            bootstrap::DEMO_TENANT
+        );
+        println!("    {}", key.key);
+    }
+    println!();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,59 @@
+use thiserror::Error;
+
+use crate::domain::validation::Invalid;
+
+/// The service layer's one error type. Adapters map it to their caller's
+/// shape; `Internal` and `Db` details go to logs, never to callers.
+#[derive(Debug, Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Invalid(#[from] Invalid),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("sign in required")]
+    Unauthenticated,
+    #[error("you do not have permission to do this")]
+    Forbidden,
+    #[error("{0}")]
+    TooManyAttempts(String),
+    #[error("internal error")]
+    Internal(String),
+    #[error("database error")]
+    Db(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for ServiceError {
+    fn from(e: sqlx::Error) -> Self {
+        ServiceError::Db(e)
+    }
+}
+
+impl ServiceError {
+    /// Unique-constraint failures become a readable conflict on `what`.
+    pub fn conflict_on(what: &str) -> impl FnOnce(sqlx::Error) -> ServiceError + '_ {
+        move |e| {
+            let unique = e
+                .as_database_error()
+                .is_some_and(|d| d.is_unique_violation());
+            if unique {
+                ServiceError::Conflict(format!("{what} already exists"))
+            } else {
+                ServiceError::Db(e)
+            }
+        }
+    }
+
+    pub fn http_status(&self) -> u16 {
+        match self {
+            ServiceError::Invalid(_) => 400,
+            ServiceError::NotFound(_) => 404,
+            ServiceError::Conflict(_) => 409,
+            ServiceError::Unauthenticated => 401,
+            ServiceError::Forbidden => 403,
+            ServiceError::TooManyAttempts(_) => 429,
+            ServiceError::Internal(_) | ServiceError::Db(_) => 500,
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! Tenants: the organisations sharing this deployment.
+
+use serde_json::json;
+use sqlx::FromRow;
+
+use crate::domain::page::{Page, PageRequest};
+use crate::domain::role::Access;
+use crate::domain::tenant::{
+    name_key, IsolationLevel, Tenant, TenantCounts, TenantSettings, TenantStatus,
+};
+use crate::domain::time::now_millis;
+use crate::domain::validation::Invalid;
+
+use super::audit::{self, Entry};
+use super::{control, new_id, Actor, Result, ServiceError, Services};
+
+pub(super) const COLUMNS: &str =
+    "id, name, isolation, data_location, rpm_limit, tpm_limit, status, created_at, updated_at";
+
+#[derive(FromRow)]
+pub(super) struct TenantRow {
+    id: String,
+    name: String,
+    isolation: String,
+    data_location: String,
+    rpm_limit: i64,
+    tpm_limit: i64,
+    status: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TenantRow {
+    pub(super) fn into_tenant(self) -> Result<Tenant> {
+        let isolation: IsolationLevel = self.isolation.parse()?;
+        let status = TenantStatus::parse(&self.status)
+            .ok_or_else(|| ServiceError::Internal(format!("bad tenant status {}", self.status)))?;
+        Ok(Tenant {
+            id: self.id,
+            name: self.name,
+            isolation,
+            data_location: self.data_location,
+            rpm_limit: self.rpm_limit,
+            tpm_limit: self.tpm_limit,
+            status,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+pub async fn create(svc: &Services, actor: &Actor, settings: TenantSettings) -> Result<Tenant> {
+    actor.require_platform_admin()?;
+    let now = now_millis();
+    let tenant = Tenant {
+        id: new_id(),
+        name: settings.name,
+        isolation: settings.isolation,
+        data_location: settings.data_location,
+        rpm_limit: settings.rpm_limit,
+        tpm_limit: settings.tpm_limit,
+        status: TenantStatus::Active,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = svc.db.pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO tenants (id, name, name_key, isolation, data_location, rpm_limit, \
+         tpm_limit, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&tenant.id)
+    .bind(&tenant.name)
+    .bind(name_key(&tenant.name))
+    .bind(tenant.isolation.as_str())
+    .bind(&tenant.data_location)
+    .bind(tenant.rpm_limit)
+    .bind(tenant.tpm_limit)
+    .bind(tenant.status.as_str())
+    .bind(now)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(ServiceError::conflict_on("a tenant with this name"))?;
+    let entry = Entry::success("tenant.create", "tenant", &tenant.id)
+        .tenant(&tenant.id)
+        .details(json!({ "name": tenant.name, "isolation": tenant.isolation,
+                          "data_location": tenant.data_location,
+                          "rpm_limit": tenant.rpm_limit, "tpm_limit": tenant.tpm_limit }));
+    audit::record(&mut *tx, actor, entry).await?;
+    tx.commit().await?;
+    Ok(tenant)
+}
+
+pub async fn get(svc: &Services, actor: &Actor, id: &str) -> Result<Tenant> {
+    actor.require(id, Access::Read)?;
+    fetch(svc, id)
+        .await?
+        .ok_or(ServiceError::NotFound("tenant"))
+}
+
+async fn fetch(svc: &Services, id: &str) -> Result<Option<Tenant>> {
+    let row: Option<TenantRow> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&svc.db.pool)
+            .await?;
+    row.map(TenantRow::into_tenant).transpose()
+}
+
+/// Resolves what a person typed: an id, or a name in any case.
+pub async fn find(svc: &Services, actor: &Actor, name_or_id: &str) -> Result<Tenant> {
+    let row: Option<TenantRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM tenants WHERE id = $1 OR name_key = $2"
+    ))
+    .bind(name_or_id.trim())
+    .bind(name_key(name_or_id))
+    .fetch_optional(&svc.db.pool)
+    .await?;
+    let tenant = row
+        .map(TenantRow::into_tenant)
+        .transpose()?
+        .ok_or(ServiceError::NotFound("tenant"))?;
+    actor.require(&tenant.id, Access::Read)?;
+    Ok(tenant)
+}
+
+/// Search by name; platform admins only, as it crosses tenants.
+pub async fn list(
+    svc: &Services,
+    actor: &Actor,
+    search: &str,
+    page: PageRequest,
+) -> Result<Page<Tenant>> {
+    actor.require_platform_admin()?;
+    let pattern = format!("%{}%", escape_like(&name_key(search)));
+    let cond = "name_key LIKE $1 ESCAPE '\\'";
+    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM tenants WHERE {cond}"))
+        .bind(&pattern)
+        .fetch_one(&svc.db.pool)
+        .await?;
+    let rows: Vec<TenantRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM tenants WHERE {cond} ORDER BY name_key LIMIT $2 OFFSET $3"
+    ))
+    .bind(&pattern)
+    .bind(page.limit())
+    .bind(page.offset())
+    .fetch_all(&svc.db.pool)
+    .await?;
+    let items = rows
+        .into_iter()
+        .map(TenantRow::into_tenant)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page::new(items, total, page))
+}
+
+/// The few tenants a picker needs: id and name, for admins.
+pub async fn names(svc: &Services, actor: &Actor) -> Result<Vec<(String, String)>> {
+    let rows: Vec<(String, String)> = match actor.scope() {
+        None => {
+            sqlx::query_as("SELECT id, name FROM tenants ORDER BY name_key LIMIT 1000")
+                .fetch_all(&svc.db.pool)
+                .await?
+        }
+        Some(own) => {
+            sqlx::query_as("SELECT id, name FROM tenants WHERE id = $1")
+                .bind(own)
+                .fetch_all(&svc.db.pool)
+                .await?
+        }
+    };
+    Ok(rows)
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Changes name, region and limits. The isolation level moves data, so it
+/// is changed by its own operation, not here.
+pub async fn update(
+    svc: &Services,
+    actor: &Actor,
+    id: &str,
+    settings: TenantSettings,
+) -> Result<Tenant> {
+    actor.require_platform_admin()?;
+    let before = get(svc, actor, id).await?;
+    if settings.isolation != before.isolation {
+        return Err(Invalid::new(
+            "isolation",
+            "is changed with the isolation move, not by editing settings",
+        )
+        .into());
+    }
+    let now = now_millis();
+    let mut tx = svc.db.pool.begin().await?;
+    sqlx::query(
+        "UPDATE tenants SET name = $1, name_key = $2, data_location = $3, rpm_limit = $4, \
+         tpm_limit = $5, updated_at = $6 WHERE id = $7",
+    )
+    .bind(&settings.name)
+    .bind(name_key(&settings.name))
+    .bind(&settings.data_location)
+    .bind(settings.rpm_limit)
+    .bind(settings.tpm_limit)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *tx)
+    .await
+    .map_err(ServiceError::conflict_on("a tenant with this name"))?;
+    let entry = Entry::success("tenant.update", "tenant", id)
+        .tenant(id)
+        .details(json!({
+            "before": { "name": before.name, "data_location": before.data_location,
+                        "rpm_limit": before.rpm_limit, "tpm_limit": before.tpm_limit },
+            "after": { "name": settings.name, "data_location": settings.data_location,
+                       "rpm_limit": settings.rpm_limit, "tpm_limit": settings.tpm_limit },
+        }));
+    audit::record(&mut *tx, actor, entry).await?;
+    control::bump(&mut *tx).await?;
+    tx.commit().await?;
+    svc.keys.clear();
+    get(svc, actor, id).await
+}
+
+/// Suspending stops every key of the tenant at once; resuming restores them.
+pub async fn set_status(
+    svc: &Services,
+    actor: &Actor,
+    id: &str,
+    status: TenantStatus,
+) -> Result<Tenant> {
+    actor.require_platform_admin()?;
+    let before = get(svc, actor, id).await?;
+    if before.status == status {
+        return Ok(before);
+    }
+    let action = match status {
+        TenantStatus::Active => "tenant.resume",
+        TenantStatus::Suspended => "tenant.suspend",
+    };
+    let mut tx = svc.db.pool.begin().await?;
+    sqlx::query("UPDATE tenants SET status = $1, updated_at = $2 WHERE id = $3")
+        .bind(status.as_str())
+        .bind(now_millis())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut *tx,
+        actor,
+        Entry::success(action, "tenant", id).tenant(id),
+    )
+    .await?;
+    control::bump(&mut *tx).await?;
+    tx.commit().await?;
+    svc.keys.clear();
+    get(svc, actor, id).await
+}
+
+/// Deletion is irreversible, so the caller must type the tenant's name.
+pub async fn delete(svc: &Services, actor: &Actor, id: &str, confirm_name: &str) -> Result<()> {
+    actor.require_platform_admin()?;
+    let tenant = get(svc, actor, id).await?;
+    if confirm_name.trim() != tenant.name {
+        return Err(Invalid::new(
+            "confirm_name",
+            format!("type the tenant's name \"{}\" to confirm", tenant.name),
+        )
+        .into());
+    }
+    let mut tx = svc.db.pool.begin().await?;
+    // Explicit deletes rather than relying on ON DELETE CASCADE alone, so the
+    // outcome does not depend on a connection's foreign_keys setting.
+    for table in [
+        "sessions WHERE user_id IN (SELECT id FROM users WHERE tenant_id = $1)",
+        "users WHERE tenant_id = $1",
+        "api_keys WHERE tenant_id = $1",
+        "tenants WHERE id = $1",
+    ] {
+        sqlx::query(&format!("DELETE FROM {table}"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let entry = Entry::success("tenant.delete", "tenant", id)
+        .tenant(id)
+        .details(json!({ "name": tenant.name }));
+    audit::record(&mut *tx, actor, entry).await?;
+    control::bump(&mut *tx).await?;
+    tx.commit().await?;
+    svc.keys.clear();
+    Ok(())
+}
+
+/// Numbers for the dashboard, scoped to the actor's tenant for tenant users.
+pub async fn counts(svc: &Services, actor: &Actor) -> Result<TenantCounts> {
+    let scope = actor.scope();
+    let count = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sql)
+            .bind(scope)
+            .fetch_one(&svc.db.pool)
+            .await
+    };
+    let active_keys: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM api_keys WHERE ($1 IS NULL OR tenant_id = $1) \
+         AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+    )
+    .bind(scope)
+    .bind(now_millis())
+    .fetch_one(&svc.db.pool)
+    .await?;
+    Ok(TenantCounts {
+        tenants: count("SELECT COUNT(*) FROM tenants WHERE ($1 IS NULL OR id = $1)").await?,
+        active_tenants: count(
+            "SELECT COUNT(*) FROM tenants WHERE ($1 IS NULL OR id = $1) AND status = 'active'",
+        )
+        .await?,
+        active_keys,
+        users: count("SELECT COUNT(*) FROM users WHERE ($1 IS NULL OR tenant_id = $1)").await?,
+    })
+}

@@ -1,0 +1,199 @@
+//! Portal users: platform admins, and tenant admins and viewers bound to
+//! one tenant.
+
+use serde_json::json;
+use sqlx::FromRow;
+
+use crate::domain::page::{Page, PageRequest};
+use crate::domain::role::{Access, Role};
+use crate::domain::time::now_millis;
+use crate::domain::user::{self, User};
+use crate::domain::validation::Invalid;
+use crate::server::auth::password;
+
+use super::audit::{self, Entry};
+use super::{new_id, Actor, Result, ServiceError, Services};
+
+#[derive(FromRow)]
+struct UserRow {
+    id: String,
+    email: String,
+    role: String,
+    tenant_id: Option<String>,
+    tenant_name: Option<String>,
+    disabled_at: Option<i64>,
+    created_at: i64,
+}
+
+impl UserRow {
+    fn into_user(self) -> Result<User> {
+        Ok(User {
+            id: self.id,
+            email: self.email,
+            role: self.role.parse()?,
+            tenant_id: self.tenant_id,
+            tenant_name: self.tenant_name,
+            disabled: self.disabled_at.is_some(),
+            created_at: self.created_at,
+        })
+    }
+}
+
+const SELECT: &str = "SELECT u.id, u.email, u.role, u.tenant_id, t.name AS tenant_name, \
+                      u.disabled_at, u.created_at FROM users u LEFT JOIN tenants t ON t.id = u.tenant_id";
+
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub role: Role,
+    pub tenant_id: Option<&'a str>,
+}
+
+/// Platform admins create anyone; tenant admins create users of their own tenant.
+pub async fn create(svc: &Services, actor: &Actor, new: NewUser<'_>) -> Result<User> {
+    let email = user::email(new.email)?;
+    user::password(new.password)?;
+    let tenant_id = new.tenant_id.map(str::trim).filter(|t| !t.is_empty());
+    user::role_binding(new.role, tenant_id)?;
+    match tenant_id {
+        Some(t) => actor.require(t, Access::Manage)?,
+        None => actor.require_platform_admin()?,
+    }
+    if new.role == Role::PlatformAdmin {
+        actor.require_platform_admin()?;
+    }
+    if let Some(t) = tenant_id {
+        super::tenants::get(svc, actor, t).await?;
+    }
+    let hash = password::hash(new.password).await?;
+    let id = new_id();
+    let now = now_millis();
+    let mut tx = svc.db.pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO users (id, email, password_hash, role, tenant_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&id)
+    .bind(&email)
+    .bind(&hash)
+    .bind(new.role.as_str())
+    .bind(tenant_id)
+    .bind(now)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(ServiceError::conflict_on("a user with this email"))?;
+    let entry = Entry::success("user.create", "user", &id)
+        .details(json!({ "email": email, "role": new.role }));
+    let entry = entry.tenant_opt(tenant_id);
+    audit::record(&mut *tx, actor, entry).await?;
+    tx.commit().await?;
+    get(svc, actor, &id).await
+}
+
+pub async fn get(svc: &Services, actor: &Actor, id: &str) -> Result<User> {
+    let row: Option<UserRow> = sqlx::query_as(&format!("{SELECT} WHERE u.id = $1"))
+        .bind(id)
+        .fetch_optional(&svc.db.pool)
+        .await?;
+    let user = row.ok_or(ServiceError::NotFound("user"))?.into_user()?;
+    match &user.tenant_id {
+        Some(t) => actor.require(t, Access::Manage)?,
+        None => actor.require_platform_admin()?,
+    }
+    Ok(user)
+}
+
+/// Platform admins list everyone; tenant admins their own tenant's users.
+pub async fn list(svc: &Services, actor: &Actor, page: PageRequest) -> Result<Page<User>> {
+    let scope = actor.scope();
+    if let Some(own) = scope {
+        actor.require(own, Access::Manage)?;
+    }
+    let total: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE ($1 IS NULL OR tenant_id = $1)")
+            .bind(scope)
+            .fetch_one(&svc.db.pool)
+            .await?;
+    let rows: Vec<UserRow> = sqlx::query_as(&format!(
+        "{SELECT} WHERE ($1 IS NULL OR u.tenant_id = $1) ORDER BY u.email LIMIT $2 OFFSET $3"
+    ))
+    .bind(scope)
+    .bind(page.limit())
+    .bind(page.offset())
+    .fetch_all(&svc.db.pool)
+    .await?;
+    let items = rows
+        .into_iter()
+        .map(UserRow::into_user)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page::new(items, total, page))
+}
+
+/// Sets a new password and ends the user's sessions.
+pub async fn reset_password(
+    svc: &Services,
+    actor: &Actor,
+    id: &str,
+    new_password: &str,
+) -> Result<()> {
+    let target = get(svc, actor, id).await?;
+    user::password(new_password)?;
+    let hash = password::hash(new_password).await?;
+    let mut tx = svc.db.pool.begin().await?;
+    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(&hash)
+        .bind(now_millis())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let entry =
+        Entry::success("user.reset_password", "user", id).details(json!({ "email": target.email }));
+    let entry = entry.tenant_opt(target.tenant_id.as_deref());
+    audit::record(&mut *tx, actor, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Disabling signs the user out everywhere; nobody can disable themselves.
+pub async fn set_disabled(svc: &Services, actor: &Actor, id: &str, disabled: bool) -> Result<User> {
+    let target = get(svc, actor, id).await?;
+    if disabled && actor.user_id.as_deref() == Some(id) {
+        return Err(Invalid::new("user", "you cannot disable your own account").into());
+    }
+    let now = now_millis();
+    let mut tx = svc.db.pool.begin().await?;
+    sqlx::query("UPDATE users SET disabled_at = $1, updated_at = $2 WHERE id = $3")
+        .bind(disabled.then_some(now))
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    if disabled {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let action = if disabled {
+        "user.disable"
+    } else {
+        "user.enable"
+    };
+    let entry = Entry::success(action, "user", id).details(json!({ "email": target.email }));
+    let entry = entry.tenant_opt(target.tenant_id.as_deref());
+    audit::record(&mut *tx, actor, entry).await?;
+    tx.commit().await?;
+    get(svc, actor, id).await
+}
+
+pub async fn platform_admin_exists(svc: &Services) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'platform_admin'")
+        .fetch_one(&svc.db.pool)
+        .await?;
+    Ok(n > 0)
+}

@@ -1,0 +1,212 @@
+//! Test harness: the real server on port 0, on a fresh database per test,
+//! SQLite always and PostgreSQL when ATRIUM_TEST_POSTGRES_URL is set.
+#![allow(dead_code)]
+
+use std::future::Future;
+
+use atrium::server::config::Config;
+use atrium::server::http::serve::{self, Running};
+use atrium::server::services::Services;
+use clap::Parser;
+use reqwest::redirect::Policy;
+use sqlx::Executor;
+
+pub const ADMIN_EMAIL: &str = "admin@test.local";
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub db_url: String,
+    pub running: Running,
+    pub svc: Services,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    config: Config,
+}
+
+/// A config as the binary would parse it, with test overrides.
+pub fn config(db_url: &str, data_dir: &std::path::Path) -> Config {
+    let mut c = Args::parse_from(["atrium"]).config;
+    c.database_url = Some(db_url.to_string());
+    c.data_dir = data_dir.to_path_buf();
+    c.addr = "127.0.0.1:0".parse().expect("addr");
+    c.admin_email = Some(ADMIN_EMAIL.into());
+    c.admin_password = Some(ADMIN_PASSWORD.into());
+    c.no_demo = true;
+    c.cache_poll_ms = 100;
+    c
+}
+
+pub fn postgres_url() -> Option<String> {
+    std::env::var("ATRIUM_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+}
+
+/// A new, empty database for one test.
+pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> Option<String> {
+    match backend {
+        Backend::Sqlite => Some(format!("sqlite://{}", dir.join("atrium.db").display())),
+        Backend::Postgres => {
+            let admin_url = postgres_url()?;
+            let name = format!("atrium_test_{}", uuid::Uuid::new_v4().simple());
+            let pool = sqlx::PgPool::connect(&admin_url)
+                .await
+                .expect("connect to PostgreSQL");
+            pool.execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+                .expect("create test database");
+            pool.close().await;
+            let base = admin_url
+                .rsplit_once('/')
+                .map_or(admin_url.as_str(), |(b, _)| b);
+            Some(format!("{base}/{name}"))
+        }
+    }
+}
+
+pub async fn drop_database(db_url: &str) {
+    let (Some(admin_url), Some((_, name))) = (postgres_url(), db_url.rsplit_once('/')) else {
+        return;
+    };
+    if let Ok(pool) = sqlx::PgPool::connect(&admin_url).await {
+        let _ = pool
+            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+            .await;
+        pool.close().await;
+    }
+}
+
+pub async fn spawn(backend: Backend) -> Option<TestApp> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db_url = fresh_database(backend, dir.path()).await?;
+    let svc = serve::open(config(&db_url, dir.path()))
+        .await
+        .expect("open database");
+    atrium::server::services::bootstrap::ensure_first_admin(&svc)
+        .await
+        .expect("first admin");
+    let running = serve::start(svc.clone()).await.expect("start server");
+    Some(TestApp {
+        base: format!("http://{}", running.addr),
+        db_url,
+        running,
+        svc,
+        _dir: dir,
+    })
+}
+
+/// Runs one test body on a backend, or reports it skipped.
+pub async fn run<F, Fut>(backend: Backend, name: &str, body: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = TestApp>,
+{
+    let Some(app) = spawn(backend).await else {
+        eprintln!("SKIPPED {name} on PostgreSQL: set ATRIUM_TEST_POSTGRES_URL to run it");
+        return;
+    };
+    let app = body(app).await;
+    let url = app.db_url.clone();
+    let _ = app.running.shutdown().await;
+    if matches!(backend, Backend::Postgres) {
+        drop_database(&url).await;
+    }
+}
+
+/// Generates `sqlite` and `postgres` variants of each listed test body.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                $crate::common::run($crate::common::Backend::Sqlite, stringify!($name), super::$name).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                $crate::common::run($crate::common::Backend::Postgres, stringify!($name), super::$name).await;
+            })*
+        }
+    };
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Signs in through the login form; returns the redirect target.
+    pub async fn sign_in(&self, client: &reqwest::Client, email: &str, password: &str) -> String {
+        let res = client
+            .post(self.url("/auth/sign-in"))
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .await
+            .expect("sign-in request");
+        assert_eq!(
+            res.status().as_u16(),
+            303,
+            "sign-in answers with a redirect"
+        );
+        res.headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    pub async fn admin(&self) -> reqwest::Client {
+        let c = client();
+        assert_eq!(self.sign_in(&c, ADMIN_EMAIL, ADMIN_PASSWORD).await, "/");
+        c
+    }
+
+    /// Calls a server function the way an ActionForm does.
+    pub async fn call(
+        &self,
+        client: &reqwest::Client,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, serde_json::Value) {
+        let res = client
+            .post(self.url(&format!("/api/{endpoint}")))
+            .header("accept", "application/json")
+            .form(form)
+            .send()
+            .await
+            .expect("server fn request");
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, body)
+    }
+
+    pub async fn audit_actions(&self) -> Vec<(String, String)> {
+        sqlx::query_as("SELECT action, status FROM audit_events ORDER BY seq")
+            .fetch_all(&self.svc.db.pool)
+            .await
+            .expect("audit rows")
+    }
+}
