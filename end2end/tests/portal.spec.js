@@ -4,6 +4,17 @@ const { test, expect } = require('@playwright/test');
 const ADMIN = { email: 'admin@e2e.test', password: 'e2e-admin-password-1' };
 const unique = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
 
+// Any uncaught error in the page (a wasm panic, a hydration mismatch) fails the test.
+let pageErrors = [];
+test.beforeEach(async ({ page }) => {
+  pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => { if (m.text().includes('panicked')) pageErrors.push(m.text()); });
+});
+test.afterEach(() => {
+  expect(pageErrors, 'errors in the browser').toEqual([]);
+});
+
 async function hydrated(page) {
   await page.waitForSelector('body[data-hydrated="true"]');
 }
@@ -95,8 +106,8 @@ test('a tenant viewer is refused the tenants page, then signs out', async ({ pag
   const form = page.locator('section', { hasText: 'New user' });
   await form.getByLabel('Email').fill(viewer.email);
   await form.getByLabel('Password').fill(viewer.password);
-  await form.getByLabel('Role').selectOption('tenant_viewer');
-  await form.getByLabel('Tenant').selectOption({ label: tenant });
+  await form.locator('select[name=role]').selectOption('tenant_viewer');
+  await form.locator('select[name=tenant_id]').selectOption({ label: tenant });
   await form.getByRole('button', { name: 'Create user' }).click();
   await expect(page.getByText(`Created ${viewer.email}.`)).toBeVisible();
 

@@ -8,6 +8,7 @@ use crate::app::api::tenants::{get_tenant, DeleteTenant, SetTenantStatus, Update
 use crate::app::components::flash::{outcome, ErrorBox};
 use crate::app::components::status::Badge;
 use crate::app::pages::layout::MeResource;
+use crate::domain::api_key::ApiKey;
 use crate::domain::tenant::{Tenant, TenantStatus};
 use crate::domain::time::{format_millis, format_opt, now_millis};
 
@@ -17,9 +18,17 @@ pub fn TenantDetailPage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let update = ServerAction::<UpdateTenant>::new();
     let status = ServerAction::<SetTenantStatus>::new();
+    let create_key = ServerAction::<CreateKey>::new();
+    let revoke_key = ServerAction::<RevokeKey>::new();
+    // Every resource is created here, before any suspense, so the server and
+    // the browser create them in the same order and hydration lines up.
     let tenant = Resource::new(
         move || (id(), update.version().get(), status.version().get()),
         |(id, _, _)| get_tenant(id),
+    );
+    let keys = Resource::new(
+        move || (id(), create_key.version().get(), revoke_key.version().get()),
+        |(id, _, _)| list_keys(id),
     );
     let me = expect_context::<MeResource>();
     view! {
@@ -34,7 +43,9 @@ pub fn TenantDetailPage() -> impl IntoView {
                             <Title text=t.name.clone()/>
                             <TenantHeader tenant=t.clone()/>
                             {admin.then(|| view! { <SettingsForm tenant=t.clone() action=update status/> })}
-                            {manage.then(|| view! { <KeysSection tenant_id=t.id.clone()/> })}
+                            {manage.then(|| view! {
+                                <KeysSection tenant_id=t.id.clone() keys create=create_key revoke=revoke_key/>
+                            })}
                             {admin.then(|| view! { <DeleteForm tenant=t.clone()/> })}
                         }.into_any()
                     }
@@ -93,14 +104,12 @@ fn SettingsForm(
 }
 
 #[component]
-fn KeysSection(tenant_id: String) -> impl IntoView {
-    let create = ServerAction::<CreateKey>::new();
-    let revoke = ServerAction::<RevokeKey>::new();
-    let tid = tenant_id.clone();
-    let keys = Resource::new(
-        move || (tid.clone(), create.version().get(), revoke.version().get()),
-        |(t, _, _)| list_keys(t),
-    );
+fn KeysSection(
+    tenant_id: String,
+    keys: Resource<Result<Vec<ApiKey>, ServerFnError>>,
+    create: ServerAction<CreateKey>,
+    revoke: ServerAction<RevokeKey>,
+) -> impl IntoView {
     view! {
         <section class="card">
             <h2>"API keys"</h2>
