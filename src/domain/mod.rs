@@ -2,9 +2,13 @@
 
 pub mod api_key;
 pub mod audit;
+pub mod catalog;
+pub mod gcra;
 pub mod page;
+pub mod pricing;
 pub mod role;
 pub mod tenant;
 pub mod time;
+pub mod usage;
 pub mod user;
 pub mod validation;

@@ -46,6 +46,107 @@ pub enum Command {
     /// Manage portal users.
     #[command(subcommand)]
     User(UserCmd),
+    /// Manage upstream providers.
+    #[command(subcommand)]
+    Provider(ProviderCmd),
+    /// Manage the model catalog (the price table) and tenant aliases.
+    #[command(subcommand)]
+    Model(ModelCmd),
+    /// Usage reports from the ledger.
+    #[command(subcommand)]
+    Usage(UsageCmd),
+    /// Run a local provider speaking the Anthropic and OpenAI APIs (for tests and demos).
+    MockUpstream(crate::server::mock_upstream::MockOptions),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProviderCmd {
+    /// Add a provider. Base URLs follow the vendor: `https://api.anthropic.com`
+    /// for anthropic, `https://api.openai.com/v1` for openai (and any compatible server).
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        kind: crate::domain::catalog::ProviderKind,
+        #[arg(long)]
+        base_url: String,
+        /// Read the API key from this environment variable at call time.
+        #[arg(long, conflicts_with = "api_key_stdin")]
+        api_key_env: Option<String>,
+        /// Read the API key from stdin; it is stored encrypted and never shown again.
+        #[arg(long)]
+        api_key_stdin: bool,
+        /// Data location served; `any` serves every tenant.
+        #[arg(long, default_value = "any")]
+        region: String,
+        #[arg(long, default_value_t = 60_000)]
+        timeout_ms: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List providers (secrets are never shown).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelCmd {
+    /// Add a model, or another provider (deployment) for an existing one.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        provider: String,
+        /// The provider's own model id; defaults to --name.
+        #[arg(long)]
+        upstream_model: Option<String>,
+        #[arg(long)]
+        input_price_per_mtok: String,
+        #[arg(long)]
+        output_price_per_mtok: String,
+        #[arg(long, default_value = "0")]
+        cache_read_price_per_mtok: String,
+        #[arg(long, default_value = "0")]
+        cache_write_price_per_mtok: String,
+        /// Lower is tried first when a model has several providers.
+        #[arg(long, default_value_t = 0)]
+        priority: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the catalog.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Point a tenant's alias at a catalog model.
+    Alias {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        alias: String,
+        #[arg(long)]
+        model: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsageCmd {
+    /// Requests, tokens and cost for a tenant, by model.
+    Report {
+        #[arg(long)]
+        tenant: String,
+        /// RFC 3339 start (inclusive).
+        #[arg(long)]
+        from: Option<String>,
+        /// RFC 3339 end (exclusive).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -187,6 +288,12 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Tenant(cmd) => tenant(&serve::open(config).await?, cmd).await,
         Command::Key(cmd) => key(&serve::open(config).await?, cmd).await,
         Command::User(cmd) => user(&serve::open(config).await?, cmd).await,
+        Command::Provider(cmd) => provider(&serve::open(config).await?, cmd).await,
+        Command::Model(cmd) => model(&serve::open(config).await?, cmd).await,
+        Command::Usage(cmd) => usage(&serve::open(config).await?, cmd).await,
+        Command::MockUpstream(opts) => crate::server::mock_upstream::run(opts)
+            .await
+            .map_err(|e| CliError::Usage(format!("mock upstream: {e}"))),
     }
 }
 
@@ -396,6 +503,219 @@ async fn user(svc: &Services, cmd: UserCmd) -> Result<(), CliError> {
                     );
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+fn read_stdin_line(what: &str) -> Result<String, CliError> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| CliError::Usage(format!("cannot read {what} from stdin: {e}")))?;
+    Ok(text.trim_end_matches(['\r', '\n']).to_string())
+}
+
+async fn provider(svc: &Services, cmd: ProviderCmd) -> Result<(), CliError> {
+    use super::services::catalog::{self, Credential, NewProvider};
+    let actor = actor();
+    match cmd {
+        ProviderCmd::Add {
+            name,
+            kind,
+            base_url,
+            api_key_env,
+            api_key_stdin,
+            region,
+            timeout_ms,
+            json,
+        } => {
+            let credential = match (api_key_env, api_key_stdin) {
+                (Some(var), _) => Credential::Env(var),
+                (None, true) => Credential::Stored(read_stdin_line("the API key")?),
+                (None, false) => Credential::None,
+            };
+            let new = NewProvider {
+                name,
+                kind,
+                base_url,
+                region,
+                timeout_ms,
+                credential,
+            };
+            let p = catalog::add_provider(svc, &actor, new).await?;
+            if json {
+                print_json(&p);
+            } else {
+                println!("added provider {} ({} at {})", p.name, p.kind, p.base_url);
+            }
+        }
+        ProviderCmd::List { json } => {
+            let (providers, _) = catalog::list(svc, &actor).await?;
+            if json {
+                print_json(&providers);
+            } else {
+                for p in providers {
+                    println!(
+                        "{:<20} {:<10} {:<40} region={} key={}",
+                        p.name,
+                        p.kind.as_str(),
+                        p.base_url,
+                        p.region,
+                        p.credential
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn model(svc: &Services, cmd: ModelCmd) -> Result<(), CliError> {
+    use super::services::catalog::{self, NewModel};
+    use crate::domain::pricing::{parse_usd, Price};
+    let actor = actor();
+    match cmd {
+        ModelCmd::Add {
+            name,
+            provider,
+            upstream_model,
+            input_price_per_mtok,
+            output_price_per_mtok,
+            cache_read_price_per_mtok,
+            cache_write_price_per_mtok,
+            priority,
+            json,
+        } => {
+            let price = Price {
+                input_per_mtok: parse_usd("input_price_per_mtok", &input_price_per_mtok)
+                    .map_err(ServiceError::from)?,
+                output_per_mtok: parse_usd("output_price_per_mtok", &output_price_per_mtok)
+                    .map_err(ServiceError::from)?,
+                cache_read_per_mtok: parse_usd(
+                    "cache_read_price_per_mtok",
+                    &cache_read_price_per_mtok,
+                )
+                .map_err(ServiceError::from)?,
+                cache_write_per_mtok: parse_usd(
+                    "cache_write_price_per_mtok",
+                    &cache_write_price_per_mtok,
+                )
+                .map_err(ServiceError::from)?,
+            };
+            let m = catalog::add_model(
+                svc,
+                &actor,
+                NewModel {
+                    name,
+                    provider,
+                    upstream_model,
+                    price,
+                    priority,
+                },
+            )
+            .await?;
+            if json {
+                print_json(&m);
+            } else {
+                println!(
+                    "model {} now served by {} provider(s)",
+                    m.name,
+                    m.deployments.len()
+                );
+            }
+        }
+        ModelCmd::List { json } => {
+            let (_, models) = catalog::list(svc, &actor).await?;
+            if json {
+                print_json(&models);
+            } else {
+                for m in models {
+                    let via: Vec<String> = m
+                        .deployments
+                        .iter()
+                        .map(|d| format!("{}:{}", d.provider.name, d.upstream_model))
+                        .collect();
+                    println!(
+                        "{:<32} in {} out {} via {}",
+                        m.name,
+                        crate::domain::pricing::format_usd(m.price.input_per_mtok),
+                        crate::domain::pricing::format_usd(m.price.output_per_mtok),
+                        via.join(", ")
+                    );
+                }
+            }
+        }
+        ModelCmd::Alias {
+            tenant,
+            alias,
+            model,
+        } => {
+            let t = tenants::find(svc, &actor, &tenant).await?;
+            catalog::set_alias(svc, &actor, &t.id, &alias, &model).await?;
+            println!("{} → {} for tenant {}", alias, model, t.name);
+        }
+    }
+    Ok(())
+}
+
+async fn usage(svc: &Services, cmd: UsageCmd) -> Result<(), CliError> {
+    use crate::domain::pricing::{format_usd, usd};
+    use crate::domain::time::parse_rfc3339;
+    let actor = actor();
+    let UsageCmd::Report {
+        tenant,
+        from,
+        to,
+        json,
+    } = cmd;
+    let parse = |field: &str, v: Option<String>| -> Result<Option<i64>, CliError> {
+        v.map(|s| {
+            parse_rfc3339(&s).ok_or_else(|| {
+                CliError::Usage(format!(
+                    "--{field} must be RFC 3339, e.g. 2026-11-01T00:00:00Z"
+                ))
+            })
+        })
+        .transpose()
+    };
+    let (from, to) = (parse("from", from)?, parse("to", to)?);
+    let t = tenants::find(svc, &actor, &tenant).await?;
+    let r = super::services::usage::report(svc, &actor, &t.id, from, to).await?;
+    let totals = |u: &crate::domain::usage::UsageTotals| {
+        serde_json::json!({
+            "requests": u.requests, "input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
+            "cache_read_tokens": u.cache_read_tokens, "cache_write_tokens": u.cache_write_tokens,
+            "cost_usd": usd(u.cost_micros), "cost_micros": u.cost_micros, "errors": u.errors,
+        })
+    };
+    if json {
+        let mut out = totals(&r.totals);
+        out["tenant_id"] = serde_json::json!(t.id);
+        out["by_model"] = r
+            .by_model
+            .iter()
+            .map(|(k, v)| (k.clone(), totals(v)))
+            .collect();
+        print_json(&out);
+    } else {
+        println!(
+            "{}: {} requests, {} in / {} out tokens, {}",
+            t.name,
+            r.totals.requests,
+            r.totals.input_tokens,
+            r.totals.output_tokens,
+            format_usd(r.totals.cost_micros)
+        );
+        for (m, u) in &r.by_model {
+            println!(
+                "  {:<32} {:>8} req {:>10} in {:>10} out {}",
+                m,
+                u.requests,
+                u.input_tokens,
+                u.output_tokens,
+                format_usd(u.cost_micros)
+            );
         }
     }
     Ok(())

@@ -74,6 +74,28 @@ pub struct Config {
     )]
     pub cache_poll_ms: u64,
 
+    /// 64 hex characters sealing provider secrets at rest; generated into
+    /// `<data-dir>/secret.key` when unset. Replicas must share it.
+    #[arg(long, env = "ATRIUM_SECRET_KEY", global = true, hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// `redis://…` makes rate limits hold across gateway replicas.
+    #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Largest completion request body accepted, in bytes.
+    #[arg(long, env = "ATRIUM_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+
+    /// Capacity of the usage ledger queue; producers wait when it is full.
+    #[arg(
+        long,
+        env = "ATRIUM_LEDGER_QUEUE",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub ledger_queue: usize,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "ATRIUM_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,

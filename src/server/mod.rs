@@ -3,6 +3,9 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod db;
+pub mod gateway;
 pub mod http;
+pub mod mock_upstream;
 pub mod services;

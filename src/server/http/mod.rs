@@ -19,12 +19,13 @@ use crate::server::auth::origin::require_same_origin;
 
 pub use state::AppState;
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, gateway: crate::server::gateway::Gateway) -> Router {
     let routes = generate_route_list(App);
     let svc = state.services.clone();
     let context = move || provide_context(svc.clone());
     // leptos_routes_with_context also mounts every server function under /api.
     Router::new()
+        .merge(crate::server::gateway::routes(gateway))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/auth/sign-in", post(sign_in::sign_in))

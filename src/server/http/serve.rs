@@ -9,7 +9,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::server::config::Config;
+use crate::server::crypto::SecretBox;
 use crate::server::db::{Db, DbError};
+use crate::server::gateway::Gateway;
 use crate::server::services::{api_keys, bootstrap, control, ServiceError, Services};
 
 use super::{router, AppState};
@@ -22,21 +24,27 @@ pub enum ServeError {
     Service(#[from] ServiceError),
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    #[error(transparent)]
+    Crypto(#[from] crate::server::crypto::CryptoError),
+    #[error("cannot connect to Redis: {0}")]
+    Redis(#[from] redis::RedisError),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
 
 /// Opens the database and brings it up to date; shared by every subcommand.
 pub async fn open(config: Config) -> Result<Services, ServeError> {
+    let secrets = SecretBox::load(config.secret_key.as_deref(), &config.data_dir)?;
     let db = Db::connect(&config.database_url()).await?;
     db.migrate().await?;
-    Ok(Services::new(db, config))
+    Ok(Services::new(db, config, secrets))
 }
 
 /// A running server: its address, and the handle that stops it gracefully.
 pub struct Running {
     pub addr: SocketAddr,
     pub services: Services,
+    pub gateway: Gateway,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), std::io::Error>>,
 }
@@ -52,6 +60,8 @@ impl Running {
 
     pub async fn wait(self) -> Result<(), ServeError> {
         let result = self.task.await;
+        // Every request has finished: write what the ledger still holds.
+        self.gateway.ledger.flush().await;
         self.services.keys.flush_last_used(&self.services).await;
         self.services.db.close().await;
         match result {
@@ -78,10 +88,11 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
         leptos_options,
         services: services.clone(),
     };
+    let gateway = Gateway::start(services.clone()).await?;
     let watcher = control::spawn_watcher(services.clone());
     let flusher = api_keys::spawn_last_used_flusher(services.clone());
     let (stop, stopped) = oneshot::channel::<()>();
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state, gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -95,6 +106,7 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
     Ok(Running {
         addr,
         services,
+        gateway,
         stop: Some(stop),
         task,
     })

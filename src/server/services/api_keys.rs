@@ -147,7 +147,7 @@ pub async fn revoke(svc: &Services, actor: &Actor, key_id: &str) -> Result<ApiKe
     audit::record(&mut *tx, actor, entry).await?;
     control::bump(&mut *tx).await?;
     tx.commit().await?;
-    svc.keys.clear();
+    svc.invalidate_caches();
     key.revoked_at = Some(now);
     Ok(key)
 }

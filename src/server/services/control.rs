@@ -32,7 +32,7 @@ pub fn spawn_watcher(svc: Services) -> tokio::task::JoinHandle<()> {
             match current(&svc).await {
                 Ok(v) if v != seen => {
                     seen = v;
-                    svc.keys.clear();
+                    svc.invalidate_caches();
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "control version poll failed"),

@@ -5,9 +5,11 @@ pub mod actor;
 pub mod api_keys;
 pub mod audit;
 pub mod bootstrap;
+pub mod catalog;
 pub mod control;
 pub mod error;
 pub mod tenants;
+pub mod usage;
 pub mod users;
 
 use std::sync::Arc;
@@ -16,6 +18,7 @@ pub use actor::Actor;
 pub use error::ServiceError;
 
 use super::config::Config;
+use super::crypto::SecretBox;
 use super::db::Db;
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
@@ -27,15 +30,25 @@ pub struct Services {
     pub db: Db,
     pub config: Arc<Config>,
     pub keys: Arc<api_keys::KeyCache>,
+    pub catalog: Arc<catalog::CatalogCache>,
+    pub secrets: SecretBox,
 }
 
 impl Services {
-    pub fn new(db: Db, config: Config) -> Self {
+    pub fn new(db: Db, config: Config, secrets: SecretBox) -> Self {
         Self {
             db,
             config: Arc::new(config),
             keys: Arc::new(api_keys::KeyCache::default()),
+            catalog: Arc::new(catalog::CatalogCache::default()),
+            secrets,
         }
+    }
+
+    /// Drops every cache that mirrors the control plane.
+    pub fn invalidate_caches(&self) {
+        self.keys.clear();
+        self.catalog.clear();
     }
 }
 

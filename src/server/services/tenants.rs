@@ -222,7 +222,7 @@ pub async fn update(
     audit::record(&mut *tx, actor, entry).await?;
     control::bump(&mut *tx).await?;
     tx.commit().await?;
-    svc.keys.clear();
+    svc.invalidate_caches();
     get(svc, actor, id).await
 }
 
@@ -257,7 +257,7 @@ pub async fn set_status(
     .await?;
     control::bump(&mut *tx).await?;
     tx.commit().await?;
-    svc.keys.clear();
+    svc.invalidate_caches();
     get(svc, actor, id).await
 }
 
@@ -292,7 +292,7 @@ pub async fn delete(svc: &Services, actor: &Actor, id: &str, confirm_name: &str)
     audit::record(&mut *tx, actor, entry).await?;
     control::bump(&mut *tx).await?;
     tx.commit().await?;
-    svc.keys.clear();
+    svc.invalidate_caches();
     Ok(())
 }
 

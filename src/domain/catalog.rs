@@ -1,0 +1,200 @@
+//! Providers, the model catalog (the price table) and tenant aliases.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use super::pricing::Price;
+use super::validation::Invalid;
+
+/// The wire API a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    Anthropic,
+    Openai,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Openai => "openai",
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ProviderKind {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "anthropic" => Ok(ProviderKind::Anthropic),
+            "openai" => Ok(ProviderKind::Openai),
+            _ => Err(Invalid::new("kind", "must be anthropic or openai")),
+        }
+    }
+}
+
+/// Providers in this region serve tenants of every data location.
+pub const ANY_REGION: &str = "any";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provider {
+    pub id: String,
+    pub name: String,
+    pub kind: ProviderKind,
+    pub base_url: String,
+    pub region: String,
+    pub timeout_ms: i64,
+    /// Where the secret comes from, for display: `env:VAR`, `stored`, or `none`.
+    pub credential: String,
+}
+
+impl Provider {
+    /// The data-location rule: a tenant reaches only providers in its region.
+    pub fn serves_region(&self, data_location: &str) -> bool {
+        self.region == ANY_REGION || self.region == data_location
+    }
+
+    /// Vendors' conventions: Anthropic's base has no `/v1`, OpenAI's does.
+    pub fn endpoint(&self) -> String {
+        let base = self.base_url.trim_end_matches('/');
+        match self.kind {
+            ProviderKind::Anthropic => format!("{base}/v1/messages"),
+            ProviderKind::Openai => format!("{base}/chat/completions"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub provider: Provider,
+    pub upstream_model: String,
+    pub priority: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    pub id: String,
+    pub name: String,
+    pub price: Price,
+    pub deployments: Vec<Deployment>,
+    pub created_at: i64,
+}
+
+pub fn provider_name(raw: &str) -> Result<String, Invalid> {
+    slug("name", raw)
+}
+
+pub fn model_name(raw: &str) -> Result<String, Invalid> {
+    let n = raw.trim();
+    let ok = (1..=128).contains(&n.len())
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/' | '@'));
+    if ok {
+        Ok(n.to_string())
+    } else {
+        Err(Invalid::new(
+            "name",
+            "must be 1 to 128 letters, digits or - _ . : / @",
+        ))
+    }
+}
+
+fn slug(field: &'static str, raw: &str) -> Result<String, Invalid> {
+    let n = raw.trim();
+    let ok = (2..=64).contains(&n.len())
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(n.to_string())
+    } else {
+        Err(Invalid::new(
+            field,
+            "must be 2 to 64 letters, digits or - _ .",
+        ))
+    }
+}
+
+pub fn base_url(raw: &str) -> Result<String, Invalid> {
+    let u = raw.trim().trim_end_matches('/');
+    let ok = (u.starts_with("http://") || u.starts_with("https://"))
+        && u.len() > "http://x".len()
+        && !u.chars().any(char::is_whitespace);
+    if ok {
+        Ok(u.to_string())
+    } else {
+        Err(Invalid::new(
+            "base_url",
+            "must be an http:// or https:// URL",
+        ))
+    }
+}
+
+pub fn timeout_ms(raw: i64) -> Result<i64, Invalid> {
+    if (100..=3_600_000).contains(&raw) {
+        Ok(raw)
+    } else {
+        Err(Invalid::new(
+            "timeout_ms",
+            "must be between 100 and 3600000",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(kind: ProviderKind, base: &str, region: &str) -> Provider {
+        Provider {
+            id: "p".into(),
+            name: "p".into(),
+            kind,
+            base_url: base.into(),
+            region: region.into(),
+            timeout_ms: 1000,
+            credential: "none".into(),
+        }
+    }
+
+    #[test]
+    fn endpoints_follow_vendor_conventions() {
+        let a = provider(
+            ProviderKind::Anthropic,
+            "https://api.anthropic.com",
+            ANY_REGION,
+        );
+        assert_eq!(a.endpoint(), "https://api.anthropic.com/v1/messages");
+        let o = provider(
+            ProviderKind::Openai,
+            "http://localhost:8000/v1/",
+            ANY_REGION,
+        );
+        assert_eq!(o.endpoint(), "http://localhost:8000/v1/chat/completions");
+    }
+
+    #[test]
+    fn region_rule() {
+        assert!(provider(ProviderKind::Openai, "http://x", ANY_REGION).serves_region("eu-west"));
+        assert!(provider(ProviderKind::Openai, "http://x", "eu-west").serves_region("eu-west"));
+        assert!(!provider(ProviderKind::Openai, "http://x", "us-east").serves_region("eu-west"));
+    }
+
+    #[test]
+    fn validates_names_and_urls() {
+        assert!(model_name("claude-sonnet-4@2025").is_ok());
+        assert!(model_name("bad name").is_err());
+        assert!(provider_name("a").is_err());
+        assert!(base_url("ftp://x").is_err());
+        assert_eq!(base_url("http://h:1/v1/"), Ok("http://h:1/v1".into()));
+        assert!("azure".parse::<ProviderKind>().is_err());
+        assert!(timeout_ms(50).is_err());
+    }
+}

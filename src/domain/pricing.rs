@@ -1,0 +1,128 @@
+//! Money is integer micro-dollars; prices are micro-dollars per million tokens.
+
+use serde::{Deserialize, Serialize};
+
+use super::validation::Invalid;
+
+pub type Micros = i64;
+
+/// What one model costs, per million tokens of each kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Price {
+    pub input_per_mtok: Micros,
+    pub output_per_mtok: Micros,
+    pub cache_read_per_mtok: Micros,
+    pub cache_write_per_mtok: Micros,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenCounts {
+    pub input: i64,
+    pub output: i64,
+    pub cache_read: i64,
+    pub cache_write: i64,
+}
+
+impl TokenCounts {
+    pub fn total(&self) -> i64 {
+        self.input + self.output + self.cache_read + self.cache_write
+    }
+}
+
+/// Cost rounded half up to the micro-dollar, computed in i128 so huge token
+/// counts cannot overflow.
+pub fn cost(price: &Price, tokens: &TokenCounts) -> Micros {
+    let part = |n: i64, p: Micros| i128::from(n.max(0)) * i128::from(p.max(0));
+    let total = part(tokens.input, price.input_per_mtok)
+        + part(tokens.output, price.output_per_mtok)
+        + part(tokens.cache_read, price.cache_read_per_mtok)
+        + part(tokens.cache_write, price.cache_write_per_mtok);
+    i64::try_from((total + 500_000) / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// "3", "0.25", "$15.00" → micro-dollars, exactly (no float rounding).
+pub fn parse_usd(field: &'static str, raw: &str) -> Result<Micros, Invalid> {
+    let s = raw.trim().trim_start_matches('$');
+    let bad = || Invalid::new(field, "must be a dollar amount like 3 or 0.25");
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty() && frac.is_empty() || frac.len() > 6 {
+        return Err(bad());
+    }
+    let digits = |d: &str| d.chars().all(|c| c.is_ascii_digit());
+    if !digits(whole) || !digits(frac) {
+        return Err(bad());
+    }
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| bad())?
+    };
+    let frac_micros: i64 = format!("{frac:0<6}").parse().map_err(|_| bad())?;
+    whole
+        .checked_mul(1_000_000)
+        .and_then(|w| w.checked_add(frac_micros))
+        .filter(|v| *v <= 1_000_000_000_000)
+        .ok_or_else(bad)
+}
+
+pub fn usd(micros: Micros) -> f64 {
+    micros as f64 / 1_000_000.0
+}
+
+pub fn format_usd(micros: Micros) -> String {
+    format!("${}.{:06}", micros / 1_000_000, (micros % 1_000_000).abs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_dollars_exactly() {
+        assert_eq!(parse_usd("p", "3"), Ok(3_000_000));
+        assert_eq!(parse_usd("p", "$0.25"), Ok(250_000));
+        assert_eq!(parse_usd("p", ".000001"), Ok(1));
+        assert_eq!(parse_usd("p", "15.5"), Ok(15_500_000));
+        for bad in ["", "-1", "1.2345678", "abc", "1e3", "."] {
+            assert!(parse_usd("p", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn costs_in_micro_dollars() {
+        let price = Price {
+            input_per_mtok: 3_000_000,
+            output_per_mtok: 15_000_000,
+            cache_read_per_mtok: 300_000,
+            cache_write_per_mtok: 3_750_000,
+        };
+        let t = TokenCounts {
+            input: 1000,
+            output: 500,
+            cache_read: 0,
+            cache_write: 0,
+        };
+        // 1000 * $3/M + 500 * $15/M = $0.003 + $0.0075
+        assert_eq!(cost(&price, &t), 10_500);
+        let t = TokenCounts {
+            input: 1,
+            output: 0,
+            cache_read: 0,
+            cache_write: 0,
+        };
+        assert_eq!(cost(&price, &t), 3);
+        let huge = TokenCounts {
+            input: i64::MAX,
+            output: i64::MAX,
+            cache_read: 0,
+            cache_write: 0,
+        };
+        assert!(cost(&price, &huge) > 0);
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(format_usd(10_500), "$0.010500");
+        assert!((usd(2_500_000) - 2.5).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,106 @@
+//! The gateway's error type, answered in the caller's dialect.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use thiserror::Error;
+
+use super::dialect::Dialect;
+use crate::server::services::api_keys::AuthError;
+
+#[derive(Debug, Error)]
+pub enum GatewayError {
+    #[error("{0}")]
+    Unauthorized(AuthError),
+    #[error("{0}")]
+    BadJson(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("request body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{message}")]
+    RateLimited { message: String, retry_after_s: u64 },
+    /// The provider refused the request itself (a 4xx): its words, its status.
+    #[error("{message}")]
+    Upstream { status: u16, message: String },
+    #[error("the upstream provider did not answer in time")]
+    UpstreamTimeout,
+    #[error("the upstream provider is unavailable")]
+    UpstreamUnavailable,
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl GatewayError {
+    pub fn status(&self) -> StatusCode {
+        let code = match self {
+            GatewayError::Unauthorized(_) => 401,
+            GatewayError::BadJson(_) => 422,
+            GatewayError::Invalid(_) => 400,
+            GatewayError::TooLarge(_) => 413,
+            GatewayError::NotFound(_) => 404,
+            GatewayError::Forbidden(_) => 403,
+            GatewayError::RateLimited { .. } => 429,
+            GatewayError::Upstream { status, .. } => *status,
+            GatewayError::UpstreamTimeout => 504,
+            GatewayError::UpstreamUnavailable => 502,
+            GatewayError::Internal(_) => 500,
+        };
+        StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY)
+    }
+
+    /// Anthropic's name for the error; OpenAI's is derived from it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GatewayError::Unauthorized(_) => "authentication_error",
+            GatewayError::BadJson(_) | GatewayError::Invalid(_) => "invalid_request_error",
+            GatewayError::TooLarge(_) => "request_too_large",
+            GatewayError::NotFound(_) => "not_found_error",
+            GatewayError::Forbidden(_) => "permission_error",
+            GatewayError::RateLimited { .. } => "rate_limit_error",
+            GatewayError::Upstream { status, .. } => match status {
+                401 | 403 => "api_error",
+                404 => "not_found_error",
+                413 => "request_too_large",
+                429 => "rate_limit_error",
+                _ => "invalid_request_error",
+            },
+            GatewayError::UpstreamTimeout => "timeout_error",
+            GatewayError::UpstreamUnavailable => "api_error",
+            GatewayError::Internal(_) => "api_error",
+        }
+    }
+
+    /// Callers learn what they can act on; internals stay in the log.
+    pub fn public_message(&self) -> String {
+        match self {
+            GatewayError::Unauthorized(AuthError::Missing) => {
+                "missing API key: send it as x-api-key or Authorization: Bearer".into()
+            }
+            GatewayError::Unauthorized(AuthError::Unavailable) => {
+                "the key store is unavailable; try again".into()
+            }
+            GatewayError::Unauthorized(_) => "invalid, revoked or expired API key".into(),
+            GatewayError::Internal(_) => "internal error".into(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn into_dialect(self, dialect: Dialect, request_id: &str) -> Response {
+        let status = self.status();
+        let body = dialect.error_body(self.kind(), &self.public_message());
+        let mut res = (status, axum::Json(body)).into_response();
+        if let GatewayError::RateLimited { retry_after_s, .. } = &self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
+                res.headers_mut().insert("retry-after", v);
+            }
+        }
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            res.headers_mut().insert("request-id", v);
+        }
+        res
+    }
+}

@@ -1,0 +1,61 @@
+//! The completion path of DESIGN §1: authenticate, admit, route, call,
+//! account. Steps before the call read only caches.
+
+pub mod admit;
+pub mod dialect;
+pub mod error;
+pub mod handler;
+pub mod ledger;
+pub mod metrics;
+pub mod sse;
+pub mod translate;
+pub mod upstream;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::server::services::Services;
+
+/// Everything a completion request needs, shared by all of them.
+#[derive(Clone)]
+pub struct Gateway {
+    pub svc: Services,
+    pub limiter: Arc<admit::Limiter>,
+    pub ledger: Arc<ledger::Ledger>,
+    pub http: reqwest::Client,
+}
+
+impl Gateway {
+    pub async fn start(svc: Services) -> Result<Self, redis::RedisError> {
+        metrics::handle();
+        let limiter = admit::Limiter::connect(svc.config.redis_url.as_deref()).await?;
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .tcp_nodelay(true)
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        Ok(Self {
+            ledger: Arc::new(ledger::Ledger::start(svc.clone(), svc.config.ledger_queue)),
+            limiter: Arc::new(limiter),
+            http,
+            svc,
+        })
+    }
+}
+
+pub fn routes<S: Clone + Send + Sync + 'static>(gw: Gateway) -> Router<S> {
+    Router::new()
+        .route("/v1/messages", post(handler::messages))
+        .route("/v1/chat/completions", post(handler::chat_completions))
+        .route("/v1/models", get(handler::models))
+        .route("/metrics", get(handler::metrics))
+        // The handlers enforce the configured limit themselves, so an
+        // oversize body gets a 413 in the caller's dialect.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(gw)
+}

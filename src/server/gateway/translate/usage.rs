@@ -1,0 +1,65 @@
+//! Token counts, read from either dialect's `usage` object.
+
+use serde_json::Value;
+
+use crate::domain::pricing::TokenCounts;
+
+fn n(v: &Value, ptr: &str) -> i64 {
+    v.pointer(ptr).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// Anthropic counts cached prompt tokens apart from `input_tokens`.
+pub fn from_anthropic(usage: &Value) -> TokenCounts {
+    TokenCounts {
+        input: n(usage, "/input_tokens"),
+        output: n(usage, "/output_tokens"),
+        cache_read: n(usage, "/cache_read_input_tokens"),
+        cache_write: n(usage, "/cache_creation_input_tokens"),
+    }
+}
+
+/// OpenAI's `prompt_tokens` includes the cached ones; split them out.
+pub fn from_openai(usage: &Value) -> TokenCounts {
+    let cached = n(usage, "/prompt_tokens_details/cached_tokens");
+    TokenCounts {
+        input: (n(usage, "/prompt_tokens") - cached).max(0),
+        output: n(usage, "/completion_tokens"),
+        cache_read: cached,
+        cache_write: 0,
+    }
+}
+
+pub fn to_openai(t: &TokenCounts) -> Value {
+    let prompt = t.input + t.cache_read + t.cache_write;
+    serde_json::json!({
+        "prompt_tokens": prompt,
+        "completion_tokens": t.output,
+        "total_tokens": prompt + t.output,
+        "prompt_tokens_details": { "cached_tokens": t.cache_read },
+    })
+}
+
+pub fn to_anthropic(t: &TokenCounts) -> Value {
+    serde_json::json!({
+        "input_tokens": t.input,
+        "output_tokens": t.output,
+        "cache_read_input_tokens": t.cache_read,
+        "cache_creation_input_tokens": t.cache_write,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn round_trips_between_dialects() {
+        let t = from_openai(&json!({"prompt_tokens": 100, "completion_tokens": 7,
+            "prompt_tokens_details": {"cached_tokens": 40}}));
+        assert_eq!((t.input, t.output, t.cache_read), (60, 7, 40));
+        assert_eq!(to_openai(&t)["prompt_tokens"], 100);
+        let a = from_anthropic(&to_anthropic(&t));
+        assert_eq!(a, t);
+    }
+}

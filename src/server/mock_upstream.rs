@@ -1,0 +1,400 @@
+//! `atrium mock-upstream`: a local provider that speaks the Anthropic and
+//! OpenAI wire formats, streaming included, for tests, demos and benchmarks.
+//! It answers deterministically: it echoes the last user message, or calls
+//! the first tool when tools are offered.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct MockOptions {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9099")]
+    pub addr: String,
+    /// Delay before every answer.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Delay between streamed chunks.
+    #[arg(long, default_value_t = 0)]
+    pub stream_chunk_delay_ms: u64,
+    /// Answer every Nth request with a 503 (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub fail_every: u64,
+}
+
+#[derive(Clone)]
+struct Mock {
+    opts: MockOptions,
+    count: Arc<AtomicU64>,
+    last: Arc<Mutex<Value>>,
+}
+
+/// Binds and serves in the background; returns the bound address.
+pub async fn spawn(
+    opts: MockOptions,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind(&opts.addr).await?;
+    let addr = listener.local_addr()?;
+    let mock = Mock {
+        opts,
+        count: Arc::default(),
+        last: Arc::default(),
+    };
+    let app = Router::new()
+        .route("/v1/messages", post(anthropic))
+        .route("/v1/chat/completions", post(openai))
+        .route("/mock/last-request", get(last_request))
+        .with_state(mock);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((addr, task))
+}
+
+pub async fn run(opts: MockOptions) -> std::io::Result<()> {
+    let (addr, task) = spawn(opts).await?;
+    println!("mock upstream listening on http://{addr} (anthropic: http://{addr}, openai: http://{addr}/v1)");
+    let _ = task.await;
+    Ok(())
+}
+
+async fn last_request(State(m): State<Mock>) -> Json<Value> {
+    Json(m.last.lock().map(|v| v.clone()).unwrap_or_default())
+}
+
+/// Counts, remembers, waits and maybe fails, as the options say.
+async fn admit(m: &Mock, path: &str, headers: &HeaderMap, body: &Value) -> Option<Response> {
+    let n = m.count.fetch_add(1, Ordering::SeqCst) + 1;
+    let header = |k: &str| {
+        headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    if let Ok(mut last) = m.last.lock() {
+        *last = json!({ "path": path, "body": body, "x_api_key": header("x-api-key"),
+                        "authorization": header("authorization"),
+                        "anthropic_version": header("anthropic-version") });
+    }
+    if m.opts.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(m.opts.latency_ms)).await;
+    }
+    if m.opts.fail_every > 0 && n.is_multiple_of(m.opts.fail_every) {
+        let err = json!({ "type": "error", "error": { "type": "overloaded_error", "message": "mock failure" } });
+        return Some((StatusCode::SERVICE_UNAVAILABLE, Json(err)).into_response());
+    }
+    None
+}
+
+fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| {
+                p.get("text")
+                    .and_then(Value::as_str)
+                    .or_else(|| p.get("content").and_then(Value::as_str))
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}
+
+fn words(s: &str) -> i64 {
+    s.split_whitespace().count() as i64
+}
+
+/// What the mock will say: the reply words, or a tool call.
+struct Plan {
+    prompt_tokens: i64,
+    reply: Vec<String>,
+    tool: Option<(String, Value)>,
+    stopped_by: &'static str,
+}
+
+fn plan(
+    body: &Value,
+    system: &str,
+    max_tokens: i64,
+    stops: &[String],
+    tool_names: Vec<String>,
+    tool_allowed: bool,
+) -> Plan {
+    let messages = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let prompt_tokens = (words(system)
+        + messages
+            .iter()
+            .map(|m| words(&text_of(m.get("content").unwrap_or(&Value::Null))))
+            .sum::<i64>())
+    .max(1);
+    let last_user = messages
+        .iter()
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        .map(|m| text_of(m.get("content").unwrap_or(&Value::Null)))
+        .unwrap_or_default();
+    let last_is_tool_result = messages.last().is_some_and(|m| {
+        m.get("role").and_then(Value::as_str) == Some("tool")
+            || m.pointer("/content/0/type").and_then(Value::as_str) == Some("tool_result")
+    });
+    if tool_allowed && !last_is_tool_result {
+        if let Some(name) = tool_names.into_iter().next() {
+            return Plan {
+                prompt_tokens,
+                reply: Vec::new(),
+                tool: Some((name, json!({ "query": last_user }))),
+                stopped_by: "tool",
+            };
+        }
+    }
+    let mut text = format!("echo: {last_user}");
+    let mut stopped_by = "end";
+    if let Some(s) = stops
+        .iter()
+        .find(|s| !s.is_empty() && text.contains(s.as_str()))
+    {
+        text.truncate(text.find(s.as_str()).unwrap_or(text.len()));
+        stopped_by = "stop";
+    }
+    let mut reply: Vec<String> = text.split_inclusive(' ').map(str::to_string).collect();
+    if reply.len() as i64 > max_tokens {
+        reply.truncate(max_tokens.max(0) as usize);
+        stopped_by = "length";
+    }
+    Plan {
+        prompt_tokens,
+        reply,
+        tool: None,
+        stopped_by,
+    }
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn sse_response(frames: Vec<String>, delay_ms: u64) -> Response {
+    let body = async_stream::stream! {
+        for f in frames {
+            if delay_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            }
+            yield Ok::<Bytes, Infallible>(Bytes::from(f));
+        }
+    };
+    (
+        [(header::CONTENT_TYPE, "text/event-stream")],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+async fn anthropic(State(m): State<Mock>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    if let Some(r) = admit(&m, "/v1/messages", &headers, &body).await {
+        return r;
+    }
+    let tools: Vec<String> = body
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.get("name").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect();
+    let allowed = body.pointer("/tool_choice/type").and_then(Value::as_str) != Some("none");
+    let p = plan(
+        &body,
+        &text_of(body.get("system").unwrap_or(&Value::Null)),
+        body.get("max_tokens")
+            .and_then(Value::as_i64)
+            .unwrap_or(1024),
+        &strings(body.get("stop_sequences")),
+        tools,
+        allowed,
+    );
+    let model = body.get("model").cloned().unwrap_or(json!("mock"));
+    let id = format!("msg_mock_{}", m.count.load(Ordering::SeqCst));
+    let stop_reason = match p.stopped_by {
+        "tool" => "tool_use",
+        "stop" => "stop_sequence",
+        "length" => "max_tokens",
+        _ => "end_turn",
+    };
+    let output = if p.tool.is_some() {
+        8
+    } else {
+        p.reply.len() as i64
+    };
+    if body.get("stream").and_then(Value::as_bool) != Some(true) {
+        let content = match &p.tool {
+            Some((name, input)) => {
+                json!([{ "type": "tool_use", "id": format!("toolu_{id}"), "name": name, "input": input }])
+            }
+            None => json!([{ "type": "text", "text": p.reply.concat() }]),
+        };
+        return Json(
+            json!({ "id": id, "type": "message", "role": "assistant", "model": model,
+            "content": content, "stop_reason": stop_reason, "stop_sequence": null,
+            "usage": { "input_tokens": p.prompt_tokens, "output_tokens": output } }),
+        )
+        .into_response();
+    }
+    let ev = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
+    let mut frames = vec![ev(
+        "message_start",
+        json!({ "type": "message_start", "message": {
+        "id": id, "type": "message", "role": "assistant", "model": model, "content": [],
+        "stop_reason": null, "stop_sequence": null,
+        "usage": { "input_tokens": p.prompt_tokens, "output_tokens": 1 } } }),
+    )];
+    match &p.tool {
+        Some((name, input)) => {
+            frames.push(ev("content_block_start", json!({ "type": "content_block_start", "index": 0,
+                "content_block": { "type": "tool_use", "id": format!("toolu_{id}"), "name": name, "input": {} } })));
+            frames.push(ev(
+                "content_block_delta",
+                json!({ "type": "content_block_delta", "index": 0,
+                "delta": { "type": "input_json_delta", "partial_json": input.to_string() } }),
+            ));
+        }
+        None => {
+            frames.push(ev(
+                "content_block_start",
+                json!({ "type": "content_block_start", "index": 0,
+                "content_block": { "type": "text", "text": "" } }),
+            ));
+            frames.push(ev("ping", json!({ "type": "ping" })));
+            for w in &p.reply {
+                frames.push(ev(
+                    "content_block_delta",
+                    json!({ "type": "content_block_delta", "index": 0,
+                    "delta": { "type": "text_delta", "text": w } }),
+                ));
+            }
+        }
+    }
+    frames.push(ev(
+        "content_block_stop",
+        json!({ "type": "content_block_stop", "index": 0 }),
+    ));
+    frames.push(ev("message_delta", json!({ "type": "message_delta",
+        "delta": { "stop_reason": stop_reason, "stop_sequence": null }, "usage": { "output_tokens": output } })));
+    frames.push(ev("message_stop", json!({ "type": "message_stop" })));
+    sse_response(frames, m.opts.stream_chunk_delay_ms)
+}
+
+async fn openai(State(m): State<Mock>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    if let Some(r) = admit(&m, "/v1/chat/completions", &headers, &body).await {
+        return r;
+    }
+    let messages = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let system = messages
+        .iter()
+        .filter(|m| m.get("role").and_then(Value::as_str) == Some("system"))
+        .map(|m| text_of(m.get("content").unwrap_or(&Value::Null)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let tools: Vec<String> = body
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.pointer("/function/name").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect();
+    let allowed = body.get("tool_choice").and_then(Value::as_str) != Some("none");
+    let max = body
+        .get("max_completion_tokens")
+        .or_else(|| body.get("max_tokens"))
+        .and_then(Value::as_i64)
+        .unwrap_or(1024);
+    let mut p = plan(&body, "", max, &strings(body.get("stop")), tools, allowed);
+    p.prompt_tokens = p.prompt_tokens.max(words(&system));
+    let model = body.get("model").cloned().unwrap_or(json!("mock"));
+    let id = format!("chatcmpl-mock{}", m.count.load(Ordering::SeqCst));
+    let finish = match p.stopped_by {
+        "tool" => "tool_calls",
+        "length" => "length",
+        _ => "stop",
+    };
+    let output = if p.tool.is_some() {
+        8
+    } else {
+        p.reply.len() as i64
+    };
+    let usage = json!({ "prompt_tokens": p.prompt_tokens, "completion_tokens": output,
+                        "total_tokens": p.prompt_tokens + output });
+    let call = p.tool.as_ref().map(|(name, input)| {
+        json!({ "id": format!("call_{id}"), "type": "function",
+        "function": { "name": name, "arguments": input.to_string() } })
+    });
+    if body.get("stream").and_then(Value::as_bool) != Some(true) {
+        let message = match &call {
+            Some(c) => json!({ "role": "assistant", "content": null, "tool_calls": [c] }),
+            None => json!({ "role": "assistant", "content": p.reply.concat() }),
+        };
+        return Json(json!({ "id": id, "object": "chat.completion", "created": 1_700_000_000, "model": model,
+            "choices": [{ "index": 0, "message": message, "finish_reason": finish }], "usage": usage })).into_response();
+    }
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({ "id": id, "object": "chat.completion.chunk",
+        "created": 1_700_000_000, "model": model, "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] })
+        )
+    };
+    let mut frames = vec![chunk(
+        json!({ "role": "assistant", "content": "" }),
+        Value::Null,
+    )];
+    match &call {
+        Some(c) => frames.push(chunk(json!({ "tool_calls": [{ "index": 0, "id": c["id"], "type": "function",
+            "function": { "name": c["function"]["name"], "arguments": c["function"]["arguments"] } }] }), Value::Null)),
+        None => frames.extend(p.reply.iter().map(|w| chunk(json!({ "content": w }), Value::Null))),
+    }
+    frames.push(chunk(json!({}), json!(finish)));
+    if body
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        == Some(true)
+    {
+        frames.push(format!(
+            "data: {}\n\n",
+            json!({ "id": id, "object": "chat.completion.chunk",
+            "created": 1_700_000_000, "model": model, "choices": [], "usage": usage })
+        ));
+    }
+    frames.push("data: [DONE]\n\n".to_string());
+    sse_response(frames, m.opts.stream_chunk_delay_ms)
+}

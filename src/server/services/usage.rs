@@ -1,0 +1,131 @@
+//! The usage ledger: one `usage_event` per completion request, and reports.
+
+use std::collections::BTreeMap;
+
+use sqlx::FromRow;
+
+use crate::domain::role::Access;
+use crate::domain::usage::{UsageReport, UsageTotals};
+
+use super::{Actor, Result, Services};
+
+/// One request's outcome. `request_id` makes writes idempotent: a retried
+/// batch does not count twice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageEvent {
+    pub request_id: String,
+    pub tenant_id: String,
+    pub api_key_id: Option<String>,
+    pub model: String,
+    pub provider: Option<String>,
+    pub dialect: &'static str,
+    pub stream: bool,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub cost_micros: i64,
+    pub latency_ms: i64,
+    pub status: u16,
+    pub error_type: Option<String>,
+    pub created_at: i64,
+}
+
+/// Writes a batch in one transaction; rows already present are skipped.
+pub async fn insert_batch(svc: &Services, events: &[UsageEvent]) -> Result<()> {
+    let mut tx = svc.db.pool.begin().await?;
+    for e in events {
+        sqlx::query(
+            "INSERT INTO usage_events (request_id, tenant_id, api_key_id, model, provider, \
+             dialect, stream, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, \
+             cost_micros, latency_ms, status, error_type, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             ON CONFLICT (request_id) DO NOTHING",
+        )
+        .bind(&e.request_id)
+        .bind(&e.tenant_id)
+        .bind(e.api_key_id.as_deref())
+        .bind(&e.model)
+        .bind(e.provider.as_deref())
+        .bind(e.dialect)
+        .bind(i64::from(e.stream))
+        .bind(e.input_tokens)
+        .bind(e.output_tokens)
+        .bind(e.cache_read_tokens)
+        .bind(e.cache_write_tokens)
+        .bind(e.cost_micros)
+        .bind(e.latency_ms)
+        .bind(i64::from(e.status))
+        .bind(e.error_type.as_deref())
+        .bind(e.created_at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(FromRow)]
+struct ModelTotals {
+    model: String,
+    requests: i64,
+    input_tokens: i64,
+    output_tokens: i64,
+    cache_read_tokens: i64,
+    cache_write_tokens: i64,
+    cost_micros: i64,
+    errors: i64,
+}
+
+/// Totals for a tenant over `[from, to)`, by model. Sums are cast so both
+/// backends return integers (PostgreSQL's SUM of BIGINT is NUMERIC).
+pub async fn report(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: &str,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<UsageReport> {
+    actor.require(tenant_id, Access::Read)?;
+    let rows: Vec<ModelTotals> = sqlx::query_as(
+        "SELECT model, COUNT(*) AS requests, \
+         CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
+         CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
+         CAST(COALESCE(SUM(cache_read_tokens), 0) AS BIGINT) AS cache_read_tokens, \
+         CAST(COALESCE(SUM(cache_write_tokens), 0) AS BIGINT) AS cache_write_tokens, \
+         CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost_micros, \
+         CAST(COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS BIGINT) AS errors \
+         FROM usage_events WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3 \
+         GROUP BY model ORDER BY model",
+    )
+    .bind(tenant_id)
+    .bind(from.unwrap_or(0))
+    .bind(to.unwrap_or(i64::MAX))
+    .fetch_all(&svc.db.pool)
+    .await?;
+    let mut report = UsageReport {
+        totals: UsageTotals::default(),
+        by_model: BTreeMap::new(),
+    };
+    for r in rows {
+        let t = UsageTotals {
+            requests: r.requests,
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+            cache_read_tokens: r.cache_read_tokens,
+            cache_write_tokens: r.cache_write_tokens,
+            cost_micros: r.cost_micros,
+            errors: r.errors,
+        };
+        let tot = &mut report.totals;
+        tot.requests += t.requests;
+        tot.input_tokens += t.input_tokens;
+        tot.output_tokens += t.output_tokens;
+        tot.cache_read_tokens += t.cache_read_tokens;
+        tot.cache_write_tokens += t.cache_write_tokens;
+        tot.cost_micros += t.cost_micros;
+        tot.errors += t.errors;
+        report.by_model.insert(r.model, t);
+    }
+    Ok(report)
+}
