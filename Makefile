@@ -16,15 +16,17 @@ PY := $(CURDIR)/.venv/bin/python
 # PostgreSQL tests run when a server answers here; otherwise they report skipped.
 PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export ATRIUM_TEST_POSTGRES_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo $(PG_URL))
+# Redis-backed rate limiting is tested when a server answers here.
+export ATRIUM_TEST_REDIS_URL ?= $(shell redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG && echo redis://127.0.0.1:6379)
 
-.PHONY: run build tools test lint unit e2e e2e-deps clean-data help
+.PHONY: run build tools test lint unit e2e e2e-deps clients clean-data help
 
 help:
 	@echo "make run    install what is missing, build (release) and serve on http://127.0.0.1:3000"
 	@echo "make test   fmt, clippy (ssr + hydrate), unit + integration tests (SQLite, PostgreSQL), Playwright"
 
 run: build
-	LEPTOS_SITE_ROOT=$(SITE) $(BIN) serve
+	LEPTOS_SITE_ROOT=$(SITE) ATRIUM_DEMO_UPSTREAM=$${ATRIUM_DEMO_UPSTREAM:-127.0.0.1:9099} $(BIN) serve
 
 build: tools
 	cargo leptos build --release
@@ -56,7 +58,7 @@ $(TOOLS)/node_modules/.bin/wasm-opt:
 	cd $(TOOLS) && npm install --no-audit --no-fund --silent binaryen@132.0.0
 
 ## Checks
-test: lint unit e2e
+test: lint unit e2e clients
 	@echo "make test: all checks passed"
 
 lint:
@@ -74,6 +76,14 @@ e2e-deps:
 
 e2e: build e2e-deps
 	cd end2end && ATRIUM_BIN=$(BIN) LEPTOS_SITE_ROOT=$(SITE) npx playwright test
+
+# The official Python SDKs as clients of the release build.
+$(PY):
+	python3 -m venv .venv
+	.venv/bin/pip install -q -r tests/clients/requirements.txt
+
+clients: build $(PY)
+	ATRIUM_BIN=$(BIN) $(PY) -m pytest -q tests/clients
 
 clean-data:
 	rm -rf data

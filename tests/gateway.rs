@@ -26,6 +26,7 @@ on_both_backends!(
     fallback_retry_and_upstream_faults,
     aliases_models_list_and_metrics,
     abandoned_streams_are_accounted,
+    redis_limits_hold_across_replicas,
 );
 
 struct Setup {
@@ -755,5 +756,66 @@ async fn abandoned_streams_are_accounted(app: TestApp) -> TestApp {
         rows[0].2 > 0,
         "input tokens seen before the client left are kept"
     );
+    app
+}
+
+/// Two gateway replicas on one database share one limit through Redis.
+async fn redis_limits_hold_across_replicas(app: TestApp) -> TestApp {
+    let Some(redis) = common::redis_url() else {
+        eprintln!("SKIPPED redis_limits_hold_across_replicas: set ATRIUM_TEST_REDIS_URL to run it");
+        return app;
+    };
+    setup(
+        &app,
+        MockOptions {
+            latency_ms: 10,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (_, key) = tenant_with_key(&app, "Shared Limit", 12, "eu-west").await;
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut config = common::config(&app.db_url, dir.path());
+        config.redis_url = Some(redis.clone());
+        config.secret_key = None;
+        let db = atrium::server::db::Db::connect(&app.db_url)
+            .await
+            .expect("replica pool");
+        let svc = atrium::server::services::Services::new(db, config, app.svc.secrets.clone());
+        let running = atrium::server::http::serve::start(svc)
+            .await
+            .expect("replica");
+        assert!(running.gateway.limiter.is_shared());
+        replicas.push((running, dir));
+    }
+    let client = reqwest::Client::new();
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let url = format!("http://{}/v1/chat/completions", replicas[i % 2].0.addr);
+            let (client, key) = (client.clone(), key.clone());
+            tokio::spawn(async move {
+                client
+                    .post(url)
+                    .bearer_auth(key)
+                    .json(&json!({"model": "gpt-mock",
+                "messages": [{"role": "user", "content": "x"}]}))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        if t.await.expect("task").expect("response") == 200 {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 12, "the two replicas together admit exactly the limit");
+    for (r, _) in replicas {
+        let _ = r.shutdown().await;
+    }
     app
 }

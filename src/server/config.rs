@@ -15,7 +15,7 @@ pub struct Config {
 
     /// Address the portal and API listen on.
     #[arg(
-        long,
+        long = "listen",
         env = "LEPTOS_SITE_ADDR",
         default_value = "127.0.0.1:3000",
         global = true
@@ -49,7 +49,7 @@ pub struct Config {
     pub admin_password: Option<String>,
 
     /// Skip creating the demo tenant and key on first run.
-    #[arg(long, env = "ATRIUM_NO_DEMO", global = true)]
+    #[arg(long, env = "ATRIUM_NO_DEMO", global = true, value_parser = clap::builder::BoolishValueParser::new())]
     pub no_demo: bool,
 
     /// Portal session lifetime in hours.
@@ -62,7 +62,7 @@ pub struct Config {
     pub session_hours: i64,
 
     /// Trust `X-Forwarded-For` / `X-Forwarded-Proto` from a reverse proxy.
-    #[arg(long, env = "ATRIUM_TRUST_PROXY", global = true)]
+    #[arg(long, env = "ATRIUM_TRUST_PROXY", global = true, value_parser = clap::builder::BoolishValueParser::new())]
     pub trust_proxy: bool,
 
     /// How often caches check the database for control-plane changes.
@@ -95,6 +95,11 @@ pub struct Config {
         global = true
     )]
     pub ledger_queue: usize,
+
+    /// Run the built-in mock provider at this address and, on a fresh
+    /// database, register it as the demo providers (`make run` does this).
+    #[arg(long, env = "ATRIUM_DEMO_UPSTREAM", global = true)]
+    pub demo_upstream: Option<String>,
 
     /// Log format: `text` or `json`.
     #[arg(long, env = "ATRIUM_LOG_FORMAT", default_value = "text", global = true)]

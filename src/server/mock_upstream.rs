@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct MockOptions {
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:9099")]
+    #[arg(id = "mock_addr", long = "addr", default_value = "127.0.0.1:9099")]
     pub addr: String,
     /// Delay before every answer.
     #[arg(long, default_value_t = 0)]

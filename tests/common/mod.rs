@@ -44,7 +44,16 @@ pub fn config(db_url: &str, data_dir: &std::path::Path) -> Config {
     c.admin_password = Some(ADMIN_PASSWORD.into());
     c.no_demo = true;
     c.cache_poll_ms = 100;
+    // Tests opt in to Redis explicitly (ATRIUM_TEST_REDIS_URL), never by accident.
+    c.redis_url = None;
+    c.demo_upstream = None;
     c
+}
+
+pub fn redis_url() -> Option<String> {
+    std::env::var("ATRIUM_TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
 }
 
 pub fn postgres_url() -> Option<String> {

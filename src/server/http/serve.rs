@@ -117,6 +117,15 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let services = open(config).await?;
     let admin = bootstrap::ensure_first_admin(&services).await?;
     let demo = bootstrap::ensure_demo_tenant(&services).await?;
+    if let Some(addr) = services.config.demo_upstream.clone() {
+        let opts = crate::server::mock_upstream::MockOptions {
+            addr: addr.clone(),
+            ..Default::default()
+        };
+        let (bound, _task) = crate::server::mock_upstream::spawn(opts).await?;
+        bootstrap::ensure_demo_catalog(&services, &bound.to_string()).await?;
+        tracing::info!(%bound, "demo upstream (mock provider) running");
+    }
     let running = start(services.clone()).await?;
     print_banner(&services, running.addr, admin, demo);
     shutdown_signal().await;
@@ -154,6 +163,18 @@ fn print_banner(
             bootstrap::DEMO_TENANT
         );
         println!("    {}", key.key);
+        if services.config.demo_upstream.is_some() {
+            println!(
+                "  Try it: models demo-claude and demo-gpt answer from the built-in mock provider:"
+            );
+            println!(
+                "    curl -s {url}/v1/messages -H 'x-api-key: {}' -H 'content-type: application/json' \\",
+                key.key
+            );
+            println!(
+                "      -d '{{\"model\":\"demo-claude\",\"max_tokens\":64,\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}]}}'"
+            );
+        }
     }
     println!();
 }

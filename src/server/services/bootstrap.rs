@@ -71,3 +71,60 @@ pub async fn ensure_demo_tenant(svc: &Services) -> Result<Option<CreatedKey>> {
     let key = api_keys::create(svc, &actor, &tenant.id, "demo", None).await?;
     Ok(Some(key))
 }
+
+/// Registers the built-in mock provider as `demo-claude` and `demo-gpt` when
+/// the catalog is empty, so the demo key works at once.
+pub async fn ensure_demo_catalog(svc: &Services, mock_addr: &str) -> Result<bool> {
+    use super::catalog::{self, Credential, NewModel, NewProvider};
+    use crate::domain::catalog::ProviderKind;
+    use crate::domain::pricing::Price;
+    let any: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM providers")
+        .fetch_one(&svc.db.pool)
+        .await?;
+    if any > 0 {
+        return Ok(false);
+    }
+    let actor = Actor::system("system:first-run");
+    for (name, kind, base, model, input, output) in [
+        (
+            "demo-anthropic",
+            ProviderKind::Anthropic,
+            format!("http://{mock_addr}"),
+            "demo-claude",
+            3_000_000,
+            15_000_000,
+        ),
+        (
+            "demo-openai",
+            ProviderKind::Openai,
+            format!("http://{mock_addr}/v1"),
+            "demo-gpt",
+            150_000,
+            600_000,
+        ),
+    ] {
+        let provider = NewProvider {
+            name: name.into(),
+            kind,
+            base_url: base,
+            region: crate::domain::catalog::ANY_REGION.into(),
+            timeout_ms: 30_000,
+            credential: Credential::None,
+        };
+        catalog::add_provider(svc, &actor, provider).await?;
+        let price = Price {
+            input_per_mtok: input,
+            output_per_mtok: output,
+            ..Default::default()
+        };
+        let new = NewModel {
+            name: model.into(),
+            provider: name.into(),
+            upstream_model: None,
+            price,
+            priority: 0,
+        };
+        catalog::add_model(svc, &actor, new).await?;
+    }
+    Ok(true)
+}
