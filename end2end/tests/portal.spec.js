@@ -128,3 +128,30 @@ test('a tenant viewer is refused the tenants page, then signs out', async ({ pag
   await page.goto('/');
   await expect(page).toHaveURL(/\/login$/);
 });
+
+test('add a provider and a priced model', async ({ page }) => {
+  const name = `prov-${unique()}`;
+  await signIn(page, ADMIN);
+  await page.goto('/models');
+  await expect(page).toHaveTitle('Providers & models · Atrium');
+  await hydrated(page);
+  const pform = page.locator('section', { hasText: 'Add provider' });
+  await pform.getByLabel('Name').fill(name);
+  await pform.locator('select[name=kind]').selectOption('openai');
+  await pform.getByLabel('Base URL').fill('http://127.0.0.1:9/v1');
+  await pform.getByLabel('API key').fill('sk-never-shown');
+  await pform.getByRole('button', { name: 'Add provider' }).click();
+  await expect(page.getByText(`Added provider ${name}.`)).toBeVisible();
+  await expect(page.locator('table').first()).toContainText(name);
+  await expect(page.locator('table').first()).toContainText('stored');
+  expect(await page.content()).not.toContain('sk-never-shown');
+
+  const mform = page.locator('section', { hasText: 'Add model or deployment' });
+  await mform.getByLabel('Model name').fill(`${name}-model`);
+  await mform.locator('select[name=provider]').selectOption(name);
+  await mform.getByLabel('Input $/MTok').fill('2.5');
+  await mform.getByLabel('Output $/MTok').fill('10');
+  await mform.getByRole('button', { name: 'Save model' }).click();
+  await expect(page.getByText(`${name}-model is served by 1 provider(s).`)).toBeVisible();
+  await expect(page.locator('table').nth(1)).toContainText('$2.500000');
+});

@@ -9,7 +9,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
-use pages::{audit, dashboard, layout, login, not_found, tenant_detail, tenants, users};
+use pages::{audit, dashboard, layout, login, models, not_found, tenant_detail, tenants, users};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -49,6 +49,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("tenants") view=tenants::TenantsPage/>
                     <Route path=path!("tenants/:id") view=tenant_detail::TenantDetailPage/>
                     <Route path=path!("users") view=users::UsersPage/>
+                    <Route path=path!("models") view=models::ModelsPage/>
                     <Route path=path!("audit") view=audit::AuditPage/>
                 </ParentRoute>
             </Routes>

@@ -3,6 +3,7 @@
 //! a readable message plus the right HTTP status.
 
 pub mod audit;
+pub mod catalog;
 pub mod keys;
 pub mod session;
 pub mod tenants;

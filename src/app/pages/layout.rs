@@ -39,6 +39,7 @@ fn Sidebar(me: Me) -> impl IntoView {
             <ul>
                 <li><A href="/">"Dashboard"</A></li>
                 {admin.then(|| view! { <li><A href="/tenants">"Tenants"</A></li> })}
+                {admin.then(|| view! { <li><A href="/models">"Providers & models"</A></li> })}
                 {own_tenant.map(|t| view! { <li><A href=format!("/tenants/{t}")>"My tenant"</A></li> })}
                 {can_manage_users.then(|| view! { <li><A href="/users">"Users"</A></li> })}
                 {can_manage_users.then(|| view! { <li><A href="/audit">"Audit log"</A></li> })}

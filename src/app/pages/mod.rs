@@ -4,6 +4,7 @@ pub mod audit;
 pub mod dashboard;
 pub mod layout;
 pub mod login;
+pub mod models;
 pub mod not_found;
 pub mod tenant_detail;
 pub mod tenants;

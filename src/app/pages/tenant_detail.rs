@@ -3,14 +3,17 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use crate::app::api::catalog::tenant_usage;
 use crate::app::api::keys::{list_keys, CreateKey, RevokeKey};
 use crate::app::api::tenants::{get_tenant, DeleteTenant, SetTenantStatus, UpdateTenant};
 use crate::app::components::flash::{outcome, ErrorBox};
 use crate::app::components::status::Badge;
 use crate::app::pages::layout::MeResource;
 use crate::domain::api_key::ApiKey;
+use crate::domain::pricing::format_usd;
 use crate::domain::tenant::{Tenant, TenantStatus};
 use crate::domain::time::{format_millis, format_opt, now_millis};
+use crate::domain::usage::UsageReport;
 
 #[component]
 pub fn TenantDetailPage() -> impl IntoView {
@@ -26,6 +29,7 @@ pub fn TenantDetailPage() -> impl IntoView {
         move || (id(), update.version().get(), status.version().get()),
         |(id, _, _)| get_tenant(id),
     );
+    let usage = Resource::new(id, tenant_usage);
     let keys = Resource::new(
         move || (id(), create_key.version().get(), revoke_key.version().get()),
         |(id, _, _)| list_keys(id),
@@ -42,6 +46,7 @@ pub fn TenantDetailPage() -> impl IntoView {
                         view! {
                             <Title text=t.name.clone()/>
                             <TenantHeader tenant=t.clone()/>
+                            <UsageSummary usage/>
                             {admin.then(|| view! { <SettingsForm tenant=t.clone() action=update status/> })}
                             {manage.then(|| view! {
                                 <KeysSection tenant_id=t.id.clone() keys create=create_key revoke=revoke_key/>
@@ -189,6 +194,40 @@ fn DeleteForm(tenant: Tenant) -> impl IntoView {
                 <input name="confirm_name" placeholder=tenant.name.clone() autocomplete="off"/>
                 <button type="submit" class="danger">"Delete tenant"</button>
             </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn UsageSummary(usage: Resource<Result<UsageReport, ServerFnError>>) -> impl IntoView {
+    view! {
+        <section class="card">
+            <h2>"Usage this month"</h2>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match usage.await {
+                        Ok(r) => view! {
+                            <div class="cards">
+                                <div class="stat"><span class="num">{r.totals.requests}</span>"requests"</div>
+                                <div class="stat"><span class="num">{r.totals.input_tokens}</span>"input tokens"</div>
+                                <div class="stat"><span class="num">{r.totals.output_tokens}</span>"output tokens"</div>
+                                <div class="stat"><span class="num">{format_usd(r.totals.cost_micros)}</span>"cost"</div>
+                            </div>
+                            <table class="data">
+                                <thead><tr><th>"Model"</th><th>"Requests"</th><th>"Input"</th><th>"Output"</th>
+                                    <th>"Errors"</th><th>"Cost"</th></tr></thead>
+                                <tbody>
+                                    {r.by_model.into_iter().map(|(m, u)| view! {
+                                        <tr><td><code>{m}</code></td><td>{u.requests}</td><td>{u.input_tokens}</td>
+                                            <td>{u.output_tokens}</td><td>{u.errors}</td><td>{format_usd(u.cost_micros)}</td></tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                        Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    }
+                })}
+            </Suspense>
         </section>
     }
 }

@@ -1,0 +1,97 @@
+use leptos::prelude::*;
+
+use crate::domain::catalog::{Model, Provider};
+use crate::domain::usage::UsageReport;
+
+#[cfg(feature = "ssr")]
+use super::ssr::{actor, fail, invalid};
+
+#[server(endpoint = "list_catalog")]
+pub async fn list_catalog() -> Result<(Vec<Provider>, Vec<Model>), ServerFnError> {
+    use crate::server::services::catalog;
+    let (svc, actor) = actor().await?;
+    catalog::list(&svc, &actor).await.map_err(fail)
+}
+
+#[server(endpoint = "add_provider")]
+pub async fn add_provider(
+    name: String,
+    kind: String,
+    base_url: String,
+    region: String,
+    timeout_ms: String,
+    api_key: String,
+    api_key_env: String,
+) -> Result<Provider, ServerFnError> {
+    use crate::domain::validation::whole_number;
+    use crate::server::services::catalog::{self, Credential, NewProvider};
+    let (svc, actor) = actor().await?;
+    let credential = match (api_key.trim(), api_key_env.trim()) {
+        ("", "") => Credential::None,
+        ("", var) => Credential::Env(var.to_string()),
+        (key, _) => Credential::Stored(key.to_string()),
+    };
+    let new = NewProvider {
+        name,
+        kind: kind.parse().map_err(invalid)?,
+        base_url,
+        region,
+        timeout_ms: whole_number("timeout_ms", &timeout_ms).map_err(invalid)?,
+        credential,
+    };
+    catalog::add_provider(&svc, &actor, new).await.map_err(fail)
+}
+
+#[server(endpoint = "add_model")]
+pub async fn add_model(
+    name: String,
+    provider: String,
+    upstream_model: String,
+    input_price: String,
+    output_price: String,
+    cache_read_price: String,
+    cache_write_price: String,
+) -> Result<Model, ServerFnError> {
+    use crate::domain::pricing::{parse_usd, Price};
+    use crate::server::services::catalog::{self, NewModel};
+    let (svc, actor) = actor().await?;
+    let or_zero = |s: &str| {
+        if s.trim().is_empty() {
+            "0".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    let price = Price {
+        input_per_mtok: parse_usd("input_price", &input_price).map_err(invalid)?,
+        output_per_mtok: parse_usd("output_price", &output_price).map_err(invalid)?,
+        cache_read_per_mtok: parse_usd("cache_read_price", &or_zero(&cache_read_price))
+            .map_err(invalid)?,
+        cache_write_per_mtok: parse_usd("cache_write_price", &or_zero(&cache_write_price))
+            .map_err(invalid)?,
+    };
+    let new = NewModel {
+        name,
+        provider,
+        upstream_model: Some(upstream_model),
+        price,
+        priority: 0,
+    };
+    catalog::add_model(&svc, &actor, new).await.map_err(fail)
+}
+
+/// This calendar month's usage for one tenant.
+#[server(endpoint = "tenant_usage")]
+pub async fn tenant_usage(tenant_id: String) -> Result<UsageReport, ServerFnError> {
+    use crate::server::services::usage;
+    use chrono::{Datelike, TimeZone, Utc};
+    let (svc, actor) = actor().await?;
+    let now = Utc::now();
+    let from = Utc
+        .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+        .single()
+        .map(|t| t.timestamp_millis());
+    usage::report(&svc, &actor, &tenant_id, from, None)
+        .await
+        .map_err(fail)
+}

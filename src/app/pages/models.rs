@@ -1,0 +1,122 @@
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::app::api::catalog::{list_catalog, AddModel, AddProvider};
+use crate::app::components::flash::{outcome, ErrorBox};
+use crate::domain::catalog::ANY_REGION;
+use crate::domain::pricing::format_usd;
+
+/// Providers and the model catalog (the price table), for platform admins.
+#[component]
+pub fn ModelsPage() -> impl IntoView {
+    let add_provider = ServerAction::<AddProvider>::new();
+    let add_model = ServerAction::<AddModel>::new();
+    let catalog = Resource::new(
+        move || (add_provider.version().get(), add_model.version().get()),
+        |_| list_catalog(),
+    );
+    view! {
+        <Title text="Providers & models"/>
+        <h1>"Providers & models"</h1>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match catalog.await {
+                    Ok((providers, models)) => {
+                        let names: Vec<String> = providers.iter().map(|p| p.name.clone()).collect();
+                        view! {
+                            <h2>"Providers"</h2>
+                            <table class="data">
+                                <thead><tr><th>"Name"</th><th>"Kind"</th><th>"Base URL"</th>
+                                    <th>"Region"</th><th>"Timeout"</th><th>"Key"</th></tr></thead>
+                                <tbody>
+                                    {providers.into_iter().map(|p| view! {
+                                        <tr>
+                                            <td>{p.name}</td><td>{p.kind.as_str()}</td>
+                                            <td><code>{p.base_url}</code></td><td>{p.region}</td>
+                                            <td>{format!("{} ms", p.timeout_ms)}</td><td>{p.credential}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            <h2>"Models"</h2>
+                            <table class="data">
+                                <thead><tr><th>"Model"</th><th>"Input / MTok"</th><th>"Output / MTok"</th>
+                                    <th>"Cache read / write"</th><th>"Served by"</th></tr></thead>
+                                <tbody>
+                                    {models.into_iter().map(|m| {
+                                        let via = m.deployments.iter()
+                                            .map(|d| format!("{} ({})", d.provider.name, d.upstream_model))
+                                            .collect::<Vec<_>>().join(", ");
+                                        view! {
+                                            <tr>
+                                                <td><code>{m.name}</code></td>
+                                                <td>{format_usd(m.price.input_per_mtok)}</td>
+                                                <td>{format_usd(m.price.output_per_mtok)}</td>
+                                                <td>{format!("{} / {}", format_usd(m.price.cache_read_per_mtok),
+                                                             format_usd(m.price.cache_write_per_mtok))}</td>
+                                                <td>{via}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            <ModelForm action=add_model providers=names/>
+                        }.into_any()
+                    }
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <ProviderForm action=add_provider/>
+    }
+}
+
+#[component]
+fn ProviderForm(action: ServerAction<AddProvider>) -> impl IntoView {
+    view! {
+        <section class="card">
+            <h2>"Add provider"</h2>
+            <p class="muted">"Anthropic: https://api.anthropic.com · OpenAI or any compatible server (vLLM, Ollama): https://api.openai.com/v1. "
+               "A key typed here is stored encrypted and never shown again."</p>
+            {move || outcome(action.value().get(), |p| format!("Added provider {}.", p.name))}
+            <ActionForm action=action attr:class="grid-form">
+                <label>"Name" <input name="name" required/></label>
+                <label>"Kind"
+                    <select name="kind"><option value="anthropic">"anthropic"</option><option value="openai">"openai"</option></select>
+                </label>
+                <label>"Base URL" <input name="base_url" type="url" required/></label>
+                <label>"Region" <input name="region" value=ANY_REGION/></label>
+                <label>"Timeout (ms)" <input name="timeout_ms" type="number" value="60000"/></label>
+                <label>"API key" <input name="api_key" type="password" autocomplete="off"/></label>
+                <label>"…or environment variable" <input name="api_key_env" placeholder="e.g. ANTHROPIC_API_KEY"/></label>
+                <button type="submit" class="primary">"Add provider"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn ModelForm(action: ServerAction<AddModel>, providers: Vec<String>) -> impl IntoView {
+    view! {
+        <section class="card">
+            <h2>"Add model or deployment"</h2>
+            <p class="muted">"Prices in US dollars per million tokens. Adding an existing model name with another provider adds a fallback deployment."</p>
+            {move || outcome(action.value().get(), |m| format!("{} is served by {} provider(s).", m.name, m.deployments.len()))}
+            <ActionForm action=action attr:class="grid-form">
+                <label>"Model name" <input name="name" required/></label>
+                <label>"Provider"
+                    <select name="provider">
+                        {providers.into_iter().map(|p| view! { <option value=p.clone()>{p.clone()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>"Upstream model id" <input name="upstream_model" placeholder="same as name"/></label>
+                <label>"Input $/MTok" <input name="input_price" required placeholder="3"/></label>
+                <label>"Output $/MTok" <input name="output_price" required placeholder="15"/></label>
+                <label>"Cache read $/MTok" <input name="cache_read_price" placeholder="0"/></label>
+                <label>"Cache write $/MTok" <input name="cache_write_price" placeholder="0"/></label>
+                <button type="submit" class="primary">"Save model"</button>
+            </ActionForm>
+        </section>
+    }
+}
