@@ -19,7 +19,7 @@ export ATRIUM_TEST_POSTGRES_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>
 # Redis-backed rate limiting is tested when a server answers here.
 export ATRIUM_TEST_REDIS_URL ?= $(shell redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG && echo redis://127.0.0.1:6379)
 
-.PHONY: run build tools test lint unit e2e e2e-deps clients clean-data help
+.PHONY: run build tools test lint unit e2e e2e-deps clients bench clean-data help
 
 help:
 	@echo "make run    install what is missing, build (release) and serve on http://127.0.0.1:3000"
@@ -84,6 +84,10 @@ $(PY):
 
 clients: build $(PY)
 	ATRIUM_BIN=$(BIN) $(PY) -m pytest -q tests/clients
+
+# Benchmarks: a separate command, never part of `make test`.
+bench: build
+	ATRIUM_BIN=$(BIN) bench/gateway.sh
 
 clean-data:
 	rm -rf data

@@ -57,6 +57,8 @@ pub enum Command {
     Usage(UsageCmd),
     /// Run a local provider speaking the Anthropic and OpenAI APIs (for tests and demos).
     MockUpstream(crate::server::mock_upstream::MockOptions),
+    /// Generate load against an endpoint and print latency and throughput as JSON (`make bench`).
+    Loadgen(crate::server::loadgen::LoadOptions),
 }
 
 #[derive(Subcommand, Debug)]
@@ -291,6 +293,10 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Provider(cmd) => provider(&serve::open(config).await?, cmd).await,
         Command::Model(cmd) => model(&serve::open(config).await?, cmd).await,
         Command::Usage(cmd) => usage(&serve::open(config).await?, cmd).await,
+        Command::Loadgen(opts) => {
+            print_json(&crate::server::loadgen::run(opts).await);
+            Ok(())
+        }
         Command::MockUpstream(opts) => crate::server::mock_upstream::run(opts)
             .await
             .map_err(|e| CliError::Usage(format!("mock upstream: {e}"))),

@@ -7,5 +7,6 @@ pub mod crypto;
 pub mod db;
 pub mod gateway;
 pub mod http;
+pub mod loadgen;
 pub mod mock_upstream;
 pub mod services;

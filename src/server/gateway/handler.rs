@@ -389,38 +389,19 @@ async fn whole_response(
         .tenant
         .clone()
         .ok_or_else(|| GatewayError::Internal("no tenant".into()))?;
-    let upstream: Value = match tokio::time::timeout(timeout, answer.response.json::<Value>()).await
-    {
-        Ok(Ok(v)) => v,
-        Ok(Err(_)) => {
-            gw.limiter.settle(&auth.tenant, -acct.estimate).await;
-            return Err(GatewayError::UpstreamUnavailable);
-        }
+    let provider_dialect = Dialect::of(answer.deployment.provider.kind);
+    let read = tokio::time::timeout(timeout, answer.response.bytes()).await;
+    let converted = match read {
+        Ok(Ok(bytes)) => convert_whole(acct.dialect, provider_dialect, &bytes, &acct.model),
+        Ok(Err(_)) => None,
         Err(_) => {
             gw.limiter.settle(&auth.tenant, -acct.estimate).await;
             return Err(GatewayError::UpstreamTimeout);
         }
     };
-    let provider_dialect = Dialect::of(answer.deployment.provider.kind);
-    let tokens = match provider_dialect {
-        Dialect::Anthropic => usage::from_anthropic(upstream.get("usage").unwrap_or(&Value::Null)),
-        Dialect::OpenAi => usage::from_openai(upstream.get("usage").unwrap_or(&Value::Null)),
-    };
-    let out = match (acct.dialect, provider_dialect) {
-        (Dialect::Anthropic, Dialect::OpenAi) => {
-            response::openai_to_anthropic(&upstream, &acct.model)
-        }
-        (Dialect::OpenAi, Dialect::Anthropic) => {
-            response::anthropic_to_openai(&upstream, &acct.model)
-        }
-        _ => {
-            // Same dialect: the body passes through, named as the client asked.
-            let mut out = upstream;
-            if out.get("model").is_some() {
-                out["model"] = json!(acct.model);
-            }
-            out
-        }
+    let Some((out, tokens)) = converted else {
+        gw.limiter.settle(&auth.tenant, -acct.estimate).await;
+        return Err(GatewayError::UpstreamUnavailable);
     };
     gw.limiter
         .settle(&auth.tenant, tokens.total() - acct.estimate)
@@ -429,9 +410,49 @@ async fn whole_response(
     if let Some(ev) = acct.event(200, tokens, None) {
         gw.ledger.record(ev).await;
     }
-    let mut res = axum::Json(out).into_response();
+    let mut res = Response::new(Body::from(out));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     finish_headers(&mut res, acct.dialect, &rate, &acct.request_id);
     Ok(res)
+}
+
+/// The client's body and the usage it reports. When the dialects match, the
+/// top level is split into raw values so the body passes through without
+/// being rebuilt; only `model` is renamed to what the client asked for.
+fn convert_whole(
+    client: Dialect,
+    provider: Dialect,
+    bytes: &[u8],
+    model: &str,
+) -> Option<(Vec<u8>, TokenCounts)> {
+    let read_usage = |u: &Value| match provider {
+        Dialect::Anthropic => usage::from_anthropic(u),
+        Dialect::OpenAi => usage::from_openai(u),
+    };
+    if client == provider {
+        let mut top: std::collections::HashMap<String, Box<serde_json::value::RawValue>> =
+            serde_json::from_slice(bytes).ok()?;
+        let tokens = top
+            .get("usage")
+            .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+            .map(|u| read_usage(&u))
+            .unwrap_or_default();
+        if top.contains_key("model") {
+            let name = serde_json::value::to_raw_value(model).ok()?;
+            top.insert("model".into(), name);
+        }
+        return Some((serde_json::to_vec(&top).ok()?, tokens));
+    }
+    let upstream: Value = serde_json::from_slice(bytes).ok()?;
+    let tokens = read_usage(upstream.get("usage").unwrap_or(&Value::Null));
+    let out = match client {
+        Dialect::Anthropic => response::openai_to_anthropic(&upstream, model),
+        Dialect::OpenAi => response::anthropic_to_openai(&upstream, model),
+    };
+    Some((serde_json::to_vec(&out).ok()?, tokens))
 }
 
 /// Accounts for a stream exactly once: when it ends, or when it is dropped

@@ -10,6 +10,9 @@ use crate::server::services::usage::{self, UsageEvent};
 use crate::server::services::Services;
 
 const BATCH: usize = 500;
+/// How long a batch waits for company: fewer, larger transactions under load
+/// for at most this much delay in the ledger (never in a response).
+const LINGER: Duration = Duration::from_millis(20);
 
 enum Msg {
     Event(Box<UsageEvent>),
@@ -72,11 +75,13 @@ async fn worker(svc: Services, mut rx: mpsc::Receiver<Msg>) {
     let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
     while let Some(first) = rx.recv().await {
         take(first, &mut batch, &mut waiting);
-        // Gather what is already queued (up to a batch) before writing.
+        // Gather more (up to a batch, for at most LINGER) before writing; a
+        // flush request cuts the wait short.
+        let until = tokio::time::Instant::now() + LINGER;
         while batch.len() < BATCH && waiting.is_empty() {
-            match rx.try_recv() {
-                Ok(msg) => take(msg, &mut batch, &mut waiting),
-                Err(_) => break,
+            match tokio::time::timeout_at(until, rx.recv()).await {
+                Ok(Some(msg)) => take(msg, &mut batch, &mut waiting),
+                _ => break,
             }
         }
         write(&svc, &mut batch).await;

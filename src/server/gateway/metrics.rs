@@ -24,6 +24,22 @@ pub fn handle() -> Option<PrometheusHandle> {
         .clone()
 }
 
+/// Folds recorded histogram samples into buckets now and then, so memory
+/// stays flat when nobody scrapes /metrics.
+pub fn spawn_upkeep() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    if let Some(h) = handle() {
+        STARTED.get_or_init(|| {
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    h.run_upkeep();
+                }
+            });
+        });
+    }
+}
+
 pub fn render() -> String {
     handle().map(|h| h.render()).unwrap_or_default()
 }

@@ -31,7 +31,7 @@ pub struct Gateway {
 
 impl Gateway {
     pub async fn start(svc: Services) -> Result<Self, redis::RedisError> {
-        metrics::handle();
+        metrics::spawn_upkeep();
         let limiter = admit::Limiter::connect(svc.config.redis_url.as_deref()).await?;
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(256)

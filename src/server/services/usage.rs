@@ -8,6 +8,7 @@ use crate::domain::role::Access;
 use crate::domain::usage::{UsageReport, UsageTotals};
 
 use super::{Actor, Result, Services};
+use crate::server::db::Backend;
 
 /// One request's outcome. `request_id` makes writes idempotent: a retried
 /// batch does not count twice.
@@ -31,38 +32,61 @@ pub struct UsageEvent {
     pub created_at: i64,
 }
 
-/// Writes a batch in one transaction; rows already present are skipped.
+const COLUMNS: usize = 16;
+/// Rows per INSERT statement: far below both backends' parameter limits.
+const ROWS_PER_STATEMENT: usize = 100;
+
+/// Writes a batch in one transaction, many rows per statement; rows already
+/// present are skipped.
 pub async fn insert_batch(svc: &Services, events: &[UsageEvent]) -> Result<()> {
     let mut tx = svc.db.pool.begin().await?;
-    for e in events {
-        sqlx::query(
-            "INSERT INTO usage_events (request_id, tenant_id, api_key_id, model, provider, \
-             dialect, stream, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, \
-             cost_micros, latency_ms, status, error_type, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-             ON CONFLICT (request_id) DO NOTHING",
-        )
-        .bind(&e.request_id)
-        .bind(&e.tenant_id)
-        .bind(e.api_key_id.as_deref())
-        .bind(&e.model)
-        .bind(e.provider.as_deref())
-        .bind(e.dialect)
-        .bind(i64::from(e.stream))
-        .bind(e.input_tokens)
-        .bind(e.output_tokens)
-        .bind(e.cache_read_tokens)
-        .bind(e.cache_write_tokens)
-        .bind(e.cost_micros)
-        .bind(e.latency_ms)
-        .bind(i64::from(e.status))
-        .bind(e.error_type.as_deref())
-        .bind(e.created_at)
-        .execute(&mut *tx)
-        .await?;
+    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        let sql = insert_sql(svc.db.backend, chunk.len());
+        let mut q = sqlx::query(&sql);
+        for e in chunk {
+            q = q
+                .bind(&e.request_id)
+                .bind(&e.tenant_id)
+                .bind(e.api_key_id.as_deref())
+                .bind(&e.model)
+                .bind(e.provider.as_deref())
+                .bind(e.dialect)
+                .bind(i64::from(e.stream))
+                .bind(e.input_tokens)
+                .bind(e.output_tokens)
+                .bind(e.cache_read_tokens)
+                .bind(e.cache_write_tokens)
+                .bind(e.cost_micros)
+                .bind(e.latency_ms)
+                .bind(i64::from(e.status))
+                .bind(e.error_type.as_deref())
+                .bind(e.created_at);
+        }
+        q.execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// SQLite gets positional `?` markers here: with hundreds of `$N` markers
+/// its driver resolves each by name, which costs quadratic time.
+fn insert_sql(backend: Backend, rows: usize) -> String {
+    let marker = |n: usize| match backend {
+        Backend::Sqlite => "?".to_string(),
+        Backend::Postgres => format!("${n}"),
+    };
+    let tuples: Vec<String> = (0..rows)
+        .map(|r| {
+            let params: Vec<String> = (1..=COLUMNS).map(|c| marker(r * COLUMNS + c)).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    format!(
+        "INSERT INTO usage_events (request_id, tenant_id, api_key_id, model, provider, dialect, \
+         stream, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, \
+         latency_ms, status, error_type, created_at) VALUES {} ON CONFLICT (request_id) DO NOTHING",
+        tuples.join(", ")
+    )
 }
 
 #[derive(FromRow)]
