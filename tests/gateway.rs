@@ -756,6 +756,40 @@ async fn abandoned_streams_are_accounted(app: TestApp) -> TestApp {
         rows[0].2 > 0,
         "input tokens seen before the client left are kept"
     );
+
+    // A client that gives up on a slow non-streamed answer is accounted too.
+    let slow = mock(MockOptions {
+        latency_ms: 1_500,
+        ..Default::default()
+    })
+    .await;
+    provider(
+        &app,
+        "slowish",
+        ProviderKind::Anthropic,
+        format!("http://{slow}"),
+        "any",
+        5_000,
+    )
+    .await;
+    model(&app, "slowish-model", "slowish", "m", 0).await;
+    let gave_up = reqwest::Client::builder().timeout(Duration::from_millis(200)).build().expect("client")
+        .post(app.url("/v1/messages")).header("x-api-key", &s.anthropic_key)
+        .json(&json!({"model": "slowish-model", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}))
+        .send().await;
+    assert!(gave_up.is_err());
+    let mut found = false;
+    for _ in 0..50 {
+        found = usage_rows(&app)
+            .await
+            .iter()
+            .any(|r| r.0 == "slowish-model" && r.1 == 499);
+        if found {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(found, "the abandoned request has its usage_event");
     app
 }
 

@@ -40,3 +40,11 @@ fn encode(s: &str) -> String {
         })
         .collect()
 }
+
+/// The `page` query parameter, 1 when absent or not a number.
+pub fn page_number(query: &leptos_router::params::ParamsMap) -> u32 {
+    query
+        .get("page")
+        .and_then(|p| p.parse::<u32>().ok())
+        .unwrap_or(1)
+}

@@ -5,7 +5,7 @@ use leptos_router::hooks::use_query_map;
 use crate::app::api::audit::list_audit;
 use crate::app::api::tenants::tenant_options;
 use crate::app::components::flash::ErrorBox;
-use crate::app::components::pager::{query_string, Pager};
+use crate::app::components::pager::{page_number, query_string, Pager};
 use crate::app::components::status::Badge;
 use crate::domain::time::format_millis;
 
@@ -13,7 +13,7 @@ use crate::domain::time::format_millis;
 pub fn AuditPage() -> impl IntoView {
     let query = use_query_map();
     let get = move |k: &str| query.read().get(k).unwrap_or_default();
-    let page = move || get("page").parse::<u32>().unwrap_or(1);
+    let page = move || page_number(&query.read());
     let events = Resource::new(
         move || (get("tenant"), get("action"), page()),
         |(t, a, p)| list_audit(t, a, p),

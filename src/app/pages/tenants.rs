@@ -5,7 +5,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::app::api::tenants::{list_tenants, CreateTenant};
 use crate::app::components::flash::{outcome, ErrorBox};
-use crate::app::components::pager::{query_string, Pager};
+use crate::app::components::pager::{page_number, query_string, Pager};
 use crate::app::components::status::Badge;
 use crate::domain::tenant::{IsolationLevel, DEFAULT_REGION, DEFAULT_RPM, DEFAULT_TPM};
 use crate::domain::time::format_millis;
@@ -14,13 +14,7 @@ use crate::domain::time::format_millis;
 pub fn TenantsPage() -> impl IntoView {
     let query = use_query_map();
     let search = move || query.read().get("q").unwrap_or_default();
-    let page = move || {
-        query
-            .read()
-            .get("page")
-            .and_then(|p| p.parse::<u32>().ok())
-            .unwrap_or(1)
-    };
+    let page = move || page_number(&query.read());
     let create = ServerAction::<CreateTenant>::new();
     let tenants = Resource::new(
         move || (search(), page(), create.version().get()),

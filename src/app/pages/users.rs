@@ -6,7 +6,7 @@ use leptos_router::hooks::use_query_map;
 use crate::app::api::tenants::tenant_options;
 use crate::app::api::users::{list_users, CreateUser, ResetUserPassword, SetUserDisabled};
 use crate::app::components::flash::{outcome, ErrorBox};
-use crate::app::components::pager::Pager;
+use crate::app::components::pager::{page_number, Pager};
 use crate::app::components::status::Badge;
 use crate::app::pages::layout::MeResource;
 use crate::domain::role::Role;
@@ -16,13 +16,7 @@ use crate::domain::user::User;
 #[component]
 pub fn UsersPage() -> impl IntoView {
     let query = use_query_map();
-    let page = move || {
-        query
-            .read()
-            .get("page")
-            .and_then(|p| p.parse::<u32>().ok())
-            .unwrap_or(1)
-    };
+    let page = move || page_number(&query.read());
     let create = ServerAction::<CreateUser>::new();
     let reset = ServerAction::<ResetUserPassword>::new();
     let disable = ServerAction::<SetUserDisabled>::new();

@@ -116,16 +116,33 @@ struct Account {
     stream: bool,
     estimate: i64,
     price: crate::domain::pricing::Price,
+    /// Set once the request's `usage_event` exists, so it is made only once.
+    recorded: bool,
+    ledger: Arc<super::ledger::Ledger>,
+}
+
+/// A client that hangs up mid-request drops the handler; the request is
+/// still accounted, as closed by the client (499).
+impl Drop for Account {
+    fn drop(&mut self) {
+        if let Some(ev) = self.event(499, TokenCounts::default(), Some("client_closed")) {
+            self.ledger.record_detached(ev);
+        }
+    }
 }
 
 impl Account {
     fn event(
-        &self,
+        &mut self,
         status: u16,
         tokens: TokenCounts,
         error_type: Option<&str>,
     ) -> Option<UsageEvent> {
+        if self.recorded {
+            return None;
+        }
         let auth = self.tenant.as_ref()?;
+        self.recorded = true;
         Some(UsageEvent {
             request_id: self.request_id.clone(),
             tenant_id: auth.tenant.id.clone(),
@@ -176,6 +193,8 @@ async fn complete(gw: Gateway, dialect: Dialect, req: Request) -> Response {
         stream: false,
         estimate: 0,
         price: Default::default(),
+        recorded: false,
+        ledger: gw.ledger.clone(),
     };
     match run(&gw, &mut acct, req).await {
         Ok(response) => response,
@@ -581,6 +600,8 @@ fn placeholder(acct: &Account) -> Account {
         stream: true,
         estimate: 0,
         price: Default::default(),
+        recorded: true,
+        ledger: acct.ledger.clone(),
     }
 }
 

@@ -144,10 +144,7 @@ pub async fn revoke(svc: &Services, actor: &Actor, key_id: &str) -> Result<ApiKe
     let entry = Entry::success("api_key.revoke", "api_key", &key.id)
         .tenant(&key.tenant_id)
         .details(json!({ "prefix": key.prefix }));
-    audit::record(&mut *tx, actor, entry).await?;
-    control::bump(&mut *tx).await?;
-    tx.commit().await?;
-    svc.invalidate_caches();
+    control::commit(svc, tx, actor, entry).await?;
     key.revoked_at = Some(now);
     Ok(key)
 }

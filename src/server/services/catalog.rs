@@ -13,7 +13,7 @@ use crate::domain::role::Access;
 use crate::domain::time::now_millis;
 use crate::domain::validation::Invalid;
 
-use super::audit::{self, Entry};
+use super::audit::Entry;
 use super::{control, new_id, tenants, Actor, Result, ServiceError, Services};
 
 /// Where a provider's API key comes from.
@@ -75,10 +75,7 @@ pub async fn add_provider(svc: &Services, actor: &Actor, new: NewProvider) -> Re
         "name": name, "kind": new.kind, "base_url": base_url, "region": region,
         "credential": credential_label(env.as_deref(), sealed.is_some()),
     }));
-    audit::record(&mut *tx, actor, entry).await?;
-    control::bump(&mut *tx).await?;
-    tx.commit().await?;
-    svc.catalog.clear();
+    control::commit(svc, tx, actor, entry).await?;
     let snapshot = snapshot(svc).await?;
     snapshot
         .providers
@@ -172,10 +169,7 @@ pub async fn add_model(svc: &Services, actor: &Actor, new: NewModel) -> Result<M
         "name": name, "provider": new.provider.trim(), "upstream_model": upstream,
         "price": new.price,
     }));
-    audit::record(&mut *tx, actor, entry).await?;
-    control::bump(&mut *tx).await?;
-    tx.commit().await?;
-    svc.catalog.clear();
+    control::commit(svc, tx, actor, entry).await?;
     let snapshot = snapshot(svc).await?;
     snapshot
         .models
@@ -214,10 +208,7 @@ pub async fn set_alias(
     let entry = Entry::success("model_alias.set", "model_alias", &alias)
         .tenant(tenant_id)
         .details(json!({ "alias": alias, "model": model.trim() }));
-    audit::record(&mut *tx, actor, entry).await?;
-    control::bump(&mut *tx).await?;
-    tx.commit().await?;
-    svc.catalog.clear();
+    control::commit(svc, tx, actor, entry).await?;
     Ok(())
 }
 

@@ -40,3 +40,19 @@ pub fn spawn_watcher(svc: Services) -> tokio::task::JoinHandle<()> {
         }
     })
 }
+
+/// Commits a change the gateway's caches depend on: audited in the same
+/// transaction, versioned for other processes, and dropped from this
+/// process's caches at once.
+pub async fn commit(
+    svc: &Services,
+    mut tx: sqlx::Transaction<'_, Any>,
+    actor: &super::Actor,
+    entry: super::audit::Entry<'_>,
+) -> Result<()> {
+    super::audit::record(&mut *tx, actor, entry).await?;
+    bump(&mut *tx).await?;
+    tx.commit().await?;
+    svc.invalidate_caches();
+    Ok(())
+}

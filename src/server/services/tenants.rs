@@ -219,10 +219,7 @@ pub async fn update(
             "after": { "name": settings.name, "data_location": settings.data_location,
                        "rpm_limit": settings.rpm_limit, "tpm_limit": settings.tpm_limit },
         }));
-    audit::record(&mut *tx, actor, entry).await?;
-    control::bump(&mut *tx).await?;
-    tx.commit().await?;
-    svc.invalidate_caches();
+    control::commit(svc, tx, actor, entry).await?;
     get(svc, actor, id).await
 }
 
@@ -249,15 +246,8 @@ pub async fn set_status(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    audit::record(
-        &mut *tx,
-        actor,
-        Entry::success(action, "tenant", id).tenant(id),
-    )
-    .await?;
-    control::bump(&mut *tx).await?;
-    tx.commit().await?;
-    svc.invalidate_caches();
+    let entry = Entry::success(action, "tenant", id).tenant(id);
+    control::commit(svc, tx, actor, entry).await?;
     get(svc, actor, id).await
 }
 
@@ -289,10 +279,7 @@ pub async fn delete(svc: &Services, actor: &Actor, id: &str, confirm_name: &str)
     let entry = Entry::success("tenant.delete", "tenant", id)
         .tenant(id)
         .details(json!({ "name": tenant.name }));
-    audit::record(&mut *tx, actor, entry).await?;
-    control::bump(&mut *tx).await?;
-    tx.commit().await?;
-    svc.invalidate_caches();
+    control::commit(svc, tx, actor, entry).await?;
     Ok(())
 }
 

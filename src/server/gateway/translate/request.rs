@@ -2,23 +2,10 @@
 
 use serde_json::{json, Map, Value};
 
+use super::{blocks_to_openai_message, openai_message_to_blocks, text_of};
+
 /// Anthropic requires `max_tokens`; OpenAI clients often leave it out.
 pub const DEFAULT_MAX_TOKENS: i64 = 4096;
-
-fn text_of(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(blocks) => blocks
-            .iter()
-            .filter_map(|b| match b.get("type").and_then(Value::as_str) {
-                Some("text") => b.get("text").and_then(Value::as_str).map(str::to_string),
-                _ => b.as_str().map(str::to_string),
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
-}
 
 pub fn anthropic_to_openai(req: &Value, upstream_model: &str) -> Value {
     let mut messages = Vec::new();
@@ -87,23 +74,13 @@ pub fn anthropic_to_openai(req: &Value, upstream_model: &str) -> Value {
 }
 
 fn assistant_to_openai(blocks: &[Value]) -> Value {
-    let mut text = Vec::new();
-    let mut calls = Vec::new();
-    for b in blocks {
-        match b.get("type").and_then(Value::as_str) {
-            Some("text") => text.push(b.get("text").and_then(Value::as_str).unwrap_or("").to_string()),
-            Some("tool_use") => calls.push(json!({
-                "id": b.get("id"),
-                "type": "function",
-                "function": {
-                    "name": b.get("name"),
-                    "arguments": b.get("input").map(Value::to_string).unwrap_or_else(|| "{}".into()),
-                },
-            })),
-            _ => {}
-        }
-    }
-    let mut msg = json!({ "role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text.join("")) } });
+    let (text, calls) = blocks_to_openai_message(blocks);
+    let content = if text.is_empty() {
+        Value::Null
+    } else {
+        json!(text)
+    };
+    let mut msg = json!({ "role": "assistant", "content": content });
     if !calls.is_empty() {
         msg["tool_calls"] = Value::Array(calls);
     }
@@ -176,7 +153,7 @@ pub fn openai_to_anthropic(req: &Value, upstream_model: &str) -> Value {
                 system.push(text_of(&content));
                 continue;
             }
-            "assistant" => ("assistant", assistant_blocks(m, &content)),
+            "assistant" => ("assistant", openai_message_to_blocks(m)),
             "tool" => (
                 "user",
                 vec![json!({
@@ -255,32 +232,6 @@ pub fn openai_to_anthropic(req: &Value, upstream_model: &str) -> Value {
         out.insert("metadata".into(), json!({ "user_id": user }));
     }
     Value::Object(out)
-}
-
-fn assistant_blocks(m: &Value, content: &Value) -> Vec<Value> {
-    let mut blocks = Vec::new();
-    let text = text_of(content);
-    if !text.is_empty() {
-        blocks.push(json!({ "type": "text", "text": text }));
-    }
-    for call in m
-        .get("tool_calls")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let args = call
-            .pointer("/function/arguments")
-            .and_then(Value::as_str)
-            .unwrap_or("{}");
-        blocks.push(json!({
-            "type": "tool_use",
-            "id": call.get("id"),
-            "name": call.pointer("/function/name"),
-            "input": serde_json::from_str::<Value>(args).unwrap_or_else(|_| json!({})),
-        }));
-    }
-    blocks
 }
 
 fn user_blocks(content: &Value) -> Vec<Value> {

@@ -2,31 +2,14 @@
 
 use serde_json::{json, Value};
 
-use super::{finish_reason, stop_reason, usage};
+use super::{
+    blocks_to_openai_message, finish_reason, openai_message_to_blocks, stop_reason, usage,
+};
 use crate::domain::time::now_millis;
 
 pub fn anthropic_to_openai(resp: &Value, model: &str) -> Value {
-    let mut text = String::new();
-    let mut calls = Vec::new();
-    for b in resp
-        .get("content")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        match b.get("type").and_then(Value::as_str) {
-            Some("text") => text.push_str(b.get("text").and_then(Value::as_str).unwrap_or("")),
-            Some("tool_use") => calls.push(json!({
-                "id": b.get("id"),
-                "type": "function",
-                "function": {
-                    "name": b.get("name"),
-                    "arguments": b.get("input").map(Value::to_string).unwrap_or_else(|| "{}".into()),
-                },
-            })),
-            _ => {}
-        }
-    }
+    let blocks = resp.get("content").and_then(Value::as_array);
+    let (text, calls) = blocks_to_openai_message(blocks.map_or(&[][..], Vec::as_slice));
     let mut message = json!({
         "role": "assistant",
         "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) },
@@ -52,29 +35,7 @@ pub fn anthropic_to_openai(resp: &Value, model: &str) -> Value {
 
 pub fn openai_to_anthropic(resp: &Value, model: &str) -> Value {
     let choice = resp.pointer("/choices/0").cloned().unwrap_or_default();
-    let mut content = Vec::new();
-    if let Some(text) = choice.pointer("/message/content").and_then(Value::as_str) {
-        if !text.is_empty() {
-            content.push(json!({ "type": "text", "text": text }));
-        }
-    }
-    for call in choice
-        .pointer("/message/tool_calls")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let args = call
-            .pointer("/function/arguments")
-            .and_then(Value::as_str)
-            .unwrap_or("{}");
-        content.push(json!({
-            "type": "tool_use",
-            "id": call.get("id"),
-            "name": call.pointer("/function/name"),
-            "input": serde_json::from_str::<Value>(args).unwrap_or_else(|_| json!({})),
-        }));
-    }
+    let content = openai_message_to_blocks(choice.get("message").unwrap_or(&Value::Null));
     let finish = choice
         .get("finish_reason")
         .and_then(Value::as_str)
