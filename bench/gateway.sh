@@ -26,10 +26,14 @@ gateway=http://127.0.0.1:19000/v1/chat/completions
 load() { "$BIN" loadgen --duration-s "$DURATION" "$@"; }
 field() { sed -n "s/.*\"$1\": \([0-9.]*\).*/\1/p"; }
 
-echo "== throughput (closed loop, 32 connections, ${DURATION}s) =="
-d_tp=$(load --url $direct --concurrency 32); g_tp=$(load --url $gateway --key "$KEY" --concurrency 32)
+# Latency first, on a quiet machine; the throughput run leaves the ledger
+# writing its backlog for a while, so it goes last.
 echo "== latency (open loop, ${RATE} requests/s, ${DURATION}s) =="
-d_lat=$(load --url $direct --rate "$RATE" --concurrency 256); g_lat=$(load --url $gateway --key "$KEY" --rate "$RATE" --concurrency 256)
+d_lat=$(load --url $direct --rate "$RATE" --concurrency 256); sleep 1
+g_lat=$(load --url $gateway --key "$KEY" --rate "$RATE" --concurrency 256); sleep 2
+echo "== throughput (closed loop, 32 connections, ${DURATION}s) =="
+d_tp=$(load --url $direct --concurrency 32); sleep 1
+g_tp=$(load --url $gateway --key "$KEY" --concurrency 32)
 rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$server/status)
 
 kill -TERM $server; wait $server || true

@@ -139,12 +139,15 @@ async fn open_loop(
     let mut next = Instant::now();
     while next < deadline {
         tokio::time::sleep_until(next.into()).await;
-        let scheduled = next;
         let (c, o, g) = (client.clone(), opts.clone(), gate.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = g.acquire_owned().await;
+            // Timed from the send: tokio's timer only wakes to the millisecond,
+            // which would swamp sub-millisecond differences. The rate stays
+            // far below capacity, so no queueing hides here.
+            let t = Instant::now();
             let ok = one(&c, &o).await;
-            (ok, scheduled.elapsed().as_secs_f64() * 1000.0)
+            (ok, t.elapsed().as_secs_f64() * 1000.0)
         }));
         next += interval;
     }

@@ -37,13 +37,24 @@ pub async fn call(
     let mut last = GatewayError::UpstreamUnavailable;
     for deployment in deployments {
         let body = build(deployment);
-        let key = catalog.secret(&deployment.provider.name);
+        let entry = catalog.providers.get(&deployment.provider.name);
+        let key = entry.and_then(|e| e.api_key.as_deref());
+        let endpoint = entry.and_then(|e| e.endpoint.clone());
         for attempt in 0..TRIES_PER_DEPLOYMENT {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
             }
             let started = Instant::now();
-            match once(http, deployment, key, anthropic_version, &body).await {
+            match once(
+                http,
+                deployment,
+                endpoint.clone(),
+                key,
+                anthropic_version,
+                &body,
+            )
+            .await
+            {
                 Ok(response) => {
                     return Ok(Answer {
                         response,
@@ -68,13 +79,17 @@ pub async fn call(
 async fn once(
     http: &reqwest::Client,
     deployment: &Deployment,
+    endpoint: Option<reqwest::Url>,
     key: Option<&str>,
     anthropic_version: Option<&str>,
     body: &Value,
 ) -> Result<reqwest::Response, Attempt> {
     let provider = &deployment.provider;
+    let Some(endpoint) = endpoint else {
+        return Err(Attempt::Retry(GatewayError::UpstreamUnavailable));
+    };
     let mut req = http
-        .post(provider.endpoint())
+        .post(endpoint)
         .timeout(Duration::from_millis(provider.timeout_ms.max(1) as u64))
         .json(body);
     req = match provider.kind {

@@ -216,6 +216,8 @@ pub async fn set_alias(
 pub struct ProviderEntry {
     pub provider: Provider,
     pub api_key: Option<String>,
+    /// Parsed once here rather than on every call.
+    pub endpoint: Option<reqwest::Url>,
 }
 
 impl std::fmt::Debug for ProviderEntry {
@@ -266,12 +268,6 @@ impl Catalog {
         names.sort();
         names.dedup();
         names
-    }
-
-    pub fn secret(&self, provider_name: &str) -> Option<&str> {
-        self.providers
-            .get(provider_name)
-            .and_then(|p| p.api_key.as_deref())
     }
 }
 
@@ -358,7 +354,12 @@ async fn load(svc: &Services) -> Result<Catalog> {
             timeout_ms: r.timeout_ms,
             credential: credential_label(r.api_key_env.as_deref(), r.api_key_enc.is_some()),
         };
-        let entry = Arc::new(ProviderEntry { provider, api_key });
+        let endpoint = reqwest::Url::parse(&provider.endpoint()).ok();
+        let entry = Arc::new(ProviderEntry {
+            provider,
+            api_key,
+            endpoint,
+        });
         by_id.insert(r.id, entry.clone());
         providers.insert(r.name, entry);
     }
