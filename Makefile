@@ -5,6 +5,9 @@ SHELL := /bin/bash
 # Builds are slow on small machines: keep one target dir outside the clone so
 # fresh checkouts (CI) reuse it. Override to build elsewhere.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/atrium-target
+# Incremental caches only pay off while editing, and they grow without bound
+# in a shared target directory; `make` builds from scratch state each time.
+export CARGO_INCREMENTAL ?= 0
 CARGO_LEPTOS_VERSION := 0.3.10
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"/, "", $$3); print $$3; exit}' Cargo.lock)
 TOOLS := $(CURDIR)/.tools
