@@ -84,14 +84,8 @@ pub async fn add_model(
 #[server(endpoint = "tenant_usage")]
 pub async fn tenant_usage(tenant_id: String) -> Result<UsageReport, ServerFnError> {
     use crate::server::services::usage;
-    use chrono::{Datelike, TimeZone, Utc};
     let (svc, actor) = actor().await?;
-    let now = Utc::now();
-    let from = Utc
-        .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
-        .single()
-        .map(|t| t.timestamp_millis());
-    usage::report(&svc, &actor, &tenant_id, from, None)
+    usage::month_to_date(&svc, &actor, &tenant_id)
         .await
         .map_err(fail)
 }

@@ -153,3 +153,14 @@ pub async fn report(
     }
     Ok(report)
 }
+
+/// The current calendar month (UTC) so far: the billing period the portal shows.
+pub async fn month_to_date(svc: &Services, actor: &Actor, tenant_id: &str) -> Result<UsageReport> {
+    use chrono::{Datelike, TimeZone, Utc};
+    let now = Utc::now();
+    let from = Utc
+        .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+        .single()
+        .map(|t| t.timestamp_millis());
+    report(svc, actor, tenant_id, from, None).await
+}
