@@ -71,6 +71,7 @@ lint:
 
 unit:
 	@if [ -z "$$ATRIUM_TEST_POSTGRES_URL" ]; then echo "NOTE: ATRIUM_TEST_POSTGRES_URL unset and no PostgreSQL on 127.0.0.1:5432: PostgreSQL tests will be reported as skipped"; fi
+	@if [ -z "$$ATRIUM_TEST_REDIS_URL" ]; then echo "NOTE: ATRIUM_TEST_REDIS_URL unset and no Redis on 127.0.0.1:6379: the Redis rate-limit test will be reported as skipped"; fi
 	cargo test --features ssr
 
 e2e-deps:
