@@ -76,77 +76,46 @@ fn put(headers: &mut HeaderMap, name: &'static str, value: String) {
     }
 }
 
+const ANTHROPIC_RATE_HEADERS: [&str; 6] = [
+    "anthropic-ratelimit-requests-limit",
+    "anthropic-ratelimit-requests-remaining",
+    "anthropic-ratelimit-requests-reset",
+    "anthropic-ratelimit-tokens-limit",
+    "anthropic-ratelimit-tokens-remaining",
+    "anthropic-ratelimit-tokens-reset",
+];
+
+const OPENAI_RATE_HEADERS: [&str; 6] = [
+    "x-ratelimit-limit-requests",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-reset-requests",
+    "x-ratelimit-limit-tokens",
+    "x-ratelimit-remaining-tokens",
+    "x-ratelimit-reset-tokens",
+];
+
+/// The same six facts under each dialect's names; only the reset format
+/// differs (Anthropic: a time, OpenAI: a duration).
 pub fn rate_headers(dialect: Dialect, info: &RateInfo, headers: &mut HeaderMap) {
-    match dialect {
-        Dialect::Anthropic => {
-            let at = |ms: f64| {
-                let t = chrono::Utc::now() + chrono::Duration::milliseconds(ms.max(0.0) as i64);
-                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            };
-            put(
-                headers,
-                "anthropic-ratelimit-requests-limit",
-                info.requests_limit.to_string(),
-            );
-            put(
-                headers,
-                "anthropic-ratelimit-requests-remaining",
-                info.requests_remaining.to_string(),
-            );
-            put(
-                headers,
-                "anthropic-ratelimit-requests-reset",
-                at(info.requests_reset_ms),
-            );
-            put(
-                headers,
-                "anthropic-ratelimit-tokens-limit",
-                info.tokens_limit.to_string(),
-            );
-            put(
-                headers,
-                "anthropic-ratelimit-tokens-remaining",
-                info.tokens_remaining.to_string(),
-            );
-            put(
-                headers,
-                "anthropic-ratelimit-tokens-reset",
-                at(info.tokens_reset_ms),
-            );
-        }
-        Dialect::OpenAi => {
-            let dur = |ms: f64| format!("{:.3}s", ms.max(0.0) / 1000.0);
-            put(
-                headers,
-                "x-ratelimit-limit-requests",
-                info.requests_limit.to_string(),
-            );
-            put(
-                headers,
-                "x-ratelimit-remaining-requests",
-                info.requests_remaining.to_string(),
-            );
-            put(
-                headers,
-                "x-ratelimit-reset-requests",
-                dur(info.requests_reset_ms),
-            );
-            put(
-                headers,
-                "x-ratelimit-limit-tokens",
-                info.tokens_limit.to_string(),
-            );
-            put(
-                headers,
-                "x-ratelimit-remaining-tokens",
-                info.tokens_remaining.to_string(),
-            );
-            put(
-                headers,
-                "x-ratelimit-reset-tokens",
-                dur(info.tokens_reset_ms),
-            );
-        }
+    let (names, reset): ([&'static str; 6], fn(f64) -> String) = match dialect {
+        Dialect::Anthropic => (ANTHROPIC_RATE_HEADERS, |ms| {
+            let t = chrono::Utc::now() + chrono::Duration::milliseconds(ms.max(0.0) as i64);
+            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        }),
+        Dialect::OpenAi => (OPENAI_RATE_HEADERS, |ms| {
+            format!("{:.3}s", ms.max(0.0) / 1000.0)
+        }),
+    };
+    let values = [
+        info.requests_limit.to_string(),
+        info.requests_remaining.to_string(),
+        reset(info.requests_reset_ms),
+        info.tokens_limit.to_string(),
+        info.tokens_remaining.to_string(),
+        reset(info.tokens_reset_ms),
+    ];
+    for (name, value) in names.into_iter().zip(values) {
+        put(headers, name, value);
     }
 }
 

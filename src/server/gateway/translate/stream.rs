@@ -8,14 +8,29 @@ use crate::domain::pricing::TokenCounts;
 use crate::domain::time::now_millis;
 use crate::server::gateway::sse::{encode, SseEvent};
 
+/// What every translator learns from the upstream stream on the way.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Observed {
+    pub usage: TokenCounts,
+    /// Whether upstream said it was done (so an early end is an error).
+    pub completed: bool,
+}
+
 pub trait StreamTranslator: Send {
     /// Frames to send the client for one upstream event.
     fn on_event(&mut self, ev: &SseEvent) -> Vec<String>;
     /// Frames that close the client's stream once upstream has ended.
-    fn finish(&mut self) -> Vec<String>;
-    fn usage(&self) -> TokenCounts;
-    /// Whether upstream said it was done (so an early end is an error).
-    fn completed(&self) -> bool;
+    fn finish(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+    fn observed(&self) -> Observed;
+
+    fn usage(&self) -> TokenCounts {
+        self.observed().usage
+    }
+    fn completed(&self) -> bool {
+        self.observed().completed
+    }
 }
 
 fn parse(ev: &SseEvent) -> Option<Value> {
@@ -25,36 +40,26 @@ fn parse(ev: &SseEvent) -> Option<Value> {
 /// Anthropic to an Anthropic client: events pass as they are.
 #[derive(Default)]
 pub struct AnthropicPassthrough {
-    usage: TokenCounts,
-    completed: bool,
+    seen: Observed,
 }
 
 impl StreamTranslator for AnthropicPassthrough {
     fn on_event(&mut self, ev: &SseEvent) -> Vec<String> {
         if let Some(v) = parse(ev) {
-            observe_anthropic(&v, &mut self.usage, &mut self.completed);
+            observe_anthropic(&v, &mut self.seen);
         }
         vec![encode(ev.event.as_deref(), &ev.data)]
     }
-    fn finish(&mut self) -> Vec<String> {
-        Vec::new()
-    }
-    fn usage(&self) -> TokenCounts {
-        self.usage
-    }
-    fn completed(&self) -> bool {
-        self.completed
+    fn observed(&self) -> Observed {
+        self.seen
     }
 }
 
-fn observe_anthropic(v: &Value, usage: &mut TokenCounts, completed: &mut bool) {
+fn observe_anthropic(v: &Value, seen: &mut Observed) {
+    let usage = &mut seen.usage;
     match v.get("type").and_then(Value::as_str) {
         Some("message_start") => {
-            let u = usage::from_anthropic(v.pointer("/message/usage").unwrap_or(&Value::Null));
-            usage.input = u.input;
-            usage.cache_read = u.cache_read;
-            usage.cache_write = u.cache_write;
-            usage.output = u.output;
+            *usage = usage::from_anthropic(v.pointer("/message/usage").unwrap_or(&Value::Null));
         }
         Some("message_delta") => {
             if let Some(u) = v.get("usage") {
@@ -66,7 +71,7 @@ fn observe_anthropic(v: &Value, usage: &mut TokenCounts, completed: &mut bool) {
                 }
             }
         }
-        Some("message_stop") => *completed = true,
+        Some("message_stop") => seen.completed = true,
         _ => {}
     }
 }
@@ -75,16 +80,14 @@ fn observe_anthropic(v: &Value, usage: &mut TokenCounts, completed: &mut bool) {
 /// usage-only chunk is dropped when the client did not ask for it.
 pub struct OpenAiPassthrough {
     pub include_usage: bool,
-    usage: TokenCounts,
-    completed: bool,
+    seen: Observed,
 }
 
 impl OpenAiPassthrough {
     pub fn new(include_usage: bool) -> Self {
         Self {
             include_usage,
-            usage: TokenCounts::default(),
-            completed: false,
+            seen: Observed::default(),
         }
     }
 }
@@ -92,14 +95,14 @@ impl OpenAiPassthrough {
 impl StreamTranslator for OpenAiPassthrough {
     fn on_event(&mut self, ev: &SseEvent) -> Vec<String> {
         if ev.data.trim() == "[DONE]" {
-            self.completed = true;
+            self.seen.completed = true;
             return vec![encode(None, "[DONE]")];
         }
         let Some(v) = parse(ev) else {
             return vec![encode(None, &ev.data)];
         };
         if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
-            self.usage = usage::from_openai(u);
+            self.seen.usage = usage::from_openai(u);
             let empty = v
                 .get("choices")
                 .and_then(Value::as_array)
@@ -110,14 +113,8 @@ impl StreamTranslator for OpenAiPassthrough {
         }
         vec![encode(None, &ev.data)]
     }
-    fn finish(&mut self) -> Vec<String> {
-        Vec::new()
-    }
-    fn usage(&self) -> TokenCounts {
-        self.usage
-    }
-    fn completed(&self) -> bool {
-        self.completed
+    fn observed(&self) -> Observed {
+        self.seen
     }
 }
 
@@ -131,8 +128,7 @@ pub struct OpenAiToAnthropic {
     /// OpenAI tool-call index → Anthropic block index.
     tool_blocks: Vec<(i64, usize)>,
     stop: Option<String>,
-    usage: TokenCounts,
-    completed: bool,
+    seen: Observed,
 }
 
 impl OpenAiToAnthropic {
@@ -144,8 +140,7 @@ impl OpenAiToAnthropic {
             next_index: 0,
             tool_blocks: Vec::new(),
             stop: None,
-            usage: TokenCounts::default(),
-            completed: false,
+            seen: Observed::default(),
         }
     }
 
@@ -241,7 +236,7 @@ impl StreamTranslator for OpenAiToAnthropic {
     fn on_event(&mut self, ev: &SseEvent) -> Vec<String> {
         let mut out = Vec::new();
         if ev.data.trim() == "[DONE]" {
-            self.completed = true;
+            self.seen.completed = true;
             return out;
         }
         let Some(v) = parse(ev) else { return out };
@@ -250,7 +245,7 @@ impl StreamTranslator for OpenAiToAnthropic {
             &mut out,
         );
         if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
-            self.usage = usage::from_openai(u);
+            self.seen.usage = usage::from_openai(u);
         }
         for choice in v
             .get("choices")
@@ -285,7 +280,7 @@ impl StreamTranslator for OpenAiToAnthropic {
         out.push(Self::frame("message_delta", json!({
             "type": "message_delta",
             "delta": { "stop_reason": self.stop.as_deref().unwrap_or("end_turn"), "stop_sequence": null },
-            "usage": usage::to_anthropic(&self.usage),
+            "usage": usage::to_anthropic(&self.seen.usage),
         })));
         out.push(Self::frame(
             "message_stop",
@@ -294,11 +289,8 @@ impl StreamTranslator for OpenAiToAnthropic {
         out
     }
 
-    fn usage(&self) -> TokenCounts {
-        self.usage
-    }
-    fn completed(&self) -> bool {
-        self.completed
+    fn observed(&self) -> Observed {
+        self.seen
     }
 }
 
@@ -310,8 +302,7 @@ pub struct AnthropicToOpenAi {
     created: i64,
     /// Anthropic block index → OpenAI tool-call index.
     tool_calls: Vec<(i64, usize)>,
-    usage: TokenCounts,
-    completed: bool,
+    seen: Observed,
 }
 
 impl AnthropicToOpenAi {
@@ -322,8 +313,7 @@ impl AnthropicToOpenAi {
             id: "chatcmpl-atrium".into(),
             created: now_millis() / 1000,
             tool_calls: Vec::new(),
-            usage: TokenCounts::default(),
-            completed: false,
+            seen: Observed::default(),
         }
     }
 
@@ -341,7 +331,7 @@ impl StreamTranslator for AnthropicToOpenAi {
         let Some(v) = parse(ev) else {
             return Vec::new();
         };
-        observe_anthropic(&v, &mut self.usage, &mut self.completed);
+        observe_anthropic(&v, &mut self.seen);
         match v.get("type").and_then(Value::as_str) {
             Some("message_start") => {
                 if let Some(id) = v.pointer("/message/id").and_then(Value::as_str) {
@@ -399,7 +389,7 @@ impl StreamTranslator for AnthropicToOpenAi {
                 None,
                 &json!({
                     "id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                    "model": self.model, "choices": [], "usage": usage::to_openai(&self.usage),
+                    "model": self.model, "choices": [], "usage": usage::to_openai(&self.seen.usage),
                 })
                 .to_string(),
             ));
@@ -408,11 +398,8 @@ impl StreamTranslator for AnthropicToOpenAi {
         out
     }
 
-    fn usage(&self) -> TokenCounts {
-        self.usage
-    }
-    fn completed(&self) -> bool {
-        self.completed
+    fn observed(&self) -> Observed {
+        self.seen
     }
 }
 
