@@ -92,6 +92,8 @@ clients: build $(PY)
 # Benchmarks: a separate command, never part of `make test`.
 bench: build
 	ATRIUM_BIN=$(BIN) bench/gateway.sh
+	ATRIUM_BIN=$(BIN) bench/tenants.sh
+	ATRIUM_BIN=$(BIN) bench/governance.sh
 
 clean-data:
 	rm -rf data

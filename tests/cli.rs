@@ -9,7 +9,10 @@ use atrium::server::services::api_keys::{self, AuthError};
 use common::TestApp;
 use serde_json::Value;
 
-on_both_backends!(cli_manages_tenants_keys_and_users);
+on_both_backends!(
+    cli_manages_tenants_keys_and_users,
+    cli_moves_data_scans_pii_and_sets_policies
+);
 
 fn atrium(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_atrium"))
@@ -170,5 +173,145 @@ async fn cli_manages_tenants_keys_and_users(app: TestApp) -> TestApp {
         actors.contains(&"cli".to_string()),
         "CLI changes are audited: {actors:?}"
     );
+    app
+}
+
+async fn cli_moves_data_scans_pii_and_sets_policies(app: TestApp) -> TestApp {
+    let t = json(&atrium(
+        &app,
+        &[
+            "tenant",
+            "create",
+            "--name",
+            "Mover",
+            "--isolation",
+            "database_per_tenant",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(t["isolation"], "database_per_tenant");
+    let data = json(&atrium(&app, &["tenant", "data", "Mover", "--json"], None));
+    assert_eq!(data["level"], "database_per_tenant");
+    assert_eq!(data["rows"][0], serde_json::json!(["usage_events", 0]));
+    let moved = json(&atrium(
+        &app,
+        &[
+            "tenant",
+            "set-isolation",
+            "mover",
+            "schema_per_tenant",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(
+        (moved["from"].as_str(), moved["to"].as_str()),
+        (Some("database_per_tenant"), Some("schema_per_tenant"))
+    );
+    let again = atrium(
+        &app,
+        &["tenant", "set-isolation", "mover", "schema_per_tenant"],
+        None,
+    );
+    assert!(
+        !again.status.success(),
+        "moving to the current level is refused"
+    );
+
+    let scan = atrium(
+        &app,
+        &["pii", "scan"],
+        Some("mail bob@example.com, SSN 123-45-6789"),
+    );
+    let findings = json(&scan);
+    let types: Vec<&str> = findings
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| f["entity_type"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(types, vec!["EMAIL_ADDRESS", "US_SSN"]);
+    assert_eq!(
+        (findings[0]["start"].as_i64(), findings[0]["end"].as_i64()),
+        (Some(5), Some(20))
+    );
+    let lines = atrium(
+        &app,
+        &["pii", "scan", "--jsonl"],
+        Some("{\"text\": \"ip 10.0.0.1\"}\n{\"text\": \"nothing here\"}\n"),
+    );
+    let out = String::from_utf8_lossy(&lines.stdout).to_string();
+    let parsed: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("line"))
+        .collect();
+    assert_eq!(parsed.len(), 2);
+    assert_eq!(parsed[0]["findings"][0]["entity_type"], "IP_ADDRESS");
+    assert_eq!(parsed[1]["findings"], serde_json::json!([]));
+
+    let p = json(&atrium(
+        &app,
+        &[
+            "policy",
+            "add",
+            "--tenant",
+            "Mover",
+            "--entity",
+            "CREDIT_CARD",
+            "--action",
+            "block",
+            "--json",
+        ],
+        None,
+    ));
+    let listed = json(&atrium(
+        &app,
+        &["policy", "list", "--tenant", "Mover", "--json"],
+        None,
+    ));
+    assert_eq!(listed[0]["id"], p["id"]);
+    let bad = atrium(
+        &app,
+        &[
+            "policy", "add", "--tenant", "Mover", "--entity", "NOPE", "--action", "block",
+        ],
+        None,
+    );
+    assert!(!bad.status.success());
+    let id = p["id"].as_str().unwrap_or_default();
+    assert!(atrium(&app, &["policy", "remove", id], None)
+        .status
+        .success());
+    assert_eq!(
+        json(&atrium(
+            &app,
+            &["policy", "list", "--tenant", "Mover", "--json"],
+            None
+        )),
+        serde_json::json!([])
+    );
+
+    let verify = atrium(&app, &["audit", "verify", "--json"], None);
+    let checks = json(&verify);
+    assert!(
+        checks
+            .as_array()
+            .is_some_and(|c| !c.is_empty() && c.iter().all(|c| c["broken"].is_null())),
+        "{checks}"
+    );
+    let export = atrium(
+        &app,
+        &["audit", "export", "--tenant", "Mover", "--format", "csv"],
+        None,
+    );
+    assert!(export.status.success());
+    let csv = String::from_utf8_lossy(&export.stdout).to_string();
+    assert!(
+        csv.contains("tenant.set_isolation") && csv.contains("policy.remove"),
+        "{csv}"
+    );
+
+    assert!(atrium(&app, &["tenant", "delete", "Mover", "--yes"], None)
+        .status
+        .success());
     app
 }

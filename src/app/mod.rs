@@ -9,7 +9,9 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
-use pages::{audit, dashboard, layout, login, models, not_found, tenant_detail, tenants, users};
+use pages::{
+    audit, dashboard, layout, login, models, not_found, policies, tenant_detail, tenants, users,
+};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -51,6 +53,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("users") view=users::UsersPage/>
                     <Route path=path!("models") view=models::ModelsPage/>
                     <Route path=path!("audit") view=audit::AuditPage/>
+                    <Route path=path!("audit/:id") view=audit::AuditEventPage/>
+                    <Route path=path!("policies") view=policies::PoliciesPage/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -5,6 +5,8 @@ pub mod audit;
 pub mod catalog;
 pub mod gcra;
 pub mod page;
+pub mod pii;
+pub mod policy;
 pub mod pricing;
 pub mod role;
 pub mod tenant;

@@ -60,6 +60,32 @@ impl FromStr for IsolationLevel {
     }
 }
 
+/// Where a tenant's data lives and how much there is of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantData {
+    pub level: IsolationLevel,
+    /// What an operator looks for: a schema, a database, a file, or the shared table.
+    pub location: String,
+    /// Set while the data moves to another level.
+    pub moving_to: Option<IsolationLevel>,
+    pub bytes: Option<i64>,
+    /// Rows per tenant table.
+    pub rows: Vec<(String, i64)>,
+}
+
+/// What a move of a tenant's data to another isolation level did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MoveReport {
+    pub from: IsolationLevel,
+    pub to: IsolationLevel,
+    pub from_location: String,
+    pub to_location: String,
+    pub rows_copied: u64,
+    pub source_rows: i64,
+    pub target_rows: i64,
+    pub source_rows_erased: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TenantStatus {
@@ -93,6 +119,8 @@ pub struct Tenant {
     pub rpm_limit: i64,
     pub tpm_limit: i64,
     pub status: TenantStatus,
+    /// Audit events older than this many days are purged; `None` keeps them.
+    pub audit_retention_days: Option<i64>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }

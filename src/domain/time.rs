@@ -33,6 +33,27 @@ pub fn parse_rfc3339(s: &str) -> Option<Millis> {
         .map(|t| t.with_timezone(&Utc).timestamp_millis())
 }
 
+/// A date (`2026-11-28`, UTC midnight) or an RFC 3339 time.
+pub fn parse_day_or_time(s: &str) -> Option<Millis> {
+    let s = s.trim();
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return d
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp_millis());
+    }
+    parse_rfc3339(s)
+}
+
+/// The end of a range typed as a date includes that whole day.
+pub fn range_end(s: &str) -> Option<Millis> {
+    let start = parse_day_or_time(s)?;
+    Some(if s.trim().len() == 10 {
+        start + DAY
+    } else {
+        start + 1
+    })
+}
+
 pub const MINUTE: Millis = 60_000;
 pub const HOUR: Millis = 60 * MINUTE;
 pub const DAY: Millis = 24 * HOUR;
@@ -40,6 +61,15 @@ pub const DAY: Millis = 24 * HOUR;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_and_times_parse_and_ranges_include_the_end_day() {
+        let d = parse_day_or_time("2026-11-28").expect("date");
+        assert_eq!(rfc3339(d), "2026-11-28T00:00:00.000Z");
+        assert_eq!(range_end("2026-11-28"), Some(d + DAY));
+        assert!(parse_day_or_time("2026-13-01").is_none());
+        assert!(parse_day_or_time("2026-11-28T10:00:00Z").is_some());
+    }
 
     #[test]
     fn rfc3339_round_trips() {

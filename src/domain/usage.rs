@@ -6,6 +6,32 @@ use serde::{Deserialize, Serialize};
 
 use super::pricing::Micros;
 
+/// One request's outcome. `request_id` makes writes idempotent: a retried
+/// batch does not count twice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageEvent {
+    pub request_id: String,
+    pub tenant_id: String,
+    pub api_key_id: Option<String>,
+    pub model: String,
+    pub provider: Option<String>,
+    pub dialect: String,
+    pub stream: bool,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub cost_micros: i64,
+    pub latency_ms: i64,
+    pub status: u16,
+    pub error_type: Option<String>,
+    pub created_at: i64,
+    /// The data policy's decision for the prompt: allow, flag, redact or block.
+    pub policy_action: String,
+    /// The most sensitive classification found in the prompt.
+    pub classification: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UsageTotals {
     pub requests: i64,

@@ -16,7 +16,7 @@ use crate::domain::time::{format_opt, rfc3339};
 use super::config::Config;
 use super::http::serve::{self, ServeError};
 use super::services::users::NewUser;
-use super::services::{api_keys, tenants, users, Actor, ServiceError, Services};
+use super::services::{api_keys, tenant_data, tenants, users, Actor, ServiceError, Services};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -59,6 +59,18 @@ pub enum Command {
     MockUpstream(crate::server::mock_upstream::MockOptions),
     /// Generate load against an endpoint and print latency and throughput as JSON (`make bench`).
     Loadgen(crate::server::loadgen::LoadOptions),
+    /// Data policies: what happens to prompts with PII or secrets.
+    #[command(subcommand)]
+    Policy(crate::server::cli_governance::PolicyCmd),
+    /// The audit trail: verify its hash chains, export, retention.
+    #[command(subcommand)]
+    Audit(crate::server::cli_governance::AuditCmd),
+    /// Find PII and secrets in text (no database needed).
+    #[command(subcommand)]
+    Pii(crate::server::pii_cli::PiiCmd),
+    /// Provision, write to and erase many tenants at one level; prints JSON (`make bench`).
+    #[command(hide = true)]
+    StoreBench(crate::server::store_bench::StoreBenchOptions),
 }
 
 #[derive(Subcommand, Debug)]
@@ -179,12 +191,25 @@ pub enum TenantCmd {
     Suspend { tenant: String },
     /// Resume a suspended tenant.
     Resume { tenant: String },
-    /// Delete a tenant and everything it owns.
+    /// Delete a tenant and everything it owns; its data is erased at every level.
     Delete {
         tenant: String,
         /// Required: deletion cannot be undone.
         #[arg(long)]
         yes: bool,
+    },
+    /// Move a tenant's data to another isolation level while it keeps serving.
+    SetIsolation {
+        tenant: String,
+        level: IsolationLevel,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Where a tenant's data lives, its size and row counts.
+    Data {
+        tenant: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -247,6 +272,9 @@ enum CliError {
     Service(#[from] ServiceError),
     #[error("{0}")]
     Usage(String),
+    /// The command ran and reported its own failure.
+    #[error("failed")]
+    Failed,
 }
 
 pub async fn run() -> ExitCode {
@@ -258,7 +286,9 @@ pub async fn run() -> ExitCode {
             if let CliError::Service(ServiceError::Db(inner)) = &e {
                 tracing::error!(error = %inner, "database error");
             }
-            eprintln!("error: {e}");
+            if !matches!(e, CliError::Failed) {
+                eprintln!("error: {e}");
+            }
             ExitCode::FAILURE
         }
     }
@@ -293,6 +323,24 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Provider(cmd) => provider(&serve::open(config).await?, cmd).await,
         Command::Model(cmd) => model(&serve::open(config).await?, cmd).await,
         Command::Usage(cmd) => usage(&serve::open(config).await?, cmd).await,
+        Command::Policy(cmd) => {
+            let svc = serve::open(config).await?;
+            Ok(crate::server::cli_governance::policy(&svc, cmd).await?)
+        }
+        Command::Audit(cmd) => {
+            let svc = serve::open(config).await?;
+            if crate::server::cli_governance::audit_cmd(&svc, cmd).await? {
+                Ok(())
+            } else {
+                Err(CliError::Failed)
+            }
+        }
+        Command::Pii(cmd) => crate::server::pii_cli::run(cmd).map_err(CliError::Usage),
+        Command::StoreBench(opts) => {
+            let svc = serve::open(config).await?;
+            print_json(&crate::server::store_bench::run(&svc, opts).await?);
+            Ok(())
+        }
         Command::Loadgen(opts) => {
             print_json(&crate::server::loadgen::run(opts).await);
             Ok(())
@@ -373,7 +421,42 @@ async fn tenant(svc: &Services, cmd: TenantCmd) -> Result<(), CliError> {
             }
             let t = tenants::find(svc, &actor, &tenant).await?;
             tenants::delete(svc, &actor, &t.id, &t.name).await?;
-            println!("deleted tenant {} ({})", t.name, t.id);
+            println!("deleted tenant {} ({}) and erased its data", t.name, t.id);
+        }
+        TenantCmd::SetIsolation {
+            tenant,
+            level,
+            json,
+        } => {
+            let t = tenants::find(svc, &actor, &tenant).await?;
+            let report = tenant_data::set_isolation(svc, &actor, &t.id, level).await?;
+            if json {
+                print_json(&report);
+            } else {
+                println!(
+                    "moved {} from {} to {}: {} rows copied and verified ({} in the new store)",
+                    t.name,
+                    report.from_location,
+                    report.to_location,
+                    report.rows_copied,
+                    report.target_rows
+                );
+            }
+        }
+        TenantCmd::Data { tenant, json } => {
+            let t = tenants::find(svc, &actor, &tenant).await?;
+            let data = tenant_data::data(svc, &actor, &t.id).await?;
+            if json {
+                print_json(&data);
+            } else {
+                println!("{}: {} in {}", t.name, data.level.as_str(), data.location);
+                if let Some(bytes) = data.bytes {
+                    println!("size: {bytes} bytes");
+                }
+                for (table, rows) in data.rows {
+                    println!("{table}: {rows} rows");
+                }
+            }
         }
     }
     Ok(())

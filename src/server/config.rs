@@ -79,6 +79,10 @@ pub struct Config {
     #[arg(long, env = "ATRIUM_SECRET_KEY", global = true, hide_env_values = true)]
     pub secret_key: Option<String>,
 
+    /// Database-per-tenant stores kept open at once (least recently used close first).
+    #[arg(long, env = "ATRIUM_TENANT_POOLS", default_value_t = 32, global = true)]
+    pub tenant_pools: usize,
+
     /// `redis://…` makes rate limits hold across gateway replicas.
     #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
     pub redis_url: Option<String>,

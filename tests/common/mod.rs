@@ -89,9 +89,20 @@ pub async fn drop_database(db_url: &str) {
         return;
     };
     if let Ok(pool) = sqlx::PgPool::connect(&admin_url).await {
-        let _ = pool
-            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-            .await;
+        // Database-per-tenant stores left by a failed test carry the
+        // main database's name (first 20 characters) as their prefix.
+        let prefix: String = name.chars().take(20).collect();
+        let tenant_dbs: Vec<String> =
+            sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE $1")
+                .bind(format!("{prefix}\\_t\\_%"))
+                .fetch_all(&pool)
+                .await
+                .unwrap_or_default();
+        for db in tenant_dbs.iter().map(String::as_str).chain([name]) {
+            let _ = pool
+                .execute(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)").as_str())
+                .await;
+        }
         pool.close().await;
     }
 }

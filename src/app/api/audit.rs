@@ -1,25 +1,24 @@
 use leptos::prelude::*;
 
-use crate::domain::audit::AuditEvent;
+use crate::domain::audit::{AuditEvent, AuditQuery};
 use crate::domain::page::Page;
 
 #[cfg(feature = "ssr")]
 use super::ssr::{actor, fail};
 
-#[server(endpoint = "list_audit")]
-pub async fn list_audit(
-    tenant_id: String,
-    action: String,
-    page: u32,
-) -> Result<Page<AuditEvent>, ServerFnError> {
+#[server(endpoint = "search_audit")]
+pub async fn search_audit(query: AuditQuery, page: u32) -> Result<Page<AuditEvent>, ServerFnError> {
     use crate::domain::page::PageRequest;
-    use crate::server::services::audit::{self, Filter};
+    use crate::server::services::audit;
     let (svc, actor) = actor().await?;
-    let filter = Filter {
-        tenant_id: Some(tenant_id),
-        action: Some(action),
-    };
-    audit::list(&svc, &actor, filter, PageRequest::new(Some(page), None))
+    audit::search(&svc, &actor, &query, PageRequest::new(Some(page), None))
         .await
         .map_err(fail)
+}
+
+#[server(endpoint = "get_audit_event")]
+pub async fn get_audit_event(id: String) -> Result<AuditEvent, ServerFnError> {
+    use crate::server::services::audit;
+    let (svc, actor) = actor().await?;
+    audit::get(&svc, &actor, &id).await.map_err(fail)
 }

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod keys;
+pub mod policies;
 pub mod session;
 pub mod tenants;
 pub mod users;

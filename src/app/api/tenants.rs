@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
 use crate::domain::page::Page;
-use crate::domain::tenant::{Tenant, TenantCounts};
+use crate::domain::tenant::{MoveReport, Tenant, TenantCounts, TenantData};
 
 #[cfg(feature = "ssr")]
 use super::ssr::{actor, fail, invalid};
@@ -108,4 +108,35 @@ pub async fn tenant_options() -> Result<Vec<(String, String)>, ServerFnError> {
     use crate::server::services::tenants;
     let (svc, actor) = actor().await?;
     tenants::names(&svc, &actor).await.map_err(fail)
+}
+
+#[server(endpoint = "tenant_data")]
+pub async fn get_tenant_data(id: String) -> Result<TenantData, ServerFnError> {
+    use crate::server::services::tenant_data;
+    let (svc, actor) = actor().await?;
+    tenant_data::data(&svc, &actor, &id).await.map_err(fail)
+}
+
+#[server(endpoint = "set_tenant_isolation")]
+pub async fn set_tenant_isolation(id: String, level: String) -> Result<MoveReport, ServerFnError> {
+    use crate::server::services::tenant_data;
+    let (svc, actor) = actor().await?;
+    let level = level.parse().map_err(invalid)?;
+    tenant_data::set_isolation(&svc, &actor, &id, level)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "set_audit_retention")]
+pub async fn set_audit_retention(id: String, days: String) -> Result<Tenant, ServerFnError> {
+    use crate::domain::validation::whole_number;
+    use crate::server::services::tenants;
+    let (svc, actor) = actor().await?;
+    let days = match days.trim() {
+        "" => None,
+        d => Some(whole_number("days", d).map_err(invalid)?),
+    };
+    tenants::set_audit_retention(&svc, &actor, &id, days)
+        .await
+        .map_err(fail)
 }

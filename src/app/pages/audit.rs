@@ -1,13 +1,31 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::app::api::audit::list_audit;
+use crate::app::api::audit::{get_audit_event, search_audit};
 use crate::app::api::tenants::tenant_options;
 use crate::app::components::flash::ErrorBox;
 use crate::app::components::pager::{page_number, query_string, Pager};
 use crate::app::components::status::Badge;
-use crate::domain::time::format_millis;
+use crate::domain::audit::AuditQuery;
+use crate::domain::time::{format_millis, rfc3339};
+
+const FILTERS: [&str; 8] = [
+    "tenant", "actor", "action", "resource", "status", "from", "to", "q",
+];
+
+fn query_from(get: impl Fn(&str) -> String) -> AuditQuery {
+    AuditQuery {
+        tenant_id: get("tenant"),
+        actor: get("actor"),
+        action: get("action"),
+        resource: get("resource"),
+        status: get("status"),
+        from: get("from"),
+        to: get("to"),
+        text: get("q"),
+    }
+}
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
@@ -15,20 +33,20 @@ pub fn AuditPage() -> impl IntoView {
     let get = move |k: &str| query.read().get(k).unwrap_or_default();
     let page = move || page_number(&query.read());
     let events = Resource::new(
-        move || (get("tenant"), get("action"), page()),
-        |(t, a, p)| list_audit(t, a, p),
+        move || (query_from(get), page()),
+        |(q, p)| search_audit(q, p),
     );
     let tenants = Resource::new(|| (), |_| tenant_options());
     view! {
         <Title text="Audit log"/>
         <h1>"Audit log"</h1>
-        <form class="filters" method="get" action="/audit">
+        <form class="filters" method="get" action="/audit" data-testid="audit-filters">
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     let selected = get("tenant");
                     let options = tenants.await.unwrap_or_default();
                     view! {
-                        <select name="tenant">
+                        <select name="tenant" aria-label="tenant">
                             <option value="">"All tenants"</option>
                             {options.into_iter().map(|(id, name)| {
                                 let sel = id == selected;
@@ -38,36 +56,107 @@ pub fn AuditPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
-            <input name="action" placeholder="action, e.g. tenant.create" prop:value=move || get("action")/>
-            <button type="submit">"Filter"</button>
+            <input name="q" placeholder="search text" aria-label="search text" prop:value=move || get("q")/>
+            <input name="actor" placeholder="actor (email, cli, gateway)" prop:value=move || get("actor")/>
+            <input name="action" placeholder="action, e.g. policy.block" prop:value=move || get("action")/>
+            <input name="resource" placeholder="resource type or id" prop:value=move || get("resource")/>
+            <select name="status" aria-label="status">
+                {["", "success", "failure", "denied"].into_iter().map(|s| {
+                    let label = if s.is_empty() { "any status" } else { s };
+                    view! { <option value=s selected=move || get("status") == s>{label}</option> }
+                }).collect_view()}
+            </select>
+            <label>"From " <input type="date" name="from" prop:value=move || get("from")/></label>
+            <label>"To " <input type="date" name="to" prop:value=move || get("to")/></label>
+            <button type="submit">"Search"</button>
         </form>
+        <ExportForm get/>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match events.await {
                     Ok(p) => {
-                        let base = query_string(&[("tenant", &get("tenant")), ("action", &get("action"))]);
+                        let values: Vec<(&str, String)> = FILTERS.iter().map(|k| (*k, get(k))).collect();
+                        let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                        let base = query_string(&pairs);
                         let (pg, count, total) = (p.page, p.page_count(), p.total);
                         view! {
-                            <table class="data">
+                            <table class="data" data-testid="audit-results">
                                 <thead><tr>
                                     <th>"When"</th><th>"Actor"</th><th>"Action"</th><th>"Resource"</th>
-                                    <th>"Status"</th><th>"Address"</th><th>"Details"</th>
+                                    <th>"Status"</th><th>"Details"</th>
                                 </tr></thead>
                                 <tbody>
                                     {p.items.into_iter().map(|e| view! {
                                         <tr>
-                                            <td>{format_millis(e.at)}</td>
+                                            <td><a href=format!("/audit/{}", e.id)>{format_millis(e.at)}</a></td>
                                             <td>{e.actor}</td>
                                             <td><code>{e.action}</code></td>
                                             <td>{format!("{} {}", e.resource_type, e.resource_id.unwrap_or_default())}</td>
                                             <td><Badge text=e.status.as_str().to_string()/></td>
-                                            <td>{e.client_ip.unwrap_or_default()}</td>
                                             <td><code class="details">{e.details}</code></td>
                                         </tr>
                                     }).collect_view()}
                                 </tbody>
                             </table>
                             <Pager page=pg page_count=count total base_query=base/>
+                        }.into_any()
+                    }
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// A download of one tenant's events: a plain GET, so the browser streams it.
+#[component]
+fn ExportForm(get: impl Fn(&str) -> String + Copy + Send + Sync + 'static) -> impl IntoView {
+    view! {
+        <form class="filters export" method="get" action="/audit/export" data-testid="audit-export">
+            <span>"Export the selected tenant's events"</span>
+            <input type="hidden" name="tenant" prop:value=move || get("tenant")/>
+            <input type="hidden" name="from" prop:value=move || get("from")/>
+            <input type="hidden" name="to" prop:value=move || get("to")/>
+            <select name="format" aria-label="format">
+                <option value="csv">"CSV"</option>
+                <option value="json">"JSON"</option>
+            </select>
+            <button type="submit" disabled=move || get("tenant").is_empty()>"Export"</button>
+        </form>
+    }
+}
+
+#[component]
+pub fn AuditEventPage() -> impl IntoView {
+    let params = use_params_map();
+    let event = Resource::new(
+        move || params.read().get("id").unwrap_or_default(),
+        get_audit_event,
+    );
+    view! {
+        <Title text="Audit event"/>
+        <p><a href="/audit">"← Audit log"</a></p>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match event.await {
+                    Ok(e) => {
+                        let details = serde_json::from_str::<serde_json::Value>(&e.details)
+                            .and_then(|v| serde_json::to_string_pretty(&v))
+                            .unwrap_or(e.details.clone());
+                        view! {
+                            <h1><code>{e.action.clone()}</code> " " <Badge text=e.status.as_str().to_string()/></h1>
+                            <dl class="facts" data-testid="audit-event">
+                                <dt>"Id"</dt><dd><code>{e.id.clone()}</code></dd>
+                                <dt>"When"</dt><dd>{rfc3339(e.at)}</dd>
+                                <dt>"Actor"</dt><dd>{e.actor.clone()}</dd>
+                                <dt>"Address"</dt><dd>{e.client_ip.clone().unwrap_or_default()}</dd>
+                                <dt>"Resource"</dt><dd>{format!("{} {}", e.resource_type, e.resource_id.clone().unwrap_or_default())}</dd>
+                                <dt>"Tenant"</dt><dd>{e.tenant_id.clone().unwrap_or_else(|| "—".into())}</dd>
+                                <dt>"Chain"</dt><dd>{format!("{} #{}", e.chain, e.chain_seq)}</dd>
+                                <dt>"Hash"</dt><dd><code>{e.hash.clone()}</code></dd>
+                            </dl>
+                            <h2>"Details"</h2>
+                            <pre class="details">{details}</pre>
                         }.into_any()
                     }
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),

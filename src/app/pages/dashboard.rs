@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::app::api::audit::list_audit;
+use crate::app::api::audit::search_audit;
 use crate::app::api::tenants::dashboard_counts;
 use crate::app::components::flash::ErrorBox;
 use crate::domain::time::format_millis;
@@ -9,7 +9,7 @@ use crate::domain::time::format_millis;
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let counts = Resource::new(|| (), |_| dashboard_counts());
-    let recent = Resource::new(|| (), |_| list_audit(String::new(), String::new(), 1));
+    let recent = Resource::new(|| (), |_| search_audit(Default::default(), 1));
     view! {
         <Title text="Dashboard"/>
         <h1>"Dashboard"</h1>

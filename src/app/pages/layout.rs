@@ -40,8 +40,12 @@ fn Sidebar(me: Me) -> impl IntoView {
                 <li><A href="/">"Dashboard"</A></li>
                 {admin.then(|| view! { <li><A href="/tenants">"Tenants"</A></li> })}
                 {admin.then(|| view! { <li><A href="/models">"Providers & models"</A></li> })}
-                {own_tenant.map(|t| view! { <li><A href=format!("/tenants/{t}")>"My tenant"</A></li> })}
+                {own_tenant.clone().map(|t| view! { <li><A href=format!("/tenants/{t}")>"My tenant"</A></li> })}
                 {can_manage_users.then(|| view! { <li><A href="/users">"Users"</A></li> })}
+                {can_manage_users.then(|| {
+                    let policies = own_tenant.clone().map_or_else(|| "/policies".to_string(), |t| format!("/policies?tenant={t}"));
+                    view! { <li><A href=policies>"Policies"</A></li> }
+                })}
                 {can_manage_users.then(|| view! { <li><A href="/audit">"Audit log"</A></li> })}
             </ul>
             <div class="whoami">

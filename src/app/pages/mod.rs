@@ -6,6 +6,7 @@ pub mod layout;
 pub mod login;
 pub mod models;
 pub mod not_found;
+pub mod policies;
 pub mod tenant_detail;
 pub mod tenants;
 pub mod users;

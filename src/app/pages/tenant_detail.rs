@@ -5,13 +5,16 @@ use leptos_router::hooks::use_params_map;
 
 use crate::app::api::catalog::tenant_usage;
 use crate::app::api::keys::{list_keys, CreateKey, RevokeKey};
-use crate::app::api::tenants::{get_tenant, DeleteTenant, SetTenantStatus, UpdateTenant};
+use crate::app::api::tenants::{
+    get_tenant, get_tenant_data, DeleteTenant, SetAuditRetention, SetTenantIsolation,
+    SetTenantStatus, UpdateTenant,
+};
 use crate::app::components::flash::{outcome, ErrorBox};
 use crate::app::components::status::Badge;
 use crate::app::pages::layout::MeResource;
 use crate::domain::api_key::ApiKey;
 use crate::domain::pricing::format_usd;
-use crate::domain::tenant::{Tenant, TenantStatus};
+use crate::domain::tenant::{IsolationLevel, Tenant, TenantData, TenantStatus};
 use crate::domain::time::{format_millis, format_opt, now_millis};
 use crate::domain::usage::UsageReport;
 
@@ -23,11 +26,23 @@ pub fn TenantDetailPage() -> impl IntoView {
     let status = ServerAction::<SetTenantStatus>::new();
     let create_key = ServerAction::<CreateKey>::new();
     let revoke_key = ServerAction::<RevokeKey>::new();
+    let move_data = ServerAction::<SetTenantIsolation>::new();
+    let retention = ServerAction::<SetAuditRetention>::new();
     // Every resource is created here, before any suspense, so the server and
     // the browser create them in the same order and hydration lines up.
     let tenant = Resource::new(
-        move || (id(), update.version().get(), status.version().get()),
+        move || {
+            let versions = (
+                update.version().get() + retention.version().get(),
+                status.version().get(),
+            );
+            (id(), versions, move_data.version().get())
+        },
         |(id, _, _)| get_tenant(id),
+    );
+    let data = Resource::new(
+        move || (id(), move_data.version().get()),
+        |(id, _)| get_tenant_data(id),
     );
     let usage = Resource::new(id, tenant_usage);
     let keys = Resource::new(
@@ -47,7 +62,9 @@ pub fn TenantDetailPage() -> impl IntoView {
                             <Title text=t.name.clone()/>
                             <TenantHeader tenant=t.clone()/>
                             <UsageSummary usage/>
+                            <DataSection tenant=t.clone() data admin action=move_data/>
                             {admin.then(|| view! { <SettingsForm tenant=t.clone() action=update status/> })}
+                            {admin.then(|| view! { <RetentionForm tenant=t.clone() action=retention/> })}
                             {manage.then(|| view! {
                                 <KeysSection tenant_id=t.id.clone() keys create=create_key revoke=revoke_key/>
                             })}
@@ -181,12 +198,114 @@ fn KeysSection(
 }
 
 #[component]
+fn RetentionForm(tenant: Tenant, action: ServerAction<SetAuditRetention>) -> impl IntoView {
+    let current = tenant
+        .audit_retention_days
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    view! {
+        <section class="card">
+            <h2>"Audit retention"</h2>
+            {move || outcome(action.value().get(), |t| match t.audit_retention_days {
+                Some(d) => format!("Audit events are kept for {d} days."),
+                None => "Audit events are kept forever.".to_string(),
+            })}
+            <ActionForm action=action attr:class="inline">
+                <input type="hidden" name="id" value=tenant.id.clone()/>
+                <label>"Keep audit events for "
+                    <input name="days" type="number" min="1" max="36500" value=current placeholder="forever"/>
+                    " days"
+                </label>
+                <button type="submit">"Save retention"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// Where the tenant's data lives, and (for platform admins) moving it.
+#[component]
+fn DataSection(
+    tenant: Tenant,
+    data: Resource<Result<TenantData, ServerFnError>>,
+    admin: bool,
+    action: ServerAction<SetTenantIsolation>,
+) -> impl IntoView {
+    let current = tenant.isolation;
+    view! {
+        <section class="card" data-testid="tenant-data">
+            <h2>"Data store"</h2>
+            {move || outcome(action.value().get(), |r| format!(
+                "Moved {} rows from {} to {}; counts verified.", r.rows_copied, r.from_location, r.to_location))}
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(d) => view! { <DataFacts data=d/> }.into_any(),
+                        Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            {admin.then(|| view! {
+                <ActionForm action=action attr:class="inline">
+                    <input type="hidden" name="id" value=tenant.id.clone()/>
+                    <label>"Move to "
+                        <select name="level">
+                            {IsolationLevel::ALL.into_iter().filter(|l| *l != current).map(|l| view! {
+                                <option value=l.as_str()>{l.label()}</option>
+                            }).collect_view()}
+                        </select>
+                    </label>
+                    <label class="confirm">
+                        <input type="checkbox" name="confirm" required/>
+                        " Copy the data, verify it, then remove the old store"
+                    </label>
+                    <button type="submit" class="warn">"Move data"</button>
+                </ActionForm>
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn DataFacts(data: TenantData) -> impl IntoView {
+    let size = data
+        .bytes
+        .map_or_else(|| "unknown".to_string(), format_bytes);
+    view! {
+        <dl class="facts">
+            <dt>"Isolation"</dt><dd data-testid="data-level">{data.level.label()}</dd>
+            <dt>"Stored in"</dt><dd><code data-testid="data-location">{data.location.clone()}</code></dd>
+            {data.moving_to.map(|l| view! { <dt>"Moving to"</dt><dd>{l.label()}</dd> })}
+            <dt>"Size"</dt><dd>{size}</dd>
+            {data.rows.into_iter().map(|(table, n)| view! {
+                <dt>{table}</dt><dd data-testid="data-rows">{format!("{n} rows")}</dd>
+            }).collect_view()}
+        </dl>
+    }
+}
+
+fn format_bytes(b: i64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = b as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+#[component]
 fn DeleteForm(tenant: Tenant) -> impl IntoView {
     let delete = ServerAction::<DeleteTenant>::new();
     view! {
         <section class="card danger">
             <h2>"Delete tenant"</h2>
-            <p>"This removes the tenant, its API keys and its users. It cannot be undone. "
+            <p>"This removes the tenant, its API keys and its users, and erases its usage data "
+               "wherever it is stored. It cannot be undone. "
                "Type the tenant's name to confirm."</p>
             {move || outcome(delete.value().get(), |_| "Tenant deleted.".to_string())}
             <ActionForm action=delete attr:class="inline">

@@ -115,7 +115,7 @@ pub async fn sign_in(
         .await?;
     let entry = Entry::success("auth.sign_in", "user", &creds.id);
     let entry = entry.tenant_opt(creds.tenant_id.as_deref());
-    audit::record(&mut *tx, &actor, entry).await?;
+    audit::record(&mut tx, &actor, entry).await?;
     tx.commit().await?;
     Ok(SignedIn {
         token,
@@ -143,7 +143,7 @@ async fn throttle(svc: &Services, attempt: &Actor, email: &str, client_ip: &str)
         let entry = Entry::success("auth.sign_in", "user", email)
             .status(AuditStatus::Denied)
             .details(json!({ "reason": "throttled" }));
-        audit::record(&svc.db.pool, attempt, entry).await?;
+        audit::append(svc, attempt, entry).await?;
         return Err(ServiceError::TooManyAttempts(
             "too many failed sign-ins; wait 15 minutes and try again".into(),
         ));
@@ -168,7 +168,7 @@ async fn record_failure(
     let entry = Entry::success("auth.sign_in", "user", email)
         .status(AuditStatus::Failure)
         .details(json!({ "reason": reason }));
-    audit::record(&mut *tx, attempt, entry).await?;
+    audit::record(&mut tx, attempt, entry).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -206,7 +206,7 @@ pub async fn sign_out(svc: &Services, token: &str, client_ip: &str) -> Result<()
         .await?;
     let user_id = actor.user_id.clone().unwrap_or_default();
     audit::record(
-        &mut *tx,
+        &mut tx,
         &actor,
         Entry::success("auth.sign_out", "user", &user_id),
     )

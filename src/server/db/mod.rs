@@ -8,6 +8,8 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 use thiserror::Error;
 
+pub mod tenant_store;
+
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -46,6 +48,16 @@ pub enum DbError {
     Sql(#[from] sqlx::Error),
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the tenant has no data store")]
+    NoStore,
+    #[error("the tenant's data moved during the write")]
+    Moved,
+    #[error("another move of this tenant's data is running")]
+    MoveRunning,
+    #[error("copied data does not match: {0}")]
+    Verify(String),
+    #[error("tenant store: {0}")]
+    Store(String),
 }
 
 #[derive(Clone, Debug)]
@@ -64,28 +76,11 @@ impl Db {
             Backend::Sqlite => sqlite_url(url)?,
             Backend::Postgres => url.to_string(),
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => 8,
-                Backend::Postgres => 16,
-            })
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the single writer; the busy
-                        // timeout makes the CLI and the server share one file.
-                        conn.execute(
-                            "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; \
-                             PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&url)
-            .await?;
+        let max = match backend {
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        };
+        let pool = pool_options(backend, max).connect(&url).await?;
         Ok(Self { pool, backend })
     }
 
@@ -107,14 +102,38 @@ impl Db {
     }
 }
 
-/// Makes sure the file and its directory can be created on first start.
-fn sqlite_url(url: &str) -> Result<String, DbError> {
-    let path = url
-        .trim_start_matches("sqlite://")
+/// Pool settings for a backend; SQLite connections get WAL, a busy timeout
+/// (the CLI and the server share one file) and foreign keys.
+pub(crate) fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    conn.execute(
+                        "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; \
+                         PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;",
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+}
+
+/// The file path inside a `sqlite:` URL.
+pub(crate) fn sqlite_path(url: &str) -> &str {
+    url.trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:")
         .split('?')
         .next()
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Makes sure the file and its directory can be created on first start.
+fn sqlite_url(url: &str) -> Result<String, DbError> {
+    let path = sqlite_path(url);
     if let Some(dir) = std::path::Path::new(path).parent() {
         if !dir.as_os_str().is_empty() {
             std::fs::create_dir_all(dir)

@@ -18,13 +18,15 @@ use super::translate::stream::{
     AnthropicPassthrough, AnthropicToOpenAi, OpenAiPassthrough, OpenAiToAnthropic, StreamTranslator,
 };
 use super::translate::{request, response, usage};
-use super::{upstream, Gateway};
+use super::{govern, upstream, Gateway};
 use crate::domain::catalog::{Deployment, Model};
+use crate::domain::pii::Classification;
+use crate::domain::policy::Action;
 use crate::domain::pricing::{cost, TokenCounts};
 use crate::domain::time::{now_millis, rfc3339};
+use crate::domain::usage::UsageEvent;
 use crate::server::services::api_keys::{self, AuthError, Authenticated};
 use crate::server::services::catalog;
-use crate::server::services::usage::UsageEvent;
 
 pub async fn messages(State(gw): State<Gateway>, req: Request) -> Response {
     complete(gw, Dialect::Anthropic, req).await
@@ -118,6 +120,8 @@ struct Account {
     price: crate::domain::pricing::Price,
     /// Set once the request's `usage_event` exists, so it is made only once.
     recorded: bool,
+    policy_action: Action,
+    classification: Classification,
     ledger: Arc<super::ledger::Ledger>,
 }
 
@@ -153,7 +157,7 @@ impl Account {
                 self.model.clone()
             },
             provider: self.provider.clone(),
-            dialect: self.dialect.as_str(),
+            dialect: self.dialect.as_str().to_string(),
             stream: self.stream,
             input_tokens: tokens.input,
             output_tokens: tokens.output,
@@ -164,6 +168,8 @@ impl Account {
             status,
             error_type: error_type.map(str::to_string),
             created_at: now_millis(),
+            policy_action: self.policy_action.as_str().to_string(),
+            classification: self.classification.as_str().to_string(),
         })
     }
 
@@ -194,6 +200,8 @@ async fn complete(gw: Gateway, dialect: Dialect, req: Request) -> Response {
         estimate: 0,
         price: Default::default(),
         recorded: false,
+        policy_action: Action::Allow,
+        classification: Classification::Public,
         ledger: gw.ledger.clone(),
     };
     match run(&gw, &mut acct, req).await {
@@ -224,10 +232,16 @@ async fn run(gw: &Gateway, acct: &mut Account, req: Request) -> Result<Response,
     let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| GatewayError::TooLarge(limit))?;
-    let body: Value = serde_json::from_slice(&bytes)
+    let mut body: Value = serde_json::from_slice(&bytes)
         .map_err(|e| GatewayError::BadJson(format!("request body is not valid JSON: {e}")))?;
     let requested = validate(acct.dialect, &body)?;
     acct.model = requested.clone();
+    let governed = govern::prompt(gw, &auth.tenant.id, &acct.request_id, &mut body).await?;
+    acct.policy_action = governed.action;
+    acct.classification = governed.classification;
+    if let Some(refusal) = governed.refusal {
+        return Err(refusal);
+    }
     acct.stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
 
     let cat = catalog::snapshot(&gw.svc)
@@ -425,6 +439,7 @@ async fn whole_response(
     gw.limiter
         .settle(&auth.tenant, tokens.total() - acct.estimate)
         .await;
+    let out = govern::response(gw, &auth.tenant.id, &acct.request_id, out).await;
     acct.observe(200, &tokens);
     if let Some(ev) = acct.event(200, tokens, None) {
         gw.ledger.record(ev).await;
@@ -601,6 +616,8 @@ fn placeholder(acct: &Account) -> Account {
         estimate: 0,
         price: Default::default(),
         recorded: true,
+        policy_action: acct.policy_action,
+        classification: acct.classification,
         ledger: acct.ledger.clone(),
     }
 }

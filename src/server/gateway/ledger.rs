@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::server::services::usage::{self, UsageEvent};
+use crate::domain::usage::UsageEvent;
+use crate::server::services::usage;
 use crate::server::services::Services;
 
 const BATCH: usize = 500;

@@ -4,6 +4,7 @@
 pub mod admit;
 pub mod dialect;
 pub mod error;
+pub mod govern;
 pub mod handler;
 pub mod ledger;
 pub mod metrics;
@@ -27,6 +28,8 @@ pub struct Gateway {
     pub limiter: Arc<admit::Limiter>,
     pub ledger: Arc<ledger::Ledger>,
     pub http: reqwest::Client,
+    /// Audit writes of policy decisions, made after the response; shutdown waits for them.
+    pub audits: tokio_util::task::TaskTracker,
 }
 
 impl Gateway {
@@ -43,6 +46,7 @@ impl Gateway {
             ledger: Arc::new(ledger::Ledger::start(svc.clone(), svc.config.ledger_queue)),
             limiter: Arc::new(limiter),
             http,
+            audits: tokio_util::task::TaskTracker::new(),
             svc,
         })
     }

@@ -2,6 +2,7 @@
 //! sign-in, and the operational endpoints.
 
 pub mod client;
+pub mod export;
 pub mod ops;
 pub mod serve;
 pub mod sign_in;
@@ -30,6 +31,7 @@ pub fn router(state: AppState, gateway: crate::server::gateway::Gateway) -> Rout
         .route("/readyz", get(ops::readyz))
         .route("/auth/sign-in", post(sign_in::sign_in))
         .route("/auth/sign-out", post(sign_in::sign_out))
+        .route("/audit/export", get(export::audit_export))
         .leptos_routes_with_context(&state, routes, context, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

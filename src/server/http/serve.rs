@@ -12,7 +12,7 @@ use crate::server::config::Config;
 use crate::server::crypto::SecretBox;
 use crate::server::db::{Db, DbError};
 use crate::server::gateway::Gateway;
-use crate::server::services::{api_keys, bootstrap, control, ServiceError, Services};
+use crate::server::services::{api_keys, audit, bootstrap, control, ServiceError, Services};
 
 use super::{router, AppState};
 
@@ -37,7 +37,12 @@ pub async fn open(config: Config) -> Result<Services, ServeError> {
     let secrets = SecretBox::load(config.secret_key.as_deref(), &config.data_dir)?;
     let db = Db::connect(&config.database_url()).await?;
     db.migrate().await?;
-    Ok(Services::new(db, config, secrets))
+    let services = Services::new(db, config, secrets);
+    let migrated = services.stores.migrate_all().await?;
+    if migrated > 0 {
+        tracing::info!(migrated, "tenant stores migrated");
+    }
+    Ok(services)
 }
 
 /// A running server: its address, and the handle that stops it gracefully.
@@ -60,7 +65,10 @@ impl Running {
 
     pub async fn wait(self) -> Result<(), ServeError> {
         let result = self.task.await;
-        // Every request has finished: write what the ledger still holds.
+        // Every request has finished: write what the ledger and the audit
+        // writers still hold.
+        self.gateway.audits.close();
+        self.gateway.audits.wait().await;
         self.gateway.ledger.flush().await;
         self.services.keys.flush_last_used(&self.services).await;
         self.services.db.close().await;
@@ -91,6 +99,7 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
     let gateway = Gateway::start(services.clone()).await?;
     let watcher = control::spawn_watcher(services.clone());
     let flusher = api_keys::spawn_last_used_flusher(services.clone());
+    let retention = audit::spawn_retention(services.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state, gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
@@ -101,6 +110,7 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
             .await;
         watcher.abort();
         flusher.abort();
+        retention.abort();
         result
     });
     Ok(Running {

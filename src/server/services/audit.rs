@@ -1,13 +1,22 @@
 //! The audit trail: every mutation and every sign-in leaves an `audit_event`.
 
 use serde_json::Value;
-use sqlx::{Any, Executor, FromRow};
+use sqlx::AnyConnection;
 
-use crate::domain::audit::{AuditEvent, AuditStatus};
+use futures::stream::BoxStream;
+use futures::StreamExt;
+
+use crate::domain::audit::{
+    csv_line, AuditEvent, AuditQuery, AuditStatus, ExportFormat, CSV_HEADER,
+};
 use crate::domain::page::{Page, PageRequest};
+use crate::domain::role::Access;
 use crate::domain::time::now_millis;
+use crate::domain::time::{parse_day_or_time, range_end, DAY};
+use crate::domain::validation::Invalid;
 
-use super::{new_id, Actor, Result, Services};
+use super::audit_chain::{self, Link, LINK_COLUMNS};
+use super::{new_id, Actor, Result, ServiceError, Services};
 
 /// What happened, before it is stamped with an id and a time.
 pub struct Entry<'a> {
@@ -51,49 +60,38 @@ impl<'a> Entry<'a> {
     }
 }
 
-/// Writes inside the caller's transaction so the event and the change it
-/// describes commit together or not at all.
-pub async fn record<'c, E: Executor<'c, Database = Any>>(
-    exec: E,
-    actor: &Actor,
-    entry: Entry<'_>,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_events (id, at, actor, action, resource_type, resource_id, \
-         tenant_id, status, client_ip, details) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(new_id())
-    .bind(now_millis())
-    .bind(&actor.label)
-    .bind(entry.action)
-    .bind(entry.resource_type)
-    .bind(entry.resource_id)
-    .bind(entry.tenant_id)
-    .bind(entry.status.as_str())
-    .bind(actor.client_ip.as_deref())
-    .bind(entry.details.to_string())
-    .execute(exec)
-    .await?;
+/// Appends to the event's chain inside the caller's transaction, so the
+/// event and the change it describes commit together or not at all.
+pub async fn record(conn: &mut AnyConnection, actor: &Actor, entry: Entry<'_>) -> Result<()> {
+    let link = Link {
+        id: new_id(),
+        at: now_millis(),
+        actor: actor.label.clone(),
+        action: entry.action.to_string(),
+        resource_type: entry.resource_type.to_string(),
+        resource_id: entry.resource_id.map(str::to_string),
+        tenant_id: entry.tenant_id.map(str::to_string),
+        status: entry.status.as_str().to_string(),
+        client_ip: actor.client_ip.clone(),
+        details: entry.details.to_string(),
+        chain: audit_chain::chain_of(entry.tenant_id).to_string(),
+        chain_seq: 0,
+        prev_hash: String::new(),
+        hash: String::new(),
+    };
+    audit_chain::append(conn, link).await
+}
+
+/// Records an event in a transaction of its own.
+pub async fn append(svc: &Services, actor: &Actor, entry: Entry<'_>) -> Result<()> {
+    let mut tx = svc.db.pool.begin().await?;
+    record(&mut tx, actor, entry).await?;
+    tx.commit().await?;
     Ok(())
 }
 
-#[derive(FromRow)]
-struct AuditRow {
-    id: String,
-    at: i64,
-    actor: String,
-    action: String,
-    resource_type: String,
-    resource_id: Option<String>,
-    tenant_id: Option<String>,
-    status: String,
-    client_ip: Option<String>,
-    details: String,
-}
-
-impl From<AuditRow> for AuditEvent {
-    fn from(r: AuditRow) -> Self {
+impl From<Link> for AuditEvent {
+    fn from(r: Link) -> Self {
         AuditEvent {
             id: r.id,
             at: r.at,
@@ -105,50 +103,273 @@ impl From<AuditRow> for AuditEvent {
             status: AuditStatus::parse(&r.status).unwrap_or(AuditStatus::Failure),
             client_ip: r.client_ip,
             details: r.details,
+            chain: r.chain,
+            chain_seq: r.chain_seq,
+            hash: r.hash,
         }
     }
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    pub tenant_id: Option<String>,
-    pub action: Option<String>,
+/// Counting stops here: a page only needs to know that there is more.
+const COUNT_CAP: i64 = 10_000;
+
+/// SQL conditions and their values, numbered as they are added.
+#[derive(Default)]
+struct Conditions {
+    sql: Vec<String>,
+    values: Vec<Bound>,
 }
 
-/// Newest first. Tenant users see only their own tenant's events.
-pub async fn list(
-    svc: &Services,
-    actor: &Actor,
-    filter: Filter,
-    page: PageRequest,
-) -> Result<Page<AuditEvent>> {
+enum Bound {
+    Text(String),
+    Int(i64),
+}
+
+impl Conditions {
+    fn push(&mut self, template: &str, values: Vec<Bound>) {
+        let mut sql = template.to_string();
+        for v in values {
+            self.values.push(v);
+            sql = sql.replacen('?', &format!("${}", self.values.len()), 1);
+        }
+        self.sql.push(sql);
+    }
+
+    fn where_clause(&self) -> String {
+        if self.sql.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.sql.join(" AND "))
+        }
+    }
+
+    fn bind<'q, O>(
+        &'q self,
+        mut q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+        for v in &self.values {
+            q = match v {
+                Bound::Text(s) => q.bind(s.as_str()),
+                Bound::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }
+}
+
+fn nonempty(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+/// Turns filters into conditions. Tenant users are held to their tenant
+/// whatever the filter says.
+fn conditions(actor: &Actor, q: &AuditQuery) -> Result<Conditions> {
+    let mut c = Conditions::default();
     let tenant = match actor.scope() {
         Some(own) => {
-            actor.require(own, crate::domain::role::Access::Manage)?;
+            actor.require(own, Access::Manage)?;
             Some(own.to_string())
         }
-        None => filter.tenant_id.filter(|t| !t.is_empty()),
+        None => nonempty(&q.tenant_id),
     };
-    let action = filter.action.filter(|a| !a.is_empty());
-    let cond = "($1 IS NULL OR tenant_id = $1) AND ($2 IS NULL OR action = $2)";
-    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM audit_events WHERE {cond}"))
-        .bind(tenant.as_deref())
-        .bind(action.as_deref())
+    if let Some(t) = tenant {
+        c.push("tenant_id = ?", vec![Bound::Text(t)]);
+    }
+    if let Some(a) = nonempty(&q.actor) {
+        c.push("actor = ?", vec![Bound::Text(a)]);
+    }
+    if let Some(a) = nonempty(&q.action) {
+        c.push("action = ?", vec![Bound::Text(a)]);
+    }
+    if let Some(r) = nonempty(&q.resource) {
+        c.push(
+            "(resource_type = ? OR resource_id = ?)",
+            vec![Bound::Text(r.clone()), Bound::Text(r)],
+        );
+    }
+    if let Some(st) = nonempty(&q.status) {
+        let st = AuditStatus::parse(&st)
+            .ok_or_else(|| Invalid::new("status", "must be success, failure or denied"))?;
+        c.push("status = ?", vec![Bound::Text(st.as_str().into())]);
+    }
+    if let Some(f) = nonempty(&q.from) {
+        let at = parse_day_or_time(&f)
+            .ok_or_else(|| Invalid::new("from", "must be a date (YYYY-MM-DD)"))?;
+        c.push("at >= ?", vec![Bound::Int(at)]);
+    }
+    if let Some(t) = nonempty(&q.to) {
+        let at = range_end(&t).ok_or_else(|| Invalid::new("to", "must be a date (YYYY-MM-DD)"))?;
+        c.push("at < ?", vec![Bound::Int(at)]);
+    }
+    if let Some(text) = nonempty(&q.text) {
+        let like = format!(
+            "%{}%",
+            text.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        c.push(
+            "(LOWER(details) LIKE ? ESCAPE '\\' OR LOWER(action) LIKE ? ESCAPE '\\' \
+             OR LOWER(actor) LIKE ? ESCAPE '\\' OR LOWER(COALESCE(resource_id, '')) LIKE ? ESCAPE '\\')",
+            (0..4).map(|_| Bound::Text(like.clone())).collect(),
+        );
+    }
+    Ok(c)
+}
+
+/// Newest first, filtered; tenant users see only their own tenant's events.
+pub async fn search(
+    svc: &Services,
+    actor: &Actor,
+    q: &AuditQuery,
+    page: PageRequest,
+) -> Result<Page<AuditEvent>> {
+    let c = conditions(actor, q)?;
+    let wh = c.where_clause();
+    let count_sql = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events {wh} LIMIT {COUNT_CAP}) AS capped"
+    );
+    let (total,): (i64,) = c
+        .bind(sqlx::query_as(&count_sql))
         .fetch_one(&svc.db.pool)
         .await?;
-    let rows: Vec<AuditRow> = sqlx::query_as(&format!(
-        "SELECT id, at, actor, action, resource_type, resource_id, tenant_id, status, \
-         client_ip, details FROM audit_events WHERE {cond} ORDER BY seq DESC LIMIT $3 OFFSET $4"
-    ))
-    .bind(tenant.as_deref())
-    .bind(action.as_deref())
-    .bind(page.limit())
-    .bind(page.offset())
-    .fetch_all(&svc.db.pool)
-    .await?;
+    let n = c.values.len();
+    let rows_sql = format!(
+        "SELECT {LINK_COLUMNS} FROM audit_events {wh} ORDER BY at DESC, seq DESC LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    );
+    let rows: Vec<Link> = c
+        .bind(sqlx::query_as(&rows_sql))
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(&svc.db.pool)
+        .await?;
     Ok(Page::new(
         rows.into_iter().map(AuditEvent::from).collect(),
         total,
         page,
     ))
+}
+
+/// One event, for the detail view.
+pub async fn get(svc: &Services, actor: &Actor, id: &str) -> Result<AuditEvent> {
+    let row: Option<Link> = sqlx::query_as(&format!(
+        "SELECT {LINK_COLUMNS} FROM audit_events WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&svc.db.pool)
+    .await?;
+    let event = row
+        .map(AuditEvent::from)
+        .ok_or(ServiceError::NotFound("audit event"))?;
+    match (&event.tenant_id, actor.scope()) {
+        (_, None) => Ok(event),
+        (Some(t), Some(own)) if t == own => {
+            actor.require(own, Access::Manage)?;
+            Ok(event)
+        }
+        _ => Err(ServiceError::NotFound("audit event")),
+    }
+}
+
+/// Streams a tenant's events over `[from, to]` (dates) as CSV or JSON, oldest
+/// first; the export is itself audited before the first byte goes out.
+pub async fn export(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: &str,
+    from: &str,
+    to: &str,
+    format: ExportFormat,
+) -> Result<BoxStream<'static, Result<String>>> {
+    actor.require(tenant_id, Access::Manage)?;
+    let q = AuditQuery {
+        tenant_id: tenant_id.to_string(),
+        from: from.to_string(),
+        to: to.to_string(),
+        ..Default::default()
+    };
+    let c = conditions(actor, &q)?;
+    let entry = Entry::success("audit.export", "tenant", tenant_id)
+        .tenant(tenant_id)
+        .details(serde_json::json!({ "from": from, "to": to, "format": format }));
+    append(svc, actor, entry).await?;
+    let sql = format!(
+        "SELECT {LINK_COLUMNS} FROM audit_events {} ORDER BY at, seq",
+        c.where_clause()
+    );
+    let pool = svc.db.pool.clone();
+    Ok(Box::pin(async_stream::try_stream! {
+        let mut rows = c.bind(sqlx::query_as::<_, Link>(&sql)).fetch(&pool);
+        let mut first = true;
+        if format == ExportFormat::Csv {
+            yield CSV_HEADER.to_string();
+        } else {
+            yield "[".to_string();
+        }
+        while let Some(row) = rows.next().await {
+            let event = AuditEvent::from(row?);
+            match format {
+                ExportFormat::Csv => yield csv_line(&event),
+                ExportFormat::Json => {
+                    let sep = if first { "\n" } else { ",\n" };
+                    first = false;
+                    yield format!("{sep}{}", serde_json::to_string(&event).unwrap_or_default());
+                }
+            }
+        }
+        if format == ExportFormat::Json {
+            yield "\n]\n".to_string();
+        }
+    }))
+}
+
+/// Removes each tenant's events older than its retention setting, moving
+/// the chain's anchor and recording the purge in the chain, so that
+/// `verify` still passes. Returns how many events were removed.
+pub async fn purge_expired(svc: &Services) -> Result<u64> {
+    let tenants: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT id, audit_retention_days FROM tenants WHERE audit_retention_days IS NOT NULL",
+    )
+    .fetch_all(&svc.db.pool)
+    .await?;
+    let mut removed = 0;
+    for (tenant_id, days) in tenants {
+        let cutoff = now_millis() - days.max(0) * DAY;
+        let through: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(chain_seq) FROM audit_events WHERE chain = $1 AND at < $2 AND chain_seq > 0",
+        )
+        .bind(&tenant_id)
+        .bind(cutoff)
+        .fetch_one(&svc.db.pool)
+        .await?;
+        let Some(through) = through else { continue };
+        let mut tx = svc.db.pool.begin().await?;
+        let n = audit_chain::purge_through(&mut tx, &tenant_id, through).await?;
+        let entry = Entry::success("audit.purge", "tenant", &tenant_id)
+            .tenant(&tenant_id)
+            .details(serde_json::json!({ "purged_through": through, "events": n,
+                                          "older_than_days": days }));
+        record(&mut tx, &Actor::system("retention"), entry).await?;
+        tx.commit().await?;
+        removed += n;
+    }
+    Ok(removed)
+}
+
+/// Applies audit retention at start and then hourly.
+pub fn spawn_retention(svc: Services) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match purge_expired(&svc).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(events = n, "audit events past retention purged"),
+                Err(e) => tracing::error!(error = %e, "audit retention purge failed"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        }
+    })
 }

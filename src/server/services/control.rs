@@ -50,7 +50,7 @@ pub async fn commit(
     actor: &super::Actor,
     entry: super::audit::Entry<'_>,
 ) -> Result<()> {
-    super::audit::record(&mut *tx, actor, entry).await?;
+    super::audit::record(&mut tx, actor, entry).await?;
     bump(&mut *tx).await?;
     tx.commit().await?;
     svc.invalidate_caches();

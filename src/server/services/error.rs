@@ -1,6 +1,7 @@
 use thiserror::Error;
 
 use crate::domain::validation::Invalid;
+use crate::server::db::DbError;
 
 /// The service layer's one error type. Adapters map it to their caller's
 /// shape; `Internal` and `Db` details go to logs, never to callers.
@@ -27,6 +28,17 @@ pub enum ServiceError {
 impl From<sqlx::Error> for ServiceError {
     fn from(e: sqlx::Error) -> Self {
         ServiceError::Db(e)
+    }
+}
+
+impl From<DbError> for ServiceError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Sql(e) => ServiceError::Db(e),
+            DbError::NoStore => ServiceError::NotFound("tenant data store"),
+            DbError::MoveRunning => ServiceError::Conflict(e.to_string()),
+            other => ServiceError::Internal(other.to_string()),
+        }
     }
 }
 

@@ -4,10 +4,13 @@
 pub mod actor;
 pub mod api_keys;
 pub mod audit;
+pub mod audit_chain;
 pub mod bootstrap;
 pub mod catalog;
 pub mod control;
 pub mod error;
+pub mod policies;
+pub mod tenant_data;
 pub mod tenants;
 pub mod usage;
 pub mod users;
@@ -19,6 +22,7 @@ pub use error::ServiceError;
 
 use super::config::Config;
 use super::crypto::SecretBox;
+use super::db::tenant_store::TenantStores;
 use super::db::Db;
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
@@ -32,11 +36,16 @@ pub struct Services {
     pub keys: Arc<api_keys::KeyCache>,
     pub catalog: Arc<catalog::CatalogCache>,
     pub secrets: SecretBox,
+    pub stores: Arc<TenantStores>,
+    pub policies: Arc<policies::PolicyCache>,
 }
 
 impl Services {
     pub fn new(db: Db, config: Config, secrets: SecretBox) -> Self {
+        let stores = TenantStores::new(db.clone(), &config.database_url(), config.tenant_pools);
         Self {
+            stores: Arc::new(stores),
+            policies: Arc::new(policies::PolicyCache::default()),
             db,
             config: Arc::new(config),
             keys: Arc::new(api_keys::KeyCache::default()),
@@ -49,6 +58,7 @@ impl Services {
     pub fn invalidate_caches(&self) {
         self.keys.clear();
         self.catalog.clear();
+        self.policies.clear();
     }
 }
 

@@ -12,10 +12,12 @@ use crate::domain::time::now_millis;
 use crate::domain::validation::Invalid;
 
 use super::audit::{self, Entry};
-use super::{control, new_id, Actor, Result, ServiceError, Services};
+use super::{control, new_id, tenant_data, Actor, Result, ServiceError, Services};
+use crate::server::db::tenant_store::{Location, TenantStores};
 
 pub(super) const COLUMNS: &str =
-    "id, name, isolation, data_location, rpm_limit, tpm_limit, status, created_at, updated_at";
+    "id, name, isolation, data_location, rpm_limit, tpm_limit, status, audit_retention_days, \
+     created_at, updated_at";
 
 #[derive(FromRow)]
 pub(super) struct TenantRow {
@@ -26,6 +28,7 @@ pub(super) struct TenantRow {
     rpm_limit: i64,
     tpm_limit: i64,
     status: String,
+    audit_retention_days: Option<i64>,
     created_at: i64,
     updated_at: i64,
 }
@@ -43,6 +46,7 @@ impl TenantRow {
             rpm_limit: self.rpm_limit,
             tpm_limit: self.tpm_limit,
             status,
+            audit_retention_days: self.audit_retention_days,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -60,9 +64,23 @@ pub async fn create(svc: &Services, actor: &Actor, settings: TenantSettings) -> 
         rpm_limit: settings.rpm_limit,
         tpm_limit: settings.tpm_limit,
         status: TenantStatus::Active,
+        audit_retention_days: None,
         created_at: now,
         updated_at: now,
     };
+    // The store first: a tenant row never points at a store that is not there.
+    let location = svc.stores.provision(&tenant.id, tenant.isolation).await?;
+    if let Err(e) = insert(svc, actor, &tenant, &location).await {
+        if let Err(cleanup) = svc.stores.erase(&tenant.id, &location).await {
+            tracing::error!(error = %cleanup, tenant_id = tenant.id, "removing a half-created store failed");
+        }
+        return Err(e);
+    }
+    Ok(tenant)
+}
+
+async fn insert(svc: &Services, actor: &Actor, tenant: &Tenant, location: &Location) -> Result<()> {
+    let now = tenant.created_at;
     let mut tx = svc.db.pool.begin().await?;
     sqlx::query(
         "INSERT INTO tenants (id, name, name_key, isolation, data_location, rpm_limit, \
@@ -82,14 +100,16 @@ pub async fn create(svc: &Services, actor: &Actor, settings: TenantSettings) -> 
     .execute(&mut *tx)
     .await
     .map_err(ServiceError::conflict_on("a tenant with this name"))?;
+    TenantStores::register(&mut tx, &tenant.id, location).await?;
     let entry = Entry::success("tenant.create", "tenant", &tenant.id)
         .tenant(&tenant.id)
         .details(json!({ "name": tenant.name, "isolation": tenant.isolation,
+                          "store": location.describe(svc.db.backend),
                           "data_location": tenant.data_location,
                           "rpm_limit": tenant.rpm_limit, "tpm_limit": tenant.tpm_limit }));
-    audit::record(&mut *tx, actor, entry).await?;
+    audit::record(&mut tx, actor, entry).await?;
     tx.commit().await?;
-    Ok(tenant)
+    Ok(())
 }
 
 pub async fn get(svc: &Services, actor: &Actor, id: &str) -> Result<Tenant> {
@@ -251,6 +271,35 @@ pub async fn set_status(
     get(svc, actor, id).await
 }
 
+/// Keeps the tenant's audit events for `days` (purged by a background
+/// task, the purge itself recorded in the chain), or forever with `None`.
+pub async fn set_audit_retention(
+    svc: &Services,
+    actor: &Actor,
+    id: &str,
+    days: Option<i64>,
+) -> Result<Tenant> {
+    actor.require_platform_admin()?;
+    if days.is_some_and(|d| !(1..=36_500).contains(&d)) {
+        return Err(
+            Invalid::new("audit_retention_days", "must be between 1 and 36500 days").into(),
+        );
+    }
+    let before = get(svc, actor, id).await?;
+    let mut tx = svc.db.pool.begin().await?;
+    sqlx::query("UPDATE tenants SET audit_retention_days = $1, updated_at = $2 WHERE id = $3")
+        .bind(days)
+        .bind(now_millis())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let entry = Entry::success("tenant.audit_retention", "tenant", id)
+        .tenant(id)
+        .details(json!({ "before": before.audit_retention_days, "after": days }));
+    control::commit(svc, tx, actor, entry).await?;
+    get(svc, actor, id).await
+}
+
 /// Deletion is irreversible, so the caller must type the tenant's name.
 pub async fn delete(svc: &Services, actor: &Actor, id: &str, confirm_name: &str) -> Result<()> {
     actor.require_platform_admin()?;
@@ -276,10 +325,14 @@ pub async fn delete(svc: &Services, actor: &Actor, id: &str, confirm_name: &str)
             .execute(&mut *tx)
             .await?;
     }
+    let placement = TenantStores::unregister(&mut tx, id).await?;
     let entry = Entry::success("tenant.delete", "tenant", id)
         .tenant(id)
         .details(json!({ "name": tenant.name }));
     control::commit(svc, tx, actor, entry).await?;
+    if let Some(placement) = placement {
+        tenant_data::erase(svc, actor, &placement).await?;
+    }
     Ok(())
 }
 

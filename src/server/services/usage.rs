@@ -2,107 +2,46 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::FromRow;
-
 use crate::domain::role::Access;
+pub use crate::domain::usage::UsageEvent;
 use crate::domain::usage::{UsageReport, UsageTotals};
+use crate::server::db::tenant_store::Written;
 
 use super::{Actor, Result, Services};
-use crate::server::db::Backend;
 
-/// One request's outcome. `request_id` makes writes idempotent: a retried
-/// batch does not count twice.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UsageEvent {
-    pub request_id: String,
-    pub tenant_id: String,
-    pub api_key_id: Option<String>,
-    pub model: String,
-    pub provider: Option<String>,
-    pub dialect: &'static str,
-    pub stream: bool,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cache_read_tokens: i64,
-    pub cache_write_tokens: i64,
-    pub cost_micros: i64,
-    pub latency_ms: i64,
-    pub status: u16,
-    pub error_type: Option<String>,
-    pub created_at: i64,
-}
-
-const COLUMNS: usize = 16;
-/// Rows per INSERT statement: far below both backends' parameter limits.
-const ROWS_PER_STATEMENT: usize = 100;
-
-/// Writes a batch in one transaction, many rows per statement; rows already
-/// present are skipped.
+/// Writes a batch from the ledger: each tenant's events go to that
+/// tenant's store. Events of a deleted tenant are dropped, because its data
+/// has been erased and must stay so.
 pub async fn insert_batch(svc: &Services, events: &[UsageEvent]) -> Result<()> {
-    let mut tx = svc.db.pool.begin().await?;
-    for chunk in events.chunks(ROWS_PER_STATEMENT) {
-        let sql = insert_sql(svc.db.backend, chunk.len());
-        let mut q = sqlx::query(&sql);
-        for e in chunk {
-            q = q
-                .bind(&e.request_id)
-                .bind(&e.tenant_id)
-                .bind(e.api_key_id.as_deref())
-                .bind(&e.model)
-                .bind(e.provider.as_deref())
-                .bind(e.dialect)
-                .bind(i64::from(e.stream))
-                .bind(e.input_tokens)
-                .bind(e.output_tokens)
-                .bind(e.cache_read_tokens)
-                .bind(e.cache_write_tokens)
-                .bind(e.cost_micros)
-                .bind(e.latency_ms)
-                .bind(i64::from(e.status))
-                .bind(e.error_type.as_deref())
-                .bind(e.created_at);
+    match events.first() {
+        None => return Ok(()),
+        Some(first) if events.iter().all(|e| e.tenant_id == first.tenant_id) => {
+            return write_tenant(svc, &first.tenant_id, events).await;
         }
-        q.execute(&mut *tx).await?;
+        Some(_) => {}
     }
-    tx.commit().await?;
+    let mut by_tenant: BTreeMap<&str, Vec<UsageEvent>> = BTreeMap::new();
+    for e in events {
+        by_tenant.entry(&e.tenant_id).or_default().push(e.clone());
+    }
+    for (tenant_id, events) in by_tenant {
+        write_tenant(svc, tenant_id, &events).await?;
+    }
     Ok(())
 }
 
-/// SQLite gets positional `?` markers here: with hundreds of `$N` markers
-/// its driver resolves each by name, which costs quadratic time.
-fn insert_sql(backend: Backend, rows: usize) -> String {
-    let marker = |n: usize| match backend {
-        Backend::Sqlite => "?".to_string(),
-        Backend::Postgres => format!("${n}"),
-    };
-    let tuples: Vec<String> = (0..rows)
-        .map(|r| {
-            let params: Vec<String> = (1..=COLUMNS).map(|c| marker(r * COLUMNS + c)).collect();
-            format!("({})", params.join(", "))
-        })
-        .collect();
-    format!(
-        "INSERT INTO usage_events (request_id, tenant_id, api_key_id, model, provider, dialect, \
-         stream, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, \
-         latency_ms, status, error_type, created_at) VALUES {} ON CONFLICT (request_id) DO NOTHING",
-        tuples.join(", ")
-    )
+async fn write_tenant(svc: &Services, tenant_id: &str, events: &[UsageEvent]) -> Result<()> {
+    if svc.stores.write_usage(tenant_id, events).await? == Written::TenantGone {
+        tracing::warn!(
+            tenant_id,
+            events = events.len(),
+            "usage for a deleted tenant dropped"
+        );
+    }
+    Ok(())
 }
 
-#[derive(FromRow)]
-struct ModelTotals {
-    model: String,
-    requests: i64,
-    input_tokens: i64,
-    output_tokens: i64,
-    cache_read_tokens: i64,
-    cache_write_tokens: i64,
-    cost_micros: i64,
-    errors: i64,
-}
-
-/// Totals for a tenant over `[from, to)`, by model. Sums are cast so both
-/// backends return integers (PostgreSQL's SUM of BIGINT is NUMERIC).
+/// Totals for a tenant over `[from, to)`, by model.
 pub async fn report(
     svc: &Services,
     actor: &Actor,
@@ -111,36 +50,15 @@ pub async fn report(
     to: Option<i64>,
 ) -> Result<UsageReport> {
     actor.require(tenant_id, Access::Read)?;
-    let rows: Vec<ModelTotals> = sqlx::query_as(
-        "SELECT model, COUNT(*) AS requests, \
-         CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
-         CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
-         CAST(COALESCE(SUM(cache_read_tokens), 0) AS BIGINT) AS cache_read_tokens, \
-         CAST(COALESCE(SUM(cache_write_tokens), 0) AS BIGINT) AS cache_write_tokens, \
-         CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost_micros, \
-         CAST(COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS BIGINT) AS errors \
-         FROM usage_events WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3 \
-         GROUP BY model ORDER BY model",
-    )
-    .bind(tenant_id)
-    .bind(from.unwrap_or(0))
-    .bind(to.unwrap_or(i64::MAX))
-    .fetch_all(&svc.db.pool)
-    .await?;
+    let store = svc.stores.open(tenant_id).await?;
+    let rows = store
+        .usage_by_model(from.unwrap_or(0), to.unwrap_or(i64::MAX))
+        .await?;
     let mut report = UsageReport {
         totals: UsageTotals::default(),
         by_model: BTreeMap::new(),
     };
-    for r in rows {
-        let t = UsageTotals {
-            requests: r.requests,
-            input_tokens: r.input_tokens,
-            output_tokens: r.output_tokens,
-            cache_read_tokens: r.cache_read_tokens,
-            cache_write_tokens: r.cache_write_tokens,
-            cost_micros: r.cost_micros,
-            errors: r.errors,
-        };
+    for (model, t) in rows {
         let tot = &mut report.totals;
         tot.requests += t.requests;
         tot.input_tokens += t.input_tokens;
@@ -149,7 +67,7 @@ pub async fn report(
         tot.cache_write_tokens += t.cache_write_tokens;
         tot.cost_micros += t.cost_micros;
         tot.errors += t.errors;
-        report.by_model.insert(r.model, t);
+        report.by_model.insert(model, t);
     }
     Ok(report)
 }

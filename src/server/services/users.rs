@@ -86,7 +86,7 @@ pub async fn create(svc: &Services, actor: &Actor, new: NewUser<'_>) -> Result<U
     let entry = Entry::success("user.create", "user", &id)
         .details(json!({ "email": email, "role": new.role }));
     let entry = entry.tenant_opt(tenant_id);
-    audit::record(&mut *tx, actor, entry).await?;
+    audit::record(&mut tx, actor, entry).await?;
     tx.commit().await?;
     get(svc, actor, &id).await
 }
@@ -154,7 +154,7 @@ pub async fn reset_password(
     let entry =
         Entry::success("user.reset_password", "user", id).details(json!({ "email": target.email }));
     let entry = entry.tenant_opt(target.tenant_id.as_deref());
-    audit::record(&mut *tx, actor, entry).await?;
+    audit::record(&mut tx, actor, entry).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -186,7 +186,7 @@ pub async fn set_disabled(svc: &Services, actor: &Actor, id: &str, disabled: boo
     };
     let entry = Entry::success(action, "user", id).details(json!({ "email": target.email }));
     let entry = entry.tenant_opt(target.tenant_id.as_deref());
-    audit::record(&mut *tx, actor, entry).await?;
+    audit::record(&mut tx, actor, entry).await?;
     tx.commit().await?;
     get(svc, actor, id).await
 }

@@ -1,0 +1,257 @@
+//! PII and secret detection (DESIGN §1 step 3): pure, in-process, fast.
+//!
+//! Recognizers find candidates with regular expressions, validators
+//! (Luhn, SSA rules, mod-97, address parsing) discard look-alikes, nearby
+//! words raise or lower confidence, and overlaps are resolved in favour of
+//! the more confident finding. Offsets count Unicode scalar values, end
+//! exclusive.
+
+mod context;
+mod recognizers;
+mod shapes;
+mod validators;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+pub use validators::{card_network, iban_checksum, luhn};
+
+/// Findings below this confidence are not reported.
+pub const MIN_SCORE: f32 = 0.5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EntityType {
+    CreditCard,
+    UsSsn,
+    EmailAddress,
+    PhoneNumber,
+    IbanCode,
+    IpAddress,
+    Secret,
+}
+
+impl EntityType {
+    pub const ALL: [EntityType; 7] = [
+        EntityType::CreditCard,
+        EntityType::UsSsn,
+        EntityType::EmailAddress,
+        EntityType::PhoneNumber,
+        EntityType::IbanCode,
+        EntityType::IpAddress,
+        EntityType::Secret,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityType::CreditCard => "CREDIT_CARD",
+            EntityType::UsSsn => "US_SSN",
+            EntityType::EmailAddress => "EMAIL_ADDRESS",
+            EntityType::PhoneNumber => "PHONE_NUMBER",
+            EntityType::IbanCode => "IBAN_CODE",
+            EntityType::IpAddress => "IP_ADDRESS",
+            EntityType::Secret => "SECRET",
+        }
+    }
+
+    /// How sensitive this kind of data is.
+    pub fn classification(self) -> Classification {
+        match self {
+            EntityType::CreditCard | EntityType::UsSsn | EntityType::Secret => {
+                Classification::Restricted
+            }
+            EntityType::IbanCode | EntityType::EmailAddress | EntityType::PhoneNumber => {
+                Classification::Confidential
+            }
+            EntityType::IpAddress => Classification::Internal,
+        }
+    }
+}
+
+impl fmt::Display for EntityType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EntityType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim().to_ascii_uppercase();
+        EntityType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| format!("unknown entity type {s}"))
+    }
+}
+
+/// Data classification levels, ordered from least to most sensitive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Classification {
+    Public,
+    Internal,
+    Confidential,
+    Restricted,
+}
+
+impl Classification {
+    pub const ALL: [Classification; 4] = [
+        Classification::Public,
+        Classification::Internal,
+        Classification::Confidential,
+        Classification::Restricted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Classification::Public => "public",
+            Classification::Internal => "internal",
+            Classification::Confidential => "confidential",
+            Classification::Restricted => "restricted",
+        }
+    }
+}
+
+impl FromStr for Classification {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim().to_ascii_lowercase();
+        Classification::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("unknown classification {s}"))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub entity_type: EntityType,
+    /// Offsets in Unicode scalar values; `end` is exclusive.
+    pub start: usize,
+    pub end: usize,
+    pub score: f32,
+}
+
+/// A candidate in byte offsets, before overlaps are resolved.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Span {
+    pub ty: EntityType,
+    pub start: usize,
+    pub end: usize,
+    pub score: f32,
+}
+
+/// Every finding in `text`, in order of position.
+pub fn detect(text: &str) -> Vec<Finding> {
+    let mut spans = recognizers::candidates(text);
+    spans.retain(|s| s.score >= MIN_SCORE);
+    let kept = resolve_overlaps(spans);
+    to_char_offsets(text, kept)
+}
+
+/// The most sensitive classification among findings (public when none).
+pub fn highest_classification(findings: &[Finding]) -> Classification {
+    findings
+        .iter()
+        .map(|f| f.entity_type.classification())
+        .max()
+        .unwrap_or(Classification::Public)
+}
+
+/// Keeps the more confident (then the longer) of overlapping candidates.
+fn resolve_overlaps(mut spans: Vec<Span>) -> Vec<Span> {
+    spans.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then((b.end - b.start).cmp(&(a.end - a.start)))
+            .then(a.start.cmp(&b.start))
+    });
+    // In place: the first `kept` entries are the survivors so far.
+    let mut kept = 0;
+    for i in 0..spans.len() {
+        let s = spans[i];
+        if spans[..kept]
+            .iter()
+            .all(|k| s.end <= k.start || s.start >= k.end)
+        {
+            spans[kept] = s;
+            kept += 1;
+        }
+    }
+    spans.truncate(kept);
+    spans.sort_by_key(|s| s.start);
+    spans
+}
+
+fn to_char_offsets(text: &str, spans: Vec<Span>) -> Vec<Finding> {
+    let ascii = text.is_ascii();
+    let mut chars_before = 0;
+    let mut byte_pos = 0;
+    let mut char_at = |b: usize| -> usize {
+        if ascii {
+            return b;
+        }
+        // Spans come sorted by start, and ends follow starts, so this walks forward.
+        if b < byte_pos {
+            return text[..b].chars().count();
+        }
+        chars_before += text[byte_pos..b].chars().count();
+        byte_pos = b;
+        chars_before
+    };
+    spans
+        .into_iter()
+        .map(|s| Finding {
+            entity_type: s.ty,
+            start: char_at(s.start),
+            end: char_at(s.end),
+            score: (s.score.min(1.0) * 100.0).round() / 100.0,
+        })
+        .collect()
+}
+
+/// Replaces each finding with `[REDACTED:TYPE]`.
+pub fn redact(text: &str, findings: &[Finding]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.char_indices().map(|(i, _)| i).chain([text.len()]);
+    let mut byte_of = Vec::with_capacity(findings.len() * 2);
+    // Char offsets back to bytes, in one pass over sorted positions.
+    let mut positions: Vec<usize> = findings.iter().flat_map(|f| [f.start, f.end]).collect();
+    positions.sort_unstable();
+    let mut ci = 0;
+    let mut current = chars.next().unwrap_or(0);
+    for p in &positions {
+        while ci < *p {
+            current = chars.next().unwrap_or(text.len());
+            ci += 1;
+        }
+        byte_of.push((*p, current));
+    }
+    let lookup = |c: usize| {
+        byte_of
+            .iter()
+            .find(|(ch, _)| *ch == c)
+            .map_or(text.len(), |(_, b)| *b)
+    };
+    let mut last = 0;
+    let mut sorted: Vec<&Finding> = findings.iter().collect();
+    sorted.sort_by_key(|f| f.start);
+    for f in sorted {
+        let (s, e) = (lookup(f.start), lookup(f.end));
+        if s < last {
+            continue;
+        }
+        out.push_str(&text[last..s]);
+        out.push_str("[REDACTED:");
+        out.push_str(f.entity_type.as_str());
+        out.push(']');
+        last = e;
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,345 @@
+//! Data policies: rules that map an entity type, or a classification level
+//! and above, to what the gateway does with a request that contains it.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use super::pii::{Classification, EntityType, Finding};
+use super::validation::Invalid;
+
+/// Ordered by severity: when several rules apply, the most severe wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Allow,
+    Flag,
+    Redact,
+    Block,
+}
+
+impl Action {
+    pub const ALL: [Action; 4] = [Action::Allow, Action::Flag, Action::Redact, Action::Block];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Flag => "flag",
+            Action::Redact => "redact",
+            Action::Block => "block",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Action {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim().to_ascii_lowercase();
+        Action::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| Invalid::new("action", "must be allow, redact, block or flag"))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Prompt,
+    Response,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Prompt => "prompt",
+            Direction::Response => "response",
+        }
+    }
+}
+
+impl FromStr for Direction {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "prompt" => Ok(Direction::Prompt),
+            "response" => Ok(Direction::Response),
+            _ => Err(Invalid::new("direction", "must be prompt or response")),
+        }
+    }
+}
+
+/// What a rule applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "value")]
+pub enum Target {
+    Entity(EntityType),
+    /// Findings at this classification or above.
+    Classification(Classification),
+}
+
+impl Target {
+    pub fn parse(entity: Option<&str>, classification: Option<&str>) -> Result<Self, Invalid> {
+        match (
+            entity.map(str::trim).filter(|s| !s.is_empty()),
+            classification.map(str::trim).filter(|s| !s.is_empty()),
+        ) {
+            (Some(e), None) => e
+                .parse()
+                .map(Target::Entity)
+                .map_err(|m: String| Invalid::new("entity", m)),
+            (None, Some(c)) => c
+                .parse()
+                .map(Target::Classification)
+                .map_err(|m: String| Invalid::new("classification", m)),
+            _ => Err(Invalid::new(
+                "entity",
+                "give either an entity type or a classification",
+            )),
+        }
+    }
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            Target::Entity(_) => "entity",
+            Target::Classification(_) => "classification",
+        }
+    }
+
+    pub fn value(self) -> &'static str {
+        match self {
+            Target::Entity(e) => e.as_str(),
+            Target::Classification(c) => c.as_str(),
+        }
+    }
+
+    pub fn from_stored(kind: &str, value: &str) -> Option<Self> {
+        match kind {
+            "entity" => value.parse().ok().map(Target::Entity),
+            "classification" => value.parse().ok().map(Target::Classification),
+            _ => None,
+        }
+    }
+
+    fn matches(self, f: &Finding) -> bool {
+        match self {
+            Target::Entity(e) => f.entity_type == e,
+            Target::Classification(c) => f.entity_type.classification() >= c,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Entity(e) => write!(f, "{e}"),
+            Target::Classification(c) => write!(f, "{} and above", c.as_str()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyRule {
+    pub id: String,
+    /// `None`: the platform default, for tenants without rules of their own.
+    pub tenant_id: Option<String>,
+    pub target: Target,
+    pub action: Action,
+    pub direction: Direction,
+    pub created_at: i64,
+}
+
+/// What a set of rules decides for some findings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub action: Action,
+    /// The rules that applied, most severe first.
+    pub rule_ids: Vec<String>,
+    /// Entity types that triggered a non-allow action (never their values).
+    pub entity_types: Vec<EntityType>,
+    /// Findings to replace when the action is `redact` (also those flagged
+    /// alongside a redaction are left alone).
+    pub redact: Vec<Finding>,
+    pub classification: Classification,
+}
+
+/// What a policy would do with a piece of text (the portal's "try it").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trial {
+    pub findings: Vec<Finding>,
+    pub decision: Decision,
+    /// The text as the provider would see it; `None` when blocked.
+    pub forwarded: Option<String>,
+}
+
+/// Applies `rules` (already chosen for the tenant) to `findings`. For each
+/// finding, a rule naming its entity type wins over classification rules;
+/// among classification rules the most severe applies. The request's
+/// action is the most severe over all findings.
+pub fn evaluate(rules: &[PolicyRule], findings: &[Finding], direction: Direction) -> Decision {
+    let rules: Vec<&PolicyRule> = rules.iter().filter(|r| r.direction == direction).collect();
+    let mut decision = Decision {
+        action: Action::Allow,
+        rule_ids: Vec::new(),
+        entity_types: Vec::new(),
+        redact: Vec::new(),
+        classification: super::pii::highest_classification(findings),
+    };
+    for f in findings {
+        let Some(rule) = rule_for(&rules, f) else {
+            continue;
+        };
+        if rule.action == Action::Allow {
+            continue;
+        }
+        decision.action = decision.action.max(rule.action);
+        if !decision.rule_ids.contains(&rule.id) {
+            decision.rule_ids.push(rule.id.clone());
+        }
+        if !decision.entity_types.contains(&f.entity_type) {
+            decision.entity_types.push(f.entity_type);
+        }
+        if rule.action == Action::Redact {
+            decision.redact.push(f.clone());
+        }
+    }
+    decision.entity_types.sort();
+    decision
+}
+
+fn rule_for<'a>(rules: &[&'a PolicyRule], f: &Finding) -> Option<&'a PolicyRule> {
+    let specific = rules
+        .iter()
+        .filter(|r| matches!(r.target, Target::Entity(_)) && r.target.matches(f))
+        .max_by_key(|r| r.action);
+    specific
+        .or_else(|| {
+            rules
+                .iter()
+                .filter(|r| matches!(r.target, Target::Classification(_)) && r.target.matches(f))
+                .max_by_key(|r| r.action)
+        })
+        .copied()
+}
+
+/// A tenant's own rules, or the platform default when it has none.
+pub fn rules_for_tenant<'a>(all: &'a [PolicyRule], tenant_id: &str) -> Vec<&'a PolicyRule> {
+    let own: Vec<&PolicyRule> = all
+        .iter()
+        .filter(|r| r.tenant_id.as_deref() == Some(tenant_id))
+        .collect();
+    if own.is_empty() {
+        all.iter().filter(|r| r.tenant_id.is_none()).collect()
+    } else {
+        own
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::pii::detect;
+
+    fn rule(id: &str, target: Target, action: Action) -> PolicyRule {
+        PolicyRule {
+            id: id.into(),
+            tenant_id: Some("t".into()),
+            target,
+            action,
+            direction: Direction::Prompt,
+            created_at: 0,
+        }
+    }
+
+    const TEXT: &str = "card 4111 1111 1111 1111, mail a@example.com, ip 10.0.0.1";
+
+    #[test]
+    fn no_rules_allow_everything() {
+        let d = evaluate(&[], &detect(TEXT), Direction::Prompt);
+        assert_eq!(d.action, Action::Allow);
+        assert_eq!(d.classification, Classification::Restricted);
+    }
+
+    #[test]
+    fn most_severe_action_wins_and_names_types() {
+        let rules = [
+            rule(
+                "r1",
+                Target::Entity(EntityType::EmailAddress),
+                Action::Redact,
+            ),
+            rule("r2", Target::Entity(EntityType::CreditCard), Action::Block),
+        ];
+        let d = evaluate(&rules, &detect(TEXT), Direction::Prompt);
+        assert_eq!(d.action, Action::Block);
+        assert_eq!(
+            d.entity_types,
+            vec![EntityType::CreditCard, EntityType::EmailAddress]
+        );
+        assert_eq!(d.rule_ids.len(), 2);
+    }
+
+    #[test]
+    fn classification_rules_cover_that_level_and_above() {
+        let rules = [rule(
+            "c",
+            Target::Classification(Classification::Confidential),
+            Action::Redact,
+        )];
+        let d = evaluate(&rules, &detect(TEXT), Direction::Prompt);
+        assert_eq!(d.action, Action::Redact);
+        // Card (restricted) and e-mail (confidential), not the IP (internal).
+        assert_eq!(d.redact.len(), 2);
+    }
+
+    #[test]
+    fn an_entity_rule_overrides_a_classification_rule() {
+        let rules = [
+            rule(
+                "c",
+                Target::Classification(Classification::Internal),
+                Action::Block,
+            ),
+            rule("e", Target::Entity(EntityType::IpAddress), Action::Allow),
+        ];
+        let d = evaluate(&rules, &detect("ip 10.0.0.1"), Direction::Prompt);
+        assert_eq!(d.action, Action::Allow);
+    }
+
+    #[test]
+    fn response_rules_do_not_apply_to_prompts() {
+        let mut r = rule("r", Target::Entity(EntityType::CreditCard), Action::Block);
+        r.direction = Direction::Response;
+        assert_eq!(
+            evaluate(&[r], &detect(TEXT), Direction::Prompt).action,
+            Action::Allow
+        );
+    }
+
+    #[test]
+    fn tenants_without_rules_get_the_platform_default() {
+        let mut default = rule("d", Target::Entity(EntityType::UsSsn), Action::Block);
+        default.tenant_id = None;
+        let own = rule("o", Target::Entity(EntityType::UsSsn), Action::Flag);
+        let all = [default, own];
+        assert_eq!(rules_for_tenant(&all, "t")[0].id, "o");
+        assert_eq!(rules_for_tenant(&all, "other")[0].id, "d");
+    }
+
+    #[test]
+    fn targets_parse_from_input() {
+        assert_eq!(
+            Target::parse(Some("credit_card"), None),
+            Ok(Target::Entity(EntityType::CreditCard))
+        );
+        assert!(Target::parse(None, None).is_err());
+        assert!(Target::parse(Some("CREDIT_CARD"), Some("restricted")).is_err());
+        assert!(Target::parse(None, Some("secretive")).is_err());
+    }
+}

@@ -1,0 +1,202 @@
+//! Moving a tenant's data to another isolation level while it keeps
+//! writing. The steps:
+//! 1. provision the target store;
+//! 2. point writers at both stores (a new epoch): from here every new event
+//!    lands in the target too;
+//! 3. copy what the source held, idempotently;
+//! 4. verify by counts, switch the placement (another epoch), and erase the
+//!    source. Writers fenced on an old epoch write again to the new place.
+//!
+//! An interrupted move leaves the tenant writing to both stores; running
+//! the move again resumes it (same level) or abandons it (another level).
+
+use std::time::Duration;
+
+use super::{Location, Placement, TenantStores};
+use crate::domain::tenant::{IsolationLevel, MoveReport};
+use crate::domain::time::now_millis;
+use crate::server::db::DbError;
+
+const PAGE: i64 = 1000;
+const VERIFY_ATTEMPTS: usize = 20;
+
+impl TenantStores {
+    pub async fn move_tenant(
+        &self,
+        tenant_id: &str,
+        to: IsolationLevel,
+    ) -> Result<MoveReport, DbError> {
+        let mut p = self.placement(tenant_id).await?.ok_or(DbError::NoStore)?;
+        if let Some(stale) = p.target.clone().filter(|t| t.level() != to) {
+            self.abandon(&p, &stale).await?;
+            p = self.placement(tenant_id).await?.ok_or(DbError::NoStore)?;
+        }
+        if p.location.level() == to {
+            return Err(DbError::Store(format!(
+                "the data is already {}",
+                to.as_str()
+            )));
+        }
+        let (target, dual_epoch) = match p.target.clone() {
+            Some(target) => (target, p.epoch),
+            None => {
+                let target = self.provision(tenant_id, to).await?;
+                match self.start_dual_writes(&p, &target).await {
+                    Ok(epoch) => (target, epoch),
+                    Err(e) => {
+                        let _ = self.erase(tenant_id, &target).await;
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        let rows_copied = self
+            .copy(tenant_id, &p.location, &target, dual_epoch)
+            .await?;
+        let (source_rows, target_rows) = self
+            .verify(tenant_id, &p.location, &target, dual_epoch)
+            .await?;
+        self.switch(&p, &target, dual_epoch).await?;
+        let source_rows_erased = self.erase(tenant_id, &p.location).await?;
+        Ok(MoveReport {
+            from: p.location.level(),
+            to,
+            from_location: p.location.describe(self.backend()),
+            to_location: target.describe(self.backend()),
+            rows_copied,
+            source_rows,
+            target_rows,
+            source_rows_erased,
+        })
+    }
+
+    /// Returns the epoch at which writes go to both stores.
+    async fn start_dual_writes(&self, p: &Placement, target: &Location) -> Result<i64, DbError> {
+        let changed = sqlx::query(
+            "UPDATE tenant_stores SET target_level = $1, target_location = $2, \
+             epoch = epoch + 1, updated_at = $3 \
+             WHERE tenant_id = $4 AND epoch = $5 AND target_level IS NULL",
+        )
+        .bind(target.level().as_str())
+        .bind(target.stored())
+        .bind(now_millis())
+        .bind(&p.tenant_id)
+        .bind(p.epoch)
+        .execute(&self.main.pool)
+        .await?
+        .rows_affected();
+        if changed == 1 {
+            Ok(p.epoch + 1)
+        } else {
+            Err(DbError::MoveRunning)
+        }
+    }
+
+    async fn copy(
+        &self,
+        tenant_id: &str,
+        from: &Location,
+        to: &Location,
+        epoch: i64,
+    ) -> Result<u64, DbError> {
+        let source = self.at(tenant_id, from)?;
+        let target = self.at(tenant_id, to)?;
+        // Rows written after this point go to both stores already: copying
+        // them too would chase the writers forever.
+        let Some(until) = source.last_request_id().await? else {
+            return Ok(0);
+        };
+        let mut after = String::new();
+        let mut copied = 0u64;
+        loop {
+            let page = source.usage_page(&after, Some(&until), PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = last.request_id.clone();
+            target.insert_usage(&page, Some(epoch)).await?;
+            copied += page.len() as u64;
+        }
+        Ok(copied)
+    }
+
+    /// Every source row must be in the target. Writers add to both while
+    /// this runs, source first, so the target may briefly trail by a batch:
+    /// counting the source first and waiting for the target to catch up
+    /// proves it holds at least as many rows as the source had.
+    async fn verify(
+        &self,
+        tenant_id: &str,
+        from: &Location,
+        to: &Location,
+        epoch: i64,
+    ) -> Result<(i64, i64), DbError> {
+        let source = self.at(tenant_id, from)?;
+        let target = self.at(tenant_id, to)?;
+        let total = |c: Vec<(String, i64)>| c.iter().map(|(_, n)| n).sum::<i64>();
+        let mut last = (0, 0);
+        for _ in 0..VERIFY_ATTEMPTS {
+            let s = total(source.row_counts().await?);
+            let t = total(target.row_counts().await?);
+            last = (s, t);
+            if t >= s {
+                return Ok(last);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.copy(tenant_id, from, to, epoch).await?;
+        }
+        Err(DbError::Verify(format!(
+            "source has {} rows, target {}",
+            last.0, last.1
+        )))
+    }
+
+    /// Makes the target the tenant's store, in one transaction with the
+    /// tenant's recorded level.
+    async fn switch(&self, p: &Placement, target: &Location, epoch: i64) -> Result<(), DbError> {
+        let now = now_millis();
+        let mut tx = self.main.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE tenant_stores SET level = $1, location = $2, target_level = NULL, \
+             target_location = NULL, epoch = epoch + 1, updated_at = $3 \
+             WHERE tenant_id = $4 AND epoch = $5",
+        )
+        .bind(target.level().as_str())
+        .bind(target.stored())
+        .bind(now)
+        .bind(&p.tenant_id)
+        .bind(epoch)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed != 1 {
+            return Err(DbError::MoveRunning);
+        }
+        sqlx::query("UPDATE tenants SET isolation = $1, updated_at = $2 WHERE id = $3")
+            .bind(target.level().as_str())
+            .bind(now)
+            .bind(&p.tenant_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.placement(&p.tenant_id).await?;
+        Ok(())
+    }
+
+    /// Stops writing to an interrupted move's target, then removes it.
+    async fn abandon(&self, p: &Placement, target: &Location) -> Result<(), DbError> {
+        let changed = sqlx::query(
+            "UPDATE tenant_stores SET target_level = NULL, target_location = NULL, \
+             epoch = epoch + 1, updated_at = $1 WHERE tenant_id = $2 AND epoch = $3",
+        )
+        .bind(now_millis())
+        .bind(&p.tenant_id)
+        .bind(p.epoch)
+        .execute(&self.main.pool)
+        .await?
+        .rows_affected();
+        if changed != 1 {
+            return Err(DbError::MoveRunning);
+        }
+        self.erase(&p.tenant_id, target).await?;
+        Ok(())
+    }
+}

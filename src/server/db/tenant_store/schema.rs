@@ -1,0 +1,81 @@
+//! The tables of a tenant store, as versioned migrations. Version n is
+//! `MIGRATIONS[n - 1]`. `{t}` stands for a table's name in that store (a
+//! prefix in a SQLite namespace, plain elsewhere).
+//!
+//! The shared row-level tables get the same changes from
+//! `migrations/{sqlite,postgres}`: a change here needs its twin there.
+
+pub const MIGRATIONS: &[&[&str]] = &[V1, V2];
+
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Tables holding tenant data, for counts, sizes and erasure.
+pub const TABLES: &[&str] = &["usage_events"];
+
+const V1: &[&str] = &[
+    "CREATE TABLE {t:usage_events} (
+        request_id         TEXT PRIMARY KEY,
+        tenant_id          TEXT NOT NULL,
+        api_key_id         TEXT,
+        model              TEXT NOT NULL,
+        provider           TEXT,
+        dialect            TEXT NOT NULL,
+        stream             BIGINT NOT NULL,
+        input_tokens       BIGINT NOT NULL,
+        output_tokens      BIGINT NOT NULL,
+        cache_read_tokens  BIGINT NOT NULL,
+        cache_write_tokens BIGINT NOT NULL,
+        cost_micros        BIGINT NOT NULL,
+        latency_ms         BIGINT NOT NULL,
+        status             BIGINT NOT NULL,
+        error_type         TEXT,
+        created_at         BIGINT NOT NULL
+    )",
+    "CREATE INDEX {t:usage_events}_tenant ON {t:usage_events}(tenant_id, created_at)",
+];
+
+/// Governance on the ledger (twin of migrations/*/0004_governance.sql).
+const V2: &[&str] = &[
+    "ALTER TABLE {t:usage_events} ADD COLUMN policy_action TEXT NOT NULL DEFAULT 'allow'",
+    "ALTER TABLE {t:usage_events} ADD COLUMN classification TEXT NOT NULL DEFAULT 'public'",
+];
+
+/// Replaces each `{t:name}` with `table(name)`.
+pub fn render(sql: &str, table: impl Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(sql.len() + 32);
+    let mut rest = sql;
+    while let Some(start) = rest.find("{t:") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 3..];
+        match after.find('}') {
+            Some(end) => {
+                out.push_str(&table(&after[..end]));
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prefixed_and_plain_names() {
+        let sql = "CREATE INDEX {t:usage_events}_tenant ON {t:usage_events}(tenant_id)";
+        assert_eq!(
+            render(sql, |n| format!("t_ab_{n}")),
+            "CREATE INDEX t_ab_usage_events_tenant ON t_ab_usage_events(tenant_id)"
+        );
+        assert_eq!(
+            render(sql, str::to_string),
+            "CREATE INDEX usage_events_tenant ON usage_events(tenant_id)"
+        );
+    }
+}

@@ -1,0 +1,253 @@
+//! The usage ledger's rows in a tenant store.
+
+use sqlx::FromRow;
+
+use super::store::TenantStore;
+use crate::domain::usage::{UsageEvent, UsageTotals};
+use crate::server::db::{Backend, DbError};
+
+const COLUMNS: &str = "request_id, tenant_id, api_key_id, model, provider, dialect, stream, \
+     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, \
+     latency_ms, status, error_type, created_at, policy_action, classification";
+const COLUMN_COUNT: usize = 18;
+/// Rows per INSERT statement: far below both backends' parameter limits.
+const ROWS_PER_STATEMENT: usize = 100;
+
+#[derive(FromRow)]
+struct EventRow {
+    request_id: String,
+    tenant_id: String,
+    api_key_id: Option<String>,
+    model: String,
+    provider: Option<String>,
+    dialect: String,
+    stream: i64,
+    input_tokens: i64,
+    output_tokens: i64,
+    cache_read_tokens: i64,
+    cache_write_tokens: i64,
+    cost_micros: i64,
+    latency_ms: i64,
+    status: i64,
+    error_type: Option<String>,
+    created_at: i64,
+    policy_action: String,
+    classification: String,
+}
+
+impl From<EventRow> for UsageEvent {
+    fn from(r: EventRow) -> Self {
+        UsageEvent {
+            request_id: r.request_id,
+            tenant_id: r.tenant_id,
+            api_key_id: r.api_key_id,
+            model: r.model,
+            provider: r.provider,
+            dialect: r.dialect,
+            stream: r.stream != 0,
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+            cache_read_tokens: r.cache_read_tokens,
+            cache_write_tokens: r.cache_write_tokens,
+            cost_micros: r.cost_micros,
+            latency_ms: r.latency_ms,
+            status: u16::try_from(r.status).unwrap_or(0),
+            error_type: r.error_type,
+            created_at: r.created_at,
+            policy_action: r.policy_action,
+            classification: r.classification,
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct ModelTotals {
+    model: String,
+    requests: i64,
+    input_tokens: i64,
+    output_tokens: i64,
+    cache_read_tokens: i64,
+    cache_write_tokens: i64,
+    cost_micros: i64,
+    errors: i64,
+}
+
+impl TenantStore {
+    /// Stores events of this tenant (others are refused), skipping rows
+    /// already present. With `epoch`, the write commits only if the
+    /// tenant's placement has not changed (see `fence`).
+    pub async fn insert_usage(
+        &self,
+        events: &[UsageEvent],
+        epoch: Option<i64>,
+    ) -> Result<(), DbError> {
+        if let Some(e) = events.iter().find(|e| e.tenant_id != self.tenant_id) {
+            return Err(DbError::Store(format!(
+                "usage event {} belongs to another tenant",
+                e.request_id
+            )));
+        }
+        let fenced = epoch.filter(|_| self.location.in_main());
+        let mut tx = self.pool.begin().await?;
+        if let (Some(epoch), Backend::Postgres) = (fenced, self.backend) {
+            self.fence(&mut tx, epoch).await?;
+        }
+        self.enter(&mut tx).await?;
+        let table = self.table("usage_events");
+        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+            let sql = insert_sql(self.backend, &table, chunk.len());
+            let mut q = sqlx::query(&sql);
+            for e in chunk {
+                q = q
+                    .bind(&e.request_id)
+                    .bind(&e.tenant_id)
+                    .bind(e.api_key_id.as_deref())
+                    .bind(&e.model)
+                    .bind(e.provider.as_deref())
+                    .bind(&e.dialect)
+                    .bind(i64::from(e.stream))
+                    .bind(e.input_tokens)
+                    .bind(e.output_tokens)
+                    .bind(e.cache_read_tokens)
+                    .bind(e.cache_write_tokens)
+                    .bind(e.cost_micros)
+                    .bind(e.latency_ms)
+                    .bind(i64::from(e.status))
+                    .bind(e.error_type.as_deref())
+                    .bind(e.created_at)
+                    .bind(&e.policy_action)
+                    .bind(&e.classification);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        // SQLite: the insert took the write lock, so nothing can move the
+        // tenant between this check and the commit.
+        if let (Some(epoch), Backend::Sqlite) = (fenced, self.backend) {
+            self.fence(&mut tx, epoch).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Totals over `[from, to)` by model. Sums are cast so both backends
+    /// return integers (PostgreSQL's SUM of BIGINT is NUMERIC).
+    pub async fn usage_by_model(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, UsageTotals)>, DbError> {
+        let sql = format!(
+            "SELECT model, COUNT(*) AS requests, \
+             CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
+             CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
+             CAST(COALESCE(SUM(cache_read_tokens), 0) AS BIGINT) AS cache_read_tokens, \
+             CAST(COALESCE(SUM(cache_write_tokens), 0) AS BIGINT) AS cache_write_tokens, \
+             CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost_micros, \
+             CAST(COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS BIGINT) AS errors \
+             FROM {} WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3 \
+             GROUP BY model ORDER BY model",
+            self.table("usage_events")
+        );
+        let mut tx = self.begin().await?;
+        let rows: Vec<ModelTotals> = sqlx::query_as(&sql)
+            .bind(&self.tenant_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let t = UsageTotals {
+                    requests: r.requests,
+                    input_tokens: r.input_tokens,
+                    output_tokens: r.output_tokens,
+                    cache_read_tokens: r.cache_read_tokens,
+                    cache_write_tokens: r.cache_write_tokens,
+                    cost_micros: r.cost_micros,
+                    errors: r.errors,
+                };
+                (r.model, t)
+            })
+            .collect())
+    }
+
+    /// Events after `after` (and up to `until`, when given) in request-id
+    /// order: keyset pages for copying.
+    pub async fn usage_page(
+        &self,
+        after: &str,
+        until: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<UsageEvent>, DbError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM {} WHERE tenant_id = $1 AND request_id > $2 \
+             AND ($3 IS NULL OR request_id <= $3) ORDER BY request_id LIMIT $4",
+            self.table("usage_events")
+        );
+        let mut tx = self.begin().await?;
+        let rows: Vec<EventRow> = sqlx::query_as(&sql)
+            .bind(&self.tenant_id)
+            .bind(after)
+            .bind(until)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(UsageEvent::from).collect())
+    }
+
+    /// The largest request id stored now: where a copy that runs beside
+    /// live writes can stop (later rows reach the target by dual writes).
+    pub async fn last_request_id(&self) -> Result<Option<String>, DbError> {
+        let sql = format!(
+            "SELECT MAX(request_id) FROM {} WHERE tenant_id = $1",
+            self.table("usage_events")
+        );
+        let mut tx = self.begin().await?;
+        let last: Option<String> = sqlx::query_scalar(&sql)
+            .bind(&self.tenant_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(last)
+    }
+
+    /// Deletes this tenant's rows (row level erasure); returns how many.
+    pub(super) async fn delete_rows(&self) -> Result<u64, DbError> {
+        let mut tx = self.begin().await?;
+        let mut removed = 0;
+        for table in super::schema::TABLES {
+            let sql = format!("DELETE FROM {} WHERE tenant_id = $1", self.table(table));
+            removed += sqlx::query(&sql)
+                .bind(&self.tenant_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(removed)
+    }
+}
+
+/// SQLite gets positional `?` markers here: with hundreds of `$N` markers
+/// its driver resolves each by name, which costs quadratic time.
+fn insert_sql(backend: Backend, table: &str, rows: usize) -> String {
+    let marker = |n: usize| match backend {
+        Backend::Sqlite => "?".to_string(),
+        Backend::Postgres => format!("${n}"),
+    };
+    let tuples: Vec<String> = (0..rows)
+        .map(|r| {
+            let params: Vec<String> = (1..=COLUMN_COUNT)
+                .map(|c| marker(r * COLUMN_COUNT + c))
+                .collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    format!(
+        "INSERT INTO {table} ({COLUMNS}) VALUES {} ON CONFLICT (request_id) DO NOTHING",
+        tuples.join(", ")
+    )
+}

@@ -1,0 +1,212 @@
+//! Step 3 of the pipeline: classify the prompt's text, apply the tenant's
+//! data policy, and redact or block before the provider sees anything.
+
+use serde_json::{json, Map, Value};
+
+use super::error::GatewayError;
+use super::Gateway;
+use crate::domain::pii::{self, Classification};
+use crate::domain::policy::{self, Action, Decision, Direction, PolicyRule};
+use crate::server::services::audit::{self, Entry};
+use crate::server::services::{policies, Actor};
+
+/// Keys whose string values are identifiers or encodings, not prose.
+const NOT_TEXT: &[&str] = &[
+    "role",
+    "type",
+    "id",
+    "tool_use_id",
+    "tool_call_id",
+    "name",
+    "media_type",
+    "model",
+    "url",
+    "data",
+    "cache_control",
+    "signature",
+    "stop_reason",
+    "finish_reason",
+    "object",
+];
+
+/// The outcome for one request: its action, its most sensitive finding,
+/// and the refusal to answer with when the action is `block`.
+pub struct Governed {
+    pub action: Action,
+    pub classification: Classification,
+    pub refusal: Option<GatewayError>,
+}
+
+/// Classifies `body`'s prompt (system and messages), redacts in place or
+/// refuses, and audits every decision that is not a plain allow.
+pub async fn prompt(
+    gw: &Gateway,
+    tenant_id: &str,
+    request_id: &str,
+    body: &mut Value,
+) -> Result<Governed, GatewayError> {
+    let rules = policies::effective(&gw.svc, tenant_id)
+        .await
+        .map_err(|e| GatewayError::Internal(e.to_string()))?;
+    let mut overall = empty_decision();
+    if let Some(obj) = body.as_object_mut() {
+        for key in ["system", "messages"] {
+            if let Some(v) = obj.get_mut(key) {
+                apply(v, &rules, Direction::Prompt, &mut overall, false);
+            }
+        }
+    }
+    if overall.action == Action::Redact {
+        if let Some(obj) = body.as_object_mut() {
+            for key in ["system", "messages"] {
+                if let Some(v) = obj.get_mut(key) {
+                    apply(v, &rules, Direction::Prompt, &mut empty_decision(), true);
+                }
+            }
+        }
+    }
+    if overall.action != Action::Allow {
+        record(gw, tenant_id, request_id, &overall, Direction::Prompt);
+    }
+    let refusal = (overall.action == Action::Block).then(|| {
+        let types: Vec<&str> = overall.entity_types.iter().map(|t| t.as_str()).collect();
+        GatewayError::Forbidden(format!(
+            "blocked by data policy {}: the prompt contains {}",
+            overall.rule_ids.join(", "),
+            types.join(", ")
+        ))
+    });
+    Ok(Governed {
+        action: overall.action,
+        classification: overall.classification,
+        refusal,
+    })
+}
+
+/// Redacts a non-streamed response's text under the tenant's response
+/// rules; without such rules the bytes pass through untouched.
+pub async fn response(gw: &Gateway, tenant_id: &str, request_id: &str, out: Vec<u8>) -> Vec<u8> {
+    let Ok(rules) = policies::effective(&gw.svc, tenant_id).await else {
+        return out;
+    };
+    if !rules.iter().any(|r| r.direction == Direction::Response) {
+        return out;
+    }
+    let Ok(mut body) = serde_json::from_slice::<Value>(&out) else {
+        return out;
+    };
+    let mut overall = empty_decision();
+    apply(&mut body, &rules, Direction::Response, &mut overall, false);
+    if overall.action == Action::Allow {
+        return out;
+    }
+    // A response cannot be refused after the fact: block and redact both redact it.
+    apply(
+        &mut body,
+        &rules,
+        Direction::Response,
+        &mut empty_decision(),
+        true,
+    );
+    record(gw, tenant_id, request_id, &overall, Direction::Response);
+    serde_json::to_vec(&body).unwrap_or(out)
+}
+
+fn empty_decision() -> Decision {
+    policy::evaluate(&[], &[], Direction::Prompt)
+}
+
+/// Walks every prose string under `v`, merging each one's decision into
+/// `overall`; with `rewrite`, replaces findings the rules redact.
+fn apply(
+    v: &mut Value,
+    rules: &[PolicyRule],
+    direction: Direction,
+    overall: &mut Decision,
+    rewrite: bool,
+) {
+    match v {
+        Value::String(s) => {
+            let findings = pii::detect(s);
+            if findings.is_empty() {
+                return;
+            }
+            let d = policy::evaluate(rules, &findings, direction);
+            if rewrite {
+                let targets = if direction == Direction::Response && d.action == Action::Block {
+                    &findings
+                } else {
+                    &d.redact
+                };
+                if !targets.is_empty() {
+                    *s = pii::redact(s, targets);
+                }
+            }
+            merge(overall, d);
+        }
+        Value::Array(items) => {
+            for item in items {
+                apply(item, rules, direction, overall, rewrite);
+            }
+        }
+        Value::Object(map) => walk_object(map, rules, direction, overall, rewrite),
+        _ => {}
+    }
+}
+
+fn walk_object(
+    map: &mut Map<String, Value>,
+    rules: &[PolicyRule],
+    direction: Direction,
+    overall: &mut Decision,
+    rewrite: bool,
+) {
+    for (k, v) in map.iter_mut() {
+        if !NOT_TEXT.contains(&k.as_str()) {
+            apply(v, rules, direction, overall, rewrite);
+        }
+    }
+}
+
+fn merge(overall: &mut Decision, d: Decision) {
+    overall.action = overall.action.max(d.action);
+    overall.classification = overall.classification.max(d.classification);
+    for id in d.rule_ids {
+        if !overall.rule_ids.contains(&id) {
+            overall.rule_ids.push(id);
+        }
+    }
+    for t in d.entity_types {
+        if !overall.entity_types.contains(&t) {
+            overall.entity_types.push(t);
+        }
+    }
+    overall.entity_types.sort();
+}
+
+/// Audits the decision off the response path: types and rule ids, never values.
+fn record(gw: &Gateway, tenant_id: &str, request_id: &str, d: &Decision, direction: Direction) {
+    let svc = gw.svc.clone();
+    let (tenant_id, request_id) = (tenant_id.to_string(), request_id.to_string());
+    let action = format!("policy.{}", d.action.as_str());
+    let details = json!({
+        "direction": direction,
+        "rules": d.rule_ids,
+        "entity_types": d.entity_types,
+        "classification": d.classification,
+    });
+    let status = if d.action == Action::Block {
+        crate::domain::audit::AuditStatus::Denied
+    } else {
+        crate::domain::audit::AuditStatus::Success
+    };
+    gw.audits.spawn(async move {
+        let entry = Entry::success(&action, "request", &request_id)
+            .tenant(&tenant_id)
+            .status(status)
+            .details(details);
+        if let Err(e) = audit::append(&svc, &Actor::system("gateway"), entry).await {
+            tracing::error!(error = %e, "audit of a policy decision failed");
+        }
+    });
+}

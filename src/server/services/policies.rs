@@ -1,0 +1,191 @@
+//! Data policies per tenant (and the platform default), and their
+//! application to text: what the gateway and the portal's "try it" box use.
+
+use std::sync::{Arc, RwLock};
+
+use serde_json::json;
+use sqlx::FromRow;
+
+use crate::domain::pii;
+use crate::domain::policy::{self, Action, Direction, PolicyRule, Target, Trial};
+use crate::domain::role::Access;
+use crate::domain::time::now_millis;
+
+use super::audit::Entry;
+use super::{control, new_id, tenants, Actor, Result, ServiceError, Services};
+
+#[derive(Default)]
+pub struct PolicyCache {
+    current: RwLock<Option<Arc<Vec<PolicyRule>>>>,
+}
+
+impl PolicyCache {
+    pub fn clear(&self) {
+        if let Ok(mut c) = self.current.write() {
+            *c = None;
+        }
+    }
+}
+
+/// Every rule, from memory when warm (cleared on control-plane changes).
+pub async fn snapshot(svc: &Services) -> Result<Arc<Vec<PolicyRule>>> {
+    if let Some(rules) = svc.policies.current.read().ok().and_then(|c| c.clone()) {
+        return Ok(rules);
+    }
+    let rows: Vec<PolicyRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM policies ORDER BY created_at"
+    ))
+    .fetch_all(&svc.db.pool)
+    .await?;
+    let rules = Arc::new(
+        rows.into_iter()
+            .filter_map(PolicyRow::into_rule)
+            .collect::<Vec<_>>(),
+    );
+    if let Ok(mut c) = svc.policies.current.write() {
+        *c = Some(rules.clone());
+    }
+    Ok(rules)
+}
+
+const COLUMNS: &str = "id, tenant_id, target_kind, target_value, action, direction, created_at";
+
+#[derive(FromRow)]
+struct PolicyRow {
+    id: String,
+    tenant_id: Option<String>,
+    target_kind: String,
+    target_value: String,
+    action: String,
+    direction: String,
+    created_at: i64,
+}
+
+impl PolicyRow {
+    fn into_rule(self) -> Option<PolicyRule> {
+        Some(PolicyRule {
+            target: Target::from_stored(&self.target_kind, &self.target_value)?,
+            action: self.action.parse().ok()?,
+            direction: self.direction.parse().ok()?,
+            id: self.id,
+            tenant_id: self.tenant_id,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// A new rule for a tenant, or for the platform default when `tenant_id` is `None`.
+pub async fn add(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: Option<&str>,
+    target: Target,
+    action: Action,
+    direction: Direction,
+) -> Result<PolicyRule> {
+    actor.require_platform_admin()?;
+    if let Some(t) = tenant_id {
+        tenants::get(svc, actor, t).await?;
+    }
+    let rule = PolicyRule {
+        id: new_id(),
+        tenant_id: tenant_id.map(str::to_string),
+        target,
+        action,
+        direction,
+        created_at: now_millis(),
+    };
+    let mut tx = svc.db.pool.begin().await?;
+    sqlx::query(&format!(
+        "INSERT INTO policies ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    ))
+    .bind(&rule.id)
+    .bind(rule.tenant_id.as_deref())
+    .bind(target.kind())
+    .bind(target.value())
+    .bind(action.as_str())
+    .bind(direction.as_str())
+    .bind(rule.created_at)
+    .execute(&mut *tx)
+    .await?;
+    let entry = Entry::success("policy.add", "policy", &rule.id)
+        .tenant_opt(tenant_id)
+        .details(json!({ "target": target, "action": action, "direction": direction }));
+    control::commit(svc, tx, actor, entry).await?;
+    Ok(rule)
+}
+
+/// Rules of a tenant (`Some`) or the platform default (`None`).
+pub async fn list(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: Option<&str>,
+) -> Result<Vec<PolicyRule>> {
+    if let Some(t) = tenant_id {
+        actor.require(t, Access::Read)?
+    }
+    let all = snapshot(svc).await?;
+    Ok(all
+        .iter()
+        .filter(|r| r.tenant_id.as_deref() == tenant_id)
+        .cloned()
+        .collect())
+}
+
+pub async fn remove(svc: &Services, actor: &Actor, id: &str) -> Result<()> {
+    actor.require_platform_admin()?;
+    let all = snapshot(svc).await?;
+    let rule = all
+        .iter()
+        .find(|r| r.id == id)
+        .ok_or(ServiceError::NotFound("policy"))?;
+    let mut tx = svc.db.pool.begin().await?;
+    sqlx::query("DELETE FROM policies WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let entry = Entry::success("policy.remove", "policy", id)
+        .tenant_opt(rule.tenant_id.as_deref())
+        .details(
+            json!({ "target": rule.target, "action": rule.action, "direction": rule.direction }),
+        );
+    control::commit(svc, tx, actor, entry).await
+}
+
+/// The rules that govern a tenant's traffic: its own, or the platform default.
+pub async fn effective(svc: &Services, tenant_id: &str) -> Result<Vec<PolicyRule>> {
+    let all = snapshot(svc).await?;
+    Ok(policy::rules_for_tenant(&all, tenant_id)
+        .into_iter()
+        .cloned()
+        .collect())
+}
+
+/// With `tenant_id` `None`, tries the platform default.
+pub async fn try_text(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: Option<&str>,
+    text: &str,
+    direction: Direction,
+) -> Result<Trial> {
+    let rules = match tenant_id {
+        Some(t) => {
+            actor.require(t, Access::Read)?;
+            effective(svc, t).await?
+        }
+        None => list(svc, actor, None).await?,
+    };
+    let findings = pii::detect(text);
+    let decision = policy::evaluate(&rules, &findings, direction);
+    let forwarded = match decision.action {
+        Action::Block => None,
+        Action::Redact => Some(pii::redact(text, &decision.redact)),
+        Action::Allow | Action::Flag => Some(text.to_string()),
+    };
+    Ok(Trial {
+        findings,
+        decision,
+        forwarded,
+    })
+}

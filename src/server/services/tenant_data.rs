@@ -1,0 +1,83 @@
+//! A tenant's data store as an administrator sees it: where it lives, how
+//! big it is, moving it to another isolation level, and erasing it.
+
+use serde_json::json;
+
+use crate::domain::audit::AuditStatus;
+use crate::domain::role::Access;
+use crate::domain::tenant::{IsolationLevel, MoveReport, TenantData};
+use crate::server::db::tenant_store::Placement;
+
+use super::audit::{self, Entry};
+use super::{tenants, Actor, Result, ServiceError, Services};
+
+pub async fn data(svc: &Services, actor: &Actor, tenant_id: &str) -> Result<TenantData> {
+    actor.require(tenant_id, Access::Read)?;
+    Ok(svc.stores.stats(tenant_id).await?)
+}
+
+/// Moves the tenant's data to `level` while it keeps serving; the move is
+/// audited whether it succeeds or fails.
+pub async fn set_isolation(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: &str,
+    level: IsolationLevel,
+) -> Result<MoveReport> {
+    actor.require_platform_admin()?;
+    let tenant = tenants::get(svc, actor, tenant_id).await?;
+    if tenant.isolation == level {
+        return Err(ServiceError::Conflict(format!(
+            "the tenant's data is already {}",
+            level.as_str()
+        )));
+    }
+    let result = svc.stores.move_tenant(tenant_id, level).await;
+    let (status, details) = match &result {
+        Ok(report) => (AuditStatus::Success, json!(report)),
+        Err(e) => (
+            AuditStatus::Failure,
+            json!({ "from": tenant.isolation, "to": level, "error": e.to_string() }),
+        ),
+    };
+    let entry = Entry::success("tenant.set_isolation", "tenant", tenant_id)
+        .tenant(tenant_id)
+        .status(status)
+        .details(details);
+    audit::append(svc, actor, entry).await?;
+    Ok(result?)
+}
+
+/// Removes a deleted tenant's data wherever it lived, and says so in the audit trail.
+pub(super) async fn erase(svc: &Services, actor: &Actor, placement: &Placement) -> Result<()> {
+    let tenant_id = placement.tenant_id.as_str();
+    let mut erased = Vec::new();
+    let mut failure = None;
+    for location in std::iter::once(&placement.location).chain(placement.target.iter()) {
+        match svc.stores.erase(tenant_id, location).await {
+            Ok(rows) => erased.push(json!({
+                "level": location.level(),
+                "store": location.describe(svc.db.backend),
+                "rows": rows,
+            })),
+            Err(e) => failure = Some(e),
+        }
+    }
+    let status = if failure.is_some() {
+        AuditStatus::Failure
+    } else {
+        AuditStatus::Success
+    };
+    let entry = Entry::success("tenant.erase", "tenant", tenant_id)
+        .tenant(tenant_id)
+        .status(status)
+        .details(json!({
+            "erased": erased,
+            "error": failure.as_ref().map(ToString::to_string),
+        }));
+    audit::append(svc, actor, entry).await?;
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
