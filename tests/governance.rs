@@ -266,6 +266,8 @@ async fn policies_block_redact_and_flag_in_both_dialects(app: TestApp) -> TestAp
             );
         }
     }
+    // Decisions are written in batches after the responses.
+    app.running.gateway.audit.flush().await;
     let blocked = events(&app.svc, &s.tenant_id, "policy.block").await;
     assert_eq!(blocked.len(), 4);
     assert!(blocked[0].details.contains("CREDIT_CARD") && !blocked[0].details.contains("4111"));

@@ -25,6 +25,7 @@ ALTER TABLE audit_events ADD COLUMN hash TEXT NOT NULL DEFAULT '';
 CREATE INDEX audit_events_chain ON audit_events(chain, chain_seq);
 CREATE INDEX audit_events_actor ON audit_events(actor, at);
 CREATE INDEX audit_events_action ON audit_events(action, at);
+CREATE INDEX audit_events_status ON audit_events(status, at);
 
 -- The newest link of each chain. Appending locks its row, so concurrent
 -- writers take turns; purges move the anchor the walk starts from.
@@ -37,3 +38,10 @@ CREATE TABLE audit_chains (
 );
 
 ALTER TABLE tenants ADD COLUMN audit_retention_days BIGINT;
+
+-- Free-text audit search: trigrams make LIKE '%words%' an index lookup.
+-- pg_trgm is a trusted extension: the database owner may create it.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX audit_events_text ON audit_events USING gin (
+    LOWER(action || ' ' || actor || ' ' || COALESCE(resource_id, '') || ' ' || details) gin_trgm_ops
+);

@@ -25,6 +25,7 @@ ALTER TABLE audit_events ADD COLUMN hash TEXT NOT NULL DEFAULT '';
 CREATE INDEX audit_events_chain ON audit_events(chain, chain_seq);
 CREATE INDEX audit_events_actor ON audit_events(actor, at);
 CREATE INDEX audit_events_action ON audit_events(action, at);
+CREATE INDEX audit_events_status ON audit_events(status, at);
 
 -- The newest link of each chain. Appending locks its row, so concurrent
 -- writers take turns; purges move the anchor the walk starts from.

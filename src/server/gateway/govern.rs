@@ -3,12 +3,13 @@
 
 use serde_json::{json, Map, Value};
 
+use super::audit_writer;
 use super::error::GatewayError;
 use super::Gateway;
+use crate::domain::audit::AuditStatus;
 use crate::domain::pii::{self, Classification};
 use crate::domain::policy::{self, Action, Decision, Direction, PolicyRule};
-use crate::server::services::audit::{self, Entry};
-use crate::server::services::{policies, Actor};
+use crate::server::services::policies;
 
 /// Keys whose string values are identifiers or encodings, not prose.
 const NOT_TEXT: &[&str] = &[
@@ -186,27 +187,21 @@ fn merge(overall: &mut Decision, d: Decision) {
 
 /// Audits the decision off the response path: types and rule ids, never values.
 fn record(gw: &Gateway, tenant_id: &str, request_id: &str, d: &Decision, direction: Direction) {
-    let svc = gw.svc.clone();
-    let (tenant_id, request_id) = (tenant_id.to_string(), request_id.to_string());
-    let action = format!("policy.{}", d.action.as_str());
-    let details = json!({
-        "direction": direction,
-        "rules": d.rule_ids,
-        "entity_types": d.entity_types,
-        "classification": d.classification,
-    });
     let status = if d.action == Action::Block {
-        crate::domain::audit::AuditStatus::Denied
+        AuditStatus::Denied
     } else {
-        crate::domain::audit::AuditStatus::Success
+        AuditStatus::Success
     };
-    gw.audits.spawn(async move {
-        let entry = Entry::success(&action, "request", &request_id)
-            .tenant(&tenant_id)
-            .status(status)
-            .details(details);
-        if let Err(e) = audit::append(&svc, &Actor::system("gateway"), entry).await {
-            tracing::error!(error = %e, "audit of a policy decision failed");
-        }
+    gw.audit.record(audit_writer::Decision {
+        action: format!("policy.{}", d.action.as_str()),
+        request_id: request_id.to_string(),
+        tenant_id: tenant_id.to_string(),
+        status,
+        details: json!({
+            "direction": direction,
+            "rules": d.rule_ids,
+            "entity_types": d.entity_types,
+            "classification": d.classification,
+        }),
     });
 }

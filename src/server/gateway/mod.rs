@@ -2,6 +2,7 @@
 //! account. Steps before the call read only caches.
 
 pub mod admit;
+pub mod audit_writer;
 pub mod dialect;
 pub mod error;
 pub mod govern;
@@ -28,8 +29,8 @@ pub struct Gateway {
     pub limiter: Arc<admit::Limiter>,
     pub ledger: Arc<ledger::Ledger>,
     pub http: reqwest::Client,
-    /// Audit writes of policy decisions, made after the response; shutdown waits for them.
-    pub audits: tokio_util::task::TaskTracker,
+    /// Audit events of policy decisions, written after the response in batches.
+    pub audit: Arc<audit_writer::AuditWriter>,
 }
 
 impl Gateway {
@@ -46,7 +47,10 @@ impl Gateway {
             ledger: Arc::new(ledger::Ledger::start(svc.clone(), svc.config.ledger_queue)),
             limiter: Arc::new(limiter),
             http,
-            audits: tokio_util::task::TaskTracker::new(),
+            audit: Arc::new(audit_writer::AuditWriter::start(
+                svc.clone(),
+                svc.config.ledger_queue,
+            )),
             svc,
         })
     }

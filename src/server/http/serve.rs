@@ -67,8 +67,7 @@ impl Running {
         let result = self.task.await;
         // Every request has finished: write what the ledger and the audit
         // writers still hold.
-        self.gateway.audits.close();
-        self.gateway.audits.wait().await;
+        self.gateway.audit.flush().await;
         self.gateway.ledger.flush().await;
         self.services.keys.flush_last_used(&self.services).await;
         self.services.db.close().await;
