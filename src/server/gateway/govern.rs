@@ -192,7 +192,7 @@ fn record(gw: &Gateway, tenant_id: &str, request_id: &str, d: &Decision, directi
     } else {
         AuditStatus::Success
     };
-    gw.audit.record(audit_writer::Decision {
+    gw.audit.push_detached(audit_writer::Decision {
         action: format!("policy.{}", d.action.as_str()),
         request_id: request_id.to_string(),
         tenant_id: tenant_id.to_string(),

@@ -130,7 +130,7 @@ struct Account {
 impl Drop for Account {
     fn drop(&mut self) {
         if let Some(ev) = self.event(499, TokenCounts::default(), Some("client_closed")) {
-            self.ledger.record_detached(ev);
+            self.ledger.push_detached(ev);
         }
     }
 }
@@ -216,7 +216,7 @@ async fn complete(gw: Gateway, dialect: Dialect, req: Request) -> Response {
             }
             acct.observe(status, &TokenCounts::default());
             if let Some(ev) = acct.event(status, TokenCounts::default(), Some(e.kind())) {
-                gw.ledger.record(ev).await;
+                gw.ledger.push(ev).await;
             }
             e.into_dialect(dialect, &acct.request_id)
         }
@@ -442,7 +442,7 @@ async fn whole_response(
     let out = govern::response(gw, &auth.tenant.id, &acct.request_id, out).await;
     acct.observe(200, &tokens);
     if let Some(ev) = acct.event(200, tokens, None) {
-        gw.ledger.record(ev).await;
+        gw.ledger.push(ev).await;
     }
     let mut res = Response::new(Body::from(out));
     res.headers_mut().insert(
@@ -517,7 +517,7 @@ impl Drop for StreamGuard {
         if !self.done {
             // 499: the client closed the connection before the stream ended.
             if let Some(ev) = self.outcome(499, Some("client_closed")) {
-                self.gw.ledger.record_detached(ev);
+                self.gw.ledger.push_detached(ev);
             }
         }
     }
@@ -588,7 +588,7 @@ fn stream_response(
         }
         let status = if failure.is_some() { 502 } else { 200 };
         if let Some(ev) = guard.outcome(status, failure) {
-            guard.gw.ledger.record(ev).await;
+            guard.gw.ledger.push(ev).await;
         }
     };
     let mut res = Response::new(Body::from_stream(body));

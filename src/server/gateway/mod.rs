@@ -3,6 +3,7 @@
 
 pub mod admit;
 pub mod audit_writer;
+pub mod batch;
 pub mod dialect;
 pub mod error;
 pub mod govern;
@@ -44,13 +45,10 @@ impl Gateway {
             .build()
             .unwrap_or_default();
         Ok(Self {
-            ledger: Arc::new(ledger::Ledger::start(svc.clone(), svc.config.ledger_queue)),
+            ledger: Arc::new(ledger::start(svc.clone(), svc.config.ledger_queue)),
             limiter: Arc::new(limiter),
             http,
-            audit: Arc::new(audit_writer::AuditWriter::start(
-                svc.clone(),
-                svc.config.ledger_queue,
-            )),
+            audit: Arc::new(audit_writer::start(svc.clone(), svc.config.ledger_queue)),
             svc,
         })
     }
