@@ -92,12 +92,13 @@ test('a policy blocks a card number: try it, see it in the audit log, export CSV
 
   // The decision is audited just after the response; reload until it shows.
   const search = `/audit?tenant=${tenantId}&action=policy.block`;
+  // Each look waits for hydration, so a reload never cuts one short.
   await expect(async () => {
     await page.goto(search);
+    await hydrated(page);
     await expect(page.getByTestId('audit-results')).toContainText('policy.block', { timeout: 1000 });
   }).toPass({ timeout: 10_000 });
   await expect(page.getByTestId('audit-results')).not.toContainText('4111');
-  await hydrated(page);
 
   const [download] = await Promise.all([
     page.waitForEvent('download'),

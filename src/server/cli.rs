@@ -351,11 +351,11 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-fn actor() -> Actor {
+pub(crate) fn actor() -> Actor {
     Actor::system("cli")
 }
 
-fn print_json<T: Serialize>(value: &T) {
+pub(crate) fn print_json<T: Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
         Ok(s) => println!("{s}"),
         Err(e) => eprintln!("error: cannot encode output: {e}"),

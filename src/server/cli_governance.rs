@@ -6,11 +6,10 @@ use std::io::Write;
 use clap::Subcommand;
 use futures::StreamExt;
 
+use super::cli::{actor, print_json};
 use crate::domain::audit::ExportFormat;
 use crate::domain::policy::{Action, Direction, Target};
-use crate::server::services::{
-    audit, audit_chain, policies, tenants, Actor, ServiceError, Services,
-};
+use crate::server::services::{audit, audit_chain, policies, tenants, ServiceError, Services};
 
 #[derive(Subcommand, Debug)]
 pub enum PolicyCmd {
@@ -78,17 +77,6 @@ pub enum AuditCmd {
         #[arg(long, default_value_t = 1_000_000)]
         events: usize,
     },
-}
-
-fn actor() -> Actor {
-    Actor::system("cli")
-}
-
-fn print_json<T: serde::Serialize>(v: &T) {
-    match serde_json::to_string_pretty(v) {
-        Ok(s) => println!("{s}"),
-        Err(e) => eprintln!("error: cannot encode output: {e}"),
-    }
 }
 
 pub async fn policy(svc: &Services, cmd: PolicyCmd) -> Result<(), ServiceError> {
