@@ -184,13 +184,8 @@ pub struct Trial {
 /// action is the most severe over all findings.
 pub fn evaluate(rules: &[PolicyRule], findings: &[Finding], direction: Direction) -> Decision {
     let rules: Vec<&PolicyRule> = rules.iter().filter(|r| r.direction == direction).collect();
-    let mut decision = Decision {
-        action: Action::Allow,
-        rule_ids: Vec::new(),
-        entity_types: Vec::new(),
-        redact: Vec::new(),
-        classification: super::pii::highest_classification(findings),
-    };
+    let mut decision = Decision::allow();
+    decision.classification = super::pii::highest_classification(findings);
     for f in findings {
         let Some(rule) = rule_for(&rules, f) else {
             continue;
@@ -198,19 +193,66 @@ pub fn evaluate(rules: &[PolicyRule], findings: &[Finding], direction: Direction
         if rule.action == Action::Allow {
             continue;
         }
-        decision.action = decision.action.max(rule.action);
-        if !decision.rule_ids.contains(&rule.id) {
-            decision.rule_ids.push(rule.id.clone());
-        }
-        if !decision.entity_types.contains(&f.entity_type) {
-            decision.entity_types.push(f.entity_type);
-        }
+        decision.note(rule.action, &rule.id, f.entity_type);
         if rule.action == Action::Redact {
             decision.redact.push(f.clone());
         }
     }
-    decision.entity_types.sort();
+    // A response cannot be refused after the fact: blocking it redacts it.
+    if direction == Direction::Response && decision.action == Action::Block {
+        decision.redact = findings.to_vec();
+    }
     decision
+}
+
+impl Decision {
+    /// Nothing found, nothing to do.
+    pub fn allow() -> Self {
+        Decision {
+            action: Action::Allow,
+            rule_ids: Vec::new(),
+            entity_types: Vec::new(),
+            redact: Vec::new(),
+            classification: Classification::Public,
+        }
+    }
+
+    fn note(&mut self, action: Action, rule_id: &str, entity: EntityType) {
+        self.action = self.action.max(action);
+        if !self.rule_ids.iter().any(|r| r == rule_id) {
+            self.rule_ids.push(rule_id.to_string());
+        }
+        if let Err(at) = self.entity_types.binary_search(&entity) {
+            self.entity_types.insert(at, entity);
+        }
+    }
+
+    /// Folds in the decision for another piece of the same request: the
+    /// most severe action and classification, every rule and type.
+    pub fn merge(&mut self, other: Decision) {
+        self.classification = self.classification.max(other.classification);
+        self.action = self.action.max(other.action);
+        for id in &other.rule_ids {
+            if !self.rule_ids.contains(id) {
+                self.rule_ids.push(id.clone());
+            }
+        }
+        for t in other.entity_types {
+            if let Err(at) = self.entity_types.binary_search(&t) {
+                self.entity_types.insert(at, t);
+            }
+        }
+    }
+
+    /// What a refused caller is told: the rules and types, never the values.
+    pub fn refusal(&self) -> String {
+        let types: Vec<&str> = self.entity_types.iter().map(|t| t.as_str()).collect();
+        format!(
+            "blocked by data policy {}: the prompt contains {}",
+            self.rule_ids.join(", "),
+            types.join(", ")
+        )
+    }
 }
 
 fn rule_for<'a>(rules: &[&'a PolicyRule], f: &Finding) -> Option<&'a PolicyRule> {
@@ -310,6 +352,41 @@ mod tests {
         ];
         let d = evaluate(&rules, &detect("ip 10.0.0.1"), Direction::Prompt);
         assert_eq!(d.action, Action::Allow);
+    }
+
+    #[test]
+    fn decisions_of_several_texts_merge() {
+        let rules = [
+            rule(
+                "e",
+                Target::Entity(EntityType::EmailAddress),
+                Action::Redact,
+            ),
+            rule("c", Target::Entity(EntityType::CreditCard), Action::Block),
+        ];
+        let mut d = evaluate(&rules, &detect("mail a@example.com"), Direction::Prompt);
+        d.merge(evaluate(
+            &rules,
+            &detect("card 4111 1111 1111 1111"),
+            Direction::Prompt,
+        ));
+        assert_eq!(d.action, Action::Block);
+        assert_eq!(
+            d.entity_types,
+            vec![EntityType::CreditCard, EntityType::EmailAddress]
+        );
+        assert_eq!(
+            d.refusal(),
+            "blocked by data policy e, c: the prompt contains CREDIT_CARD, EMAIL_ADDRESS"
+        );
+    }
+
+    #[test]
+    fn a_blocked_response_is_redacted_instead() {
+        let mut r = rule("r", Target::Entity(EntityType::CreditCard), Action::Block);
+        r.direction = Direction::Response;
+        let d = evaluate(&[r], &detect(TEXT), Direction::Response);
+        assert_eq!(d.redact.len(), detect(TEXT).len());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::domain::pii::{self, Finding};
+use crate::domain::pii;
 
 #[derive(Subcommand, Debug)]
 pub enum PiiCmd {
@@ -40,21 +40,13 @@ pub fn run(cmd: PiiCmd) -> Result<(), String> {
             std::io::stdin()
                 .read_to_string(&mut text)
                 .map_err(|e| format!("reading stdin: {e}"))?;
-            let out = serde_json::to_string(&findings_json(&pii::detect(&text)))
-                .map_err(|e| e.to_string())?;
+            let out = serde_json::to_string(&pii::detect(&text)).map_err(|e| e.to_string())?;
             println!("{out}");
             Ok(())
         }
         PiiCmd::Scan { jsonl: true } => scan_lines(),
         PiiCmd::Bench { file, seconds } => bench(&file, seconds),
     }
-}
-
-fn findings_json(findings: &[Finding]) -> serde_json::Value {
-    findings
-        .iter()
-        .map(|f| json!({"entity_type": f.entity_type, "start": f.start, "end": f.end, "score": f.score}))
-        .collect()
 }
 
 fn scan_lines() -> Result<(), String> {
@@ -67,7 +59,7 @@ fn scan_lines() -> Result<(), String> {
         }
         let parsed: Line = serde_json::from_str(&line)
             .map_err(|e| format!("line {}: expected {{\"text\": …}}: {e}", n + 1))?;
-        let findings = findings_json(&pii::detect(&parsed.text));
+        let findings = pii::detect(&parsed.text);
         writeln!(out, "{}", json!({ "findings": findings })).map_err(|e| e.to_string())?;
     }
     out.flush().map_err(|e| e.to_string())

@@ -15,8 +15,6 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-pub use validators::{card_network, iban_checksum, luhn};
-
 /// Findings below this confidence are not reported.
 pub const MIN_SCORE: f32 = 0.5;
 

@@ -49,7 +49,7 @@ pub async fn prompt(
     let rules = policies::effective(&gw.svc, tenant_id)
         .await
         .map_err(|e| GatewayError::Internal(e.to_string()))?;
-    let mut overall = empty_decision();
+    let mut overall = Decision::allow();
     if let Some(obj) = body.as_object_mut() {
         for key in ["system", "messages"] {
             if let Some(v) = obj.get_mut(key) {
@@ -61,7 +61,7 @@ pub async fn prompt(
         if let Some(obj) = body.as_object_mut() {
             for key in ["system", "messages"] {
                 if let Some(v) = obj.get_mut(key) {
-                    apply(v, &rules, Direction::Prompt, &mut empty_decision(), true);
+                    apply(v, &rules, Direction::Prompt, &mut Decision::allow(), true);
                 }
             }
         }
@@ -69,14 +69,8 @@ pub async fn prompt(
     if overall.action != Action::Allow {
         record(gw, tenant_id, request_id, &overall, Direction::Prompt);
     }
-    let refusal = (overall.action == Action::Block).then(|| {
-        let types: Vec<&str> = overall.entity_types.iter().map(|t| t.as_str()).collect();
-        GatewayError::Forbidden(format!(
-            "blocked by data policy {}: the prompt contains {}",
-            overall.rule_ids.join(", "),
-            types.join(", ")
-        ))
-    });
+    let refusal =
+        (overall.action == Action::Block).then(|| GatewayError::Forbidden(overall.refusal()));
     Ok(Governed {
         action: overall.action,
         classification: overall.classification,
@@ -96,7 +90,7 @@ pub async fn response(gw: &Gateway, tenant_id: &str, request_id: &str, out: Vec<
     let Ok(mut body) = serde_json::from_slice::<Value>(&out) else {
         return out;
     };
-    let mut overall = empty_decision();
+    let mut overall = Decision::allow();
     apply(&mut body, &rules, Direction::Response, &mut overall, false);
     if overall.action == Action::Allow {
         return out;
@@ -106,15 +100,11 @@ pub async fn response(gw: &Gateway, tenant_id: &str, request_id: &str, out: Vec<
         &mut body,
         &rules,
         Direction::Response,
-        &mut empty_decision(),
+        &mut Decision::allow(),
         true,
     );
     record(gw, tenant_id, request_id, &overall, Direction::Response);
     serde_json::to_vec(&body).unwrap_or(out)
-}
-
-fn empty_decision() -> Decision {
-    policy::evaluate(&[], &[], Direction::Prompt)
 }
 
 /// Walks every prose string under `v`, merging each one's decision into
@@ -133,17 +123,10 @@ fn apply(
                 return;
             }
             let d = policy::evaluate(rules, &findings, direction);
-            if rewrite {
-                let targets = if direction == Direction::Response && d.action == Action::Block {
-                    &findings
-                } else {
-                    &d.redact
-                };
-                if !targets.is_empty() {
-                    *s = pii::redact(s, targets);
-                }
+            if rewrite && !d.redact.is_empty() {
+                *s = pii::redact(s, &d.redact);
             }
-            merge(overall, d);
+            overall.merge(d);
         }
         Value::Array(items) => {
             for item in items {
@@ -167,22 +150,6 @@ fn walk_object(
             apply(v, rules, direction, overall, rewrite);
         }
     }
-}
-
-fn merge(overall: &mut Decision, d: Decision) {
-    overall.action = overall.action.max(d.action);
-    overall.classification = overall.classification.max(d.classification);
-    for id in d.rule_ids {
-        if !overall.rule_ids.contains(&id) {
-            overall.rule_ids.push(id);
-        }
-    }
-    for t in d.entity_types {
-        if !overall.entity_types.contains(&t) {
-            overall.entity_types.push(t);
-        }
-    }
-    overall.entity_types.sort();
 }
 
 /// Audits the decision off the response path: types and rule ids, never values.
