@@ -4,28 +4,12 @@
 const { test, expect } = require('@playwright/test');
 const fs = require('fs');
 
-const ADMIN = { email: 'admin@e2e.test', password: 'e2e-admin-password-1' };
-const unique = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
+const { ADMIN, unique, failOnBrowserErrors, hydrated, signIn } = require('./support');
 
-let pageErrors = [];
-test.beforeEach(async ({ page }) => {
-  pageErrors = [];
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => { if (m.text().includes('panicked')) pageErrors.push(m.text()); });
-});
-test.afterEach(() => {
-  expect(pageErrors, 'errors in the browser').toEqual([]);
-});
+failOnBrowserErrors();
 
-async function hydrated(page) {
-  await page.waitForSelector('body[data-hydrated="true"]');
-}
-
-async function signIn(page) {
-  await page.goto('/login');
-  await page.getByLabel('Email').fill(ADMIN.email);
-  await page.getByLabel('Password').fill(ADMIN.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+async function signInAsAdmin(page) {
+  await signIn(page, ADMIN);
   await expect(page.getByRole('heading', { name: 'Dashboard' })).toBeVisible();
 }
 
@@ -43,7 +27,7 @@ async function tenantPage(page, name) {
 }
 
 test('move a tenant\'s data to its own schema', async ({ page }) => {
-  await signIn(page);
+  await signInAsAdmin(page);
   await tenantPage(page, `Stores ${unique()}`);
   const data = page.getByTestId('tenant-data');
   await expect(data.getByTestId('data-level')).toHaveText('Row level (shared tables)');
@@ -59,7 +43,7 @@ test('move a tenant\'s data to its own schema', async ({ page }) => {
 
 test('a policy blocks a card number: try it, see it in the audit log, export CSV', async ({ page, request }) => {
   const name = `Governed ${unique()}`;
-  await signIn(page);
+  await signInAsAdmin(page);
   const tenantId = await tenantPage(page, name);
   const keys = page.locator('section', { hasText: 'API keys' });
   await keys.getByRole('button', { name: 'Create key' }).click();

@@ -1,30 +1,9 @@
 // The portal as a person uses it: sign in, tenants, keys, roles, sign out.
 const { test, expect } = require('@playwright/test');
 
-const ADMIN = { email: 'admin@e2e.test', password: 'e2e-admin-password-1' };
-const unique = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
+const { ADMIN, unique, failOnBrowserErrors, hydrated, signIn } = require('./support');
 
-// Any uncaught error in the page (a wasm panic, a hydration mismatch) fails the test.
-let pageErrors = [];
-test.beforeEach(async ({ page }) => {
-  pageErrors = [];
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => { if (m.text().includes('panicked')) pageErrors.push(m.text()); });
-});
-test.afterEach(() => {
-  expect(pageErrors, 'errors in the browser').toEqual([]);
-});
-
-async function hydrated(page) {
-  await page.waitForSelector('body[data-hydrated="true"]');
-}
-
-async function signIn(page, { email, password }) {
-  await page.goto('/login');
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
+failOnBrowserErrors();
 
 async function createTenant(page, name) {
   await page.goto('/tenants');
