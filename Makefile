@@ -22,16 +22,26 @@ export ATRIUM_TEST_POSTGRES_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>
 # Redis-backed rate limiting is tested when a server answers here.
 export ATRIUM_TEST_REDIS_URL ?= $(shell redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG && echo redis://127.0.0.1:6379)
 
-.PHONY: run build tools test lint unit e2e e2e-deps clients bench clean-data help
+.PHONY: run build release tools test lint unit e2e e2e-deps clients bench clean-data help
 
 help:
 	@echo "make run    install what is missing, build (release) and serve on http://127.0.0.1:3000"
 	@echo "make test   fmt, clippy (ssr + hydrate), unit + integration tests (SQLite, PostgreSQL), Playwright"
 
+# The demo provider (`atrium mock-upstream`) runs beside the server and stops with it.
+DEMO_UPSTREAM ?= 127.0.0.1:9099
 run: build
-	LEPTOS_SITE_ROOT=$(SITE) ATRIUM_DEMO_UPSTREAM=$${ATRIUM_DEMO_UPSTREAM:-127.0.0.1:9099} $(BIN) serve
+	@$(BIN) mock-upstream --addr $(DEMO_UPSTREAM) >/dev/null 2>&1 & mock=$$!; \
+	trap 'kill $$mock 2>/dev/null' EXIT INT TERM; \
+	LEPTOS_SITE_ROOT=$(SITE) ATRIUM_DEMO_UPSTREAM=$(DEMO_UPSTREAM) $(BIN) serve
 
+# make run, test and bench need the mock provider, load generator and
+# benches (`devtools`); `make release` builds what operators deploy.
 build: tools
+	cargo leptos build --release --bin-features ssr,devtools
+	@test -x $(BIN) || { echo "expected server binary at $(BIN)"; exit 1; }
+
+release: tools
 	cargo leptos build --release
 	@test -x $(BIN) || { echo "expected server binary at $(BIN)"; exit 1; }
 
@@ -61,18 +71,24 @@ $(TOOLS)/node_modules/.bin/wasm-opt:
 	cd $(TOOLS) && npm install --no-audit --no-fund --silent binaryen@132.0.0
 
 ## Checks
+TEST_LOG := $(CARGO_TARGET_DIR)/make-test.log
+
 test: lint unit e2e clients
-	@echo "make test: all checks passed"
+	@skipped=$$(grep -ho '[0-9]* ignored' $(TEST_LOG) 2>/dev/null | awk '{s+=$$1} END {print s+0}'); \
+	echo "make test: all checks passed ($$skipped tests skipped: see SKIPPED lines above)"
 
 lint:
 	cargo fmt --check
-	cargo clippy --features ssr --all-targets -- -D warnings
+	cargo clippy --features ssr,devtools --all-targets -- -D warnings
+	cargo clippy --features ssr --lib --bins -- -D warnings
 	cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
 unit:
 	@if [ -z "$$ATRIUM_TEST_POSTGRES_URL" ]; then echo "NOTE: ATRIUM_TEST_POSTGRES_URL unset and no PostgreSQL on 127.0.0.1:5432: PostgreSQL tests will be reported as skipped"; fi
 	@if [ -z "$$ATRIUM_TEST_REDIS_URL" ]; then echo "NOTE: ATRIUM_TEST_REDIS_URL unset and no Redis on 127.0.0.1:6379: the Redis rate-limit test will be reported as skipped"; fi
-	cargo test --features ssr
+	@mkdir -p $(CARGO_TARGET_DIR)
+	set -o pipefail; cargo test --features ssr,devtools 2>&1 | tee $(TEST_LOG)
+	@grep -h '^SKIPPED' $(TEST_LOG) | sort -u || true
 
 e2e-deps:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }

@@ -93,10 +93,23 @@ test('a tenant viewer is refused the tenants page, then signs out', async ({ pag
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page).toHaveURL(/\/login$/);
 
+  // The viewer's dashboard and own tenant page ask for nothing the viewer
+  // is refused, and nothing they load is missing (the favicon included).
+  const refused = [];
+  page.on('response', (r) => { if (r.status() >= 400) refused.push(`${r.status()} ${r.url()}`); });
   await signIn(page, viewer);
   await expect(page.getByRole('heading', { name: 'Dashboard' })).toBeVisible();
   await expect(page.locator('.sidebar')).not.toContainText('Tenants');
   await expect(page.locator('.sidebar')).toContainText('My tenant');
+  await hydrated(page);
+  await page.locator('.sidebar').getByRole('link', { name: 'My tenant' }).click();
+  await expect(page.getByRole('heading', { name: tenant })).toBeVisible();
+  await hydrated(page);
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByRole('heading', { name: 'API keys' })).toHaveCount(0);
+  expect(refused).toEqual([]);
+  page.removeAllListeners('response');
 
   const response = await page.goto('/tenants');
   expect(response.status()).toBe(403);
@@ -133,4 +146,35 @@ test('add a provider and a priced model', async ({ page }) => {
   await mform.getByRole('button', { name: 'Save model' }).click();
   await expect(page.getByText(`${name}-model is served by 1 provider(s).`)).toBeVisible();
   await expect(page.locator('table').nth(1)).toContainText('$2.500000');
+});
+
+test.describe('before the wasm loads', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('forms work: a new key and a validation error are shown after the post', async ({ page }) => {
+    const name = `NoScript ${unique()}`;
+    await signIn(page, ADMIN);
+    await expect(page).toHaveURL(/\/$/);
+    await page.goto('/tenants');
+    const form = page.locator('section', { hasText: 'New tenant' });
+    await form.getByLabel('Name').fill(name);
+    await form.getByRole('button', { name: 'Create tenant' }).click();
+    await page.goto('/tenants');
+    await page.getByRole('link', { name }).click();
+    await expect(page.getByRole('heading', { name })).toBeVisible();
+
+    const keys = page.locator('section', { hasText: 'API keys' });
+    await keys.getByLabel('Name').fill('plain');
+    await keys.getByRole('button', { name: 'Create key' }).click();
+    await expect(page.getByRole('heading', { name })).toBeVisible();
+    const shown = page.getByTestId('new-key');
+    await expect(shown).toHaveText(/^atr_[0-9a-f]{12}_[0-9a-f]{48}$/);
+    await page.reload();
+    await expect(page.getByTestId('new-key')).toHaveCount(0);
+
+    const again = page.locator('section', { hasText: 'API keys' });
+    await again.getByLabel('Name').fill('x'.repeat(65));
+    await again.getByRole('button', { name: 'Create key' }).click();
+    await expect(page.getByTestId('flash')).toContainText('name: must be at most 64 printable characters');
+  });
 });

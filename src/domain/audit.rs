@@ -29,6 +29,142 @@ impl AuditStatus {
     }
 }
 
+/// Everything the audit trail records, by name. New kinds of change add a
+/// variant here, so a writer cannot misspell one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AuditAction {
+    #[serde(rename = "api_key.create")]
+    ApiKeyCreate,
+    #[serde(rename = "api_key.revoke")]
+    ApiKeyRevoke,
+    #[serde(rename = "audit.export")]
+    AuditExport,
+    #[serde(rename = "audit.purge")]
+    AuditPurge,
+    #[serde(rename = "auth.sign_in")]
+    AuthSignIn,
+    #[serde(rename = "auth.sign_out")]
+    AuthSignOut,
+    #[serde(rename = "model.upsert")]
+    ModelUpsert,
+    #[serde(rename = "model_alias.set")]
+    ModelAliasSet,
+    #[serde(rename = "policy.add")]
+    PolicyAdd,
+    #[serde(rename = "policy.remove")]
+    PolicyRemove,
+    #[serde(rename = "policy.block")]
+    PolicyBlock,
+    #[serde(rename = "policy.redact")]
+    PolicyRedact,
+    #[serde(rename = "policy.flag")]
+    PolicyFlag,
+    #[serde(rename = "provider.create")]
+    ProviderCreate,
+    #[serde(rename = "tenant.create")]
+    TenantCreate,
+    #[serde(rename = "tenant.update")]
+    TenantUpdate,
+    #[serde(rename = "tenant.suspend")]
+    TenantSuspend,
+    #[serde(rename = "tenant.resume")]
+    TenantResume,
+    #[serde(rename = "tenant.delete")]
+    TenantDelete,
+    #[serde(rename = "tenant.erase")]
+    TenantErase,
+    #[serde(rename = "tenant.set_isolation")]
+    TenantSetIsolation,
+    #[serde(rename = "tenant.audit_retention")]
+    TenantAuditRetention,
+    #[serde(rename = "user.create")]
+    UserCreate,
+    #[serde(rename = "user.reset_password")]
+    UserResetPassword,
+    #[serde(rename = "user.disable")]
+    UserDisable,
+    #[serde(rename = "user.enable")]
+    UserEnable,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 26] = [
+        AuditAction::ApiKeyCreate,
+        AuditAction::ApiKeyRevoke,
+        AuditAction::AuditExport,
+        AuditAction::AuditPurge,
+        AuditAction::AuthSignIn,
+        AuditAction::AuthSignOut,
+        AuditAction::ModelUpsert,
+        AuditAction::ModelAliasSet,
+        AuditAction::PolicyAdd,
+        AuditAction::PolicyRemove,
+        AuditAction::PolicyBlock,
+        AuditAction::PolicyRedact,
+        AuditAction::PolicyFlag,
+        AuditAction::ProviderCreate,
+        AuditAction::TenantCreate,
+        AuditAction::TenantUpdate,
+        AuditAction::TenantSuspend,
+        AuditAction::TenantResume,
+        AuditAction::TenantDelete,
+        AuditAction::TenantErase,
+        AuditAction::TenantSetIsolation,
+        AuditAction::TenantAuditRetention,
+        AuditAction::UserCreate,
+        AuditAction::UserResetPassword,
+        AuditAction::UserDisable,
+        AuditAction::UserEnable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::ApiKeyCreate => "api_key.create",
+            AuditAction::ApiKeyRevoke => "api_key.revoke",
+            AuditAction::AuditExport => "audit.export",
+            AuditAction::AuditPurge => "audit.purge",
+            AuditAction::AuthSignIn => "auth.sign_in",
+            AuditAction::AuthSignOut => "auth.sign_out",
+            AuditAction::ModelUpsert => "model.upsert",
+            AuditAction::ModelAliasSet => "model_alias.set",
+            AuditAction::PolicyAdd => "policy.add",
+            AuditAction::PolicyRemove => "policy.remove",
+            AuditAction::PolicyBlock => "policy.block",
+            AuditAction::PolicyRedact => "policy.redact",
+            AuditAction::PolicyFlag => "policy.flag",
+            AuditAction::ProviderCreate => "provider.create",
+            AuditAction::TenantCreate => "tenant.create",
+            AuditAction::TenantUpdate => "tenant.update",
+            AuditAction::TenantSuspend => "tenant.suspend",
+            AuditAction::TenantResume => "tenant.resume",
+            AuditAction::TenantDelete => "tenant.delete",
+            AuditAction::TenantErase => "tenant.erase",
+            AuditAction::TenantSetIsolation => "tenant.set_isolation",
+            AuditAction::TenantAuditRetention => "tenant.audit_retention",
+            AuditAction::UserCreate => "user.create",
+            AuditAction::UserResetPassword => "user.reset_password",
+            AuditAction::UserDisable => "user.disable",
+            AuditAction::UserEnable => "user.enable",
+        }
+    }
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for AuditAction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AuditAction::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("unknown audit action {s}"))
+    }
+}
+
 /// One recorded fact: who did what to which resource, and how it went.
 /// `details` holds identifiers and field names, never secrets or PII values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,6 +186,45 @@ pub struct AuditEvent {
     pub hash: String,
 }
 
+/// Something an event refers to, as a person reads it: a name (or key
+/// prefix, or e-mail) and the portal page about it, when there is one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Named {
+    pub label: String,
+    pub href: Option<String>,
+}
+
+/// An event as the audit table shows it: names instead of identifiers and
+/// the details as key/value pairs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRow {
+    pub event: AuditEvent,
+    pub tenant: Option<Named>,
+    pub resource: Named,
+    pub details: Vec<(String, String)>,
+}
+
+/// An event's details as key/value pairs, by key. Strings show as
+/// they are, anything else as compact JSON; details that are not an object
+/// show whole under one key.
+pub fn detail_pairs(details: &str) -> Vec<(String, String)> {
+    match serde_json::from_str::<serde_json::Value>(details) {
+        Ok(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .map(|(k, v)| {
+                let shown = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, shown)
+            })
+            .collect(),
+        Ok(serde_json::Value::Null) => Vec::new(),
+        _ if details.trim().is_empty() => Vec::new(),
+        _ => vec![("details".into(), details.to_string())],
+    }
+}
+
 /// Audit search filters, as they appear in the portal's URL.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AuditQuery {
@@ -68,6 +243,7 @@ pub struct AuditQuery {
 
 /// Export formats for audit events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum ExportFormat {
     Csv,
@@ -174,5 +350,35 @@ mod tests {
             CSV_HEADER.matches(',').count(),
             "{line}"
         );
+    }
+}
+
+#[cfg(test)]
+mod action_tests {
+    use super::*;
+
+    #[test]
+    fn details_read_as_pairs() {
+        let pairs = detail_pairs(r#"{"name":"prod","expires_at":null,"rules":["a","b"]}"#);
+        assert_eq!(
+            pairs,
+            vec![
+                ("expires_at".to_string(), "null".to_string()),
+                ("name".to_string(), "prod".to_string()),
+                ("rules".to_string(), r#"["a","b"]"#.to_string()),
+            ]
+        );
+        assert!(detail_pairs("{}").is_empty());
+        assert!(detail_pairs("").is_empty());
+        assert_eq!(detail_pairs("[1]"), vec![("details".into(), "[1]".into())]);
+    }
+
+    #[test]
+    fn actions_round_trip_by_name() {
+        for a in AuditAction::ALL {
+            assert_eq!(a.as_str().parse::<AuditAction>(), Ok(a));
+            assert_eq!(serde_json::to_value(a).expect("json"), a.as_str());
+        }
+        assert!("key.create".parse::<AuditAction>().is_err());
     }
 }

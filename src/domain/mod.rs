@@ -3,6 +3,8 @@
 pub mod api_key;
 pub mod audit;
 pub mod catalog;
+pub mod completion;
+pub mod flash;
 pub mod gcra;
 pub mod page;
 pub mod pii;

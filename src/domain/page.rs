@@ -35,6 +35,40 @@ impl Default for PageRequest {
     }
 }
 
+/// Which way a list is sorted, from the URL query (`dir=asc|desc`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortDir {
+    #[default]
+    Asc,
+    Desc,
+}
+
+impl SortDir {
+    /// Anything but `desc` reads as ascending: a hand-edited URL still works.
+    pub fn parse(s: &str) -> Self {
+        if s.eq_ignore_ascii_case("desc") {
+            SortDir::Desc
+        } else {
+            SortDir::Asc
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortDir::Asc => "asc",
+            SortDir::Desc => "desc",
+        }
+    }
+
+    pub fn flip(self) -> Self {
+        match self {
+            SortDir::Asc => SortDir::Desc,
+            SortDir::Desc => SortDir::Asc,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page<T> {
     pub items: Vec<T>,
@@ -70,6 +104,13 @@ impl<T> Page<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sort_directions_parse_leniently_and_flip() {
+        assert_eq!(SortDir::parse("DESC"), SortDir::Desc);
+        assert_eq!(SortDir::parse("sideways"), SortDir::Asc);
+        assert_eq!(SortDir::Asc.flip().as_str(), "desc");
+    }
 
     #[test]
     fn clamps_requests() {

@@ -2,8 +2,10 @@
 //! and above, to what the gateway does with a request that contains it.
 
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use super::pii::{Classification, EntityType, Finding};
 use super::validation::Invalid;
@@ -270,16 +272,45 @@ fn rule_for<'a>(rules: &[&'a PolicyRule], f: &Finding) -> Option<&'a PolicyRule>
         .copied()
 }
 
-/// A tenant's own rules, or the platform default when it has none.
-pub fn rules_for_tenant<'a>(all: &'a [PolicyRule], tenant_id: &str) -> Vec<&'a PolicyRule> {
-    let own: Vec<&PolicyRule> = all
-        .iter()
-        .filter(|r| r.tenant_id.as_deref() == Some(tenant_id))
-        .collect();
-    if own.is_empty() {
-        all.iter().filter(|r| r.tenant_id.is_none()).collect()
-    } else {
-        own
+/// Every rule, indexed by whom it governs: a tenant's own rules, or the
+/// platform default when it has none.
+#[derive(Debug, Default)]
+pub struct PolicySet {
+    all: Vec<PolicyRule>,
+    by_tenant: HashMap<String, Arc<[PolicyRule]>>,
+    platform: Arc<[PolicyRule]>,
+}
+
+impl PolicySet {
+    pub fn new(all: Vec<PolicyRule>) -> Self {
+        let mut by_tenant: HashMap<String, Vec<PolicyRule>> = HashMap::new();
+        let mut platform = Vec::new();
+        for rule in &all {
+            match &rule.tenant_id {
+                Some(t) => by_tenant.entry(t.clone()).or_default().push(rule.clone()),
+                None => platform.push(rule.clone()),
+            }
+        }
+        Self {
+            by_tenant: by_tenant
+                .into_iter()
+                .map(|(t, rules)| (t, rules.into()))
+                .collect(),
+            platform: platform.into(),
+            all,
+        }
+    }
+
+    pub fn all(&self) -> &[PolicyRule] {
+        &self.all
+    }
+
+    /// The rules that govern a tenant's traffic: its own, or the platform default.
+    pub fn effective(&self, tenant_id: &str) -> Arc<[PolicyRule]> {
+        self.by_tenant
+            .get(tenant_id)
+            .unwrap_or(&self.platform)
+            .clone()
     }
 }
 
@@ -404,9 +435,11 @@ mod tests {
         let mut default = rule("d", Target::Entity(EntityType::UsSsn), Action::Block);
         default.tenant_id = None;
         let own = rule("o", Target::Entity(EntityType::UsSsn), Action::Flag);
-        let all = [default, own];
-        assert_eq!(rules_for_tenant(&all, "t")[0].id, "o");
-        assert_eq!(rules_for_tenant(&all, "other")[0].id, "d");
+        let set = PolicySet::new(vec![default, own]);
+        assert_eq!(set.effective("t")[0].id, "o");
+        assert_eq!(set.effective("t").len(), 1);
+        assert_eq!(set.effective("other")[0].id, "d");
+        assert_eq!(set.all().len(), 2);
     }
 
     #[test]

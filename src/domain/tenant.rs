@@ -131,6 +131,32 @@ impl Tenant {
     }
 }
 
+/// What the tenant list sorts by (`sort=name|created` in the URL).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantSort {
+    #[default]
+    Name,
+    Created,
+}
+
+impl TenantSort {
+    /// Unknown keys read as the default: a hand-edited URL still works.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "created" => TenantSort::Created,
+            _ => TenantSort::Name,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantSort::Name => "name",
+            TenantSort::Created => "created",
+        }
+    }
+}
+
 pub const DEFAULT_RPM: i64 = 600;
 pub const DEFAULT_TPM: i64 = 200_000;
 pub const DEFAULT_REGION: &str = "eu-west";

@@ -4,6 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::completion::{Dialect, ErrorKind};
+use super::pii::Classification;
+use super::policy::Action;
 use super::pricing::Micros;
 
 /// One request's outcome. `request_id` makes writes idempotent: a retried
@@ -15,7 +18,7 @@ pub struct UsageEvent {
     pub api_key_id: Option<String>,
     pub model: String,
     pub provider: Option<String>,
-    pub dialect: String,
+    pub dialect: Dialect,
     pub stream: bool,
     pub input_tokens: i64,
     pub output_tokens: i64,
@@ -24,12 +27,12 @@ pub struct UsageEvent {
     pub cost_micros: i64,
     pub latency_ms: i64,
     pub status: u16,
-    pub error_type: Option<String>,
+    pub error_type: Option<ErrorKind>,
     pub created_at: i64,
-    /// The data policy's decision for the prompt: allow, flag, redact or block.
-    pub policy_action: String,
+    /// The data policy's decision for the prompt.
+    pub policy_action: Action,
     /// The most sensitive classification found in the prompt.
-    pub classification: String,
+    pub classification: Classification,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -100,14 +100,26 @@ pub struct Config {
     )]
     pub ledger_queue: usize,
 
-    /// Run the built-in mock provider at this address and, on a fresh
-    /// database, register it as the demo providers (`make run` does this).
+    /// On a fresh database, register the mock provider at this address
+    /// (`atrium mock-upstream`, which `make run` starts) as the demo providers.
     #[arg(long, env = "ATRIUM_DEMO_UPSTREAM", global = true)]
     pub demo_upstream: Option<String>,
 
-    /// Log format: `text` or `json`.
-    #[arg(long, env = "ATRIUM_LOG_FORMAT", default_value = "text", global = true)]
-    pub log_format: String,
+    /// Log format.
+    #[arg(
+        long,
+        env = "ATRIUM_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Config {

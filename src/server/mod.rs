@@ -1,16 +1,16 @@
-//! Everything with I/O: configuration, storage, services, HTTP and the CLI.
+//! Everything with I/O: configuration, the runtime, storage, services, the
+//! completion gateway, HTTP and the CLI.
 
-pub mod audit_bench;
 pub mod auth;
 pub mod cli;
-pub mod cli_governance;
 pub mod config;
 pub mod crypto;
 pub mod db;
+/// Mock providers, load generators and benches: for tests, demos and
+/// `make bench`, never in the binary operators deploy.
+#[cfg(feature = "devtools")]
+pub mod devtools;
 pub mod gateway;
 pub mod http;
-pub mod loadgen;
-pub mod mock_upstream;
-pub mod pii_cli;
+pub mod runtime;
 pub mod services;
-pub mod store_bench;

@@ -34,6 +34,11 @@ class Atrium:
                 return m.group(1)
         raise RuntimeError(f"{args[0]} exited before printing its address")
 
+    def tenant_key(self, name, rpm, tpm=100000000):
+        """A new tenant of its own and a key for it, so tests share no counters."""
+        self.cli("tenant", "create", "--name", name, "--rpm", str(rpm), "--tpm", str(tpm))
+        return json.loads(self.cli("key", "create", "--tenant", name, "--json"))["key"]
+
     def stop(self):
         for p in self.procs:
             p.terminate()
@@ -52,10 +57,7 @@ def atrium():
           "--input-price-per-mtok", "3", "--output-price-per-mtok", "15")
     a.cli("model", "add", "--name", "gpt-test", "--provider", "up-openai",
           "--input-price-per-mtok", "0.15", "--output-price-per-mtok", "0.6")
-    a.cli("tenant", "create", "--name", "SDK", "--rpm", "100000", "--tpm", "100000000")
-    a.cli("tenant", "create", "--name", "Tiny", "--rpm", "2", "--tpm", "100000")
-    a.key = json.loads(a.cli("key", "create", "--tenant", "SDK", "--json"))["key"]
-    a.tiny_key = json.loads(a.cli("key", "create", "--tenant", "Tiny", "--json"))["key"]
+    a.key = a.tenant_key("SDK", rpm=100000)
     addr = a.start(["serve"], "Atrium is running on ",
                    {"LEPTOS_SITE_ADDR": "127.0.0.1:0", "ATRIUM_SDK_TEST_OPENAI_KEY": "sk-oai-test"})
     a.base = f"http://{addr}"

@@ -116,8 +116,9 @@ def test_401_in_both_sdks(atrium):
 
 
 def test_429_in_both_sdks(atrium):
-    claude = anthropic.Anthropic(api_key=atrium.tiny_key, base_url=atrium.base, max_retries=0)
-    gpt = openai.OpenAI(api_key=atrium.tiny_key, base_url=f"{atrium.base}/v1", max_retries=0)
+    tiny_key = atrium.tenant_key("Tiny", rpm=2, tpm=100000)
+    claude = anthropic.Anthropic(api_key=tiny_key, base_url=atrium.base, max_retries=0)
+    gpt = openai.OpenAI(api_key=tiny_key, base_url=f"{atrium.base}/v1", max_retries=0)
     for _ in range(2):
         claude.messages.create(model="claude-test", max_tokens=5, messages=[{"role": "user", "content": "x"}])
     with pytest.raises(anthropic.RateLimitError) as e:
@@ -128,13 +129,19 @@ def test_429_in_both_sdks(atrium):
 
 
 def test_usage_report_matches(atrium):
-    # Twelve completions above used the SDK tenant's key; the ledger writes
-    # asynchronously, so give it a moment.
+    # A tenant of its own, so the count does not depend on which other tests ran.
+    key = atrium.tenant_key("Usage", rpm=100000)
+    claude = anthropic.Anthropic(api_key=key, base_url=atrium.base, max_retries=0)
+    gpt = openai.OpenAI(api_key=key, base_url=f"{atrium.base}/v1", max_retries=0)
+    for model in MODELS:
+        claude.messages.create(model=model, max_tokens=5, messages=[{"role": "user", "content": "x"}])
+        gpt.chat.completions.create(model=model, messages=[{"role": "user", "content": "x"}])
+    # The ledger writes asynchronously, so give it a moment.
     for _ in range(50):
-        report = json.loads(atrium.cli("usage", "report", "--tenant", "SDK", "--json"))
-        if report["requests"] >= 12:
+        report = json.loads(atrium.cli("usage", "report", "--tenant", "Usage", "--json"))
+        if report["requests"] >= 4:
             break
         time.sleep(0.1)
-    assert report["requests"] == 12
+    assert report["requests"] == 4
     assert set(report["by_model"]) == set(MODELS)
     assert report["cost_usd"] > 0

@@ -1,11 +1,15 @@
 //! Test harness: the real server on port 0, on a fresh database per test,
-//! SQLite always and PostgreSQL when ATRIUM_TEST_POSTGRES_URL is set.
+//! SQLite always and PostgreSQL when ATRIUM_TEST_POSTGRES_URL is set. A test
+//! that cannot run here is reported as ignored (skipped) by the runner,
+//! never as passed.
 #![allow(dead_code)]
 
 use std::future::Future;
 
+use libtest_mimic::{Failed, Trial};
+
 use atrium::server::config::Config;
-use atrium::server::http::serve::{self, Running};
+use atrium::server::runtime::{self as serve, Running};
 use atrium::server::services::Services;
 use clap::Parser;
 use reqwest::redirect::Policy;
@@ -126,39 +130,105 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
     })
 }
 
-/// Runs one test body on a backend, or reports it skipped.
-pub async fn run<F, Fut>(backend: Backend, name: &str, body: F)
+/// What a test needs beyond the database it runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needs {
+    Nothing,
+    Redis,
+}
+
+/// Why a test cannot run on this machine, if it cannot. With
+/// `ATRIUM_TEST_REQUIRE_POSTGRES=1` (CI) a missing PostgreSQL is a failure,
+/// not a skip.
+fn missing(backend: Backend, needs: Needs) -> Option<&'static str> {
+    let require_pg = std::env::var("ATRIUM_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+    if matches!(backend, Backend::Postgres) && postgres_url().is_none() && !require_pg {
+        return Some("PostgreSQL: set ATRIUM_TEST_POSTGRES_URL");
+    }
+    if needs == Needs::Redis && redis_url().is_none() {
+        return Some("Redis: set ATRIUM_TEST_REDIS_URL");
+    }
+    None
+}
+
+/// Drops a test's PostgreSQL database when the test ends, however it ends:
+/// a failed assertion unwinds through this guard too.
+struct DatabaseGuard(Option<String>);
+
+impl Drop for DatabaseGuard {
+    fn drop(&mut self) {
+        let Some(url) = self.0.take() else { return };
+        let dropped = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(drop_database(&url));
+            }
+        })
+        .join();
+        if dropped.is_err() {
+            eprintln!("could not drop a test database");
+        }
+    }
+}
+
+/// Runs one test body on its own runtime and server; the server stops and
+/// the database is dropped whether the body passes or panics.
+fn run<F, Fut>(backend: Backend, body: F) -> Result<(), Failed>
 where
     F: FnOnce(TestApp) -> Fut,
     Fut: Future<Output = TestApp>,
 {
-    let Some(app) = spawn(backend).await else {
-        eprintln!("SKIPPED {name} on PostgreSQL: set ATRIUM_TEST_POSTGRES_URL to run it");
-        return;
-    };
-    let app = body(app).await;
-    let url = app.db_url.clone();
-    let _ = app.running.shutdown().await;
-    if matches!(backend, Backend::Postgres) {
-        drop_database(&url).await;
-    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let app = spawn(backend)
+            .await
+            .ok_or("PostgreSQL is required here but ATRIUM_TEST_POSTGRES_URL is unset")?;
+        let _guard =
+            DatabaseGuard(matches!(backend, Backend::Postgres).then(|| app.db_url.clone()));
+        let app = body(app).await;
+        app.running
+            .shutdown()
+            .await
+            .map_err(|e| format!("shutdown: {e}"))?;
+        Ok::<(), Failed>(())
+    })
 }
 
-/// Generates `sqlite` and `postgres` variants of each listed test body.
+/// One body as two trials, `module::sqlite::name` and `module::postgres::name`.
+pub fn both<F, Fut>(module: &str, name: &str, needs: Needs, body: F) -> [Trial; 2]
+where
+    F: FnOnce(TestApp) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = TestApp>,
+{
+    [(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")].map(|(backend, label)| {
+        let skip = missing(backend, needs);
+        if let Some(why) = skip {
+            eprintln!("SKIPPED {module}::{label}::{name}: needs {why}");
+        }
+        Trial::test(format!("{module}::{label}::{name}"), move || {
+            run(backend, body)
+        })
+        .with_ignored_flag(skip.is_some())
+    })
+}
+
+/// Declares `pub fn trials()` for the listed test bodies, each on SQLite
+/// and PostgreSQL; bodies after `redis:` also need Redis.
 #[macro_export]
 macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                $crate::common::run($crate::common::Backend::Sqlite, stringify!($name), super::$name).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                $crate::common::run($crate::common::Backend::Postgres, stringify!($name), super::$name).await;
-            })*
+    ($($name:ident),* $(,)? $(; redis: $($redis:ident),* $(,)?)?) => {
+        pub fn trials() -> Vec<libtest_mimic::Trial> {
+            use $crate::common::{both, Needs};
+            let module = module_path!().rsplit("::").next().unwrap_or("api");
+            let mut out = Vec::new();
+            $(out.extend(both(module, stringify!($name), Needs::Nothing, $name));)*
+            $($(out.extend(both(module, stringify!($redis), Needs::Redis, $redis));)*)?
+            out
         }
     };
 }

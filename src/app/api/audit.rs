@@ -1,19 +1,26 @@
 use leptos::prelude::*;
 
-use crate::domain::audit::{AuditEvent, AuditQuery};
+use crate::domain::audit::{AuditEvent, AuditQuery, AuditRow};
 use crate::domain::page::Page;
 
 #[cfg(feature = "ssr")]
 use super::ssr::{actor, fail};
 
 #[server(endpoint = "search_audit")]
-pub async fn search_audit(query: AuditQuery, page: u32) -> Result<Page<AuditEvent>, ServerFnError> {
+pub async fn search_audit(query: AuditQuery, page: u32) -> Result<Page<AuditRow>, ServerFnError> {
     use crate::domain::page::PageRequest;
-    use crate::server::services::audit;
+    use crate::server::services::{audit, audit_names};
     let (svc, actor) = actor().await?;
-    audit::search(&svc, &actor, &query, PageRequest::new(Some(page), None))
+    let found = audit::search(&svc, &actor, &query, PageRequest::new(Some(page), None))
         .await
-        .map_err(fail)
+        .map_err(fail)?;
+    let rows = audit_names::rows(&svc, found.items).await.map_err(fail)?;
+    Ok(Page {
+        items: rows,
+        total: found.total,
+        page: found.page,
+        per_page: found.per_page,
+    })
 }
 
 #[server(endpoint = "get_audit_event")]

@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use crate::domain::api_key::{ApiKey, CreatedKey};
 
 #[cfg(feature = "ssr")]
-use super::ssr::{actor, fail, invalid};
+use super::ssr::{actor, fail, flash, invalid};
 
 #[server(endpoint = "list_keys")]
 pub async fn list_keys(tenant_id: String) -> Result<Vec<ApiKey>, ServerFnError> {
@@ -18,13 +18,20 @@ pub async fn create_key(
     name: String,
     expires_in_days: String,
 ) -> Result<CreatedKey, ServerFnError> {
+    use crate::domain::flash::Flash;
     use crate::domain::validation::optional_whole_number;
     use crate::server::services::api_keys;
     let (svc, actor) = actor().await?;
     let days = optional_whole_number("expires_in_days", &expires_in_days).map_err(invalid)?;
-    api_keys::create(&svc, &actor, &tenant_id, &name, days)
+    let created = api_keys::create(&svc, &actor, &tenant_id, &name, days)
         .await
-        .map_err(fail)
+        .map_err(fail)?;
+    let note = format!(
+        "Key {} created. Copy it now: it is shown only once.",
+        created.api_key.name
+    );
+    flash(&svc, Flash::success(note).with_secret(created.key.clone()));
+    Ok(created)
 }
 
 #[server(endpoint = "revoke_key")]

@@ -22,12 +22,13 @@ pub fn error_text(e: &ServerFnError) -> String {
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
-    use axum::http::{header, request::Parts, StatusCode};
+    use axum::http::request::Parts;
+    use axum::http::{header, StatusCode};
     use leptos::prelude::{use_context, ServerFnError};
 
+    use crate::domain::flash::Flash;
     use crate::domain::validation::Invalid;
-    use crate::server::auth::{cookie, session};
-    use crate::server::http::client::client_ip;
+    use crate::server::auth::extract::presented_session;
     use crate::server::services::{Actor, ServiceError, Services};
 
     pub fn invalid(e: Invalid) -> ServerFnError {
@@ -47,33 +48,67 @@ pub mod ssr {
         }
     }
 
+    /// The signed-in user, if any, read by the `Actor` extractor.
     pub async fn current_actor(svc: &Services) -> Result<Option<Actor>, ServiceError> {
-        let Some(parts) = use_context::<Parts>() else {
+        // Outside a request (no parts to read), nobody is signed in.
+        if use_context::<Parts>().is_none() {
             return Ok(None);
-        };
-        let ip = client_ip(&parts.headers, &parts.extensions, svc.config.trust_proxy);
-        let token = parts
-            .headers
-            .get(header::COOKIE)
-            .and_then(|c| c.to_str().ok())
-            .and_then(cookie::session_token);
-        match token {
-            Some(token) => session::actor_for_token(svc, token, &ip).await,
-            None => Ok(None),
+        }
+        leptos_axum::extract_with_state::<Option<Actor>, _>(svc)
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))
+    }
+
+    /// Whether this server function was called by a form posted without
+    /// JavaScript: the browser is then redirected back to the page, and the
+    /// outcome travels as a one-time flash.
+    fn plain_form_post() -> bool {
+        use_context::<Parts>().is_some_and(|p| {
+            p.headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html"))
+        })
+    }
+
+    /// Keeps `flash` for the next page of a form posted without JavaScript;
+    /// does nothing for calls from the running app, which show the outcome
+    /// themselves.
+    pub fn flash(svc: &Services, flash: Flash) {
+        if !plain_form_post() {
+            return;
+        }
+        let token =
+            use_context::<Parts>().and_then(|p| presented_session(&p.headers).map(str::to_string));
+        if let Some(token) = token {
+            svc.flashes.put(&token, flash);
         }
     }
 
+    /// The flash waiting for this session, once.
+    pub fn take_flash(svc: &Services) -> Option<Flash> {
+        let parts = use_context::<Parts>()?;
+        svc.flashes.take(presented_session(&parts.headers)?)
+    }
+
     /// Sets the response status and turns the error into a message fit for
-    /// a person; internal details stay in the log.
+    /// a person; internal details stay in the log. A form posted without
+    /// JavaScript gets the message as a flash on the page it returns to.
     pub fn fail(e: ServiceError) -> ServerFnError {
-        if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
-            opts.set_status(
-                StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            );
-        }
         if e.http_status() >= 500 {
             tracing::error!(error = ?e, "portal request failed");
         }
-        ServerFnError::ServerError(e.to_string())
+        let message = e.to_string();
+        match (plain_form_post(), services()) {
+            (true, Ok(svc)) => flash(&svc, Flash::error(message.clone())),
+            _ => {
+                if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
+                    let status = StatusCode::from_u16(e.http_status())
+                        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                    opts.set_status(status);
+                }
+            }
+        }
+        ServerFnError::ServerError(message)
     }
 }

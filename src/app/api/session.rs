@@ -16,6 +16,16 @@ impl Me {
         self.role == Role::PlatformAdmin
     }
 
+    /// Whether the audit log is open to this user: platform admins, and
+    /// admins of their own tenant.
+    pub fn can_read_audit(&self) -> bool {
+        match self.tenant_id.as_deref() {
+            _ if self.is_platform_admin() => true,
+            Some(own) => self.can_manage(own),
+            None => false,
+        }
+    }
+
     pub fn can_manage(&self, tenant_id: &str) -> bool {
         crate::domain::role::may_access(
             self.role,
@@ -36,4 +46,11 @@ pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
         role: a.role,
         tenant_id: a.tenant_id,
     }))
+}
+
+/// The outcome of a form this session posted without JavaScript, once.
+#[server(endpoint = "take_flash")]
+pub async fn take_flash() -> Result<Option<crate::domain::flash::Flash>, ServerFnError> {
+    let svc = super::ssr::services()?;
+    Ok(super::ssr::take_flash(&svc))
 }

@@ -14,11 +14,18 @@ pub async fn dashboard_counts() -> Result<TenantCounts, ServerFnError> {
 }
 
 #[server(endpoint = "list_tenants")]
-pub async fn list_tenants(q: String, page: u32) -> Result<Page<Tenant>, ServerFnError> {
-    use crate::domain::page::PageRequest;
+pub async fn list_tenants(
+    q: String,
+    page: u32,
+    #[server(default)] sort: String,
+    #[server(default)] dir: String,
+) -> Result<Page<Tenant>, ServerFnError> {
+    use crate::domain::page::{PageRequest, SortDir};
+    use crate::domain::tenant::TenantSort;
     use crate::server::services::tenants;
     let (svc, actor) = actor().await?;
-    tenants::list(&svc, &actor, &q, PageRequest::new(Some(page), None))
+    let order = (TenantSort::parse(&sort), SortDir::parse(&dir));
+    tenants::list(&svc, &actor, &q, order, PageRequest::new(Some(page), None))
         .await
         .map_err(fail)
 }

@@ -4,14 +4,25 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::app::api::audit::{get_audit_event, search_audit};
 use crate::app::api::tenants::tenant_options;
+use crate::app::components::data_table::{Column, DataTable, Paging};
 use crate::app::components::flash::ErrorBox;
-use crate::app::components::pager::{page_number, query_string, Pager};
+use crate::app::components::pager::{page_number, query_string};
 use crate::app::components::status::Badge;
-use crate::domain::audit::AuditQuery;
+use crate::domain::audit::{AuditQuery, AuditRow, Named};
 use crate::domain::time::{format_millis, rfc3339};
 
 const FILTERS: [&str; 8] = [
     "tenant", "actor", "action", "resource", "status", "from", "to", "q",
+];
+
+const COLUMNS: [Column; 7] = [
+    Column::plain("When"),
+    Column::plain("Actor"),
+    Column::plain("Action"),
+    Column::plain("Tenant"),
+    Column::plain("Resource"),
+    Column::plain("Status"),
+    Column::plain("Details"),
 ];
 
 fn query_from(get: impl Fn(&str) -> String) -> AuditQuery {
@@ -77,34 +88,56 @@ pub fn AuditPage() -> impl IntoView {
                     Ok(p) => {
                         let values: Vec<(&str, String)> = FILTERS.iter().map(|k| (*k, get(k))).collect();
                         let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                        let base = query_string(&pairs);
-                        let (pg, count, total) = (p.page, p.page_count(), p.total);
+                        let paging = Paging {
+                            page: p.page,
+                            page_count: p.page_count(),
+                            total: p.total,
+                            base_query: query_string(&pairs),
+                        };
+                        let rows = p.items.into_iter().map(|row| view! { <AuditTableRow row/> }.into_any()).collect();
                         view! {
-                            <table class="data" data-testid="audit-results">
-                                <thead><tr>
-                                    <th>"When"</th><th>"Actor"</th><th>"Action"</th><th>"Resource"</th>
-                                    <th>"Status"</th><th>"Details"</th>
-                                </tr></thead>
-                                <tbody>
-                                    {p.items.into_iter().map(|e| view! {
-                                        <tr>
-                                            <td><a href=format!("/audit/{}", e.id)>{format_millis(e.at)}</a></td>
-                                            <td>{e.actor}</td>
-                                            <td><code>{e.action}</code></td>
-                                            <td>{format!("{} {}", e.resource_type, e.resource_id.unwrap_or_default())}</td>
-                                            <td><Badge text=e.status.as_str().to_string()/></td>
-                                            <td><code class="details">{e.details}</code></td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                            <Pager page=pg page_count=count total base_query=base/>
+                            <DataTable columns=COLUMNS.to_vec() rows paging testid="audit-results"
+                                empty="No events match these filters."/>
                         }.into_any()
                     }
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                 }
             })}
         </Suspense>
+    }
+}
+
+#[component]
+fn AuditTableRow(row: AuditRow) -> impl IntoView {
+    let e = row.event;
+    view! {
+        <tr>
+            <td><a href=format!("/audit/{}", e.id)>{format_millis(e.at)}</a></td>
+            <td>{e.actor}</td>
+            <td><code>{e.action}</code></td>
+            <td>{row.tenant.map(|t| view! { <NamedLink named=t/> })}</td>
+            <td><span class="muted">{e.resource_type}</span> " " <NamedLink named=row.resource/></td>
+            <td><Badge text=e.status.as_str().to_string()/></td>
+            <td><DetailList pairs=row.details/></td>
+        </tr>
+    }
+}
+
+/// A name, linked to its page when it has one.
+#[component]
+fn NamedLink(named: Named) -> impl IntoView {
+    match named.href {
+        Some(href) => view! { <a href=href>{named.label}</a> }.into_any(),
+        None => view! { <span>{named.label}</span> }.into_any(),
+    }
+}
+
+#[component]
+fn DetailList(pairs: Vec<(String, String)>) -> impl IntoView {
+    view! {
+        <dl class="details">
+            {pairs.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
+        </dl>
     }
 }
 

@@ -3,13 +3,34 @@ use leptos_meta::Title;
 
 use crate::app::api::audit::search_audit;
 use crate::app::api::tenants::dashboard_counts;
+use crate::app::components::data_table::{Column, DataTable};
 use crate::app::components::flash::ErrorBox;
+use crate::app::pages::layout::MeResource;
 use crate::domain::time::format_millis;
+
+const RECENT: [Column; 4] = [
+    Column::plain("When"),
+    Column::plain("Actor"),
+    Column::plain("Action"),
+    Column::plain("Status"),
+];
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let counts = Resource::new(|| (), |_| dashboard_counts());
-    let recent = Resource::new(|| (), |_| search_audit(Default::default(), 1));
+    let me = expect_context::<MeResource>();
+    // Tenant viewers have no audit access: their page does not ask.
+    let recent = Resource::new(
+        || (),
+        move |_| async move {
+            let may = me.await.ok().flatten().is_some_and(|m| m.can_read_audit());
+            if may {
+                search_audit(Default::default(), 1).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        },
+    );
     view! {
         <Title text="Dashboard"/>
         <h1>"Dashboard"</h1>
@@ -28,24 +49,24 @@ pub fn DashboardPage() -> impl IntoView {
                 }
             })}
         </Suspense>
-        <h2>"Recent activity"</h2>
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
-                // Tenant viewers have no audit access; the cards above are their view.
-                recent.await.ok().map(|page| view! {
-                    <table class="data">
-                        <thead><tr><th>"When"</th><th>"Actor"</th><th>"Action"</th><th>"Status"</th></tr></thead>
-                        <tbody>
-                            {page.items.into_iter().take(10).map(|e| view! {
-                                <tr>
-                                    <td>{format_millis(e.at)}</td>
-                                    <td>{e.actor}</td>
-                                    <td><code>{e.action}</code></td>
-                                    <td>{e.status.as_str()}</td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
+                recent.await.ok().flatten().map(|page| {
+                    let rows = page.items.into_iter().take(10).map(|r| {
+                        let e = r.event;
+                        view! {
+                            <tr>
+                                <td>{format_millis(e.at)}</td>
+                                <td>{e.actor}</td>
+                                <td><code>{e.action}</code></td>
+                                <td>{e.status.as_str()}</td>
+                            </tr>
+                        }.into_any()
+                    }).collect();
+                    view! {
+                        <h2>"Recent activity"</h2>
+                        <DataTable columns=RECENT.to_vec() rows empty="No activity yet."/>
+                    }
                 })
             })}
         </Suspense>

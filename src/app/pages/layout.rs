@@ -1,7 +1,8 @@
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 
-use crate::app::api::session::{current_user, Me};
+use crate::app::api::session::{current_user, take_flash, Me};
+use crate::domain::flash::{Flash, FlashKind};
 
 pub type MeResource = Resource<Result<Option<Me>, ServerFnError>>;
 
@@ -10,17 +11,22 @@ pub type MeResource = Resource<Result<Option<Me>, ServerFnError>>;
 #[component]
 pub fn Layout() -> impl IntoView {
     let me: MeResource = Resource::new(|| (), |_| current_user());
+    // The outcome of a form posted before the app loaded, shown once.
+    let flash = Resource::new(|| (), |_| take_flash());
     provide_context(me);
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match me.await {
-                    Ok(Some(me)) => view! {
-                        <div class="shell">
-                            <Sidebar me/>
-                            <main class="content"><Outlet/></main>
-                        </div>
-                    }.into_any(),
+                    Ok(Some(me)) => {
+                        let flash = flash.await.ok().flatten();
+                        view! {
+                            <div class="shell">
+                                <Sidebar me/>
+                                <main class="content">{flash.map(|f| view! { <FlashNote flash=f/> })}<Outlet/></main>
+                            </div>
+                        }.into_any()
+                    }
                     _ => view! { <Redirect path="/login"/> }.into_any(),
                 }
             })}
@@ -56,5 +62,19 @@ fn Sidebar(me: Me) -> impl IntoView {
                 </form>
             </div>
         </nav>
+    }
+}
+
+#[component]
+fn FlashNote(flash: Flash) -> impl IntoView {
+    let (class, role) = match flash.kind {
+        FlashKind::Success => ("flash success", "status"),
+        FlashKind::Error => ("flash error", "alert"),
+    };
+    view! {
+        <div class=class role=role data-testid="flash">
+            <p>{flash.message}</p>
+            {flash.secret.map(|s| view! { <code class="secret" data-testid="new-key">{s}</code> })}
+        </div>
     }
 }

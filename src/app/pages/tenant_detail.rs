@@ -9,10 +9,11 @@ use crate::app::api::tenants::{
     get_tenant, get_tenant_data, DeleteTenant, SetAuditRetention, SetTenantIsolation,
     SetTenantStatus, UpdateTenant,
 };
+use crate::app::components::data_table::{Column, DataTable};
 use crate::app::components::flash::{outcome, ErrorBox};
 use crate::app::components::status::Badge;
 use crate::app::pages::layout::MeResource;
-use crate::domain::api_key::ApiKey;
+use crate::domain::api_key::{ApiKey, KeyStatus};
 use crate::domain::pricing::format_usd;
 use crate::domain::tenant::{IsolationLevel, Tenant, TenantData, TenantStatus};
 use crate::domain::time::{format_millis, format_opt, now_millis};
@@ -45,11 +46,20 @@ pub fn TenantDetailPage() -> impl IntoView {
         |(id, _)| get_tenant_data(id),
     );
     let usage = Resource::new(id, tenant_usage);
+    let me = expect_context::<MeResource>();
+    // Only those who may manage the tenant's keys ask for them: a viewer's
+    // page makes no call it would be refused.
     let keys = Resource::new(
         move || (id(), create_key.version().get(), revoke_key.version().get()),
-        |(id, _, _)| list_keys(id),
+        move |(id, _, _)| async move {
+            let may = me.await.ok().flatten().is_some_and(|m| m.can_manage(&id));
+            if may {
+                list_keys(id).await
+            } else {
+                Ok(Vec::new())
+            }
+        },
     );
-    let me = expect_context::<MeResource>();
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -156,37 +166,12 @@ fn KeysSection(
                     match keys.await {
                         Ok(keys) => {
                             let now = now_millis();
+                            let rows = keys.into_iter()
+                                .map(|k| view! { <KeyRow key=k now revoke/> }.into_any())
+                                .collect();
                             view! {
-                                <table class="data keys">
-                                    <thead><tr>
-                                        <th>"Name"</th><th>"Key"</th><th>"Created"</th>
-                                        <th>"Last used"</th><th>"Expires"</th><th>"Status"</th><th></th>
-                                    </tr></thead>
-                                    <tbody>
-                                        {keys.into_iter().map(|k| {
-                                            let st = k.status(now);
-                                            let key_id = k.id.clone();
-                                            view! {
-                                                <tr data-key-id=k.id.clone()>
-                                                    <td>{k.name.clone()}</td>
-                                                    <td><code>{format!("{}_…", k.prefix)}</code></td>
-                                                    <td>{format_millis(k.created_at)}</td>
-                                                    <td>{format_opt(k.last_used_at)}</td>
-                                                    <td>{format_opt(k.expires_at)}</td>
-                                                    <td><Badge text=st.as_str().to_string()/></td>
-                                                    <td>
-                                                        {(st == crate::domain::api_key::KeyStatus::Active).then(|| view! {
-                                                            <ActionForm action=revoke attr:class="inline">
-                                                                <input type="hidden" name="id" value=key_id.clone()/>
-                                                                <button type="submit" class="warn small">"Revoke"</button>
-                                                            </ActionForm>
-                                                        })}
-                                                    </td>
-                                                </tr>
-                                            }
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
+                                <DataTable columns=KEY_COLUMNS.to_vec() rows class="keys"
+                                    empty="No API keys yet."/>
                             }.into_any()
                         }
                         Err(e) => view! { <ErrorBox error=e/> }.into_any(),
@@ -194,6 +179,41 @@ fn KeysSection(
                 })}
             </Suspense>
         </section>
+    }
+}
+
+const KEY_COLUMNS: [Column; 7] = [
+    Column::plain("Name"),
+    Column::plain("Key"),
+    Column::plain("Created"),
+    Column::plain("Last used"),
+    Column::plain("Expires"),
+    Column::plain("Status"),
+    Column::plain(""),
+];
+
+#[component]
+fn KeyRow(key: ApiKey, now: i64, revoke: ServerAction<RevokeKey>) -> impl IntoView {
+    let k = key;
+    let st = k.status(now);
+    let key_id = k.id.clone();
+    view! {
+        <tr data-key-id=k.id.clone()>
+            <td>{k.name.clone()}</td>
+            <td><code>{format!("{}_…", k.prefix)}</code></td>
+            <td>{format_millis(k.created_at)}</td>
+            <td>{format_opt(k.last_used_at)}</td>
+            <td>{format_opt(k.expires_at)}</td>
+            <td><Badge text=st.as_str().to_string()/></td>
+            <td>
+                {(st == KeyStatus::Active).then(|| view! {
+                    <ActionForm action=revoke attr:class="inline">
+                        <input type="hidden" name="id" value=key_id.clone()/>
+                        <button type="submit" class="warn small">"Revoke"</button>
+                    </ActionForm>
+                })}
+            </td>
+        </tr>
     }
 }
 

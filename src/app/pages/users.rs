@@ -5,13 +5,23 @@ use leptos_router::hooks::use_query_map;
 
 use crate::app::api::tenants::tenant_options;
 use crate::app::api::users::{list_users, CreateUser, ResetUserPassword, SetUserDisabled};
+use crate::app::components::data_table::{Column, DataTable, Paging};
 use crate::app::components::flash::{outcome, ErrorBox};
-use crate::app::components::pager::{page_number, Pager};
+use crate::app::components::pager::page_number;
 use crate::app::components::status::Badge;
 use crate::app::pages::layout::MeResource;
 use crate::domain::role::Role;
 use crate::domain::time::format_millis;
 use crate::domain::user::User;
+
+const COLUMNS: [Column; 6] = [
+    Column::plain("Email"),
+    Column::plain("Role"),
+    Column::plain("Tenant"),
+    Column::plain("Status"),
+    Column::plain("Created"),
+    Column::plain("Actions"),
+];
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
@@ -33,19 +43,16 @@ pub fn UsersPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match users.await {
                     Ok(p) => {
-                        let (pg, count, total) = (p.page, p.page_count(), p.total);
-                        view! {
-                            <table class="data">
-                                <thead><tr>
-                                    <th>"Email"</th><th>"Role"</th><th>"Tenant"</th><th>"Status"</th>
-                                    <th>"Created"</th><th>"Actions"</th>
-                                </tr></thead>
-                                <tbody>
-                                    {p.items.into_iter().map(|u| view! { <UserRow user=u reset disable/> }).collect_view()}
-                                </tbody>
-                            </table>
-                            <Pager page=pg page_count=count total base_query=String::new()/>
-                        }.into_any()
+                        let paging = Paging {
+                            page: p.page,
+                            page_count: p.page_count(),
+                            total: p.total,
+                            base_query: String::new(),
+                        };
+                        let rows = p.items.into_iter()
+                            .map(|u| view! { <UserRow user=u reset disable/> }.into_any())
+                            .collect();
+                        view! { <DataTable columns=COLUMNS.to_vec() rows paging empty="No users yet."/> }.into_any()
                     }
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                 }

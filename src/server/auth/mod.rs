@@ -1,7 +1,8 @@
-//! Portal sign-in: argon2id passwords, server-side sessions, throttling and
-//! the cross-origin check on mutations.
+//! Portal sign-in at the HTTP edge: the session cookie, the client's
+//! address, the `Actor` extractor and the cross-origin check on mutations.
+//! Sessions themselves (SQL, throttling) are `services::sessions`.
 
+pub mod client;
 pub mod cookie;
+pub mod extract;
 pub mod origin;
-pub mod password;
-pub mod session;

@@ -211,6 +211,11 @@ impl Limiter {
                 return;
             }
         }
+        self.settle_local(tenant, delta);
+    }
+
+    /// `settle` for the in-process limiter: no I/O, so callers need not wait.
+    pub fn settle_local(&self, tenant: &Tenant, delta: i64) {
         let limit = Limit {
             per_minute: tenant.tpm_limit,
         };
@@ -225,5 +230,14 @@ fn denied(retry_after_ms: f64) -> Denied {
     Denied {
         retry_after_ms,
         message: "rate limit exceeded for this tenant; retry after the time in retry-after".into(),
+    }
+}
+
+impl From<Denied> for super::error::GatewayError {
+    fn from(d: Denied) -> Self {
+        super::error::GatewayError::RateLimited {
+            message: d.message,
+            retry_after_s: (d.retry_after_ms.min(60_000.0) / 1000.0).ceil().max(1.0) as u64,
+        }
     }
 }

@@ -8,13 +8,13 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::batch::{BatchQueue, Sink, Tuning};
-use crate::domain::audit::AuditStatus;
+use crate::domain::audit::{AuditAction, AuditStatus};
 use crate::server::services::audit::{self, Entry};
 use crate::server::services::{Actor, Services};
 
 /// One decision to record: the request, its tenant, what happened.
 pub struct Decision {
-    pub action: String,
+    pub action: AuditAction,
     pub request_id: String,
     pub tenant_id: String,
     pub status: AuditStatus,
@@ -35,7 +35,7 @@ impl Sink<Decision> for AuditSink {
             let fail = |e: &dyn std::fmt::Display| e.to_string();
             let mut tx = self.svc.db.pool.begin().await.map_err(|e| fail(&e))?;
             for d in batch {
-                let entry = Entry::success(&d.action, "request", &d.request_id)
+                let entry = Entry::success(d.action, "request", &d.request_id)
                     .tenant(&d.tenant_id)
                     .status(d.status)
                     .details(d.details.clone());

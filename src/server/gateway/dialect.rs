@@ -1,63 +1,9 @@
-//! The two client dialects: how each names errors and rate-limit headers.
+//! The two client dialects at the HTTP edge: the rate-limit headers each
+//! one reads. (The dialect itself, and its error bodies, are domain types.)
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use serde_json::{json, Value};
 
-use crate::domain::catalog::ProviderKind;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Anthropic,
-    OpenAi,
-}
-
-impl Dialect {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Dialect::Anthropic => "anthropic",
-            Dialect::OpenAi => "openai",
-        }
-    }
-
-    /// Whether a provider speaks this dialect natively (no translation).
-    pub fn matches(self, kind: ProviderKind) -> bool {
-        matches!(
-            (self, kind),
-            (Dialect::Anthropic, ProviderKind::Anthropic) | (Dialect::OpenAi, ProviderKind::Openai)
-        )
-    }
-
-    pub fn of(kind: ProviderKind) -> Self {
-        match kind {
-            ProviderKind::Anthropic => Dialect::Anthropic,
-            ProviderKind::Openai => Dialect::OpenAi,
-        }
-    }
-
-    /// The error body in this dialect. `kind` is Anthropic's error type name;
-    /// OpenAI's type and code are derived from it.
-    pub fn error_body(self, kind: &str, message: &str) -> Value {
-        match self {
-            Dialect::Anthropic => json!({
-                "type": "error",
-                "error": { "type": kind, "message": message },
-            }),
-            Dialect::OpenAi => {
-                let (typ, code) = match kind {
-                    "authentication_error" => ("invalid_request_error", "invalid_api_key"),
-                    "permission_error" => ("invalid_request_error", "permission_denied"),
-                    "not_found_error" => ("invalid_request_error", "model_not_found"),
-                    "rate_limit_error" => ("requests", "rate_limit_exceeded"),
-                    "request_too_large" => ("invalid_request_error", "request_too_large"),
-                    "timeout_error" => ("api_error", "timeout"),
-                    "overloaded_error" | "api_error" => ("api_error", "upstream_error"),
-                    _ => ("invalid_request_error", "invalid_request"),
-                };
-                json!({ "error": { "message": message, "type": typ, "param": null, "code": code } })
-            }
-        }
-    }
-}
+pub use crate::domain::completion::Dialect;
 
 /// What admission left for the caller, for the dialect's headers.
 #[derive(Debug, Clone, Copy, Default)]
@@ -122,16 +68,6 @@ pub fn rate_headers(dialect: Dialect, info: &RateInfo, headers: &mut HeaderMap) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn error_shapes() {
-        let a = Dialect::Anthropic.error_body("rate_limit_error", "slow down");
-        assert_eq!(a["type"], "error");
-        assert_eq!(a["error"]["type"], "rate_limit_error");
-        let o = Dialect::OpenAi.error_body("authentication_error", "bad key");
-        assert_eq!(o["error"]["code"], "invalid_api_key");
-        assert_eq!(o["error"]["message"], "bad key");
-    }
 
     #[test]
     fn headers_per_dialect() {

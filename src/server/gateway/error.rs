@@ -5,7 +5,9 @@ use axum::response::{IntoResponse, Response};
 use thiserror::Error;
 
 use super::dialect::Dialect;
+use crate::domain::completion::{ErrorKind, RequestError};
 use crate::server::services::api_keys::AuthError;
+use crate::server::services::ServiceError;
 
 #[derive(Debug, Error)]
 pub enum GatewayError {
@@ -52,25 +54,24 @@ impl GatewayError {
         StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY)
     }
 
-    /// Anthropic's name for the error; OpenAI's is derived from it.
-    pub fn kind(&self) -> &'static str {
+    /// What kind of failure this is, for the client's error body and the ledger.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            GatewayError::Unauthorized(_) => "authentication_error",
-            GatewayError::BadJson(_) | GatewayError::Invalid(_) => "invalid_request_error",
-            GatewayError::TooLarge(_) => "request_too_large",
-            GatewayError::NotFound(_) => "not_found_error",
-            GatewayError::Forbidden(_) => "permission_error",
-            GatewayError::RateLimited { .. } => "rate_limit_error",
+            GatewayError::Unauthorized(_) => ErrorKind::Authentication,
+            GatewayError::BadJson(_) | GatewayError::Invalid(_) => ErrorKind::InvalidRequest,
+            GatewayError::TooLarge(_) => ErrorKind::RequestTooLarge,
+            GatewayError::NotFound(_) => ErrorKind::NotFound,
+            GatewayError::Forbidden(_) => ErrorKind::Permission,
+            GatewayError::RateLimited { .. } => ErrorKind::RateLimit,
             GatewayError::Upstream { status, .. } => match status {
-                401 | 403 => "api_error",
-                404 => "not_found_error",
-                413 => "request_too_large",
-                429 => "rate_limit_error",
-                _ => "invalid_request_error",
+                401 | 403 => ErrorKind::Api,
+                404 => ErrorKind::NotFound,
+                413 => ErrorKind::RequestTooLarge,
+                429 => ErrorKind::RateLimit,
+                _ => ErrorKind::InvalidRequest,
             },
-            GatewayError::UpstreamTimeout => "timeout_error",
-            GatewayError::UpstreamUnavailable => "api_error",
-            GatewayError::Internal(_) => "api_error",
+            GatewayError::UpstreamTimeout => ErrorKind::Timeout,
+            GatewayError::UpstreamUnavailable | GatewayError::Internal(_) => ErrorKind::Api,
         }
     }
 
@@ -99,8 +100,32 @@ impl GatewayError {
             }
         }
         if let Ok(v) = HeaderValue::from_str(request_id) {
-            res.headers_mut().insert("request-id", v);
+            res.headers_mut().insert("request-id", v.clone());
+            res.headers_mut().insert("x-request-id", v);
         }
         res
+    }
+}
+
+impl From<AuthError> for GatewayError {
+    fn from(e: AuthError) -> Self {
+        GatewayError::Unauthorized(e)
+    }
+}
+
+impl From<RequestError> for GatewayError {
+    fn from(e: RequestError) -> Self {
+        match e {
+            RequestError::NotJson(m) => GatewayError::BadJson(m),
+            RequestError::Invalid(m) => GatewayError::Invalid(m),
+        }
+    }
+}
+
+/// A service the gateway leans on failed (a cache load, the database): the
+/// caller sees an internal error, the log sees why.
+impl From<ServiceError> for GatewayError {
+    fn from(e: ServiceError) -> Self {
+        GatewayError::Internal(format!("{e:?}"))
     }
 }

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use super::audit_writer;
 use super::error::GatewayError;
 use super::Gateway;
-use crate::domain::audit::AuditStatus;
+use crate::domain::audit::{AuditAction, AuditStatus};
 use crate::domain::pii::{self, Classification};
 use crate::domain::policy::{self, Action, Decision, Direction, PolicyRule};
 use crate::server::services::policies;
@@ -39,16 +39,11 @@ pub struct Governed {
 }
 
 /// Classifies `body`'s prompt (system and messages), redacts in place or
-/// refuses, and audits every decision that is not a plain allow.
-pub async fn prompt(
-    gw: &Gateway,
-    tenant_id: &str,
-    request_id: &str,
-    body: &mut Value,
-) -> Result<Governed, GatewayError> {
-    let rules = policies::effective(&gw.svc, tenant_id)
-        .await
-        .map_err(|e| GatewayError::Internal(e.to_string()))?;
+/// refuses, and audits every decision that is not a plain allow. Reads the
+/// policy snapshot only.
+#[tracing::instrument(skip_all)]
+pub fn prompt(gw: &Gateway, tenant_id: &str, request_id: &str, body: &mut Value) -> Governed {
+    let rules = policies::effective(&gw.svc, tenant_id);
     let mut overall = Decision::allow();
     if let Some(obj) = body.as_object_mut() {
         for key in ["system", "messages"] {
@@ -71,29 +66,33 @@ pub async fn prompt(
     }
     let refusal =
         (overall.action == Action::Block).then(|| GatewayError::Forbidden(overall.refusal()));
-    Ok(Governed {
+    Governed {
         action: overall.action,
         classification: overall.classification,
         refusal,
-    })
+    }
 }
 
 /// Redacts a non-streamed response's text under the tenant's response
-/// rules; without such rules the bytes pass through untouched.
-pub async fn response(gw: &Gateway, tenant_id: &str, request_id: &str, out: Vec<u8>) -> Vec<u8> {
-    let Ok(rules) = policies::effective(&gw.svc, tenant_id).await else {
-        return out;
-    };
+/// rules; without such rules the bytes pass through untouched. A body that
+/// cannot be read or rewritten under such rules is not passed on.
+pub fn response(
+    gw: &Gateway,
+    tenant_id: &str,
+    request_id: &str,
+    out: Vec<u8>,
+) -> Result<Vec<u8>, GatewayError> {
+    let rules = policies::effective(&gw.svc, tenant_id);
     if !rules.iter().any(|r| r.direction == Direction::Response) {
-        return out;
+        return Ok(out);
     }
-    let Ok(mut body) = serde_json::from_slice::<Value>(&out) else {
-        return out;
-    };
+    let mut body = serde_json::from_slice::<Value>(&out).map_err(|e| {
+        GatewayError::Internal(format!("a response under response rules is not JSON: {e}"))
+    })?;
     let mut overall = Decision::allow();
     apply(&mut body, &rules, Direction::Response, &mut overall, false);
     if overall.action == Action::Allow {
-        return out;
+        return Ok(out);
     }
     // A response cannot be refused after the fact: block and redact both redact it.
     apply(
@@ -104,7 +103,8 @@ pub async fn response(gw: &Gateway, tenant_id: &str, request_id: &str, out: Vec<
         true,
     );
     record(gw, tenant_id, request_id, &overall, Direction::Response);
-    serde_json::to_vec(&body).unwrap_or(out)
+    serde_json::to_vec(&body)
+        .map_err(|e| GatewayError::Internal(format!("encoding a redacted response: {e}")))
 }
 
 /// Walks every prose string under `v`, merging each one's decision into
@@ -154,13 +154,14 @@ fn walk_object(
 
 /// Audits the decision off the response path: types and rule ids, never values.
 fn record(gw: &Gateway, tenant_id: &str, request_id: &str, d: &Decision, direction: Direction) {
-    let status = if d.action == Action::Block {
-        AuditStatus::Denied
-    } else {
-        AuditStatus::Success
+    let (action, status) = match d.action {
+        Action::Allow => return,
+        Action::Flag => (AuditAction::PolicyFlag, AuditStatus::Success),
+        Action::Redact => (AuditAction::PolicyRedact, AuditStatus::Success),
+        Action::Block => (AuditAction::PolicyBlock, AuditStatus::Denied),
     };
     gw.audit.push_detached(audit_writer::Decision {
-        action: format!("policy.{}", d.action.as_str()),
+        action,
         request_id: request_id.to_string(),
         tenant_id: tenant_id.to_string(),
         status,

@@ -1,18 +1,27 @@
-//! The completion path of DESIGN §1: authenticate, admit, route, call,
-//! account. Steps before the call read only caches.
+//! The completion path of DESIGN §1, one module per step: `authenticate`,
+//! `govern`, `route`, `admit`, `upstream` (call, with `forward` building
+//! the provider's body), `whole`/`streamed` (respond) and `settle`
+//! (account, into the `ledger`). `handler` strings them together. Steps
+//! before the call read only caches.
 
 pub mod admit;
 pub mod audit_writer;
+pub mod authenticate;
 pub mod batch;
 pub mod dialect;
 pub mod error;
+pub mod forward;
 pub mod govern;
 pub mod handler;
 pub mod ledger;
 pub mod metrics;
+pub mod route;
+pub mod settle;
 pub mod sse;
+pub mod streamed;
 pub mod translate;
 pub mod upstream;
+pub mod whole;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +31,15 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::server::services::Services;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot connect to Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("cannot build the upstream HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
 
 /// Everything a completion request needs, shared by all of them.
 #[derive(Clone)]
@@ -35,15 +53,14 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub async fn start(svc: Services) -> Result<Self, redis::RedisError> {
+    pub async fn start(svc: Services) -> Result<Self, StartError> {
         metrics::spawn_upkeep();
         let limiter = admit::Limiter::connect(svc.config.redis_url.as_deref()).await?;
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(256)
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
+            .build()?;
         Ok(Self {
             ledger: Arc::new(ledger::start(svc.clone(), svc.config.ledger_queue)),
             limiter: Arc::new(limiter),

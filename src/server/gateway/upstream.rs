@@ -1,13 +1,16 @@
 //! Calling providers: one attempt per try, retries with backoff on faults
 //! worth retrying, then the next deployment.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use serde_json::Value;
 
 use super::error::GatewayError;
-use crate::domain::catalog::{Deployment, ProviderKind};
-use crate::server::services::catalog::Catalog;
+use super::route::Route;
+use crate::domain::catalog::{Deployment, Provider, ProviderKind};
+use crate::server::services::catalog::{Catalog, ProviderEntry};
 
 const ANTHROPIC_VERSION: &str = "2023-06-01";
 const TRIES_PER_DEPLOYMENT: u32 = 2;
@@ -22,24 +25,40 @@ enum Attempt {
 
 pub struct Answer {
     pub response: reqwest::Response,
-    pub deployment: Deployment,
+    /// The provider that answered, shared with the catalog snapshot.
+    pub entry: Arc<ProviderEntry>,
     pub upstream_latency: Duration,
 }
 
-/// Sends `build(deployment)` to each deployment in turn until one answers.
+impl Answer {
+    pub fn provider(&self) -> &Provider {
+        &self.entry.provider
+    }
+
+    /// How long the provider may go quiet before the request is given up.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.provider().timeout_ms.max(1) as u64)
+    }
+}
+
+/// Sends `build(deployment)` to each of the route's deployments in turn
+/// until one answers. The body is built once per deployment, and retries
+/// resend the same bytes.
 pub async fn call(
     http: &reqwest::Client,
     catalog: &Catalog,
-    deployments: &[Deployment],
+    route: &Route,
     anthropic_version: Option<&str>,
-    build: impl Fn(&Deployment) -> Value,
+    build: impl Fn(&Deployment) -> Result<Bytes, GatewayError>,
 ) -> Result<Answer, GatewayError> {
     let mut last = GatewayError::UpstreamUnavailable;
-    for deployment in deployments {
-        let body = build(deployment);
-        let entry = catalog.providers.get(&deployment.provider.name);
-        let key = entry.and_then(|e| e.api_key.as_deref());
-        let endpoint = entry.and_then(|e| e.endpoint.clone());
+    for deployment in route.deployments() {
+        let Some(entry) = catalog.providers.get(&deployment.provider.name) else {
+            continue;
+        };
+        let body = build(deployment)?;
+        let key = entry.api_key.as_deref();
+        let endpoint = entry.endpoint.clone();
         for attempt in 0..TRIES_PER_DEPLOYMENT {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
@@ -51,14 +70,14 @@ pub async fn call(
                 endpoint.clone(),
                 key,
                 anthropic_version,
-                &body,
+                body.clone(),
             )
             .await
             {
                 Ok(response) => {
                     return Ok(Answer {
                         response,
-                        deployment: deployment.clone(),
+                        entry: entry.clone(),
                         upstream_latency: started.elapsed(),
                     })
                 }
@@ -82,7 +101,7 @@ async fn once(
     endpoint: Option<reqwest::Url>,
     key: Option<&str>,
     anthropic_version: Option<&str>,
-    body: &Value,
+    body: Bytes,
 ) -> Result<reqwest::Response, Attempt> {
     let provider = &deployment.provider;
     let Some(endpoint) = endpoint else {
@@ -91,7 +110,8 @@ async fn once(
     let mut req = http
         .post(endpoint)
         .timeout(Duration::from_millis(provider.timeout_ms.max(1) as u64))
-        .json(body);
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body);
     req = match provider.kind {
         ProviderKind::Anthropic => {
             let req = req.header(

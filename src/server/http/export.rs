@@ -2,17 +2,15 @@
 //! streamed CSV or JSON download, for the signed-in user.
 
 use axum::body::Body;
-use axum::extract::{Query, Request, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde::Deserialize;
 
-use super::client::client_ip;
 use super::AppState;
 use crate::domain::audit::ExportFormat;
-use crate::server::auth::{cookie, session};
-use crate::server::services::{audit, ServiceError};
+use crate::server::services::{audit, Actor};
 
 #[derive(Deserialize)]
 pub struct ExportParams {
@@ -27,25 +25,10 @@ pub struct ExportParams {
 
 pub async fn audit_export(
     State(state): State<AppState>,
+    actor: Actor,
     Query(p): Query<ExportParams>,
-    req: Request,
 ) -> Response {
     let svc = &state.services;
-    let headers = req.headers();
-    let ip = client_ip(headers, req.extensions(), svc.config.trust_proxy);
-    let token = headers
-        .get(header::COOKIE)
-        .and_then(|c| c.to_str().ok())
-        .and_then(cookie::session_token);
-    let actor = match token {
-        Some(t) => session::actor_for_token(svc, t, &ip).await,
-        None => Ok(None),
-    };
-    let actor = match actor {
-        Ok(Some(a)) => a,
-        Ok(None) => return refuse(ServiceError::Unauthenticated),
-        Err(e) => return refuse(e),
-    };
     let Some(format) = ExportFormat::parse(if p.format.is_empty() {
         "csv"
     } else {
@@ -71,14 +54,6 @@ pub async fn audit_export(
             }
             res
         }
-        Err(e) => refuse(e),
+        Err(e) => e.into_response(),
     }
-}
-
-fn refuse(e: ServiceError) -> Response {
-    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if status.is_server_error() {
-        tracing::error!(error = ?e, "audit export failed");
-    }
-    (status, e.to_string()).into_response()
 }

@@ -1,10 +1,10 @@
 //! The HTTP face: one axum router serving the portal, its server functions,
 //! sign-in, and the operational endpoints.
 
-pub mod client;
+pub mod error;
 pub mod export;
 pub mod ops;
-pub mod serve;
+pub mod request_id;
 pub mod sign_in;
 pub mod state;
 
@@ -12,7 +12,6 @@ use axum::routing::{get, post};
 use axum::{middleware, Router};
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::app::{shell, App};
@@ -38,11 +37,7 @@ pub fn router(state: AppState, gateway: crate::server::gateway::Gateway) -> Rout
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn(require_same_origin))
-        .layer(
-            tower::ServiceBuilder::new()
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(ops::request_span))
-                .layer(PropagateRequestIdLayer::x_request_id()),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(ops::request_span))
+        .layer(middleware::from_fn(request_id::assign))
         .with_state(state)
 }

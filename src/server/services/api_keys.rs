@@ -1,13 +1,15 @@
 //! API keys: created once, stored as SHA-256 hashes, checked on every
 //! completion request from a cache so the warm path never touches the database.
 
+use crate::domain::audit::AuditAction;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use argon2::password_hash::rand_core::{OsRng, RngCore};
+use tokio::sync::OnceCell;
+
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use sqlx::FromRow;
 use thiserror::Error;
 
@@ -15,6 +17,7 @@ use crate::domain::api_key::{self, ApiKey, CreatedKey, KeyStatus};
 use crate::domain::role::Access;
 use crate::domain::tenant::Tenant;
 use crate::domain::time::{now_millis, DAY};
+use crate::server::crypto::token::{hash_token, random_hex};
 
 use super::audit::{self, Entry};
 use super::tenants::{self, TenantRow};
@@ -50,16 +53,7 @@ impl From<KeyRow> for ApiKey {
     }
 }
 
-pub fn hash_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
-}
-
-pub(crate) fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    OsRng.fill_bytes(&mut buf);
-    hex::encode(buf)
-}
-
+#[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
 pub async fn create(
     svc: &Services,
     actor: &Actor,
@@ -93,13 +87,13 @@ pub async fn create(
     .bind(&created.tenant_id)
     .bind(&created.name)
     .bind(&created.prefix)
-    .bind(hash_key(&key))
+    .bind(hash_token(&key))
     .bind(&actor.label)
     .bind(now)
     .bind(created.expires_at)
     .execute(&mut *tx)
     .await?;
-    let entry = Entry::success("api_key.create", "api_key", &created.id)
+    let entry = Entry::success(AuditAction::ApiKeyCreate, "api_key", &created.id)
         .tenant(&created.tenant_id)
         .details(json!({ "name": created.name, "prefix": created.prefix,
                           "expires_at": created.expires_at }));
@@ -111,6 +105,7 @@ pub async fn create(
     })
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
 pub async fn list(svc: &Services, actor: &Actor, tenant_id: &str) -> Result<Vec<ApiKey>> {
     actor.require(tenant_id, Access::Manage)?;
     svc.keys.flush_last_used(svc).await;
@@ -123,6 +118,7 @@ pub async fn list(svc: &Services, actor: &Actor, tenant_id: &str) -> Result<Vec<
     Ok(rows.into_iter().map(ApiKey::from).collect())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(key_id = %key_id))]
 pub async fn revoke(svc: &Services, actor: &Actor, key_id: &str) -> Result<ApiKey> {
     let row: Option<KeyRow> =
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"))
@@ -141,7 +137,7 @@ pub async fn revoke(svc: &Services, actor: &Actor, key_id: &str) -> Result<ApiKe
         .bind(&key.id)
         .execute(&mut *tx)
         .await?;
-    let entry = Entry::success("api_key.revoke", "api_key", &key.id)
+    let entry = Entry::success(AuditAction::ApiKeyRevoke, "api_key", &key.id)
         .tenant(&key.tenant_id)
         .details(json!({ "prefix": key.prefix }));
     control::commit(svc, tx, actor, entry).await?;
@@ -151,7 +147,7 @@ pub async fn revoke(svc: &Services, actor: &Actor, key_id: &str) -> Result<ApiKe
 
 /// Why a presented key was refused. Callers answer 401 for all of them
 /// and keep the reason for their logs.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum AuthError {
     #[error("missing API key")]
     Missing,
@@ -174,28 +170,43 @@ pub struct Authenticated {
     pub tenant: Tenant,
 }
 
-/// Validated keys by hash, dropped whenever the control plane changes.
-/// Expiry is checked on every hit, so a cached key still expires on time.
+/// One key's load from the database, awaited by every request presenting it.
+type ColdLoad = OnceCell<Result<Arc<Authenticated>, AuthError>>;
+
+/// Validated keys by hash. A control-plane change revalidates the cached
+/// keys in one query (`refresh`) rather than emptying the cache, so warm
+/// requests never wait on the database. Expiry is checked on every hit, so a
+/// cached key still expires on time.
 #[derive(Default)]
 pub struct KeyCache {
     entries: RwLock<HashMap<String, Arc<Authenticated>>>,
+    /// Bumped when a refresh starts: a cold load that read the database
+    /// before it must not cache what it read.
+    generation: AtomicU64,
+    /// One database load per unknown key at a time, however many requests
+    /// present it at once.
+    loading: Mutex<HashMap<String, Arc<ColdLoad>>>,
     last_used: Mutex<HashMap<String, i64>>,
 }
 
 impl KeyCache {
-    pub fn clear(&self) {
-        if let Ok(mut m) = self.entries.write() {
-            m.clear();
-        }
-    }
-
     fn get(&self, hash: &str) -> Option<Arc<Authenticated>> {
         self.entries.read().ok()?.get(hash).cloned()
     }
 
-    fn put(&self, hash: String, auth: Arc<Authenticated>) {
+    fn cached_hashes(&self) -> Vec<String> {
+        self.entries
+            .read()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Caches a cold load, unless a refresh began after the load did.
+    fn put(&self, generation: u64, hash: &str, auth: Arc<Authenticated>) {
         if let Ok(mut m) = self.entries.write() {
-            m.insert(hash, auth);
+            if self.generation.load(Ordering::SeqCst) == generation {
+                m.insert(hash.to_string(), auth);
+            }
         }
     }
 
@@ -228,6 +239,7 @@ impl KeyCache {
 }
 
 /// The gateway's key check: `atr_…` → (key, tenant), from cache when warm.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn authenticate(
     svc: &Services,
     presented: &str,
@@ -239,14 +251,10 @@ pub async fn authenticate(
     if api_key::parse(presented).is_none() {
         return Err(AuthError::Invalid);
     }
-    let hash = hash_key(presented);
+    let hash = hash_token(presented);
     let auth = match svc.keys.get(&hash) {
         Some(hit) => hit,
-        None => {
-            let loaded = Arc::new(load(svc, &hash).await?);
-            svc.keys.put(hash, loaded.clone());
-            loaded
-        }
+        None => load_once(svc, &hash).await?,
     };
     let now = now_millis();
     match auth.api_key.status(now) {
@@ -259,6 +267,96 @@ pub async fn authenticate(
     }
     svc.keys.touch(&auth.api_key.id, now);
     Ok(auth)
+}
+
+/// A cold load, shared by every request that presents the same unknown key
+/// while it runs.
+async fn load_once(svc: &Services, hash: &str) -> Result<Arc<Authenticated>, AuthError> {
+    let cell = match svc.keys.loading.lock() {
+        Ok(mut m) => m.entry(hash.to_string()).or_default().clone(),
+        Err(_) => return Err(AuthError::Unavailable),
+    };
+    let result = cell
+        .get_or_init(|| async {
+            let generation = svc.keys.generation.load(Ordering::SeqCst);
+            let loaded = load(svc, hash).await.map(Arc::new);
+            if let Ok(auth) = &loaded {
+                svc.keys.put(generation, hash, auth.clone());
+            }
+            loaded
+        })
+        .await
+        .clone();
+    if let Ok(mut m) = svc.keys.loading.lock() {
+        if m.get(hash).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            m.remove(hash);
+        }
+    }
+    result
+}
+
+/// Revalidates every cached key against the database in one pass: changed
+/// keys and tenants are replaced, revoked or deleted ones dropped, and the
+/// rest stay warm.
+#[tracing::instrument(skip_all)]
+pub async fn refresh(svc: &Services) -> Result<()> {
+    svc.keys.generation.fetch_add(1, Ordering::SeqCst);
+    let hashes = svc.keys.cached_hashes();
+    let mut fresh = HashMap::with_capacity(hashes.len());
+    for chunk in hashes.chunks(REFRESH_CHUNK) {
+        for (hash, auth) in load_many(svc, chunk).await? {
+            fresh.insert(hash, Arc::new(auth));
+        }
+    }
+    if let Ok(mut m) = svc.keys.entries.write() {
+        m.retain(|hash, _| !hashes.contains(hash) || fresh.contains_key(hash));
+        m.extend(fresh);
+    }
+    Ok(())
+}
+
+/// Keys looked up per query when revalidating the cache.
+const REFRESH_CHUNK: usize = 500;
+
+async fn load_many(svc: &Services, hashes: &[String]) -> Result<Vec<(String, Authenticated)>> {
+    let marks: Vec<String> = (1..=hashes.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT key_hash, {COLUMNS} FROM api_keys WHERE key_hash IN ({})",
+        marks.join(", ")
+    );
+    let mut q = sqlx::query_as::<_, HashedKeyRow>(&sql);
+    for h in hashes {
+        q = q.bind(h);
+    }
+    let rows = q.fetch_all(&svc.db.pool).await?;
+    // Many keys share a tenant: read each tenant once.
+    let system = Actor::system("key cache");
+    let mut tenants_by_id: HashMap<String, Option<Tenant>> = HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id = row.key.tenant_id.clone();
+        if !tenants_by_id.contains_key(&id) {
+            let tenant = match tenants::get(svc, &system, &id).await {
+                Ok(t) => Some(t),
+                Err(ServiceError::NotFound(_)) => None,
+                Err(e) => return Err(e),
+            };
+            tenants_by_id.insert(id.clone(), tenant);
+        }
+        if let Some(Some(tenant)) = tenants_by_id.get(&id) {
+            let api_key = ApiKey::from(row.key);
+            let tenant = tenant.clone();
+            out.push((row.key_hash, Authenticated { api_key, tenant }));
+        }
+    }
+    Ok(out)
+}
+
+#[derive(FromRow)]
+struct HashedKeyRow {
+    key_hash: String,
+    #[sqlx(flatten)]
+    key: KeyRow,
 }
 
 async fn load(svc: &Services, hash: &str) -> Result<Authenticated, AuthError> {

@@ -7,7 +7,7 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 
 use crate::domain::audit::{
-    csv_line, AuditEvent, AuditQuery, AuditStatus, ExportFormat, CSV_HEADER,
+    csv_line, AuditAction, AuditEvent, AuditQuery, AuditStatus, ExportFormat, CSV_HEADER,
 };
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::role::Access;
@@ -21,7 +21,7 @@ use super::{new_id, Actor, Result, ServiceError, Services};
 
 /// What happened, before it is stamped with an id and a time.
 pub struct Entry<'a> {
-    pub action: &'a str,
+    pub action: AuditAction,
     pub resource_type: &'a str,
     pub resource_id: Option<&'a str>,
     pub tenant_id: Option<&'a str>,
@@ -30,7 +30,7 @@ pub struct Entry<'a> {
 }
 
 impl<'a> Entry<'a> {
-    pub fn success(action: &'a str, resource_type: &'a str, resource_id: &'a str) -> Self {
+    pub fn success(action: AuditAction, resource_type: &'a str, resource_id: &'a str) -> Self {
         Self {
             action,
             resource_type,
@@ -63,12 +63,13 @@ impl<'a> Entry<'a> {
 
 /// Appends to the event's chain inside the caller's transaction, so the
 /// event and the change it describes commit together or not at all.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn record(conn: &mut AnyConnection, actor: &Actor, entry: Entry<'_>) -> Result<()> {
     let link = Link {
         id: new_id(),
         at: now_millis(),
         actor: actor.label.clone(),
-        action: entry.action.to_string(),
+        action: entry.action.as_str().to_string(),
         resource_type: entry.resource_type.to_string(),
         resource_id: entry.resource_id.map(str::to_string),
         tenant_id: entry.tenant_id.map(str::to_string),
@@ -84,6 +85,7 @@ pub async fn record(conn: &mut AnyConnection, actor: &Actor, entry: Entry<'_>) -
 }
 
 /// Records an event in a transaction of its own.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn append(svc: &Services, actor: &Actor, entry: Entry<'_>) -> Result<()> {
     let mut tx = svc.db.pool.begin().await?;
     record(&mut tx, actor, entry).await?;
@@ -230,6 +232,7 @@ fn conditions(actor: &Actor, q: &AuditQuery, backend: Backend) -> Result<Conditi
 }
 
 /// Newest first, filtered; tenant users see only their own tenant's events.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn search(
     svc: &Services,
     actor: &Actor,
@@ -265,6 +268,7 @@ pub async fn search(
 }
 
 /// One event, for the detail view.
+#[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
 pub async fn get(svc: &Services, actor: &Actor, id: &str) -> Result<AuditEvent> {
     let row: Option<Link> = sqlx::query_as(&format!(
         "SELECT {LINK_COLUMNS} FROM audit_events WHERE id = $1"
@@ -287,6 +291,7 @@ pub async fn get(svc: &Services, actor: &Actor, id: &str) -> Result<AuditEvent> 
 
 /// Streams a tenant's events over `[from, to]` (dates) as CSV or JSON, oldest
 /// first; the export is itself audited before the first byte goes out.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
 pub async fn export(
     svc: &Services,
     actor: &Actor,
@@ -303,7 +308,7 @@ pub async fn export(
         ..Default::default()
     };
     let c = conditions(actor, &q, svc.db.backend)?;
-    let entry = Entry::success("audit.export", "tenant", tenant_id)
+    let entry = Entry::success(AuditAction::AuditExport, "tenant", tenant_id)
         .tenant(tenant_id)
         .details(serde_json::json!({ "from": from, "to": to, "format": format }));
     append(svc, actor, entry).await?;
@@ -340,6 +345,7 @@ pub async fn export(
 /// Removes each tenant's events older than its retention setting, moving
 /// the chain's anchor and recording the purge in the chain, so that
 /// `verify` still passes. Returns how many events were removed.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn purge_expired(svc: &Services) -> Result<u64> {
     let tenants: Vec<(String, i64)> = sqlx::query_as(
         "SELECT id, audit_retention_days FROM tenants WHERE audit_retention_days IS NOT NULL",
@@ -359,7 +365,7 @@ pub async fn purge_expired(svc: &Services) -> Result<u64> {
         let Some(through) = through else { continue };
         let mut tx = svc.db.pool.begin().await?;
         let n = audit_chain::purge_through(&mut tx, &tenant_id, through).await?;
-        let entry = Entry::success("audit.purge", "tenant", &tenant_id)
+        let entry = Entry::success(AuditAction::AuditPurge, "tenant", &tenant_id)
             .tenant(&tenant_id)
             .details(serde_json::json!({ "purged_through": through, "events": n,
                                           "older_than_days": days }));

@@ -64,6 +64,7 @@ pub fn chain_of(tenant_id: Option<&str>) -> &str {
 /// Appends `link` (its chain already set) to its chain inside the caller's
 /// transaction: takes the chain's head row lock, so appends to one chain
 /// take turns and the chain never forks.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn append(conn: &mut AnyConnection, mut link: Link) -> Result<()> {
     sqlx::query(
         "INSERT INTO audit_chains (chain, head_seq, head_hash) VALUES ($1, 0, $2) \
@@ -134,6 +135,7 @@ struct Head {
 const PAGE: i64 = 5000;
 
 /// Walks every chain from its anchor to its head.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn verify(svc: &Services) -> Result<Vec<ChainCheck>> {
     let heads: Vec<Head> = sqlx::query_as(
         "SELECT chain, head_seq, head_hash, anchor_seq, anchor_hash FROM audit_chains ORDER BY chain",
@@ -267,6 +269,7 @@ async fn purge_recorded(svc: &Services, chain: &str, through: i64) -> Result<boo
 
 /// Removes a chain's events up to `through` and moves its anchor there, in
 /// the caller's transaction; returns how many were removed.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn purge_through(conn: &mut AnyConnection, chain: &str, through: i64) -> Result<u64> {
     let hash: Option<String> =
         sqlx::query_scalar("SELECT hash FROM audit_events WHERE chain = $1 AND chain_seq = $2")

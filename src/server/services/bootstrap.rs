@@ -3,7 +3,7 @@
 use crate::domain::api_key::CreatedKey;
 use crate::domain::role::Role;
 use crate::domain::tenant::{IsolationLevel, TenantSettings, DEFAULT_REGION, DEFAULT_TPM};
-use crate::server::auth::password;
+use crate::server::crypto::password;
 
 use super::users::{self, NewUser};
 use super::{api_keys, tenants, Actor, Result, Services};
@@ -18,6 +18,7 @@ pub struct FirstAdmin {
 }
 
 /// Creates the first platform admin when none exists.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn ensure_first_admin(svc: &Services) -> Result<Option<FirstAdmin>> {
     if users::platform_admin_exists(svc).await? {
         return Ok(None);
@@ -49,6 +50,7 @@ pub async fn ensure_first_admin(svc: &Services) -> Result<Option<FirstAdmin>> {
 }
 
 /// Creates the demo tenant and one key on a fresh database.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn ensure_demo_tenant(svc: &Services) -> Result<Option<CreatedKey>> {
     if svc.config.no_demo {
         return Ok(None);
@@ -74,6 +76,7 @@ pub async fn ensure_demo_tenant(svc: &Services) -> Result<Option<CreatedKey>> {
 
 /// Registers the built-in mock provider as `demo-claude` and `demo-gpt` when
 /// the catalog is empty, so the demo key works at once.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn ensure_demo_catalog(svc: &Services, mock_addr: &str) -> Result<bool> {
     use super::catalog::{self, Credential, NewModel, NewProvider};
     use crate::domain::catalog::ProviderKind;

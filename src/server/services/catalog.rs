@@ -1,8 +1,11 @@
 //! Providers, models (the price table), deployments and tenant aliases, and
 //! the in-memory snapshot the gateway routes from without touching the database.
 
+use crate::domain::audit::AuditAction;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use serde_json::json;
 use sqlx::FromRow;
@@ -35,6 +38,7 @@ pub struct NewProvider {
     pub credential: Credential,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn add_provider(svc: &Services, actor: &Actor, new: NewProvider) -> Result<Provider> {
     actor.require_platform_admin()?;
     let name = catalog::provider_name(&new.name)?;
@@ -51,7 +55,10 @@ pub async fn add_provider(svc: &Services, actor: &Actor, new: NewProvider) -> Re
             return Err(Invalid::new("api_key_env", "must name an environment variable").into())
         }
         Credential::Env(var) => (Some(var.trim().to_string()), None),
-        Credential::Stored(secret) => (None, Some(svc.secrets.seal(secret.trim()))),
+        Credential::Stored(secret) => {
+            let sealed = svc.secrets.seal(secret.trim())?;
+            (None, Some(sealed))
+        }
     };
     let id = new_id();
     let mut tx = svc.db.pool.begin().await?;
@@ -71,13 +78,13 @@ pub async fn add_provider(svc: &Services, actor: &Actor, new: NewProvider) -> Re
     .execute(&mut *tx)
     .await
     .map_err(ServiceError::conflict_on("a provider with this name"))?;
-    let entry = Entry::success("provider.create", "provider", &id).details(json!({
+    let entry = Entry::success(AuditAction::ProviderCreate, "provider", &id).details(json!({
         "name": name, "kind": new.kind, "base_url": base_url, "region": region,
         "credential": credential_label(env.as_deref(), sealed.is_some()),
     }));
     control::commit(svc, tx, actor, entry).await?;
-    let snapshot = snapshot(svc).await?;
-    snapshot
+    load(svc)
+        .await?
         .providers
         .get(&name)
         .map(|p| p.provider.clone())
@@ -102,6 +109,7 @@ pub struct NewModel {
 
 /// Adds a model to the catalog, or another deployment (provider) to an
 /// existing model of the same name.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn add_model(svc: &Services, actor: &Actor, new: NewModel) -> Result<Model> {
     actor.require_platform_admin()?;
     let name = catalog::model_name(&new.name)?;
@@ -165,13 +173,13 @@ pub async fn add_model(svc: &Services, actor: &Actor, new: NewModel) -> Result<M
     .bind(new.priority)
     .execute(&mut *tx)
     .await?;
-    let entry = Entry::success("model.upsert", "model", &model_id).details(json!({
+    let entry = Entry::success(AuditAction::ModelUpsert, "model", &model_id).details(json!({
         "name": name, "provider": new.provider.trim(), "upstream_model": upstream,
         "price": new.price,
     }));
     control::commit(svc, tx, actor, entry).await?;
-    let snapshot = snapshot(svc).await?;
-    snapshot
+    load(svc)
+        .await?
         .models
         .get(&name)
         .map(|m| (**m).clone())
@@ -179,6 +187,7 @@ pub async fn add_model(svc: &Services, actor: &Actor, new: NewModel) -> Result<M
 }
 
 /// Points a tenant's alias (e.g. `support-bot`) at a catalog model.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
 pub async fn set_alias(
     svc: &Services,
     actor: &Actor,
@@ -205,7 +214,7 @@ pub async fn set_alias(
     .bind(now_millis())
     .execute(&mut *tx)
     .await?;
-    let entry = Entry::success("model_alias.set", "model_alias", &alias)
+    let entry = Entry::success(AuditAction::ModelAliasSet, "model_alias", &alias)
         .tenant(tenant_id)
         .details(json!({ "alias": alias, "model": model.trim() }));
     control::commit(svc, tx, actor, entry).await?;
@@ -271,37 +280,25 @@ impl Catalog {
     }
 }
 
+/// The catalog the gateway routes from: rebuilt by `refresh` (at start,
+/// after a change here, and when another process changed the control
+/// plane) and swapped in whole, so requests never wait for a reload.
 #[derive(Default)]
 pub struct CatalogCache {
-    current: RwLock<Option<Arc<Catalog>>>,
+    current: ArcSwap<Catalog>,
 }
 
-impl CatalogCache {
-    pub fn clear(&self) {
-        if let Ok(mut c) = self.current.write() {
-            *c = None;
-        }
-    }
-
-    fn get(&self) -> Option<Arc<Catalog>> {
-        self.current.read().ok()?.clone()
-    }
-
-    fn put(&self, catalog: Arc<Catalog>) {
-        if let Ok(mut c) = self.current.write() {
-            *c = Some(catalog);
-        }
-    }
+/// The current catalog. Never touches the database.
+pub fn snapshot(svc: &Services) -> Arc<Catalog> {
+    svc.catalog.current.load_full()
 }
 
-/// The current catalog, from memory when warm.
-pub async fn snapshot(svc: &Services) -> Result<Arc<Catalog>> {
-    if let Some(c) = svc.catalog.get() {
-        return Ok(c);
-    }
-    let loaded = Arc::new(load(svc).await?);
-    svc.catalog.put(loaded.clone());
-    Ok(loaded)
+/// Loads the catalog from the database and swaps it in.
+#[tracing::instrument(skip_all)]
+pub async fn refresh(svc: &Services) -> Result<()> {
+    let loaded = load(svc).await?;
+    svc.catalog.current.store(Arc::new(loaded));
+    Ok(())
 }
 
 #[derive(FromRow)]
@@ -423,9 +420,10 @@ async fn load(svc: &Services) -> Result<Catalog> {
 }
 
 /// For the portal and CLI: providers and models, without secrets.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(svc: &Services, actor: &Actor) -> Result<(Vec<Provider>, Vec<Model>)> {
     actor.require_platform_admin()?;
-    let c = snapshot(svc).await?;
+    let c = load(svc).await?;
     let mut providers: Vec<Provider> = c.providers.values().map(|p| p.provider.clone()).collect();
     providers.sort_by(|a, b| a.name.cmp(&b.name));
     let mut models: Vec<Model> = c.models.values().map(|m| (**m).clone()).collect();

@@ -7,6 +7,7 @@ use sqlx::{Any, Executor};
 
 use super::{Result, Services};
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn bump<'c, E: Executor<'c, Database = Any>>(exec: E) -> Result<()> {
     sqlx::query("UPDATE control_version SET version = version + 1 WHERE id = 1")
         .execute(exec)
@@ -14,6 +15,7 @@ pub async fn bump<'c, E: Executor<'c, Database = Any>>(exec: E) -> Result<()> {
     Ok(())
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn current(svc: &Services) -> Result<i64> {
     let v: i64 = sqlx::query_scalar("SELECT version FROM control_version WHERE id = 1")
         .fetch_one(&svc.db.pool)
@@ -21,19 +23,19 @@ pub async fn current(svc: &Services) -> Result<i64> {
     Ok(v)
 }
 
-/// Clears caches when another process (the CLI, another replica) changed the
-/// control plane, so a change takes effect everywhere within one poll period.
-pub fn spawn_watcher(svc: Services) -> tokio::task::JoinHandle<()> {
+/// Rebuilds the caches when another process (the CLI, another replica)
+/// changed the control plane, so a change takes effect everywhere within
+/// one poll period. A failed rebuild is tried again at the next poll.
+pub fn spawn_watcher(svc: Services, mut seen: i64) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let period = Duration::from_millis(svc.config.cache_poll_ms.max(50));
-        let mut seen = current(&svc).await.unwrap_or(-1);
         loop {
             tokio::time::sleep(period).await;
             match current(&svc).await {
-                Ok(v) if v != seen => {
-                    seen = v;
-                    svc.invalidate_caches();
-                }
+                Ok(v) if v != seen => match svc.refresh_caches().await {
+                    Ok(()) => seen = v,
+                    Err(e) => tracing::warn!(error = ?e, "cache refresh failed; retrying"),
+                },
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "control version poll failed"),
             }
@@ -41,9 +43,20 @@ pub fn spawn_watcher(svc: Services) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Loads the caches before the server takes requests; returns the version
+/// they reflect, for the watcher to start from.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn prime(svc: &Services) -> Result<i64> {
+    let version = current(svc).await?;
+    svc.refresh_caches().await?;
+    Ok(version)
+}
+
 /// Commits a change the gateway's caches depend on: audited in the same
-/// transaction, versioned for other processes, and dropped from this
-/// process's caches at once.
+/// transaction, versioned for other processes, and rebuilt in this
+/// process's caches before returning. The change is committed even if that
+/// rebuild fails; the watcher then retries it.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn commit(
     svc: &Services,
     mut tx: sqlx::Transaction<'_, Any>,
@@ -53,6 +66,8 @@ pub async fn commit(
     super::audit::record(&mut tx, actor, entry).await?;
     bump(&mut *tx).await?;
     tx.commit().await?;
-    svc.invalidate_caches();
+    if let Err(e) = svc.refresh_caches().await {
+        tracing::warn!(error = ?e, "cache refresh after a change failed; the watcher retries");
+    }
     Ok(())
 }

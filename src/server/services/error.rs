@@ -31,6 +31,12 @@ impl From<sqlx::Error> for ServiceError {
     }
 }
 
+impl From<crate::server::crypto::CryptoError> for ServiceError {
+    fn from(e: crate::server::crypto::CryptoError) -> Self {
+        ServiceError::Internal(e.to_string())
+    }
+}
+
 impl From<DbError> for ServiceError {
     fn from(e: DbError) -> Self {
         match e {

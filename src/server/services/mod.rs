@@ -5,11 +5,14 @@ pub mod actor;
 pub mod api_keys;
 pub mod audit;
 pub mod audit_chain;
+pub mod audit_names;
 pub mod bootstrap;
 pub mod catalog;
 pub mod control;
 pub mod error;
+pub mod flash;
 pub mod policies;
+pub mod sessions;
 pub mod tenant_data;
 pub mod tenants;
 pub mod usage;
@@ -38,6 +41,7 @@ pub struct Services {
     pub secrets: SecretBox,
     pub stores: Arc<TenantStores>,
     pub policies: Arc<policies::PolicyCache>,
+    pub flashes: Arc<flash::FlashStore>,
 }
 
 impl Services {
@@ -46,6 +50,7 @@ impl Services {
         Self {
             stores: Arc::new(stores),
             policies: Arc::new(policies::PolicyCache::default()),
+            flashes: Arc::new(flash::FlashStore::default()),
             db,
             config: Arc::new(config),
             keys: Arc::new(api_keys::KeyCache::default()),
@@ -54,11 +59,12 @@ impl Services {
         }
     }
 
-    /// Drops every cache that mirrors the control plane.
-    pub fn invalidate_caches(&self) {
-        self.keys.clear();
-        self.catalog.clear();
-        self.policies.clear();
+    /// Rebuilds every cache that mirrors the control plane and swaps the
+    /// new contents in; readers keep the old ones until then.
+    pub async fn refresh_caches(&self) -> Result<()> {
+        catalog::refresh(self).await?;
+        policies::refresh(self).await?;
+        api_keys::refresh(self).await
     }
 }
 

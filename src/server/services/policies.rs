@@ -1,51 +1,50 @@
 //! Data policies per tenant (and the platform default), and their
 //! application to text: what the gateway and the portal's "try it" box use.
 
-use std::sync::{Arc, RwLock};
+use crate::domain::audit::AuditAction;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use serde_json::json;
 use sqlx::FromRow;
 
 use crate::domain::pii;
-use crate::domain::policy::{self, Action, Direction, PolicyRule, Target, Trial};
+use crate::domain::policy::{self, Action, Direction, PolicyRule, PolicySet, Target, Trial};
 use crate::domain::role::Access;
 use crate::domain::time::now_millis;
 
 use super::audit::Entry;
 use super::{control, new_id, tenants, Actor, Result, ServiceError, Services};
 
+/// Rebuilt by `refresh` and swapped in whole, like the catalog.
 #[derive(Default)]
 pub struct PolicyCache {
-    current: RwLock<Option<Arc<Vec<PolicyRule>>>>,
+    current: ArcSwap<PolicySet>,
 }
 
-impl PolicyCache {
-    pub fn clear(&self) {
-        if let Ok(mut c) = self.current.write() {
-            *c = None;
-        }
-    }
+/// The current rules. Never touches the database.
+pub fn snapshot(svc: &Services) -> Arc<PolicySet> {
+    svc.policies.current.load_full()
 }
 
-/// Every rule, from memory when warm (cleared on control-plane changes).
-pub async fn snapshot(svc: &Services) -> Result<Arc<Vec<PolicyRule>>> {
-    if let Some(rules) = svc.policies.current.read().ok().and_then(|c| c.clone()) {
-        return Ok(rules);
-    }
+/// Loads every rule and swaps the set in. A stored rule this version cannot
+/// read fails the load rather than being skipped: a policy never silently lapses.
+#[tracing::instrument(skip_all)]
+pub async fn refresh(svc: &Services) -> Result<()> {
+    let rules = load(svc).await?;
+    svc.policies.current.store(Arc::new(PolicySet::new(rules)));
+    Ok(())
+}
+
+/// Every rule, from the database: what admin views and the snapshot read.
+async fn load(svc: &Services) -> Result<Vec<PolicyRule>> {
     let rows: Vec<PolicyRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM policies ORDER BY created_at"
     ))
     .fetch_all(&svc.db.pool)
     .await?;
-    let rules = Arc::new(
-        rows.into_iter()
-            .filter_map(PolicyRow::into_rule)
-            .collect::<Vec<_>>(),
-    );
-    if let Ok(mut c) = svc.policies.current.write() {
-        *c = Some(rules.clone());
-    }
-    Ok(rules)
+    rows.into_iter().map(PolicyRow::into_rule).collect()
 }
 
 const COLUMNS: &str = "id, tenant_id, target_kind, target_value, action, direction, created_at";
@@ -62,11 +61,13 @@ struct PolicyRow {
 }
 
 impl PolicyRow {
-    fn into_rule(self) -> Option<PolicyRule> {
-        Some(PolicyRule {
-            target: Target::from_stored(&self.target_kind, &self.target_value)?,
-            action: self.action.parse().ok()?,
-            direction: self.direction.parse().ok()?,
+    fn into_rule(self) -> Result<PolicyRule> {
+        let unreadable = || ServiceError::Internal(format!("policy {} cannot be read", self.id));
+        Ok(PolicyRule {
+            target: Target::from_stored(&self.target_kind, &self.target_value)
+                .ok_or_else(unreadable)?,
+            action: self.action.parse().map_err(|_| unreadable())?,
+            direction: self.direction.parse().map_err(|_| unreadable())?,
             id: self.id,
             tenant_id: self.tenant_id,
             created_at: self.created_at,
@@ -75,6 +76,7 @@ impl PolicyRow {
 }
 
 /// A new rule for a tenant, or for the platform default when `tenant_id` is `None`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn add(
     svc: &Services,
     actor: &Actor,
@@ -108,7 +110,7 @@ pub async fn add(
     .bind(rule.created_at)
     .execute(&mut *tx)
     .await?;
-    let entry = Entry::success("policy.add", "policy", &rule.id)
+    let entry = Entry::success(AuditAction::PolicyAdd, "policy", &rule.id)
         .tenant_opt(tenant_id)
         .details(json!({ "target": target, "action": action, "direction": direction }));
     control::commit(svc, tx, actor, entry).await?;
@@ -116,6 +118,7 @@ pub async fn add(
 }
 
 /// Rules of a tenant (`Some`) or the platform default (`None`).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     svc: &Services,
     actor: &Actor,
@@ -124,17 +127,17 @@ pub async fn list(
     if let Some(t) = tenant_id {
         actor.require(t, Access::Read)?
     }
-    let all = snapshot(svc).await?;
-    Ok(all
-        .iter()
+    Ok(load(svc)
+        .await?
+        .into_iter()
         .filter(|r| r.tenant_id.as_deref() == tenant_id)
-        .cloned()
         .collect())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
 pub async fn remove(svc: &Services, actor: &Actor, id: &str) -> Result<()> {
     actor.require_platform_admin()?;
-    let all = snapshot(svc).await?;
+    let all = load(svc).await?;
     let rule = all
         .iter()
         .find(|r| r.id == id)
@@ -144,7 +147,7 @@ pub async fn remove(svc: &Services, actor: &Actor, id: &str) -> Result<()> {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let entry = Entry::success("policy.remove", "policy", id)
+    let entry = Entry::success(AuditAction::PolicyRemove, "policy", id)
         .tenant_opt(rule.tenant_id.as_deref())
         .details(
             json!({ "target": rule.target, "action": rule.action, "direction": rule.direction }),
@@ -153,15 +156,12 @@ pub async fn remove(svc: &Services, actor: &Actor, id: &str) -> Result<()> {
 }
 
 /// The rules that govern a tenant's traffic: its own, or the platform default.
-pub async fn effective(svc: &Services, tenant_id: &str) -> Result<Vec<PolicyRule>> {
-    let all = snapshot(svc).await?;
-    Ok(policy::rules_for_tenant(&all, tenant_id)
-        .into_iter()
-        .cloned()
-        .collect())
+pub fn effective(svc: &Services, tenant_id: &str) -> Arc<[PolicyRule]> {
+    snapshot(svc).effective(tenant_id)
 }
 
 /// With `tenant_id` `None`, tries the platform default.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn try_text(
     svc: &Services,
     actor: &Actor,
@@ -169,12 +169,12 @@ pub async fn try_text(
     text: &str,
     direction: Direction,
 ) -> Result<Trial> {
-    let rules = match tenant_id {
+    let rules: Arc<[PolicyRule]> = match tenant_id {
         Some(t) => {
             actor.require(t, Access::Read)?;
-            effective(svc, t).await?
+            effective(svc, t)
         }
-        None => list(svc, actor, None).await?,
+        None => list(svc, actor, None).await?.into(),
     };
     let findings = pii::detect(text);
     let decision = policy::evaluate(&rules, &findings, direction);

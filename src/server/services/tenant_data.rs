@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::domain::audit::AuditStatus;
+use crate::domain::audit::{AuditAction, AuditStatus};
 use crate::domain::role::Access;
 use crate::domain::tenant::{IsolationLevel, MoveReport, TenantData};
 use crate::server::db::tenant_store::Placement;
@@ -11,6 +11,7 @@ use crate::server::db::tenant_store::Placement;
 use super::audit::{self, Entry};
 use super::{tenants, Actor, Result, ServiceError, Services};
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
 pub async fn data(svc: &Services, actor: &Actor, tenant_id: &str) -> Result<TenantData> {
     actor.require(tenant_id, Access::Read)?;
     Ok(svc.stores.stats(tenant_id).await?)
@@ -18,6 +19,7 @@ pub async fn data(svc: &Services, actor: &Actor, tenant_id: &str) -> Result<Tena
 
 /// Moves the tenant's data to `level` while it keeps serving; the move is
 /// audited whether it succeeds or fails.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
 pub async fn set_isolation(
     svc: &Services,
     actor: &Actor,
@@ -40,7 +42,7 @@ pub async fn set_isolation(
             json!({ "from": tenant.isolation, "to": level, "error": e.to_string() }),
         ),
     };
-    let entry = Entry::success("tenant.set_isolation", "tenant", tenant_id)
+    let entry = Entry::success(AuditAction::TenantSetIsolation, "tenant", tenant_id)
         .tenant(tenant_id)
         .status(status)
         .details(details);
@@ -68,7 +70,7 @@ pub(super) async fn erase(svc: &Services, actor: &Actor, placement: &Placement) 
     } else {
         AuditStatus::Success
     };
-    let entry = Entry::success("tenant.erase", "tenant", tenant_id)
+    let entry = Entry::success(AuditAction::TenantErase, "tenant", tenant_id)
         .tenant(tenant_id)
         .status(status)
         .details(json!({

@@ -1,12 +1,13 @@
 //! Tenants: the organisations sharing this deployment.
 
+use crate::domain::audit::AuditAction;
 use serde_json::json;
 use sqlx::FromRow;
 
-use crate::domain::page::{Page, PageRequest};
+use crate::domain::page::{Page, PageRequest, SortDir};
 use crate::domain::role::Access;
 use crate::domain::tenant::{
-    name_key, IsolationLevel, Tenant, TenantCounts, TenantSettings, TenantStatus,
+    name_key, IsolationLevel, Tenant, TenantCounts, TenantSettings, TenantSort, TenantStatus,
 };
 use crate::domain::time::now_millis;
 use crate::domain::validation::Invalid;
@@ -53,6 +54,7 @@ impl TenantRow {
     }
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(svc: &Services, actor: &Actor, settings: TenantSettings) -> Result<Tenant> {
     actor.require_platform_admin()?;
     let now = now_millis();
@@ -101,7 +103,7 @@ async fn insert(svc: &Services, actor: &Actor, tenant: &Tenant, location: &Locat
     .await
     .map_err(ServiceError::conflict_on("a tenant with this name"))?;
     TenantStores::register(&mut tx, &tenant.id, location).await?;
-    let entry = Entry::success("tenant.create", "tenant", &tenant.id)
+    let entry = Entry::success(AuditAction::TenantCreate, "tenant", &tenant.id)
         .tenant(&tenant.id)
         .details(json!({ "name": tenant.name, "isolation": tenant.isolation,
                           "store": location.describe(svc.db.backend),
@@ -112,6 +114,7 @@ async fn insert(svc: &Services, actor: &Actor, tenant: &Tenant, location: &Locat
     Ok(())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
 pub async fn get(svc: &Services, actor: &Actor, id: &str) -> Result<Tenant> {
     actor.require(id, Access::Read)?;
     fetch(svc, id)
@@ -129,6 +132,7 @@ async fn fetch(svc: &Services, id: &str) -> Result<Option<Tenant>> {
 }
 
 /// Resolves what a person typed: an id, or a name in any case.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find(svc: &Services, actor: &Actor, name_or_id: &str) -> Result<Tenant> {
     let row: Option<TenantRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM tenants WHERE id = $1 OR name_key = $2"
@@ -146,10 +150,12 @@ pub async fn find(svc: &Services, actor: &Actor, name_or_id: &str) -> Result<Ten
 }
 
 /// Search by name; platform admins only, as it crosses tenants.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     svc: &Services,
     actor: &Actor,
     search: &str,
+    (sort, dir): (TenantSort, SortDir),
     page: PageRequest,
 ) -> Result<Page<Tenant>> {
     actor.require_platform_admin()?;
@@ -159,8 +165,17 @@ pub async fn list(
         .bind(&pattern)
         .fetch_one(&svc.db.pool)
         .await?;
+    let column = match sort {
+        TenantSort::Name => "name_key",
+        TenantSort::Created => "created_at",
+    };
+    let order = match dir {
+        SortDir::Asc => "ASC",
+        SortDir::Desc => "DESC",
+    };
     let rows: Vec<TenantRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM tenants WHERE {cond} ORDER BY name_key LIMIT $2 OFFSET $3"
+        "SELECT {COLUMNS} FROM tenants WHERE {cond} ORDER BY {column} {order}, id \
+         LIMIT $2 OFFSET $3"
     ))
     .bind(&pattern)
     .bind(page.limit())
@@ -175,6 +190,7 @@ pub async fn list(
 }
 
 /// The few tenants a picker needs: id and name, for admins.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn names(svc: &Services, actor: &Actor) -> Result<Vec<(String, String)>> {
     let rows: Vec<(String, String)> = match actor.scope() {
         None => {
@@ -200,6 +216,7 @@ fn escape_like(s: &str) -> String {
 
 /// Changes name, region and limits. The isolation level moves data, so it
 /// is changed by its own operation, not here.
+#[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
 pub async fn update(
     svc: &Services,
     actor: &Actor,
@@ -231,7 +248,7 @@ pub async fn update(
     .execute(&mut *tx)
     .await
     .map_err(ServiceError::conflict_on("a tenant with this name"))?;
-    let entry = Entry::success("tenant.update", "tenant", id)
+    let entry = Entry::success(AuditAction::TenantUpdate, "tenant", id)
         .tenant(id)
         .details(json!({
             "before": { "name": before.name, "data_location": before.data_location,
@@ -244,6 +261,7 @@ pub async fn update(
 }
 
 /// Suspending stops every key of the tenant at once; resuming restores them.
+#[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
 pub async fn set_status(
     svc: &Services,
     actor: &Actor,
@@ -256,8 +274,8 @@ pub async fn set_status(
         return Ok(before);
     }
     let action = match status {
-        TenantStatus::Active => "tenant.resume",
-        TenantStatus::Suspended => "tenant.suspend",
+        TenantStatus::Active => AuditAction::TenantResume,
+        TenantStatus::Suspended => AuditAction::TenantSuspend,
     };
     let mut tx = svc.db.pool.begin().await?;
     sqlx::query("UPDATE tenants SET status = $1, updated_at = $2 WHERE id = $3")
@@ -273,6 +291,7 @@ pub async fn set_status(
 
 /// Keeps the tenant's audit events for `days` (purged by a background
 /// task, the purge itself recorded in the chain), or forever with `None`.
+#[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
 pub async fn set_audit_retention(
     svc: &Services,
     actor: &Actor,
@@ -293,7 +312,7 @@ pub async fn set_audit_retention(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let entry = Entry::success("tenant.audit_retention", "tenant", id)
+    let entry = Entry::success(AuditAction::TenantAuditRetention, "tenant", id)
         .tenant(id)
         .details(json!({ "before": before.audit_retention_days, "after": days }));
     control::commit(svc, tx, actor, entry).await?;
@@ -301,6 +320,7 @@ pub async fn set_audit_retention(
 }
 
 /// Deletion is irreversible, so the caller must type the tenant's name.
+#[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
 pub async fn delete(svc: &Services, actor: &Actor, id: &str, confirm_name: &str) -> Result<()> {
     actor.require_platform_admin()?;
     let tenant = get(svc, actor, id).await?;
@@ -326,7 +346,7 @@ pub async fn delete(svc: &Services, actor: &Actor, id: &str, confirm_name: &str)
             .await?;
     }
     let placement = TenantStores::unregister(&mut tx, id).await?;
-    let entry = Entry::success("tenant.delete", "tenant", id)
+    let entry = Entry::success(AuditAction::TenantDelete, "tenant", id)
         .tenant(id)
         .details(json!({ "name": tenant.name }));
     control::commit(svc, tx, actor, entry).await?;
@@ -337,6 +357,7 @@ pub async fn delete(svc: &Services, actor: &Actor, id: &str, confirm_name: &str)
 }
 
 /// Numbers for the dashboard, scoped to the actor's tenant for tenant users.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn counts(svc: &Services, actor: &Actor) -> Result<TenantCounts> {
     let scope = actor.scope();
     let count = |sql: &'static str| async move {

@@ -12,6 +12,7 @@ use super::{Actor, Result, Services};
 /// Writes a batch from the ledger: each tenant's events go to that
 /// tenant's store. Events of a deleted tenant are dropped, because its data
 /// has been erased and must stay so.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_batch(svc: &Services, events: &[UsageEvent]) -> Result<()> {
     match events.first() {
         None => return Ok(()),
@@ -42,6 +43,7 @@ async fn write_tenant(svc: &Services, tenant_id: &str, events: &[UsageEvent]) ->
 }
 
 /// Totals for a tenant over `[from, to)`, by model.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
 pub async fn report(
     svc: &Services,
     actor: &Actor,
@@ -73,6 +75,7 @@ pub async fn report(
 }
 
 /// The current calendar month (UTC) so far: the billing period the portal shows.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
 pub async fn month_to_date(svc: &Services, actor: &Actor, tenant_id: &str) -> Result<UsageReport> {
     use chrono::{Datelike, TimeZone, Utc};
     let now = Utc::now();

@@ -1,6 +1,7 @@
 //! Portal users: platform admins, and tenant admins and viewers bound to
 //! one tenant.
 
+use crate::domain::audit::AuditAction;
 use serde_json::json;
 use sqlx::FromRow;
 
@@ -9,7 +10,7 @@ use crate::domain::role::{Access, Role};
 use crate::domain::time::now_millis;
 use crate::domain::user::{self, User};
 use crate::domain::validation::Invalid;
-use crate::server::auth::password;
+use crate::server::crypto::password;
 
 use super::audit::{self, Entry};
 use super::{new_id, Actor, Result, ServiceError, Services};
@@ -50,6 +51,7 @@ pub struct NewUser<'a> {
 }
 
 /// Platform admins create anyone; tenant admins create users of their own tenant.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(svc: &Services, actor: &Actor, new: NewUser<'_>) -> Result<User> {
     let email = user::email(new.email)?;
     user::password(new.password)?;
@@ -83,7 +85,7 @@ pub async fn create(svc: &Services, actor: &Actor, new: NewUser<'_>) -> Result<U
     .execute(&mut *tx)
     .await
     .map_err(ServiceError::conflict_on("a user with this email"))?;
-    let entry = Entry::success("user.create", "user", &id)
+    let entry = Entry::success(AuditAction::UserCreate, "user", &id)
         .details(json!({ "email": email, "role": new.role }));
     let entry = entry.tenant_opt(tenant_id);
     audit::record(&mut tx, actor, entry).await?;
@@ -91,6 +93,7 @@ pub async fn create(svc: &Services, actor: &Actor, new: NewUser<'_>) -> Result<U
     get(svc, actor, &id).await
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
 pub async fn get(svc: &Services, actor: &Actor, id: &str) -> Result<User> {
     let row: Option<UserRow> = sqlx::query_as(&format!("{SELECT} WHERE u.id = $1"))
         .bind(id)
@@ -105,6 +108,7 @@ pub async fn get(svc: &Services, actor: &Actor, id: &str) -> Result<User> {
 }
 
 /// Platform admins list everyone; tenant admins their own tenant's users.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(svc: &Services, actor: &Actor, page: PageRequest) -> Result<Page<User>> {
     let scope = actor.scope();
     if let Some(own) = scope {
@@ -131,6 +135,7 @@ pub async fn list(svc: &Services, actor: &Actor, page: PageRequest) -> Result<Pa
 }
 
 /// Sets a new password and ends the user's sessions.
+#[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
 pub async fn reset_password(
     svc: &Services,
     actor: &Actor,
@@ -151,8 +156,8 @@ pub async fn reset_password(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let entry =
-        Entry::success("user.reset_password", "user", id).details(json!({ "email": target.email }));
+    let entry = Entry::success(AuditAction::UserResetPassword, "user", id)
+        .details(json!({ "email": target.email }));
     let entry = entry.tenant_opt(target.tenant_id.as_deref());
     audit::record(&mut tx, actor, entry).await?;
     tx.commit().await?;
@@ -160,6 +165,7 @@ pub async fn reset_password(
 }
 
 /// Disabling signs the user out everywhere; nobody can disable themselves.
+#[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
 pub async fn set_disabled(svc: &Services, actor: &Actor, id: &str, disabled: bool) -> Result<User> {
     let target = get(svc, actor, id).await?;
     if disabled && actor.user_id.as_deref() == Some(id) {
@@ -180,9 +186,9 @@ pub async fn set_disabled(svc: &Services, actor: &Actor, id: &str, disabled: boo
             .await?;
     }
     let action = if disabled {
-        "user.disable"
+        AuditAction::UserDisable
     } else {
-        "user.enable"
+        AuditAction::UserEnable
     };
     let entry = Entry::success(action, "user", id).details(json!({ "email": target.email }));
     let entry = entry.tenant_opt(target.tenant_id.as_deref());
@@ -191,6 +197,7 @@ pub async fn set_disabled(svc: &Services, actor: &Actor, id: &str, disabled: boo
     get(svc, actor, id).await
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn platform_admin_exists(svc: &Services) -> Result<bool> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'platform_admin'")
         .fetch_one(&svc.db.pool)

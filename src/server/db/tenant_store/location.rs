@@ -1,9 +1,60 @@
 //! Where one tenant's data physically lives, and the names of those places.
 
 use std::fmt;
+use std::ops::Deref;
 
 use crate::domain::tenant::IsolationLevel;
-use crate::server::db::Backend;
+use crate::server::db::{Backend, DbError};
+
+/// The name of a schema, table prefix, database or file that holds one
+/// tenant's data. Such names are spliced into SQL and paths, so only names
+/// of the shape Atrium makes are accepted: when made, and again when read
+/// back from the database (a row edited by hand cannot inject).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreName(String);
+
+/// PostgreSQL's identifier limit.
+const MAX_NAME: usize = 63;
+
+impl StoreName {
+    pub fn parse(raw: &str) -> Result<Self, DbError> {
+        let bare = raw
+            .strip_prefix("tenants/")
+            .and_then(|r| r.strip_suffix(".db"))
+            .unwrap_or(raw);
+        let ok = !bare.is_empty()
+            && raw.len() <= MAX_NAME
+            && bare
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if ok {
+            Ok(StoreName(raw.to_string()))
+        } else {
+            Err(DbError::Store(format!(
+                "refusing a tenant store name of an unexpected shape: {raw:?}"
+            )))
+        }
+    }
+}
+
+impl StoreName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for StoreName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StoreName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// A tenant store's place. Names carry a random suffix so that a store
 /// provisioned again (after a move away and back) never shares a name with
@@ -13,36 +64,42 @@ pub enum Location {
     /// Row level: the shared tables, fenced by tenant_id (and RLS on PostgreSQL).
     Shared,
     /// A PostgreSQL schema, or a table-name prefix in the main SQLite file.
-    Namespace(String),
+    Namespace(StoreName),
     /// A PostgreSQL database name, or a SQLite file relative to the data directory.
-    Database(String),
+    Database(StoreName),
 }
 
 impl Location {
     /// A fresh place for `tenant_id` at `level`.
-    pub fn fresh(level: IsolationLevel, tenant_id: &str, backend: Backend, main_db: &str) -> Self {
+    pub fn fresh(
+        level: IsolationLevel,
+        tenant_id: &str,
+        backend: Backend,
+        main_db: &str,
+    ) -> Result<Self, DbError> {
         let id = ident(tenant_id);
         let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
-        match level {
-            IsolationLevel::RowLevel => Location::Shared,
-            IsolationLevel::SchemaPerTenant => Location::Namespace(format!("t_{id}_{suffix}")),
-            IsolationLevel::DatabasePerTenant => match backend {
-                Backend::Sqlite => Location::Database(format!("tenants/{id}_{suffix}.db")),
-                // PostgreSQL names stop at 63 bytes: 20 + 3 + 32 + 1 + 6.
-                Backend::Postgres => {
-                    let main: String = ident_of(main_db).chars().take(20).collect();
-                    Location::Database(format!("{main}_t_{id}_{suffix}"))
-                }
-            },
-        }
+        let name = match (level, backend) {
+            (IsolationLevel::RowLevel, _) => return Ok(Location::Shared),
+            (IsolationLevel::SchemaPerTenant, _) => format!("t_{id}_{suffix}"),
+            (IsolationLevel::DatabasePerTenant, Backend::Sqlite) => {
+                format!("tenants/{id}_{suffix}.db")
+            }
+            // PostgreSQL names stop at 63 bytes: 20 + 3 + 32 + 1 + 6.
+            (IsolationLevel::DatabasePerTenant, Backend::Postgres) => {
+                let main: String = ident_of(main_db).chars().take(20).collect();
+                format!("{main}_t_{id}_{suffix}")
+            }
+        };
+        Self::from_stored(level, &name)
     }
 
-    pub fn from_stored(level: IsolationLevel, stored: &str) -> Self {
-        match level {
+    pub fn from_stored(level: IsolationLevel, stored: &str) -> Result<Self, DbError> {
+        Ok(match level {
             IsolationLevel::RowLevel => Location::Shared,
-            IsolationLevel::SchemaPerTenant => Location::Namespace(stored.to_string()),
-            IsolationLevel::DatabasePerTenant => Location::Database(stored.to_string()),
-        }
+            IsolationLevel::SchemaPerTenant => Location::Namespace(StoreName::parse(stored)?),
+            IsolationLevel::DatabasePerTenant => Location::Database(StoreName::parse(stored)?),
+        })
     }
 
     pub fn level(&self) -> IsolationLevel {
@@ -117,6 +174,24 @@ fn ident_of(name: &str) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn stored_names_of_another_shape_are_refused() {
+        for bad in [
+            "",
+            "t_x; DROP TABLE tenants",
+            "T_UPPER",
+            "tenants/../../etc/passwd.db",
+            "tenants/x.db/..",
+            &"a".repeat(64),
+            "x\"y",
+        ] {
+            assert!(StoreName::parse(bad).is_err(), "{bad:?}");
+            assert!(Location::from_stored(IsolationLevel::SchemaPerTenant, bad).is_err());
+        }
+        assert!(StoreName::parse("t_0b6f_a1b2c3").is_ok());
+        assert!(StoreName::parse("tenants/t_0b6f_a1b2c3.db").is_ok());
+    }
+
     const ID: &str = "0b6f7c1e-4f1a-4d2b-9d0e-8f3a2b1c0d9e";
 
     #[test]
@@ -124,14 +199,17 @@ mod tests {
         let long_main = "atrium_test_0123456789abcdef0123456789abcdef";
         for level in IsolationLevel::ALL {
             for backend in [Backend::Sqlite, Backend::Postgres] {
-                let loc = Location::fresh(level, ID, backend, long_main);
+                let loc = Location::fresh(level, ID, backend, long_main).expect("name");
                 assert!(loc.stored().len() <= 63, "{loc}");
                 assert!(loc
                     .stored()
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "_/.".contains(c)));
                 assert_eq!(loc.level(), level);
-                assert_eq!(Location::from_stored(level, loc.stored()), loc);
+                assert_eq!(
+                    Location::from_stored(level, loc.stored()).expect("read"),
+                    loc
+                );
             }
         }
     }
@@ -140,6 +218,7 @@ mod tests {
     fn fresh_names_differ_each_time() {
         let a = Location::fresh(IsolationLevel::SchemaPerTenant, ID, Backend::Postgres, "m");
         let b = Location::fresh(IsolationLevel::SchemaPerTenant, ID, Backend::Postgres, "m");
+        let (a, b) = (a.expect("a"), b.expect("b"));
         assert_ne!(a, b);
     }
 
@@ -150,7 +229,8 @@ mod tests {
             "x\"; DROP TABLE tenants; --",
             Backend::Postgres,
             "main",
-        );
+        )
+        .expect("name");
         assert!(loc
             .stored()
             .chars()

@@ -69,11 +69,11 @@ impl PlacementRow {
     fn into_placement(self) -> Result<Placement, DbError> {
         let level = parse_level(&self.level)?;
         let target = match (self.target_level, self.target_location) {
-            (Some(l), Some(loc)) => Some(Location::from_stored(parse_level(&l)?, &loc)),
+            (Some(l), Some(loc)) => Some(Location::from_stored(parse_level(&l)?, &loc)?),
             _ => None,
         };
         Ok(Placement {
-            location: Location::from_stored(level, &self.location),
+            location: Location::from_stored(level, &self.location)?,
             tenant_id: self.tenant_id,
             target,
             epoch: self.epoch,
@@ -211,7 +211,7 @@ impl TenantStores {
         tenant_id: &str,
         level: IsolationLevel,
     ) -> Result<Location, DbError> {
-        let location = Location::fresh(level, tenant_id, self.main.backend, &self.main_name);
+        let location = Location::fresh(level, tenant_id, self.main.backend, &self.main_name)?;
         if let Err(e) = self.build(tenant_id, &location).await {
             let _ = self.erase(tenant_id, &location).await;
             return Err(e);

@@ -62,7 +62,7 @@ impl TenantStore {
             }
             (Backend::Postgres, Location::Namespace(schema)) => {
                 sqlx::query("SELECT set_config('search_path', $1, true)")
-                    .bind(schema)
+                    .bind(schema.as_str())
                     .execute(&mut **tx)
                     .await?;
             }
@@ -113,14 +113,14 @@ impl TenantStore {
     pub async fn size_bytes(&self, data_dir: Option<&std::path::Path>) -> Option<i64> {
         let size = match (&self.location, self.backend) {
             (Location::Database(file), Backend::Sqlite) => {
-                let path = data_dir?.join(file);
+                let path = data_dir?.join(file.as_str());
                 let len = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
                 let wal = path.with_extension("db-wal");
                 Some((len(&path) + len(&wal)) as i64)
             }
             (Location::Database(name), Backend::Postgres) => {
                 sqlx::query_scalar::<_, i64>("SELECT pg_database_size($1)")
-                    .bind(name)
+                    .bind(name.as_str())
                     .fetch_one(&self.pool)
                     .await
                     .ok()
@@ -130,7 +130,7 @@ impl TenantStore {
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE n.nspname = $1 AND c.relkind = 'r'",
             )
-            .bind(schema)
+            .bind(schema.as_str())
             .fetch_one(&self.pool)
             .await
             .ok(),

@@ -3,6 +3,7 @@
 use sqlx::FromRow;
 
 use super::store::TenantStore;
+use crate::domain::completion::ErrorKind;
 use crate::domain::usage::{UsageEvent, UsageTotals};
 use crate::server::db::{Backend, DbError};
 
@@ -35,15 +36,21 @@ struct EventRow {
     classification: String,
 }
 
-impl From<EventRow> for UsageEvent {
-    fn from(r: EventRow) -> Self {
-        UsageEvent {
+/// A stored value this version cannot read: the row is refused, not guessed at.
+fn unreadable(what: &str, e: impl std::fmt::Display) -> DbError {
+    DbError::Store(format!("usage event {what}: {e}"))
+}
+
+impl TryFrom<EventRow> for UsageEvent {
+    type Error = DbError;
+    fn try_from(r: EventRow) -> Result<Self, DbError> {
+        Ok(UsageEvent {
             request_id: r.request_id,
             tenant_id: r.tenant_id,
             api_key_id: r.api_key_id,
             model: r.model,
             provider: r.provider,
-            dialect: r.dialect,
+            dialect: r.dialect.parse().map_err(|e| unreadable("dialect", e))?,
             stream: r.stream != 0,
             input_tokens: r.input_tokens,
             output_tokens: r.output_tokens,
@@ -51,12 +58,22 @@ impl From<EventRow> for UsageEvent {
             cache_write_tokens: r.cache_write_tokens,
             cost_micros: r.cost_micros,
             latency_ms: r.latency_ms,
-            status: u16::try_from(r.status).unwrap_or(0),
-            error_type: r.error_type,
+            status: u16::try_from(r.status).map_err(|e| unreadable("status", e))?,
+            error_type: r
+                .error_type
+                .map(|k| k.parse())
+                .transpose()
+                .map_err(|e| unreadable("error_type", e))?,
             created_at: r.created_at,
-            policy_action: r.policy_action,
-            classification: r.classification,
-        }
+            policy_action: r
+                .policy_action
+                .parse()
+                .map_err(|e| unreadable("policy_action", e))?,
+            classification: r
+                .classification
+                .parse()
+                .map_err(|e| unreadable("classification", e))?,
+        })
     }
 }
 
@@ -104,7 +121,7 @@ impl TenantStore {
                     .bind(e.api_key_id.as_deref())
                     .bind(&e.model)
                     .bind(e.provider.as_deref())
-                    .bind(&e.dialect)
+                    .bind(e.dialect.as_str())
                     .bind(i64::from(e.stream))
                     .bind(e.input_tokens)
                     .bind(e.output_tokens)
@@ -113,10 +130,10 @@ impl TenantStore {
                     .bind(e.cost_micros)
                     .bind(e.latency_ms)
                     .bind(i64::from(e.status))
-                    .bind(e.error_type.as_deref())
+                    .bind(e.error_type.map(ErrorKind::as_str))
                     .bind(e.created_at)
-                    .bind(&e.policy_action)
-                    .bind(&e.classification);
+                    .bind(e.policy_action.as_str())
+                    .bind(e.classification.as_str());
             }
             q.execute(&mut *tx).await?;
         }
@@ -195,7 +212,7 @@ impl TenantStore {
             .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(rows.into_iter().map(UsageEvent::from).collect())
+        rows.into_iter().map(UsageEvent::try_from).collect()
     }
 
     /// The largest request id stored now: where a copy that runs beside

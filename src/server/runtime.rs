@@ -1,4 +1,6 @@
-//! Start-up and shutdown of the server process.
+//! The server process's life: open the database, start the server and its
+//! background tasks, run until a signal, and shut down without losing
+//! anything queued. Used by `serve`, the CLI and the tests.
 
 use std::net::SocketAddr;
 
@@ -14,7 +16,7 @@ use crate::server::db::{Db, DbError};
 use crate::server::gateway::Gateway;
 use crate::server::services::{api_keys, audit, bootstrap, control, ServiceError, Services};
 
-use super::{router, AppState};
+use super::http::{router, AppState};
 
 #[derive(Debug, Error)]
 pub enum ServeError {
@@ -26,8 +28,8 @@ pub enum ServeError {
     Bind(SocketAddr, std::io::Error),
     #[error(transparent)]
     Crypto(#[from] crate::server::crypto::CryptoError),
-    #[error("cannot connect to Redis: {0}")]
-    Redis(#[from] redis::RedisError),
+    #[error(transparent)]
+    Gateway(#[from] crate::server::gateway::StartError),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -95,8 +97,9 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
         leptos_options,
         services: services.clone(),
     };
+    let version = control::prime(&services).await?;
     let gateway = Gateway::start(services.clone()).await?;
-    let watcher = control::spawn_watcher(services.clone());
+    let watcher = control::spawn_watcher(services.clone(), version);
     let flusher = api_keys::spawn_last_used_flusher(services.clone());
     let retention = audit::spawn_retention(services.clone());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -126,14 +129,10 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let services = open(config).await?;
     let admin = bootstrap::ensure_first_admin(&services).await?;
     let demo = bootstrap::ensure_demo_tenant(&services).await?;
+    // `make run` starts `atrium mock-upstream` beside the server and names
+    // its address here; the demo catalog points at it.
     if let Some(addr) = services.config.demo_upstream.clone() {
-        let opts = crate::server::mock_upstream::MockOptions {
-            addr: addr.clone(),
-            ..Default::default()
-        };
-        let (bound, _task) = crate::server::mock_upstream::spawn(opts).await?;
-        bootstrap::ensure_demo_catalog(&services, &bound.to_string()).await?;
-        tracing::info!(%bound, "demo upstream (mock provider) running");
+        bootstrap::ensure_demo_catalog(&services, &addr).await?;
     }
     let running = start(services.clone()).await?;
     print_banner(&services, running.addr, admin, demo);

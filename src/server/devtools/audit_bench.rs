@@ -5,22 +5,22 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::domain::audit::AuditQuery;
+use crate::domain::audit::{AuditAction, AuditQuery};
 use crate::domain::page::PageRequest;
 use crate::domain::time::{now_millis, DAY};
 use crate::server::db::Backend;
 use crate::server::services::{audit, Actor, Result, Services};
 
 const TENANTS: usize = 50;
-const ACTIONS: [&str; 8] = [
-    "tenant.update",
-    "key.create",
-    "key.revoke",
-    "policy.block",
-    "policy.redact",
-    "policy.flag",
-    "auth.sign_in",
-    "user.create",
+const ACTIONS: [AuditAction; 8] = [
+    AuditAction::TenantUpdate,
+    AuditAction::ApiKeyCreate,
+    AuditAction::ApiKeyRevoke,
+    AuditAction::PolicyBlock,
+    AuditAction::PolicyRedact,
+    AuditAction::PolicyFlag,
+    AuditAction::AuthSignIn,
+    AuditAction::UserCreate,
 ];
 const ROWS_PER_STATEMENT: usize = 500;
 
@@ -79,7 +79,7 @@ pub async fn run(svc: &Services, events: usize) -> Result<AuditBenchReport> {
         (
             "action",
             AuditQuery {
-                action: "policy.block".into(),
+                action: AuditAction::PolicyBlock.as_str().into(),
                 ..Default::default()
             },
             1,
@@ -168,7 +168,7 @@ async fn seed(svc: &Services, events: usize) -> Result<()> {
         let mut q = sqlx::query(&sql);
         for i in written..written + n {
             let action = ACTIONS[i % ACTIONS.len()];
-            let status = if action == "policy.block" {
+            let status = if action == AuditAction::PolicyBlock {
                 "denied"
             } else {
                 "success"
@@ -177,7 +177,7 @@ async fn seed(svc: &Services, events: usize) -> Result<()> {
                 .bind(format!("bench-{i:08}"))
                 .bind(now - (i as i64 * 2_592_000_000 / events.max(1) as i64))
                 .bind(format!("user-{}@example.com", i % 20))
-                .bind(action)
+                .bind(action.as_str())
                 .bind("request")
                 .bind(format!("req-{i:08}"))
                 .bind(format!("bench-tenant-{}", i % TENANTS))

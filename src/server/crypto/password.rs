@@ -6,19 +6,19 @@ use argon2::password_hash::{
 };
 use argon2::Argon2;
 
-use crate::server::services::{Result, ServiceError};
+use super::CryptoError;
 
-pub async fn hash(password: &str) -> Result<String> {
+pub async fn hash(password: &str) -> Result<String, CryptoError> {
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
-            .map_err(|e| ServiceError::Internal(format!("argon2: {e}")))
+            .map_err(|e| CryptoError::Password(e.to_string()))
     })
     .await
-    .map_err(|e| ServiceError::Internal(format!("hash task: {e}")))?
+    .map_err(|e| CryptoError::Password(e.to_string()))?
 }
 
 pub async fn verify(password: &str, stored: &str) -> bool {

@@ -4,15 +4,14 @@
 use serde_json::json;
 use sqlx::FromRow;
 
-use crate::domain::audit::AuditStatus;
+use super::audit::{self, Entry};
+use super::{Actor, Result, ServiceError, Services};
+use crate::domain::audit::{AuditAction, AuditStatus};
 use crate::domain::role::Role;
 use crate::domain::time::{now_millis, HOUR, MINUTE};
 use crate::domain::user::email as parse_email;
-use crate::server::services::api_keys::{hash_key, random_hex};
-use crate::server::services::audit::{self, Entry};
-use crate::server::services::{Actor, Result, ServiceError, Services};
-
-use super::password;
+use crate::server::crypto::password;
+use crate::server::crypto::token::{hash_token, random_hex};
 
 /// Failures inside this window count towards the throttle.
 const WINDOW: i64 = 15 * MINUTE;
@@ -28,6 +27,7 @@ async fn dummy_hash() -> Result<&'static str> {
         .get_or_try_init(|| async { password::hash(&password::generate()).await })
         .await
         .map(String::as_str)
+        .map_err(ServiceError::from)
 }
 
 pub struct SignedIn {
@@ -58,6 +58,7 @@ impl Credentials {
     }
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn sign_in(
     svc: &Services,
     email: &str,
@@ -99,7 +100,7 @@ pub async fn sign_in(
     let lifetime = svc.config.session_hours.clamp(1, 24 * 30) * HOUR;
     let mut tx = svc.db.pool.begin().await?;
     sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(hash_key(&token))
+        .bind(hash_token(&token))
         .bind(&creds.id)
         .bind(now)
         .bind(now + lifetime)
@@ -113,7 +114,7 @@ pub async fn sign_in(
         .bind(now)
         .execute(&mut *tx)
         .await?;
-    let entry = Entry::success("auth.sign_in", "user", &creds.id);
+    let entry = Entry::success(AuditAction::AuthSignIn, "user", &creds.id);
     let entry = entry.tenant_opt(creds.tenant_id.as_deref());
     audit::record(&mut tx, &actor, entry).await?;
     tx.commit().await?;
@@ -140,7 +141,7 @@ async fn throttle(svc: &Services, attempt: &Actor, email: &str, client_ip: &str)
     .fetch_one(&svc.db.pool)
     .await?;
     if by_account >= MAX_FAILURES_PER_ACCOUNT || by_address >= MAX_FAILURES_PER_ADDRESS {
-        let entry = Entry::success("auth.sign_in", "user", email)
+        let entry = Entry::success(AuditAction::AuthSignIn, "user", email)
             .status(AuditStatus::Denied)
             .details(json!({ "reason": "throttled" }));
         audit::append(svc, attempt, entry).await?;
@@ -165,7 +166,7 @@ async fn record_failure(
         .bind(now_millis())
         .execute(&mut *tx)
         .await?;
-    let entry = Entry::success("auth.sign_in", "user", email)
+    let entry = Entry::success(AuditAction::AuthSignIn, "user", email)
         .status(AuditStatus::Failure)
         .details(json!({ "reason": reason }));
     audit::record(&mut tx, attempt, entry).await?;
@@ -175,6 +176,7 @@ async fn record_failure(
 
 /// The signed-in user behind a session token, if the session is live and
 /// the user still enabled.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn actor_for_token(
     svc: &Services,
     token: &str,
@@ -185,7 +187,7 @@ pub async fn actor_for_token(
          FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.token_hash = $1 AND s.expires_at > $2",
     )
-    .bind(hash_key(token))
+    .bind(hash_token(token))
     .bind(now_millis())
     .fetch_optional(&svc.db.pool)
     .await?;
@@ -195,20 +197,21 @@ pub async fn actor_for_token(
     }
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn sign_out(svc: &Services, token: &str, client_ip: &str) -> Result<()> {
     let Some(actor) = actor_for_token(svc, token, client_ip).await? else {
         return Ok(());
     };
     let mut tx = svc.db.pool.begin().await?;
     sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-        .bind(hash_key(token))
+        .bind(hash_token(token))
         .execute(&mut *tx)
         .await?;
     let user_id = actor.user_id.clone().unwrap_or_default();
     audit::record(
         &mut tx,
         &actor,
-        Entry::success("auth.sign_out", "user", &user_id),
+        Entry::success(AuditAction::AuthSignOut, "user", &user_id),
     )
     .await?;
     tx.commit().await?;

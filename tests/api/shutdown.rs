@@ -59,7 +59,20 @@ fn start(cmd: &mut Command, marker: &str) -> (Child, String) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    vec![libtest_mimic::Trial::test(
+        "shutdown::sqlite::sigterm_under_load_loses_no_usage_events",
+        || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(4)
+                .enable_all()
+                .build()?
+                .block_on(sigterm_under_load_loses_no_usage_events());
+            Ok(())
+        },
+    )]
+}
+
 async fn sigterm_under_load_loses_no_usage_events() {
     let dir = tempfile::tempdir().expect("dir");
     let db = format!("sqlite://{}", dir.path().join("atrium.db").display());

@@ -20,6 +20,10 @@ pub enum CryptoError {
     KeyFile(String, std::io::Error),
     #[error("a stored secret cannot be decrypted with this ATRIUM_SECRET_KEY")]
     Undecryptable,
+    #[error("a secret could not be sealed")]
+    Unsealable,
+    #[error("password hashing failed: {0}")]
+    Password(String),
 }
 
 #[derive(Clone)]
@@ -66,15 +70,18 @@ impl SecretBox {
         }
     }
 
-    pub fn seal(&self, plaintext: &str) -> String {
+    pub fn seal(&self, plaintext: &str) -> Result<String, CryptoError> {
         let mut nonce = [0u8; 12];
         OsRng.fill_bytes(&mut nonce);
-        // Encryption with a valid key and a fresh nonce cannot fail.
         let ct = self
             .cipher
             .encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes())
-            .unwrap_or_default();
-        format!("{PREFIX}{}:{}", hex::encode(nonce), hex::encode(ct))
+            .map_err(|_| CryptoError::Unsealable)?;
+        Ok(format!(
+            "{PREFIX}{}:{}",
+            hex::encode(nonce),
+            hex::encode(ct)
+        ))
     }
 
     pub fn open(&self, sealed: &str) -> Result<String, CryptoError> {
@@ -114,17 +121,21 @@ mod tests {
     #[test]
     fn seals_and_opens() {
         let b = SecretBox::from_hex(&"ab".repeat(32)).expect("key");
-        let sealed = b.seal("sk-secret");
+        let sealed = b.seal("sk-secret").expect("seal");
         assert!(sealed.starts_with(PREFIX) && !sealed.contains("sk-secret"));
         assert_eq!(b.open(&sealed).expect("open"), "sk-secret");
-        assert_ne!(b.seal("sk-secret"), sealed, "fresh nonce each time");
+        assert_ne!(
+            b.seal("sk-secret").expect("seal"),
+            sealed,
+            "fresh nonce each time"
+        );
     }
 
     #[test]
     fn wrong_key_or_tampering_fails() {
         let a = SecretBox::from_hex(&"ab".repeat(32)).expect("key");
         let b = SecretBox::from_hex(&"cd".repeat(32)).expect("key");
-        let sealed = a.seal("x");
+        let sealed = a.seal("x").expect("seal");
         assert!(b.open(&sealed).is_err());
         let mut tampered = sealed.clone();
         tampered.pop();
@@ -138,6 +149,6 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let a = SecretBox::load(None, dir.path()).expect("generate");
         let b = SecretBox::load(None, dir.path()).expect("reuse");
-        assert_eq!(b.open(&a.seal("v")).expect("open"), "v");
+        assert_eq!(b.open(&a.seal("v").expect("seal")).expect("open"), "v");
     }
 }

@@ -3,7 +3,7 @@
 //! ledger and in the audit trail, and the audit hash chain catching edits,
 //! deletions and reordering, before and after retention purges.
 
-mod common;
+use crate::common;
 
 use atrium::domain::audit::{AuditQuery, ExportFormat};
 use atrium::domain::catalog::ProviderKind;
@@ -11,7 +11,7 @@ use atrium::domain::pii::{Classification, EntityType};
 use atrium::domain::policy::{Action, Direction, Target};
 use atrium::domain::pricing::Price;
 use atrium::domain::tenant::{IsolationLevel, TenantSettings};
-use atrium::server::mock_upstream::{self, MockOptions};
+use atrium::server::devtools::mock_upstream::{self, MockOptions};
 use atrium::server::services::catalog::{self, Credential, NewModel, NewProvider};
 use atrium::server::services::{api_keys, audit, audit_chain, policies, tenants, Actor, Services};
 use common::TestApp;

@@ -1,8 +1,6 @@
-//! `atrium pii scan` and the detector benchmark: adapters over
-//! `domain::pii`, with no database.
+//! `atrium pii scan`: an adapter over `domain::pii`, with no database.
 
 use std::io::{BufRead, BufWriter, Read, Write};
-use std::time::{Duration, Instant};
 
 use clap::Subcommand;
 use serde::Deserialize;
@@ -19,6 +17,7 @@ pub enum PiiCmd {
         jsonl: bool,
     },
     /// Detector throughput on one core over a JSONL corpus (`make bench`).
+    #[cfg(feature = "devtools")]
     #[command(hide = true)]
     Bench {
         #[arg(long)]
@@ -29,8 +28,8 @@ pub enum PiiCmd {
 }
 
 #[derive(Deserialize)]
-struct Line {
-    text: String,
+pub(crate) struct Line {
+    pub(crate) text: String,
 }
 
 pub fn run(cmd: PiiCmd) -> Result<(), String> {
@@ -45,7 +44,8 @@ pub fn run(cmd: PiiCmd) -> Result<(), String> {
             Ok(())
         }
         PiiCmd::Scan { jsonl: true } => scan_lines(),
-        PiiCmd::Bench { file, seconds } => bench(&file, seconds),
+        #[cfg(feature = "devtools")]
+        PiiCmd::Bench { file, seconds } => crate::server::devtools::pii_bench::run(&file, seconds),
     }
 }
 
@@ -63,31 +63,4 @@ fn scan_lines() -> Result<(), String> {
         writeln!(out, "{}", json!({ "findings": findings })).map_err(|e| e.to_string())?;
     }
     out.flush().map_err(|e| e.to_string())
-}
-
-fn bench(file: &std::path::Path, seconds: f64) -> Result<(), String> {
-    let corpus = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let texts: Vec<String> = corpus
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Line>(l).ok())
-        .map(|l| l.text)
-        .collect();
-    let bytes_per_pass: usize = texts.iter().map(String::len).sum();
-    // One warm-up pass compiles the patterns.
-    let mut found = texts.iter().map(|t| pii::detect(t).len()).sum::<usize>();
-    let budget = Duration::from_secs_f64(seconds);
-    let started = Instant::now();
-    let mut passes = 0usize;
-    while started.elapsed() < budget {
-        found += texts.iter().map(|t| pii::detect(t).len()).sum::<usize>();
-        passes += 1;
-    }
-    let secs = started.elapsed().as_secs_f64();
-    let mb_per_s = (bytes_per_pass * passes) as f64 / secs / 1e6;
-    println!(
-        "{}",
-        json!({"texts": texts.len(), "bytes_per_pass": bytes_per_pass, "passes": passes,
-               "seconds": secs, "mb_per_s": mb_per_s, "findings_seen": found})
-    );
-    Ok(())
 }

@@ -1,6 +1,6 @@
 //! The `atrium` binary's subcommands, on the same database as a running server.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

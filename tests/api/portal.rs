@@ -1,7 +1,7 @@
 //! The portal over HTTP: sign-in, tenants, keys, users, roles and the audit
 //! trail, on SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,8 @@ on_both_backends!(
     cross_origin_mutations_are_refused,
     changes_from_another_process_reach_the_cache,
     users_can_be_disabled_and_reset,
+    forms_posted_without_javascript_flash_their_outcome,
+    audit_rows_name_what_they_refer_to,
 );
 
 fn s(v: &Value, k: &str) -> String {
@@ -407,7 +409,7 @@ async fn api_key_lifecycle(app: TestApp) -> TestApp {
         .await
         .expect("rows");
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].0, api_keys::hash_key(&key));
+    assert_eq!(rows[0].0, atrium::server::crypto::token::hash_token(&key));
     assert!(key.starts_with(&rows[0].1));
     let (_, listed) = app.call(&c, "list_keys", &[("tenant_id", &tid)]).await;
     assert!(
@@ -479,7 +481,8 @@ async fn api_key_lifecycle(app: TestApp) -> TestApp {
         .execute(&app.svc.db.pool)
         .await
         .expect("expire");
-    app.svc.keys.clear();
+    // A write behind the services' back: revalidating the cache sees it.
+    api_keys::refresh(&app.svc).await.expect("refresh");
     assert_eq!(
         api_keys::authenticate(&app.svc, &short_key).await.err(),
         Some(AuthError::Expired)
@@ -724,7 +727,7 @@ async fn changes_from_another_process_reach_the_cache(app: TestApp) -> TestApp {
 
     // Another process (the CLI, another replica) with its own pool and caches.
     let dir = tempfile::tempdir().expect("dir");
-    let other = atrium::server::http::serve::open(common::config(&app.db_url, dir.path()))
+    let other = atrium::server::runtime::open(common::config(&app.db_url, dir.path()))
         .await
         .expect("second process");
     api_keys::revoke(&other, &Actor::system("cli"), &s(&created["api_key"], "id"))
@@ -857,6 +860,154 @@ async fn users_can_be_disabled_and_reset(app: TestApp) -> TestApp {
         .await
         .0,
         400
+    );
+    app
+}
+
+/// A form posted before the wasm loads: the browser is sent back to the
+/// page, which shows the outcome once (the new key, or what was wrong).
+async fn forms_posted_without_javascript_flash_their_outcome(app: TestApp) -> TestApp {
+    let c = app.admin().await;
+    let t = create_tenant(&app, &c, "Plain Forms").await;
+    let page = app.url(&format!("/tenants/{}", s(&t, "id")));
+    let plain_post = |endpoint: &str, form: Vec<(&'static str, String)>| {
+        c.post(app.url(&format!("/api/{endpoint}")))
+            .header("accept", "text/html,application/xhtml+xml")
+            .header("referer", &page)
+            .form(&form)
+            .send()
+    };
+    let res = plain_post(
+        "create_key",
+        vec![
+            ("tenant_id", s(&t, "id")),
+            ("name", "no-js".into()),
+            ("expires_in_days", "".into()),
+        ],
+    )
+    .await
+    .expect("post");
+    assert_eq!(res.status().as_u16(), 302);
+    let back = res.headers()["location"].to_str().unwrap_or_default();
+    assert!(back.starts_with(&page), "back to the page: {back}");
+    let html = c
+        .get(&page)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let key = html
+        .split("data-testid=\"new-key\"")
+        .nth(1)
+        .and_then(|rest| rest.split('>').nth(1))
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_else(|| panic!("the new key is on the page: {html}"))
+        .to_string();
+    assert!(key.starts_with("atr_"), "{key}");
+    assert!(api_keys::authenticate(&app.svc, &key).await.is_ok());
+    let again = c
+        .get(&page)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(!again.contains(&key), "the key is shown once");
+
+    let res = plain_post(
+        "create_key",
+        vec![
+            ("tenant_id", s(&t, "id")),
+            ("name", "bad".into()),
+            ("expires_in_days", "soon".into()),
+        ],
+    )
+    .await
+    .expect("post");
+    assert_eq!(
+        res.status().as_u16(),
+        302,
+        "an error also returns to the page"
+    );
+    let html = c
+        .get(&page)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains("expires_in_days: must be a whole number"),
+        "{html}"
+    );
+
+    // Another session sees nothing of it.
+    let other = app.admin().await;
+    let html = other
+        .get(&page)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(!html.contains("data-testid=\"flash\""));
+    app
+}
+
+/// The audit table names tenants, keys and users, linked to their pages.
+async fn audit_rows_name_what_they_refer_to(app: TestApp) -> TestApp {
+    use atrium::domain::audit::AuditQuery;
+    use atrium::domain::page::PageRequest;
+    use atrium::server::services::{audit, audit_names};
+    let c = app.admin().await;
+    let t = create_tenant(&app, &c, "Named Corp").await;
+    let tid = s(&t, "id");
+    let (_, created) = app
+        .call(
+            &c,
+            "create_key",
+            &[("tenant_id", &tid), ("name", "ci"), ("expires_in_days", "")],
+        )
+        .await;
+    let admin = Actor::system("test");
+    let found = audit::search(
+        &app.svc,
+        &admin,
+        &AuditQuery::default(),
+        PageRequest::default(),
+    )
+    .await
+    .expect("search");
+    let rows = audit_names::rows(&app.svc, found.items)
+        .await
+        .expect("rows");
+    let key_row = rows
+        .iter()
+        .find(|r| r.event.action == "api_key.create")
+        .expect("key event");
+    let tenant = key_row.tenant.as_ref().expect("tenant named");
+    assert_eq!(tenant.label, "Named Corp");
+    assert_eq!(
+        tenant.href.as_deref(),
+        Some(format!("/tenants/{tid}").as_str())
+    );
+    assert_eq!(key_row.resource.label, s(&created["api_key"], "prefix"));
+    assert!(key_row
+        .details
+        .iter()
+        .any(|(k, v)| k == "name" && v == "ci"));
+    let sign_in = rows
+        .iter()
+        .find(|r| r.event.action == "auth.sign_in")
+        .expect("sign-in event");
+    assert_eq!(
+        sign_in.resource.label, ADMIN_EMAIL,
+        "users read as their e-mail"
     );
     app
 }

@@ -4,7 +4,7 @@
 //! physical artefacts checked at each step; tenants never see each other's
 //! rows; and PostgreSQL's row level security is really on.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +17,7 @@ use atrium::domain::tenant::{IsolationLevel, TenantSettings};
 use atrium::domain::usage::UsageEvent;
 use atrium::server::db::tenant_store::Location;
 use atrium::server::db::Backend;
-use atrium::server::mock_upstream::{self, MockOptions};
+use atrium::server::devtools::mock_upstream::{self, MockOptions};
 use atrium::server::services::catalog::{self, Credential, NewModel, NewProvider};
 use atrium::server::services::{api_keys, audit, tenant_data, tenants, usage, Actor, Services};
 use common::TestApp;
@@ -68,7 +68,7 @@ async fn artefact_exists(app: &TestApp, loc: &Location) -> bool {
         (Location::Namespace(n), Backend::Postgres) => {
             count(
                 "SELECT COUNT(*) FROM pg_namespace WHERE nspname = $1",
-                n.clone(),
+                n.to_string(),
             )
             .await
         }
@@ -82,11 +82,11 @@ async fn artefact_exists(app: &TestApp, loc: &Location) -> bool {
         (Location::Database(n), Backend::Postgres) => {
             count(
                 "SELECT COUNT(*) FROM pg_database WHERE datname = $1",
-                n.clone(),
+                n.to_string(),
             )
             .await
         }
-        (Location::Database(n), Backend::Sqlite) => sqlite_dir(app).join(n).exists(),
+        (Location::Database(n), Backend::Sqlite) => sqlite_dir(app).join(n.as_str()).exists(),
     }
 }
 
@@ -298,7 +298,7 @@ fn event(tenant_id: &str, n: u64) -> UsageEvent {
         api_key_id: None,
         model: format!("model-{}", n % 3),
         provider: None,
-        dialect: "anthropic".into(),
+        dialect: atrium::domain::completion::Dialect::Anthropic,
         stream: false,
         input_tokens: 10,
         output_tokens: 5,
@@ -308,8 +308,8 @@ fn event(tenant_id: &str, n: u64) -> UsageEvent {
         latency_ms: 1,
         status: 200,
         error_type: None,
-        policy_action: "allow".into(),
-        classification: "public".into(),
+        policy_action: atrium::domain::policy::Action::Allow,
+        classification: atrium::domain::pii::Classification::Public,
         created_at: 1_700_000_000_000 + n as i64,
     }
 }

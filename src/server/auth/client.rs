@@ -2,8 +2,34 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::ConnectInfo;
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap};
+
+use crate::server::services::Services;
+
+/// The caller as the portal sees it: address (for throttling and the audit
+/// trail) and whether it came over TLS (for the cookie's Secure flag).
+pub struct Client {
+    pub ip: String,
+    pub https: bool,
+}
+
+impl<S> FromRequestParts<S> for Client
+where
+    Services: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let config = &Services::from_ref(state).config;
+        Ok(Client {
+            ip: client_ip(&parts.headers, &parts.extensions, config.trust_proxy),
+            https: is_https(&parts.headers, config.trust_proxy, config.secure_cookies()),
+        })
+    }
+}
 
 /// The peer address, or the first `X-Forwarded-For` hop when the operator
 /// said a trusted proxy sits in front.

@@ -90,7 +90,7 @@ fn event(tenant_id: &str) -> UsageEvent {
         api_key_id: None,
         model: "bench".into(),
         provider: None,
-        dialect: "openai".into(),
+        dialect: crate::domain::completion::Dialect::OpenAi,
         stream: false,
         input_tokens: 1,
         output_tokens: 1,
@@ -100,8 +100,8 @@ fn event(tenant_id: &str) -> UsageEvent {
         latency_ms: 0,
         status: 200,
         error_type: None,
-        policy_action: "allow".into(),
-        classification: "public".into(),
+        policy_action: crate::domain::policy::Action::Allow,
+        classification: crate::domain::pii::Classification::Public,
         created_at: now_millis(),
     }
 }

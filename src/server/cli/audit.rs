@@ -1,0 +1,112 @@
+//! `atrium audit …`: verify the hash chains, export, retention and purge.
+
+use std::io::Write;
+
+use clap::Subcommand;
+use futures::StreamExt;
+
+use crate::domain::audit::ExportFormat;
+use crate::server::services::{audit, audit_chain, tenants, ServiceError, Services};
+
+use super::{actor, print_json};
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    /// Re-walk every hash chain; exits non-zero naming the first broken link.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export a tenant's events (dates YYYY-MM-DD, inclusive) to stdout.
+    Export {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value = "")]
+        from: String,
+        #[arg(long, default_value = "")]
+        to: String,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+    },
+    /// Keep a tenant's audit events for N days (or --forever).
+    Retention {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, required_unless_present = "forever")]
+        days: Option<i64>,
+        #[arg(long, conflicts_with = "days")]
+        forever: bool,
+    },
+    /// Purge events past each tenant's retention now (the server does this hourly).
+    Purge,
+    /// Seed events and time searches (`make bench`; use a scratch database).
+    #[cfg(feature = "devtools")]
+    #[command(hide = true)]
+    Bench {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+    },
+}
+
+/// Returns whether every chain verified (the caller sets the exit code).
+pub async fn run(svc: &Services, cmd: AuditCmd) -> Result<bool, ServiceError> {
+    let actor = actor();
+    match cmd {
+        AuditCmd::Verify { json } => {
+            let checks = audit_chain::verify(svc).await?;
+            let ok = checks.iter().all(|c| c.broken.is_none());
+            if json {
+                print_json(&checks);
+            } else {
+                for c in &checks {
+                    match &c.broken {
+                        None => println!("ok      {:<38} {} events", c.chain, c.events),
+                        Some(why) => println!("BROKEN  {:<38} {why}", c.chain),
+                    }
+                }
+            }
+            if !ok {
+                eprintln!("audit chain verification failed");
+            }
+            return Ok(ok);
+        }
+        AuditCmd::Export {
+            tenant,
+            from,
+            to,
+            format,
+        } => {
+            let t = tenants::find(svc, &actor, &tenant).await?;
+            let mut stream = audit::export(svc, &actor, &t.id, &from, &to, format).await?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            while let Some(chunk) = stream.next().await {
+                out.write_all(chunk?.as_bytes())
+                    .map_err(|e| ServiceError::Internal(format!("writing the export: {e}")))?;
+            }
+            out.flush()
+                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        }
+        AuditCmd::Retention {
+            tenant,
+            days,
+            forever,
+        } => {
+            let t = tenants::find(svc, &actor, &tenant).await?;
+            let days = if forever { None } else { days };
+            let t = tenants::set_audit_retention(svc, &actor, &t.id, days).await?;
+            match t.audit_retention_days {
+                Some(d) => println!("{} keeps audit events for {d} days", t.name),
+                None => println!("{} keeps audit events forever", t.name),
+            }
+        }
+        #[cfg(feature = "devtools")]
+        AuditCmd::Bench { events } => {
+            print_json(&crate::server::devtools::audit_bench::run(svc, events).await?);
+        }
+        AuditCmd::Purge => {
+            let n = audit::purge_expired(svc).await?;
+            println!("purged {n} audit events past retention");
+        }
+    }
+    Ok(true)
+}

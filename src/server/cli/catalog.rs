@@ -1,0 +1,223 @@
+//! `atrium provider …` and `atrium model …`: the providers and the model
+//! catalog (the price table) the gateway routes to.
+
+use clap::Subcommand;
+
+use crate::server::services::catalog::{self, Credential, NewModel, NewProvider};
+use crate::server::services::{tenants, ServiceError, Services};
+
+use super::{actor, print_json, read_stdin_line, CliError};
+
+#[derive(Subcommand, Debug)]
+pub enum ProviderCmd {
+    /// Add a provider. Base URLs follow the vendor: `https://api.anthropic.com`
+    /// for anthropic, `https://api.openai.com/v1` for openai (and any compatible server).
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        kind: crate::domain::catalog::ProviderKind,
+        #[arg(long)]
+        base_url: String,
+        /// Read the API key from this environment variable at call time.
+        #[arg(long, conflicts_with = "api_key_stdin")]
+        api_key_env: Option<String>,
+        /// Read the API key from stdin; it is stored encrypted and never shown again.
+        #[arg(long)]
+        api_key_stdin: bool,
+        /// Data location served; `any` serves every tenant.
+        #[arg(long, default_value = "any")]
+        region: String,
+        #[arg(long, default_value_t = 60_000)]
+        timeout_ms: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List providers (secrets are never shown).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelCmd {
+    /// Add a model, or another provider (deployment) for an existing one.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        provider: String,
+        /// The provider's own model id; defaults to --name.
+        #[arg(long)]
+        upstream_model: Option<String>,
+        #[arg(long)]
+        input_price_per_mtok: String,
+        #[arg(long)]
+        output_price_per_mtok: String,
+        #[arg(long, default_value = "0")]
+        cache_read_price_per_mtok: String,
+        #[arg(long, default_value = "0")]
+        cache_write_price_per_mtok: String,
+        /// Lower is tried first when a model has several providers.
+        #[arg(long, default_value_t = 0)]
+        priority: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the catalog.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Point a tenant's alias at a catalog model.
+    Alias {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        alias: String,
+        #[arg(long)]
+        model: String,
+    },
+}
+
+pub async fn provider(svc: &Services, cmd: ProviderCmd) -> Result<(), CliError> {
+    let actor = actor();
+    match cmd {
+        ProviderCmd::Add {
+            name,
+            kind,
+            base_url,
+            api_key_env,
+            api_key_stdin,
+            region,
+            timeout_ms,
+            json,
+        } => {
+            let credential = match (api_key_env, api_key_stdin) {
+                (Some(var), _) => Credential::Env(var),
+                (None, true) => Credential::Stored(read_stdin_line("the API key")?),
+                (None, false) => Credential::None,
+            };
+            let new = NewProvider {
+                name,
+                kind,
+                base_url,
+                region,
+                timeout_ms,
+                credential,
+            };
+            let p = catalog::add_provider(svc, &actor, new).await?;
+            if json {
+                print_json(&p);
+            } else {
+                println!("added provider {} ({} at {})", p.name, p.kind, p.base_url);
+            }
+        }
+        ProviderCmd::List { json } => {
+            let (providers, _) = catalog::list(svc, &actor).await?;
+            if json {
+                print_json(&providers);
+            } else {
+                for p in providers {
+                    println!(
+                        "{:<20} {:<10} {:<40} region={} key={}",
+                        p.name,
+                        p.kind.as_str(),
+                        p.base_url,
+                        p.region,
+                        p.credential
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn model(svc: &Services, cmd: ModelCmd) -> Result<(), CliError> {
+    use crate::domain::pricing::{parse_usd, Price};
+    let actor = actor();
+    match cmd {
+        ModelCmd::Add {
+            name,
+            provider,
+            upstream_model,
+            input_price_per_mtok,
+            output_price_per_mtok,
+            cache_read_price_per_mtok,
+            cache_write_price_per_mtok,
+            priority,
+            json,
+        } => {
+            let price = Price {
+                input_per_mtok: parse_usd("input_price_per_mtok", &input_price_per_mtok)
+                    .map_err(ServiceError::from)?,
+                output_per_mtok: parse_usd("output_price_per_mtok", &output_price_per_mtok)
+                    .map_err(ServiceError::from)?,
+                cache_read_per_mtok: parse_usd(
+                    "cache_read_price_per_mtok",
+                    &cache_read_price_per_mtok,
+                )
+                .map_err(ServiceError::from)?,
+                cache_write_per_mtok: parse_usd(
+                    "cache_write_price_per_mtok",
+                    &cache_write_price_per_mtok,
+                )
+                .map_err(ServiceError::from)?,
+            };
+            let m = catalog::add_model(
+                svc,
+                &actor,
+                NewModel {
+                    name,
+                    provider,
+                    upstream_model,
+                    price,
+                    priority,
+                },
+            )
+            .await?;
+            if json {
+                print_json(&m);
+            } else {
+                println!(
+                    "model {} now served by {} provider(s)",
+                    m.name,
+                    m.deployments.len()
+                );
+            }
+        }
+        ModelCmd::List { json } => {
+            let (_, models) = catalog::list(svc, &actor).await?;
+            if json {
+                print_json(&models);
+            } else {
+                for m in models {
+                    let via: Vec<String> = m
+                        .deployments
+                        .iter()
+                        .map(|d| format!("{}:{}", d.provider.name, d.upstream_model))
+                        .collect();
+                    println!(
+                        "{:<32} in {} out {} via {}",
+                        m.name,
+                        crate::domain::pricing::format_usd(m.price.input_per_mtok),
+                        crate::domain::pricing::format_usd(m.price.output_per_mtok),
+                        via.join(", ")
+                    );
+                }
+            }
+        }
+        ModelCmd::Alias {
+            tenant,
+            alias,
+            model,
+        } => {
+            let t = tenants::find(svc, &actor, &tenant).await?;
+            catalog::set_alias(svc, &actor, &t.id, &alias, &model).await?;
+            println!("{} → {} for tenant {}", alias, model, t.name);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! Subcommands of the `atrium` binary: thin adapters over the services,
+//! one file per command group, printing JSON with `--json` and a short
+//! table otherwise.
+
+pub mod audit;
+pub mod catalog;
+pub mod key;
+pub mod pii;
+pub mod policy;
+pub mod tenant;
+pub mod usage;
+pub mod user;
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use super::config::{Config, LogFormat};
+use super::runtime::{self, ServeError};
+use super::services::{Actor, ServiceError, Services};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "atrium",
+    version,
+    about = "Multi-tenant AI gateway and admin portal"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the portal and the completion API (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(tenant::TenantCmd),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(key::KeyCmd),
+    /// Manage portal users.
+    #[command(subcommand)]
+    User(user::UserCmd),
+    /// Manage upstream providers.
+    #[command(subcommand)]
+    Provider(catalog::ProviderCmd),
+    /// Manage the model catalog (the price table) and tenant aliases.
+    #[command(subcommand)]
+    Model(catalog::ModelCmd),
+    /// Usage reports from the ledger.
+    #[command(subcommand)]
+    Usage(usage::UsageCmd),
+    /// Data policies: what happens to prompts with PII or secrets.
+    #[command(subcommand)]
+    Policy(policy::PolicyCmd),
+    /// The audit trail: verify its hash chains, export, retention.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
+    /// Find PII and secrets in text (no database needed).
+    #[command(subcommand)]
+    Pii(pii::PiiCmd),
+    /// Run a local provider speaking the Anthropic and OpenAI APIs (for tests and demos).
+    #[cfg(feature = "devtools")]
+    MockUpstream(super::devtools::mock_upstream::MockOptions),
+    /// Generate load against an endpoint and print latency and throughput as JSON (`make bench`).
+    #[cfg(feature = "devtools")]
+    Loadgen(super::devtools::loadgen::LoadOptions),
+    /// Provision, write to and erase many tenants at one level; prints JSON (`make bench`).
+    #[cfg(feature = "devtools")]
+    #[command(hide = true)]
+    StoreBench(super::devtools::store_bench::StoreBenchOptions),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+    #[error("{0}")]
+    Service(#[from] ServiceError),
+    #[error("{0}")]
+    Usage(String),
+    /// The command ran and reported its own failure.
+    #[error("failed")]
+    Failed,
+}
+
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.config);
+    match dispatch(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let CliError::Service(ServiceError::Db(inner)) = &e {
+                tracing::error!(error = %inner, "database error");
+            }
+            if !matches!(e, CliError::Failed) {
+                eprintln!("error: {e}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let installed = match config.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+    if let Err(e) = installed {
+        eprintln!("warning: logging was already set up: {e}");
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<(), CliError> {
+    let config = cli.config;
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Commands that need no database.
+    match command {
+        Command::Serve => return Ok(runtime::run(config).await?),
+        Command::Pii(cmd) => return pii::run(cmd).map_err(CliError::Usage),
+        #[cfg(feature = "devtools")]
+        Command::Loadgen(opts) => {
+            print_json(&super::devtools::loadgen::run(opts).await);
+            return Ok(());
+        }
+        #[cfg(feature = "devtools")]
+        Command::MockUpstream(opts) => {
+            return super::devtools::mock_upstream::run(opts)
+                .await
+                .map_err(|e| CliError::Usage(format!("mock upstream: {e}")))
+        }
+        _ => {}
+    }
+    let svc = runtime::open(config).await?;
+    on_database(&svc, command).await
+}
+
+async fn on_database(svc: &Services, command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Migrate => {
+            println!("migrations applied ({})", svc.db.backend.as_str());
+            Ok(())
+        }
+        Command::Tenant(cmd) => tenant::run(svc, cmd).await,
+        Command::Key(cmd) => key::run(svc, cmd).await,
+        Command::User(cmd) => user::run(svc, cmd).await,
+        Command::Provider(cmd) => catalog::provider(svc, cmd).await,
+        Command::Model(cmd) => catalog::model(svc, cmd).await,
+        Command::Usage(cmd) => usage::run(svc, cmd).await,
+        Command::Policy(cmd) => Ok(policy::run(svc, cmd).await?),
+        Command::Audit(cmd) => match audit::run(svc, cmd).await? {
+            true => Ok(()),
+            false => Err(CliError::Failed),
+        },
+        #[cfg(feature = "devtools")]
+        Command::StoreBench(opts) => {
+            print_json(&super::devtools::store_bench::run(svc, opts).await?);
+            Ok(())
+        }
+        // Handled before the database was opened.
+        other => Err(CliError::Usage(format!("{other:?} needs no database"))),
+    }
+}
+
+/// The operator at the command line: full access, named `cli` in the audit trail.
+pub(crate) fn actor() -> Actor {
+    Actor::system("cli")
+}
+
+pub(crate) fn print_json<T: Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: cannot encode output: {e}"),
+    }
+}
+
+/// Standard input without its trailing newline: passwords and API keys
+/// never go on the command line.
+pub(crate) fn read_stdin_line(what: &str) -> Result<String, CliError> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| CliError::Usage(format!("cannot read {what} from stdin: {e}")))?;
+    Ok(text.trim_end_matches(['\r', '\n']).to_string())
+}

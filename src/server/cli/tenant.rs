@@ -1,0 +1,171 @@
+//! `atrium tenant …`: create, list, suspend, delete, move and inspect tenants.
+
+use clap::Subcommand;
+
+use crate::domain::page::SortDir;
+use crate::domain::tenant::{
+    IsolationLevel, TenantSettings, TenantSort, TenantStatus, DEFAULT_REGION, DEFAULT_RPM,
+    DEFAULT_TPM,
+};
+use crate::server::services::{tenant_data, tenants, ServiceError, Services};
+
+use super::{actor, print_json, CliError};
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCmd {
+    /// Create a tenant.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "row_level")]
+        isolation: IsolationLevel,
+        #[arg(long, default_value = DEFAULT_REGION)]
+        data_location: String,
+        #[arg(long, default_value_t = DEFAULT_RPM)]
+        rpm: i64,
+        #[arg(long, default_value_t = DEFAULT_TPM)]
+        tpm: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tenants.
+    List {
+        #[arg(long, default_value = "")]
+        search: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Suspend a tenant: its keys stop working at once.
+    Suspend { tenant: String },
+    /// Resume a suspended tenant.
+    Resume { tenant: String },
+    /// Delete a tenant and everything it owns; its data is erased at every level.
+    Delete {
+        tenant: String,
+        /// Required: deletion cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Move a tenant's data to another isolation level while it keeps serving.
+    SetIsolation {
+        tenant: String,
+        level: IsolationLevel,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Where a tenant's data lives, its size and row counts.
+    Data {
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(svc: &Services, cmd: TenantCmd) -> Result<(), CliError> {
+    let actor = actor();
+    match cmd {
+        TenantCmd::Create {
+            name,
+            isolation,
+            data_location,
+            rpm,
+            tpm,
+            json,
+        } => {
+            let settings = TenantSettings::new(&name, isolation, &data_location, rpm, tpm)
+                .map_err(ServiceError::from)?;
+            let t = tenants::create(svc, &actor, settings).await?;
+            if json {
+                print_json(&t);
+            } else {
+                println!("created tenant {} ({})", t.name, t.id);
+            }
+        }
+        TenantCmd::List { search, json } => {
+            let mut all = Vec::new();
+            let mut page = 1;
+            loop {
+                let req = crate::domain::page::PageRequest::new(Some(page), Some(200));
+                let order = (TenantSort::Name, SortDir::Asc);
+                let p = tenants::list(svc, &actor, &search, order, req).await?;
+                let more = p.has_next();
+                all.extend(p.items);
+                if !more {
+                    break;
+                }
+                page += 1;
+            }
+            if json {
+                print_json(&all);
+            } else {
+                for t in all {
+                    println!(
+                        "{}  {:<24} {:<10} {:<20} rpm={} tpm={}",
+                        t.id,
+                        t.name,
+                        t.status.as_str(),
+                        t.isolation.as_str(),
+                        t.rpm_limit,
+                        t.tpm_limit
+                    );
+                }
+            }
+        }
+        TenantCmd::Suspend { tenant } => set_status(svc, &tenant, TenantStatus::Suspended).await?,
+        TenantCmd::Resume { tenant } => set_status(svc, &tenant, TenantStatus::Active).await?,
+        TenantCmd::Delete { tenant, yes } => {
+            if !yes {
+                return Err(CliError::Usage(
+                    "deleting a tenant cannot be undone: add --yes".into(),
+                ));
+            }
+            let t = tenants::find(svc, &actor, &tenant).await?;
+            tenants::delete(svc, &actor, &t.id, &t.name).await?;
+            println!("deleted tenant {} ({}) and erased its data", t.name, t.id);
+        }
+        TenantCmd::SetIsolation {
+            tenant,
+            level,
+            json,
+        } => {
+            let t = tenants::find(svc, &actor, &tenant).await?;
+            let report = tenant_data::set_isolation(svc, &actor, &t.id, level).await?;
+            if json {
+                print_json(&report);
+            } else {
+                println!(
+                    "moved {} from {} to {}: {} rows copied and verified ({} in the new store)",
+                    t.name,
+                    report.from_location,
+                    report.to_location,
+                    report.rows_copied,
+                    report.target_rows
+                );
+            }
+        }
+        TenantCmd::Data { tenant, json } => {
+            let t = tenants::find(svc, &actor, &tenant).await?;
+            let data = tenant_data::data(svc, &actor, &t.id).await?;
+            if json {
+                print_json(&data);
+            } else {
+                println!("{}: {} in {}", t.name, data.level.as_str(), data.location);
+                if let Some(bytes) = data.bytes {
+                    println!("size: {bytes} bytes");
+                }
+                for (table, rows) in data.rows {
+                    println!("{table}: {rows} rows");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn set_status(svc: &Services, tenant: &str, status: TenantStatus) -> Result<(), CliError> {
+    let actor = actor();
+    let t = tenants::find(svc, &actor, tenant).await?;
+    let t = tenants::set_status(svc, &actor, &t.id, status).await?;
+    println!("tenant {} is {}", t.name, t.status.as_str());
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! Every hash and key the server handles, in one place: sealing secrets at
+//! rest, hashing tokens (API keys, sessions) and passwords.
+
+pub mod password;
+pub mod secret_box;
+pub mod token;
+
+pub use secret_box::{CryptoError, SecretBox};

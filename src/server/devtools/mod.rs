@@ -1,0 +1,9 @@
+//! Tools for tests, demos and benchmarks, behind the `devtools` feature:
+//! `make run`, `make test` and `make bench` build with it; the release
+//! binary operators deploy does not.
+
+pub mod audit_bench;
+pub mod loadgen;
+pub mod mock_upstream;
+pub mod pii_bench;
+pub mod store_bench;

@@ -1,0 +1,201 @@
+//! Step 6, account. One `Settlement` per request gathers what the steps
+//! learn, and however the request ends (answered, refused, failed, or
+//! abandoned by the client mid-way) it settles the token reservation
+//! against real usage and records exactly one `usage_event`: when it is
+//! finished, or when it is dropped.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::response::Response;
+
+use super::error::GatewayError;
+use super::Gateway;
+use crate::domain::completion::{Dialect, ErrorKind};
+use crate::domain::pii::Classification;
+use crate::domain::policy::Action;
+use crate::domain::pricing::{cost, Price, TokenCounts};
+use crate::domain::time::now_millis;
+use crate::domain::usage::UsageEvent;
+use crate::server::services::api_keys::Authenticated;
+
+pub struct Settlement {
+    gw: Gateway,
+    request_id: String,
+    started: Instant,
+    dialect: Dialect,
+    auth: Option<Arc<Authenticated>>,
+    model: String,
+    provider: Option<String>,
+    stream: bool,
+    price: Price,
+    policy_action: Action,
+    classification: Classification,
+    /// Tokens taken from the tenant's per-minute budget at admission.
+    reserved: i64,
+    /// Usage known so far; a stream updates it as events arrive.
+    tokens: TokenCounts,
+    done: bool,
+}
+
+impl Settlement {
+    pub fn new(gw: &Gateway, dialect: Dialect, request_id: String) -> Self {
+        Self {
+            gw: gw.clone(),
+            request_id,
+            started: Instant::now(),
+            dialect,
+            auth: None,
+            model: String::new(),
+            provider: None,
+            stream: false,
+            price: Price::default(),
+            policy_action: Action::Allow,
+            classification: Classification::Public,
+            reserved: 0,
+            tokens: TokenCounts::default(),
+            done: false,
+        }
+    }
+
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    pub fn authenticated(&mut self, auth: Arc<Authenticated>) {
+        self.auth = Some(auth);
+    }
+
+    pub fn requested(&mut self, model: &str, stream: bool) {
+        self.model = model.to_string();
+        self.stream = stream;
+    }
+
+    pub fn governed(&mut self, action: Action, classification: Classification) {
+        self.policy_action = action;
+        self.classification = classification;
+    }
+
+    pub fn routed(&mut self, price: Price) {
+        self.price = price;
+    }
+
+    pub fn reserved(&mut self, tokens: i64) {
+        self.reserved = tokens;
+    }
+
+    pub fn called(&mut self, provider: &str) {
+        self.provider = Some(provider.to_string());
+    }
+
+    pub fn used(&mut self, tokens: TokenCounts) {
+        self.tokens = tokens;
+    }
+
+    /// Ends an answered request: settles and records it, waiting for room
+    /// in the ledger's queue if it is full.
+    pub async fn finish(mut self, status: u16, error: Option<ErrorKind>) {
+        if let Some(ev) = self.close(status, error) {
+            self.gw.ledger.push(ev).await;
+        }
+    }
+
+    /// Ends a refused or failed request: records it, and answers the client
+    /// in its dialect.
+    pub async fn refuse(mut self, e: GatewayError) -> Response {
+        if let GatewayError::RateLimited { .. } = e {
+            metrics::counter!("atrium_rate_limited_total").increment(1);
+        }
+        if let GatewayError::Internal(detail) = &e {
+            tracing::error!(request_id = %self.request_id, detail = %detail, "gateway error");
+        }
+        if let Some(ev) = self.close(e.status().as_u16(), Some(e.kind())) {
+            self.gw.ledger.push(ev).await;
+        }
+        e.into_dialect(self.dialect, &self.request_id)
+    }
+
+    /// Settles the reservation and makes the usage event, once. Requests
+    /// refused before their key was known have no tenant to bill.
+    fn close(&mut self, status: u16, error: Option<ErrorKind>) -> Option<UsageEvent> {
+        if std::mem::replace(&mut self.done, true) {
+            return None;
+        }
+        self.settle_reservation();
+        self.observe(status);
+        let auth = self.auth.as_ref()?;
+        Some(UsageEvent {
+            request_id: self.request_id.clone(),
+            tenant_id: auth.tenant.id.clone(),
+            api_key_id: Some(auth.api_key.id.clone()),
+            model: if self.model.is_empty() {
+                "-".into()
+            } else {
+                self.model.clone()
+            },
+            provider: self.provider.clone(),
+            dialect: self.dialect,
+            stream: self.stream,
+            input_tokens: self.tokens.input,
+            output_tokens: self.tokens.output,
+            cache_read_tokens: self.tokens.cache_read,
+            cache_write_tokens: self.tokens.cache_write,
+            cost_micros: cost(&self.price, &self.tokens),
+            latency_ms: self.started.elapsed().as_millis() as i64,
+            status,
+            error_type: error,
+            created_at: now_millis(),
+            policy_action: self.policy_action,
+            classification: self.classification,
+        })
+    }
+
+    /// Gives back what was reserved but not used (or takes what was used
+    /// beyond it). Off the response path: Redis settles in a task.
+    fn settle_reservation(&self) {
+        let delta = self.tokens.total() - self.reserved;
+        let (Some(auth), true) = (self.auth.clone(), delta != 0 && self.reserved != 0) else {
+            return;
+        };
+        let limiter = self.gw.limiter.clone();
+        if limiter.is_shared() {
+            tokio::spawn(async move { limiter.settle(&auth.tenant, delta).await });
+        } else {
+            limiter.settle_local(&auth.tenant, delta);
+        }
+    }
+
+    fn observe(&self, status: u16) {
+        let tenant = self
+            .auth
+            .as_ref()
+            .map_or_else(String::new, |a| a.tenant.id.clone());
+        metrics::counter!("atrium_requests_total", "tenant" => tenant, "model" => self.model.clone(),
+            "status" => status.to_string())
+        .increment(1);
+        metrics::histogram!("atrium_gateway_seconds").record(self.started.elapsed().as_secs_f64());
+        metrics::counter!("atrium_tokens_total", "kind" => "input")
+            .increment(self.tokens.input.max(0) as u64);
+        metrics::counter!("atrium_tokens_total", "kind" => "output")
+            .increment(self.tokens.output.max(0) as u64);
+    }
+}
+
+/// A client that hangs up drops the request's future, and with it this
+/// value: the request is still settled and recorded, as closed by the
+/// client (499).
+impl Drop for Settlement {
+    fn drop(&mut self) {
+        if let Some(ev) = self.close(499, Some(ErrorKind::ClientClosed)) {
+            self.gw.ledger.push_detached(ev);
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! A non-streamed answer: read the provider's body (bounded by its
+//! timeout), convert it to the client's dialect, apply response rules,
+//! settle, and answer with the rate-limit headers.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::dialect::Dialect;
+use super::error::GatewayError;
+use super::handler::{finish_headers, Called};
+use super::settle::Settlement;
+use super::translate::{response, usage};
+use super::{govern, Gateway};
+use crate::domain::pricing::TokenCounts;
+
+pub async fn respond(gw: &Gateway, mut settle: Settlement, called: Called) -> Response {
+    let provider = Dialect::of(called.answer.provider().kind);
+    let timeout = called.answer.timeout();
+    let bytes = match tokio::time::timeout(timeout, called.answer.response.bytes()).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => return settle.refuse(GatewayError::UpstreamUnavailable).await,
+        Err(_) => return settle.refuse(GatewayError::UpstreamTimeout).await,
+    };
+    let Some((out, tokens)) = convert(settle.dialect(), provider, &bytes, settle.model()) else {
+        return settle.refuse(GatewayError::UpstreamUnavailable).await;
+    };
+    settle.used(tokens);
+    let out = match govern::response(gw, &called.auth.tenant.id, settle.request_id(), out) {
+        Ok(out) => out,
+        Err(e) => return settle.refuse(e).await,
+    };
+    let mut res = Response::new(Body::from(out));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    finish_headers(
+        &mut res,
+        settle.dialect(),
+        &called.rate,
+        settle.request_id(),
+    );
+    settle.finish(200, None).await;
+    res
+}
+
+/// The client's body and the usage it reports. When the dialects match, the
+/// top level is split into raw values so the body passes through without
+/// being rebuilt; only `model` is renamed to what the client asked for.
+fn convert(
+    client: Dialect,
+    provider: Dialect,
+    bytes: &[u8],
+    model: &str,
+) -> Option<(Vec<u8>, TokenCounts)> {
+    let read_usage = |u: &Value| match provider {
+        Dialect::Anthropic => usage::from_anthropic(u),
+        Dialect::OpenAi => usage::from_openai(u),
+    };
+    if client == provider {
+        let mut top: HashMap<String, Box<RawValue>> = serde_json::from_slice(bytes).ok()?;
+        let tokens = top
+            .get("usage")
+            .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+            .map(|u| read_usage(&u))
+            .unwrap_or_default();
+        if top.contains_key("model") {
+            top.insert("model".into(), serde_json::value::to_raw_value(model).ok()?);
+        }
+        return Some((serde_json::to_vec(&top).ok()?, tokens));
+    }
+    let upstream: Value = serde_json::from_slice(bytes).ok()?;
+    let tokens = read_usage(upstream.get("usage").unwrap_or(&Value::Null));
+    let out = match client {
+        Dialect::Anthropic => response::openai_to_anthropic(&upstream, model),
+        Dialect::OpenAi => response::anthropic_to_openai(&upstream, model),
+    };
+    Some((serde_json::to_vec(&out).ok()?, tokens))
+}
