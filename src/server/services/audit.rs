@@ -93,9 +93,14 @@ pub async fn append(svc: &Services, actor: &Actor, entry: Entry<'_>) -> Result<(
     Ok(())
 }
 
-impl From<Link> for AuditEvent {
-    fn from(r: Link) -> Self {
-        AuditEvent {
+/// A stored status this version cannot read is an error, not a guess.
+impl TryFrom<Link> for AuditEvent {
+    type Error = ServiceError;
+    fn try_from(r: Link) -> Result<Self> {
+        let status = AuditStatus::parse(&r.status).ok_or_else(|| {
+            ServiceError::Internal(format!("audit event {} has status {:?}", r.id, r.status))
+        })?;
+        Ok(AuditEvent {
             id: r.id,
             at: r.at,
             actor: r.actor,
@@ -103,13 +108,13 @@ impl From<Link> for AuditEvent {
             resource_type: r.resource_type,
             resource_id: r.resource_id,
             tenant_id: r.tenant_id,
-            status: AuditStatus::parse(&r.status).unwrap_or(AuditStatus::Failure),
+            status,
             client_ip: r.client_ip,
             details: r.details,
             chain: r.chain,
             chain_seq: r.chain_seq,
             hash: r.hash,
-        }
+        })
     }
 }
 
@@ -260,11 +265,11 @@ pub async fn search(
         .bind(page.offset())
         .fetch_all(&svc.db.pool)
         .await?;
-    Ok(Page::new(
-        rows.into_iter().map(AuditEvent::from).collect(),
-        total,
-        page,
-    ))
+    let events = rows
+        .into_iter()
+        .map(AuditEvent::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page::new(events, total, page))
 }
 
 /// One event, for the detail view.
@@ -276,9 +281,7 @@ pub async fn get(svc: &Services, actor: &Actor, id: &str) -> Result<AuditEvent> 
     .bind(id)
     .fetch_optional(&svc.db.pool)
     .await?;
-    let event = row
-        .map(AuditEvent::from)
-        .ok_or(ServiceError::NotFound("audit event"))?;
+    let event = AuditEvent::try_from(row.ok_or(ServiceError::NotFound("audit event"))?)?;
     match (&event.tenant_id, actor.scope()) {
         (_, None) => Ok(event),
         (Some(t), Some(own)) if t == own => {
@@ -326,13 +329,15 @@ pub async fn export(
             yield "[".to_string();
         }
         while let Some(row) = rows.next().await {
-            let event = AuditEvent::from(row?);
+            let event = AuditEvent::try_from(row?)?;
             match format {
                 ExportFormat::Csv => yield csv_line(&event),
                 ExportFormat::Json => {
                     let sep = if first { "\n" } else { ",\n" };
                     first = false;
-                    yield format!("{sep}{}", serde_json::to_string(&event).unwrap_or_default());
+                    let line = serde_json::to_string(&event)
+                        .map_err(|e| ServiceError::Internal(format!("encoding an audit event: {e}")))?;
+                    yield format!("{sep}{line}");
                 }
             }
         }

@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::domain::audit::{AuditAction, AuditStatus};
 use crate::domain::role::Access;
 use crate::domain::tenant::{IsolationLevel, MoveReport, TenantData};
-use crate::server::db::tenant_store::Placement;
+use crate::server::db::tenant_store::{OnSwitch, Placement};
 
 use super::audit::{self, Entry};
 use super::{tenants, Actor, Result, ServiceError, Services};
@@ -34,7 +34,10 @@ pub async fn set_isolation(
             level.as_str()
         )));
     }
-    let result = svc.stores.move_tenant(tenant_id, level).await;
+    let id = tenant_id.to_string();
+    let on_switch: OnSwitch<'_> =
+        Box::new(move |tx| Box::pin(tenants::record_isolation(tx, id, level)));
+    let result = svc.stores.move_tenant(tenant_id, level, on_switch).await;
     let (status, details) = match &result {
         Ok(report) => (AuditStatus::Success, json!(report)),
         Err(e) => (

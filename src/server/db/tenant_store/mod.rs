@@ -10,6 +10,7 @@
 
 mod location;
 mod moves;
+pub use moves::OnSwitch;
 mod pools;
 mod schema;
 mod store;

@@ -12,6 +12,9 @@
 
 use std::time::Duration;
 
+use futures::future::BoxFuture;
+use sqlx::AnyConnection;
+
 use super::{Location, Placement, TenantStores};
 use crate::domain::tenant::{IsolationLevel, MoveReport};
 use crate::domain::time::now_millis;
@@ -20,11 +23,18 @@ use crate::server::db::DbError;
 const PAGE: i64 = 1000;
 const VERIFY_ATTEMPTS: usize = 20;
 
+/// The control-plane change that goes with the switch, in the same
+/// transaction (the tenants service records the tenant's new level).
+pub type OnSwitch<'a> = Box<
+    dyn for<'t> FnOnce(&'t mut AnyConnection) -> BoxFuture<'t, Result<(), DbError>> + Send + 'a,
+>;
+
 impl TenantStores {
     pub async fn move_tenant(
         &self,
         tenant_id: &str,
         to: IsolationLevel,
+        on_switch: OnSwitch<'_>,
     ) -> Result<MoveReport, DbError> {
         let mut p = self.placement(tenant_id).await?.ok_or(DbError::NoStore)?;
         if let Some(stale) = p.target.clone().filter(|t| t.level() != to) {
@@ -56,7 +66,7 @@ impl TenantStores {
         let (source_rows, target_rows) = self
             .verify(tenant_id, &p.location, &target, dual_epoch)
             .await?;
-        self.switch(&p, &target, dual_epoch).await?;
+        self.switch(&p, &target, dual_epoch, on_switch).await?;
         let source_rows_erased = self.erase(tenant_id, &p.location).await?;
         Ok(MoveReport {
             from: p.location.level(),
@@ -151,7 +161,13 @@ impl TenantStores {
 
     /// Makes the target the tenant's store, in one transaction with the
     /// tenant's recorded level.
-    async fn switch(&self, p: &Placement, target: &Location, epoch: i64) -> Result<(), DbError> {
+    async fn switch(
+        &self,
+        p: &Placement,
+        target: &Location,
+        epoch: i64,
+        on_switch: OnSwitch<'_>,
+    ) -> Result<(), DbError> {
         let now = now_millis();
         let mut tx = self.main.pool.begin().await?;
         let changed = sqlx::query(
@@ -170,12 +186,7 @@ impl TenantStores {
         if changed != 1 {
             return Err(DbError::MoveRunning);
         }
-        sqlx::query("UPDATE tenants SET isolation = $1, updated_at = $2 WHERE id = $3")
-            .bind(target.level().as_str())
-            .bind(now)
-            .bind(&p.tenant_id)
-            .execute(&mut *tx)
-            .await?;
+        on_switch(&mut tx).await?;
         tx.commit().await?;
         self.placement(&p.tenant_id).await?;
         Ok(())

@@ -119,21 +119,23 @@ impl TenantStore {
                 Some((len(&path) + len(&wal)) as i64)
             }
             (Location::Database(name), Backend::Postgres) => {
-                sqlx::query_scalar::<_, i64>("SELECT pg_database_size($1)")
+                let size = sqlx::query_scalar::<_, i64>("SELECT pg_database_size($1)")
                     .bind(name.as_str())
                     .fetch_one(&self.pool)
-                    .await
-                    .ok()
+                    .await;
+                known("database size", size)
             }
-            (Location::Namespace(schema), Backend::Postgres) => sqlx::query_scalar::<_, i64>(
-                "SELECT CAST(COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS BIGINT) \
-                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname = $1 AND c.relkind = 'r'",
-            )
-            .bind(schema.as_str())
-            .fetch_one(&self.pool)
-            .await
-            .ok(),
+            (Location::Namespace(schema), Backend::Postgres) => {
+                let size = sqlx::query_scalar::<_, i64>(
+                    "SELECT CAST(COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS BIGINT) \
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE n.nspname = $1 AND c.relkind = 'r'",
+                )
+                .bind(schema.as_str())
+                .fetch_one(&self.pool)
+                .await;
+                known("schema size", size)
+            }
             (Location::Namespace(_), Backend::Sqlite) => self.sqlite_table_bytes().await,
             (Location::Shared, _) => self.shared_row_bytes().await,
         };
@@ -143,13 +145,13 @@ impl TenantStore {
     /// SQLite pages held by this namespace's tables and indexes (dbstat).
     async fn sqlite_table_bytes(&self) -> Option<i64> {
         let prefix = format!("{}%", self.table(""));
-        sqlx::query_scalar::<_, i64>(
+        let size = sqlx::query_scalar::<_, i64>(
             "SELECT CAST(COALESCE(SUM(pgsize), 0) AS BIGINT) FROM dbstat WHERE name LIKE $1",
         )
         .bind(prefix)
         .fetch_one(&self.pool)
-        .await
-        .ok()
+        .await;
+        known("table size (dbstat)", size)
     }
 
     /// In shared tables a tenant owns rows, not pages: sum the rows' sizes.
@@ -166,13 +168,21 @@ impl TenantStore {
                  FROM usage_events WHERE tenant_id = $1"
             }
         };
-        let mut tx = self.begin().await.ok()?;
-        let n = sqlx::query_scalar::<_, i64>(sql)
-            .bind(&self.tenant_id)
-            .fetch_one(&mut *tx)
-            .await
-            .ok();
-        let _ = tx.commit().await;
-        n
+        let read = async {
+            let mut tx = self.begin().await?;
+            let n = sqlx::query_scalar::<_, i64>(sql)
+                .bind(&self.tenant_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, DbError>(n)
+        };
+        known("row sizes", read.await)
     }
+}
+
+/// A size the backend could not tell is shown as unknown; why goes to the log.
+fn known<E: std::fmt::Display>(what: &str, size: Result<i64, E>) -> Option<i64> {
+    size.map_err(|e| tracing::warn!(error = %e, "tenant store {what} unavailable"))
+        .ok()
 }
