@@ -38,7 +38,7 @@ run: build
 # make run, test and bench need the mock provider, load generator and
 # benches (`devtools`); `make release` builds what operators deploy.
 build: tools
-	cargo leptos build --release --bin-features ssr,devtools
+	cargo leptos build --release --bin-features devtools
 	@test -x $(BIN) || { echo "expected server binary at $(BIN)"; exit 1; }
 
 release: tools

@@ -14,3 +14,5 @@ pub mod gateway;
 pub mod http;
 pub mod runtime;
 pub mod services;
+#[cfg(test)]
+pub mod testing;

@@ -19,6 +19,8 @@ pub mod route;
 pub mod settle;
 pub mod sse;
 pub mod streamed;
+#[cfg(test)]
+mod tests;
 pub mod translate;
 pub mod upstream;
 pub mod whole;

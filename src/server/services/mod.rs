@@ -15,6 +15,8 @@ pub mod policies;
 pub mod sessions;
 pub mod tenant_data;
 pub mod tenants;
+#[cfg(test)]
+mod tests;
 pub mod usage;
 pub mod users;
 
