@@ -44,6 +44,7 @@ pub struct Services {
     pub stores: Arc<TenantStores>,
     pub policies: Arc<policies::PolicyCache>,
     pub flashes: Arc<flash::FlashStore>,
+    refreshing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Services {
@@ -53,6 +54,7 @@ impl Services {
             stores: Arc::new(stores),
             policies: Arc::new(policies::PolicyCache::default()),
             flashes: Arc::new(flash::FlashStore::default()),
+            refreshing: Arc::new(tokio::sync::Mutex::new(())),
             db,
             config: Arc::new(config),
             keys: Arc::new(api_keys::KeyCache::default()),
@@ -62,12 +64,26 @@ impl Services {
     }
 
     /// Rebuilds every cache that mirrors the control plane and swaps the
-    /// new contents in; readers keep the old ones until then.
+    /// new contents in; readers keep the old ones until then. Refreshes run
+    /// one at a time, so an older read can never overwrite a newer one.
     pub async fn refresh_caches(&self) -> Result<()> {
+        let _one_at_a_time = self.refreshing.lock().await;
         catalog::refresh(self).await?;
         policies::refresh(self).await?;
         api_keys::refresh(self).await
     }
+}
+
+/// A transaction whose reads all see one moment of the database (SQLite's
+/// read transactions do; PostgreSQL needs REPEATABLE READ for it).
+pub async fn consistent_read(svc: &Services) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    let mut tx = svc.db.pool.begin().await?;
+    if svc.db.backend == super::db::Backend::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(tx)
 }
 
 pub fn new_id() -> String {

@@ -1,16 +1,14 @@
-//! Providers, models (the price table), deployments and tenant aliases, and
-//! the in-memory snapshot the gateway routes from without touching the database.
+//! Providers, models (the price table), deployments and tenant aliases: the
+//! admin side. `snapshot` is what the gateway routes from.
 
-use crate::domain::audit::AuditAction;
-use std::collections::HashMap;
-use std::sync::Arc;
+mod snapshot;
 
-use arc_swap::ArcSwap;
+pub use snapshot::{refresh, snapshot, Catalog, CatalogCache, ProviderEntry};
 
 use serde_json::json;
-use sqlx::FromRow;
 
-use crate::domain::catalog::{self, Deployment, Model, Provider, ProviderKind};
+use crate::domain::audit::AuditAction;
+use crate::domain::catalog::{self, Model, Provider, ProviderKind};
 use crate::domain::pricing::Price;
 use crate::domain::role::Access;
 use crate::domain::time::now_millis;
@@ -18,6 +16,7 @@ use crate::domain::validation::Invalid;
 
 use super::audit::Entry;
 use super::{control, new_id, tenants, Actor, Result, ServiceError, Services};
+use snapshot::load;
 
 /// Where a provider's API key comes from.
 #[derive(Debug, Clone)]
@@ -91,7 +90,7 @@ pub async fn add_provider(svc: &Services, actor: &Actor, new: NewProvider) -> Re
         .ok_or(ServiceError::NotFound("provider"))
 }
 
-fn credential_label(env: Option<&str>, stored: bool) -> String {
+pub(super) fn credential_label(env: Option<&str>, stored: bool) -> String {
     match (env, stored) {
         (Some(var), _) => format!("env:{var}"),
         (None, true) => "stored".into(),
@@ -219,204 +218,6 @@ pub async fn set_alias(
         .details(json!({ "alias": alias, "model": model.trim() }));
     control::commit(svc, tx, actor, entry).await?;
     Ok(())
-}
-
-/// A provider with its resolved secret, held only in memory.
-pub struct ProviderEntry {
-    pub provider: Provider,
-    pub api_key: Option<String>,
-    /// Parsed once here rather than on every call.
-    pub endpoint: Option<reqwest::Url>,
-}
-
-impl std::fmt::Debug for ProviderEntry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProviderEntry")
-            .field("provider", &self.provider.name)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Everything routing needs, loaded in one go and replaced on change.
-#[derive(Default, Debug)]
-pub struct Catalog {
-    pub providers: HashMap<String, Arc<ProviderEntry>>,
-    pub models: HashMap<String, Arc<Model>>,
-    aliases: HashMap<(String, String), String>,
-}
-
-impl Catalog {
-    /// The one routing lookup: a tenant alias first, then the catalog name.
-    pub fn resolve(&self, tenant_id: &str, requested: &str) -> Option<Arc<Model>> {
-        let name = self
-            .aliases
-            .get(&(tenant_id.to_string(), requested.to_string()))
-            .map_or(requested, String::as_str);
-        self.models.get(name).cloned()
-    }
-
-    /// Models this tenant may call: its aliases and every model with a
-    /// deployment in its data location.
-    pub fn visible_to(&self, tenant_id: &str, data_location: &str) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .models
-            .values()
-            .filter(|m| {
-                m.deployments
-                    .iter()
-                    .any(|d| d.provider.serves_region(data_location))
-            })
-            .map(|m| m.name.clone())
-            .chain(
-                self.aliases
-                    .keys()
-                    .filter(|(t, _)| t == tenant_id)
-                    .map(|(_, a)| a.clone()),
-            )
-            .collect();
-        names.sort();
-        names.dedup();
-        names
-    }
-}
-
-/// The catalog the gateway routes from: rebuilt by `refresh` (at start,
-/// after a change here, and when another process changed the control
-/// plane) and swapped in whole, so requests never wait for a reload.
-#[derive(Default)]
-pub struct CatalogCache {
-    current: ArcSwap<Catalog>,
-}
-
-/// The current catalog. Never touches the database.
-pub fn snapshot(svc: &Services) -> Arc<Catalog> {
-    svc.catalog.current.load_full()
-}
-
-/// Loads the catalog from the database and swaps it in.
-#[tracing::instrument(skip_all)]
-pub async fn refresh(svc: &Services) -> Result<()> {
-    let loaded = load(svc).await?;
-    svc.catalog.current.store(Arc::new(loaded));
-    Ok(())
-}
-
-#[derive(FromRow)]
-struct ProviderRow {
-    id: String,
-    name: String,
-    kind: String,
-    base_url: String,
-    region: String,
-    timeout_ms: i64,
-    api_key_env: Option<String>,
-    api_key_enc: Option<String>,
-}
-
-#[derive(FromRow)]
-struct ModelRow {
-    id: String,
-    name: String,
-    input_micros_per_mtok: i64,
-    output_micros_per_mtok: i64,
-    cache_read_micros_per_mtok: i64,
-    cache_write_micros_per_mtok: i64,
-    created_at: i64,
-}
-
-async fn load(svc: &Services) -> Result<Catalog> {
-    let rows: Vec<ProviderRow> = sqlx::query_as(
-        "SELECT id, name, kind, base_url, region, timeout_ms, api_key_env, api_key_enc FROM providers",
-    )
-    .fetch_all(&svc.db.pool)
-    .await?;
-    let mut by_id = HashMap::new();
-    let mut providers = HashMap::new();
-    for r in rows {
-        let api_key = match (&r.api_key_env, &r.api_key_enc) {
-            (Some(var), _) => std::env::var(var).ok(),
-            (None, Some(sealed)) => Some(
-                svc.secrets
-                    .open(sealed)
-                    .map_err(|e| ServiceError::Internal(format!("provider {}: {e}", r.name)))?,
-            ),
-            (None, None) => None,
-        };
-        let provider = Provider {
-            id: r.id.clone(),
-            name: r.name.clone(),
-            kind: r.kind.parse()?,
-            base_url: r.base_url,
-            region: r.region,
-            timeout_ms: r.timeout_ms,
-            credential: credential_label(r.api_key_env.as_deref(), r.api_key_enc.is_some()),
-        };
-        let endpoint = reqwest::Url::parse(&provider.endpoint()).ok();
-        let entry = Arc::new(ProviderEntry {
-            provider,
-            api_key,
-            endpoint,
-        });
-        by_id.insert(r.id, entry.clone());
-        providers.insert(r.name, entry);
-    }
-    let deployments: Vec<(String, String, String, i64)> =
-        sqlx::query_as("SELECT model_id, provider_id, upstream_model, priority FROM deployments")
-            .fetch_all(&svc.db.pool)
-            .await?;
-    let rows: Vec<ModelRow> = sqlx::query_as(
-        "SELECT id, name, input_micros_per_mtok, output_micros_per_mtok, \
-         cache_read_micros_per_mtok, cache_write_micros_per_mtok, created_at FROM models",
-    )
-    .fetch_all(&svc.db.pool)
-    .await?;
-    let mut names_by_id = HashMap::new();
-    let mut models = HashMap::new();
-    for r in rows {
-        let mut deps: Vec<Deployment> = deployments
-            .iter()
-            .filter(|(m, ..)| *m == r.id)
-            .filter_map(|(_, p, upstream, priority)| {
-                by_id.get(p).map(|e| Deployment {
-                    provider: e.provider.clone(),
-                    upstream_model: upstream.clone(),
-                    priority: *priority,
-                })
-            })
-            .collect();
-        deps.sort_by(|a, b| {
-            a.priority
-                .cmp(&b.priority)
-                .then(a.provider.name.cmp(&b.provider.name))
-        });
-        let model = Model {
-            id: r.id.clone(),
-            name: r.name.clone(),
-            price: Price {
-                input_per_mtok: r.input_micros_per_mtok,
-                output_per_mtok: r.output_micros_per_mtok,
-                cache_read_per_mtok: r.cache_read_micros_per_mtok,
-                cache_write_per_mtok: r.cache_write_micros_per_mtok,
-            },
-            deployments: deps,
-            created_at: r.created_at,
-        };
-        names_by_id.insert(r.id, r.name.clone());
-        models.insert(r.name, Arc::new(model));
-    }
-    let alias_rows: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT tenant_id, alias, model_id FROM model_aliases")
-            .fetch_all(&svc.db.pool)
-            .await?;
-    let aliases = alias_rows
-        .into_iter()
-        .filter_map(|(t, a, m)| names_by_id.get(&m).map(|name| ((t, a), name.clone())))
-        .collect();
-    Ok(Catalog {
-        providers,
-        models,
-        aliases,
-    })
 }
 
 /// For the portal and CLI: providers and models, without secrets.

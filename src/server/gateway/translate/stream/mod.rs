@@ -1,0 +1,128 @@
+//! Streaming: each upstream SSE event in, the client's SSE frames out, with
+//! token usage observed on the way. One translator per response.
+
+use serde_json::Value;
+
+use super::usage;
+use crate::domain::pricing::TokenCounts;
+use crate::server::gateway::sse::{encode, SseEvent};
+
+/// What every translator learns from the upstream stream on the way.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Observed {
+    pub usage: TokenCounts,
+    /// Whether upstream said it was done (so an early end is an error).
+    pub completed: bool,
+}
+
+pub trait StreamTranslator: Send {
+    /// Frames to send the client for one upstream event.
+    fn on_event(&mut self, ev: &SseEvent) -> Vec<String>;
+    /// Frames that close the client's stream once upstream has ended.
+    fn finish(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+    fn observed(&self) -> Observed;
+
+    fn usage(&self) -> TokenCounts {
+        self.observed().usage
+    }
+    fn completed(&self) -> bool {
+        self.observed().completed
+    }
+}
+
+fn parse(ev: &SseEvent) -> Option<Value> {
+    serde_json::from_str(&ev.data).ok()
+}
+
+/// Anthropic to an Anthropic client: events pass as they are.
+#[derive(Default)]
+pub struct AnthropicPassthrough {
+    seen: Observed,
+}
+
+impl StreamTranslator for AnthropicPassthrough {
+    fn on_event(&mut self, ev: &SseEvent) -> Vec<String> {
+        if let Some(v) = parse(ev) {
+            observe_anthropic(&v, &mut self.seen);
+        }
+        vec![encode(ev.event.as_deref(), &ev.data)]
+    }
+    fn observed(&self) -> Observed {
+        self.seen
+    }
+}
+
+fn observe_anthropic(v: &Value, seen: &mut Observed) {
+    let usage = &mut seen.usage;
+    match v.get("type").and_then(Value::as_str) {
+        Some("message_start") => {
+            *usage = usage::from_anthropic(v.pointer("/message/usage").unwrap_or(&Value::Null));
+        }
+        Some("message_delta") => {
+            if let Some(u) = v.get("usage") {
+                if let Some(out) = u.get("output_tokens").and_then(Value::as_i64) {
+                    usage.output = out;
+                }
+                if let Some(inp) = u.get("input_tokens").and_then(Value::as_i64) {
+                    usage.input = inp;
+                }
+            }
+        }
+        Some("message_stop") => seen.completed = true,
+        _ => {}
+    }
+}
+
+/// OpenAI to an OpenAI client. Atrium always asks upstream for usage; the
+/// usage-only chunk is dropped when the client did not ask for it.
+pub struct OpenAiPassthrough {
+    pub include_usage: bool,
+    seen: Observed,
+}
+
+impl OpenAiPassthrough {
+    pub fn new(include_usage: bool) -> Self {
+        Self {
+            include_usage,
+            seen: Observed::default(),
+        }
+    }
+}
+
+impl StreamTranslator for OpenAiPassthrough {
+    fn on_event(&mut self, ev: &SseEvent) -> Vec<String> {
+        if ev.data.trim() == "[DONE]" {
+            self.seen.completed = true;
+            return vec![encode(None, "[DONE]")];
+        }
+        let Some(v) = parse(ev) else {
+            return vec![encode(None, &ev.data)];
+        };
+        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+            self.seen.usage = usage::from_openai(u);
+            let empty = v
+                .get("choices")
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty);
+            if empty && !self.include_usage {
+                return Vec::new();
+            }
+        }
+        vec![encode(None, &ev.data)]
+    }
+    fn observed(&self) -> Observed {
+        self.seen
+    }
+}
+
+/// OpenAI chunks to Anthropic's event sequence.
+mod anthropic_to_openai;
+mod openai_to_anthropic;
+
+pub use anthropic_to_openai::AnthropicToOpenAi;
+pub use openai_to_anthropic::OpenAiToAnthropic;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,182 @@
+//! An OpenAI chunk stream as Anthropic's Messages event sequence.
+
+use serde_json::{json, Value};
+
+use super::super::{stop_reason, usage};
+use super::{parse, Observed, StreamTranslator};
+use crate::server::gateway::sse::{encode, SseEvent};
+
+pub struct OpenAiToAnthropic {
+    model: String,
+    started: bool,
+    /// Index and kind ("text" or "tool") of the open content block.
+    open: Option<(usize, &'static str)>,
+    next_index: usize,
+    /// OpenAI tool-call index → Anthropic block index.
+    tool_blocks: Vec<(i64, usize)>,
+    stop: Option<String>,
+    seen: Observed,
+}
+
+impl OpenAiToAnthropic {
+    pub fn new(model: &str) -> Self {
+        Self {
+            model: model.to_string(),
+            started: false,
+            open: None,
+            next_index: 0,
+            tool_blocks: Vec::new(),
+            stop: None,
+            seen: Observed::default(),
+        }
+    }
+
+    fn frame(event: &str, data: Value) -> String {
+        encode(Some(event), &data.to_string())
+    }
+
+    fn start(&mut self, id: &str, out: &mut Vec<String>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        out.push(Self::frame(
+            "message_start",
+            json!({
+                "type": "message_start",
+                "message": { "id": format!("msg_{id}"), "type": "message", "role": "assistant",
+                    "model": self.model, "content": [], "stop_reason": null, "stop_sequence": null,
+                    "usage": { "input_tokens": 0, "output_tokens": 0 } },
+            }),
+        ));
+    }
+
+    fn close(&mut self, out: &mut Vec<String>) {
+        if let Some((index, _)) = self.open.take() {
+            out.push(Self::frame(
+                "content_block_stop",
+                json!({ "type": "content_block_stop", "index": index }),
+            ));
+        }
+    }
+
+    fn open_block(&mut self, kind: &'static str, block: Value, out: &mut Vec<String>) -> usize {
+        self.close(out);
+        let index = self.next_index;
+        self.next_index += 1;
+        self.open = Some((index, kind));
+        out.push(Self::frame(
+            "content_block_start",
+            json!({
+                "type": "content_block_start", "index": index, "content_block": block,
+            }),
+        ));
+        index
+    }
+
+    fn on_text(&mut self, text: &str, out: &mut Vec<String>) {
+        let index = match self.open {
+            Some((i, "text")) => i,
+            _ => self.open_block("text", json!({ "type": "text", "text": "" }), out),
+        };
+        out.push(Self::frame(
+            "content_block_delta",
+            json!({
+                "type": "content_block_delta", "index": index,
+                "delta": { "type": "text_delta", "text": text },
+            }),
+        ));
+    }
+
+    fn on_tool_call(&mut self, call: &Value, out: &mut Vec<String>) {
+        let oi = call.get("index").and_then(Value::as_i64).unwrap_or(0);
+        let known = self
+            .tool_blocks
+            .iter()
+            .find(|(k, _)| *k == oi)
+            .map(|(_, b)| *b);
+        let index = match known {
+            Some(b) => b,
+            None => {
+                let block = json!({ "type": "tool_use", "id": call.get("id"),
+                    "name": call.pointer("/function/name"), "input": {} });
+                let b = self.open_block("tool", block, out);
+                self.tool_blocks.push((oi, b));
+                b
+            }
+        };
+        if let Some(args) = call.pointer("/function/arguments").and_then(Value::as_str) {
+            if !args.is_empty() {
+                out.push(Self::frame(
+                    "content_block_delta",
+                    json!({
+                        "type": "content_block_delta", "index": index,
+                        "delta": { "type": "input_json_delta", "partial_json": args },
+                    }),
+                ));
+            }
+        }
+    }
+}
+
+impl StreamTranslator for OpenAiToAnthropic {
+    fn on_event(&mut self, ev: &SseEvent) -> Vec<String> {
+        let mut out = Vec::new();
+        if ev.data.trim() == "[DONE]" {
+            self.seen.completed = true;
+            return out;
+        }
+        let Some(v) = parse(ev) else { return out };
+        self.start(
+            v.get("id").and_then(Value::as_str).unwrap_or("atrium"),
+            &mut out,
+        );
+        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+            self.seen.usage = usage::from_openai(u);
+        }
+        for choice in v
+            .get("choices")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
+                if !text.is_empty() {
+                    self.on_text(text, &mut out);
+                }
+            }
+            for call in choice
+                .pointer("/delta/tool_calls")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                self.on_tool_call(call, &mut out);
+            }
+            if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
+                self.stop = Some(stop_reason(f).to_string());
+            }
+        }
+        out
+    }
+
+    fn finish(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.start("atrium", &mut out);
+        self.close(&mut out);
+        out.push(Self::frame("message_delta", json!({
+            "type": "message_delta",
+            "delta": { "stop_reason": self.stop.as_deref().unwrap_or("end_turn"), "stop_sequence": null },
+            "usage": usage::to_anthropic(&self.seen.usage),
+        })));
+        out.push(Self::frame(
+            "message_stop",
+            json!({ "type": "message_stop" }),
+        ));
+        out
+    }
+
+    fn observed(&self) -> Observed {
+        self.seen
+    }
+}

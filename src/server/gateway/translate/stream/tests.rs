@@ -1,0 +1,120 @@
+use serde_json::json;
+
+use super::*;
+use crate::server::gateway::sse::SseParser;
+
+fn events(frames: &[String]) -> Vec<Value> {
+    let mut p = SseParser::default();
+    p.push(frames.concat().as_bytes())
+        .into_iter()
+        .filter(|e| e.data != "[DONE]")
+        .filter_map(|e| serde_json::from_str(&e.data).ok())
+        .collect()
+}
+
+fn data(v: Value) -> SseEvent {
+    SseEvent {
+        event: None,
+        data: v.to_string(),
+    }
+}
+
+#[test]
+fn openai_stream_becomes_anthropic_events() {
+    let mut t = OpenAiToAnthropic::new("alias");
+    let mut out = Vec::new();
+    out.extend(t.on_event(&data(
+        json!({"id": "c", "choices": [{"delta": {"role": "assistant", "content": ""}}]}),
+    )));
+    out.extend(t.on_event(&data(
+        json!({"id": "c", "choices": [{"delta": {"content": "Hel"}}]}),
+    )));
+    out.extend(t.on_event(&data(
+        json!({"id": "c", "choices": [{"delta": {"content": "lo"}}]}),
+    )));
+    out.extend(t.on_event(&data(
+        json!({"id": "c", "choices": [{"delta": {"tool_calls": [
+        {"index": 0, "id": "call_1", "function": {"name": "f", "arguments": "{\"a\""}}]}}]}),
+    )));
+    out.extend(t.on_event(&data(
+        json!({"id": "c", "choices": [{"delta": {"tool_calls": [
+        {"index": 0, "function": {"arguments": ":1}"}}]}, "finish_reason": "tool_calls"}]}),
+    )));
+    out.extend(t.on_event(&data(
+        json!({"id": "c", "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 4}}),
+    )));
+    out.extend(t.on_event(&SseEvent {
+        event: None,
+        data: "[DONE]".into(),
+    }));
+    out.extend(t.finish());
+    let types: Vec<String> = events(&out)
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ]
+    );
+    let evs = events(&out);
+    assert_eq!(evs[5]["content_block"]["name"], "f");
+    assert_eq!(evs[9]["delta"]["stop_reason"], "tool_use");
+    assert_eq!(evs[9]["usage"]["output_tokens"], 4);
+    assert!(t.completed());
+    assert_eq!(t.usage().input, 9);
+}
+
+#[test]
+fn anthropic_stream_becomes_openai_chunks() {
+    let mut t = AnthropicToOpenAi::new("alias", true);
+    let seq = [
+        json!({"type": "message_start", "message": {"id": "m1", "usage": {"input_tokens": 12, "output_tokens": 1}}}),
+        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}}),
+        json!({"type": "content_block_stop", "index": 0}),
+        json!({"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "tu", "name": "f", "input": {}}}),
+        json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "{}"}}),
+        json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 5}}),
+        json!({"type": "message_stop"}),
+    ];
+    let mut out = Vec::new();
+    for e in seq {
+        out.extend(t.on_event(&data(e)));
+    }
+    out.extend(t.finish());
+    assert!(out.last().is_some_and(|f| f.contains("[DONE]")));
+    let chunks = events(&out);
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    assert_eq!(chunks[1]["choices"][0]["delta"]["content"], "Hi");
+    assert_eq!(
+        chunks[2]["choices"][0]["delta"]["tool_calls"][0]["function"]["name"],
+        "f"
+    );
+    assert_eq!(chunks[4]["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(chunks[5]["usage"]["prompt_tokens"], 12);
+    assert_eq!(chunks[5]["usage"]["completion_tokens"], 5);
+    assert!(t.completed());
+}
+
+#[test]
+fn openai_passthrough_hides_usage_unless_asked() {
+    let usage_chunk =
+        data(json!({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2}}));
+    let mut hidden = OpenAiPassthrough::new(false);
+    assert!(hidden.on_event(&usage_chunk).is_empty());
+    assert_eq!(hidden.usage().output, 2);
+    let mut shown = OpenAiPassthrough::new(true);
+    assert_eq!(shown.on_event(&usage_chunk).len(), 1);
+}

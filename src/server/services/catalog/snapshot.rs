@@ -1,0 +1,245 @@
+//! The in-memory catalog the gateway routes from without touching the
+//! database: loaded in one go, with provider secrets opened in memory only.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use sqlx::{AnyConnection, FromRow};
+
+use crate::domain::catalog::{Deployment, Model, Provider};
+use crate::domain::pricing::Price;
+
+use super::credential_label;
+use crate::server::services::{consistent_read, Result, ServiceError, Services};
+
+/// A provider with its resolved secret, held only in memory.
+pub struct ProviderEntry {
+    pub provider: Provider,
+    pub api_key: Option<String>,
+    /// Parsed once here rather than on every call.
+    pub endpoint: Option<reqwest::Url>,
+}
+
+impl std::fmt::Debug for ProviderEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderEntry")
+            .field("provider", &self.provider.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything routing needs, loaded in one go and replaced on change.
+#[derive(Default, Debug)]
+pub struct Catalog {
+    pub providers: HashMap<String, Arc<ProviderEntry>>,
+    pub models: HashMap<String, Arc<Model>>,
+    aliases: HashMap<(String, String), String>,
+}
+
+impl Catalog {
+    /// The one routing lookup: a tenant alias first, then the catalog name.
+    pub fn resolve(&self, tenant_id: &str, requested: &str) -> Option<Arc<Model>> {
+        let name = self
+            .aliases
+            .get(&(tenant_id.to_string(), requested.to_string()))
+            .map_or(requested, String::as_str);
+        self.models.get(name).cloned()
+    }
+
+    /// Models this tenant may call: its aliases and every model with a
+    /// deployment in its data location.
+    pub fn visible_to(&self, tenant_id: &str, data_location: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .models
+            .values()
+            .filter(|m| {
+                m.deployments
+                    .iter()
+                    .any(|d| d.provider.serves_region(data_location))
+            })
+            .map(|m| m.name.clone())
+            .chain(
+                self.aliases
+                    .keys()
+                    .filter(|(t, _)| t == tenant_id)
+                    .map(|(_, a)| a.clone()),
+            )
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+/// The catalog the gateway routes from: rebuilt by `refresh` (at start,
+/// after a change here, and when another process changed the control
+/// plane) and swapped in whole, so requests never wait for a reload.
+#[derive(Default)]
+pub struct CatalogCache {
+    current: ArcSwap<Catalog>,
+}
+
+/// The current catalog. Never touches the database.
+pub fn snapshot(svc: &Services) -> Arc<Catalog> {
+    svc.catalog.current.load_full()
+}
+
+/// Loads the catalog from the database and swaps it in.
+#[tracing::instrument(skip_all)]
+pub async fn refresh(svc: &Services) -> Result<()> {
+    let loaded = load(svc).await?;
+    svc.catalog.current.store(Arc::new(loaded));
+    Ok(())
+}
+
+#[derive(FromRow)]
+struct ProviderRow {
+    id: String,
+    name: String,
+    kind: String,
+    base_url: String,
+    region: String,
+    timeout_ms: i64,
+    api_key_env: Option<String>,
+    api_key_enc: Option<String>,
+}
+
+#[derive(FromRow)]
+struct ModelRow {
+    id: String,
+    name: String,
+    input_micros_per_mtok: i64,
+    output_micros_per_mtok: i64,
+    cache_read_micros_per_mtok: i64,
+    cache_write_micros_per_mtok: i64,
+    created_at: i64,
+}
+
+/// The whole catalog from the database.
+/// One read transaction, so providers, deployments and aliases agree with
+/// each other even while a change commits.
+pub(super) async fn load(svc: &Services) -> Result<Catalog> {
+    let mut tx = consistent_read(svc).await?;
+    let (providers, by_id) = load_providers(svc, &mut tx).await?;
+    let (models, names_by_id) = load_models(&mut tx, &by_id).await?;
+    let alias_rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT tenant_id, alias, model_id FROM model_aliases")
+            .fetch_all(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    let aliases = alias_rows
+        .into_iter()
+        .filter_map(|(t, a, m)| names_by_id.get(&m).map(|name| ((t, a), name.clone())))
+        .collect();
+    Ok(Catalog {
+        providers,
+        models,
+        aliases,
+    })
+}
+
+type ById<T> = HashMap<String, T>;
+
+/// Providers by name and by id, secrets opened.
+async fn load_providers(
+    svc: &Services,
+    conn: &mut AnyConnection,
+) -> Result<(
+    HashMap<String, Arc<ProviderEntry>>,
+    ById<Arc<ProviderEntry>>,
+)> {
+    let rows: Vec<ProviderRow> = sqlx::query_as(
+        "SELECT id, name, kind, base_url, region, timeout_ms, api_key_env, api_key_enc FROM providers",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by_id = HashMap::new();
+    let mut by_name = HashMap::new();
+    for r in rows {
+        let entry = Arc::new(provider_entry(svc, &r)?);
+        by_id.insert(r.id, entry.clone());
+        by_name.insert(r.name, entry);
+    }
+    Ok((by_name, by_id))
+}
+
+fn provider_entry(svc: &Services, r: &ProviderRow) -> Result<ProviderEntry> {
+    // An unset variable means no key: the operator chose where it comes from.
+    let api_key = match (&r.api_key_env, &r.api_key_enc) {
+        (Some(var), _) => std::env::var(var).ok(),
+        (None, Some(sealed)) => Some(
+            svc.secrets
+                .open(sealed)
+                .map_err(|e| ServiceError::Internal(format!("provider {}: {e}", r.name)))?,
+        ),
+        (None, None) => None,
+    };
+    let provider = Provider {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        kind: r.kind.parse()?,
+        base_url: r.base_url.clone(),
+        region: r.region.clone(),
+        timeout_ms: r.timeout_ms,
+        credential: credential_label(r.api_key_env.as_deref(), r.api_key_enc.is_some()),
+    };
+    let endpoint = reqwest::Url::parse(&provider.endpoint()).ok();
+    Ok(ProviderEntry {
+        provider,
+        api_key,
+        endpoint,
+    })
+}
+
+/// Models by name with their deployments, best first, and names by id.
+async fn load_models(
+    conn: &mut AnyConnection,
+    providers: &ById<Arc<ProviderEntry>>,
+) -> Result<(HashMap<String, Arc<Model>>, ById<String>)> {
+    let rows: Vec<(String, String, String, i64)> =
+        sqlx::query_as("SELECT model_id, provider_id, upstream_model, priority FROM deployments")
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut deployments: ById<Vec<Deployment>> = HashMap::new();
+    for (model_id, provider_id, upstream_model, priority) in rows {
+        if let Some(e) = providers.get(&provider_id) {
+            deployments.entry(model_id).or_default().push(Deployment {
+                provider: e.provider.clone(),
+                upstream_model,
+                priority,
+            });
+        }
+    }
+    let rows: Vec<ModelRow> = sqlx::query_as(
+        "SELECT id, name, input_micros_per_mtok, output_micros_per_mtok, \
+         cache_read_micros_per_mtok, cache_write_micros_per_mtok, created_at FROM models",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut names_by_id = HashMap::new();
+    let mut models = HashMap::new();
+    for r in rows {
+        let mut deps = deployments.remove(&r.id).unwrap_or_default();
+        deps.sort_by(|a, b| {
+            a.priority
+                .cmp(&b.priority)
+                .then(a.provider.name.cmp(&b.provider.name))
+        });
+        let model = Model {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            price: Price {
+                input_per_mtok: r.input_micros_per_mtok,
+                output_per_mtok: r.output_micros_per_mtok,
+                cache_read_per_mtok: r.cache_read_micros_per_mtok,
+                cache_write_per_mtok: r.cache_write_micros_per_mtok,
+            },
+            deployments: deps,
+            created_at: r.created_at,
+        };
+        names_by_id.insert(r.id, r.name.clone());
+        models.insert(r.name, Arc::new(model));
+    }
+    Ok((models, names_by_id))
+}
