@@ -3,6 +3,7 @@
 
 use clap::Subcommand;
 
+use crate::domain::pricing::{format_usd, parse_usd, Price};
 use crate::server::services::catalog::{self, Credential, NewModel, NewProvider};
 use crate::server::services::{tenants, ServiceError, Services};
 
@@ -136,8 +137,6 @@ pub async fn provider(svc: &Services, cmd: ProviderCmd) -> Result<(), CliError> 
 }
 
 pub async fn model(svc: &Services, cmd: ModelCmd) -> Result<(), CliError> {
-    use crate::domain::pricing::{parse_usd, Price};
-    let actor = actor();
     match cmd {
         ModelCmd::Add {
             name,
@@ -151,73 +150,67 @@ pub async fn model(svc: &Services, cmd: ModelCmd) -> Result<(), CliError> {
             json,
         } => {
             let price = Price {
-                input_per_mtok: parse_usd("input_price_per_mtok", &input_price_per_mtok)
-                    .map_err(ServiceError::from)?,
-                output_per_mtok: parse_usd("output_price_per_mtok", &output_price_per_mtok)
-                    .map_err(ServiceError::from)?,
-                cache_read_per_mtok: parse_usd(
-                    "cache_read_price_per_mtok",
-                    &cache_read_price_per_mtok,
-                )
-                .map_err(ServiceError::from)?,
-                cache_write_per_mtok: parse_usd(
+                input_per_mtok: usd("input_price_per_mtok", &input_price_per_mtok)?,
+                output_per_mtok: usd("output_price_per_mtok", &output_price_per_mtok)?,
+                cache_read_per_mtok: usd("cache_read_price_per_mtok", &cache_read_price_per_mtok)?,
+                cache_write_per_mtok: usd(
                     "cache_write_price_per_mtok",
                     &cache_write_price_per_mtok,
-                )
-                .map_err(ServiceError::from)?,
+                )?,
             };
-            let m = catalog::add_model(
-                svc,
-                &actor,
-                NewModel {
-                    name,
-                    provider,
-                    upstream_model,
-                    price,
-                    priority,
-                },
-            )
-            .await?;
+            let new = NewModel {
+                name,
+                provider,
+                upstream_model,
+                price,
+                priority,
+            };
+            let m = catalog::add_model(svc, &actor(), new).await?;
             if json {
                 print_json(&m);
             } else {
-                println!(
-                    "model {} now served by {} provider(s)",
-                    m.name,
-                    m.deployments.len()
-                );
+                let n = m.deployments.len();
+                println!("model {} now served by {n} provider(s)", m.name);
             }
         }
-        ModelCmd::List { json } => {
-            let (_, models) = catalog::list(svc, &actor).await?;
-            if json {
-                print_json(&models);
-            } else {
-                for m in models {
-                    let via: Vec<String> = m
-                        .deployments
-                        .iter()
-                        .map(|d| format!("{}:{}", d.provider.name, d.upstream_model))
-                        .collect();
-                    println!(
-                        "{:<32} in {} out {} via {}",
-                        m.name,
-                        crate::domain::pricing::format_usd(m.price.input_per_mtok),
-                        crate::domain::pricing::format_usd(m.price.output_per_mtok),
-                        via.join(", ")
-                    );
-                }
-            }
-        }
+        ModelCmd::List { json } => list_models(svc, json).await?,
         ModelCmd::Alias {
             tenant,
             alias,
             model,
         } => {
-            let t = tenants::find(svc, &actor, &tenant).await?;
-            catalog::set_alias(svc, &actor, &t.id, &alias, &model).await?;
+            let t = tenants::find(svc, &actor(), &tenant).await?;
+            catalog::set_alias(svc, &actor(), &t.id, &alias, &model).await?;
             println!("{} → {} for tenant {}", alias, model, t.name);
         }
+    }
+    Ok(())
+}
+
+/// A price typed in dollars, as micro-dollars.
+fn usd(field: &'static str, raw: &str) -> Result<i64, CliError> {
+    Ok(parse_usd(field, raw).map_err(ServiceError::from)?)
+}
+
+async fn list_models(svc: &Services, json: bool) -> Result<(), CliError> {
+    let (_, models) = catalog::list(svc, &actor()).await?;
+    if json {
+        print_json(&models);
+        return Ok(());
+    }
+    for m in models {
+        let via: Vec<String> = m
+            .deployments
+            .iter()
+            .map(|d| format!("{}:{}", d.provider.name, d.upstream_model))
+            .collect();
+        println!(
+            "{:<32} in {} out {} via {}",
+            m.name,
+            format_usd(m.price.input_per_mtok),
+            format_usd(m.price.output_per_mtok),
+            via.join(", ")
+        );
     }
     Ok(())
 }

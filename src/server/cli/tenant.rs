@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use crate::domain::page::SortDir;
+use crate::domain::page::{PageRequest, SortDir};
 use crate::domain::tenant::{
     IsolationLevel, TenantSettings, TenantSort, TenantStatus, DEFAULT_REGION, DEFAULT_RPM,
     DEFAULT_TPM,
@@ -62,7 +62,6 @@ pub enum TenantCmd {
 }
 
 pub async fn run(svc: &Services, cmd: TenantCmd) -> Result<(), CliError> {
-    let actor = actor();
     match cmd {
         TenantCmd::Create {
             name,
@@ -74,90 +73,106 @@ pub async fn run(svc: &Services, cmd: TenantCmd) -> Result<(), CliError> {
         } => {
             let settings = TenantSettings::new(&name, isolation, &data_location, rpm, tpm)
                 .map_err(ServiceError::from)?;
-            let t = tenants::create(svc, &actor, settings).await?;
+            let t = tenants::create(svc, &actor(), settings).await?;
             if json {
                 print_json(&t);
             } else {
                 println!("created tenant {} ({})", t.name, t.id);
             }
         }
-        TenantCmd::List { search, json } => {
-            let mut all = Vec::new();
-            let mut page = 1;
-            loop {
-                let req = crate::domain::page::PageRequest::new(Some(page), Some(200));
-                let order = (TenantSort::Name, SortDir::Asc);
-                let p = tenants::list(svc, &actor, &search, order, req).await?;
-                let more = p.has_next();
-                all.extend(p.items);
-                if !more {
-                    break;
-                }
-                page += 1;
-            }
-            if json {
-                print_json(&all);
-            } else {
-                for t in all {
-                    println!(
-                        "{}  {:<24} {:<10} {:<20} rpm={} tpm={}",
-                        t.id,
-                        t.name,
-                        t.status.as_str(),
-                        t.isolation.as_str(),
-                        t.rpm_limit,
-                        t.tpm_limit
-                    );
-                }
-            }
-        }
+        TenantCmd::List { search, json } => list(svc, &search, json).await?,
         TenantCmd::Suspend { tenant } => set_status(svc, &tenant, TenantStatus::Suspended).await?,
         TenantCmd::Resume { tenant } => set_status(svc, &tenant, TenantStatus::Active).await?,
-        TenantCmd::Delete { tenant, yes } => {
-            if !yes {
-                return Err(CliError::Usage(
-                    "deleting a tenant cannot be undone: add --yes".into(),
-                ));
-            }
-            let t = tenants::find(svc, &actor, &tenant).await?;
-            tenants::delete(svc, &actor, &t.id, &t.name).await?;
-            println!("deleted tenant {} ({}) and erased its data", t.name, t.id);
-        }
+        TenantCmd::Delete { tenant, yes } => delete(svc, &tenant, yes).await?,
         TenantCmd::SetIsolation {
             tenant,
             level,
             json,
-        } => {
-            let t = tenants::find(svc, &actor, &tenant).await?;
-            let report = tenant_data::set_isolation(svc, &actor, &t.id, level).await?;
-            if json {
-                print_json(&report);
-            } else {
-                println!(
-                    "moved {} from {} to {}: {} rows copied and verified ({} in the new store)",
-                    t.name,
-                    report.from_location,
-                    report.to_location,
-                    report.rows_copied,
-                    report.target_rows
-                );
-            }
+        } => set_isolation(svc, &tenant, level, json).await?,
+        TenantCmd::Data { tenant, json } => data(svc, &tenant, json).await?,
+    }
+    Ok(())
+}
+
+/// Every tenant, a page of 200 at a time.
+async fn list(svc: &Services, search: &str, json: bool) -> Result<(), CliError> {
+    let mut all = Vec::new();
+    for page in 1.. {
+        let req = PageRequest::new(Some(page), Some(200));
+        let order = (TenantSort::Name, SortDir::Asc);
+        let p = tenants::list(svc, &actor(), search, order, req).await?;
+        let more = p.has_next();
+        all.extend(p.items);
+        if !more {
+            break;
         }
-        TenantCmd::Data { tenant, json } => {
-            let t = tenants::find(svc, &actor, &tenant).await?;
-            let data = tenant_data::data(svc, &actor, &t.id).await?;
-            if json {
-                print_json(&data);
-            } else {
-                println!("{}: {} in {}", t.name, data.level.as_str(), data.location);
-                if let Some(bytes) = data.bytes {
-                    println!("size: {bytes} bytes");
-                }
-                for (table, rows) in data.rows {
-                    println!("{table}: {rows} rows");
-                }
-            }
-        }
+    }
+    if json {
+        print_json(&all);
+        return Ok(());
+    }
+    for t in all {
+        println!(
+            "{}  {:<24} {:<10} {:<20} rpm={} tpm={}",
+            t.id,
+            t.name,
+            t.status.as_str(),
+            t.isolation.as_str(),
+            t.rpm_limit,
+            t.tpm_limit
+        );
+    }
+    Ok(())
+}
+
+async fn delete(svc: &Services, tenant: &str, yes: bool) -> Result<(), CliError> {
+    if !yes {
+        return Err(CliError::Usage(
+            "deleting a tenant cannot be undone: add --yes".into(),
+        ));
+    }
+    let t = tenants::find(svc, &actor(), tenant).await?;
+    tenants::delete(svc, &actor(), &t.id, &t.name).await?;
+    println!("deleted tenant {} ({}) and erased its data", t.name, t.id);
+    Ok(())
+}
+
+async fn set_isolation(
+    svc: &Services,
+    tenant: &str,
+    level: IsolationLevel,
+    json: bool,
+) -> Result<(), CliError> {
+    let t = tenants::find(svc, &actor(), tenant).await?;
+    let report = tenant_data::set_isolation(svc, &actor(), &t.id, level).await?;
+    if json {
+        print_json(&report);
+    } else {
+        println!(
+            "moved {} from {} to {}: {} rows copied and verified ({} in the new store)",
+            t.name,
+            report.from_location,
+            report.to_location,
+            report.rows_copied,
+            report.target_rows
+        );
+    }
+    Ok(())
+}
+
+async fn data(svc: &Services, tenant: &str, json: bool) -> Result<(), CliError> {
+    let t = tenants::find(svc, &actor(), tenant).await?;
+    let data = tenant_data::data(svc, &actor(), &t.id).await?;
+    if json {
+        print_json(&data);
+        return Ok(());
+    }
+    println!("{}: {} in {}", t.name, data.level.as_str(), data.location);
+    if let Some(bytes) = data.bytes {
+        println!("size: {bytes} bytes");
+    }
+    for (table, rows) in data.rows {
+        println!("{table}: {rows} rows");
     }
     Ok(())
 }

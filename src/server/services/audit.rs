@@ -9,11 +9,11 @@ use futures::StreamExt;
 use crate::domain::audit::{
     csv_line, AuditAction, AuditEvent, AuditQuery, AuditStatus, ExportFormat, CSV_HEADER,
 };
+use crate::domain::audit_search::AuditSearch;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::role::Access;
 use crate::domain::time::now_millis;
-use crate::domain::time::{parse_day_or_time, range_end, DAY};
-use crate::domain::validation::Invalid;
+use crate::domain::time::DAY;
 use crate::server::db::Backend;
 
 use super::audit_chain::{self, Link, LINK_COLUMNS};
@@ -165,60 +165,49 @@ impl Conditions {
     }
 }
 
-fn nonempty(s: &str) -> Option<String> {
-    let t = s.trim();
-    (!t.is_empty()).then(|| t.to_string())
-}
-
 /// Turns filters into conditions. Tenant users are held to their tenant
 /// whatever the filter says.
 /// What free-text search looks in (the trigram index covers exactly this).
 const SEARCH_TEXT: &str =
     "LOWER(action || ' ' || actor || ' ' || COALESCE(resource_id, '') || ' ' || details)";
 
-fn conditions(actor: &Actor, q: &AuditQuery, backend: Backend) -> Result<Conditions> {
+fn conditions(actor: &Actor, q: &AuditSearch, backend: Backend) -> Result<Conditions> {
     let mut c = Conditions::default();
     let tenant = match actor.scope() {
         Some(own) => {
             actor.require(own, Access::Manage)?;
             Some(own.to_string())
         }
-        None => nonempty(&q.tenant_id),
+        None => q.tenant_id.clone(),
     };
     if let Some(t) = tenant {
         c.push("tenant_id = ?", vec![Bound::Text(t)]);
     }
-    if let Some(a) = nonempty(&q.actor) {
-        c.push("actor = ?", vec![Bound::Text(a)]);
+    if let Some(a) = &q.actor {
+        c.push("actor = ?", vec![Bound::Text(a.clone())]);
     }
-    if let Some(a) = nonempty(&q.action) {
-        c.push("action = ?", vec![Bound::Text(a)]);
+    if let Some(a) = &q.action {
+        c.push("action = ?", vec![Bound::Text(a.clone())]);
     }
-    if let Some(r) = nonempty(&q.resource) {
+    if let Some(r) = &q.resource {
         c.push(
             "(resource_type = ? OR resource_id = ?)",
-            vec![Bound::Text(r.clone()), Bound::Text(r)],
+            vec![Bound::Text(r.clone()), Bound::Text(r.clone())],
         );
     }
-    if let Some(st) = nonempty(&q.status) {
-        let st = AuditStatus::parse(&st)
-            .ok_or_else(|| Invalid::new("status", "must be success, failure or denied"))?;
+    if let Some(st) = q.status {
         c.push("status = ?", vec![Bound::Text(st.as_str().into())]);
     }
-    if let Some(f) = nonempty(&q.from) {
-        let at = parse_day_or_time(&f)
-            .ok_or_else(|| Invalid::new("from", "must be a date (YYYY-MM-DD)"))?;
+    if let Some(at) = q.from {
         c.push("at >= ?", vec![Bound::Int(at)]);
     }
-    if let Some(t) = nonempty(&q.to) {
-        let at = range_end(&t).ok_or_else(|| Invalid::new("to", "must be a date (YYYY-MM-DD)"))?;
+    if let Some(at) = q.to {
         c.push("at < ?", vec![Bound::Int(at)]);
     }
-    if let Some(text) = nonempty(&q.text) {
+    if let Some(text) = &q.text {
         let like = format!(
             "%{}%",
-            text.to_lowercase()
-                .replace('\\', "\\\\")
+            text.replace('\\', "\\\\")
                 .replace('%', "\\%")
                 .replace('_', "\\_")
         );
@@ -244,7 +233,7 @@ pub async fn search(
     q: &AuditQuery,
     page: PageRequest,
 ) -> Result<Page<AuditEvent>> {
-    let c = conditions(actor, q, svc.db.backend)?;
+    let c = conditions(actor, &q.parse()?, svc.db.backend)?;
     let wh = c.where_clause();
     let count_sql = format!(
         "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events {wh} LIMIT {COUNT_CAP}) AS capped"
@@ -310,7 +299,7 @@ pub async fn export(
         to: to.to_string(),
         ..Default::default()
     };
-    let c = conditions(actor, &q, svc.db.backend)?;
+    let c = conditions(actor, &q.parse()?, svc.db.backend)?;
     let entry = Entry::success(AuditAction::AuditExport, "tenant", tenant_id)
         .tenant(tenant_id)
         .details(serde_json::json!({ "from": from, "to": to, "format": format }));
