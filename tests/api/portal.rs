@@ -561,7 +561,13 @@ async fn roles_are_enforced_by_the_service_layer(app: TestApp) -> TestApp {
         app.call(&viewer, "list_users", &[("page", "1")]).await.0,
         403
     );
-    let page = viewer.get(app.url("/tenants")).send().await.expect("page");
+    // As a browser asks for it: a page load is not a plain form post.
+    let page = viewer
+        .get(app.url("/tenants"))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .expect("page");
     assert_eq!(
         page.status().as_u16(),
         403,

@@ -23,7 +23,7 @@ pub fn error_text(e: &ServerFnError) -> String {
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use axum::http::request::Parts;
-    use axum::http::{header, StatusCode};
+    use axum::http::{header, Method, StatusCode};
     use leptos::prelude::{use_context, ServerFnError};
 
     use crate::domain::flash::Flash;
@@ -64,10 +64,14 @@ pub mod ssr {
     /// outcome travels as a one-time flash.
     fn plain_form_post() -> bool {
         use_context::<Parts>().is_some_and(|p| {
-            p.headers
-                .get(header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("text/html"))
+            // A page rendered on the server calls server functions too, with
+            // the page's own GET: only a POST to the function itself counts.
+            p.method == Method::POST
+                && p.uri.path().starts_with("/api/")
+                && p.headers
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.contains("text/html"))
         })
     }
 
