@@ -3,9 +3,72 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::app::api::catalog::{list_catalog, AddModel, AddProvider};
+use crate::app::components::data_table::{Column, DataTable};
 use crate::app::components::flash::{outcome, ErrorBox};
-use crate::domain::catalog::ANY_REGION;
+use crate::domain::catalog::{Model, Provider, ANY_REGION};
 use crate::domain::pricing::format_usd;
+
+const PROVIDER_COLUMNS: [Column; 6] = [
+    Column::plain("Name"),
+    Column::plain("Kind"),
+    Column::plain("Base URL"),
+    Column::plain("Region"),
+    Column::plain("Timeout"),
+    Column::plain("Key"),
+];
+
+const MODEL_COLUMNS: [Column; 5] = [
+    Column::plain("Model"),
+    Column::plain("Input / MTok"),
+    Column::plain("Output / MTok"),
+    Column::plain("Cache read / write"),
+    Column::plain("Served by"),
+];
+
+fn provider_rows(providers: Vec<Provider>) -> Vec<AnyView> {
+    providers
+        .into_iter()
+        .map(|p| {
+            view! {
+                <tr>
+                    <td>{p.name}</td><td>{p.kind.as_str()}</td>
+                    <td><code>{p.base_url}</code></td><td>{p.region}</td>
+                    <td>{format!("{} ms", p.timeout_ms)}</td><td>{p.credential}</td>
+                </tr>
+            }
+            .into_any()
+        })
+        .collect()
+}
+
+fn model_rows(models: Vec<Model>) -> Vec<AnyView> {
+    models
+        .into_iter()
+        .map(|m| {
+            let via = m
+                .deployments
+                .iter()
+                .map(|d| format!("{} ({})", d.provider.name, d.upstream_model))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let cache = format!(
+                "{} / {}",
+                format_usd(m.price.cache_read_per_mtok),
+                format_usd(m.price.cache_write_per_mtok)
+            );
+            view! {
+                <tr>
+                    <td><code>{m.name}</code></td>
+                    <td>{format_usd(m.price.input_per_mtok)}</td>
+                    <td>{format_usd(m.price.output_per_mtok)}</td>
+                    <td>{cache}</td>
+                    <td>{via}</td>
+                </tr>
+            }
+            .into_any()
+        })
+        .collect()
+}
 
 /// Providers and the model catalog (the price table), for platform admins.
 #[component]
@@ -26,41 +89,11 @@ pub fn ModelsPage() -> impl IntoView {
                         let names: Vec<String> = providers.iter().map(|p| p.name.clone()).collect();
                         view! {
                             <h2>"Providers"</h2>
-                            <table class="data">
-                                <thead><tr><th>"Name"</th><th>"Kind"</th><th>"Base URL"</th>
-                                    <th>"Region"</th><th>"Timeout"</th><th>"Key"</th></tr></thead>
-                                <tbody>
-                                    {providers.into_iter().map(|p| view! {
-                                        <tr>
-                                            <td>{p.name}</td><td>{p.kind.as_str()}</td>
-                                            <td><code>{p.base_url}</code></td><td>{p.region}</td>
-                                            <td>{format!("{} ms", p.timeout_ms)}</td><td>{p.credential}</td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
+                            <DataTable columns=PROVIDER_COLUMNS.to_vec() rows=provider_rows(providers)
+                                empty="No providers yet: add one below."/>
                             <h2>"Models"</h2>
-                            <table class="data">
-                                <thead><tr><th>"Model"</th><th>"Input / MTok"</th><th>"Output / MTok"</th>
-                                    <th>"Cache read / write"</th><th>"Served by"</th></tr></thead>
-                                <tbody>
-                                    {models.into_iter().map(|m| {
-                                        let via = m.deployments.iter()
-                                            .map(|d| format!("{} ({})", d.provider.name, d.upstream_model))
-                                            .collect::<Vec<_>>().join(", ");
-                                        view! {
-                                            <tr>
-                                                <td><code>{m.name}</code></td>
-                                                <td>{format_usd(m.price.input_per_mtok)}</td>
-                                                <td>{format_usd(m.price.output_per_mtok)}</td>
-                                                <td>{format!("{} / {}", format_usd(m.price.cache_read_per_mtok),
-                                                             format_usd(m.price.cache_write_per_mtok))}</td>
-                                                <td>{via}</td>
-                                            </tr>
-                                        }
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
+                            <DataTable columns=MODEL_COLUMNS.to_vec() rows=model_rows(models)
+                                empty="No models yet: add one below."/>
                             <ModelForm action=add_model providers=names/>
                         }.into_any()
                     }

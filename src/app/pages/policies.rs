@@ -5,9 +5,10 @@ use leptos_router::hooks::use_query_map;
 
 use crate::app::api::policies::{list_policies, AddPolicy, RemovePolicy, TryPolicy};
 use crate::app::api::tenants::tenant_options;
+use crate::app::components::data_table::{Column, DataTable};
 use crate::app::components::flash::{outcome, ErrorBox};
 use crate::app::components::status::Badge;
-use crate::domain::pii::{Classification, EntityType};
+use crate::domain::pii::{Classification, EntityType, Finding};
 use crate::domain::policy::{Action, PolicyRule, Trial};
 
 #[component]
@@ -63,33 +64,40 @@ pub fn PoliciesPage() -> impl IntoView {
     }
 }
 
+const RULE_COLUMNS: [Column; 5] = [
+    Column::plain("Applies to"),
+    Column::plain("Action"),
+    Column::plain("Direction"),
+    Column::plain("Id"),
+    Column::plain(""),
+];
+
 #[component]
 fn RuleTable(rules: Vec<PolicyRule>, remove: ServerAction<RemovePolicy>) -> impl IntoView {
-    if rules.is_empty() {
-        return view! { <p class="muted">"No rules: everything is allowed (and still classified)."</p> }.into_any();
-    }
+    let rows = rules
+        .into_iter()
+        .map(|r| {
+            view! {
+                <tr>
+                    <td>{r.target.to_string()}</td>
+                    <td><Badge text=r.action.as_str().to_string()/></td>
+                    <td>{r.direction.as_str()}</td>
+                    <td><code>{r.id.clone()}</code></td>
+                    <td>
+                        <ActionForm action=remove attr:class="inline">
+                            <input type="hidden" name="id" value=r.id.clone()/>
+                            <button type="submit" class="warn small">"Remove"</button>
+                        </ActionForm>
+                    </td>
+                </tr>
+            }
+            .into_any()
+        })
+        .collect();
     view! {
-        <table class="data" data-testid="policy-rules">
-            <thead><tr><th>"Applies to"</th><th>"Action"</th><th>"Direction"</th><th>"Id"</th><th></th></tr></thead>
-            <tbody>
-                {rules.into_iter().map(|r| view! {
-                    <tr>
-                        <td>{r.target.to_string()}</td>
-                        <td><Badge text=r.action.as_str().to_string()/></td>
-                        <td>{r.direction.as_str()}</td>
-                        <td><code>{r.id.clone()}</code></td>
-                        <td>
-                            <ActionForm action=remove attr:class="inline">
-                                <input type="hidden" name="id" value=r.id.clone()/>
-                                <button type="submit" class="warn small">"Remove"</button>
-                            </ActionForm>
-                        </td>
-                    </tr>
-                }).collect_view()}
-            </tbody>
-        </table>
+        <DataTable columns=RULE_COLUMNS.to_vec() rows testid="policy-rules"
+            empty="No rules: everything is allowed (and still classified)."/>
     }
-    .into_any()
 }
 
 #[component]
@@ -139,6 +147,25 @@ fn TryIt(tenant: Signal<String>, action: ServerAction<TryPolicy>) -> impl IntoVi
     }
 }
 
+const FINDING_COLUMNS: [Column; 3] = [
+    Column::plain("Type"),
+    Column::plain("Where"),
+    Column::plain("Confidence"),
+];
+
+fn finding_rows(findings: Vec<Finding>) -> Vec<AnyView> {
+    findings
+        .into_iter()
+        .map(|f| {
+            view! {
+                <tr><td>{f.entity_type.as_str()}</td><td>{format!("{}–{}", f.start, f.end)}</td>
+                    <td>{format!("{:.2}", f.score)}</td></tr>
+            }
+            .into_any()
+        })
+        .collect()
+}
+
 #[component]
 fn TrialResult(trial: Trial) -> impl IntoView {
     let d = trial.decision;
@@ -146,15 +173,8 @@ fn TrialResult(trial: Trial) -> impl IntoView {
         <div class="trial" data-testid="policy-trial">
             <p>"Decision: " <strong data-testid="trial-action">{d.action.as_str()}</strong>
                " · highest classification: " {d.classification.as_str()}</p>
-            <table class="data">
-                <thead><tr><th>"Type"</th><th>"Where"</th><th>"Confidence"</th></tr></thead>
-                <tbody>
-                    {trial.findings.into_iter().map(|f| view! {
-                        <tr><td>{f.entity_type.as_str()}</td><td>{format!("{}–{}", f.start, f.end)}</td>
-                            <td>{format!("{:.2}", f.score)}</td></tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
+            <DataTable columns=FINDING_COLUMNS.to_vec() rows=finding_rows(trial.findings)
+                empty="Nothing found."/>
             {match trial.forwarded {
                 Some(text) => view! { <p>"The provider would see:"</p><pre data-testid="trial-forwarded">{text}</pre> }.into_any(),
                 None => view! { <p class="flash error">"The request would be refused (403)."</p> }.into_any(),

@@ -17,7 +17,7 @@ use crate::domain::api_key::{ApiKey, KeyStatus};
 use crate::domain::pricing::format_usd;
 use crate::domain::tenant::{IsolationLevel, Tenant, TenantData, TenantStatus};
 use crate::domain::time::{format_millis, format_opt, now_millis};
-use crate::domain::usage::UsageReport;
+use crate::domain::usage::{UsageReport, UsageTotals};
 
 #[component]
 pub fn TenantDetailPage() -> impl IntoView {
@@ -180,6 +180,28 @@ fn KeysSection(
             </Suspense>
         </section>
     }
+}
+
+const USAGE_COLUMNS: [Column; 6] = [
+    Column::plain("Model"),
+    Column::plain("Requests"),
+    Column::plain("Input"),
+    Column::plain("Output"),
+    Column::plain("Errors"),
+    Column::plain("Cost"),
+];
+
+fn usage_rows(by_model: std::collections::BTreeMap<String, UsageTotals>) -> Vec<AnyView> {
+    by_model
+        .into_iter()
+        .map(|(m, u)| {
+            view! {
+                <tr><td><code>{m}</code></td><td>{u.requests}</td><td>{u.input_tokens}</td>
+                    <td>{u.output_tokens}</td><td>{u.errors}</td><td>{format_usd(u.cost_micros)}</td></tr>
+            }
+            .into_any()
+        })
+        .collect()
 }
 
 const KEY_COLUMNS: [Column; 7] = [
@@ -352,16 +374,8 @@ fn UsageSummary(usage: Resource<Result<UsageReport, ServerFnError>>) -> impl Int
                                 <div class="stat"><span class="num">{r.totals.output_tokens}</span>"output tokens"</div>
                                 <div class="stat"><span class="num">{format_usd(r.totals.cost_micros)}</span>"cost"</div>
                             </div>
-                            <table class="data">
-                                <thead><tr><th>"Model"</th><th>"Requests"</th><th>"Input"</th><th>"Output"</th>
-                                    <th>"Errors"</th><th>"Cost"</th></tr></thead>
-                                <tbody>
-                                    {r.by_model.into_iter().map(|(m, u)| view! {
-                                        <tr><td><code>{m}</code></td><td>{u.requests}</td><td>{u.input_tokens}</td>
-                                            <td>{u.output_tokens}</td><td>{u.errors}</td><td>{format_usd(u.cost_micros)}</td></tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
+                            <DataTable columns=USAGE_COLUMNS.to_vec() rows=usage_rows(r.by_model)
+                                empty="No requests this month."/>
                         }.into_any(),
                         Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                     }

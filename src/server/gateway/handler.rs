@@ -79,8 +79,10 @@ pub struct Called {
     pub rate: RateInfo,
 }
 
-#[tracing::instrument(name = "completion", skip_all,
-    fields(request_id = %request_id(&req), dialect = %dialect, tenant_id = tracing::field::Empty))]
+/// The request's own span is the HTTP layer's (`request_id`, `tenant_id`);
+/// this one, at debug level, adds the dialect for step-by-step tracing.
+#[tracing::instrument(name = "completion", level = "debug", skip_all,
+    fields(dialect = %dialect, tenant_id = tracing::field::Empty))]
 async fn complete(gw: Gateway, dialect: Dialect, req: Request) -> Response {
     let mut settle = Settlement::new(&gw, dialect, request_id(&req));
     match call(&gw, &mut settle, req).await {
