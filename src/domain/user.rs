@@ -17,13 +17,63 @@ pub struct User {
 
 pub const MIN_PASSWORD_LEN: usize = 12;
 
+/// The longest address accepted (RFC 5321's path limit).
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// A user's e-mail address, checked and lower-cased on construction: what
+/// sign-in, the users table and the audit trail compare.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        email(raw).map(Email)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = Invalid;
+    fn try_from(raw: String) -> Result<Self, Invalid> {
+        Email::parse(&raw)
+    }
+}
+
+impl From<Email> for String {
+    fn from(e: Email) -> String {
+        e.0
+    }
+}
+
+impl std::fmt::Display for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a sign-in attempt is counted and audited under when the typed
+/// address is not one: lower-cased, cut to the longest valid length, so an
+/// attacker's input is bounded wherever it is stored.
+pub fn attempted_email(raw: &str) -> String {
+    raw.trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_EMAIL_LEN)
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
 /// Emails are compared lower-cased; this is a sanity check, not RFC 5322.
-pub fn email(raw: &str) -> Result<String, Invalid> {
+fn email(raw: &str) -> Result<String, Invalid> {
     let e = raw.trim().to_ascii_lowercase();
     let bad = || Invalid::new("email", "must be an address like name@example.com");
     let (local, domain) = e.split_once('@').ok_or_else(bad)?;
     let ok = !local.is_empty()
-        && e.len() <= 254
+        && e.len() <= MAX_EMAIL_LEN
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
@@ -65,6 +115,20 @@ mod tests {
     #[test]
     fn normalises_email() {
         assert_eq!(email(" Ada@Example.COM "), Ok("ada@example.com".into()));
+    }
+
+    #[test]
+    fn the_newtype_checks_on_every_way_in() {
+        assert_eq!(
+            Email::parse("A@B.io").map(|e| e.to_string()),
+            Ok("a@b.io".into())
+        );
+        assert!(serde_json::from_str::<Email>("\"not-an-address\"").is_err());
+        let e: Email = serde_json::from_str("\"X@Y.org\"").expect("valid");
+        assert_eq!(e.as_str(), "x@y.org");
+        let long = format!("{}@example.com\u{0}", "a".repeat(400));
+        assert_eq!(attempted_email(&long).chars().count(), MAX_EMAIL_LEN);
+        assert!(!attempted_email(&long).contains('\u{0}'));
     }
 
     #[test]

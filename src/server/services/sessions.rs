@@ -9,7 +9,7 @@ use super::{Actor, Result, ServiceError, Services};
 use crate::domain::audit::{AuditAction, AuditStatus};
 use crate::domain::role::Role;
 use crate::domain::time::{now_millis, HOUR, MINUTE};
-use crate::domain::user::email as parse_email;
+use crate::domain::user::{attempted_email, Email};
 use crate::server::crypto::password;
 use crate::server::crypto::token::{hash_token, random_hex};
 
@@ -65,7 +65,8 @@ pub async fn sign_in(
     password_text: &str,
     client_ip: &str,
 ) -> Result<SignedIn> {
-    let email = parse_email(email).unwrap_or_else(|_| email.trim().to_ascii_lowercase());
+    // Not an address: no account can match, but the attempt still counts.
+    let email = Email::parse(email).map_or_else(|_| attempted_email(email), String::from);
     let attempt = Actor {
         client_ip: Some(client_ip.to_string()),
         ..Actor::system(&email)

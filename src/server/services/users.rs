@@ -8,6 +8,7 @@ use sqlx::FromRow;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::role::{Access, Role};
 use crate::domain::time::now_millis;
+use crate::domain::user::Email;
 use crate::domain::user::{self, User};
 use crate::domain::validation::Invalid;
 use crate::server::crypto::password;
@@ -53,7 +54,7 @@ pub struct NewUser<'a> {
 /// Platform admins create anyone; tenant admins create users of their own tenant.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(svc: &Services, actor: &Actor, new: NewUser<'_>) -> Result<User> {
-    let email = user::email(new.email)?;
+    let email = Email::parse(new.email)?.to_string();
     user::password(new.password)?;
     let tenant_id = new.tenant_id.map(str::trim).filter(|t| !t.is_empty());
     user::role_binding(new.role, tenant_id)?;
