@@ -329,27 +329,40 @@ async fn load_many(svc: &Services, hashes: &[String]) -> Result<Vec<(String, Aut
         q = q.bind(h);
     }
     let rows = q.fetch_all(&svc.db.pool).await?;
-    // Many keys share a tenant: read each tenant once.
-    let system = Actor::system("key cache");
-    let mut tenants_by_id: HashMap<String, Option<Tenant>> = HashMap::new();
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let id = row.key.tenant_id.clone();
-        if !tenants_by_id.contains_key(&id) {
-            let tenant = match tenants::get(svc, &system, &id).await {
-                Ok(t) => Some(t),
-                Err(ServiceError::NotFound(_)) => None,
-                Err(e) => return Err(e),
-            };
-            tenants_by_id.insert(id.clone(), tenant);
-        }
-        if let Some(Some(tenant)) = tenants_by_id.get(&id) {
+    let tenants = tenants_of(svc, &rows).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let tenant = tenants.get(&row.key.tenant_id)?.clone();
             let api_key = ApiKey::from(row.key);
-            let tenant = tenant.clone();
-            out.push((row.key_hash, Authenticated { api_key, tenant }));
-        }
+            Some((row.key_hash, Authenticated { api_key, tenant }))
+        })
+        .collect())
+}
+
+/// The tenants of a chunk of keys, in one query: many keys share a tenant.
+async fn tenants_of(svc: &Services, rows: &[HashedKeyRow]) -> Result<HashMap<String, Tenant>> {
+    let mut ids: Vec<&str> = rows.iter().map(|r| r.key.tenant_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
     }
-    Ok(out)
+    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT {} FROM tenants WHERE id IN ({})",
+        tenants::COLUMNS,
+        marks.join(", ")
+    );
+    let mut q = sqlx::query_as::<_, TenantRow>(&sql);
+    for id in ids {
+        q = q.bind(id);
+    }
+    q.fetch_all(&svc.db.pool)
+        .await?
+        .into_iter()
+        .map(|r| r.into_tenant().map(|t| (t.id.clone(), t)))
+        .collect()
 }
 
 #[derive(FromRow)]
