@@ -6,7 +6,9 @@ use serde_json::json;
 use crate::domain::audit::{AuditAction, AuditStatus};
 use crate::domain::role::Access;
 use crate::domain::tenant::{IsolationLevel, MoveReport, TenantData};
+use crate::domain::time::now_millis;
 use crate::server::db::tenant_store::{OnSwitch, Placement};
+use crate::server::db::DbError;
 
 use super::audit::{self, Entry};
 use super::{tenants, Actor, Result, ServiceError, Services};
@@ -35,8 +37,7 @@ pub async fn set_isolation(
         )));
     }
     let id = tenant_id.to_string();
-    let on_switch: OnSwitch<'_> =
-        Box::new(move |tx| Box::pin(tenants::record_isolation(tx, id, level)));
+    let on_switch: OnSwitch<'_> = Box::new(move |tx| Box::pin(record_isolation(tx, id, level)));
     let result = svc.stores.move_tenant(tenant_id, level, on_switch).await;
     let (status, details) = match &result {
         Ok(report) => (AuditStatus::Success, json!(report)),
@@ -85,4 +86,20 @@ pub(super) async fn erase(svc: &Services, actor: &Actor, placement: &Placement) 
         Some(e) => Err(e.into()),
         None => Ok(()),
     }
+}
+
+/// Records a tenant's new isolation level, inside the transaction that
+/// switches its data store (`TenantStores::move_tenant`).
+async fn record_isolation(
+    conn: &mut sqlx::AnyConnection,
+    tenant_id: String,
+    level: IsolationLevel,
+) -> std::result::Result<(), DbError> {
+    sqlx::query("UPDATE tenants SET isolation = $1, updated_at = $2 WHERE id = $3")
+        .bind(level.as_str())
+        .bind(now_millis())
+        .bind(&tenant_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

@@ -15,7 +15,6 @@ use crate::domain::validation::Invalid;
 use super::audit::{self, Entry};
 use super::{control, new_id, tenant_data, Actor, Result, ServiceError, Services};
 use crate::server::db::tenant_store::{Location, TenantStores};
-use crate::server::db::DbError;
 
 pub(super) const COLUMNS: &str =
     "id, name, isolation, data_location, rpm_limit, tpm_limit, status, audit_retention_days, \
@@ -384,20 +383,4 @@ pub async fn counts(svc: &Services, actor: &Actor) -> Result<TenantCounts> {
         active_keys,
         users: count("SELECT COUNT(*) FROM users WHERE ($1 IS NULL OR tenant_id = $1)").await?,
     })
-}
-
-/// Records a tenant's new isolation level, inside the transaction that
-/// switches its data store (`TenantStores::move_tenant`).
-pub(super) async fn record_isolation(
-    conn: &mut sqlx::AnyConnection,
-    tenant_id: String,
-    level: IsolationLevel,
-) -> std::result::Result<(), DbError> {
-    sqlx::query("UPDATE tenants SET isolation = $1, updated_at = $2 WHERE id = $3")
-        .bind(level.as_str())
-        .bind(now_millis())
-        .bind(&tenant_id)
-        .execute(conn)
-        .await?;
-    Ok(())
 }

@@ -1,174 +1,20 @@
-//! API keys: created once, stored as SHA-256 hashes, checked on every
-//! completion request from a cache so the warm path never touches the database.
+//! The key cache the gateway authenticates from: warm keys never touch the
+//! database, a change revalidates them instead of emptying the cache, and a
+//! cold key is loaded once however many requests present it.
 
-use crate::domain::audit::AuditAction;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use sqlx::FromRow;
 use tokio::sync::OnceCell;
 
-use serde_json::json;
-use sqlx::FromRow;
-use thiserror::Error;
-
-use crate::domain::api_key::{self, ApiKey, CreatedKey, KeyStatus};
-use crate::domain::role::Access;
+use super::{AuthError, Authenticated, KeyRow, COLUMNS};
+use crate::domain::api_key::ApiKey;
 use crate::domain::tenant::Tenant;
-use crate::domain::time::{now_millis, DAY};
-use crate::server::crypto::token::{hash_token, random_hex};
-
-use super::audit::{self, Entry};
-use super::tenants::{self, TenantRow};
-use super::{control, Actor, Result, ServiceError, Services};
-
-const COLUMNS: &str =
-    "id, tenant_id, name, prefix, created_at, expires_at, last_used_at, revoked_at";
-
-#[derive(FromRow)]
-struct KeyRow {
-    id: String,
-    tenant_id: String,
-    name: String,
-    prefix: String,
-    created_at: i64,
-    expires_at: Option<i64>,
-    last_used_at: Option<i64>,
-    revoked_at: Option<i64>,
-}
-
-impl From<KeyRow> for ApiKey {
-    fn from(r: KeyRow) -> Self {
-        ApiKey {
-            id: r.id,
-            tenant_id: r.tenant_id,
-            name: r.name,
-            prefix: r.prefix,
-            created_at: r.created_at,
-            expires_at: r.expires_at,
-            last_used_at: r.last_used_at,
-            revoked_at: r.revoked_at,
-        }
-    }
-}
-
-#[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
-pub async fn create(
-    svc: &Services,
-    actor: &Actor,
-    tenant_id: &str,
-    name: &str,
-    expires_in_days: Option<i64>,
-) -> Result<CreatedKey> {
-    actor.require(tenant_id, Access::Manage)?;
-    let tenant = tenants::get(svc, actor, tenant_id).await?;
-    let name = api_key::key_name(name)?;
-    let days = api_key::expiry_days(expires_in_days)?;
-    let now = now_millis();
-    let id = random_hex(api_key::ID_LEN / 2);
-    let key = api_key::compose(&id, &random_hex(api_key::SECRET_LEN / 2));
-    let created = ApiKey {
-        id: id.clone(),
-        tenant_id: tenant.id.clone(),
-        name,
-        prefix: api_key::display_prefix(&id),
-        created_at: now,
-        expires_at: days.map(|d| now + d * DAY),
-        last_used_at: None,
-        revoked_at: None,
-    };
-    let mut tx = svc.db.pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, created_by, created_at, \
-         expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&created.id)
-    .bind(&created.tenant_id)
-    .bind(&created.name)
-    .bind(&created.prefix)
-    .bind(hash_token(&key))
-    .bind(&actor.label)
-    .bind(now)
-    .bind(created.expires_at)
-    .execute(&mut *tx)
-    .await?;
-    let entry = Entry::success(AuditAction::ApiKeyCreate, "api_key", &created.id)
-        .tenant(&created.tenant_id)
-        .details(json!({ "name": created.name, "prefix": created.prefix,
-                          "expires_at": created.expires_at }));
-    audit::record(&mut tx, actor, entry).await?;
-    tx.commit().await?;
-    Ok(CreatedKey {
-        key,
-        api_key: created,
-    })
-}
-
-#[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
-pub async fn list(svc: &Services, actor: &Actor, tenant_id: &str) -> Result<Vec<ApiKey>> {
-    actor.require(tenant_id, Access::Manage)?;
-    svc.keys.flush_last_used(svc).await;
-    let rows: Vec<KeyRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at DESC"
-    ))
-    .bind(tenant_id)
-    .fetch_all(&svc.db.pool)
-    .await?;
-    Ok(rows.into_iter().map(ApiKey::from).collect())
-}
-
-#[tracing::instrument(level = "debug", skip_all, fields(key_id = %key_id))]
-pub async fn revoke(svc: &Services, actor: &Actor, key_id: &str) -> Result<ApiKey> {
-    let row: Option<KeyRow> =
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"))
-            .bind(key_id.trim())
-            .fetch_optional(&svc.db.pool)
-            .await?;
-    let mut key = ApiKey::from(row.ok_or(ServiceError::NotFound("api key"))?);
-    actor.require(&key.tenant_id, Access::Manage)?;
-    if key.revoked_at.is_some() {
-        return Ok(key);
-    }
-    let now = now_millis();
-    let mut tx = svc.db.pool.begin().await?;
-    sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(&key.id)
-        .execute(&mut *tx)
-        .await?;
-    let entry = Entry::success(AuditAction::ApiKeyRevoke, "api_key", &key.id)
-        .tenant(&key.tenant_id)
-        .details(json!({ "prefix": key.prefix }));
-    control::commit(svc, tx, actor, entry).await?;
-    key.revoked_at = Some(now);
-    Ok(key)
-}
-
-/// Why a presented key was refused. Callers answer 401 for all of them
-/// and keep the reason for their logs.
-#[derive(Debug, Clone, Error, PartialEq, Eq)]
-pub enum AuthError {
-    #[error("missing API key")]
-    Missing,
-    #[error("invalid API key")]
-    Invalid,
-    #[error("API key revoked")]
-    Revoked,
-    #[error("API key expired")]
-    Expired,
-    #[error("tenant suspended")]
-    TenantSuspended,
-    #[error("key store unavailable")]
-    Unavailable,
-}
-
-/// What the gateway learns from a valid key.
-#[derive(Debug, Clone)]
-pub struct Authenticated {
-    pub api_key: ApiKey,
-    pub tenant: Tenant,
-}
+use crate::server::services::tenants::{self, TenantRow};
+use crate::server::services::{Result, Services};
 
 /// One key's load from the database, awaited by every request presenting it.
 type ColdLoad = OnceCell<Result<Arc<Authenticated>, AuthError>>;
@@ -190,7 +36,7 @@ pub struct KeyCache {
 }
 
 impl KeyCache {
-    fn get(&self, hash: &str) -> Option<Arc<Authenticated>> {
+    pub(super) fn get(&self, hash: &str) -> Option<Arc<Authenticated>> {
         self.entries.read().ok()?.get(hash).cloned()
     }
 
@@ -210,7 +56,7 @@ impl KeyCache {
         }
     }
 
-    fn touch(&self, key_id: &str, at: i64) {
+    pub(super) fn touch(&self, key_id: &str, at: i64) {
         if let Ok(mut m) = self.last_used.lock() {
             m.insert(key_id.to_string(), at);
         }
@@ -237,41 +83,9 @@ impl KeyCache {
         }
     }
 }
-
-/// The gateway's key check: `atr_…` → (key, tenant), from cache when warm.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn authenticate(
-    svc: &Services,
-    presented: &str,
-) -> Result<Arc<Authenticated>, AuthError> {
-    let presented = presented.trim();
-    if presented.is_empty() {
-        return Err(AuthError::Missing);
-    }
-    if api_key::parse(presented).is_none() {
-        return Err(AuthError::Invalid);
-    }
-    let hash = hash_token(presented);
-    let auth = match svc.keys.get(&hash) {
-        Some(hit) => hit,
-        None => load_once(svc, &hash).await?,
-    };
-    let now = now_millis();
-    match auth.api_key.status(now) {
-        KeyStatus::Revoked => return Err(AuthError::Revoked),
-        KeyStatus::Expired => return Err(AuthError::Expired),
-        KeyStatus::Active => {}
-    }
-    if !auth.tenant.is_active() {
-        return Err(AuthError::TenantSuspended);
-    }
-    svc.keys.touch(&auth.api_key.id, now);
-    Ok(auth)
-}
-
 /// A cold load, shared by every request that presents the same unknown key
 /// while it runs.
-async fn load_once(svc: &Services, hash: &str) -> Result<Arc<Authenticated>, AuthError> {
+pub(super) async fn load_once(svc: &Services, hash: &str) -> Result<Arc<Authenticated>, AuthError> {
     let cell = match svc.keys.loading.lock() {
         Ok(mut m) => m.entry(hash.to_string()).or_default().clone(),
         Err(_) => return Err(AuthError::Unavailable),
