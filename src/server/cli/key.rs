@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use crate::domain::time::{format_opt, rfc3339};
+use crate::domain::time::{format_opt, now_millis, rfc3339};
 use crate::server::services::{api_keys, tenants, Services};
 
 use super::{actor, print_json, CliError};
@@ -36,72 +36,81 @@ pub enum KeyCmd {
 }
 
 pub async fn run(svc: &Services, cmd: KeyCmd) -> Result<(), CliError> {
-    let actor = actor();
     match cmd {
         KeyCmd::Create {
             tenant,
             name,
             expires_in_days,
             json,
-        } => {
-            let t = tenants::find(svc, &actor, &tenant).await?;
-            let created = api_keys::create(svc, &actor, &t.id, &name, expires_in_days).await?;
-            if json {
-                print_json(&serde_json::json!({
-                    "id": created.api_key.id,
-                    "key": created.key,
-                    "tenant_id": created.api_key.tenant_id,
-                    "name": created.api_key.name,
-                    "prefix": created.api_key.prefix,
-                    "created_at": rfc3339(created.api_key.created_at),
-                    "expires_at": created.api_key.expires_at.map(rfc3339),
-                }));
-            } else {
-                println!(
-                    "key {} for tenant {} (shown once):\n{}",
-                    created.api_key.id, t.name, created.key
-                );
-            }
-        }
-        KeyCmd::List { tenant, json } => {
-            let t = tenants::find(svc, &actor, &tenant).await?;
-            let keys = api_keys::list(svc, &actor, &t.id).await?;
-            let now = crate::domain::time::now_millis();
-            if json {
-                let rows: Vec<_> = keys
-                    .iter()
-                    .map(|k| {
-                        serde_json::json!({
-                            "id": k.id, "name": k.name, "prefix": k.prefix,
-                            "status": k.status(now).as_str(),
-                            "created_at": rfc3339(k.created_at),
-                            "last_used_at": k.last_used_at.map(rfc3339),
-                            "expires_at": k.expires_at.map(rfc3339),
-                            "revoked_at": k.revoked_at.map(rfc3339),
-                        })
-                    })
-                    .collect();
-                print_json(&rows);
-            } else {
-                for k in keys {
-                    println!(
-                        "{}  {:<20} {:<8} last used {}",
-                        k.prefix,
-                        k.name,
-                        k.status(now).as_str(),
-                        format_opt(k.last_used_at)
-                    );
-                }
-            }
-        }
+        } => create(svc, &tenant, &name, expires_in_days, json).await,
+        KeyCmd::List { tenant, json } => list(svc, &tenant, json).await,
         KeyCmd::Revoke { id, json } => {
-            let k = api_keys::revoke(svc, &actor, &id).await?;
+            let k = api_keys::revoke(svc, &actor(), &id).await?;
             if json {
                 print_json(&k);
             } else {
                 println!("revoked key {}", k.prefix);
             }
+            Ok(())
         }
+    }
+}
+
+/// Prints the full key: the only time anyone sees it.
+async fn create(
+    svc: &Services,
+    tenant: &str,
+    name: &str,
+    expires_in_days: Option<i64>,
+    json: bool,
+) -> Result<(), CliError> {
+    let t = tenants::find(svc, &actor(), tenant).await?;
+    let created = api_keys::create(svc, &actor(), &t.id, name, expires_in_days).await?;
+    let k = &created.api_key;
+    if json {
+        print_json(&serde_json::json!({
+            "id": k.id,
+            "key": created.key,
+            "tenant_id": k.tenant_id,
+            "name": k.name,
+            "prefix": k.prefix,
+            "created_at": rfc3339(k.created_at),
+            "expires_at": k.expires_at.map(rfc3339),
+        }));
+    } else {
+        println!(
+            "key {} for tenant {} (shown once):\n{}",
+            k.id, t.name, created.key
+        );
+    }
+    Ok(())
+}
+
+async fn list(svc: &Services, tenant: &str, json: bool) -> Result<(), CliError> {
+    let t = tenants::find(svc, &actor(), tenant).await?;
+    let keys = api_keys::list(svc, &actor(), &t.id).await?;
+    let now = now_millis();
+    if json {
+        let rows: Vec<_> = keys
+            .iter()
+            .map(|k| {
+                serde_json::json!({
+                    "id": k.id, "name": k.name, "prefix": k.prefix,
+                    "status": k.status(now).as_str(),
+                    "created_at": rfc3339(k.created_at),
+                    "last_used_at": k.last_used_at.map(rfc3339),
+                    "expires_at": k.expires_at.map(rfc3339),
+                    "revoked_at": k.revoked_at.map(rfc3339),
+                })
+            })
+            .collect();
+        print_json(&rows);
+        return Ok(());
+    }
+    for k in keys {
+        let status = k.status(now).as_str();
+        let used = format_opt(k.last_used_at);
+        println!("{}  {:<20} {status:<8} last used {used}", k.prefix, k.name);
     }
     Ok(())
 }
