@@ -99,11 +99,17 @@ impl GatewayError {
                 res.headers_mut().insert("retry-after", v);
             }
         }
-        if let Ok(v) = HeaderValue::from_str(request_id) {
-            res.headers_mut().insert("request-id", v.clone());
-            res.headers_mut().insert("x-request-id", v);
-        }
+        set_request_id(res.headers_mut(), request_id);
         res
+    }
+}
+
+/// The request id under both names clients read (Anthropic's `request-id`
+/// and the common `x-request-id`), on answers and errors alike.
+pub fn set_request_id(headers: &mut axum::http::HeaderMap, request_id: &str) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert("request-id", v.clone());
+        headers.insert("x-request-id", v);
     }
 }
 

@@ -145,8 +145,5 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
 /// the request id.
 pub fn finish_headers(res: &mut Response, dialect: Dialect, rate: &RateInfo, request_id: &str) {
     super::dialect::rate_headers(dialect, rate, res.headers_mut());
-    if let Ok(v) = axum::http::HeaderValue::from_str(request_id) {
-        res.headers_mut().insert("request-id", v.clone());
-        res.headers_mut().insert("x-request-id", v);
-    }
+    super::error::set_request_id(res.headers_mut(), request_id);
 }
