@@ -1,3 +1,4 @@
+use crate::domain::tenant::TenantId;
 use serde::{Deserialize, Serialize};
 
 use super::time::Millis;
@@ -30,7 +31,7 @@ impl KeyStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiKey {
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub name: String,
     pub prefix: String,
     pub created_at: Millis,
@@ -108,6 +109,8 @@ pub fn expiry_days(days: Option<i64>) -> Result<Option<i64>, Invalid> {
 mod tests {
     use super::*;
 
+    const T: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
+
     #[test]
     fn composed_keys_parse_back() {
         let id = "0123456789ab";
@@ -136,7 +139,7 @@ mod tests {
     fn status_follows_revocation_then_expiry() {
         let mut k = ApiKey {
             id: "x".into(),
-            tenant_id: "t".into(),
+            tenant_id: TenantId::parse(T).unwrap(),
             name: "n".into(),
             prefix: "p".into(),
             created_at: 0,

@@ -1,3 +1,4 @@
+use crate::domain::tenant::TenantId;
 use serde::{Deserialize, Serialize};
 
 use super::time::Millis;
@@ -175,7 +176,7 @@ pub struct AuditEvent {
     pub action: String,
     pub resource_type: String,
     pub resource_id: Option<String>,
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
     pub status: AuditStatus,
     pub client_ip: Option<String>,
     pub details: String,
@@ -287,7 +288,10 @@ pub fn csv_line(e: &AuditEvent) -> String {
         e.action.clone(),
         e.resource_type.clone(),
         e.resource_id.clone().unwrap_or_default(),
-        e.tenant_id.clone().unwrap_or_default(),
+        e.tenant_id
+            .as_ref()
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
         e.status.as_str().to_string(),
         e.client_ip.clone().unwrap_or_default(),
         e.details.clone(),

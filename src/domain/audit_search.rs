@@ -5,13 +5,14 @@
 use super::audit::{AuditQuery, AuditStatus};
 use super::time::{parse_day_or_time, range_end, Millis};
 use super::validation::Invalid;
+use crate::domain::tenant::TenantId;
 
 /// Longest value any one filter may hold.
 pub const MAX_FILTER_CHARS: usize = 256;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditSearch {
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
     pub actor: Option<String>,
     pub action: Option<String>,
     /// A resource type (`tenant`) or a resource id.
@@ -39,7 +40,9 @@ impl AuditQuery {
             .map(|t| range_end(&t).ok_or_else(|| date("to")))
             .transpose()?;
         Ok(AuditSearch {
-            tenant_id: filter("tenant", &self.tenant_id)?,
+            tenant_id: filter("tenant", &self.tenant_id)?
+                .map(|t| TenantId::parse(&t))
+                .transpose()?,
             actor: filter("actor", &self.actor)?,
             action: filter("action", &self.action)?,
             resource: filter("resource", &self.resource)?,
@@ -75,7 +78,7 @@ mod tests {
     #[test]
     fn filters_become_types() {
         let q = AuditQuery {
-            tenant_id: " t1 ".into(),
+            tenant_id: " 0F8FAD5B-D9CB-469F-A165-70867728950E ".into(),
             status: "denied".into(),
             from: "2026-11-01".into(),
             to: "2026-11-01".into(),
@@ -83,7 +86,15 @@ mod tests {
             ..Default::default()
         };
         let s = q.parse().expect("valid");
-        assert_eq!(s.tenant_id.as_deref(), Some("t1"));
+        assert_eq!(
+            s.tenant_id.as_deref(),
+            Some("0f8fad5b-d9cb-469f-a165-70867728950e")
+        );
+        let bad = AuditQuery {
+            tenant_id: "t1' OR 1=1".into(),
+            ..Default::default()
+        };
+        assert!(bad.parse().is_err(), "a tenant filter must be an id");
         assert_eq!(s.status, Some(AuditStatus::Denied));
         let (from, to) = (s.from.expect("from"), s.to.expect("to"));
         assert_eq!(to - from, 86_400_000, "a day, end exclusive");

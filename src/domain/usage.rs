@@ -1,5 +1,6 @@
 //! What a usage report says: totals and a breakdown by model.
 
+use crate::domain::tenant::TenantId;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,7 @@ use super::pricing::Micros;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageEvent {
     pub request_id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub api_key_id: Option<String>,
     pub model: String,
     pub provider: Option<String>,

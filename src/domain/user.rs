@@ -1,3 +1,4 @@
+use crate::domain::tenant::TenantId;
 use serde::{Deserialize, Serialize};
 
 use super::role::Role;
@@ -9,7 +10,7 @@ pub struct User {
     pub id: String,
     pub email: String,
     pub role: Role,
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
     pub tenant_name: Option<String>,
     pub disabled: bool,
     pub created_at: Millis,

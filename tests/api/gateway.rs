@@ -3,6 +3,7 @@
 //! admission, fallback and the usage ledger.
 
 use crate::common;
+use atrium::domain::tenant::TenantId;
 
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ on_both_backends!(
 
 struct Setup {
     anthropic_key: String,
-    tenant_id: String,
+    tenant_id: TenantId,
     mock: std::net::SocketAddr,
 }
 
@@ -82,7 +83,7 @@ async fn model(app: &TestApp, name: &str, provider: &str, upstream: &str, priori
         .expect("model");
 }
 
-async fn tenant_with_key(app: &TestApp, name: &str, rpm: i64, region: &str) -> (String, String) {
+async fn tenant_with_key(app: &TestApp, name: &str, rpm: i64, region: &str) -> (TenantId, String) {
     let actor = Actor::system("test");
     let settings = TenantSettings::new(name, IsolationLevel::RowLevel, region, rpm, 1_000_000)
         .expect("settings");

@@ -4,6 +4,7 @@
 //! deletions and reordering, before and after retention purges.
 
 use crate::common;
+use atrium::domain::tenant::TenantId;
 
 use atrium::domain::audit::{AuditQuery, ExportFormat};
 use atrium::domain::catalog::ProviderKind;
@@ -34,7 +35,7 @@ fn admin() -> Actor {
 }
 
 struct Setup {
-    tenant_id: String,
+    tenant_id: TenantId,
     key: String,
     mock: std::net::SocketAddr,
 }
@@ -92,7 +93,7 @@ async fn setup(app: &TestApp, name: &str) -> Setup {
     }
 }
 
-async fn tenant(svc: &Services, name: &str) -> (String, String) {
+async fn tenant(svc: &Services, name: &str) -> (TenantId, String) {
     let settings = TenantSettings::new(name, IsolationLevel::RowLevel, "any", 10_000, 10_000_000)
         .expect("settings");
     let t = tenants::create(svc, &admin(), settings)
@@ -106,7 +107,7 @@ async fn tenant(svc: &Services, name: &str) -> (String, String) {
 
 async fn rule(
     svc: &Services,
-    tenant: Option<&str>,
+    tenant: Option<&TenantId>,
     target: Target,
     action: Action,
     dir: Direction,
@@ -180,7 +181,7 @@ async fn events(
 
 async fn policies_block_redact_and_flag_in_both_dialects(app: TestApp) -> TestApp {
     let s = setup(&app, "Governed").await;
-    let t = Some(s.tenant_id.as_str());
+    let t = Some(&s.tenant_id);
     rule(
         &app.svc,
         t,
@@ -353,7 +354,7 @@ async fn platform_default_and_response_rules(app: TestApp) -> TestApp {
     app
 }
 
-async fn make_events(svc: &Services, n: usize) -> String {
+async fn make_events(svc: &Services, n: usize) -> TenantId {
     let (tenant_id, _) = tenant(svc, "Chained").await;
     for i in 0..n {
         tenants::set_status(
@@ -537,7 +538,7 @@ async fn audit_search_filters_and_export(app: TestApp) -> TestApp {
     let chain = make_events(&app.svc, 3).await;
     let q = |f: fn(&mut AuditQuery)| {
         let mut q = AuditQuery {
-            tenant_id: chain.clone(),
+            tenant_id: chain.to_string(),
             ..Default::default()
         };
         f(&mut q);

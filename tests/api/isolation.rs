@@ -5,6 +5,7 @@
 //! rows; and PostgreSQL's row level security is really on.
 
 use crate::common;
+use atrium::domain::tenant::TenantId;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,7 +36,7 @@ fn admin() -> Actor {
     Actor::system("test")
 }
 
-async fn create_tenant(svc: &Services, name: &str, level: IsolationLevel) -> String {
+async fn create_tenant(svc: &Services, name: &str, level: IsolationLevel) -> TenantId {
     let settings = TenantSettings::new(name, level, "any", 100_000, 100_000_000).expect("settings");
     tenants::create(svc, &admin(), settings)
         .await
@@ -108,7 +109,7 @@ async fn shared_rows(app: &TestApp, tenant_id: &str) -> i64 {
         .expect("count shared rows")
 }
 
-async fn requests_reported(svc: &Services, tenant_id: &str) -> i64 {
+async fn requests_reported(svc: &Services, tenant_id: &TenantId) -> i64 {
     usage::report(svc, &admin(), tenant_id, None, None)
         .await
         .expect("report")
@@ -117,11 +118,11 @@ async fn requests_reported(svc: &Services, tenant_id: &str) -> i64 {
 }
 
 struct Gateway {
-    key_of: HashMap<String, String>,
+    key_of: HashMap<TenantId, String>,
 }
 
 /// A mock provider and model, and a key for each tenant.
-async fn gateway(app: &TestApp, tenant_ids: &[String]) -> Gateway {
+async fn gateway(app: &TestApp, tenant_ids: &[TenantId]) -> Gateway {
     let opts = MockOptions {
         addr: "127.0.0.1:0".into(),
         ..Default::default()
@@ -279,7 +280,7 @@ async fn every_level_provisions_moves_and_erases(app: TestApp) -> TestApp {
             .expect("placement")
             .is_none());
         let filter = atrium::domain::audit::AuditQuery {
-            tenant_id: tenant_id.clone(),
+            tenant_id: tenant_id.to_string(),
             action: "tenant.erase".into(),
             ..Default::default()
         };
@@ -291,10 +292,10 @@ async fn every_level_provisions_moves_and_erases(app: TestApp) -> TestApp {
     app
 }
 
-fn event(tenant_id: &str, n: u64) -> UsageEvent {
+fn event(tenant_id: &TenantId, n: u64) -> UsageEvent {
     UsageEvent {
         request_id: format!("{tenant_id}-{n:08}"),
-        tenant_id: tenant_id.to_string(),
+        tenant_id: tenant_id.clone(),
         api_key_id: None,
         model: format!("model-{}", n % 3),
         provider: None,

@@ -2,6 +2,7 @@
 //! trail, on SQLite and PostgreSQL.
 
 use crate::common;
+use atrium::domain::tenant::TenantId;
 
 use std::time::{Duration, Instant};
 
@@ -662,10 +663,14 @@ async fn roles_are_enforced_by_the_service_layer(app: TestApp) -> TestApp {
         user_id: None,
         label: "x".into(),
         role: atrium::domain::role::Role::TenantAdmin,
-        tenant_id: Some(b.clone()),
+        tenant_id: Some(TenantId::parse(&b).expect("id")),
         client_ip: None,
     };
-    assert!(tenants::get(&app.svc, &outsider, &a).await.is_err());
+    assert!(
+        tenants::get(&app.svc, &outsider, &TenantId::parse(&a).expect("id"))
+            .await
+            .is_err()
+    );
     app
 }
 

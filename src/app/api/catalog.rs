@@ -4,7 +4,7 @@ use crate::domain::catalog::{Model, Provider};
 use crate::domain::usage::UsageReport;
 
 #[cfg(feature = "ssr")]
-use super::ssr::{actor, fail, invalid};
+use super::ssr::{actor, fail, invalid, parse_tenant};
 
 #[server(endpoint = "list_catalog")]
 pub async fn list_catalog() -> Result<(Vec<Provider>, Vec<Model>), ServerFnError> {
@@ -85,7 +85,7 @@ pub async fn add_model(
 pub async fn tenant_usage(tenant_id: String) -> Result<UsageReport, ServerFnError> {
     use crate::server::services::usage;
     let (svc, actor) = actor().await?;
-    usage::month_to_date(&svc, &actor, &tenant_id)
+    usage::month_to_date(&svc, &actor, &parse_tenant(&tenant_id)?)
         .await
         .map_err(fail)
 }

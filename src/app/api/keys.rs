@@ -3,13 +3,15 @@ use leptos::prelude::*;
 use crate::domain::api_key::{ApiKey, CreatedKey};
 
 #[cfg(feature = "ssr")]
-use super::ssr::{actor, fail, flash, invalid};
+use super::ssr::{actor, fail, flash, invalid, parse_tenant};
 
 #[server(endpoint = "list_keys")]
 pub async fn list_keys(tenant_id: String) -> Result<Vec<ApiKey>, ServerFnError> {
     use crate::server::services::api_keys;
     let (svc, actor) = actor().await?;
-    api_keys::list(&svc, &actor, &tenant_id).await.map_err(fail)
+    api_keys::list(&svc, &actor, &parse_tenant(&tenant_id)?)
+        .await
+        .map_err(fail)
 }
 
 #[server(endpoint = "create_key")]
@@ -23,7 +25,7 @@ pub async fn create_key(
     use crate::server::services::api_keys;
     let (svc, actor) = actor().await?;
     let days = optional_whole_number("expires_in_days", &expires_in_days).map_err(invalid)?;
-    let created = api_keys::create(&svc, &actor, &tenant_id, &name, days)
+    let created = api_keys::create(&svc, &actor, &parse_tenant(&tenant_id)?, &name, days)
         .await
         .map_err(fail)?;
     let note = format!(

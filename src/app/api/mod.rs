@@ -35,6 +35,11 @@ pub mod ssr {
         fail(ServiceError::Invalid(e))
     }
 
+    /// A tenant id from a form or URL, checked before any service sees it.
+    pub fn parse_tenant(raw: &str) -> Result<crate::domain::tenant::TenantId, ServerFnError> {
+        crate::domain::tenant::TenantId::parse(raw).map_err(invalid)
+    }
+
     pub fn services() -> Result<Services, ServerFnError> {
         use_context::<Services>().ok_or_else(|| ServerFnError::new("server is not ready"))
     }

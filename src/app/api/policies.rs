@@ -4,20 +4,27 @@ use crate::domain::policy::PolicyRule;
 
 #[cfg(feature = "ssr")]
 use super::ssr::{actor, fail, invalid};
+#[cfg(feature = "ssr")]
+use crate::domain::tenant::TenantId;
 
 /// Trial of a policy on some text, as the portal shows it.
 pub use crate::domain::policy::Trial;
 
+/// An empty tenant field means the platform-wide rules.
 #[cfg(feature = "ssr")]
-fn tenant_opt(tenant: &str) -> Option<&str> {
-    Some(tenant.trim()).filter(|t| !t.is_empty())
+fn tenant_opt(tenant: &str) -> Result<Option<TenantId>, ServerFnError> {
+    let raw = tenant.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    super::ssr::parse_tenant(raw).map(Some)
 }
 
 #[server(endpoint = "list_policies")]
 pub async fn list_policies(tenant: String) -> Result<Vec<PolicyRule>, ServerFnError> {
     use crate::server::services::policies;
     let (svc, actor) = actor().await?;
-    policies::list(&svc, &actor, tenant_opt(&tenant))
+    policies::list(&svc, &actor, tenant_opt(&tenant)?.as_ref())
         .await
         .map_err(fail)
 }
@@ -45,9 +52,16 @@ pub async fn add_policy(
         &direction
     };
     let direction = direction.parse().map_err(invalid)?;
-    policies::add(&svc, &actor, tenant_opt(&tenant), target, action, direction)
-        .await
-        .map_err(fail)
+    policies::add(
+        &svc,
+        &actor,
+        tenant_opt(&tenant)?.as_ref(),
+        target,
+        action,
+        direction,
+    )
+    .await
+    .map_err(fail)
 }
 
 #[server(endpoint = "remove_policy")]
@@ -62,7 +76,13 @@ pub async fn try_policy(tenant: String, text: String) -> Result<Trial, ServerFnE
     use crate::domain::policy::Direction;
     use crate::server::services::policies;
     let (svc, actor) = actor().await?;
-    policies::try_text(&svc, &actor, tenant_opt(&tenant), &text, Direction::Prompt)
-        .await
-        .map_err(fail)
+    policies::try_text(
+        &svc,
+        &actor,
+        tenant_opt(&tenant)?.as_ref(),
+        &text,
+        Direction::Prompt,
+    )
+    .await
+    .map_err(fail)
 }

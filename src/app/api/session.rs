@@ -1,3 +1,4 @@
+use crate::domain::tenant::TenantId;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -8,7 +9,7 @@ use crate::domain::role::Role;
 pub struct Me {
     pub email: String,
     pub role: Role,
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
 }
 
 impl Me {

@@ -4,7 +4,7 @@ use crate::domain::page::Page;
 use crate::domain::tenant::{MoveReport, Tenant, TenantCounts, TenantData};
 
 #[cfg(feature = "ssr")]
-use super::ssr::{actor, fail, invalid};
+use super::ssr::{actor, fail, invalid, parse_tenant};
 
 #[server(endpoint = "dashboard_counts")]
 pub async fn dashboard_counts() -> Result<TenantCounts, ServerFnError> {
@@ -34,7 +34,9 @@ pub async fn list_tenants(
 pub async fn get_tenant(id: String) -> Result<Tenant, ServerFnError> {
     use crate::server::services::tenants;
     let (svc, actor) = actor().await?;
-    tenants::get(&svc, &actor, &id).await.map_err(fail)
+    tenants::get(&svc, &actor, &parse_tenant(&id)?)
+        .await
+        .map_err(fail)
 }
 
 #[server(endpoint = "create_tenant")]
@@ -72,7 +74,9 @@ pub async fn update_tenant(
     use crate::domain::validation::whole_number;
     use crate::server::services::tenants;
     let (svc, actor) = actor().await?;
-    let current = tenants::get(&svc, &actor, &id).await.map_err(fail)?;
+    let current = tenants::get(&svc, &actor, &parse_tenant(&id)?)
+        .await
+        .map_err(fail)?;
     let settings = TenantSettings::new(
         &name,
         current.isolation,
@@ -81,7 +85,7 @@ pub async fn update_tenant(
         whole_number("tpm_limit", &tpm_limit).map_err(invalid)?,
     )
     .map_err(invalid)?;
-    tenants::update(&svc, &actor, &id, settings)
+    tenants::update(&svc, &actor, &parse_tenant(&id)?, settings)
         .await
         .map_err(fail)
 }
@@ -94,7 +98,7 @@ pub async fn set_tenant_status(id: String, status: String) -> Result<Tenant, Ser
     let (svc, actor) = actor().await?;
     let status = TenantStatus::parse(&status)
         .ok_or_else(|| invalid(Invalid::new("status", "must be active or suspended")))?;
-    tenants::set_status(&svc, &actor, &id, status)
+    tenants::set_status(&svc, &actor, &parse_tenant(&id)?, status)
         .await
         .map_err(fail)
 }
@@ -103,7 +107,7 @@ pub async fn set_tenant_status(id: String, status: String) -> Result<Tenant, Ser
 pub async fn delete_tenant(id: String, confirm_name: String) -> Result<(), ServerFnError> {
     use crate::server::services::tenants;
     let (svc, actor) = actor().await?;
-    tenants::delete(&svc, &actor, &id, &confirm_name)
+    tenants::delete(&svc, &actor, &parse_tenant(&id)?, &confirm_name)
         .await
         .map_err(fail)?;
     leptos_axum::redirect("/tenants");
@@ -121,7 +125,9 @@ pub async fn tenant_options() -> Result<Vec<(String, String)>, ServerFnError> {
 pub async fn get_tenant_data(id: String) -> Result<TenantData, ServerFnError> {
     use crate::server::services::tenant_data;
     let (svc, actor) = actor().await?;
-    tenant_data::data(&svc, &actor, &id).await.map_err(fail)
+    tenant_data::data(&svc, &actor, &parse_tenant(&id)?)
+        .await
+        .map_err(fail)
 }
 
 #[server(endpoint = "set_tenant_isolation")]
@@ -129,7 +135,7 @@ pub async fn set_tenant_isolation(id: String, level: String) -> Result<MoveRepor
     use crate::server::services::tenant_data;
     let (svc, actor) = actor().await?;
     let level = level.parse().map_err(invalid)?;
-    tenant_data::set_isolation(&svc, &actor, &id, level)
+    tenant_data::set_isolation(&svc, &actor, &parse_tenant(&id)?, level)
         .await
         .map_err(fail)
 }
@@ -143,7 +149,7 @@ pub async fn set_audit_retention(id: String, days: String) -> Result<Tenant, Ser
         "" => None,
         d => Some(whole_number("days", d).map_err(invalid)?),
     };
-    tenants::set_audit_retention(&svc, &actor, &id, days)
+    tenants::set_audit_retention(&svc, &actor, &parse_tenant(&id)?, days)
         .await
         .map_err(fail)
 }

@@ -184,7 +184,7 @@ pub fn AuditEventPage() -> impl IntoView {
                                 <dt>"Actor"</dt><dd>{e.actor.clone()}</dd>
                                 <dt>"Address"</dt><dd>{e.client_ip.clone().unwrap_or_default()}</dd>
                                 <dt>"Resource"</dt><dd>{format!("{} {}", e.resource_type, e.resource_id.clone().unwrap_or_default())}</dd>
-                                <dt>"Tenant"</dt><dd>{e.tenant_id.clone().unwrap_or_else(|| "—".into())}</dd>
+                                <dt>"Tenant"</dt><dd>{e.tenant_id.as_ref().map_or_else(|| "—".to_string(), |t| t.to_string())}</dd>
                                 <dt>"Chain"</dt><dd>{format!("{} #{}", e.chain, e.chain_seq)}</dd>
                                 <dt>"Hash"</dt><dd><code>{e.hash.clone()}</code></dd>
                             </dl>

@@ -76,7 +76,7 @@ pub fn TenantDetailPage() -> impl IntoView {
                             {admin.then(|| view! { <SettingsForm tenant=t.clone() action=update status/> })}
                             {admin.then(|| view! { <RetentionForm tenant=t.clone() action=retention/> })}
                             {manage.then(|| view! {
-                                <KeysSection tenant_id=t.id.clone() keys create=create_key revoke=revoke_key/>
+                                <KeysSection tenant_id=t.id.to_string() keys create=create_key revoke=revoke_key/>
                             })}
                             {admin.then(|| view! { <DeleteForm tenant=t.clone()/> })}
                         }.into_any()
@@ -93,7 +93,7 @@ fn TenantHeader(tenant: Tenant) -> impl IntoView {
     view! {
         <h1>{tenant.name.clone()} " " <Badge text=tenant.status.as_str().to_string()/></h1>
         <dl class="facts">
-            <dt>"Id"</dt><dd><code>{tenant.id.clone()}</code></dd>
+            <dt>"Id"</dt><dd><code>{tenant.id.to_string()}</code></dd>
             <dt>"Isolation"</dt><dd>{tenant.isolation.label()}</dd>
             <dt>"Data location"</dt><dd>{tenant.data_location.clone()}</dd>
             <dt>"Limits"</dt><dd>{format!("{} requests/min · {} tokens/min", tenant.rpm_limit, tenant.tpm_limit)}</dd>
@@ -119,7 +119,7 @@ fn SettingsForm(
             {move || outcome(action.value().get(), |_| "Settings saved.".to_string())}
             {move || outcome(status.value().get(), |t| format!("Tenant is now {}.", t.status.as_str()))}
             <ActionForm action=action attr:class="grid-form">
-                <input type="hidden" name="id" value=tenant.id.clone()/>
+                <input type="hidden" name="id" value=tenant.id.to_string()/>
                 <label>"Name" <input name="name" value=tenant.name.clone() required/></label>
                 <label>"Data location" <input name="data_location" value=tenant.data_location.clone() required/></label>
                 <label>"Requests / minute" <input name="rpm_limit" type="number" min="1" value=tenant.rpm_limit.to_string()/></label>
@@ -127,7 +127,7 @@ fn SettingsForm(
                 <button type="submit" class="primary">"Save settings"</button>
             </ActionForm>
             <ActionForm action=status attr:class="inline">
-                <input type="hidden" name="id" value=id/>
+                <input type="hidden" name="id" value=id.to_string()/>
                 <input type="hidden" name="status" value=next/>
                 <button type="submit" class="warn">{label}</button>
             </ActionForm>
@@ -253,7 +253,7 @@ fn RetentionForm(tenant: Tenant, action: ServerAction<SetAuditRetention>) -> imp
                 None => "Audit events are kept forever.".to_string(),
             })}
             <ActionForm action=action attr:class="inline">
-                <input type="hidden" name="id" value=tenant.id.clone()/>
+                <input type="hidden" name="id" value=tenant.id.to_string()/>
                 <label>"Keep audit events for "
                     <input name="days" type="number" min="1" max="36500" value=current placeholder="forever"/>
                     " days"
@@ -288,7 +288,7 @@ fn DataSection(
             </Suspense>
             {admin.then(|| view! {
                 <ActionForm action=action attr:class="inline">
-                    <input type="hidden" name="id" value=tenant.id.clone()/>
+                    <input type="hidden" name="id" value=tenant.id.to_string()/>
                     <label>"Move to "
                         <select name="level">
                             {IsolationLevel::ALL.into_iter().filter(|l| *l != current).map(|l| view! {
@@ -351,7 +351,7 @@ fn DeleteForm(tenant: Tenant) -> impl IntoView {
                "Type the tenant's name to confirm."</p>
             {move || outcome(delete.value().get(), |_| "Tenant deleted.".to_string())}
             <ActionForm action=delete attr:class="inline">
-                <input type="hidden" name="id" value=tenant.id.clone()/>
+                <input type="hidden" name="id" value=tenant.id.to_string()/>
                 <input name="confirm_name" placeholder=tenant.name.clone() autocomplete="off"/>
                 <button type="submit" class="danger">"Delete tenant"</button>
             </ActionForm>

@@ -1,6 +1,7 @@
 //! Data policies: rules that map an entity type, or a classification level
 //! and above, to what the gateway does with a request that contains it.
 
+use crate::domain::tenant::TenantId;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
@@ -150,7 +151,7 @@ impl fmt::Display for Target {
 pub struct PolicyRule {
     pub id: String,
     /// `None`: the platform default, for tenants without rules of their own.
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
     pub target: Target,
     pub action: Action,
     pub direction: Direction,
@@ -277,13 +278,13 @@ fn rule_for<'a>(rules: &[&'a PolicyRule], f: &Finding) -> Option<&'a PolicyRule>
 #[derive(Debug, Default)]
 pub struct PolicySet {
     all: Vec<PolicyRule>,
-    by_tenant: HashMap<String, Arc<[PolicyRule]>>,
+    by_tenant: HashMap<TenantId, Arc<[PolicyRule]>>,
     platform: Arc<[PolicyRule]>,
 }
 
 impl PolicySet {
     pub fn new(all: Vec<PolicyRule>) -> Self {
-        let mut by_tenant: HashMap<String, Vec<PolicyRule>> = HashMap::new();
+        let mut by_tenant: HashMap<TenantId, Vec<PolicyRule>> = HashMap::new();
         let mut platform = Vec::new();
         for rule in &all {
             match &rule.tenant_id {

@@ -1,10 +1,13 @@
 use super::*;
+use crate::domain::tenant::TenantId;
+
+const T: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
 use crate::domain::pii::detect;
 
 fn rule(id: &str, target: Target, action: Action) -> PolicyRule {
     PolicyRule {
         id: id.into(),
-        tenant_id: Some("t".into()),
+        tenant_id: Some(TenantId::parse(T).unwrap()),
         target,
         action,
         direction: Direction::Prompt,
@@ -118,8 +121,8 @@ fn tenants_without_rules_get_the_platform_default() {
     default.tenant_id = None;
     let own = rule("o", Target::Entity(EntityType::UsSsn), Action::Flag);
     let set = PolicySet::new(vec![default, own]);
-    assert_eq!(set.effective("t")[0].id, "o");
-    assert_eq!(set.effective("t").len(), 1);
+    assert_eq!(set.effective(T)[0].id, "o");
+    assert_eq!(set.effective(T).len(), 1);
     assert_eq!(set.effective("other")[0].id, "d");
     assert_eq!(set.all().len(), 2);
 }

@@ -56,7 +56,7 @@ pub async fn run(svc: &Services, cmd: PolicyCmd) -> Result<(), ServiceError> {
                 None => None,
             };
             let rule =
-                policies::add(svc, &actor, tenant_id.as_deref(), target, action, direction).await?;
+                policies::add(svc, &actor, tenant_id.as_ref(), target, action, direction).await?;
             if json {
                 print_json(&rule);
             } else {
@@ -74,7 +74,7 @@ pub async fn run(svc: &Services, cmd: PolicyCmd) -> Result<(), ServiceError> {
                 Some(t) => Some(tenants::find(svc, &actor, &t).await?.id),
                 None => None,
             };
-            let rules = policies::list(svc, &actor, tenant_id.as_deref()).await?;
+            let rules = policies::list(svc, &actor, tenant_id.as_ref()).await?;
             if json {
                 print_json(&rules);
             } else {

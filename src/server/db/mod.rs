@@ -146,3 +146,38 @@ fn sqlite_url(url: &str) -> Result<String, DbError> {
         format!("{url}?mode=rwc")
     })
 }
+
+/// Tenant ids bind and read as text; a stored id that is not one is refused
+/// on read, like any other corrupt row.
+mod tenant_id_sql {
+    use crate::domain::tenant::TenantId;
+    use sqlx::any::{AnyTypeInfo, AnyValueRef};
+    use sqlx::encode::IsNull;
+    use sqlx::error::BoxDynError;
+    use sqlx::{Any, Database, Decode, Encode, Type};
+
+    impl Type<Any> for TenantId {
+        fn type_info() -> AnyTypeInfo {
+            <String as Type<Any>>::type_info()
+        }
+        fn compatible(ty: &AnyTypeInfo) -> bool {
+            <String as Type<Any>>::compatible(ty)
+        }
+    }
+
+    impl<'q> Encode<'q, Any> for TenantId {
+        fn encode_by_ref(
+            &self,
+            buf: &mut <Any as Database>::ArgumentBuffer<'q>,
+        ) -> Result<IsNull, BoxDynError> {
+            <String as Encode<'q, Any>>::encode_by_ref(&self.as_str().to_string(), buf)
+        }
+    }
+
+    impl<'r> Decode<'r, Any> for TenantId {
+        fn decode(value: AnyValueRef<'r>) -> Result<Self, BoxDynError> {
+            let raw = <String as Decode<'r, Any>>::decode(value)?;
+            Ok(TenantId::parse(&raw)?)
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! one isolation level through the service layer, writes to each, and
 //! reports timings and the connections the tenant stores hold open.
 
+use crate::domain::tenant::TenantId;
 use std::time::Instant;
 
 use clap::Args;
@@ -83,10 +84,10 @@ async fn connections(svc: &Services) -> Result<Option<i64>> {
     Ok(Some(n))
 }
 
-fn event(tenant_id: &str) -> UsageEvent {
+fn event(tenant_id: &TenantId) -> UsageEvent {
     UsageEvent {
         request_id: uuid::Uuid::new_v4().to_string(),
-        tenant_id: tenant_id.to_string(),
+        tenant_id: tenant_id.clone(),
         api_key_id: None,
         model: "bench".into(),
         provider: None,

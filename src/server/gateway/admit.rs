@@ -2,6 +2,7 @@
 //! In-process by default; shared through Redis when REDIS_URL is set, so
 //! several replicas enforce one limit.
 
+use crate::domain::tenant::TenantId;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -24,7 +25,7 @@ struct LocalState {
 }
 
 pub struct Limiter {
-    local: Mutex<HashMap<String, LocalState>>,
+    local: Mutex<HashMap<TenantId, LocalState>>,
     redis: Option<ConnectionManager>,
 }
 

@@ -2,6 +2,7 @@
 //! batches (one transaction each), so a busy gateway appends thousands of
 //! chained events a second instead of a transaction per request.
 
+use crate::domain::tenant::TenantId;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -16,7 +17,7 @@ use crate::server::services::{Actor, Services};
 pub struct Decision {
     pub action: AuditAction,
     pub request_id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub status: AuditStatus,
     pub details: Value,
 }

@@ -1,6 +1,7 @@
 //! Step 3 of the pipeline: classify the prompt's text, apply the tenant's
 //! data policy, and redact or block before the provider sees anything.
 
+use crate::domain::tenant::TenantId;
 use serde_json::{json, Map, Value};
 
 use super::audit_writer;
@@ -42,7 +43,7 @@ pub struct Governed {
 /// refuses, and audits every decision that is not a plain allow. Reads the
 /// policy snapshot only.
 #[tracing::instrument(skip_all)]
-pub fn prompt(gw: &Gateway, tenant_id: &str, request_id: &str, body: &mut Value) -> Governed {
+pub fn prompt(gw: &Gateway, tenant_id: &TenantId, request_id: &str, body: &mut Value) -> Governed {
     let rules = policies::effective(&gw.svc, tenant_id);
     let mut overall = Decision::allow();
     if let Some(obj) = body.as_object_mut() {
@@ -78,7 +79,7 @@ pub fn prompt(gw: &Gateway, tenant_id: &str, request_id: &str, body: &mut Value)
 /// cannot be read or rewritten under such rules is not passed on.
 pub fn response(
     gw: &Gateway,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     request_id: &str,
     out: Vec<u8>,
 ) -> Result<Vec<u8>, GatewayError> {
@@ -153,7 +154,13 @@ fn walk_object(
 }
 
 /// Audits the decision off the response path: types and rule ids, never values.
-fn record(gw: &Gateway, tenant_id: &str, request_id: &str, d: &Decision, direction: Direction) {
+fn record(
+    gw: &Gateway,
+    tenant_id: &TenantId,
+    request_id: &str,
+    d: &Decision,
+    direction: Direction,
+) {
     let (action, status) = match d.action {
         Action::Allow => return,
         Action::Flag => (AuditAction::PolicyFlag, AuditStatus::Success),
@@ -163,7 +170,7 @@ fn record(gw: &Gateway, tenant_id: &str, request_id: &str, d: &Decision, directi
     gw.audit.push_detached(audit_writer::Decision {
         action,
         request_id: request_id.to_string(),
-        tenant_id: tenant_id.to_string(),
+        tenant_id: tenant_id.clone(),
         status,
         details: json!({
             "direction": direction,

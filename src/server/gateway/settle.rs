@@ -177,7 +177,7 @@ impl Settlement {
         let tenant = self
             .auth
             .as_ref()
-            .map_or_else(String::new, |a| a.tenant.id.clone());
+            .map_or_else(String::new, |a| a.tenant.id.to_string());
         metrics::counter!("atrium_requests_total", "tenant" => tenant, "model" => self.model.clone(),
             "status" => status.to_string())
         .increment(1);

@@ -2,6 +2,7 @@
 //! layer (SQLite) and the in-process limiter: admission, governance and
 //! settlement.
 
+use crate::domain::tenant::TenantId;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -19,7 +20,7 @@ async fn gateway(f: &Fixture) -> Gateway {
     Gateway::start(f.svc.clone()).await.expect("gateway")
 }
 
-async fn requests(f: &Fixture, gw: &Gateway, tenant_id: &str) -> (i64, i64) {
+async fn requests(f: &Fixture, gw: &Gateway, tenant_id: &TenantId) -> (i64, i64) {
     gw.ledger.flush().await;
     let r = usage::report(&f.svc, &f.admin, tenant_id, None, None)
         .await

@@ -1,6 +1,7 @@
 //! `GET /audit/export`: a tenant's audit events over a date range as a
 //! streamed CSV or JSON download, for the signed-in user.
 
+use crate::domain::tenant::TenantId;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -36,7 +37,11 @@ pub async fn audit_export(
     }) else {
         return (StatusCode::BAD_REQUEST, "format must be csv or json").into_response();
     };
-    match audit::export(svc, &actor, &p.tenant, &p.from, &p.to, format).await {
+    let tenant = match TenantId::parse(&p.tenant) {
+        Ok(t) => t,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    match audit::export(svc, &actor, &tenant, &p.from, &p.to, format).await {
         Ok(stream) => {
             let body = Body::from_stream(stream.map(|chunk| chunk.map_err(std::io::Error::other)));
             let name = format!(

@@ -1,4 +1,5 @@
 use crate::domain::role::{may_access, Access, Role};
+use crate::domain::tenant::TenantId;
 
 use super::{Result, ServiceError};
 
@@ -10,7 +11,7 @@ pub struct Actor {
     /// What the audit trail names: an email, `cli`, `system`.
     pub label: String,
     pub role: Role,
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
     pub client_ip: Option<String>,
 }
 
@@ -47,11 +48,11 @@ impl Actor {
     }
 
     /// The tenant a tenant-bound actor is confined to; `None` for admins.
-    pub fn scope(&self) -> Option<&str> {
+    pub fn scope(&self) -> Option<&TenantId> {
         if self.is_platform_admin() {
             None
         } else {
-            self.tenant_id.as_deref()
+            self.tenant_id.as_ref()
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The audit trail: every mutation and every sign-in leaves an `audit_event`.
 
+use crate::domain::tenant::TenantId;
 use serde_json::Value;
 use sqlx::AnyConnection;
 
@@ -24,7 +25,7 @@ pub struct Entry<'a> {
     pub action: AuditAction,
     pub resource_type: &'a str,
     pub resource_id: Option<&'a str>,
-    pub tenant_id: Option<&'a str>,
+    pub tenant_id: Option<&'a TenantId>,
     pub status: AuditStatus,
     pub details: Value,
 }
@@ -41,11 +42,11 @@ impl<'a> Entry<'a> {
         }
     }
 
-    pub fn tenant(self, tenant_id: &'a str) -> Self {
+    pub fn tenant(self, tenant_id: &'a TenantId) -> Self {
         self.tenant_opt(Some(tenant_id))
     }
 
-    pub fn tenant_opt(mut self, tenant_id: Option<&'a str>) -> Self {
+    pub fn tenant_opt(mut self, tenant_id: Option<&'a TenantId>) -> Self {
         self.tenant_id = tenant_id;
         self
     }
@@ -72,11 +73,11 @@ pub async fn record(conn: &mut AnyConnection, actor: &Actor, entry: Entry<'_>) -
         action: entry.action.as_str().to_string(),
         resource_type: entry.resource_type.to_string(),
         resource_id: entry.resource_id.map(str::to_string),
-        tenant_id: entry.tenant_id.map(str::to_string),
+        tenant_id: entry.tenant_id.cloned(),
         status: entry.status.as_str().to_string(),
         client_ip: actor.client_ip.clone(),
         details: entry.details.to_string(),
-        chain: audit_chain::chain_of(entry.tenant_id).to_string(),
+        chain: audit_chain::chain_of(entry.tenant_id.map(|t| t.as_str())).to_string(),
         chain_seq: 0,
         prev_hash: String::new(),
         hash: String::new(),
@@ -176,12 +177,12 @@ fn conditions(actor: &Actor, q: &AuditSearch, backend: Backend) -> Result<Condit
     let tenant = match actor.scope() {
         Some(own) => {
             actor.require(own, Access::Manage)?;
-            Some(own.to_string())
+            Some(own.clone())
         }
         None => q.tenant_id.clone(),
     };
     if let Some(t) = tenant {
-        c.push("tenant_id = ?", vec![Bound::Text(t)]);
+        c.push("tenant_id = ?", vec![Bound::Text(t.into())]);
     }
     if let Some(a) = &q.actor {
         c.push("actor = ?", vec![Bound::Text(a.clone())]);
@@ -287,7 +288,7 @@ pub async fn get(svc: &Services, actor: &Actor, id: &str) -> Result<AuditEvent> 
 pub async fn export(
     svc: &Services,
     actor: &Actor,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     from: &str,
     to: &str,
     format: ExportFormat,
@@ -341,7 +342,7 @@ pub async fn export(
 /// `verify` still passes. Returns how many events were removed.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn purge_expired(svc: &Services) -> Result<u64> {
-    let tenants: Vec<(String, i64)> = sqlx::query_as(
+    let tenants: Vec<(TenantId, i64)> = sqlx::query_as(
         "SELECT id, audit_retention_days FROM tenants WHERE audit_retention_days IS NOT NULL",
     )
     .fetch_all(&svc.db.pool)

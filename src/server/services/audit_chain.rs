@@ -4,6 +4,7 @@
 //! that is altered, missing or out of order. Retention purges move the
 //! chain's anchor and are themselves recorded in the chain.
 
+use crate::domain::tenant::TenantId;
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -24,7 +25,7 @@ pub struct Link {
     pub action: String,
     pub resource_type: String,
     pub resource_id: Option<String>,
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
     pub status: String,
     pub client_ip: Option<String>,
     pub details: String,

@@ -2,6 +2,7 @@
 //! application to text: what the gateway and the portal's "try it" box use.
 
 use crate::domain::audit::AuditAction;
+use crate::domain::tenant::TenantId;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -52,7 +53,7 @@ const COLUMNS: &str = "id, tenant_id, target_kind, target_value, action, directi
 #[derive(FromRow)]
 struct PolicyRow {
     id: String,
-    tenant_id: Option<String>,
+    tenant_id: Option<TenantId>,
     target_kind: String,
     target_value: String,
     action: String,
@@ -80,7 +81,7 @@ impl PolicyRow {
 pub async fn add(
     svc: &Services,
     actor: &Actor,
-    tenant_id: Option<&str>,
+    tenant_id: Option<&TenantId>,
     target: Target,
     action: Action,
     direction: Direction,
@@ -91,7 +92,7 @@ pub async fn add(
     }
     let rule = PolicyRule {
         id: new_id(),
-        tenant_id: tenant_id.map(str::to_string),
+        tenant_id: tenant_id.cloned(),
         target,
         action,
         direction,
@@ -122,7 +123,7 @@ pub async fn add(
 pub async fn list(
     svc: &Services,
     actor: &Actor,
-    tenant_id: Option<&str>,
+    tenant_id: Option<&TenantId>,
 ) -> Result<Vec<PolicyRule>> {
     if let Some(t) = tenant_id {
         actor.require(t, Access::Read)?
@@ -130,7 +131,7 @@ pub async fn list(
     Ok(load(svc)
         .await?
         .into_iter()
-        .filter(|r| r.tenant_id.as_deref() == tenant_id)
+        .filter(|r| r.tenant_id.as_ref() == tenant_id)
         .collect())
 }
 
@@ -148,7 +149,7 @@ pub async fn remove(svc: &Services, actor: &Actor, id: &str) -> Result<()> {
         .execute(&mut *tx)
         .await?;
     let entry = Entry::success(AuditAction::PolicyRemove, "policy", id)
-        .tenant_opt(rule.tenant_id.as_deref())
+        .tenant_opt(rule.tenant_id.as_ref())
         .details(
             json!({ "target": rule.target, "action": rule.action, "direction": rule.direction }),
         );
@@ -165,7 +166,7 @@ pub fn effective(svc: &Services, tenant_id: &str) -> Arc<[PolicyRule]> {
 pub async fn try_text(
     svc: &Services,
     actor: &Actor,
-    tenant_id: Option<&str>,
+    tenant_id: Option<&TenantId>,
     text: &str,
     direction: Direction,
 ) -> Result<Trial> {

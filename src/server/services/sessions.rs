@@ -1,6 +1,7 @@
 //! Server-side sessions. The cookie carries a random token; the database
 //! keeps only its SHA-256, so a leaked table cannot be replayed.
 
+use crate::domain::tenant::TenantId;
 use serde_json::json;
 use sqlx::FromRow;
 
@@ -42,7 +43,7 @@ struct Credentials {
     email: String,
     password_hash: String,
     role: String,
-    tenant_id: Option<String>,
+    tenant_id: Option<TenantId>,
     disabled_at: Option<i64>,
 }
 
@@ -116,7 +117,7 @@ pub async fn sign_in(
         .execute(&mut *tx)
         .await?;
     let entry = Entry::success(AuditAction::AuthSignIn, "user", &creds.id);
-    let entry = entry.tenant_opt(creds.tenant_id.as_deref());
+    let entry = entry.tenant_opt(creds.tenant_id.as_ref());
     audit::record(&mut tx, &actor, entry).await?;
     tx.commit().await?;
     Ok(SignedIn {

@@ -1,6 +1,7 @@
 //! A tenant's data store as an administrator sees it: where it lives, how
 //! big it is, moving it to another isolation level, and erasing it.
 
+use crate::domain::tenant::TenantId;
 use serde_json::json;
 
 use crate::domain::audit::{AuditAction, AuditStatus};
@@ -14,7 +15,7 @@ use super::audit::{self, Entry};
 use super::{tenants, Actor, Result, ServiceError, Services};
 
 #[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
-pub async fn data(svc: &Services, actor: &Actor, tenant_id: &str) -> Result<TenantData> {
+pub async fn data(svc: &Services, actor: &Actor, tenant_id: &TenantId) -> Result<TenantData> {
     actor.require(tenant_id, Access::Read)?;
     Ok(svc.stores.stats(tenant_id).await?)
 }
@@ -25,7 +26,7 @@ pub async fn data(svc: &Services, actor: &Actor, tenant_id: &str) -> Result<Tena
 pub async fn set_isolation(
     svc: &Services,
     actor: &Actor,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     level: IsolationLevel,
 ) -> Result<MoveReport> {
     actor.require_platform_admin()?;
@@ -36,7 +37,7 @@ pub async fn set_isolation(
             level.as_str()
         )));
     }
-    let id = tenant_id.to_string();
+    let id = tenant_id.clone();
     let on_switch: OnSwitch<'_> = Box::new(move |tx| Box::pin(record_isolation(tx, id, level)));
     let result = svc.stores.move_tenant(tenant_id, level, on_switch).await;
     let (status, details) = match &result {
@@ -56,7 +57,7 @@ pub async fn set_isolation(
 
 /// Removes a deleted tenant's data wherever it lived, and says so in the audit trail.
 pub(super) async fn erase(svc: &Services, actor: &Actor, placement: &Placement) -> Result<()> {
-    let tenant_id = placement.tenant_id.as_str();
+    let tenant_id = &placement.tenant_id;
     let mut erased = Vec::new();
     let mut failure = None;
     for location in std::iter::once(&placement.location).chain(placement.target.iter()) {
@@ -92,7 +93,7 @@ pub(super) async fn erase(svc: &Services, actor: &Actor, placement: &Placement) 
 /// switches its data store (`TenantStores::move_tenant`).
 async fn record_isolation(
     conn: &mut sqlx::AnyConnection,
-    tenant_id: String,
+    tenant_id: TenantId,
     level: IsolationLevel,
 ) -> std::result::Result<(), DbError> {
     sqlx::query("UPDATE tenants SET isolation = $1, updated_at = $2 WHERE id = $3")

@@ -7,13 +7,14 @@ use sqlx::FromRow;
 use crate::domain::page::{Page, PageRequest, SortDir};
 use crate::domain::role::Access;
 use crate::domain::tenant::{
-    name_key, IsolationLevel, Tenant, TenantCounts, TenantSettings, TenantSort, TenantStatus,
+    name_key, IsolationLevel, Tenant, TenantCounts, TenantId, TenantSettings, TenantSort,
+    TenantStatus,
 };
 use crate::domain::time::now_millis;
 use crate::domain::validation::Invalid;
 
 use super::audit::{self, Entry};
-use super::{control, new_id, tenant_data, Actor, Result, ServiceError, Services};
+use super::{control, tenant_data, Actor, Result, ServiceError, Services};
 use crate::server::db::tenant_store::{Location, TenantStores};
 
 pub(super) const COLUMNS: &str =
@@ -22,7 +23,7 @@ pub(super) const COLUMNS: &str =
 
 #[derive(FromRow)]
 pub(super) struct TenantRow {
-    id: String,
+    id: TenantId,
     name: String,
     isolation: String,
     data_location: String,
@@ -59,7 +60,7 @@ pub async fn create(svc: &Services, actor: &Actor, settings: TenantSettings) -> 
     actor.require_platform_admin()?;
     let now = now_millis();
     let tenant = Tenant {
-        id: new_id(),
+        id: TenantId::random(),
         name: settings.name,
         isolation: settings.isolation,
         data_location: settings.data_location,
@@ -74,7 +75,7 @@ pub async fn create(svc: &Services, actor: &Actor, settings: TenantSettings) -> 
     let location = svc.stores.provision(&tenant.id, tenant.isolation).await?;
     if let Err(e) = insert(svc, actor, &tenant, &location).await {
         if let Err(cleanup) = svc.stores.erase(&tenant.id, &location).await {
-            tracing::error!(error = %cleanup, tenant_id = tenant.id, "removing a half-created store failed");
+            tracing::error!(error = %cleanup, tenant_id = %tenant.id, "removing a half-created store failed");
         }
         return Err(e);
     }
@@ -115,14 +116,14 @@ async fn insert(svc: &Services, actor: &Actor, tenant: &Tenant, location: &Locat
 }
 
 #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
-pub async fn get(svc: &Services, actor: &Actor, id: &str) -> Result<Tenant> {
+pub async fn get(svc: &Services, actor: &Actor, id: &TenantId) -> Result<Tenant> {
     actor.require(id, Access::Read)?;
     fetch(svc, id)
         .await?
         .ok_or(ServiceError::NotFound("tenant"))
 }
 
-async fn fetch(svc: &Services, id: &str) -> Result<Option<Tenant>> {
+async fn fetch(svc: &Services, id: &TenantId) -> Result<Option<Tenant>> {
     let row: Option<TenantRow> =
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants WHERE id = $1"))
             .bind(id)
@@ -220,7 +221,7 @@ fn escape_like(s: &str) -> String {
 pub async fn update(
     svc: &Services,
     actor: &Actor,
-    id: &str,
+    id: &TenantId,
     settings: TenantSettings,
 ) -> Result<Tenant> {
     actor.require_platform_admin()?;
@@ -265,7 +266,7 @@ pub async fn update(
 pub async fn set_status(
     svc: &Services,
     actor: &Actor,
-    id: &str,
+    id: &TenantId,
     status: TenantStatus,
 ) -> Result<Tenant> {
     actor.require_platform_admin()?;
@@ -295,7 +296,7 @@ pub async fn set_status(
 pub async fn set_audit_retention(
     svc: &Services,
     actor: &Actor,
-    id: &str,
+    id: &TenantId,
     days: Option<i64>,
 ) -> Result<Tenant> {
     actor.require_platform_admin()?;
@@ -321,7 +322,12 @@ pub async fn set_audit_retention(
 
 /// Deletion is irreversible, so the caller must type the tenant's name.
 #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
-pub async fn delete(svc: &Services, actor: &Actor, id: &str, confirm_name: &str) -> Result<()> {
+pub async fn delete(
+    svc: &Services,
+    actor: &Actor,
+    id: &TenantId,
+    confirm_name: &str,
+) -> Result<()> {
     actor.require_platform_admin()?;
     let tenant = get(svc, actor, id).await?;
     if confirm_name.trim() != tenant.name {

@@ -1,5 +1,6 @@
 //! The usage ledger: one `usage_event` per completion request, and reports.
 
+use crate::domain::tenant::TenantId;
 use std::collections::BTreeMap;
 
 use crate::domain::role::Access;
@@ -21,7 +22,7 @@ pub async fn insert_batch(svc: &Services, events: &[UsageEvent]) -> Result<()> {
         }
         Some(_) => {}
     }
-    let mut by_tenant: BTreeMap<&str, Vec<UsageEvent>> = BTreeMap::new();
+    let mut by_tenant: BTreeMap<&TenantId, Vec<UsageEvent>> = BTreeMap::new();
     for e in events {
         by_tenant.entry(&e.tenant_id).or_default().push(e.clone());
     }
@@ -31,10 +32,10 @@ pub async fn insert_batch(svc: &Services, events: &[UsageEvent]) -> Result<()> {
     Ok(())
 }
 
-async fn write_tenant(svc: &Services, tenant_id: &str, events: &[UsageEvent]) -> Result<()> {
+async fn write_tenant(svc: &Services, tenant_id: &TenantId, events: &[UsageEvent]) -> Result<()> {
     if svc.stores.write_usage(tenant_id, events).await? == Written::TenantGone {
         tracing::warn!(
-            tenant_id,
+            tenant_id = %tenant_id,
             events = events.len(),
             "usage for a deleted tenant dropped"
         );
@@ -47,7 +48,7 @@ async fn write_tenant(svc: &Services, tenant_id: &str, events: &[UsageEvent]) ->
 pub async fn report(
     svc: &Services,
     actor: &Actor,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<UsageReport> {
@@ -76,7 +77,11 @@ pub async fn report(
 
 /// The current calendar month (UTC) so far: the billing period the portal shows.
 #[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
-pub async fn month_to_date(svc: &Services, actor: &Actor, tenant_id: &str) -> Result<UsageReport> {
+pub async fn month_to_date(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: &TenantId,
+) -> Result<UsageReport> {
     use chrono::{Datelike, TimeZone, Utc};
     let now = Utc::now();
     let from = Utc

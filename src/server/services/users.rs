@@ -2,6 +2,7 @@
 //! one tenant.
 
 use crate::domain::audit::AuditAction;
+use crate::domain::tenant::TenantId;
 use serde_json::json;
 use sqlx::FromRow;
 
@@ -21,7 +22,7 @@ struct UserRow {
     id: String,
     email: String,
     role: String,
-    tenant_id: Option<String>,
+    tenant_id: Option<TenantId>,
     tenant_name: Option<String>,
     disabled_at: Option<i64>,
     created_at: i64,
@@ -56,8 +57,14 @@ pub struct NewUser<'a> {
 pub async fn create(svc: &Services, actor: &Actor, new: NewUser<'_>) -> Result<User> {
     let email = Email::parse(new.email)?.to_string();
     user::password(new.password)?;
-    let tenant_id = new.tenant_id.map(str::trim).filter(|t| !t.is_empty());
-    user::role_binding(new.role, tenant_id)?;
+    let tenant_id = new
+        .tenant_id
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(TenantId::parse)
+        .transpose()?;
+    let tenant_id = tenant_id.as_ref();
+    user::role_binding(new.role, tenant_id.map(|t| t.as_str()))?;
     match tenant_id {
         Some(t) => actor.require(t, Access::Manage)?,
         None => actor.require_platform_admin()?,
@@ -159,7 +166,7 @@ pub async fn reset_password(
         .await?;
     let entry = Entry::success(AuditAction::UserResetPassword, "user", id)
         .details(json!({ "email": target.email }));
-    let entry = entry.tenant_opt(target.tenant_id.as_deref());
+    let entry = entry.tenant_opt(target.tenant_id.as_ref());
     audit::record(&mut tx, actor, entry).await?;
     tx.commit().await?;
     Ok(())
@@ -192,7 +199,7 @@ pub async fn set_disabled(svc: &Services, actor: &Actor, id: &str, disabled: boo
         AuditAction::UserEnable
     };
     let entry = Entry::success(action, "user", id).details(json!({ "email": target.email }));
-    let entry = entry.tenant_opt(target.tenant_id.as_deref());
+    let entry = entry.tenant_opt(target.tenant_id.as_ref());
     audit::record(&mut tx, actor, entry).await?;
     tx.commit().await?;
     get(svc, actor, id).await

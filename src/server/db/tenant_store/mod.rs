@@ -16,6 +16,7 @@ mod schema;
 mod store;
 mod usage;
 
+use crate::domain::tenant::TenantId;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -38,7 +39,7 @@ const WRITE_ATTEMPTS: usize = 8;
 /// Where a tenant's data is, and where it is going while it moves.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Placement {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub location: Location,
     pub target: Option<Location>,
     pub epoch: i64,
@@ -54,7 +55,7 @@ impl Placement {
 
 #[derive(sqlx::FromRow)]
 struct PlacementRow {
-    tenant_id: String,
+    tenant_id: TenantId,
     level: String,
     location: String,
     target_level: Option<String>,

@@ -1,5 +1,6 @@
 //! The usage ledger's rows in a tenant store.
 
+use crate::domain::tenant::TenantId;
 use sqlx::FromRow;
 
 use super::store::TenantStore;
@@ -17,7 +18,7 @@ const ROWS_PER_STATEMENT: usize = 100;
 #[derive(FromRow)]
 struct EventRow {
     request_id: String,
-    tenant_id: String,
+    tenant_id: TenantId,
     api_key_id: Option<String>,
     model: String,
     provider: Option<String>,
@@ -98,7 +99,10 @@ impl TenantStore {
         events: &[UsageEvent],
         epoch: Option<i64>,
     ) -> Result<(), DbError> {
-        if let Some(e) = events.iter().find(|e| e.tenant_id != self.tenant_id) {
+        if let Some(e) = events
+            .iter()
+            .find(|e| e.tenant_id.as_str() != self.tenant_id)
+        {
             return Err(DbError::Store(format!(
                 "usage event {} belongs to another tenant",
                 e.request_id

@@ -8,6 +8,29 @@ use super::{blocks_to_openai_message, openai_message_to_blocks, text_of};
 pub const DEFAULT_MAX_TOKENS: i64 = 4096;
 
 pub fn anthropic_to_openai(req: &Value, upstream_model: &str) -> Value {
+    let mut out = Map::new();
+    out.insert("model".into(), json!(upstream_model));
+    out.insert("messages".into(), Value::Array(anthropic_messages(req)));
+    if let Some(v) = req.get("max_tokens") {
+        out.insert("max_tokens".into(), v.clone());
+    }
+    for k in ["temperature", "top_p", "stream"] {
+        if let Some(v) = req.get(k) {
+            out.insert(k.into(), v.clone());
+        }
+    }
+    if let Some(stops) = req.get("stop_sequences") {
+        out.insert("stop".into(), stops.clone());
+    }
+    anthropic_tools_to_openai(req, &mut out);
+    if let Some(user) = req.pointer("/metadata/user_id") {
+        out.insert("user".into(), user.clone());
+    }
+    Value::Object(out)
+}
+
+/// The system prompt becomes the first message; each turn maps by role.
+fn anthropic_messages(req: &Value) -> Vec<Value> {
     let mut messages = Vec::new();
     if let Some(system) = req.get("system") {
         let text = text_of(system);
@@ -31,20 +54,10 @@ pub fn anthropic_to_openai(req: &Value, upstream_model: &str) -> Value {
             None => {}
         }
     }
-    let mut out = Map::new();
-    out.insert("model".into(), json!(upstream_model));
-    out.insert("messages".into(), Value::Array(messages));
-    if let Some(v) = req.get("max_tokens") {
-        out.insert("max_tokens".into(), v.clone());
-    }
-    for k in ["temperature", "top_p", "stream"] {
-        if let Some(v) = req.get(k) {
-            out.insert(k.into(), v.clone());
-        }
-    }
-    if let Some(stops) = req.get("stop_sequences") {
-        out.insert("stop".into(), stops.clone());
-    }
+    messages
+}
+
+fn anthropic_tools_to_openai(req: &Value, out: &mut Map<String, Value>) {
     if let Some(tools) = req.get("tools").and_then(Value::as_array) {
         let tools: Vec<Value> = tools
             .iter()
@@ -67,10 +80,6 @@ pub fn anthropic_to_openai(req: &Value, upstream_model: &str) -> Value {
         };
         out.insert("tool_choice".into(), mapped);
     }
-    if let Some(user) = req.pointer("/metadata/user_id") {
-        out.insert("user".into(), user.clone());
-    }
-    Value::Object(out)
 }
 
 fn assistant_to_openai(blocks: &[Value]) -> Value {
@@ -138,6 +147,30 @@ fn user_to_openai(blocks: &[Value]) -> Vec<Value> {
 }
 
 pub fn openai_to_anthropic(req: &Value, upstream_model: &str) -> Value {
+    let (system, messages) = openai_turns(req);
+    let mut out = Map::new();
+    out.insert("model".into(), json!(upstream_model));
+    let max = req
+        .get("max_completion_tokens")
+        .or_else(|| req.get("max_tokens"))
+        .and_then(Value::as_i64)
+        .unwrap_or(DEFAULT_MAX_TOKENS);
+    out.insert("max_tokens".into(), json!(max));
+    if !system.is_empty() {
+        out.insert("system".into(), json!(system.join("\n\n")));
+    }
+    out.insert("messages".into(), Value::Array(messages));
+    openai_sampling_to_anthropic(req, &mut out);
+    openai_tools_to_anthropic(req, &mut out);
+    if let Some(user) = req.get("user") {
+        out.insert("metadata".into(), json!({ "user_id": user }));
+    }
+    Value::Object(out)
+}
+
+/// System and developer messages gather into Anthropic's `system`; the
+/// other turns become content blocks, consecutive same-role turns merged.
+fn openai_turns(req: &Value) -> (Vec<String>, Vec<Value>) {
     let mut system = Vec::new();
     let mut messages: Vec<Value> = Vec::new();
     for m in req
@@ -177,18 +210,10 @@ pub fn openai_to_anthropic(req: &Value, upstream_model: &str) -> Value {
             _ => messages.push(json!({ "role": role, "content": blocks })),
         }
     }
-    let mut out = Map::new();
-    out.insert("model".into(), json!(upstream_model));
-    let max = req
-        .get("max_completion_tokens")
-        .or_else(|| req.get("max_tokens"))
-        .and_then(Value::as_i64)
-        .unwrap_or(DEFAULT_MAX_TOKENS);
-    out.insert("max_tokens".into(), json!(max));
-    if !system.is_empty() {
-        out.insert("system".into(), json!(system.join("\n\n")));
-    }
-    out.insert("messages".into(), Value::Array(messages));
+    (system, messages)
+}
+
+fn openai_sampling_to_anthropic(req: &Value, out: &mut Map<String, Value>) {
     if let Some(t) = req.get("temperature").and_then(Value::as_f64) {
         // OpenAI's range is 0–2, Anthropic's 0–1.
         out.insert("temperature".into(), json!(t.clamp(0.0, 1.0)));
@@ -207,6 +232,9 @@ pub fn openai_to_anthropic(req: &Value, upstream_model: &str) -> Value {
         }
         _ => {}
     }
+}
+
+fn openai_tools_to_anthropic(req: &Value, out: &mut Map<String, Value>) {
     if let Some(tools) = req.get("tools").and_then(Value::as_array) {
         let tools: Vec<Value> = tools
             .iter()
@@ -228,10 +256,6 @@ pub fn openai_to_anthropic(req: &Value, upstream_model: &str) -> Value {
         };
         out.insert("tool_choice".into(), mapped);
     }
-    if let Some(user) = req.get("user") {
-        out.insert("metadata".into(), json!({ "user_id": user }));
-    }
-    Value::Object(out)
 }
 
 fn user_blocks(content: &Value) -> Vec<Value> {

@@ -2,6 +2,7 @@
 //! database, a change revalidates them instead of emptying the cache, and a
 //! cold key is loaded once however many requests present it.
 
+use crate::domain::tenant::TenantId;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -155,7 +156,7 @@ async fn load_many(svc: &Services, hashes: &[String]) -> Result<Vec<(String, Aut
 }
 
 /// The tenants of a chunk of keys, in one query: many keys share a tenant.
-async fn tenants_of(svc: &Services, rows: &[HashedKeyRow]) -> Result<HashMap<String, Tenant>> {
+async fn tenants_of(svc: &Services, rows: &[HashedKeyRow]) -> Result<HashMap<TenantId, Tenant>> {
     let mut ids: Vec<&str> = rows.iter().map(|r| r.key.tenant_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();

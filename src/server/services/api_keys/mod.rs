@@ -5,6 +5,7 @@ mod cache;
 
 pub use cache::{refresh, spawn_last_used_flusher, KeyCache};
 
+use crate::domain::tenant::TenantId;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -29,7 +30,7 @@ pub(super) const COLUMNS: &str =
 #[derive(FromRow)]
 pub(super) struct KeyRow {
     id: String,
-    tenant_id: String,
+    tenant_id: TenantId,
     name: String,
     prefix: String,
     created_at: i64,
@@ -57,7 +58,7 @@ impl From<KeyRow> for ApiKey {
 pub async fn create(
     svc: &Services,
     actor: &Actor,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     name: &str,
     expires_in_days: Option<i64>,
 ) -> Result<CreatedKey> {
@@ -106,7 +107,7 @@ pub async fn create(
 }
 
 #[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
-pub async fn list(svc: &Services, actor: &Actor, tenant_id: &str) -> Result<Vec<ApiKey>> {
+pub async fn list(svc: &Services, actor: &Actor, tenant_id: &TenantId) -> Result<Vec<ApiKey>> {
     actor.require(tenant_id, Access::Manage)?;
     svc.keys.flush_last_used(svc).await;
     let rows: Vec<KeyRow> = sqlx::query_as(&format!(

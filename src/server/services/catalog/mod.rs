@@ -5,6 +5,7 @@ mod snapshot;
 
 pub use snapshot::{refresh, snapshot, Catalog, CatalogCache, ProviderEntry};
 
+use crate::domain::tenant::TenantId;
 use serde_json::json;
 
 use crate::domain::audit::AuditAction;
@@ -190,7 +191,7 @@ pub async fn add_model(svc: &Services, actor: &Actor, new: NewModel) -> Result<M
 pub async fn set_alias(
     svc: &Services,
     actor: &Actor,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     alias: &str,
     model: &str,
 ) -> Result<()> {
