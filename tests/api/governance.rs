@@ -27,20 +27,20 @@ on_both_backends!(
     audit_search_filters_and_export,
 );
 
-const CARD: &str = "4111 1111 1111 1111";
-const EMAIL: &str = "jane.doe@example.com";
+pub(crate) const CARD: &str = "4111 1111 1111 1111";
+pub(crate) const EMAIL: &str = "jane.doe@example.com";
 
 fn admin() -> Actor {
     Actor::system("test")
 }
 
-struct Setup {
-    tenant_id: TenantId,
-    key: String,
-    mock: std::net::SocketAddr,
+pub(crate) struct Setup {
+    pub tenant_id: TenantId,
+    pub key: String,
+    pub mock: std::net::SocketAddr,
 }
 
-async fn setup(app: &TestApp, name: &str) -> Setup {
+pub(crate) async fn setup(app: &TestApp, name: &str) -> Setup {
     let opts = MockOptions {
         addr: "127.0.0.1:0".into(),
         ..Default::default()
@@ -105,7 +105,7 @@ async fn tenant(svc: &Services, name: &str) -> (TenantId, String) {
     (t.id, k.key)
 }
 
-async fn rule(
+pub(crate) async fn rule(
     svc: &Services,
     tenant: Option<&TenantId>,
     target: Target,
@@ -146,7 +146,7 @@ async fn send(app: &TestApp, key: &str, dialect: &str, text: &str, stream: bool)
     (status, body)
 }
 
-async fn upstream_saw(s: &Setup) -> String {
+pub(crate) async fn upstream_saw(s: &Setup) -> String {
     let v: Value = reqwest::get(format!("http://{}/mock/last-request", s.mock))
         .await
         .expect("mock")

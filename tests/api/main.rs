@@ -7,6 +7,7 @@
 #[macro_use]
 mod common;
 
+mod abuse;
 mod cli;
 mod gateway;
 mod governance;
@@ -17,6 +18,7 @@ mod shutdown;
 fn main() -> std::process::ExitCode {
     let args = libtest_mimic::Arguments::from_args();
     let trials: Vec<_> = [
+        abuse::trials(),
         cli::trials(),
         gateway::trials(),
         governance::trials(),

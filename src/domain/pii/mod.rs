@@ -12,11 +12,19 @@ mod shapes;
 mod validators;
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
 /// Findings below this confidence are not reported.
 pub const MIN_SCORE: f32 = 0.5;
+
+/// The most findings one string reports; a request shares a budget of
+/// [`MAX_FINDINGS_PER_REQUEST`]. Past the cap, the rest of the string is
+/// covered by one finding per type seen there, so policies still redact
+/// or block it: the cap bounds work and memory, never what is governed.
+pub const MAX_FINDINGS_PER_STRING: usize = 2_000;
+pub const MAX_FINDINGS_PER_REQUEST: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -141,12 +149,47 @@ pub(crate) struct Span {
     pub score: f32,
 }
 
-/// Every finding in `text`, in order of position.
+/// Every finding in `text`, in order of position, up to
+/// [`MAX_FINDINGS_PER_STRING`] (see [`detect_capped`]).
 pub fn detect(text: &str) -> Vec<Finding> {
+    detect_capped(text, MAX_FINDINGS_PER_STRING)
+}
+
+/// The first `cap` findings in order of position. When there are more,
+/// each type found past the cap adds one finding that covers the stretch
+/// from the first unreported finding to the last, scored 1.0, so rules
+/// for those types still apply to all of it (fail closed). O(n log n) in
+/// the number of candidates.
+pub fn detect_capped(text: &str, cap: usize) -> Vec<Finding> {
     let mut spans = recognizers::candidates(text);
     spans.retain(|s| s.score >= MIN_SCORE);
-    let kept = resolve_overlaps(spans);
-    to_char_offsets(text, kept)
+    let mut kept = resolve_overlaps(spans);
+    let over = cover_overflow(&mut kept, cap);
+    let mut findings = to_char_offsets(text, kept);
+    findings.extend(to_char_offsets(text, over));
+    findings
+}
+
+/// Cuts `kept` (sorted, disjoint) to `cap` spans and returns one covering
+/// span per type among the rest.
+fn cover_overflow(kept: &mut Vec<Span>, cap: usize) -> Vec<Span> {
+    if kept.len() <= cap {
+        return Vec::new();
+    }
+    let rest = kept.split_off(cap);
+    let (start, end) = (rest[0].start, rest[rest.len() - 1].end);
+    let mut types: Vec<EntityType> = rest.iter().map(|s| s.ty).collect();
+    types.sort_unstable();
+    types.dedup();
+    types
+        .into_iter()
+        .map(|ty| Span {
+            ty,
+            start,
+            end,
+            score: 1.0,
+        })
+        .collect()
 }
 
 /// The most sensitive classification among findings (public when none).
@@ -166,21 +209,20 @@ fn resolve_overlaps(mut spans: Vec<Span>) -> Vec<Span> {
             .then((b.end - b.start).cmp(&(a.end - a.start)))
             .then(a.start.cmp(&b.start))
     });
-    // In place: the first `kept` entries are the survivors so far.
-    let mut kept = 0;
-    for i in 0..spans.len() {
-        let s = spans[i];
-        if spans[..kept]
-            .iter()
-            .all(|k| s.end <= k.start || s.start >= k.end)
-        {
-            spans[kept] = s;
-            kept += 1;
+    // Survivors are disjoint, so ordered by start they are also ordered by
+    // end: the one starting last before `s.end` is the only one that can
+    // overlap `s`. One ordered-map lookup per candidate.
+    let mut kept: BTreeMap<usize, Span> = BTreeMap::new();
+    for s in spans {
+        let clash = kept
+            .range(..s.end.max(s.start + 1))
+            .next_back()
+            .is_some_and(|(_, k)| k.end > s.start);
+        if !clash {
+            kept.insert(s.start, s);
         }
     }
-    spans.truncate(kept);
-    spans.sort_by_key(|s| s.start);
-    spans
+    kept.into_values().collect()
 }
 
 fn to_char_offsets(text: &str, spans: Vec<Span>) -> Vec<Finding> {
@@ -210,32 +252,18 @@ fn to_char_offsets(text: &str, spans: Vec<Span>) -> Vec<Finding> {
         .collect()
 }
 
-/// Replaces each finding with `[REDACTED:TYPE]`.
+/// Replaces each finding with `[REDACTED:TYPE]`; of overlapping findings
+/// the one starting first (then the longer) wins. O(n log n) in findings.
 pub fn redact(text: &str, findings: &[Finding]) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut chars = text.char_indices().map(|(i, _)| i).chain([text.len()]);
-    let mut byte_of = Vec::with_capacity(findings.len() * 2);
-    // Char offsets back to bytes, in one pass over sorted positions.
     let mut positions: Vec<usize> = findings.iter().flat_map(|f| [f.start, f.end]).collect();
     positions.sort_unstable();
-    let mut ci = 0;
-    let mut current = chars.next().unwrap_or(0);
-    for p in &positions {
-        while ci < *p {
-            current = chars.next().unwrap_or(text.len());
-            ci += 1;
-        }
-        byte_of.push((*p, current));
-    }
-    let lookup = |c: usize| {
-        byte_of
-            .iter()
-            .find(|(ch, _)| *ch == c)
-            .map_or(text.len(), |(_, b)| *b)
-    };
+    positions.dedup();
+    let bytes = byte_offsets(text, &positions);
+    let lookup = |c: usize| positions.binary_search(&c).map_or(text.len(), |i| bytes[i]);
     let mut last = 0;
     let mut sorted: Vec<&Finding> = findings.iter().collect();
-    sorted.sort_by_key(|f| f.start);
+    sorted.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
     for f in sorted {
         let (s, e) = (lookup(f.start), lookup(f.end));
         if s < last {
@@ -249,6 +277,24 @@ pub fn redact(text: &str, findings: &[Finding]) -> String {
     }
     out.push_str(&text[last..]);
     out
+}
+
+/// The byte offset of each char offset in `sorted`, in one forward pass;
+/// offsets past the end map to the end.
+fn byte_offsets(text: &str, sorted: &[usize]) -> Vec<usize> {
+    let mut chars = text.char_indices().map(|(i, _)| i).chain([text.len()]);
+    let mut ci = 0;
+    let mut current = chars.next().unwrap_or(0);
+    sorted
+        .iter()
+        .map(|&p| {
+            while ci < p {
+                current = chars.next().unwrap_or(text.len());
+                ci += 1;
+            }
+            current
+        })
+        .collect()
 }
 
 #[cfg(test)]

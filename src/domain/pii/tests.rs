@@ -242,3 +242,35 @@ fn redaction_replaces_each_finding() {
         "Grüße, SSN [REDACTED:US_SSN] and ip [REDACTED:IP_ADDRESS]."
     );
 }
+
+/// A body made of nothing but findings: detection and redaction stay
+/// O(n log n), and what is past the cap is still covered (fail closed).
+#[test]
+fn many_findings_are_capped_and_still_covered() {
+    let n = 100_000;
+    let text: String = (0..n).map(|i| format!("user{i}@example.com ")).collect();
+    let findings = detect(&text);
+    assert_eq!(findings.len(), MAX_FINDINGS_PER_STRING + 1);
+    let cover = &findings[MAX_FINDINGS_PER_STRING];
+    assert_eq!(cover.entity_type, EntityType::EmailAddress);
+    assert_eq!(cover.end, text.trim_end().len(), "covers the last finding");
+    let redacted = redact(&text, &findings);
+    assert!(!redacted.contains('@'), "nothing past the cap leaks");
+    assert!(redacted.len() < text.len() / 2);
+}
+
+#[test]
+fn a_spent_request_budget_still_covers_every_type() {
+    let text = "call +1 415 555 2671 or mail a@b.io";
+    let findings = detect_capped(text, 0);
+    let types: Vec<EntityType> = findings.iter().map(|f| f.entity_type).collect();
+    assert_eq!(
+        types,
+        vec![EntityType::EmailAddress, EntityType::PhoneNumber]
+    );
+    assert!(findings.iter().all(|f| f.start == 5 && f.score == 1.0));
+    assert_eq!(
+        redact(text, &findings[..1]),
+        "call [REDACTED:EMAIL_ADDRESS]"
+    );
+}

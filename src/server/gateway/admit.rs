@@ -37,7 +37,8 @@ fn now_ms() -> f64 {
 }
 
 /// Both limits are checked and taken together, atomically, using Redis's
-/// clock so replicas agree on time.
+/// clock so replicas agree on time. Admission takes one request and no
+/// tokens; the reservation after parsing takes tokens and no request.
 const ADMIT_LUA: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
@@ -48,7 +49,7 @@ local function step(key, per_min, cost)
   local new_tat = tat + cost * interval
   return new_tat, new_tat - now, interval
 end
-local r_tat, r_used, r_int = step(KEYS[1], tonumber(ARGV[1]), 1)
+local r_tat, r_used, r_int = step(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[4]))
 local t_tat, t_used, t_int = step(KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[3]))
 if r_used > 60000 or t_used > 60000 then
   return {0, tostring(math.max(r_used, t_used) - 60000), 0, '0', 0, '0'}
@@ -91,8 +92,15 @@ impl Limiter {
         self.redis.is_some()
     }
 
-    /// Takes one request and an estimate of its tokens, or says when to retry.
-    pub async fn admit(&self, tenant: &Tenant, tokens: i64) -> Result<RateInfo, Denied> {
+    /// Step 2 of the pipeline: takes one request before the body is read,
+    /// so a request refused later (invalid, unknown model, blocked) has
+    /// still spent its place in the tenant's requests per minute.
+    pub async fn admit(&self, tenant: &Tenant) -> Result<RateInfo, Denied> {
+        self.take(tenant, 1, 0).await
+    }
+
+    /// Reserves the parsed request's estimated tokens, or says when to retry.
+    pub async fn reserve(&self, tenant: &Tenant, tokens: i64) -> Result<RateInfo, Denied> {
         if tokens > tenant.tpm_limit {
             return Err(Denied {
                 retry_after_ms: 60_000.0,
@@ -102,19 +110,26 @@ impl Limiter {
                 ),
             });
         }
+        self.take(tenant, 0, tokens).await
+    }
+
+    async fn take(&self, tenant: &Tenant, requests: i64, tokens: i64) -> Result<RateInfo, Denied> {
         match &self.redis {
-            Some(conn) => match self.admit_redis(conn.clone(), tenant, tokens).await {
+            Some(conn) => match self
+                .take_redis(conn.clone(), tenant, requests, tokens)
+                .await
+            {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::warn!(error = %e, "redis rate limiter unavailable; limiting in-process");
-                    self.admit_local(tenant, tokens)
+                    self.take_local(tenant, requests, tokens)
                 }
             },
-            None => self.admit_local(tenant, tokens),
+            None => self.take_local(tenant, requests, tokens),
         }
     }
 
-    fn admit_local(&self, tenant: &Tenant, tokens: i64) -> Result<RateInfo, Denied> {
+    fn take_local(&self, tenant: &Tenant, requests: i64, tokens: i64) -> Result<RateInfo, Denied> {
         let now = now_ms();
         let rpm = Limit {
             per_minute: tenant.rpm_limit,
@@ -128,7 +143,7 @@ impl Limiter {
         })?;
         let state = map.entry(tenant.id.clone()).or_default();
         match (
-            gcra::check(rpm, state.rpm_tat, now, 1),
+            gcra::check(rpm, state.rpm_tat, now, requests),
             gcra::check(tpm, state.tpm_tat, now, tokens),
         ) {
             (
@@ -164,10 +179,11 @@ impl Limiter {
         }
     }
 
-    async fn admit_redis(
+    async fn take_redis(
         &self,
         mut conn: ConnectionManager,
         tenant: &Tenant,
+        requests: i64,
         tokens: i64,
     ) -> Result<Result<RateInfo, Denied>, redis::RedisError> {
         let (rk, tk) = keys(&tenant.id);
@@ -178,6 +194,7 @@ impl Limiter {
                 .arg(tenant.rpm_limit)
                 .arg(tenant.tpm_limit)
                 .arg(tokens)
+                .arg(requests)
                 .invoke_async(&mut conn)
                 .await?;
         let f = |s: &str| s.parse::<f64>().unwrap_or(0.0);

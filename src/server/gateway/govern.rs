@@ -12,20 +12,16 @@ use crate::domain::pii::{self, Classification};
 use crate::domain::policy::{self, Action, Decision, Direction, PolicyRule};
 use crate::server::services::policies;
 
-/// Keys whose string values are identifiers or encodings, not prose.
-const NOT_TEXT: &[&str] = &[
+/// Keys whose string values are the protocol's own vocabulary (a role, a
+/// block type, the model, a stop reason): not free text, and rewriting
+/// them would break the request. Every other string the provider
+/// receives, and every object key, is scanned (issue: fields outside
+/// `messages` reached the provider unscanned).
+const VOCABULARY: &[&str] = &[
     "role",
     "type",
-    "id",
-    "tool_use_id",
-    "tool_call_id",
-    "name",
-    "media_type",
     "model",
-    "url",
-    "data",
-    "cache_control",
-    "signature",
+    "media_type",
     "stop_reason",
     "finish_reason",
     "object",
@@ -45,23 +41,7 @@ pub struct Governed {
 #[tracing::instrument(skip_all)]
 pub fn prompt(gw: &Gateway, tenant_id: &TenantId, request_id: &str, body: &mut Value) -> Governed {
     let rules = policies::effective(&gw.svc, tenant_id);
-    let mut overall = Decision::allow();
-    if let Some(obj) = body.as_object_mut() {
-        for key in ["system", "messages"] {
-            if let Some(v) = obj.get_mut(key) {
-                apply(v, &rules, Direction::Prompt, &mut overall, false);
-            }
-        }
-    }
-    if overall.action == Action::Redact {
-        if let Some(obj) = body.as_object_mut() {
-            for key in ["system", "messages"] {
-                if let Some(v) = obj.get_mut(key) {
-                    apply(v, &rules, Direction::Prompt, &mut Decision::allow(), true);
-                }
-            }
-        }
-    }
+    let overall = Walk::new(&rules, Direction::Prompt).decide(body);
     if overall.action != Action::Allow {
         record(gw, tenant_id, request_id, &overall, Direction::Prompt);
     }
@@ -90,66 +70,94 @@ pub fn response(
     let mut body = serde_json::from_slice::<Value>(&out).map_err(|e| {
         GatewayError::Internal(format!("a response under response rules is not JSON: {e}"))
     })?;
-    let mut overall = Decision::allow();
-    apply(&mut body, &rules, Direction::Response, &mut overall, false);
+    let overall = Walk::new(&rules, Direction::Response).decide(&mut body);
     if overall.action == Action::Allow {
         return Ok(out);
     }
-    // A response cannot be refused after the fact: block and redact both redact it.
-    apply(
-        &mut body,
-        &rules,
-        Direction::Response,
-        &mut Decision::allow(),
-        true,
-    );
     record(gw, tenant_id, request_id, &overall, Direction::Response);
     serde_json::to_vec(&body)
         .map_err(|e| GatewayError::Internal(format!("encoding a redacted response: {e}")))
 }
 
-/// Walks every prose string under `v`, merging each one's decision into
-/// `overall`; with `rewrite`, replaces findings the rules redact.
-fn apply(
-    v: &mut Value,
-    rules: &[PolicyRule],
+/// One pass over a body: the rules, the direction, and what is left of
+/// the request's findings budget (shared by all its strings, so a body of
+/// many strings is bounded as one of few).
+struct Walk<'a> {
+    rules: &'a [PolicyRule],
     direction: Direction,
-    overall: &mut Decision,
+    budget: usize,
+    overall: Decision,
     rewrite: bool,
-) {
-    match v {
-        Value::String(s) => {
-            let findings = pii::detect(s);
-            if findings.is_empty() {
-                return;
-            }
-            let d = policy::evaluate(rules, &findings, direction);
-            if rewrite && !d.redact.is_empty() {
-                *s = pii::redact(s, &d.redact);
-            }
-            overall.merge(d);
-        }
-        Value::Array(items) => {
-            for item in items {
-                apply(item, rules, direction, overall, rewrite);
-            }
-        }
-        Value::Object(map) => walk_object(map, rules, direction, overall, rewrite),
-        _ => {}
-    }
 }
 
-fn walk_object(
-    map: &mut Map<String, Value>,
-    rules: &[PolicyRule],
-    direction: Direction,
-    overall: &mut Decision,
-    rewrite: bool,
-) {
-    for (k, v) in map.iter_mut() {
-        if !NOT_TEXT.contains(&k.as_str()) {
-            apply(v, rules, direction, overall, rewrite);
+impl<'a> Walk<'a> {
+    fn new(rules: &'a [PolicyRule], direction: Direction) -> Self {
+        Walk {
+            rules,
+            direction,
+            budget: pii::MAX_FINDINGS_PER_REQUEST,
+            overall: Decision::allow(),
+            rewrite: false,
         }
+    }
+
+    /// Classifies `body` and, when the rules redact something, rewrites it
+    /// in a second pass (a block or allow leaves it untouched).
+    fn decide(mut self, body: &mut Value) -> Decision {
+        self.value(body);
+        if self.overall.action == Action::Redact
+            || (self.direction == Direction::Response && self.overall.action == Action::Block)
+        {
+            let mut rewrite = Walk::new(self.rules, self.direction);
+            rewrite.rewrite = true;
+            rewrite.value(body);
+        }
+        self.overall
+    }
+
+    fn value(&mut self, v: &mut Value) {
+        match v {
+            Value::String(s) => {
+                if let Some(redacted) = self.text(s) {
+                    *s = redacted;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|item| self.value(item)),
+            Value::Object(map) => self.object(map),
+            _ => {}
+        }
+    }
+
+    fn object(&mut self, map: &mut Map<String, Value>) {
+        let mut renamed = Vec::new();
+        for (k, v) in map.iter_mut() {
+            if let Some(new_key) = self.text(k) {
+                renamed.push((k.clone(), new_key));
+            }
+            if !(VOCABULARY.contains(&k.as_str()) && v.is_string()) {
+                self.value(v);
+            }
+        }
+        // Keys are forwarded too (metadata, tool schemas): redact them by renaming.
+        for (old, new) in renamed {
+            if let Some(v) = map.remove(&old) {
+                map.insert(new, v);
+            }
+        }
+    }
+
+    /// Merges one string's decision; returns its redacted form when this
+    /// pass rewrites and the rules redact something in it.
+    fn text(&mut self, s: &str) -> Option<String> {
+        let findings = pii::detect_capped(s, self.budget.min(pii::MAX_FINDINGS_PER_STRING));
+        if findings.is_empty() {
+            return None;
+        }
+        self.budget = self.budget.saturating_sub(findings.len());
+        let d = policy::evaluate(self.rules, &findings, self.direction);
+        let redacted = (self.rewrite && !d.redact.is_empty()).then(|| pii::redact(s, &d.redact));
+        self.overall.merge(d);
+        redacted
     }
 }
 

@@ -1,6 +1,6 @@
 //! The completion API's HTTP handlers and the one path every completion
-//! takes (DESIGN §1): authenticate → parse → govern → route → admit →
-//! call → respond, with a `Settlement` accounting for it however it ends.
+//! takes (DESIGN §1): authenticate → admit → parse and reserve tokens →
+//! govern → route → call → respond, with a `Settlement` accounting for it however it ends.
 
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ use crate::domain::completion::CompletionRequest;
 use crate::domain::time::rfc3339;
 use crate::server::http::request_id::RequestId;
 use crate::server::services::api_keys::Authenticated;
-use crate::server::services::catalog;
+use crate::server::services::{self, catalog};
 
 pub async fn messages(State(gw): State<Gateway>, req: Request) -> Response {
     complete(gw, Dialect::Anthropic, req).await
@@ -105,13 +105,17 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
     let (parts, body) = req.into_parts();
     let auth = authenticate::key(gw, &parts.headers).await?;
     settle.authenticated(auth.clone());
+    gw.limiter.admit(&auth.tenant).await?;
     let limit = gw.svc.config.max_body_bytes;
     let bytes = to_bytes(body, limit)
         .await
         .map_err(|_| GatewayError::TooLarge(limit))?;
     let mut request = CompletionRequest::parse(settle.dialect(), &bytes)?;
     settle.requested(&request.model, request.stream);
-    let governed = govern::prompt(gw, &auth.tenant.id, settle.request_id(), &mut request.body);
+    let estimate = request.estimate_tokens();
+    let rate = gw.limiter.reserve(&auth.tenant, estimate).await?;
+    settle.reserved(estimate);
+    let governed = govern_prompt(gw, &auth, settle.request_id(), &mut request, bytes.len()).await?;
     settle.governed(governed.action, governed.classification);
     if let Some(refusal) = governed.refusal {
         return Err(refusal);
@@ -119,9 +123,6 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
     let cat = catalog::snapshot(&gw.svc);
     let route = route::resolve(&cat, &auth, &request.model)?;
     settle.routed(route.model.price);
-    let estimate = request.estimate_tokens();
-    let rate = gw.limiter.admit(&auth.tenant, estimate).await?;
-    settle.reserved(estimate);
     let version = parts
         .headers
         .get("anthropic-version")
@@ -139,6 +140,26 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
         answer,
         rate,
     })
+}
+
+/// Step 3 on the request's body; a large body is scanned off the async
+/// workers (`services::cpu_bound`), so it cannot stall other tenants.
+async fn govern_prompt(
+    gw: &Gateway,
+    auth: &Authenticated,
+    request_id: &str,
+    request: &mut CompletionRequest,
+    size: usize,
+) -> Result<govern::Governed, GatewayError> {
+    let mut body = std::mem::take(&mut request.body);
+    let (gw, tenant_id, request_id) = (gw.clone(), auth.tenant.id.clone(), request_id.to_string());
+    let (body, governed) = services::cpu_bound(size, move || {
+        let governed = govern::prompt(&gw, &tenant_id, &request_id, &mut body);
+        (body, governed)
+    })
+    .await?;
+    request.body = body;
+    Ok(governed)
 }
 
 /// The headers every answer carries: rate limits in the dialect's names and

@@ -33,21 +33,23 @@ async fn admission_takes_requests_and_tokens_and_settles_the_difference() {
     let f = testing::services().await;
     let gw = gateway(&f).await;
     let t = f.tenant("Tight", 2, 1_000).await;
-    let info = gw.limiter.admit(&t, 900).await.ok().expect("first fits");
+    let info = gw.limiter.admit(&t).await.ok().expect("first request");
     assert_eq!(info.requests_limit, 2);
-    assert!(gw.limiter.admit(&t, 900).await.is_err(), "tokens are spent");
+    gw.limiter.reserve(&t, 900).await.ok().expect("first fits");
+    assert!(
+        gw.limiter.reserve(&t, 900).await.is_err(),
+        "tokens are spent"
+    );
     gw.limiter.settle(&t, -900).await;
     assert!(
-        gw.limiter.admit(&t, 900).await.is_ok(),
+        gw.limiter.reserve(&t, 900).await.is_ok(),
         "a refund frees them"
     );
-    assert!(
-        gw.limiter.admit(&t, 1).await.is_err(),
-        "two requests a minute"
-    );
+    assert!(gw.limiter.admit(&t).await.is_ok(), "a second request");
+    assert!(gw.limiter.admit(&t).await.is_err(), "two requests a minute");
     let over = gw
         .limiter
-        .admit(&f.tenant("Small", 100, 10).await, 11)
+        .reserve(&f.tenant("Small", 100, 10).await, 11)
         .await;
     assert!(
         over.is_err(),
@@ -124,7 +126,7 @@ async fn a_settlement_records_one_event_however_the_request_ends() {
     // Abandoned after admission: recorded as closed by the client, and the
     // reservation is given back.
     gw.limiter
-        .admit(&auth.tenant, 9_000)
+        .reserve(&auth.tenant, 9_000)
         .await
         .ok()
         .expect("reserve");
@@ -144,7 +146,7 @@ async fn a_settlement_records_one_event_however_the_request_ends() {
         (499, Some(ErrorKind::ClientClosed))
     );
     assert!(
-        gw.limiter.admit(&auth.tenant, 9_000).await.is_ok(),
+        gw.limiter.reserve(&auth.tenant, 9_000).await.is_ok(),
         "the abandoned request's tokens were refunded"
     );
 

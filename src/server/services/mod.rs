@@ -89,3 +89,31 @@ pub async fn consistent_read(svc: &Services) -> Result<sqlx::Transaction<'static
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// Inputs at least this large are scanned off the async workers.
+pub const CPU_BOUND_BYTES: usize = 64 * 1024;
+
+/// Runs `f`, a scan of `size` bytes: small ones inline, large ones on the
+/// blocking pool, at most one per core at a time, so a few huge bodies can
+/// neither starve the async workers nor fill the blocking pool while other
+/// tenants' requests wait.
+pub async fn cpu_bound<T: Send + 'static>(
+    size: usize,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    if size < CPU_BOUND_BYTES {
+        return Ok(f());
+    }
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let slots = SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores)
+    });
+    let _slot = slots
+        .acquire()
+        .await
+        .map_err(|e| ServiceError::Internal(format!("scan slots closed: {e}")))?;
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ServiceError::Internal(format!("scan failed: {e}")))
+}

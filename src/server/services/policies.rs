@@ -177,16 +177,22 @@ pub async fn try_text(
         }
         None => list(svc, actor, None).await?.into(),
     };
+    let text = text.to_string();
+    super::cpu_bound(text.len(), move || trial(&rules, &text, direction)).await
+}
+
+/// The gateway's own path for one string: the same detector and caps.
+fn trial(rules: &[PolicyRule], text: &str, direction: Direction) -> Trial {
     let findings = pii::detect(text);
-    let decision = policy::evaluate(&rules, &findings, direction);
+    let decision = policy::evaluate(rules, &findings, direction);
     let forwarded = match decision.action {
         Action::Block => None,
         Action::Redact => Some(pii::redact(text, &decision.redact)),
         Action::Allow | Action::Flag => Some(text.to_string()),
     };
-    Ok(Trial {
+    Trial {
         findings,
         decision,
         forwarded,
-    })
+    }
 }

@@ -1,0 +1,163 @@
+//! Abuse cases (issue 10), on SQLite and PostgreSQL: what one key holder
+//! could do to stop the platform or slip data past a policy. Each case
+//! failed before its fix.
+
+use std::time::{Duration, Instant};
+
+use crate::common::TestApp;
+use crate::governance::{rule, setup, upstream_saw, CARD, EMAIL};
+use atrium::domain::pii::EntityType;
+use atrium::domain::policy::{Action, Direction, Target};
+use serde_json::{json, Value};
+
+on_both_backends!(
+    every_forwarded_string_is_governed,
+    a_body_full_of_emails_is_answered_in_bounded_time,
+    refused_requests_still_spend_a_request,
+);
+
+async fn post(app: &TestApp, key: &str, path: &str, body: &Value) -> (u16, Value) {
+    let req = reqwest::Client::new().post(app.url(path));
+    let req = if path == "/v1/messages" {
+        req.header("x-api-key", key)
+            .header("anthropic-version", "2023-06-01")
+    } else {
+        req.bearer_auth(key)
+    };
+    let res = req.json(body).send().await.expect("request");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// PII outside `system` and `messages` reached the provider unscanned in
+/// same-dialect passthrough: tool descriptions and schemas, document data,
+/// metadata (values and keys), OpenAI message names.
+async fn every_forwarded_string_is_governed(app: TestApp) -> TestApp {
+    let s = setup(&app, "Fields").await;
+    let t = Some(&s.tenant_id);
+    let email = Target::Entity(EntityType::EmailAddress);
+    rule(&app.svc, t, email, Action::Redact, Direction::Prompt).await;
+    let card = Target::Entity(EntityType::CreditCard);
+    rule(&app.svc, t, card, Action::Block, Direction::Prompt).await;
+
+    let body = json!({
+        "model": "claude-mock", "max_tokens": 16,
+        "metadata": { "user_id": EMAIL },
+        "tools": [{ "name": "lookup", "description": format!("ask {EMAIL} first"),
+                    "input_schema": { "type": "object", "properties": {
+                        "who": { "type": "string", "description": format!("e.g. {EMAIL}") },
+                        EMAIL: { "type": "string" } } } }],
+        "messages": [{ "role": "user", "content": [
+            { "type": "document", "source": { "type": "text", "media_type": "text/plain",
+                                               "data": format!("contact {EMAIL}") } },
+            { "type": "text", "text": "summarise" }] }]
+    });
+    let (status, answer) = post(&app, &s.key, "/v1/messages", &body).await;
+    assert_eq!(status, 200, "{answer}");
+    let seen = upstream_saw(&s).await;
+    assert!(
+        !seen.contains(EMAIL),
+        "an e-mail reached the provider: {seen}"
+    );
+    assert!(
+        seen.matches("[REDACTED:EMAIL_ADDRESS]").count() >= 5,
+        "{seen}"
+    );
+
+    // A name allows `[a-zA-Z0-9_-]`: the card written with hyphens.
+    let name = CARD.replace(' ', "-");
+    let body = json!({ "model": "gpt-mock", "messages": [
+        { "role": "user", "name": name, "content": "hello" }] });
+    let (status, answer) = post(&app, &s.key, "/v1/chat/completions", &body).await;
+    assert_eq!(status, 403, "a card in a message name is blocked: {answer}");
+    app
+}
+
+/// Overlaps were resolved by comparing each finding with every kept one:
+/// a 10 MB body of e-mail addresses cost minutes of CPU on a worker.
+async fn a_body_full_of_emails_is_answered_in_bounded_time(app: TestApp) -> TestApp {
+    let s = setup(&app, "Flood").await;
+    let email = Target::Entity(EntityType::EmailAddress);
+    rule(
+        &app.svc,
+        Some(&s.tenant_id),
+        email,
+        Action::Redact,
+        Direction::Prompt,
+    )
+    .await;
+    let mut text = String::with_capacity(10 << 20);
+    let mut i = 0;
+    while text.len() < (10 << 20) - 64 * 1024 {
+        text.push_str(&format!("u{i}@example.com "));
+        i += 1;
+    }
+    let body = json!({ "model": "claude-mock", "max_tokens": 16,
+                       "messages": [{ "role": "user", "content": text }] });
+    let flood = {
+        let (app_url, key) = (app.url("/v1/messages"), s.key.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let res = reqwest::Client::new()
+                .post(app_url)
+                .header("x-api-key", key)
+                .header("anthropic-version", "2023-06-01")
+                .json(&body)
+                .send()
+                .await
+                .expect("flood");
+            (res.status().as_u16(), started.elapsed())
+        })
+    };
+    // Meanwhile a small request is not held up behind the scan.
+    let small = json!({ "model": "claude-mock", "max_tokens": 16,
+                        "messages": [{ "role": "user", "content": "hi" }] });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let (status, _) = post(&app, &s.key, "/v1/messages", &small).await;
+    assert_eq!(status, 200);
+    let small_took = started.elapsed();
+    let (status, took) = flood.await.expect("flood task");
+    assert_eq!(status, 200);
+    // Generous bounds for a loaded 2-core CI machine; before the fix the
+    // flood took minutes.
+    assert!(took < Duration::from_secs(60), "10 MB scan took {took:?}");
+    assert!(
+        small_took < Duration::from_secs(5),
+        "small request waited {small_took:?}"
+    );
+    let seen = upstream_saw(&s).await;
+    assert!(!seen.contains("@example.com"), "nothing past the cap leaks");
+    app
+}
+
+/// Admission comes first: an invalid request, an unknown model or a
+/// blocked prompt has still spent its place in the requests per minute.
+async fn refused_requests_still_spend_a_request(app: TestApp) -> TestApp {
+    use atrium::domain::tenant::TenantSettings;
+    use atrium::server::services::{api_keys, tenants, Actor};
+    let admin = Actor::system("test");
+    let settings = TenantSettings::new(
+        "Two a minute",
+        atrium::domain::tenant::IsolationLevel::RowLevel,
+        "any",
+        2,
+        1_000_000,
+    )
+    .expect("settings");
+    let t = tenants::create(&app.svc, &admin, settings)
+        .await
+        .expect("tenant");
+    let key = api_keys::create(&app.svc, &admin, &t.id, "k", None)
+        .await
+        .expect("key")
+        .key;
+    let unknown = json!({ "model": "no-such-model", "max_tokens": 16,
+                          "messages": [{ "role": "user", "content": "hi" }] });
+    assert_eq!(post(&app, &key, "/v1/messages", &unknown).await.0, 404);
+    let invalid = json!({ "model": "no-such-model" });
+    assert_eq!(post(&app, &key, "/v1/messages", &invalid).await.0, 400);
+    let (status, err) = post(&app, &key, "/v1/messages", &unknown).await;
+    assert_eq!(status, 429, "the third request in a minute: {err}");
+    app
+}
