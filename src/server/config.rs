@@ -79,6 +79,21 @@ pub struct Config {
     #[arg(long, env = "ATRIUM_SECRET_KEY", global = true, hide_env_values = true)]
     pub secret_key: Option<String>,
 
+    /// Bearer token that opens `/metrics` on the public listener. Without it
+    /// (and without `--metrics-addr`) metrics are not served at all.
+    #[arg(
+        long,
+        env = "ATRIUM_METRICS_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
+
+    /// A separate listen address for `/metrics` only (no token), e.g. on a
+    /// private interface for the scraper.
+    #[arg(long, env = "ATRIUM_METRICS_ADDR", global = true)]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Database-per-tenant stores kept open at once (least recently used close first).
     #[arg(long, env = "ATRIUM_TENANT_POOLS", default_value_t = 32, global = true)]
     pub tenant_pools: usize,

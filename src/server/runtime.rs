@@ -102,6 +102,7 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
     let watcher = control::spawn_watcher(services.clone(), version);
     let flusher = api_keys::spawn_last_used_flusher(services.clone());
     let retention = audit::spawn_retention(services.clone());
+    let metrics = serve_metrics(&services, &gateway).await?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state, gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
@@ -113,6 +114,9 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
         watcher.abort();
         flusher.abort();
         retention.abort();
+        if let Some(m) = metrics {
+            m.abort();
+        }
         result
     });
     Ok(Running {
@@ -122,6 +126,25 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
         stop: Some(stop),
         task,
     })
+}
+
+/// `/metrics` on its own address, when one is configured.
+async fn serve_metrics(
+    services: &Services,
+    gateway: &Gateway,
+) -> Result<Option<tokio::task::JoinHandle<()>>, ServeError> {
+    let Some(addr) = services.config.metrics_addr else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| ServeError::Bind(addr, e))?;
+    let app = crate::server::gateway::metrics_routes(gateway.clone());
+    Ok(Some(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "metrics listener stopped");
+        }
+    })))
 }
 
 /// `atrium serve`: first-run set-up, then serve until SIGTERM or ctrl-c.

@@ -14,6 +14,8 @@ on_both_backends!(
     every_forwarded_string_is_governed,
     a_body_full_of_emails_is_answered_in_bounded_time,
     refused_requests_still_spend_a_request,
+    malformed_bodies_are_refused_naming_the_field,
+    made_up_model_names_do_not_grow_metric_labels,
 );
 
 async fn post(app: &TestApp, key: &str, path: &str, body: &Value) -> (u16, Value) {
@@ -159,5 +161,113 @@ async fn refused_requests_still_spend_a_request(app: TestApp) -> TestApp {
     assert_eq!(post(&app, &key, "/v1/messages", &invalid).await.0, 400);
     let (status, err) = post(&app, &key, "/v1/messages", &unknown).await;
     assert_eq!(status, 429, "the third request in a minute: {err}");
+    app
+}
+
+/// Bodies the provider would have had to guess at were forwarded and
+/// answered 200 by the mock.
+async fn malformed_bodies_are_refused_naming_the_field(app: TestApp) -> TestApp {
+    let s = setup(&app, "Malformed").await;
+    let user = |content: Value| json!([{ "role": "user", "content": content }]);
+    let cases = [
+        (json!({ "messages": user(json!(5)) }), "messages[0].content"),
+        (
+            json!({ "messages": [{ "role": "robot", "content": "x" }] }),
+            "messages[0].role",
+        ),
+        (
+            json!({ "max_tokens": -1, "messages": user(json!("x")) }),
+            "max_tokens",
+        ),
+        (
+            json!({ "max_tokens": "ten", "messages": user(json!("x")) }),
+            "max_tokens",
+        ),
+        (
+            json!({ "temperature": "hot", "messages": user(json!("x")) }),
+            "temperature",
+        ),
+        (json!({ "messages": user(json!("a\u{0}b")) }), "NUL"),
+        (
+            json!({ "model": "m\u{0}", "messages": user(json!("x")) }),
+            "model",
+        ),
+        (
+            json!({ "model": "m".repeat(300), "messages": user(json!("x")) }),
+            "model",
+        ),
+    ];
+    for (path, model) in [
+        ("/v1/messages", "claude-mock"),
+        ("/v1/chat/completions", "gpt-mock"),
+    ] {
+        for (fields, needle) in &cases {
+            let mut body = json!({ "model": model, "max_tokens": 16 });
+            for (k, v) in fields.as_object().into_iter().flatten() {
+                body[k] = v.clone();
+            }
+            let (status, err) = post(&app, &s.key, path, &body).await;
+            assert_eq!(status, 400, "{path} {body}: {err}");
+            let message = err["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains(needle),
+                "{path}: {message} should name {needle}"
+            );
+        }
+        let res = reqwest::Client::new()
+            .post(app.url(path))
+            .header("x-api-key", &s.key)
+            .bearer_auth(&s.key)
+            .header("anthropic-version", "2023-06-01")
+            .header("content-type", "text/plain")
+            .body(
+                json!({ "model": model, "max_tokens": 16, "messages": user(json!("x")) })
+                    .to_string(),
+            )
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 400, "{path}: text/plain is refused");
+    }
+    app
+}
+
+/// The raw model string was a metric label: every made-up name added a
+/// series for good.
+async fn made_up_model_names_do_not_grow_metric_labels(app: TestApp) -> TestApp {
+    let s = setup(&app, "Labels").await;
+    let client = reqwest::Client::new();
+    let sends = (0..2_000).map(|i| {
+        let body = json!({ "model": format!("made-up-{i}"), "max_tokens": 16,
+                           "messages": [{ "role": "user", "content": "x" }] });
+        let req = client
+            .post(app.url("/v1/messages"))
+            .header("x-api-key", &s.key)
+            .header("anthropic-version", "2023-06-01")
+            .json(&body);
+        async move { req.send().await.map(|r| r.status().as_u16()) }
+    });
+    let statuses = futures::future::join_all(sends).await;
+    assert!(
+        statuses.iter().all(|r| matches!(r, Ok(404))),
+        "unknown models are 404"
+    );
+    let text = client
+        .get(app.url("/metrics"))
+        .bearer_auth(crate::common::METRICS_TOKEN)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        !text.contains("made-up-"),
+        "a client's model name became a label"
+    );
+    assert!(
+        text.contains("model=\"unknown\""),
+        "refusals count under unknown"
+    );
     app
 }

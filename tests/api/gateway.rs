@@ -716,7 +716,12 @@ async fn aliases_models_list_and_metrics(app: TestApp) -> TestApp {
         .collect();
     assert_eq!(ids, ["claude-mock", "gpt-mock", "support-bot"]);
 
-    let text = reqwest::get(app.url("/metrics"))
+    let anonymous = reqwest::get(app.url("/metrics")).await.expect("metrics");
+    assert_eq!(anonymous.status(), 401, "metrics need the token");
+    let text = reqwest::Client::new()
+        .get(app.url("/metrics"))
+        .bearer_auth(crate::common::METRICS_TOKEN)
+        .send()
         .await
         .expect("metrics")
         .text()

@@ -38,6 +38,8 @@ struct Args {
     config: Config,
 }
 
+pub const METRICS_TOKEN: &str = "test-metrics-token";
+
 /// A config as the binary would parse it, with test overrides.
 pub fn config(db_url: &str, data_dir: &std::path::Path) -> Config {
     let mut c = Args::parse_from(["atrium"]).config;
@@ -48,6 +50,7 @@ pub fn config(db_url: &str, data_dir: &std::path::Path) -> Config {
     c.admin_password = Some(ADMIN_PASSWORD.into());
     c.no_demo = true;
     c.cache_poll_ms = 100;
+    c.metrics_token = Some(METRICS_TOKEN.into());
     // Tests opt in to Redis explicitly (ATRIUM_TEST_REDIS_URL), never by accident.
     c.redis_url = None;
     c.demo_upstream = None;

@@ -28,6 +28,31 @@ pub async fn chat_completions(State(gw): State<Gateway>, req: Request) -> Respon
     complete(gw, Dialect::OpenAi, req).await
 }
 
+/// `/metrics` on the public listener: only with `ATRIUM_METRICS_TOKEN`
+/// as a bearer token; unconfigured, it is not there.
+pub async fn public_metrics(State(gw): State<Gateway>, headers: HeaderMap) -> Response {
+    let Some(token) = gw.svc.config.metrics_token.as_deref() else {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !same_secret(given, token) {
+        let challenge = [(header::WWW_AUTHENTICATE, "Bearer")];
+        return (axum::http::StatusCode::UNAUTHORIZED, challenge).into_response();
+    }
+    metrics(State(gw)).await
+}
+
+/// Compares digests, so the time taken says nothing about the token.
+fn same_secret(given: &str, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(given.as_bytes()) == Sha256::digest(expected.as_bytes())
+}
+
+/// `/metrics` as the scraper sees it (the private listener serves this as is).
 pub async fn metrics(State(gw): State<Gateway>) -> Response {
     metrics::gauge!("atrium_ledger_queue_depth").set(gw.ledger.depth() as f64);
     (
@@ -106,6 +131,11 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
     let auth = authenticate::key(gw, &parts.headers).await?;
     settle.authenticated(auth.clone());
     gw.limiter.admit(&auth.tenant).await?;
+    if !is_json(&parts.headers) {
+        return Err(GatewayError::Invalid(
+            "content-type: must be application/json".into(),
+        ));
+    }
     let limit = gw.svc.config.max_body_bytes;
     let bytes = to_bytes(body, limit)
         .await
@@ -122,7 +152,7 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
     }
     let cat = catalog::snapshot(&gw.svc);
     let route = route::resolve(&cat, &auth, &request.model)?;
-    settle.routed(route.model.price);
+    settle.routed(&route.model.name, route.model.price);
     let version = parts
         .headers
         .get("anthropic-version")
@@ -140,6 +170,15 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
         answer,
         rate,
     })
+}
+
+/// Both dialects are JSON; a form post or plain text is refused, not guessed at.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Step 3 on the request's body; a large body is scanned off the async

@@ -73,12 +73,19 @@ impl Gateway {
     }
 }
 
+/// The private listener's one route (`ATRIUM_METRICS_ADDR`).
+pub fn metrics_routes(gw: Gateway) -> Router {
+    Router::new()
+        .route("/metrics", get(handler::metrics))
+        .with_state(gw)
+}
+
 pub fn routes<S: Clone + Send + Sync + 'static>(gw: Gateway) -> Router<S> {
     Router::new()
         .route("/v1/messages", post(handler::messages))
         .route("/v1/chat/completions", post(handler::chat_completions))
         .route("/v1/models", get(handler::models))
-        .route("/metrics", get(handler::metrics))
+        .route("/metrics", get(handler::public_metrics))
         // The handlers enforce the configured limit themselves, so an
         // oversize body gets a 413 in the caller's dialect.
         .layer(DefaultBodyLimit::disable())

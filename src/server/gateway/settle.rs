@@ -29,6 +29,9 @@ pub struct Settlement {
     provider: Option<String>,
     stream: bool,
     price: Price,
+    /// The catalog model the request resolved to: the metrics label, so a
+    /// client cannot mint label values with made-up model names.
+    catalog_model: Option<String>,
     policy_action: Action,
     classification: Classification,
     /// Tokens taken from the tenant's per-minute budget at admission.
@@ -50,6 +53,7 @@ impl Settlement {
             provider: None,
             stream: false,
             price: Price::default(),
+            catalog_model: None,
             policy_action: Action::Allow,
             classification: Classification::Public,
             reserved: 0,
@@ -84,7 +88,8 @@ impl Settlement {
         self.classification = classification;
     }
 
-    pub fn routed(&mut self, price: Price) {
+    pub fn routed(&mut self, model: &str, price: Price) {
+        self.catalog_model = Some(model.to_string());
         self.price = price;
     }
 
@@ -178,7 +183,7 @@ impl Settlement {
             .auth
             .as_ref()
             .map_or_else(String::new, |a| a.tenant.id.to_string());
-        metrics::counter!("atrium_requests_total", "tenant" => tenant, "model" => self.model.clone(),
+        metrics::counter!("atrium_requests_total", "tenant" => tenant, "model" => self.catalog_model.clone().unwrap_or_else(|| "unknown".into()),
             "status" => status.to_string())
         .increment(1);
         metrics::histogram!("atrium_gateway_seconds").record(self.started.elapsed().as_secs_f64());

@@ -10,6 +10,9 @@ use serde_json::{json, Value};
 
 use super::catalog::ProviderKind;
 
+mod fields;
+pub use fields::MAX_MODEL_LEN;
+
 /// The two client (and provider) APIs Atrium speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -228,36 +231,22 @@ impl CompletionRequest {
 
 /// The fields each dialect requires, with messages that say what is wrong.
 fn validate(dialect: Dialect, body: &Value) -> Result<String, RequestError> {
-    let invalid = |m: &str| RequestError::Invalid(m.to_string());
-    if !body.is_object() {
+    let Some(obj) = body.as_object() else {
         return Err(RequestError::NotJson(
             "request body must be a JSON object".into(),
         ));
-    }
-    let model = body
-        .get("model")
-        .and_then(Value::as_str)
-        .filter(|m| !m.trim().is_empty())
-        .ok_or_else(|| invalid("model: field required"))?;
-    let messages = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .ok_or_else(|| invalid("messages: field required (an array)"))?;
-    if messages.is_empty() {
-        return Err(invalid("messages: at least one message is required"));
-    }
-    if messages
-        .iter()
-        .any(|m| !m.get("role").is_some_and(Value::is_string))
-    {
-        return Err(invalid("messages: every message needs a role"));
-    }
-    let max_tokens = body.get("max_tokens").and_then(Value::as_i64);
-    if dialect == Dialect::Anthropic && max_tokens.is_none_or(|n| n < 1) {
-        return Err(invalid("max_tokens: field required (a positive integer)"));
+    };
+    let model = fields::model(body)?;
+    fields::check(dialect, obj)?;
+    if dialect == Dialect::Anthropic && !obj.contains_key("max_tokens") {
+        return Err(RequestError::Invalid(
+            "max_tokens: field required (a positive integer)".into(),
+        ));
     }
     if body.get("stream").is_some_and(|s| !s.is_boolean()) {
-        return Err(invalid("stream: must be true or false"));
+        return Err(RequestError::Invalid(
+            "stream: must be true or false".into(),
+        ));
     }
     Ok(model.to_string())
 }
@@ -297,7 +286,57 @@ mod tests {
                 r#"{"model":"m","messages":[{"role":"user"}],"stream":"yes"}"#,
                 "stream",
             ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":5}]}"#,
+                "messages[0].content",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#,
+                "messages[0].role",
+            ),
+            (
+                r#"{"model":"m","max_tokens":-1,"messages":[{"role":"user"}]}"#,
+                "max_tokens",
+            ),
+            (
+                r#"{"model":"m","max_tokens":"ten","messages":[{"role":"user"}]}"#,
+                "max_tokens",
+            ),
+            (
+                r#"{"model":"m","temperature":"hot","messages":[{"role":"user"}]}"#,
+                "temperature",
+            ),
+            (
+                r#"{"model":"m","temperature":2.5,"messages":[{"role":"user"}]}"#,
+                "temperature",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":"a\u0000b"}]}"#,
+                "NUL",
+            ),
+            (
+                r#"{"model":"m\u0000","messages":[{"role":"user"}]}"#,
+                "model",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":[{"type":"video"}]}]}"#,
+                "content[0].type",
+            ),
         ];
+        let long = format!(
+            r#"{{"model":"{}","messages":[{{"role":"user"}}]}}"#,
+            "m".repeat(257)
+        );
+        assert!(
+            parse(Dialect::OpenAi, &long).is_err(),
+            "a 257-byte model name"
+        );
+        let unknown =
+            r#"{"model":"m","messages":[{"role":"user","content":"x"}],"seed":7,"x_custom":{}}"#;
+        assert!(
+            parse(Dialect::OpenAi, unknown).is_ok(),
+            "unknown fields pass through"
+        );
         for (body, needle) in cases {
             let err = parse(Dialect::OpenAi, body).expect_err(body);
             let (RequestError::NotJson(m) | RequestError::Invalid(m)) = err;
