@@ -92,7 +92,7 @@ fn exact(word: &[u8]) -> u16 {
         | b"credit" | b"debit" | b"charge" | b"paid" | b"payment" | b"pan" | b"transaction"
         | b"refund" | b"billing" | b"cardholder" => CARD,
         b"ssn" | b"social" | b"taxpayer" | b"tin" | b"itin" | b"applicant" | b"employee"
-        | b"payroll" | b"w2" | b"ss" => SSN,
+        | b"payroll" | b"w2" | b"ss" | b"tax" => SSN,
         b"call" | b"phone" | b"tel" | b"telephone" | b"fax" | b"mobile" | b"cell" => PHONE | CALL,
         b"line" | b"reach" | b"sms" | b"whatsapp" | b"dial" | b"hotline" | b"ring" => PHONE,
         b"contact" => PHONE | EMAIL,

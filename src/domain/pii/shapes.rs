@@ -97,7 +97,9 @@ pub fn ssn_shapes(d: &Digits, out: &mut Vec<(usize, usize)>) {
         if e - k != 3 || k + 9 > d.len() {
             continue;
         }
-        let one = |s: &[u8]| matches!(s, b"-" | b" ");
+        // Dots too, as Presidio accepts them; the recognizer scores a dotted
+        // number as an SSN only next to a context word.
+        let one = |s: &[u8]| matches!(s, b"-" | b" " | b".");
         if one(d.sep(k + 2))
             && d.group_end(k + 3) == k + 5
             && one(d.sep(k + 4))

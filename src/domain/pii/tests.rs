@@ -274,3 +274,37 @@ fn a_spent_request_budget_still_covers_every_type() {
         "call [REDACTED:EMAIL_ADDRESS]"
     );
 }
+
+/// Held-out formats (issue 10 #9): dotted SSNs beside a context word, as
+/// Presidio's pattern accepts them, in log lines, CSV and JSON fields.
+#[test]
+fn dotted_ssns_next_to_context() {
+    use EntityType::UsSsn as S;
+    one("ssn=660.97.5960 status=ok", S, "660.97.5960");
+    one(r#"{"tax_id_us": "660.97.5960"}"#, S, "660.97.5960");
+    one("name,social\nAda,660.97.5960", S, "660.97.5960");
+    one("SSN: 660.97.5960", S, "660.97.5960");
+    none("release 660.97.5960 shipped");
+    none("version 1.22.3333 and 123.45.6789");
+    none("on 2024.01.1234 at noon");
+}
+
+/// International numbers written in groups.
+#[test]
+fn grouped_international_numbers() {
+    use EntityType::PhoneNumber as P;
+    one("call +31 20 853 9478 today", P, "+31 20 853 9478");
+    one(r#"{"phone": "+44 20 7946 0958"}"#, P, "+44 20 7946 0958");
+    one(
+        "2026-11-01T10:00:00Z caller=+44 20 7946 0958 ok",
+        P,
+        "+44 20 7946 0958",
+    );
+    one("id,phone\n7,+31 20 853 9478", P, "+31 20 853 9478");
+    let phones = |t: &str| found(t).into_iter().filter(|(ty, _)| *ty == P).count();
+    assert_eq!(phones("from 10.20.30.40 to 10.20.30.41"), 0);
+    assert_eq!(phones("dated 2026-11-01 12:30:45"), 0);
+    one("tel:+31 20 853 9478", P, "+31 20 853 9478");
+    one(r#""+44 20 7946 0958","x""#, P, "+44 20 7946 0958");
+    one("mobile: +31 6 1234 5678;", P, "+31 6 1234 5678");
+}

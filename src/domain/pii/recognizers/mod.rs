@@ -27,7 +27,8 @@ pub(crate) fn candidates(text: &str) -> Vec<Span> {
             shapes::card_stretches(&d, &mut found);
             cards(text, &found, &mut out);
         }
-        if g.card_run >= 9 {
+        // Dotted SSNs are runs the card gate breaks on `.`; the phone gate does not.
+        if g.card_run >= 9 || g.phone_run >= 9 {
             shapes::ssn_shapes(&d, &mut found);
             ssns(text, &found, &mut out);
         }

@@ -119,6 +119,7 @@ pub(super) fn ssns(text: &str, spans: &[(usize, usize)], out: &mut Vec<Span>) {
         let mut score: f32 = match sep {
             Some(b'-') => 0.65,
             Some(b' ') => 0.35,
+            Some(b'.') => 0.2,
             _ => 0.3,
         };
         if ctx.has(context::SSN) {
