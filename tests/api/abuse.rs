@@ -16,6 +16,7 @@ on_both_backends!(
     refused_requests_still_spend_a_request,
     malformed_bodies_are_refused_naming_the_field,
     made_up_model_names_do_not_grow_metric_labels,
+    a_poisoned_event_cannot_stall_the_ledger,
 );
 
 async fn post(app: &TestApp, key: &str, path: &str, body: &Value) -> (u16, Value) {
@@ -269,5 +270,75 @@ async fn made_up_model_names_do_not_grow_metric_labels(app: TestApp) -> TestApp 
         text.contains("model=\"unknown\""),
         "refusals count under unknown"
     );
+    app
+}
+
+/// One event PostgreSQL refuses (NUL in text) made its whole batch retry
+/// forever; the queue filled and every request of every tenant waited.
+async fn a_poisoned_event_cannot_stall_the_ledger(app: TestApp) -> TestApp {
+    use atrium::domain::completion::Dialect;
+    use atrium::domain::pii::Classification;
+    use atrium::domain::usage::UsageEvent;
+    use atrium::server::db::Backend;
+    let s = setup(&app, "Poisoned").await;
+    let gw = &app.running.gateway;
+    let poison = UsageEvent {
+        request_id: "req_poison".into(),
+        tenant_id: s.tenant_id.clone(),
+        api_key_id: None,
+        model: "bad\0model".into(),
+        provider: None,
+        dialect: Dialect::Anthropic,
+        stream: false,
+        input_tokens: 1,
+        output_tokens: 1,
+        cache_read_tokens: 0,
+        cache_write_tokens: 0,
+        cost_micros: 0,
+        latency_ms: 1,
+        status: 200,
+        error_type: None,
+        created_at: 1,
+        policy_action: Action::Allow,
+        classification: Classification::Public,
+    };
+    gw.ledger.push(poison).await;
+    let body = json!({ "model": "claude-mock", "max_tokens": 16,
+                       "messages": [{ "role": "user", "content": "hi" }] });
+    let sends = (0..300).map(|_| {
+        let (app, key, body) = (&app, &s.key, &body);
+        async move {
+            let started = Instant::now();
+            let status = post(app, key, "/v1/messages", body).await.0;
+            (status, started.elapsed())
+        }
+    });
+    let results = futures::future::join_all(sends).await;
+    assert!(results.iter().all(|(status, _)| *status == 200));
+    let slowest = results.iter().map(|(_, t)| *t).max().unwrap_or_default();
+    assert!(
+        slowest < Duration::from_secs(10),
+        "a request waited {slowest:?}"
+    );
+    gw.ledger.flush().await;
+    let store = app.svc.stores.open(&s.tenant_id).await.expect("store");
+    let events = store.usage_page("", None, 1_000).await.expect("events");
+    let good = events
+        .iter()
+        .filter(|e| e.request_id != "req_poison")
+        .count();
+    assert_eq!(good, 300, "every good event is stored");
+    let (dead,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM dead_letters WHERE queue = 'usage ledger'")
+            .fetch_one(&app.svc.db.pool)
+            .await
+            .expect("dead letters");
+    let poisoned_stored = events.iter().any(|e| e.request_id == "req_poison");
+    match app.svc.db.backend {
+        // PostgreSQL refuses the NUL: the event is kept as a dead letter.
+        Backend::Postgres => assert_eq!((dead, poisoned_stored), (1, false)),
+        // SQLite keeps NUL in text: nothing is refused.
+        Backend::Sqlite => assert_eq!((dead, poisoned_stored), (0, true)),
+    }
     app
 }

@@ -8,10 +8,32 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
+/// Why a write failed, and whether trying again may help.
+#[derive(Debug)]
+pub struct WriteError {
+    pub message: String,
+    pub transient: bool,
+}
+
+impl From<crate::server::services::ServiceError> for WriteError {
+    fn from(e: crate::server::services::ServiceError) -> Self {
+        WriteError {
+            transient: e.is_transient(),
+            message: format!("{e:?}"),
+        }
+    }
+}
+
 /// Where a queue's batches go. Writes must be idempotent or all-or-nothing,
-/// because a failed batch is written again whole.
+/// because a failed batch (or half of one) is written again.
 pub trait Sink<T>: Send + Sync + 'static {
-    fn write<'a>(&'a self, batch: &'a [T]) -> BoxFuture<'a, Result<(), String>>;
+    fn write<'a>(&'a self, batch: &'a [T]) -> BoxFuture<'a, Result<(), WriteError>>;
+    /// Keeps one item the database refuses for good, with the error.
+    fn dead_letter<'a>(
+        &'a self,
+        item: &'a T,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), WriteError>>;
 }
 
 pub struct Tuning {
@@ -34,7 +56,7 @@ pub struct BatchQueue<T> {
     name: &'static str,
 }
 
-impl<T: Send + 'static> BatchQueue<T> {
+impl<T: Send + Sync + 'static> BatchQueue<T> {
     pub fn start(tuning: Tuning, sink: impl Sink<T>) -> Self {
         let capacity = tuning.capacity.max(1);
         let (tx, rx) = mpsc::channel(capacity);
@@ -80,7 +102,7 @@ impl<T: Send + 'static> BatchQueue<T> {
     }
 }
 
-async fn worker<T>(tuning: Tuning, sink: impl Sink<T>, mut rx: mpsc::Receiver<Msg<T>>) {
+async fn worker<T: Sync>(tuning: Tuning, sink: impl Sink<T>, mut rx: mpsc::Receiver<Msg<T>>) {
     let mut batch: Vec<T> = Vec::with_capacity(tuning.batch);
     let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
     while let Some(first) = rx.recv().await {
@@ -108,16 +130,115 @@ fn take<T>(msg: Msg<T>, batch: &mut Vec<T>, waiting: &mut Vec<oneshot::Sender<()
     }
 }
 
-/// Retries with backoff until the batch is stored: nothing is dropped.
-async fn write<T>(sink: &impl Sink<T>, name: &str, batch: &mut Vec<T>) {
-    if batch.is_empty() {
-        return;
+/// Stores the batch: nothing is dropped, and one bad item cannot hold up
+/// the rest.
+async fn write<T: Sync>(sink: &impl Sink<T>, name: &str, batch: &mut Vec<T>) {
+    if !batch.is_empty() {
+        store(sink, name, batch).await;
     }
+    batch.clear();
+}
+
+/// Retries transient failures with backoff. On a permanent failure the
+/// items are split in halves and each half stored the same way, so every
+/// good item is stored and each refused one becomes a dead letter: at
+/// most 2·log2(n) extra writes per bad item.
+fn store<'a, T: Sync>(sink: &'a impl Sink<T>, name: &'a str, items: &'a [T]) -> BoxFuture<'a, ()> {
+    Box::pin(async move {
+        let mut delay = Duration::from_millis(50);
+        loop {
+            let e = match sink.write(items).await {
+                Ok(()) => return,
+                Err(e) => e,
+            };
+            if e.transient {
+                tracing::error!(queue = name, error = %e.message, items = items.len(), "write failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+                continue;
+            }
+            if let [item] = items {
+                return dead_letter(sink, name, item, &e.message).await;
+            }
+            let (a, b) = items.split_at(items.len() / 2);
+            store(sink, name, a).await;
+            store(sink, name, b).await;
+            return;
+        }
+    })
+}
+
+async fn dead_letter<T: Sync>(sink: &impl Sink<T>, name: &str, item: &T, error: &str) {
+    tracing::error!(queue = name, error = %error, "the database refused an item; kept as a dead letter");
     let mut delay = Duration::from_millis(50);
-    while let Err(e) = sink.write(batch).await {
-        tracing::error!(queue = name, error = %e, items = batch.len(), "write failed; retrying");
+    while let Err(e) = sink.dead_letter(item, error).await {
+        tracing::error!(queue = name, error = %e.message, "storing a dead letter failed; retrying");
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
     }
-    batch.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Refuses any batch holding a negative number, for good; counts writes.
+    #[derive(Default)]
+    struct Picky {
+        stored: Mutex<Vec<i64>>,
+        dead: Mutex<Vec<i64>>,
+        writes: Mutex<usize>,
+    }
+
+    impl Sink<i64> for std::sync::Arc<Picky> {
+        fn write<'a>(&'a self, batch: &'a [i64]) -> BoxFuture<'a, Result<(), WriteError>> {
+            Box::pin(async move {
+                *self.writes.lock().unwrap() += 1;
+                if batch.iter().any(|n| *n < 0) {
+                    return Err(WriteError {
+                        message: "negative".into(),
+                        transient: false,
+                    });
+                }
+                self.stored.lock().unwrap().extend_from_slice(batch);
+                Ok(())
+            })
+        }
+        fn dead_letter<'a>(
+            &'a self,
+            item: &'a i64,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<(), WriteError>> {
+            Box::pin(async move {
+                self.dead.lock().unwrap().push(*item);
+                Ok(())
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_poisoned_batch_stores_every_good_item_and_dead_letters_the_bad() {
+        let sink = std::sync::Arc::new(Picky::default());
+        let tuning = Tuning {
+            capacity: 1_000,
+            batch: 500,
+            linger: Duration::from_millis(5),
+            name: "t",
+        };
+        let q = BatchQueue::start(tuning, sink.clone());
+        for n in 0..1_000i64 {
+            q.push(if n == 321 || n == 800 { -n } else { n }).await;
+        }
+        q.flush().await;
+        let mut stored = sink.stored.lock().unwrap().clone();
+        stored.sort_unstable();
+        assert_eq!(stored.len(), 998);
+        assert!(stored.iter().all(|n| *n >= 0));
+        assert_eq!(*sink.dead.lock().unwrap(), vec![-321, -800]);
+        assert!(
+            *sink.writes.lock().unwrap() < 60,
+            "splitting is logarithmic"
+        );
+    }
 }

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use super::batch::{BatchQueue, Sink, Tuning};
+use super::batch::{BatchQueue, Sink, Tuning, WriteError};
 use crate::domain::usage::UsageEvent;
-use crate::server::services::usage;
 use crate::server::services::Services;
+use crate::server::services::{dead_letters, usage};
 
 pub type Ledger = BatchQueue<UsageEvent>;
 
@@ -16,21 +16,27 @@ struct LedgerSink(Services);
 
 impl Sink<UsageEvent> for LedgerSink {
     /// Inserts are idempotent on request id, so a retried batch is safe.
-    fn write<'a>(&'a self, batch: &'a [UsageEvent]) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            usage::insert_batch(&self.0, batch)
-                .await
-                .map_err(|e| format!("{e:?}"))
-        })
+    fn write<'a>(&'a self, batch: &'a [UsageEvent]) -> BoxFuture<'a, Result<(), WriteError>> {
+        Box::pin(async move { Ok(usage::insert_batch(&self.0, batch).await?) })
+    }
+
+    fn dead_letter<'a>(
+        &'a self,
+        item: &'a UsageEvent,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), WriteError>> {
+        Box::pin(async move { Ok(dead_letters::record(&self.0, QUEUE, item, error).await?) })
     }
 }
+
+const QUEUE: &str = "usage ledger";
 
 pub fn start(svc: Services, capacity: usize) -> Ledger {
     let tuning = Tuning {
         capacity,
         batch: 500,
         linger: Duration::from_millis(20),
-        name: "usage ledger",
+        name: QUEUE,
     };
     BatchQueue::start(tuning, LedgerSink(svc))
 }

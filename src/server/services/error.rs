@@ -49,6 +49,18 @@ impl From<DbError> for ServiceError {
 }
 
 impl ServiceError {
+    /// Whether trying again later may succeed: a lost connection, a busy
+    /// or locked database, a serialization failure, a store that moved
+    /// mid-write. Anything else (bad data, a broken constraint) fails the
+    /// same way every time.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ServiceError::Db(e) => sql_transient(e),
+            ServiceError::Internal(_) => true,
+            _ => false,
+        }
+    }
+
     /// Unique-constraint failures become a readable conflict on `what`.
     pub fn conflict_on(what: &str) -> impl FnOnce(sqlx::Error) -> ServiceError + '_ {
         move |e| {
@@ -73,5 +85,28 @@ impl ServiceError {
             ServiceError::TooManyAttempts(_) => 429,
             ServiceError::Internal(_) | ServiceError::Db(_) => 500,
         }
+    }
+}
+
+fn sql_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLite BUSY (5) and LOCKED (6), with their extended codes.
+                matches!(code.parse::<i32>().map(|c| c & 0xff), Ok(5 | 6))
+            } else {
+                // PostgreSQL classes 08 (connection), 40 (rollback:
+                // serialization, deadlock), 53 (resources), 57 (operator).
+                ["08", "40", "53", "57"].iter().any(|c| code.starts_with(c))
+            }
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::Tls(_) => true,
+        _ => false,
     }
 }

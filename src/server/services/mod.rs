@@ -9,6 +9,7 @@ pub mod audit_names;
 pub mod bootstrap;
 pub mod catalog;
 pub mod control;
+pub mod dead_letters;
 pub mod error;
 pub mod flash;
 pub mod policies;
