@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::net::IpAddr;
 use std::str::FromStr;
 
 use super::pricing::Price;
@@ -122,17 +123,85 @@ fn slug(field: &'static str, raw: &str) -> Result<String, Invalid> {
     }
 }
 
-pub fn base_url(raw: &str) -> Result<String, Invalid> {
+/// A provider's base URL. Requests carry the provider's credential, so
+/// they go over https; plain http only to loopback. A literal private,
+/// link-local or unspecified address (a cloud metadata endpoint, an
+/// internal service) is refused unless its host is in `allowed_private`
+/// (`ATRIUM_ALLOW_PRIVATE_UPSTREAMS`, for tests and self-hosted engines),
+/// which also permits http to it.
+pub fn base_url(raw: &str, allowed_private: &[String]) -> Result<String, Invalid> {
+    let bad = |m: &str| Invalid::new("base_url", m.to_string());
     let u = raw.trim().trim_end_matches('/');
-    let ok = (u.starts_with("http://") || u.starts_with("https://"))
-        && u.len() > "http://x".len()
-        && !u.chars().any(char::is_whitespace);
+    if u.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("must be a URL without spaces"));
+    }
+    let (https, rest) = match (u.strip_prefix("https://"), u.strip_prefix("http://")) {
+        (Some(rest), _) => (true, rest),
+        (None, Some(rest)) => (false, rest),
+        _ => return Err(bad("must be an https:// URL")),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(bad("must not carry credentials in the URL"));
+    }
+    let host = host_of(authority).ok_or_else(|| bad("must name a host"))?;
+    let allowed = allowed_private
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(&host));
+    let ip = host.parse::<IpAddr>().ok();
+    let loopback = host.eq_ignore_ascii_case("localhost") || ip.is_some_and(|ip| ip.is_loopback());
+    if ip.is_some_and(|ip| !ip.is_loopback() && is_private(ip)) && !allowed {
+        return Err(bad(
+            "is a private address; list its host in ATRIUM_ALLOW_PRIVATE_UPSTREAMS to allow it",
+        ));
+    }
+    if !https && !loopback && !allowed {
+        return Err(bad(
+            "must be https:// (http:// only to loopback or an allowed private host)",
+        ));
+    }
+    Ok(u.to_string())
+}
+
+/// The host of `host[:port]` or `[v6]:port`, lower-cased.
+fn host_of(authority: &str) -> Option<String> {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_private() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast()
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// Provider keys come from variables of this prefix only, so a provider
+/// cannot be pointed at `DATABASE_URL` or `ATRIUM_SECRET_KEY` and have the
+/// gateway send that secret to its host.
+pub const PROVIDER_KEY_PREFIX: &str = "ATRIUM_PROVIDER_KEY_";
+
+pub fn api_key_env(raw: &str) -> Result<String, Invalid> {
+    let var = raw.trim();
+    let ok = var.len() > PROVIDER_KEY_PREFIX.len()
+        && var.starts_with(PROVIDER_KEY_PREFIX)
+        && var
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
     if ok {
-        Ok(u.to_string())
+        Ok(var.to_string())
     } else {
         Err(Invalid::new(
-            "base_url",
-            "must be an http:// or https:// URL",
+            "api_key_env",
+            format!("must be a variable named {PROVIDER_KEY_PREFIX}<NAME> (A-Z, 0-9, _)"),
         ))
     }
 }
@@ -192,8 +261,43 @@ mod tests {
         assert!(model_name("claude-sonnet-4@2025").is_ok());
         assert!(model_name("bad name").is_err());
         assert!(provider_name("a").is_err());
-        assert!(base_url("ftp://x").is_err());
-        assert_eq!(base_url("http://h:1/v1/"), Ok("http://h:1/v1".into()));
+        let none: &[String] = &[];
+        assert!(base_url("ftp://x", none).is_err());
+        assert_eq!(
+            base_url("https://h:1/v1/", none),
+            Ok("https://h:1/v1".into())
+        );
+        assert_eq!(
+            base_url("http://127.0.0.1:9/v1", none),
+            Ok("http://127.0.0.1:9/v1".into())
+        );
+        assert!(base_url("http://localhost:9", none).is_ok());
+        assert!(base_url("http://[::1]:9", none).is_ok());
+        assert!(
+            base_url("http://api.example.com", none).is_err(),
+            "plain http off loopback"
+        );
+        assert!(
+            base_url("https://169.254.169.254/latest", none).is_err(),
+            "metadata endpoint"
+        );
+        assert!(base_url("https://10.0.0.5", none).is_err());
+        assert!(base_url("https://[fd00::1]", none).is_err());
+        assert!(base_url("https://user:pw@api.example.com", none).is_err());
+        let allowed = ["10.0.0.5".to_string()];
+        assert!(
+            base_url("http://10.0.0.5:8000/v1", &allowed).is_ok(),
+            "self-hosted engine"
+        );
+        assert!(api_key_env("ATRIUM_PROVIDER_KEY_OPENAI").is_ok());
+        for bad in [
+            "DATABASE_URL",
+            "ATRIUM_SECRET_KEY",
+            "ATRIUM_PROVIDER_KEY_",
+            "ATRIUM_PROVIDER_KEY_a",
+        ] {
+            assert!(api_key_env(bad).is_err(), "{bad}");
+        }
         assert!("azure".parse::<ProviderKind>().is_err());
         assert!(timeout_ms(50).is_err());
     }

@@ -65,6 +65,12 @@ pub struct Config {
     #[arg(long, env = "ATRIUM_TRUST_PROXY", global = true, value_parser = clap::builder::BoolishValueParser::new())]
     pub trust_proxy: bool,
 
+    /// With `--trust-proxy`: how many proxies of yours append to
+    /// `X-Forwarded-For`. The client is that many entries from the right;
+    /// anything further left was written by the client and is not trusted.
+    #[arg(long, env = "ATRIUM_TRUSTED_HOPS", default_value_t = 1, global = true)]
+    pub trusted_hops: usize,
+
     /// How often caches check the database for control-plane changes.
     #[arg(
         long,
@@ -93,6 +99,16 @@ pub struct Config {
     /// private interface for the scraper.
     #[arg(long, env = "ATRIUM_METRICS_ADDR", global = true)]
     pub metrics_addr: Option<SocketAddr>,
+
+    /// Provider hosts allowed although private (or over plain http), comma
+    /// separated: self-hosted engines on an internal network, tests.
+    #[arg(
+        long,
+        env = "ATRIUM_ALLOW_PRIVATE_UPSTREAMS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub allow_private_upstreams: Vec<String>,
 
     /// Database-per-tenant stores kept open at once (least recently used close first).
     #[arg(long, env = "ATRIUM_TENANT_POOLS", default_value_t = 32, global = true)]
@@ -149,6 +165,12 @@ impl Config {
         self.public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.addr))
+    }
+
+    /// How many trusted proxies append to `X-Forwarded-For`; `None` when
+    /// the header is not trusted at all.
+    pub fn proxies(&self) -> Option<usize> {
+        self.trust_proxy.then_some(self.trusted_hops)
     }
 
     pub fn secure_cookies(&self) -> bool {

@@ -17,6 +17,7 @@ on_both_backends!(
     malformed_bodies_are_refused_naming_the_field,
     made_up_model_names_do_not_grow_metric_labels,
     a_poisoned_event_cannot_stall_the_ledger,
+    provider_credentials_stay_with_the_provider,
 );
 
 async fn post(app: &TestApp, key: &str, path: &str, body: &Value) -> (u16, Value) {
@@ -340,5 +341,131 @@ async fn a_poisoned_event_cannot_stall_the_ledger(app: TestApp) -> TestApp {
         // SQLite keeps NUL in text: nothing is refused.
         Backend::Sqlite => assert_eq!((dead, poisoned_stored), (0, true)),
     }
+    // The dashboard shows the count to a platform admin.
+    let client = crate::common::client();
+    app.sign_in(
+        &client,
+        crate::common::ADMIN_EMAIL,
+        crate::common::ADMIN_PASSWORD,
+    )
+    .await;
+    let page = client.get(app.url("/")).send().await.expect("dashboard");
+    let html = page.text().await.expect("html");
+    let shown = html
+        .split_once(r#"data-testid="dead-letters""#)
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .map(|(_, rest)| {
+            rest.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+        });
+    assert_eq!(
+        shown,
+        Some(dead.to_string()),
+        "dead letters on the dashboard"
+    );
+    app
+}
+
+/// A provider could read any environment variable (`DATABASE_URL`) as its
+/// key, point at a metadata endpoint, or redirect the gateway, credential
+/// and all, to another host.
+async fn provider_credentials_stay_with_the_provider(app: TestApp) -> TestApp {
+    use atrium::domain::catalog::ProviderKind;
+    use atrium::server::services::catalog::{self, Credential, NewModel, NewProvider};
+    use atrium::server::services::Actor;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let admin = Actor::system("test");
+    let provider = |name: &str, base: String, credential| NewProvider {
+        name: name.into(),
+        kind: ProviderKind::Openai,
+        base_url: base,
+        region: "any".into(),
+        timeout_ms: 5_000,
+        credential,
+    };
+    let env = Credential::Env("DATABASE_URL".into());
+    let refused = catalog::add_provider(
+        &app.svc,
+        &admin,
+        provider("env", "https://api.example.com".into(), env),
+    )
+    .await;
+    assert!(refused.is_err(), "a provider key from DATABASE_URL");
+    let metadata = provider(
+        "meta",
+        "https://169.254.169.254/v1".into(),
+        Credential::None,
+    );
+    assert!(catalog::add_provider(&app.svc, &admin, metadata)
+        .await
+        .is_err());
+    let plain = provider(
+        "plain",
+        "http://api.example.com/v1".into(),
+        Credential::None,
+    );
+    assert!(catalog::add_provider(&app.svc, &admin, plain)
+        .await
+        .is_err());
+
+    // A provider that redirects: the gateway does not follow.
+    let hits = Arc::new(AtomicUsize::new(0));
+    let elsewhere = {
+        let hits = hits.clone();
+        let app = axum::Router::new().fallback(move || {
+            hits.fetch_add(1, Ordering::SeqCst);
+            async { "{}" }
+        });
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(l, app).await });
+        addr
+    };
+    let redirector = {
+        let to = format!("http://{elsewhere}/v1/chat/completions");
+        let app = axum::Router::new().fallback(move || {
+            let to = to.clone();
+            async move {
+                (
+                    axum::http::StatusCode::TEMPORARY_REDIRECT,
+                    [("location", to)],
+                )
+            }
+        });
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(l, app).await });
+        addr
+    };
+    let secret = Credential::Stored("sk-secret".into());
+    let p = provider("redirects", format!("http://{redirector}/v1"), secret);
+    catalog::add_provider(&app.svc, &admin, p)
+        .await
+        .expect("provider");
+    let model = NewModel {
+        name: "redirected".into(),
+        provider: "redirects".into(),
+        upstream_model: None,
+        price: Default::default(),
+        priority: 0,
+    };
+    catalog::add_model(&app.svc, &admin, model)
+        .await
+        .expect("model");
+    app.svc.refresh_caches().await.expect("refresh");
+    let s = setup(&app, "Redirected").await;
+    let body = json!({ "model": "redirected", "messages": [{ "role": "user", "content": "x" }] });
+    let (status, _) = post(&app, &s.key, "/v1/chat/completions", &body).await;
+    assert!(
+        status >= 500,
+        "a redirect is a provider failure, got {status}"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "the redirect was followed");
     app
 }

@@ -52,14 +52,14 @@ def atrium():
     a.cli("provider", "add", "--name", "up-anthropic", "--kind", "anthropic", "--base-url", f"http://{mock}",
           "--api-key-stdin", stdin="sk-ant-test\n")
     a.cli("provider", "add", "--name", "up-openai", "--kind", "openai", "--base-url", f"http://{mock}/v1",
-          "--api-key-env", "ATRIUM_SDK_TEST_OPENAI_KEY")
+          "--api-key-env", "ATRIUM_PROVIDER_KEY_SDK_TEST")
     a.cli("model", "add", "--name", "claude-test", "--provider", "up-anthropic",
           "--input-price-per-mtok", "3", "--output-price-per-mtok", "15")
     a.cli("model", "add", "--name", "gpt-test", "--provider", "up-openai",
           "--input-price-per-mtok", "0.15", "--output-price-per-mtok", "0.6")
     a.key = a.tenant_key("SDK", rpm=100000)
     addr = a.start(["serve"], "Atrium is running on ",
-                   {"LEPTOS_SITE_ADDR": "127.0.0.1:0", "ATRIUM_SDK_TEST_OPENAI_KEY": "sk-oai-test"})
+                   {"LEPTOS_SITE_ADDR": "127.0.0.1:0", "ATRIUM_PROVIDER_KEY_SDK_TEST": "sk-oai-test"})
     a.base = f"http://{addr}"
     a.mock = mock
     yield a

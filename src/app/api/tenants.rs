@@ -13,6 +13,14 @@ pub async fn dashboard_counts() -> Result<TenantCounts, ServerFnError> {
     tenants::counts(&svc, &actor).await.map_err(fail)
 }
 
+/// Items the usage ledger or policy audit could not store (platform admins).
+#[server(endpoint = "dead_letter_count")]
+pub async fn dead_letter_count() -> Result<i64, ServerFnError> {
+    use crate::server::services::dead_letters;
+    let (svc, actor) = actor().await?;
+    dead_letters::count(&svc, &actor).await.map_err(fail)
+}
+
 #[server(endpoint = "list_tenants")]
 pub async fn list_tenants(
     q: String,

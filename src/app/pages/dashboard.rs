@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::app::api::audit::search_audit;
-use crate::app::api::tenants::dashboard_counts;
+use crate::app::api::tenants::{dashboard_counts, dead_letter_count};
 use crate::app::components::data_table::{Column, DataTable};
 use crate::app::components::flash::ErrorBox;
 use crate::app::pages::layout::MeResource;
@@ -31,6 +31,22 @@ pub fn DashboardPage() -> impl IntoView {
             }
         },
     );
+    // Only platform admins see the write-behind queues' health.
+    let dead = Resource::new(
+        || (),
+        move |_| async move {
+            let admin = me
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|m| m.is_platform_admin());
+            if admin {
+                dead_letter_count().await.map(Some)
+            } else {
+                Ok(None)
+            }
+        },
+    );
     view! {
         <Title text="Dashboard"/>
         <h1>"Dashboard"</h1>
@@ -47,6 +63,21 @@ pub fn DashboardPage() -> impl IntoView {
                     }.into_any(),
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                 }
+            })}
+        </Suspense>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                dead.await.ok().flatten().map(|n| {
+                    let class = if n > 0 { "card stat warn" } else { "card stat" };
+                    view! {
+                        <section class="cards" data-testid="health">
+                            <div class=class>
+                                <span class="num" data-testid="dead-letters">{n}</span>
+                                "dead letters (refused writes kept for review)"
+                            </div>
+                        </section>
+                    }
+                })
             })}
         </Suspense>
         <Suspense fallback=|| ()>

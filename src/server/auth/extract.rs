@@ -33,7 +33,7 @@ where
         let Some(token) = presented_session(&parts.headers) else {
             return Ok(None);
         };
-        let ip = client_ip(&parts.headers, &parts.extensions, svc.config.trust_proxy);
+        let ip = client_ip(&parts.headers, &parts.extensions, svc.config.proxies());
         sessions::actor_for_token(&svc, token, &ip).await
     }
 }

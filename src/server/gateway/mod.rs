@@ -62,6 +62,9 @@ impl Gateway {
             .pool_max_idle_per_host(256)
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_secs(10))
+            // A provider's answer is the answer: a redirect could carry the
+            // credential to another host.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self {
             ledger: Arc::new(ledger::start(svc.clone(), svc.config.ledger_queue)),

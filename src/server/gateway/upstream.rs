@@ -149,6 +149,9 @@ async fn once(
         // The provider's own credentials or routing are wrong: an operator
         // problem, reported as a gateway fault rather than blamed on the caller.
         401 | 403 | 404 => Err(Attempt::Retry(GatewayError::UpstreamUnavailable)),
+        // Redirects are not followed (the credential stays with the
+        // provider's host) and not passed on: a misconfigured provider.
+        300..=399 => Err(Attempt::Retry(GatewayError::UpstreamUnavailable)),
         _ => Err(Attempt::Final(GatewayError::Upstream { status, message })),
     }
 }

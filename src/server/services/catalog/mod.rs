@@ -13,7 +13,6 @@ use crate::domain::catalog::{self, Model, Provider, ProviderKind};
 use crate::domain::pricing::Price;
 use crate::domain::role::Access;
 use crate::domain::time::now_millis;
-use crate::domain::validation::Invalid;
 
 use super::audit::Entry;
 use super::{control, new_id, tenants, Actor, Result, ServiceError, Services};
@@ -42,7 +41,7 @@ pub struct NewProvider {
 pub async fn add_provider(svc: &Services, actor: &Actor, new: NewProvider) -> Result<Provider> {
     actor.require_platform_admin()?;
     let name = catalog::provider_name(&new.name)?;
-    let base_url = catalog::base_url(&new.base_url)?;
+    let base_url = catalog::base_url(&new.base_url, &svc.config.allow_private_upstreams)?;
     let region = if new.region.trim().is_empty() {
         catalog::ANY_REGION.to_string()
     } else {
@@ -51,10 +50,7 @@ pub async fn add_provider(svc: &Services, actor: &Actor, new: NewProvider) -> Re
     let timeout_ms = catalog::timeout_ms(new.timeout_ms)?;
     let (env, sealed) = match &new.credential {
         Credential::None => (None, None),
-        Credential::Env(var) if var.trim().is_empty() => {
-            return Err(Invalid::new("api_key_env", "must name an environment variable").into())
-        }
-        Credential::Env(var) => (Some(var.trim().to_string()), None),
+        Credential::Env(var) => (Some(catalog::api_key_env(var)?), None),
         Credential::Stored(secret) => {
             let sealed = svc.secrets.seal(secret.trim())?;
             (None, Some(sealed))
