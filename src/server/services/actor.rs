@@ -48,11 +48,33 @@ impl Actor {
     }
 
     /// The tenant a tenant-bound actor is confined to; `None` for admins.
-    pub fn scope(&self) -> Option<&TenantId> {
+    /// Fails closed: a tenant role without a tenant sees nothing, rather
+    /// than everything.
+    pub fn scope(&self) -> Result<Option<&TenantId>> {
         if self.is_platform_admin() {
-            None
-        } else {
-            self.tenant_id.as_ref()
+            return Ok(None);
         }
+        self.tenant_id
+            .as_ref()
+            .map(Some)
+            .ok_or(ServiceError::Forbidden)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_role_without_a_tenant_sees_nothing() {
+        let orphan = Actor {
+            user_id: None,
+            label: "x".into(),
+            role: Role::TenantAdmin,
+            tenant_id: None,
+            client_ip: None,
+        };
+        assert!(matches!(orphan.scope(), Err(ServiceError::Forbidden)));
+        assert!(matches!(Actor::system("cli").scope(), Ok(None)));
     }
 }

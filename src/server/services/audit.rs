@@ -174,7 +174,7 @@ const SEARCH_TEXT: &str =
 
 fn conditions(actor: &Actor, q: &AuditSearch, backend: Backend) -> Result<Conditions> {
     let mut c = Conditions::default();
-    let tenant = match actor.scope() {
+    let tenant = match actor.scope()? {
         Some(own) => {
             actor.require(own, Access::Manage)?;
             Some(own.clone())
@@ -272,7 +272,7 @@ pub async fn get(svc: &Services, actor: &Actor, id: &str) -> Result<AuditEvent> 
     .fetch_optional(&svc.db.pool)
     .await?;
     let event = AuditEvent::try_from(row.ok_or(ServiceError::NotFound("audit event"))?)?;
-    match (&event.tenant_id, actor.scope()) {
+    match (&event.tenant_id, actor.scope()?) {
         (_, None) => Ok(event),
         (Some(t), Some(own)) if t == own => {
             actor.require(own, Access::Manage)?;

@@ -193,7 +193,7 @@ pub async fn list(
 /// The few tenants a picker needs: id and name, for admins.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn names(svc: &Services, actor: &Actor) -> Result<Vec<(String, String)>> {
-    let rows: Vec<(String, String)> = match actor.scope() {
+    let rows: Vec<(String, String)> = match actor.scope()? {
         None => {
             sqlx::query_as("SELECT id, name FROM tenants ORDER BY name_key LIMIT 1000")
                 .fetch_all(&svc.db.pool)
@@ -365,7 +365,7 @@ pub async fn delete(
 /// Numbers for the dashboard, scoped to the actor's tenant for tenant users.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn counts(svc: &Services, actor: &Actor) -> Result<TenantCounts> {
-    let scope = actor.scope();
+    let scope = actor.scope()?;
     let count = |sql: &'static str| async move {
         sqlx::query_scalar::<_, i64>(sql)
             .bind(scope)

@@ -118,7 +118,7 @@ pub async fn get(svc: &Services, actor: &Actor, id: &str) -> Result<User> {
 /// Platform admins list everyone; tenant admins their own tenant's users.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(svc: &Services, actor: &Actor, page: PageRequest) -> Result<Page<User>> {
-    let scope = actor.scope();
+    let scope = actor.scope()?;
     if let Some(own) = scope {
         actor.require(own, Access::Manage)?;
     }
