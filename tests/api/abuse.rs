@@ -18,6 +18,7 @@ on_both_backends!(
     made_up_model_names_do_not_grow_metric_labels,
     a_poisoned_event_cannot_stall_the_ledger,
     provider_credentials_stay_with_the_provider,
+    responses_carry_security_headers_and_files_are_private,
 );
 
 async fn post(app: &TestApp, key: &str, path: &str, body: &Value) -> (u16, Value) {
@@ -467,5 +468,34 @@ async fn provider_credentials_stay_with_the_provider(app: TestApp) -> TestApp {
         "a redirect is a provider failure, got {status}"
     );
     assert_eq!(hits.load(Ordering::SeqCst), 0, "the redirect was followed");
+    app
+}
+
+/// Clickjacking, MIME sniffing, referrer leaks; a world-readable database.
+async fn responses_carry_security_headers_and_files_are_private(app: TestApp) -> TestApp {
+    for path in ["/login", "/healthz", "/v1/models"] {
+        let res = reqwest::get(app.url(path)).await.expect("get");
+        let h = res.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+        let csp = h["content-security-policy"].to_str().unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = &app.svc.config.data_dir;
+        let mut files = vec![dir.join("secret.key")];
+        if app.svc.db.backend == atrium::server::db::Backend::Sqlite {
+            files.push(std::path::PathBuf::from(atrium::server::db::sqlite_path(
+                &app.db_url,
+            )));
+        }
+        for f in files {
+            let mode = std::fs::metadata(&f).expect("file").permissions().mode();
+            assert_eq!(mode & 0o077, 0, "{} is {mode:o}", f.display());
+        }
+    }
     app
 }

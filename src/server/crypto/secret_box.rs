@@ -58,7 +58,7 @@ impl SecretBox {
         match std::fs::read_to_string(&path) {
             Ok(k) => Self::from_hex(&k),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(data_dir)
+                crate::server::db::create_private_dir(data_dir)
                     .map_err(|e| CryptoError::KeyFile(shown.clone(), e))?;
                 let mut key = [0u8; 32];
                 OsRng.fill_bytes(&mut key);

@@ -122,8 +122,33 @@ pub(crate) fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOpt
         })
 }
 
+/// Creates `dir` and missing parents as owner-only (0700 on Unix).
+pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
+/// Creates `path` empty as owner-only (0600) unless it exists; SQLite gives
+/// its -wal and -shm files the database file's permissions.
+fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path).map(drop)
+}
+
 /// The file path inside a `sqlite:` URL.
-pub(crate) fn sqlite_path(url: &str) -> &str {
+pub fn sqlite_path(url: &str) -> &str {
     url.trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:")
         .split('?')
@@ -131,14 +156,19 @@ pub(crate) fn sqlite_path(url: &str) -> &str {
         .unwrap_or_default()
 }
 
-/// Makes sure the file and its directory can be created on first start.
+/// Makes sure the file and its directory can be created on first start,
+/// readable by this user only (the database holds hashes, sealed secrets
+/// and every tenant's usage).
 fn sqlite_url(url: &str) -> Result<String, DbError> {
     let path = sqlite_path(url);
     if let Some(dir) = std::path::Path::new(path).parent() {
         if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| DbError::DataDir(dir.display().to_string(), e))?;
+            create_private_dir(dir).map_err(|e| DbError::DataDir(dir.display().to_string(), e))?;
         }
+    }
+    if !path.is_empty() && !path.starts_with(':') {
+        create_private_file(std::path::Path::new(path))
+            .map_err(|e| DbError::DataDir(path.to_string(), e))?;
     }
     Ok(if url.contains('?') {
         url.to_string()

@@ -22,6 +22,7 @@ pub use state::AppState;
 pub fn router(state: AppState, gateway: crate::server::gateway::Gateway) -> Router {
     let routes = generate_route_list(App);
     let svc = state.services.clone();
+    let hsts = svc.config.secure_cookies();
     let context = move || provide_context(svc.clone());
     // leptos_routes_with_context also mounts every server function under /api.
     Router::new()
@@ -37,6 +38,9 @@ pub fn router(state: AppState, gateway: crate::server::gateway::Gateway) -> Rout
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn(require_same_origin))
+        .layer(middleware::from_fn(move |req, next| {
+            ops::security_headers(hsts, req, next)
+        }))
         .layer(TraceLayer::new_for_http().make_span_with(ops::request_span))
         .layer(middleware::from_fn(request_id::assign))
         .with_state(state)
