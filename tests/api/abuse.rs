@@ -255,15 +255,7 @@ async fn made_up_model_names_do_not_grow_metric_labels(app: TestApp) -> TestApp 
         statuses.iter().all(|r| matches!(r, Ok(404))),
         "unknown models are 404"
     );
-    let text = client
-        .get(app.url("/metrics"))
-        .bearer_auth(crate::common::METRICS_TOKEN)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics().await;
     assert!(
         !text.contains("made-up-"),
         "a client's model name became a label"
@@ -413,37 +405,23 @@ async fn provider_credentials_stay_with_the_provider(app: TestApp) -> TestApp {
 
     // A provider that redirects: the gateway does not follow.
     let hits = Arc::new(AtomicUsize::new(0));
-    let elsewhere = {
-        let hits = hits.clone();
-        let app = axum::Router::new().fallback(move || {
-            hits.fetch_add(1, Ordering::SeqCst);
-            async { "{}" }
-        });
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = l.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(l, app).await });
-        addr
-    };
-    let redirector = {
-        let to = format!("http://{elsewhere}/v1/chat/completions");
-        let app = axum::Router::new().fallback(move || {
-            let to = to.clone();
-            async move {
-                (
-                    axum::http::StatusCode::TEMPORARY_REDIRECT,
-                    [("location", to)],
-                )
-            }
-        });
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = l.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(l, app).await });
-        addr
-    };
+    let counted = hits.clone();
+    let elsewhere = serve(axum::Router::new().fallback(move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { "{}" }
+    }))
+    .await;
+    let to = format!("http://{elsewhere}/v1/chat/completions");
+    let redirector = serve(axum::Router::new().fallback(move || {
+        let to = to.clone();
+        async move {
+            (
+                axum::http::StatusCode::TEMPORARY_REDIRECT,
+                [("location", to)],
+            )
+        }
+    }))
+    .await;
     let secret = Credential::Stored("sk-secret".into());
     let p = provider("redirects", format!("http://{redirector}/v1"), secret);
     catalog::add_provider(&app.svc, &admin, p)
@@ -469,6 +447,16 @@ async fn provider_credentials_stay_with_the_provider(app: TestApp) -> TestApp {
     );
     assert_eq!(hits.load(Ordering::SeqCst), 0, "the redirect was followed");
     app
+}
+
+/// Serves `router` on a free local port for the rest of the test.
+async fn serve(router: axum::Router) -> std::net::SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = l.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(l, router).await });
+    addr
 }
 
 /// Clickjacking, MIME sniffing, referrer leaks; a world-readable database.

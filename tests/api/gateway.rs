@@ -718,15 +718,7 @@ async fn aliases_models_list_and_metrics(app: TestApp) -> TestApp {
 
     let anonymous = reqwest::get(app.url("/metrics")).await.expect("metrics");
     assert_eq!(anonymous.status(), 401, "metrics need the token");
-    let text = reqwest::Client::new()
-        .get(app.url("/metrics"))
-        .bearer_auth(crate::common::METRICS_TOKEN)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics().await;
     assert!(text.contains("atrium_requests_total"), "{text}");
     assert!(text.contains("atrium_gateway_seconds_bucket"));
     assert!(text.contains("atrium_ledger_queue_depth"));

@@ -250,6 +250,19 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// `/metrics` as the scraper reads it, with the token.
+    pub async fn metrics(&self) -> String {
+        reqwest::Client::new()
+            .get(self.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// Signs in through the login form; returns the redirect target.
     pub async fn sign_in(&self, client: &reqwest::Client, email: &str, password: &str) -> String {
         let res = client
