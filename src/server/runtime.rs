@@ -190,8 +190,9 @@ fn print_banner(
     }
     if let Some(key) = demo {
         println!(
-            "  Demo tenant \"{}\" created with API key (shown once):",
-            bootstrap::DEMO_TENANT
+            "  Demo tenant \"{}\" created with API key (shown once, expires in {} days):",
+            bootstrap::DEMO_TENANT,
+            bootstrap::DEMO_KEY_DAYS
         );
         println!("    {}", key.key);
         if services.config.demo_upstream.is_some() {

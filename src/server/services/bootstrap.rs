@@ -49,7 +49,11 @@ pub async fn ensure_first_admin(svc: &Services) -> Result<Option<FirstAdmin>> {
     }))
 }
 
-/// Creates the demo tenant and one key on a fresh database.
+/// How long the first-run demo key works.
+pub const DEMO_KEY_DAYS: i64 = 7;
+
+/// Creates the demo tenant and one key (expiring after [`DEMO_KEY_DAYS`])
+/// on a fresh database.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn ensure_demo_tenant(svc: &Services) -> Result<Option<CreatedKey>> {
     if svc.config.no_demo {
@@ -70,7 +74,8 @@ pub async fn ensure_demo_tenant(svc: &Services) -> Result<Option<CreatedKey>> {
         DEFAULT_TPM,
     )?;
     let tenant = tenants::create(svc, &actor, settings).await?;
-    let key = api_keys::create(svc, &actor, &tenant.id, "demo", None).await?;
+    // A demo key printed to a terminal should not live for ever.
+    let key = api_keys::create(svc, &actor, &tenant.id, "demo", Some(DEMO_KEY_DAYS)).await?;
     Ok(Some(key))
 }
 

@@ -144,3 +144,27 @@ async fn catalog_changes_are_routable_when_the_call_returns() {
         "the sealed secret is opened in memory only"
     );
 }
+
+#[tokio::test]
+async fn the_first_run_demo_key_expires_in_a_week() {
+    use crate::domain::time::{now_millis, DAY};
+    use crate::server::services::bootstrap;
+    let f = testing::services().await;
+    let created = bootstrap::ensure_demo_tenant(&f.svc)
+        .await
+        .expect("demo")
+        .expect("a fresh database gets a demo key");
+    let expires = created.api_key.expires_at.expect("the demo key expires");
+    let week = bootstrap::DEMO_KEY_DAYS * DAY;
+    assert!(
+        (expires - (now_millis() + week)).abs() < 60_000,
+        "{expires}"
+    );
+    assert!(
+        bootstrap::ensure_demo_tenant(&f.svc)
+            .await
+            .expect("again")
+            .is_none(),
+        "only on a fresh database"
+    );
+}
