@@ -19,6 +19,9 @@ pub enum ServiceError {
     Forbidden,
     #[error("{0}")]
     TooManyAttempts(String),
+    /// Worth retrying shortly: the data moved under a write.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(String),
     #[error("database error")]
@@ -43,6 +46,7 @@ impl From<DbError> for ServiceError {
             DbError::Sql(e) => ServiceError::Db(e),
             DbError::NoStore => ServiceError::NotFound("tenant data store"),
             DbError::MoveRunning => ServiceError::Conflict(e.to_string()),
+            DbError::Moved => ServiceError::Unavailable(e.to_string()),
             other => ServiceError::Internal(other.to_string()),
         }
     }
@@ -51,12 +55,13 @@ impl From<DbError> for ServiceError {
 impl ServiceError {
     /// Whether trying again later may succeed: a lost connection, a busy
     /// or locked database, a serialization failure, a store that moved
-    /// mid-write. Anything else (bad data, a broken constraint) fails the
-    /// same way every time.
+    /// mid-write. Anything else (bad data, a broken constraint, an event
+    /// for the wrong store) fails the same way every time, so a write-behind
+    /// queue dead-letters it instead of retrying for ever.
     pub fn is_transient(&self) -> bool {
         match self {
             ServiceError::Db(e) => sql_transient(e),
-            ServiceError::Internal(_) => true,
+            ServiceError::Unavailable(_) => true,
             _ => false,
         }
     }
@@ -83,6 +88,7 @@ impl ServiceError {
             ServiceError::Unauthenticated => 401,
             ServiceError::Forbidden => 403,
             ServiceError::TooManyAttempts(_) => 429,
+            ServiceError::Unavailable(_) => 503,
             ServiceError::Internal(_) | ServiceError::Db(_) => 500,
         }
     }
