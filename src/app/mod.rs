@@ -20,6 +20,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta http-equiv="Content-Security-Policy" content=script_policy()/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -29,6 +30,17 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Scripts run only with this response's nonce (leptos puts it on the
+/// hydration and streaming scripts) or when loaded by such a script, and
+/// the wasm needs `'wasm-unsafe-eval'`: an injected `<script>` does not
+/// run. Set here, not in the header middleware, because the nonce is made
+/// per render; the header's policy (framing, base, forms) applies as well.
+fn script_policy() -> String {
+    leptos::nonce::use_nonce()
+        .map(|n| format!("script-src 'nonce-{n}' 'strict-dynamic' 'wasm-unsafe-eval'"))
+        .unwrap_or_default()
 }
 
 #[component]

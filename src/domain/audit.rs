@@ -187,6 +187,26 @@ pub struct AuditEvent {
     pub hash: String,
 }
 
+/// Detail fields that name the deployment's internals (a tenant store's
+/// schema or file, a raw database error): for the platform's operators,
+/// not for the tenant's own users.
+const INTERNAL_DETAILS: [&str; 4] = ["store", "error", "from_location", "to_location"];
+
+impl AuditEvent {
+    /// The event as a tenant user may see it, internals replaced.
+    pub fn for_tenant_user(mut self) -> Self {
+        if let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str(&self.details) {
+            for key in INTERNAL_DETAILS {
+                if let Some(v) = map.get_mut(key).filter(|v| !v.is_null()) {
+                    *v = serde_json::Value::from("(internal)");
+                }
+            }
+            self.details = serde_json::Value::Object(map).to_string();
+        }
+        self
+    }
+}
+
 /// Something an event refers to, as a person reads it: a name (or key
 /// prefix, or e-mail) and the portal page about it, when there is one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

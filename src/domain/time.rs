@@ -54,7 +54,8 @@ pub fn range_end(s: &str) -> Option<Millis> {
     })
 }
 
-pub const MINUTE: Millis = 60_000;
+pub const SECOND: Millis = 1_000;
+pub const MINUTE: Millis = 60 * SECOND;
 pub const HOUR: Millis = 60 * MINUTE;
 pub const DAY: Millis = 24 * HOUR;
 

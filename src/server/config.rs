@@ -85,6 +85,32 @@ pub struct Config {
     #[arg(long, env = "ATRIUM_SECRET_KEY", global = true, hide_env_values = true)]
     pub secret_key: Option<String>,
 
+    /// Earlier `ATRIUM_SECRET_KEY`s, comma separated: audit chain links made
+    /// under them still verify after a rotation.
+    #[arg(
+        long,
+        env = "ATRIUM_AUDIT_RETIRED_KEYS",
+        value_delimiter = ',',
+        global = true,
+        hide_env_values = true
+    )]
+    pub audit_retired_keys: Vec<String>,
+
+    /// Where signed checkpoints of the audit chain heads go:
+    /// `file:///path` (appended) or an `https://` webhook. A database
+    /// writer who rewrites or truncates the chains cannot rewrite these.
+    #[arg(long, env = "ATRIUM_AUDIT_ANCHOR", global = true)]
+    pub audit_anchor: Option<String>,
+
+    /// Seconds between audit checkpoints (written only when a chain grew).
+    #[arg(
+        long,
+        env = "ATRIUM_AUDIT_ANCHOR_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub audit_anchor_secs: u64,
+
     /// Bearer token that opens `/metrics` on the public listener. Without it
     /// (and without `--metrics-addr`) metrics are not served at all.
     #[arg(

@@ -14,7 +14,9 @@ use crate::server::config::Config;
 use crate::server::crypto::SecretBox;
 use crate::server::db::{Db, DbError};
 use crate::server::gateway::Gateway;
-use crate::server::services::{api_keys, audit, bootstrap, control, ServiceError, Services};
+use crate::server::services::{
+    api_keys, audit, audit_anchor, bootstrap, control, ServiceError, Services,
+};
 
 use super::http::{router, AppState};
 
@@ -36,7 +38,8 @@ pub enum ServeError {
 
 /// Opens the database and brings it up to date; shared by every subcommand.
 pub async fn open(config: Config) -> Result<Services, ServeError> {
-    let secrets = SecretBox::load(config.secret_key.as_deref(), &config.data_dir)?;
+    let secrets = SecretBox::load(config.secret_key.as_deref(), &config.data_dir)?
+        .with_retired_audit_keys(&config.audit_retired_keys)?;
     let db = Db::connect(&config.database_url()).await?;
     db.migrate().await?;
     let services = Services::new(db, config, secrets);
@@ -102,6 +105,7 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
     let watcher = control::spawn_watcher(services.clone(), version);
     let flusher = api_keys::spawn_last_used_flusher(services.clone());
     let retention = audit::spawn_retention(services.clone());
+    let anchor = audit_anchor::spawn(services.clone());
     let metrics = serve_metrics(&services, &gateway).await?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state, gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -114,6 +118,9 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
         watcher.abort();
         flusher.abort();
         retention.abort();
+        if let Some(a) = anchor {
+            a.abort();
+        }
         if let Some(m) = metrics {
             m.abort();
         }

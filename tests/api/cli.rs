@@ -18,6 +18,8 @@ fn atrium(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_atrium"))
         .args(args)
         .env("DATABASE_URL", &app.db_url)
+        // The server's secret key, as in a deployment: it keys the audit chain.
+        .env("ATRIUM_DATA_DIR", &app.svc.config.data_dir)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

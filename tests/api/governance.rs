@@ -41,9 +41,14 @@ pub(crate) struct Setup {
 }
 
 pub(crate) async fn setup(app: &TestApp, name: &str) -> Setup {
+    setup_with(app, name, MockOptions::default()).await
+}
+
+/// As [`setup`], with a mock provider configured by `opts`.
+pub(crate) async fn setup_with(app: &TestApp, name: &str, opts: MockOptions) -> Setup {
     let opts = MockOptions {
         addr: "127.0.0.1:0".into(),
-        ..Default::default()
+        ..opts
     };
     let mock = mock_upstream::spawn(opts).await.expect("mock").0;
     for (pname, kind, base) in [
@@ -118,7 +123,13 @@ pub(crate) async fn rule(
 }
 
 /// Sends `text` in the given dialect; returns status and body text.
-async fn send(app: &TestApp, key: &str, dialect: &str, text: &str, stream: bool) -> (u16, String) {
+pub(crate) async fn send(
+    app: &TestApp,
+    key: &str,
+    dialect: &str,
+    text: &str,
+    stream: bool,
+) -> (u16, String) {
     let client = reqwest::Client::new();
     let req = if dialect == "anthropic" {
         client
@@ -354,7 +365,7 @@ async fn platform_default_and_response_rules(app: TestApp) -> TestApp {
     app
 }
 
-async fn make_events(svc: &Services, n: usize) -> TenantId {
+pub(crate) async fn make_events(svc: &Services, n: usize) -> TenantId {
     let (tenant_id, _) = tenant(svc, "Chained").await;
     for i in 0..n {
         tenants::set_status(
@@ -373,7 +384,7 @@ async fn make_events(svc: &Services, n: usize) -> TenantId {
     tenant_id
 }
 
-fn broken(checks: &[audit_chain::ChainCheck], chain: &str) -> Option<String> {
+pub(crate) fn broken(checks: &[audit_chain::ChainCheck], chain: &str) -> Option<String> {
     checks
         .iter()
         .find(|c| c.chain == chain)
@@ -415,6 +426,7 @@ async fn audit_chain_detects_tampering(app: TestApp) -> TestApp {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_atrium"))
         .args(["audit", "verify"])
         .env("DATABASE_URL", &app.db_url)
+        .env("ATRIUM_DATA_DIR", &app.svc.config.data_dir)
         .env("RUST_LOG", "warn")
         .output()
         .expect("run atrium audit verify");
@@ -516,7 +528,7 @@ async fn reseal(app: &TestApp, chain: &str) {
     let mut prev = audit_chain::GENESIS.to_string();
     for mut l in links {
         l.prev_hash = prev.clone();
-        l.hash = l.compute_hash();
+        l.hash = l.expected_hash(app.svc.secrets.audit()).expect("our key");
         sqlx::query("UPDATE audit_events SET prev_hash = $1, hash = $2 WHERE id = $3")
             .bind(&l.prev_hash)
             .bind(&l.hash)

@@ -8,22 +8,28 @@
 mod common;
 
 mod abuse;
+mod abuse_audit;
+mod abuse_stream;
 mod cli;
 mod gateway;
 mod governance;
 mod isolation;
 mod portal;
+mod portal_abuse;
 mod shutdown;
 
 fn main() -> std::process::ExitCode {
     let args = libtest_mimic::Arguments::from_args();
     let trials: Vec<_> = [
         abuse::trials(),
+        abuse_audit::trials(),
+        abuse_stream::trials(),
         cli::trials(),
         gateway::trials(),
         governance::trials(),
         isolation::trials(),
         portal::trials(),
+        portal_abuse::trials(),
         shutdown::trials(),
     ]
     .into_iter()

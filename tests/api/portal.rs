@@ -26,11 +26,11 @@ on_both_backends!(
     audit_rows_name_what_they_refer_to,
 );
 
-fn s(v: &Value, k: &str) -> String {
+pub(crate) fn s(v: &Value, k: &str) -> String {
     v[k].as_str().unwrap_or_default().to_string()
 }
 
-async fn create_tenant(app: &TestApp, c: &reqwest::Client, name: &str) -> Value {
+pub(crate) async fn create_tenant(app: &TestApp, c: &reqwest::Client, name: &str) -> Value {
     let (status, body) = app
         .call(
             c,
@@ -48,7 +48,13 @@ async fn create_tenant(app: &TestApp, c: &reqwest::Client, name: &str) -> Value 
     body
 }
 
-async fn create_user(app: &TestApp, c: &reqwest::Client, email: &str, role: &str, tenant: &str) {
+pub(crate) async fn create_user(
+    app: &TestApp,
+    c: &reqwest::Client,
+    email: &str,
+    role: &str,
+    tenant: &str,
+) {
     let (status, body) = app
         .call(
             c,

@@ -114,12 +114,15 @@ pub async fn drop_database(db_url: &str) {
     }
 }
 
-pub async fn spawn(backend: Backend) -> Option<TestApp> {
+/// A change to the test config, for the few tests that need one.
+pub type Tweak = fn(&mut Config);
+
+pub async fn spawn(backend: Backend, tweak: Tweak) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("tempdir");
     let db_url = fresh_database(backend, dir.path()).await?;
-    let svc = serve::open(config(&db_url, dir.path()))
-        .await
-        .expect("open database");
+    let mut config = config(&db_url, dir.path());
+    tweak(&mut config);
+    let svc = serve::open(config).await.expect("open database");
     atrium::server::services::bootstrap::ensure_first_admin(&svc)
         .await
         .expect("first admin");
@@ -178,7 +181,7 @@ impl Drop for DatabaseGuard {
 
 /// Runs one test body on its own runtime and server; the server stops and
 /// the database is dropped whether the body passes or panics.
-fn run<F, Fut>(backend: Backend, body: F) -> Result<(), Failed>
+fn run<F, Fut>(backend: Backend, tweak: Tweak, body: F) -> Result<(), Failed>
 where
     F: FnOnce(TestApp) -> Fut,
     Fut: Future<Output = TestApp>,
@@ -188,7 +191,7 @@ where
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let app = spawn(backend)
+        let app = spawn(backend, tweak)
             .await
             .ok_or("PostgreSQL is required here but ATRIUM_TEST_POSTGRES_URL is unset")?;
         let _guard =
@@ -208,13 +211,28 @@ where
     F: FnOnce(TestApp) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = TestApp>,
 {
+    both_configured(module, name, needs, |_| {}, body)
+}
+
+/// As [`both`], on a server whose config `tweak` changed first.
+pub fn both_configured<F, Fut>(
+    module: &str,
+    name: &str,
+    needs: Needs,
+    tweak: Tweak,
+    body: F,
+) -> [Trial; 2]
+where
+    F: FnOnce(TestApp) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = TestApp>,
+{
     [(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")].map(|(backend, label)| {
         let skip = missing(backend, needs);
         if let Some(why) = skip {
             eprintln!("SKIPPED {module}::{label}::{name}: needs {why}");
         }
         Trial::test(format!("{module}::{label}::{name}"), move || {
-            run(backend, body)
+            run(backend, tweak, body)
         })
         .with_ignored_flag(skip.is_some())
     })

@@ -145,7 +145,7 @@ fn DetailList(pairs: Vec<(String, String)>) -> impl IntoView {
 #[component]
 fn ExportForm(get: impl Fn(&str) -> String + Copy + Send + Sync + 'static) -> impl IntoView {
     view! {
-        <form class="filters export" method="get" action="/audit/export" data-testid="audit-export">
+        <form class="filters export" method="post" action="/audit/export" data-testid="audit-export">
             <span>"Export the selected tenant's events"</span>
             <input type="hidden" name="tenant" prop:value=move || get("tenant")/>
             <input type="hidden" name="from" prop:value=move || get("from")/>

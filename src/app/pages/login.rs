@@ -9,7 +9,10 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let error = move || {
         query.read().get("error").map(|e| match e.as_str() {
-            "throttled" => "Too many failed sign-ins. Wait 15 minutes and try again.",
+            "throttled" => {
+                "Too many failed sign-ins. Wait a while and try again: each further failure doubles the wait."
+            }
+            "busy" => "The server is busy checking sign-ins. Try again in a few seconds.",
             _ => "Wrong email or password.",
         })
     };

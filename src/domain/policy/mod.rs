@@ -315,5 +315,7 @@ impl PolicySet {
     }
 }
 
+pub mod stream;
+
 #[cfg(test)]
 mod tests;

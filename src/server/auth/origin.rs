@@ -33,7 +33,9 @@ pub fn is_same_origin(headers: &HeaderMap) -> bool {
 pub async fn require_same_origin(req: Request, next: Next) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let path = req.uri().path();
-    let portal = path.starts_with("/api/") || path.starts_with("/auth/");
+    let portal = ["/api/", "/auth/", "/audit/"]
+        .iter()
+        .any(|p| path.starts_with(p));
     if safe || !portal || is_same_origin(req.headers()) {
         next.run(req).await
     } else {

@@ -6,16 +6,27 @@ use clap::Subcommand;
 use futures::StreamExt;
 
 use crate::domain::audit::ExportFormat;
-use crate::server::services::{audit, audit_chain, tenants, ServiceError, Services};
+use crate::domain::validation::Invalid;
+use crate::server::services::{audit, audit_anchor, audit_chain, tenants, ServiceError, Services};
 
 use super::{actor, print_json};
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCmd {
-    /// Re-walk every hash chain; exits non-zero naming the first broken link.
+    /// Re-walk every hash chain; exits non-zero naming the first broken
+    /// link. With `--anchor FILE`, also prove every chain still passes
+    /// through the last signed checkpoint in FILE.
     Verify {
         #[arg(long)]
         json: bool,
+        #[arg(long)]
+        anchor: Option<std::path::PathBuf>,
+    },
+    /// Write a signed checkpoint of the chain heads now, to
+    /// `ATRIUM_AUDIT_ANCHOR` (or `--to file:///…` / `https://…`).
+    Anchor {
+        #[arg(long)]
+        to: Option<String>,
     },
     /// Export a tenant's events (dates YYYY-MM-DD, inclusive) to stdout.
     Export {
@@ -52,23 +63,14 @@ pub enum AuditCmd {
 pub async fn run(svc: &Services, cmd: AuditCmd) -> Result<bool, ServiceError> {
     let actor = actor();
     match cmd {
-        AuditCmd::Verify { json } => {
-            let checks = audit_chain::verify(svc).await?;
-            let ok = checks.iter().all(|c| c.broken.is_none());
-            if json {
-                print_json(&checks);
-            } else {
-                for c in &checks {
-                    match &c.broken {
-                        None => println!("ok      {:<38} {} events", c.chain, c.events),
-                        Some(why) => println!("BROKEN  {:<38} {why}", c.chain),
-                    }
-                }
-            }
-            if !ok {
-                eprintln!("audit chain verification failed");
-            }
-            return Ok(ok);
+        AuditCmd::Verify { json, anchor } => return verify(svc, json, anchor).await,
+        AuditCmd::Anchor { to } => {
+            let Some(sink) = to.or_else(|| svc.config.audit_anchor.clone()) else {
+                return Err(Invalid::new("to", "set ATRIUM_AUDIT_ANCHOR or pass --to").into());
+            };
+            let cp = audit_anchor::checkpoint(svc).await?;
+            audit_anchor::write(svc, &sink, &cp).await?;
+            println!("checkpoint of {} chains written to {sink}", cp.heads.len());
         }
         AuditCmd::Export {
             tenant,
@@ -109,4 +111,51 @@ pub async fn run(svc: &Services, cmd: AuditCmd) -> Result<bool, ServiceError> {
         }
     }
     Ok(true)
+}
+
+/// Every chain, then (with an anchor file) the last checkpoint; whether all held.
+async fn verify(
+    svc: &Services,
+    json: bool,
+    anchor: Option<std::path::PathBuf>,
+) -> Result<bool, ServiceError> {
+    let checks = audit_chain::verify(svc).await?;
+    let mut ok = checks.iter().all(|c| c.broken.is_none());
+    let against = match &anchor {
+        Some(path) => {
+            let cp = audit_anchor::last_in_file(path)?;
+            Some(audit_anchor::verify_against(svc, &cp).await?)
+        }
+        None => None,
+    };
+    ok &= against.as_ref().is_none_or(Vec::is_empty);
+    if json {
+        match &against {
+            None => print_json(&checks),
+            Some(p) => {
+                print_json(&serde_json::json!({ "chains": checks, "checkpoint_problems": p }))
+            }
+        }
+    } else {
+        for c in &checks {
+            match &c.broken {
+                None => println!("ok      {:<38} {} events", c.chain, c.events),
+                Some(why) => println!("BROKEN  {:<38} {why}", c.chain),
+            }
+            for note in &c.notes {
+                println!("NOTE    {:<38} {note}", c.chain);
+            }
+        }
+        match &against {
+            Some(p) if p.is_empty() => println!("ok      every chain extends the last checkpoint"),
+            Some(p) => p
+                .iter()
+                .for_each(|why| println!("BROKEN  checkpoint: {why}")),
+            None => {}
+        }
+    }
+    if !ok {
+        eprintln!("audit chain verification failed");
+    }
+    Ok(ok)
 }

@@ -1,6 +1,7 @@
 //! Every hash and key the server handles, in one place: sealing secrets at
 //! rest, hashing tokens (API keys, sessions) and passwords.
 
+pub mod audit_key;
 pub mod password;
 pub mod secret_box;
 pub mod token;

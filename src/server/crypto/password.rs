@@ -5,11 +5,31 @@ use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
+use std::sync::LazyLock;
+use std::time::Duration;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::CryptoError;
 
+/// Each argon2 run holds 19 MiB and a core for tens of milliseconds, so a
+/// flood of sign-ins from many addresses could exhaust memory and the
+/// blocking pool. At most one run per core; the rest wait their turn.
+static RUNS: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
+
+/// How long a caller waits for a free core before being told to retry.
+const QUEUE_WAIT: Duration = Duration::from_secs(10);
+
+async fn permit() -> Result<SemaphorePermit<'static>, CryptoError> {
+    match tokio::time::timeout(QUEUE_WAIT, RUNS.acquire()).await {
+        Ok(Ok(p)) => Ok(p),
+        _ => Err(CryptoError::Busy),
+    }
+}
+
 pub async fn hash(password: &str) -> Result<String, CryptoError> {
     let password = password.to_owned();
+    let _permit = permit().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -21,20 +41,21 @@ pub async fn hash(password: &str) -> Result<String, CryptoError> {
     .map_err(|e| CryptoError::Password(e.to_string()))?
 }
 
-pub async fn verify(password: &str, stored: &str) -> bool {
+/// Whether `password` matches `stored`. A stored value that is not a hash
+/// never matches; only a full queue is an error.
+pub async fn verify(password: &str, stored: &str) -> Result<bool, CryptoError> {
     let password = password.to_owned();
     let stored = stored.to_owned();
+    let _permit = permit().await?;
     tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&stored)
-            .map(|h| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            })
-            .unwrap_or(false)
+        PasswordHash::new(&stored).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
     })
     .await
-    .unwrap_or(false)
+    .map_err(|e| CryptoError::Password(e.to_string()))
 }
 
 /// A strong password for the generated first admin: 24 characters from an
@@ -58,9 +79,11 @@ mod tests {
     async fn hashes_verify_and_are_argon2id() {
         let h = hash("correct horse battery staple").await.expect("hash");
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify("correct horse battery staple", &h).await);
-        assert!(!verify("wrong horse", &h).await);
-        assert!(!verify("x", "not a hash").await);
+        assert!(verify("correct horse battery staple", &h)
+            .await
+            .expect("run"));
+        assert!(!verify("wrong horse", &h).await.expect("run"));
+        assert!(!verify("x", "not a hash").await.expect("run"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! The key comes from ATRIUM_SECRET_KEY, or is generated once into the data
 //! directory for the embedded default.
 
+use super::audit_key::AuditKeys;
 use std::path::Path;
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
@@ -24,11 +25,15 @@ pub enum CryptoError {
     Unsealable,
     #[error("password hashing failed: {0}")]
     Password(String),
+    #[error("too many sign-ins are being checked; try again in a few seconds")]
+    Busy,
 }
 
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: ChaCha20Poly1305,
+    /// The audit trail's keys, derived from the same secret.
+    audit: std::sync::Arc<AuditKeys>,
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -45,7 +50,19 @@ impl SecretBox {
         }
         Ok(Self {
             cipher: ChaCha20Poly1305::new(Key::from_slice(&bytes)),
+            audit: std::sync::Arc::new(AuditKeys::derive(&bytes)),
         })
+    }
+
+    /// Keeps earlier secrets for verifying audit links made under them.
+    pub fn with_retired_audit_keys(mut self, retired: &[String]) -> Result<Self, CryptoError> {
+        let keys = (*self.audit).clone().with_retired(retired)?;
+        self.audit = std::sync::Arc::new(keys);
+        Ok(self)
+    }
+
+    pub fn audit(&self) -> &AuditKeys {
+        &self.audit
     }
 
     /// The configured key, or the one kept in `<data_dir>/secret.key`.

@@ -32,6 +32,10 @@ pub struct MockOptions {
     /// Answer every Nth request with a 503 (0: never).
     #[arg(long, default_value_t = 0)]
     pub fail_every: u64,
+    /// Stream text in pieces of this many characters instead of words, so
+    /// a value can be split anywhere (0: by word).
+    #[arg(long, default_value_t = 0)]
+    pub stream_piece_chars: usize,
 }
 
 #[derive(Clone)]
@@ -188,6 +192,15 @@ fn plan(
     }
 }
 
+/// The reply cut into pieces of `n` characters (`n` = 0: as it is).
+fn repiece(reply: Vec<String>, n: usize) -> Vec<String> {
+    if n == 0 {
+        return reply;
+    }
+    let chars: Vec<char> = reply.concat().chars().collect();
+    chars.chunks(n).map(|c| c.iter().collect()).collect()
+}
+
 fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::String(s)) => vec![s.clone()],
@@ -229,7 +242,7 @@ async fn anthropic(State(m): State<Mock>, headers: HeaderMap, Json(body): Json<V
         .map(str::to_string)
         .collect();
     let allowed = body.pointer("/tool_choice/type").and_then(Value::as_str) != Some("none");
-    let p = plan(
+    let mut p = plan(
         &body,
         &text_of(body.get("system").unwrap_or(&Value::Null)),
         body.get("max_tokens")
@@ -239,6 +252,7 @@ async fn anthropic(State(m): State<Mock>, headers: HeaderMap, Json(body): Json<V
         tools,
         allowed,
     );
+    p.reply = repiece(p.reply, m.opts.stream_piece_chars);
     let model = body.get("model").cloned().unwrap_or(json!("mock"));
     let id = format!("msg_mock_{}", m.count.load(Ordering::SeqCst));
     let stop_reason = match p.stopped_by {
@@ -340,6 +354,7 @@ async fn openai(State(m): State<Mock>, headers: HeaderMap, Json(body): Json<Valu
         .and_then(Value::as_i64)
         .unwrap_or(1024);
     let mut p = plan(&body, "", max, &strings(body.get("stop")), tools, allowed);
+    p.reply = repiece(p.reply, m.opts.stream_piece_chars);
     p.prompt_tokens = p.prompt_tokens.max(words(&system));
     let model = body.get("model").cloned().unwrap_or(json!("mock"));
     let id = format!("chatcmpl-mock{}", m.count.load(Ordering::SeqCst));

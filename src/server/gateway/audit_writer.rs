@@ -53,7 +53,7 @@ impl AuditSink {
                 .tenant(&d.tenant_id)
                 .status(d.status)
                 .details(d.details.clone());
-            audit::record(&mut tx, &self.actor, entry).await?;
+            audit::record(&self.svc, &mut tx, &self.actor, entry).await?;
         }
         Ok(tx.commit().await?)
     }

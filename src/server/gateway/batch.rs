@@ -89,6 +89,13 @@ impl<T: Send + Sync + 'static> BatchQueue<T> {
         }
     }
 
+    /// Queues an item and returns once it is stored (or dead-lettered):
+    /// for a record that must exist before the caller goes on.
+    pub async fn push_and_wait(&self, item: T) {
+        self.push(item).await;
+        self.flush().await;
+    }
+
     pub fn depth(&self) -> usize {
         self.capacity - self.tx.capacity()
     }

@@ -3,6 +3,7 @@
 
 use crate::domain::tenant::TenantId;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 use super::audit_writer;
 use super::error::GatewayError;
@@ -33,6 +34,8 @@ pub struct Governed {
     pub action: Action,
     pub classification: Classification,
     pub refusal: Option<GatewayError>,
+    /// The audit event to record (see [`record`]), when not a plain allow.
+    pub audit: Option<audit_writer::Decision>,
 }
 
 /// Classifies `body`'s prompt (system and messages), redacts in place or
@@ -42,31 +45,38 @@ pub struct Governed {
 pub fn prompt(gw: &Gateway, tenant_id: &TenantId, request_id: &str, body: &mut Value) -> Governed {
     let rules = policies::effective(&gw.svc, tenant_id);
     let overall = Walk::new(&rules, Direction::Prompt).decide(body);
-    if overall.action != Action::Allow {
-        record(gw, tenant_id, request_id, &overall, Direction::Prompt);
-    }
     let refusal =
         (overall.action == Action::Block).then(|| GatewayError::Forbidden(overall.refusal()));
     Governed {
         action: overall.action,
         classification: overall.classification,
         refusal,
+        audit: event(tenant_id, request_id, &overall, Direction::Prompt),
     }
+}
+
+/// The tenant's rules when some apply to responses; `None` lets a
+/// response pass untouched, at no cost.
+pub fn response_rules(gw: &Gateway, tenant_id: &TenantId) -> Option<Arc<[PolicyRule]>> {
+    let rules = policies::effective(&gw.svc, tenant_id);
+    rules
+        .iter()
+        .any(|r| r.direction == Direction::Response)
+        .then_some(rules)
 }
 
 /// Redacts a non-streamed response's text under the tenant's response
 /// rules; without such rules the bytes pass through untouched. A body that
 /// cannot be read or rewritten under such rules is not passed on.
-pub fn response(
+pub async fn response(
     gw: &Gateway,
     tenant_id: &TenantId,
     request_id: &str,
     out: Vec<u8>,
 ) -> Result<Vec<u8>, GatewayError> {
-    let rules = policies::effective(&gw.svc, tenant_id);
-    if !rules.iter().any(|r| r.direction == Direction::Response) {
+    let Some(rules) = response_rules(gw, tenant_id) else {
         return Ok(out);
-    }
+    };
     let mut body = serde_json::from_slice::<Value>(&out).map_err(|e| {
         GatewayError::Internal(format!("a response under response rules is not JSON: {e}"))
     })?;
@@ -74,7 +84,11 @@ pub fn response(
     if overall.action == Action::Allow {
         return Ok(out);
     }
-    record(gw, tenant_id, request_id, &overall, Direction::Response);
+    record(
+        gw,
+        event(tenant_id, request_id, &overall, Direction::Response),
+    )
+    .await;
     serde_json::to_vec(&body)
         .map_err(|e| GatewayError::Internal(format!("encoding a redacted response: {e}")))
 }
@@ -161,21 +175,31 @@ impl<'a> Walk<'a> {
     }
 }
 
-/// Audits the decision off the response path: types and rule ids, never values.
-fn record(
-    gw: &Gateway,
+/// Records a decision's audit event. A block is written before the answer
+/// leaves, so a crash cannot lose the record of what was refused; other
+/// decisions are written behind the response, in batches.
+pub async fn record(gw: &Gateway, event: Option<audit_writer::Decision>) {
+    match event {
+        Some(e) if e.action == AuditAction::PolicyBlock => gw.audit.push_and_wait(e).await,
+        Some(e) => gw.audit.push_detached(e),
+        None => {}
+    }
+}
+
+/// The audit event for a decision: types and rule ids, never values.
+pub fn event(
     tenant_id: &TenantId,
     request_id: &str,
     d: &Decision,
     direction: Direction,
-) {
+) -> Option<audit_writer::Decision> {
     let (action, status) = match d.action {
-        Action::Allow => return,
+        Action::Allow => return None,
         Action::Flag => (AuditAction::PolicyFlag, AuditStatus::Success),
         Action::Redact => (AuditAction::PolicyRedact, AuditStatus::Success),
         Action::Block => (AuditAction::PolicyBlock, AuditStatus::Denied),
     };
-    gw.audit.push_detached(audit_writer::Decision {
+    Some(audit_writer::Decision {
         action,
         request_id: request_id.to_string(),
         tenant_id: tenant_id.clone(),
@@ -186,5 +210,5 @@ fn record(
             "entity_types": d.entity_types,
             "classification": d.classification,
         }),
-    });
+    })
 }

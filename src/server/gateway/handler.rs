@@ -111,7 +111,7 @@ pub struct Called {
 async fn complete(gw: Gateway, dialect: Dialect, req: Request) -> Response {
     let mut settle = Settlement::new(&gw, dialect, request_id(&req));
     match call(&gw, &mut settle, req).await {
-        Ok(called) if called.request.stream => streamed::respond(settle, called),
+        Ok(called) if called.request.stream => streamed::respond(&gw, settle, called),
         Ok(called) => whole::respond(&gw, settle, called).await,
         Err(e) => settle.refuse(e).await,
     }
@@ -191,13 +191,14 @@ async fn govern_prompt(
     size: usize,
 ) -> Result<govern::Governed, GatewayError> {
     let mut body = std::mem::take(&mut request.body);
-    let (gw, tenant_id, request_id) = (gw.clone(), auth.tenant.id.clone(), request_id.to_string());
-    let (body, governed) = services::cpu_bound(size, move || {
-        let governed = govern::prompt(&gw, &tenant_id, &request_id, &mut body);
+    let (g, tenant_id, request_id) = (gw.clone(), auth.tenant.id.clone(), request_id.to_string());
+    let (body, mut governed) = services::cpu_bound(size, move || {
+        let governed = govern::prompt(&g, &tenant_id, &request_id, &mut body);
         (body, governed)
     })
     .await?;
     request.body = body;
+    govern::record(gw, governed.audit.take()).await;
     Ok(governed)
 }
 

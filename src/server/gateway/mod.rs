@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod route;
 pub mod settle;
 pub mod sse;
+pub mod stream_guard;
 pub mod streamed;
 #[cfg(test)]
 mod tests;

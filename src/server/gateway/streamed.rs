@@ -2,6 +2,8 @@
 //! client's dialect as they arrive, with an idle timeout per event. The
 //! `Settlement` travels with the stream, so a client that hangs up
 //! mid-stream is still accounted (dropped with the stream, as 499).
+//! Under response rules a [`StreamGuard`] redacts the text as it passes,
+//! or ends the stream with the dialect's error event when a rule blocks.
 
 use std::convert::Infallible;
 
@@ -14,10 +16,21 @@ use super::dialect::Dialect;
 use super::handler::{finish_headers, Called};
 use super::settle::Settlement;
 use super::sse::{encode, SseParser};
+use super::stream_guard::{Blocked, StreamGuard};
 use super::translate::stream::{
     AnthropicPassthrough, AnthropicToOpenAi, OpenAiPassthrough, OpenAiToAnthropic, StreamTranslator,
 };
+use super::{govern, Gateway};
 use crate::domain::completion::ErrorKind;
+use crate::domain::policy::Direction;
+
+/// The frames to send: as they are, or through the guard.
+fn guarded(guard: &mut Option<StreamGuard>, frames: Vec<String>) -> Result<Vec<String>, Blocked> {
+    match guard {
+        Some(g) => g.frames(frames),
+        None => Ok(frames),
+    }
+}
 
 fn translator(
     client: Dialect,
@@ -35,7 +48,7 @@ fn translator(
     }
 }
 
-pub fn respond(mut settle: Settlement, called: Called) -> Response {
+pub fn respond(gw: &Gateway, mut settle: Settlement, called: Called) -> Response {
     let dialect = settle.dialect();
     let provider = Dialect::of(called.answer.provider().kind);
     let mut translator = translator(
@@ -46,16 +59,24 @@ pub fn respond(mut settle: Settlement, called: Called) -> Response {
     );
     let idle = called.answer.timeout();
     let request_id = settle.request_id().to_string();
+    let tenant_id = called.auth.tenant.id.clone();
+    let mut guard = govern::response_rules(gw, &tenant_id).map(|r| StreamGuard::new(dialect, r));
+    let gw = gw.clone();
+    let audit_request_id = request_id.clone();
     let mut upstream = called.answer.response.bytes_stream();
     let body = async_stream::stream! {
         let mut parser = SseParser::default();
         let mut failure: Option<ErrorKind> = None;
-        loop {
+        let mut blocked = false;
+        'read: loop {
             match tokio::time::timeout(idle, upstream.next()).await {
                 Ok(Some(Ok(bytes))) => {
                     for ev in parser.push(&bytes) {
-                        for frame in translator.on_event(&ev) {
-                            yield Ok::<Bytes, Infallible>(Bytes::from(frame));
+                        match guarded(&mut guard, translator.on_event(&ev)) {
+                            Ok(frames) => for frame in frames {
+                                yield Ok::<Bytes, Infallible>(Bytes::from(frame));
+                            },
+                            Err(Blocked) => { blocked = true; break 'read; }
                         }
                     }
                     settle.used(translator.usage());
@@ -65,27 +86,36 @@ pub fn respond(mut settle: Settlement, called: Called) -> Response {
                 Err(_) => { failure = Some(ErrorKind::Timeout); break; }
             }
         }
-        if let Some(ev) = parser.finish() {
-            for frame in translator.on_event(&ev) {
-                yield Ok(Bytes::from(frame));
-            }
+        let mut tail = Vec::new();
+        if let Some(ev) = parser.finish().filter(|_| !blocked) {
+            tail = translator.on_event(&ev);
         }
         settle.used(translator.usage());
-        let failure = failure.or((!translator.completed()).then_some(ErrorKind::Upstream));
-        match failure {
-            None => {
-                for frame in translator.finish() {
-                    yield Ok(Bytes::from(frame));
-                }
-            }
-            Some(kind) => {
-                let err = dialect.error_body(kind, "the upstream stream ended early");
-                let event = (dialect == Dialect::Anthropic).then_some("error");
-                yield Ok(Bytes::from(encode(event, &err.to_string())));
-            }
+        let failure = failure.or((!blocked && !translator.completed()).then_some(ErrorKind::Upstream));
+        if failure.is_none() && !blocked {
+            tail.extend(translator.finish());
         }
-        let status = if failure.is_some() { 502 } else { 200 };
-        settle.finish(status, failure).await;
+        match guarded(&mut guard, tail) {
+            Ok(frames) => for frame in frames {
+                yield Ok(Bytes::from(frame));
+            },
+            Err(Blocked) => blocked = true,
+        }
+        if let Some(g) = &guard {
+            govern::record(&gw, govern::event(&tenant_id, &audit_request_id, &g.overall, Direction::Response)).await;
+        }
+        let ending = if blocked {
+            Some((ErrorKind::Permission, "the rest of the response was blocked by the tenant's data policy"))
+        } else {
+            failure.map(|kind| (kind, "the upstream stream ended early"))
+        };
+        if let Some((kind, message)) = ending {
+            let err = dialect.error_body(kind, message);
+            let event = (dialect == Dialect::Anthropic).then_some("error");
+            yield Ok(Bytes::from(encode(event, &err.to_string())));
+        }
+        let status = if blocked { 403 } else if failure.is_some() { 502 } else { 200 };
+        settle.finish(status, failure.or(blocked.then_some(ErrorKind::Permission))).await;
     };
     let mut res = Response::new(Body::from_stream(body));
     *res.status_mut() = StatusCode::OK;

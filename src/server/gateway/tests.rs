@@ -78,7 +78,8 @@ async fn governance_blocks_or_redacts_the_prompt_and_audits_it() {
         .expect("rule");
     }
     let mut body = json!({"messages": [{"role": "user", "content": "mail jane.doe@example.com"}]});
-    let redacted = govern::prompt(&gw, &t.id, "req_1", &mut body);
+    let mut redacted = govern::prompt(&gw, &t.id, "req_1", &mut body);
+    govern::record(&gw, redacted.audit.take()).await;
     assert_eq!(redacted.action, Action::Redact);
     assert!(redacted.refusal.is_none());
     let text = body["messages"][0]["content"].as_str().unwrap_or_default();
@@ -88,10 +89,11 @@ async fn governance_blocks_or_redacts_the_prompt_and_audits_it() {
     );
 
     let mut body = json!({"system": "card 4111 1111 1111 1111", "messages": []});
-    let blocked = govern::prompt(&gw, &t.id, "req_2", &mut body);
+    let mut blocked = govern::prompt(&gw, &t.id, "req_2", &mut body);
     assert_eq!(blocked.action, Action::Block);
     assert!(blocked.refusal.is_some());
-    gw.audit.flush().await;
+    // A block's record is stored before the refusal can be sent: no flush.
+    govern::record(&gw, blocked.audit.take()).await;
     let actions: Vec<String> = sqlx::query_scalar(
         "SELECT action FROM audit_events WHERE resource_type = 'request' ORDER BY seq",
     )

@@ -1,9 +1,11 @@
-//! `GET /audit/export`: a tenant's audit events over a date range as a
-//! streamed CSV or JSON download, for the signed-in user.
+//! `POST /audit/export`: a tenant's audit events over a date range as a
+//! streamed CSV or JSON download, for the signed-in user. A POST from the
+//! portal's own page, never a GET: a link on another site cannot make a
+//! signed-in user run (and audit) an export.
 
 use crate::domain::tenant::TenantId;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::{Form, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -27,7 +29,7 @@ pub struct ExportParams {
 pub async fn audit_export(
     State(state): State<AppState>,
     actor: Actor,
-    Query(p): Query<ExportParams>,
+    Form(p): Form<ExportParams>,
 ) -> Response {
     let svc = &state.services;
     let Some(format) = ExportFormat::parse(if p.format.is_empty() {

@@ -31,7 +31,7 @@ pub fn router(state: AppState, gateway: crate::server::gateway::Gateway) -> Rout
         .route("/readyz", get(ops::readyz))
         .route("/auth/sign-in", post(sign_in::sign_in))
         .route("/auth/sign-out", post(sign_in::sign_out))
-        .route("/audit/export", get(export::audit_export))
+        .route("/audit/export", post(export::audit_export))
         .leptos_routes_with_context(&state, routes, context, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -37,8 +37,8 @@ pub fn request_span<B>(req: &Request<B>) -> tracing::Span {
 /// Headers every response carries: no MIME sniffing, no framing (the
 /// portal cannot be clickjacked), no referrer beyond this origin, no
 /// plugins or foreign `<base>`, forms post here only, and HSTS when the
-/// public URL is https. Script sources are not restricted yet: that needs
-/// leptos' nonce support for the hydration and streaming scripts.
+/// public URL is https. Script sources are restricted by the page itself
+/// (`app::shell`), whose policy carries the render's nonce.
 pub async fn security_headers(
     hsts: bool,
     req: axum::extract::Request,

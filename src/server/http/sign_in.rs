@@ -38,6 +38,7 @@ pub async fn sign_in(
         Err(ServiceError::TooManyAttempts(_)) => {
             Redirect::to("/login?error=throttled").into_response()
         }
+        Err(ServiceError::Unavailable(_)) => Redirect::to("/login?error=busy").into_response(),
         Err(e) => e.into_response(),
     }
 }

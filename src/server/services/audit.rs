@@ -65,7 +65,12 @@ impl<'a> Entry<'a> {
 /// Appends to the event's chain inside the caller's transaction, so the
 /// event and the change it describes commit together or not at all.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn record(conn: &mut AnyConnection, actor: &Actor, entry: Entry<'_>) -> Result<()> {
+pub async fn record(
+    svc: &Services,
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    entry: Entry<'_>,
+) -> Result<()> {
     let link = Link {
         id: new_id(),
         at: now_millis(),
@@ -81,15 +86,16 @@ pub async fn record(conn: &mut AnyConnection, actor: &Actor, entry: Entry<'_>) -
         chain_seq: 0,
         prev_hash: String::new(),
         hash: String::new(),
+        key_id: None,
     };
-    audit_chain::append(conn, link).await
+    audit_chain::append(conn, svc.secrets.audit(), link).await
 }
 
 /// Records an event in a transaction of its own.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn append(svc: &Services, actor: &Actor, entry: Entry<'_>) -> Result<()> {
     let mut tx = svc.db.pool.begin().await?;
-    record(&mut tx, actor, entry).await?;
+    record(svc, &mut tx, actor, entry).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -255,9 +261,12 @@ pub async fn search(
         .bind(page.offset())
         .fetch_all(&svc.db.pool)
         .await?;
+    let operator = actor.is_platform_admin();
     let events = rows
         .into_iter()
-        .map(AuditEvent::try_from)
+        .map(|row| {
+            AuditEvent::try_from(row).map(|e| if operator { e } else { e.for_tenant_user() })
+        })
         .collect::<Result<Vec<_>>>()?;
     Ok(Page::new(events, total, page))
 }
@@ -364,7 +373,7 @@ pub async fn purge_expired(svc: &Services) -> Result<u64> {
             .tenant(&tenant_id)
             .details(serde_json::json!({ "purged_through": through, "events": n,
                                           "older_than_days": days }));
-        record(&mut tx, &Actor::system("retention"), entry).await?;
+        record(svc, &mut tx, &Actor::system("retention"), entry).await?;
         tx.commit().await?;
         removed += n;
     }

@@ -1,8 +1,13 @@
 //! The audit hash chains (DESIGN §3): one per tenant and one for the
-//! platform. Each event stores `sha256(prev_hash ‖ canonical_json(event))`
-//! and its position; `verify` walks every chain and names the first link
-//! that is altered, missing or out of order. Retention purges move the
-//! chain's anchor and are themselves recorded in the chain.
+//! platform. Each event stores `HMAC-SHA256(key, prev_hash ‖
+//! canonical_json(event))`, the key's id and its position. The key comes
+//! from `ATRIUM_SECRET_KEY`, never the database, so a database writer
+//! cannot recompute the chain after changing it. `verify` walks every
+//! chain and names the first link that is altered, missing, out of order
+//! or downgraded to an unkeyed hash; retention purges move the chain's
+//! anchor and count only when their marker is inside the verified chain.
+//! Links written before keyed chains (plain SHA-256) and events from
+//! before chains existed are reported, never passed over in silence.
 
 use crate::domain::tenant::TenantId;
 use serde::Serialize;
@@ -11,6 +16,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, FromRow};
 
 use super::{Result, Services};
+use crate::server::crypto::audit_key::AuditKeys;
 
 pub const PLATFORM: &str = "platform";
 /// The `prev_hash` of a chain's first event.
@@ -33,10 +39,12 @@ pub struct Link {
     pub chain_seq: i64,
     pub prev_hash: String,
     pub hash: String,
+    /// The chain key that made `hash`; `None` for links from before keys.
+    pub key_id: Option<String>,
 }
 
 pub const LINK_COLUMNS: &str = "id, at, actor, action, resource_type, resource_id, tenant_id, \
-     status, client_ip, details, chain, chain_seq, prev_hash, hash";
+     status, client_ip, details, chain, chain_seq, prev_hash, hash, key_id";
 
 impl Link {
     /// Keys sorted (serde_json's map is ordered), no whitespace: one text per event.
@@ -50,11 +58,18 @@ impl Link {
         .to_string()
     }
 
-    pub fn compute_hash(&self) -> String {
-        let mut h = Sha256::new();
-        h.update(self.prev_hash.as_bytes());
-        h.update(self.canonical().as_bytes());
-        hex::encode(h.finalize())
+    /// The hash this link must carry, under the key it names; an error
+    /// when this deployment does not hold that key.
+    pub fn expected_hash(&self, keys: &AuditKeys) -> std::result::Result<String, String> {
+        let Some(id) = &self.key_id else {
+            let mut h = Sha256::new();
+            h.update(self.prev_hash.as_bytes());
+            h.update(self.canonical().as_bytes());
+            return Ok(hex::encode(h.finalize()));
+        };
+        keys.chain_key(id)
+            .map(|k| k.link_hash(&self.prev_hash, &self.canonical()))
+            .ok_or_else(|| format!("is keyed with {id}, a key this deployment does not hold"))
     }
 }
 
@@ -66,7 +81,7 @@ pub fn chain_of(tenant_id: Option<&str>) -> &str {
 /// transaction: takes the chain's head row lock, so appends to one chain
 /// take turns and the chain never forks.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn append(conn: &mut AnyConnection, mut link: Link) -> Result<()> {
+pub async fn append(conn: &mut AnyConnection, keys: &AuditKeys, mut link: Link) -> Result<()> {
     sqlx::query(
         "INSERT INTO audit_chains (chain, head_seq, head_hash) VALUES ($1, 0, $2) \
          ON CONFLICT (chain) DO NOTHING",
@@ -86,10 +101,11 @@ pub async fn append(conn: &mut AnyConnection, mut link: Link) -> Result<()> {
             .await?;
     link.chain_seq = seq;
     link.prev_hash = prev;
-    link.hash = link.compute_hash();
+    link.key_id = Some(keys.current.id.clone());
+    link.hash = keys.current.link_hash(&link.prev_hash, &link.canonical());
     sqlx::query(&format!(
         "INSERT INTO audit_events ({LINK_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .bind(&link.id)
     .bind(link.at)
@@ -105,6 +121,7 @@ pub async fn append(conn: &mut AnyConnection, mut link: Link) -> Result<()> {
     .bind(link.chain_seq)
     .bind(&link.prev_hash)
     .bind(&link.hash)
+    .bind(link.key_id.as_deref())
     .execute(&mut *conn)
     .await?;
     sqlx::query("UPDATE audit_chains SET head_hash = $1 WHERE chain = $2")
@@ -122,6 +139,9 @@ pub struct ChainCheck {
     pub events: i64,
     /// The first problem found, naming the event and its position.
     pub broken: Option<String>,
+    /// What the chain does not cover, though nothing is broken: links
+    /// hashed before keys, events from before chains.
+    pub notes: Vec<String>,
 }
 
 #[derive(FromRow)]
@@ -143,6 +163,11 @@ pub async fn verify(svc: &Services) -> Result<Vec<ChainCheck>> {
     )
     .fetch_all(&svc.db.pool)
     .await?;
+    let unchained: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT chain, COUNT(*) FROM audit_events WHERE chain_seq = 0 GROUP BY chain ORDER BY chain",
+    )
+    .fetch_all(&svc.db.pool)
+    .await?;
     let mut checks = Vec::with_capacity(heads.len() + 1);
     for head in &heads {
         checks.push(walk(svc, head).await?);
@@ -158,114 +183,146 @@ pub async fn verify(svc: &Services) -> Result<Vec<ChainCheck>> {
             chain,
             events: 0,
             broken: Some("events belong to a chain with no recorded head".into()),
+            notes: Vec::new(),
         });
+    }
+    for (chain, n) in unchained {
+        let note = format!("{n} events are outside the chain (position 0): written before chains, or inserted around them");
+        match checks.iter_mut().find(|c| c.chain == chain) {
+            Some(c) => c.notes.push(note),
+            None => checks.push(ChainCheck {
+                chain,
+                events: 0,
+                broken: None,
+                notes: vec![note],
+            }),
+        }
     }
     Ok(checks)
 }
 
+/// What a walk has established so far.
+struct Walked {
+    expected: i64,
+    prev: String,
+    events: i64,
+    unkeyed: i64,
+    keyed: bool,
+    /// `purged_through` of every purge marker inside the verified range.
+    purges: Vec<i64>,
+}
+
 async fn walk(svc: &Services, head: &Head) -> Result<ChainCheck> {
-    let mut expected = head.anchor_seq + 1;
-    let mut prev = if head.anchor_seq == 0 {
+    let start = if head.anchor_seq == 0 {
         GENESIS.to_string()
     } else {
         head.anchor_hash.clone()
     };
-    let mut events = 0;
-    let fail = |events, why: String| ChainCheck {
-        chain: head.chain.clone(),
-        events,
-        broken: Some(why),
+    let mut w = Walked {
+        expected: head.anchor_seq + 1,
+        prev: start,
+        events: 0,
+        unkeyed: 0,
+        keyed: false,
+        purges: Vec::new(),
     };
-    if head.anchor_seq > 0 && !purge_recorded(svc, &head.chain, head.anchor_seq).await? {
-        return Ok(fail(
-            0,
-            format!(
-                "events up to #{} are gone without a recorded purge",
+    let broken = walk_links(svc, head, &mut w).await?.or_else(|| {
+        let purged = head.anchor_seq == 0 || w.purges.contains(&head.anchor_seq);
+        let ended = w.expected - 1 == head.head_seq && w.prev == head.head_hash;
+        if !purged {
+            Some(format!(
+                "events up to #{} are gone without a purge recorded in the chain",
                 head.anchor_seq
-            ),
-        ));
-    }
+            ))
+        } else if !ended {
+            Some(format!(
+                "the chain ends at #{} but its head is #{}: events were removed",
+                w.expected - 1,
+                head.head_seq
+            ))
+        } else {
+            None
+        }
+    });
+    let notes = (w.unkeyed > 0)
+        .then(|| format!("{} links are plain SHA-256 (written before keyed chains): a database writer could rewrite them", w.unkeyed))
+        .into_iter()
+        .collect();
+    Ok(ChainCheck {
+        chain: head.chain.clone(),
+        events: w.events,
+        broken,
+        notes,
+    })
+}
+
+/// Checks the chain's links page by page; the first problem, if any.
+async fn walk_links(svc: &Services, head: &Head, w: &mut Walked) -> Result<Option<String>> {
+    let keys = svc.secrets.audit();
     loop {
         let page: Vec<Link> = sqlx::query_as(&format!(
             "SELECT {LINK_COLUMNS} FROM audit_events WHERE chain = $1 AND chain_seq >= $2 \
              ORDER BY chain_seq LIMIT $3"
         ))
         .bind(&head.chain)
-        .bind(expected)
+        .bind(w.expected)
         .bind(PAGE)
         .fetch_all(&svc.db.pool)
         .await?;
         let Some(last) = page.last().map(|l| l.chain_seq) else {
-            break;
+            return Ok(None);
         };
         for link in &page {
-            if link.chain_seq != expected {
-                return Ok(fail(
-                    events,
-                    format!(
-                        "event #{expected} is missing (next is #{}, id {})",
-                        link.chain_seq, link.id
-                    ),
-                ));
+            if let Some(why) = check_link(link, keys, w) {
+                return Ok(Some(why));
             }
-            if link.prev_hash != prev {
-                return Ok(fail(
-                    events,
-                    format!(
-                        "event #{} (id {}) does not follow #{}: reordered or replaced",
-                        link.chain_seq,
-                        link.id,
-                        link.chain_seq - 1
-                    ),
-                ));
-            }
-            if link.compute_hash() != link.hash {
-                return Ok(fail(
-                    events,
-                    format!(
-                        "event #{} (id {}) was altered after it was written",
-                        link.chain_seq, link.id
-                    ),
-                ));
-            }
-            prev = link.hash.clone();
-            expected += 1;
-            events += 1;
         }
         if page.len() < PAGE as usize || last >= head.head_seq {
-            break;
+            return Ok(None);
         }
     }
-    if expected - 1 != head.head_seq || prev != head.head_hash {
-        return Ok(fail(
-            events,
-            format!(
-                "the chain ends at #{} but its head is #{}: events were removed",
-                expected - 1,
-                head.head_seq
-            ),
-        ));
-    }
-    Ok(ChainCheck {
-        chain: head.chain.clone(),
-        events,
-        broken: None,
-    })
 }
 
-async fn purge_recorded(svc: &Services, chain: &str, through: i64) -> Result<bool> {
-    let details: Vec<String> = sqlx::query_scalar(
-        "SELECT details FROM audit_events WHERE chain = $1 AND action = 'audit.purge'",
-    )
-    .bind(chain)
-    .fetch_all(&svc.db.pool)
-    .await?;
-    Ok(details.iter().any(|d| {
-        serde_json::from_str::<serde_json::Value>(d)
+fn check_link(link: &Link, keys: &AuditKeys, w: &mut Walked) -> Option<String> {
+    let (seq, id) = (link.chain_seq, &link.id);
+    if seq != w.expected {
+        return Some(format!(
+            "event #{} is missing (next is #{seq}, id {id})",
+            w.expected
+        ));
+    }
+    if link.prev_hash != w.prev {
+        return Some(format!(
+            "event #{seq} (id {id}) does not follow #{}: reordered or replaced",
+            seq - 1
+        ));
+    }
+    if link.key_id.is_none() && w.keyed {
+        return Some(format!(
+            "event #{seq} (id {id}) has no key after keyed links: rewritten"
+        ));
+    }
+    match link.expected_hash(keys) {
+        Err(why) => return Some(format!("event #{seq} (id {id}) {why}")),
+        Ok(h) if h != link.hash => {
+            return Some(format!(
+                "event #{seq} (id {id}) was altered after it was written"
+            ));
+        }
+        Ok(_) => {}
+    }
+    w.keyed |= link.key_id.is_some();
+    w.unkeyed += i64::from(link.key_id.is_none());
+    if link.action == "audit.purge" {
+        let through = serde_json::from_str::<serde_json::Value>(&link.details)
             .ok()
-            .and_then(|v| v.get("purged_through").and_then(serde_json::Value::as_i64))
-            == Some(through)
-    }))
+            .and_then(|v| v.get("purged_through").and_then(serde_json::Value::as_i64));
+        w.purges.extend(through);
+    }
+    w.prev = link.hash.clone();
+    w.expected += 1;
+    w.events += 1;
+    None
 }
 
 /// Removes a chain's events up to `through` and moves its anchor there, in

@@ -63,7 +63,7 @@ pub async fn commit(
     actor: &super::Actor,
     entry: super::audit::Entry<'_>,
 ) -> Result<()> {
-    super::audit::record(&mut tx, actor, entry).await?;
+    super::audit::record(svc, &mut tx, actor, entry).await?;
     bump(&mut *tx).await?;
     tx.commit().await?;
     if let Err(e) = svc.refresh_caches().await {

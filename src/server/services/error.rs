@@ -36,7 +36,11 @@ impl From<sqlx::Error> for ServiceError {
 
 impl From<crate::server::crypto::CryptoError> for ServiceError {
     fn from(e: crate::server::crypto::CryptoError) -> Self {
-        ServiceError::Internal(e.to_string())
+        use crate::server::crypto::CryptoError;
+        match e {
+            CryptoError::Busy => ServiceError::Unavailable(e.to_string()),
+            other => ServiceError::Internal(other.to_string()),
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod actor;
 pub mod api_keys;
 pub mod audit;
+pub mod audit_anchor;
 pub mod audit_chain;
 pub mod audit_names;
 pub mod bootstrap;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod flash;
 pub mod policies;
 pub mod sessions;
+pub mod sign_in_throttle;
 pub mod tenant_data;
 pub mod tenants;
 #[cfg(test)]

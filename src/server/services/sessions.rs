@@ -6,18 +6,13 @@ use serde_json::json;
 use sqlx::FromRow;
 
 use super::audit::{self, Entry};
-use super::{Actor, Result, ServiceError, Services};
+use super::{sign_in_throttle, Actor, Result, ServiceError, Services};
 use crate::domain::audit::{AuditAction, AuditStatus};
 use crate::domain::role::Role;
-use crate::domain::time::{now_millis, HOUR, MINUTE};
+use crate::domain::time::{now_millis, HOUR};
 use crate::domain::user::{attempted_email, Email};
 use crate::server::crypto::password;
 use crate::server::crypto::token::{hash_token, random_hex};
-
-/// Failures inside this window count towards the throttle.
-const WINDOW: i64 = 15 * MINUTE;
-const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-const MAX_FAILURES_PER_ADDRESS: i64 = 20;
 
 /// Verified against when the email is unknown, so both paths cost the same
 /// and response times do not reveal which accounts exist.
@@ -72,7 +67,7 @@ pub async fn sign_in(
         client_ip: Some(client_ip.to_string()),
         ..Actor::system(&email)
     };
-    throttle(svc, &attempt, &email, client_ip).await?;
+    let claim = sign_in_throttle::claim(svc, &attempt, &email, client_ip).await?;
     let creds: Option<Credentials> = sqlx::query_as(
         "SELECT id, email, password_hash, role, tenant_id, disabled_at FROM users WHERE email = $1",
     )
@@ -83,7 +78,7 @@ pub async fn sign_in(
         Some(c) => c.password_hash.as_str(),
         None => dummy_hash().await?,
     };
-    let ok = password::verify(password_text, stored).await;
+    let ok = password::verify(password_text, stored).await?;
     let creds = match creds {
         Some(c) if ok && c.disabled_at.is_none() => c,
         other => {
@@ -92,7 +87,7 @@ pub async fn sign_in(
                 Some(c) if c.disabled_at.is_some() => "disabled",
                 Some(_) => "wrong_password",
             };
-            record_failure(svc, &attempt, &email, client_ip, reason).await?;
+            record_failure(svc, &attempt, &email, reason).await?;
             return Err(ServiceError::Unauthenticated);
         }
     };
@@ -108,18 +103,15 @@ pub async fn sign_in(
         .bind(now + lifetime)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM sign_in_failures WHERE email = $1")
-        .bind(&email)
-        .execute(&mut *tx)
-        .await?;
     sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
         .bind(now)
         .execute(&mut *tx)
         .await?;
     let entry = Entry::success(AuditAction::AuthSignIn, "user", &creds.id);
     let entry = entry.tenant_opt(creds.tenant_id.as_ref());
-    audit::record(&mut tx, &actor, entry).await?;
+    audit::record(svc, &mut tx, &actor, entry).await?;
     tx.commit().await?;
+    sign_in_throttle::release(svc, &claim).await?;
     Ok(SignedIn {
         token,
         actor,
@@ -127,53 +119,13 @@ pub async fn sign_in(
     })
 }
 
-async fn throttle(svc: &Services, attempt: &Actor, email: &str, client_ip: &str) -> Result<()> {
-    let since = now_millis() - WINDOW;
-    let by_account: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM sign_in_failures WHERE email = $1 AND at > $2")
-            .bind(email)
-            .bind(since)
-            .fetch_one(&svc.db.pool)
-            .await?;
-    let by_address: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM sign_in_failures WHERE client_ip = $1 AND at > $2",
-    )
-    .bind(client_ip)
-    .bind(since)
-    .fetch_one(&svc.db.pool)
-    .await?;
-    if by_account >= MAX_FAILURES_PER_ACCOUNT || by_address >= MAX_FAILURES_PER_ADDRESS {
-        let entry = Entry::success(AuditAction::AuthSignIn, "user", email)
-            .status(AuditStatus::Denied)
-            .details(json!({ "reason": "throttled" }));
-        audit::append(svc, attempt, entry).await?;
-        return Err(ServiceError::TooManyAttempts(
-            "too many failed sign-ins; wait 15 minutes and try again".into(),
-        ));
-    }
-    Ok(())
-}
-
-async fn record_failure(
-    svc: &Services,
-    attempt: &Actor,
-    email: &str,
-    client_ip: &str,
-    reason: &str,
-) -> Result<()> {
-    let mut tx = svc.db.pool.begin().await?;
-    sqlx::query("INSERT INTO sign_in_failures (email, client_ip, at) VALUES ($1, $2, $3)")
-        .bind(email)
-        .bind(client_ip)
-        .bind(now_millis())
-        .execute(&mut *tx)
-        .await?;
+/// The failure itself was counted when the attempt was claimed; this only
+/// records it in the audit trail.
+async fn record_failure(svc: &Services, attempt: &Actor, email: &str, reason: &str) -> Result<()> {
     let entry = Entry::success(AuditAction::AuthSignIn, "user", email)
         .status(AuditStatus::Failure)
         .details(json!({ "reason": reason }));
-    audit::record(&mut tx, attempt, entry).await?;
-    tx.commit().await?;
-    Ok(())
+    audit::append(svc, attempt, entry).await
 }
 
 /// The signed-in user behind a session token, if the session is live and
@@ -211,6 +163,7 @@ pub async fn sign_out(svc: &Services, token: &str, client_ip: &str) -> Result<()
         .await?;
     let user_id = actor.user_id.clone().unwrap_or_default();
     audit::record(
+        svc,
         &mut tx,
         &actor,
         Entry::success(AuditAction::AuthSignOut, "user", &user_id),

@@ -17,7 +17,12 @@ use super::{tenants, Actor, Result, ServiceError, Services};
 #[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
 pub async fn data(svc: &Services, actor: &Actor, tenant_id: &TenantId) -> Result<TenantData> {
     actor.require(tenant_id, Access::Read)?;
-    Ok(svc.stores.stats(tenant_id).await?)
+    let mut data = svc.stores.stats(tenant_id).await?;
+    if !actor.is_platform_admin() {
+        // Schema, database and file names are the operator's business.
+        data.location = data.level.label().to_string();
+    }
+    Ok(data)
 }
 
 /// Moves the tenant's data to `level` while it keeps serving; the move is

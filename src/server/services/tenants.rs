@@ -110,7 +110,7 @@ async fn insert(svc: &Services, actor: &Actor, tenant: &Tenant, location: &Locat
                           "store": location.describe(svc.db.backend),
                           "data_location": tenant.data_location,
                           "rpm_limit": tenant.rpm_limit, "tpm_limit": tenant.tpm_limit }));
-    audit::record(&mut tx, actor, entry).await?;
+    audit::record(svc, &mut tx, actor, entry).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -96,7 +96,7 @@ pub async fn create(svc: &Services, actor: &Actor, new: NewUser<'_>) -> Result<U
     let entry = Entry::success(AuditAction::UserCreate, "user", &id)
         .details(json!({ "email": email, "role": new.role }));
     let entry = entry.tenant_opt(tenant_id);
-    audit::record(&mut tx, actor, entry).await?;
+    audit::record(svc, &mut tx, actor, entry).await?;
     tx.commit().await?;
     get(svc, actor, &id).await
 }
@@ -167,7 +167,7 @@ pub async fn reset_password(
     let entry = Entry::success(AuditAction::UserResetPassword, "user", id)
         .details(json!({ "email": target.email }));
     let entry = entry.tenant_opt(target.tenant_id.as_ref());
-    audit::record(&mut tx, actor, entry).await?;
+    audit::record(svc, &mut tx, actor, entry).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -179,14 +179,20 @@ pub async fn set_disabled(svc: &Services, actor: &Actor, id: &str, disabled: boo
     if disabled && actor.user_id.as_deref() == Some(id) {
         return Err(Invalid::new("user", "you cannot disable your own account").into());
     }
+    if !disabled {
+        check_may_enable(svc, actor, id).await?;
+    }
     let now = now_millis();
     let mut tx = svc.db.pool.begin().await?;
-    sqlx::query("UPDATE users SET disabled_at = $1, updated_at = $2 WHERE id = $3")
-        .bind(disabled.then_some(now))
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE users SET disabled_at = $1, disabled_by_role = $2, updated_at = $3 WHERE id = $4",
+    )
+    .bind(disabled.then_some(now))
+    .bind(disabled.then_some(actor.role.as_str()))
+    .bind(now)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     if disabled {
         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(id)
@@ -200,9 +206,25 @@ pub async fn set_disabled(svc: &Services, actor: &Actor, id: &str, disabled: boo
     };
     let entry = Entry::success(action, "user", id).details(json!({ "email": target.email }));
     let entry = entry.tenant_opt(target.tenant_id.as_ref());
-    audit::record(&mut tx, actor, entry).await?;
+    audit::record(svc, &mut tx, actor, entry).await?;
     tx.commit().await?;
     get(svc, actor, id).await
+}
+
+/// A platform admin's suspension stands until a platform admin lifts it:
+/// the tenant's own admins cannot undo it.
+async fn check_may_enable(svc: &Services, actor: &Actor, id: &str) -> Result<()> {
+    let by: Option<String> = sqlx::query_scalar("SELECT disabled_by_role FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_one(&svc.db.pool)
+        .await?;
+    let by_platform = by.as_deref() == Some(Role::PlatformAdmin.as_str());
+    if by_platform && actor.role != Role::PlatformAdmin {
+        return Err(ServiceError::Conflict(
+            "a platform admin disabled this user; only a platform admin can enable them".into(),
+        ));
+    }
+    Ok(())
 }
 
 #[tracing::instrument(level = "debug", skip_all)]

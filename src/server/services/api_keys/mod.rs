@@ -98,7 +98,7 @@ pub async fn create(
         .tenant(&created.tenant_id)
         .details(json!({ "name": created.name, "prefix": created.prefix,
                           "expires_at": created.expires_at }));
-    audit::record(&mut tx, actor, entry).await?;
+    audit::record(svc, &mut tx, actor, entry).await?;
     tx.commit().await?;
     Ok(CreatedKey {
         key,

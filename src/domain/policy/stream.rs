@@ -1,0 +1,227 @@
+//! Response rules on a streamed text: the text arrives in small deltas,
+//! and a value can be split across any of them (`jane.doe@ex` + `ample.com`).
+//! Text is released only once no finding can still grow into it, so each
+//! delta goes out redacted, or the stream is blocked before the value
+//! leaves.
+//!
+//! What is held back, and why that is enough:
+//! - a run of non-space characters still open at the end (an e-mail, a
+//!   token, a card number without spaces, however long), because every
+//!   recognizer without spaces inside matches within one such run;
+//! - the last [`HOLD`] characters, the longest stretch a pattern *with*
+//!   spaces spans before it can be recognized (an IBAN in groups of four,
+//!   a grouped card or phone number);
+//! - a finding that reaches the end of what has arrived (a private key
+//!   block until its END line).
+//!
+//! The last [`CONTEXT`] released characters are kept so context words
+//! (`ssn`, `card`) still count for a value that follows them.
+
+use super::{evaluate, Action, Decision, Direction, PolicyRule};
+use crate::domain::pii::{self, Finding};
+
+/// Characters a spaced pattern can span: an IBAN of 34 characters with a
+/// space allowed between any two (the longest such recognizer), with margin.
+pub const HOLD: usize = 72;
+/// Released characters kept for context words; the detector looks 40 back.
+const CONTEXT: usize = 64;
+/// A provider that never ends a run (or a key block) is not buffered
+/// without bound: past this much, text is released redacted as it stands.
+const MAX_PENDING: usize = 64 * 1024;
+
+/// What to do with a delta.
+#[derive(Debug, PartialEq)]
+pub enum Step {
+    /// Text to send now (possibly empty: all of it is held back).
+    Release(String),
+    /// A block rule matched: end the stream, send nothing more.
+    Block,
+}
+
+/// One streamed text (a content block or a choice).
+#[derive(Default)]
+pub struct StreamedText {
+    pending: String,
+    context: String,
+}
+
+impl StreamedText {
+    /// Takes the next delta; `overall` gathers every decision for the audit.
+    pub fn push(&mut self, delta: &str, rules: &[PolicyRule], overall: &mut Decision) -> Step {
+        self.pending.push_str(delta);
+        self.release(false, rules, overall)
+    }
+
+    /// The stream's text is complete: everything left goes out.
+    pub fn finish(&mut self, rules: &[PolicyRule], overall: &mut Decision) -> Step {
+        self.release(true, rules, overall)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    fn release(&mut self, done: bool, rules: &[PolicyRule], overall: &mut Decision) -> Step {
+        if self.pending.is_empty() {
+            return Step::Release(String::new());
+        }
+        let window = format!("{}{}", self.context, self.pending);
+        let base = self.context.chars().count();
+        let findings = pii::detect(&window);
+        let total = self.pending.chars().count();
+        let cut = if done {
+            total
+        } else {
+            safe_cut(&self.pending, total, base, &findings)
+        };
+        let cut = if cut == 0 && self.pending.len() > MAX_PENDING {
+            total
+        } else {
+            cut
+        };
+        let released: Vec<Finding> = findings
+            .iter()
+            .filter(|f| f.start >= base && f.end <= base + cut)
+            .map(|f| Finding {
+                start: f.start - base,
+                end: f.end - base,
+                ..f.clone()
+            })
+            .collect();
+        let decision = evaluate(rules, &released, Direction::Response);
+        let block = decision.action == Action::Block;
+        let redact = decision.redact.clone();
+        overall.merge(decision);
+        if block {
+            self.pending.clear();
+            return Step::Block;
+        }
+        let at = byte_at(&self.pending, cut);
+        let text: String = self.pending.drain(..at).collect();
+        self.keep_context(&text);
+        Step::Release(if redact.is_empty() {
+            text
+        } else {
+            pii::redact(&text, &redact)
+        })
+    }
+
+    fn keep_context(&mut self, released: &str) {
+        self.context.push_str(released);
+        let n = self.context.chars().count();
+        if n > CONTEXT {
+            let at = byte_at(&self.context, n - CONTEXT);
+            self.context.drain(..at);
+        }
+    }
+}
+
+/// How many of `pending`'s characters can go out now: not the last
+/// [`HOLD`], not into a run of non-space characters that is still open,
+/// and not into any finding that reaches past the cut.
+fn safe_cut(pending: &str, total: usize, base: usize, findings: &[Finding]) -> usize {
+    let chars: Vec<char> = pending.chars().collect();
+    let mut cut = total.saturating_sub(HOLD);
+    while cut > 0
+        && !chars[cut - 1].is_whitespace()
+        && chars.get(cut).is_some_and(|c| !c.is_whitespace())
+    {
+        cut -= 1;
+    }
+    // Findings are in position order; one reaching past the cut pulls it
+    // back to its start, which may pull in an earlier one, so walk back.
+    for f in findings.iter().rev() {
+        if f.end > base + cut && f.start < base + cut {
+            cut = f.start.saturating_sub(base);
+        }
+    }
+    cut
+}
+
+/// The byte offset of the `n`th character.
+fn byte_at(s: &str, n: usize) -> usize {
+    s.char_indices().nth(n).map_or(s.len(), |(i, _)| i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::pii::EntityType;
+    use crate::domain::policy::{PolicyRule, Target};
+
+    fn rule(entity: EntityType, action: Action) -> PolicyRule {
+        PolicyRule {
+            id: format!("r-{}", entity.as_str()),
+            tenant_id: None,
+            target: Target::Entity(entity),
+            action,
+            direction: Direction::Response,
+            created_at: 0,
+        }
+    }
+
+    /// Feeds `text` in pieces of `size` characters; returns what went out.
+    fn stream(text: &str, size: usize, rules: &[PolicyRule]) -> (String, bool) {
+        let chars: Vec<char> = text.chars().collect();
+        let (mut g, mut d, mut out) = (StreamedText::default(), Decision::allow(), String::new());
+        for piece in chars.chunks(size) {
+            match g.push(&piece.iter().collect::<String>(), rules, &mut d) {
+                Step::Release(t) => out.push_str(&t),
+                Step::Block => return (out, true),
+            }
+        }
+        match g.finish(rules, &mut d) {
+            Step::Release(t) => out.push_str(&t),
+            Step::Block => return (out, true),
+        }
+        (out, false)
+    }
+
+    const TEXT: &str = "Sure. Write to jane.doe@example.com or call +44 20 7946 0958; \
+                        the card on file is 4111 1111 1111 1111 and the IBAN is \
+                        GB82 WEST 1234 5698 7654 32. That is all I have.";
+
+    #[test]
+    fn values_split_anywhere_are_redacted_as_a_whole() {
+        let rules = [
+            rule(EntityType::EmailAddress, Action::Redact),
+            rule(EntityType::PhoneNumber, Action::Redact),
+            rule(EntityType::CreditCard, Action::Redact),
+            rule(EntityType::IbanCode, Action::Redact),
+        ];
+        let whole = pii::redact(
+            TEXT,
+            &evaluate(&rules, &pii::detect(TEXT), Direction::Response).redact,
+        );
+        for size in 1..=TEXT.len() {
+            let (out, blocked) = stream(TEXT, size, &rules);
+            assert!(!blocked);
+            assert_eq!(out, whole, "pieces of {size}");
+        }
+        assert!(!whole.contains("jane.doe") && !whole.contains("4111") && !whole.contains("7946"));
+    }
+
+    #[test]
+    fn a_block_ends_the_stream_before_the_value_leaves() {
+        let rules = [rule(EntityType::CreditCard, Action::Block)];
+        for size in [1, 3, 7, 40] {
+            let (out, blocked) = stream(TEXT, size, &rules);
+            assert!(blocked, "pieces of {size}");
+            assert!(!out.contains("4111"), "pieces of {size}: {out}");
+        }
+    }
+
+    #[test]
+    fn clean_text_is_held_back_at_most_hold_characters() {
+        let text = "a plain answer without anything sensitive in it, ".repeat(10);
+        let (mut g, mut d) = (StreamedText::default(), Decision::allow());
+        let mut sent = 0;
+        for (i, c) in text.chars().enumerate() {
+            if let Step::Release(t) = g.push(&c.to_string(), &[], &mut d) {
+                sent += t.chars().count();
+            }
+            // A word in progress may be held too, never more than that.
+            assert!(i + 1 - sent <= HOLD + 16, "held {} at {i}", i + 1 - sent);
+        }
+    }
+}
