@@ -110,6 +110,7 @@ bench: build
 	ATRIUM_BIN=$(BIN) bench/gateway.sh
 	ATRIUM_BIN=$(BIN) bench/tenants.sh
 	ATRIUM_BIN=$(BIN) bench/governance.sh
+	ATRIUM_BIN=$(BIN) bench/stream.sh
 
 clean-data:
 	rm -rf data

@@ -75,6 +75,11 @@ impl Running {
         self.gateway.audit.flush().await;
         self.gateway.ledger.flush().await;
         self.services.keys.flush_last_used(&self.services).await;
+        // The last events get a checkpoint too, so a tail written just
+        // before a stop cannot be cut unnoticed.
+        if let Err(e) = audit_anchor::anchor_now(&self.services).await {
+            tracing::error!(error = %e, "final audit checkpoint failed");
+        }
         self.services.db.close().await;
         match result {
             Ok(r) => Ok(r?),

@@ -8,14 +8,85 @@ use crate::governance::{broken, make_events};
 use atrium::server::services::audit_anchor;
 use atrium::server::services::audit_chain::{self, Link, GENESIS, LINK_COLUMNS};
 
-on_both_backends!(
-    a_rewritten_chain_cannot_be_resealed_without_the_key,
-    a_purge_marker_outside_the_chain_explains_nothing,
-    one_event_per_chain_position,
-    a_cut_tail_is_caught_by_the_signed_checkpoint,
-);
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    use crate::common::{both, both_configured, Needs};
+    let m = "abuse_audit";
+    let mut out = Vec::new();
+    out.extend(both(
+        m,
+        "a_rewritten_chain_cannot_be_resealed_without_the_key",
+        Needs::Nothing,
+        a_rewritten_chain_cannot_be_resealed_without_the_key,
+    ));
+    out.extend(both(
+        m,
+        "a_purge_marker_outside_the_chain_explains_nothing",
+        Needs::Nothing,
+        a_purge_marker_outside_the_chain_explains_nothing,
+    ));
+    out.extend(both(
+        m,
+        "one_event_per_chain_position",
+        Needs::Nothing,
+        one_event_per_chain_position,
+    ));
+    out.extend(both(
+        m,
+        "a_cut_tail_is_caught_by_the_signed_checkpoint",
+        Needs::Nothing,
+        a_cut_tail_is_caught_by_the_signed_checkpoint,
+    ));
+    out.extend(both_configured(
+        m,
+        "the_server_writes_checkpoints_on_its_own",
+        Needs::Nothing,
+        anchored,
+        the_server_writes_checkpoints_on_its_own,
+    ));
+    out
+}
 
-async fn links(app: &TestApp, chain: &str) -> Vec<Link> {
+fn anchored(c: &mut atrium::server::config::Config) {
+    c.audit_anchor = Some(format!(
+        "file://{}",
+        c.data_dir.join("anchor.jsonl").display()
+    ));
+    c.audit_anchor_secs = 1;
+}
+
+/// With `ATRIUM_AUDIT_ANCHOR` set, the server checkpoints a grown chain
+/// within its interval, and the checkpoint verifies.
+async fn the_server_writes_checkpoints_on_its_own(app: TestApp) -> TestApp {
+    let chain = make_events(&app.svc, 3).await;
+    let file = app.svc.config.data_dir.join("anchor.jsonl");
+    let mut covered = false;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if let Ok(cp) = audit_anchor::last_in_file(&file) {
+            covered = cp
+                .heads
+                .iter()
+                .any(|h| h.chain == chain.as_str() && h.seq >= 4);
+            if covered {
+                assert!(audit_anchor::verify_against(&app.svc, &cp)
+                    .await
+                    .expect("verify")
+                    .is_empty());
+                break;
+            }
+        }
+    }
+    assert!(
+        covered,
+        "no checkpoint covering the tenant's chain within 5 s"
+    );
+    let mode = std::fs::metadata(&file)
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777);
+    assert_eq!(mode.ok(), Some(0o600));
+    app
+}
+
+pub(crate) async fn links(app: &TestApp, chain: &str) -> Vec<Link> {
     sqlx::query_as(&format!(
         "SELECT {LINK_COLUMNS} FROM audit_events WHERE chain = $1 AND chain_seq > 0 ORDER BY chain_seq"
     ))
@@ -27,7 +98,12 @@ async fn links(app: &TestApp, chain: &str) -> Vec<Link> {
 
 /// Writes `links` back with hashes from `seal`, head included: what an
 /// attacker with database access but without the key can do.
-async fn reseal(app: &TestApp, chain: &str, links: Vec<Link>, seal: impl Fn(&Link) -> String) {
+pub(crate) async fn reseal(
+    app: &TestApp,
+    chain: &str,
+    links: Vec<Link>,
+    seal: impl Fn(&Link) -> String,
+) {
     let pool = &app.svc.db.pool;
     let mut prev = GENESIS.to_string();
     for mut l in links {

@@ -514,36 +514,15 @@ async fn retention_purges_and_the_chain_still_verifies(app: TestApp) -> TestApp 
     app
 }
 
-/// Recomputes a chain's hashes in place (test set-up for aged events).
+/// Recomputes a chain's hashes in place with the deployment's key (test
+/// set-up for aged events).
 async fn reseal(app: &TestApp, chain: &str) {
-    let pool = &app.svc.db.pool;
-    let links: Vec<audit_chain::Link> = sqlx::query_as(&format!(
-        "SELECT {} FROM audit_events WHERE chain = $1 AND chain_seq > 0 ORDER BY chain_seq",
-        audit_chain::LINK_COLUMNS
-    ))
-    .bind(chain)
-    .fetch_all(pool)
-    .await
-    .expect("links");
-    let mut prev = audit_chain::GENESIS.to_string();
-    for mut l in links {
-        l.prev_hash = prev.clone();
-        l.hash = l.expected_hash(app.svc.secrets.audit()).expect("our key");
-        sqlx::query("UPDATE audit_events SET prev_hash = $1, hash = $2 WHERE id = $3")
-            .bind(&l.prev_hash)
-            .bind(&l.hash)
-            .bind(&l.id)
-            .execute(pool)
-            .await
-            .expect("reseal");
-        prev = l.hash;
-    }
-    sqlx::query("UPDATE audit_chains SET head_hash = $1 WHERE chain = $2")
-        .bind(&prev)
-        .bind(chain)
-        .execute(pool)
-        .await
-        .expect("head");
+    let links = crate::abuse_audit::links(app, chain).await;
+    let keys = app.svc.secrets.audit().clone();
+    crate::abuse_audit::reseal(app, chain, links, |l| {
+        l.expected_hash(&keys).expect("our key")
+    })
+    .await;
 }
 
 async fn audit_search_filters_and_export(app: TestApp) -> TestApp {

@@ -8,9 +8,11 @@
 //! - a run of non-space characters still open at the end (an e-mail, a
 //!   token, a card number without spaces, however long), because every
 //!   recognizer without spaces inside matches within one such run;
-//! - the last [`HOLD`] characters, the longest stretch a pattern *with*
-//!   spaces spans before it can be recognized (an IBAN in groups of four,
-//!   a grouped card or phone number);
+//! - from the first place in the last [`HOLD`] characters where a pattern
+//!   *with* spaces could start (a digit, `+` or `(` before a digit, two
+//!   capitals, `--`, a `password`/`token`/`api…` word): the longest such
+//!   pattern (an IBAN in groups of four) spans fewer than [`HOLD`]. Plain
+//!   prose therefore goes out word by word;
 //! - a finding that reaches the end of what has arrived (a private key
 //!   block until its END line).
 //!
@@ -121,10 +123,14 @@ impl StreamedText {
 /// and not into any finding that reaches past the cut.
 fn safe_cut(pending: &str, total: usize, base: usize, findings: &[Finding]) -> usize {
     let chars: Vec<char> = pending.chars().collect();
-    let mut cut = total.saturating_sub(HOLD);
+    let from = total.saturating_sub(HOLD);
+    let mut cut = (from..total)
+        .find(|&i| may_start_spaced(&chars, i))
+        .unwrap_or(total);
+    // A run still open at the end, or cut in two, is held whole.
     while cut > 0
         && !chars[cut - 1].is_whitespace()
-        && chars.get(cut).is_some_and(|c| !c.is_whitespace())
+        && chars.get(cut).is_none_or(|c| !c.is_whitespace())
     {
         cut -= 1;
     }
@@ -136,6 +142,35 @@ fn safe_cut(pending: &str, total: usize, base: usize, findings: &[Finding]) -> u
         }
     }
     cut
+}
+
+/// Words that begin a `name = value` secret (the detector's list, by prefix).
+const SECRET_WORDS: [&str; 8] = [
+    "aws", "secret", "client", "api", "pass", "token", "AWS", "CLIENT",
+];
+
+/// Whether a pattern that may contain spaces could start at `chars[i]`.
+fn may_start_spaced(chars: &[char], i: usize) -> bool {
+    let c = chars[i];
+    let next = chars.get(i + 1).copied();
+    let open_or = |f: fn(char) -> bool| next.is_none_or(f);
+    let word_start = i == 0 || !chars[i - 1].is_alphanumeric();
+    c.is_ascii_digit()
+        || (matches!(c, '+' | '(') && open_or(|n| n.is_ascii_digit() || n == ' '))
+        || (c == '-' && open_or(|n| n == '-'))
+        || (c.is_ascii_uppercase() && open_or(|n| n.is_ascii_uppercase() || n.is_ascii_digit()))
+        || (word_start && secret_word_at(chars, i))
+}
+
+fn secret_word_at(chars: &[char], i: usize) -> bool {
+    SECRET_WORDS.iter().any(|w| {
+        let mut rest = chars[i..].iter();
+        // A word cut off by the end of what has arrived may still become one.
+        w.chars().all(|wc| {
+            rest.next()
+                .is_none_or(|c| *c == wc || c.to_ascii_lowercase() == wc)
+        })
+    })
 }
 
 /// The byte offset of the `n`th character.
@@ -208,6 +243,43 @@ mod tests {
             let (out, blocked) = stream(TEXT, size, &rules);
             assert!(blocked, "pieces of {size}");
             assert!(!out.contains("4111"), "pieces of {size}: {out}");
+        }
+    }
+
+    #[test]
+    fn prose_goes_out_word_by_word() {
+        let text = "the answer is that nothing here looks like a value at all, so ";
+        let (mut g, mut d) = (StreamedText::default(), Decision::allow());
+        let (mut pushed, mut sent) = (String::new(), String::new());
+        for word in text.split_inclusive(' ') {
+            pushed.push_str(word);
+            if let Step::Release(t) = g.push(word, &[], &mut d) {
+                sent.push_str(&t);
+            }
+            assert_eq!(sent, pushed, "nothing held once {word:?} is complete");
+        }
+    }
+
+    #[test]
+    fn values_with_spaces_in_prose_are_still_redacted_at_every_split() {
+        let rules = [
+            rule(EntityType::CreditCard, Action::Redact),
+            rule(EntityType::PhoneNumber, Action::Redact),
+            rule(EntityType::IbanCode, Action::Redact),
+            rule(EntityType::Secret, Action::Redact),
+        ];
+        let text = "The Bank said: card 5555 5555 5555 4444, phone (212) 555-0143, \
+                    IBAN DE89 3704 0044 0532 0130 00 and password = hunter2hunter2hunter2. I think so.";
+        let whole = pii::redact(
+            text,
+            &evaluate(&rules, &pii::detect(text), Direction::Response).redact,
+        );
+        assert!(
+            !whole.contains("5555") && !whole.contains("0143") && !whole.contains("hunter2"),
+            "{whole}"
+        );
+        for size in 1..=text.len() {
+            assert_eq!(stream(text, size, &rules).0, whole, "pieces of {size}");
         }
     }
 
