@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Time to first token on streamed answers, with and without response
 # rules: the cost of the hold-back buffer that governs streamed text.
-# Two tenants on one gateway; the provider streams one word per event.
+# Two tenants on one gateway; the provider streams one word per event,
+# BENCH_CHUNK_DELAY_MS apart. The answer is prose with one e-mail address
+# in the middle, so the first token shows what plain prose is held back.
 set -euo pipefail
 BIN=${ATRIUM_BIN:?set ATRIUM_BIN to the release binary}
-N=${BENCH_STREAMS:-300}
+N=${BENCH_STREAMS:-200}
+# Time between the provider's events: a model streaming ~500 tokens/s.
+DELAY=${BENCH_CHUNK_DELAY_MS:-2}
 work=$(mktemp -d)
 export DATABASE_URL="sqlite://$work/atrium.db" ATRIUM_DATA_DIR=$work ATRIUM_NO_DEMO=true RUST_LOG=warn
 unset REDIS_URL
@@ -12,7 +16,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-"$BIN" mock-upstream --addr 127.0.0.1:19199 > "$work/mock.log" 2>&1 & pids+=($!)
+"$BIN" mock-upstream --addr 127.0.0.1:19199 --stream-chunk-delay-ms "$DELAY" > "$work/mock.log" 2>&1 & pids+=($!)
 "$BIN" provider add --name mock --kind openai --base-url http://127.0.0.1:19199/v1 > /dev/null
 "$BIN" model add --name bench --provider mock --input-price-per-mtok 1 --output-price-per-mtok 2 > /dev/null
 key() {
@@ -29,7 +33,7 @@ for _ in $(seq 1 100); do curl -sf http://127.0.0.1:19100/readyz > /dev/null && 
 python3 - "$PLAIN" "$GOVERNED" "$N" <<'PY'
 import http.client, json, statistics, sys, time
 plain, governed, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-words = " ".join(f"word{i}" for i in range(60))
+words = " ".join(["the quick brown fox jumps over the lazy dog"] * 6)
 prompt = f"{words} write to jane.doe@example.com {words}"
 body = json.dumps({"model": "bench", "stream": True,
                    "messages": [{"role": "user", "content": prompt}]})

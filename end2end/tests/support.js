@@ -5,13 +5,18 @@ const { test, expect } = require('@playwright/test');
 const ADMIN = { email: 'admin@e2e.test', password: 'e2e-admin-password-1' };
 const unique = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
 
-// Any uncaught error in the page (a wasm panic, a hydration mismatch) fails the test.
+// Any uncaught error in the page (a wasm panic, a hydration mismatch) fails
+// the test, and so does anything the Content-Security-Policy refused: the
+// app must run whole under its own policy.
 function failOnBrowserErrors() {
   let pageErrors = [];
   test.beforeEach(async ({ page }) => {
     pageErrors = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => { if (m.text().includes('panicked')) pageErrors.push(m.text()); });
+    page.on('console', (m) => {
+      const text = m.text();
+      if (text.includes('panicked') || text.includes('Content Security Policy')) pageErrors.push(text);
+    });
   });
   test.afterEach(() => {
     expect(pageErrors, 'errors in the browser').toEqual([]);
