@@ -111,6 +111,7 @@ bench: build
 	ATRIUM_BIN=$(BIN) bench/tenants.sh
 	ATRIUM_BIN=$(BIN) bench/governance.sh
 	ATRIUM_BIN=$(BIN) bench/stream.sh
+	ATRIUM_BIN=$(BIN) bench/flags.sh
 
 clean-data:
 	rm -rf data

@@ -46,6 +46,16 @@ pub enum AuditAction {
     AuthSignIn,
     #[serde(rename = "auth.sign_out")]
     AuthSignOut,
+    #[serde(rename = "flag.create")]
+    FlagCreate,
+    #[serde(rename = "flag.rules")]
+    FlagRules,
+    #[serde(rename = "flag.rollout")]
+    FlagRollout,
+    #[serde(rename = "flag.enable")]
+    FlagEnable,
+    #[serde(rename = "flag.disable")]
+    FlagDisable,
     #[serde(rename = "model.upsert")]
     ModelUpsert,
     #[serde(rename = "model_alias.set")]
@@ -89,13 +99,18 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 31] = [
         AuditAction::ApiKeyCreate,
         AuditAction::ApiKeyRevoke,
         AuditAction::AuditExport,
         AuditAction::AuditPurge,
         AuditAction::AuthSignIn,
         AuditAction::AuthSignOut,
+        AuditAction::FlagCreate,
+        AuditAction::FlagRules,
+        AuditAction::FlagRollout,
+        AuditAction::FlagEnable,
+        AuditAction::FlagDisable,
         AuditAction::ModelUpsert,
         AuditAction::ModelAliasSet,
         AuditAction::PolicyAdd,
@@ -126,6 +141,11 @@ impl AuditAction {
             AuditAction::AuditPurge => "audit.purge",
             AuditAction::AuthSignIn => "auth.sign_in",
             AuditAction::AuthSignOut => "auth.sign_out",
+            AuditAction::FlagCreate => "flag.create",
+            AuditAction::FlagRules => "flag.rules",
+            AuditAction::FlagRollout => "flag.rollout",
+            AuditAction::FlagEnable => "flag.enable",
+            AuditAction::FlagDisable => "flag.disable",
             AuditAction::ModelUpsert => "model.upsert",
             AuditAction::ModelAliasSet => "model_alias.set",
             AuditAction::PolicyAdd => "policy.add",

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod audit_search;
 pub mod catalog;
 pub mod completion;
+pub mod flag;
 pub mod flash;
 pub mod gcra;
 pub mod page;

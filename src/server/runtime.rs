@@ -15,7 +15,7 @@ use crate::server::crypto::SecretBox;
 use crate::server::db::{Db, DbError};
 use crate::server::gateway::Gateway;
 use crate::server::services::{
-    api_keys, audit, audit_anchor, bootstrap, control, ServiceError, Services,
+    api_keys, audit, audit_anchor, bootstrap, control, flags, ServiceError, Services,
 };
 
 use super::http::{router, AppState};
@@ -43,6 +43,7 @@ pub async fn open(config: Config) -> Result<Services, ServeError> {
     let db = Db::connect(&config.database_url()).await?;
     db.migrate().await?;
     let services = Services::new(db, config, secrets);
+    flags::seed_capabilities(&services).await?;
     let migrated = services.stores.migrate_all().await?;
     if migrated > 0 {
         tracing::info!(migrated, "tenant stores migrated");

@@ -14,7 +14,7 @@ on_both_backends!(
     cli_moves_data_scans_pii_and_sets_policies
 );
 
-fn atrium(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
+pub(crate) fn atrium(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_atrium"))
         .args(args)
         .env("DATABASE_URL", &app.db_url)

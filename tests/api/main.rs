@@ -11,6 +11,7 @@ mod abuse;
 mod abuse_audit;
 mod abuse_stream;
 mod cli;
+mod flags;
 mod gateway;
 mod governance;
 mod isolation;
@@ -25,6 +26,7 @@ fn main() -> std::process::ExitCode {
         abuse_audit::trials(),
         abuse_stream::trials(),
         cli::trials(),
+        flags::trials(),
         gateway::trials(),
         governance::trials(),
         isolation::trials(),

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod flag;
 pub mod key;
 pub mod pii;
 pub mod policy;
@@ -61,6 +62,9 @@ pub enum Command {
     /// Data policies: what happens to prompts with PII or secrets.
     #[command(subcommand)]
     Policy(policy::PolicyCmd),
+    /// Feature flags: platform capabilities per tenant, and tenants' own flags.
+    #[command(subcommand)]
+    Flag(flag::FlagCmd),
     /// The audit trail: verify its hash chains, export, retention.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
@@ -77,6 +81,10 @@ pub enum Command {
     #[cfg(feature = "devtools")]
     #[command(hide = true)]
     StoreBench(super::devtools::store_bench::StoreBenchOptions),
+    /// In-process flag evaluations per second on one thread (`make bench`).
+    #[cfg(feature = "devtools")]
+    #[command(hide = true)]
+    FlagBench(super::devtools::flag_bench::FlagBenchOptions),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +146,10 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             return Ok(());
         }
         #[cfg(feature = "devtools")]
+        Command::FlagBench(opts) => {
+            return super::devtools::flag_bench::run(opts).map_err(CliError::Usage)
+        }
+        #[cfg(feature = "devtools")]
         Command::MockUpstream(opts) => {
             return super::devtools::mock_upstream::run(opts)
                 .await
@@ -162,6 +174,7 @@ async fn on_database(svc: &Services, command: Command) -> Result<(), CliError> {
         Command::Model(cmd) => catalog::model(svc, cmd).await,
         Command::Usage(cmd) => usage::run(svc, cmd).await,
         Command::Policy(cmd) => Ok(policy::run(svc, cmd).await?),
+        Command::Flag(cmd) => Ok(flag::run(svc, cmd).await?),
         Command::Audit(cmd) => match audit::run(svc, cmd).await? {
             true => Ok(()),
             false => Err(CliError::Failed),

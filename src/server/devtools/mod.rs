@@ -3,6 +3,7 @@
 //! binary operators deploy does not.
 
 pub mod audit_bench;
+pub mod flag_bench;
 pub mod loadgen;
 pub mod mock_upstream;
 pub mod pii_bench;

@@ -9,9 +9,11 @@ use super::audit_writer;
 use super::error::GatewayError;
 use super::Gateway;
 use crate::domain::audit::{AuditAction, AuditStatus};
+use crate::domain::flag::Capability;
 use crate::domain::pii::{self, Classification};
 use crate::domain::policy::{self, Action, Decision, Direction, PolicyRule};
-use crate::server::services::policies;
+use crate::domain::tenant::Tenant;
+use crate::server::services::{flags, policies};
 
 /// Keys whose string values are the protocol's own vocabulary (a role, a
 /// block type, the model, a stop reason): not free text, and rewriting
@@ -55,14 +57,20 @@ pub fn prompt(gw: &Gateway, tenant_id: &TenantId, request_id: &str, body: &mut V
     }
 }
 
-/// The tenant's rules when some apply to responses; `None` lets a
-/// response pass untouched, at no cost.
-pub fn response_rules(gw: &Gateway, tenant_id: &TenantId) -> Option<Arc<[PolicyRule]>> {
-    let rules = policies::effective(&gw.svc, tenant_id);
-    rules
-        .iter()
-        .any(|r| r.direction == Direction::Response)
-        .then_some(rules)
+/// The tenant's rules when some apply to responses and `capability` (a
+/// platform flag) has scanning on for the tenant; `None` lets a response
+/// pass untouched, at no cost.
+pub fn response_rules(
+    gw: &Gateway,
+    tenant: &Tenant,
+    capability: Capability,
+) -> Result<Option<Arc<[PolicyRule]>>, GatewayError> {
+    let rules = policies::effective(&gw.svc, &tenant.id);
+    if !rules.iter().any(|r| r.direction == Direction::Response) {
+        return Ok(None);
+    }
+    let on = flags::capability(&gw.svc, capability, &flags::tenant_context(tenant))?;
+    Ok(on.then_some(rules))
 }
 
 /// Redacts a non-streamed response's text under the tenant's response
@@ -70,13 +78,14 @@ pub fn response_rules(gw: &Gateway, tenant_id: &TenantId) -> Option<Arc<[PolicyR
 /// cannot be read or rewritten under such rules is not passed on.
 pub async fn response(
     gw: &Gateway,
-    tenant_id: &TenantId,
+    tenant: &Tenant,
     request_id: &str,
     out: Vec<u8>,
 ) -> Result<Vec<u8>, GatewayError> {
-    let Some(rules) = response_rules(gw, tenant_id) else {
+    let Some(rules) = response_rules(gw, tenant, Capability::GovernanceResponseScanning)? else {
         return Ok(out);
     };
+    let tenant_id = &tenant.id;
     let mut body = serde_json::from_slice::<Value>(&out).map_err(|e| {
         GatewayError::Internal(format!("a response under response rules is not JSON: {e}"))
     })?;

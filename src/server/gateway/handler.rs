@@ -15,10 +15,12 @@ use super::error::GatewayError;
 use super::settle::Settlement;
 use super::{authenticate, forward, govern, route, streamed, upstream, whole, Gateway};
 use crate::domain::completion::CompletionRequest;
+use crate::domain::flag::Capability;
+use crate::domain::tenant::Tenant;
 use crate::domain::time::rfc3339;
 use crate::server::http::request_id::RequestId;
 use crate::server::services::api_keys::Authenticated;
-use crate::server::services::{self, catalog};
+use crate::server::services::{self, catalog, flags};
 
 pub async fn messages(State(gw): State<Gateway>, req: Request) -> Response {
     complete(gw, Dialect::Anthropic, req).await
@@ -111,7 +113,7 @@ pub struct Called {
 async fn complete(gw: Gateway, dialect: Dialect, req: Request) -> Response {
     let mut settle = Settlement::new(&gw, dialect, request_id(&req));
     match call(&gw, &mut settle, req).await {
-        Ok(called) if called.request.stream => streamed::respond(&gw, settle, called),
+        Ok(called) if called.request.stream => streamed::respond(&gw, settle, called).await,
         Ok(called) => whole::respond(&gw, settle, called).await,
         Err(e) => settle.refuse(e).await,
     }
@@ -142,6 +144,11 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
         .map_err(|_| GatewayError::TooLarge(limit))?;
     let mut request = CompletionRequest::parse(settle.dialect(), &bytes)?;
     settle.requested(&request.model, request.stream);
+    if request.stream && !capability(gw, Capability::GatewayStreaming, &auth.tenant)? {
+        return Err(GatewayError::Forbidden(
+            "streaming is not enabled for this tenant; send \"stream\": false".into(),
+        ));
+    }
     let estimate = request.estimate_tokens();
     let rate = gw.limiter.reserve(&auth.tenant, estimate).await?;
     settle.reserved(estimate);
@@ -170,6 +177,16 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
         answer,
         rate,
     })
+}
+
+/// A platform flag's verdict for the tenant (only evaluated when a request
+/// needs it, so the common path builds no context).
+fn capability(gw: &Gateway, cap: Capability, tenant: &Tenant) -> Result<bool, GatewayError> {
+    Ok(flags::capability(
+        &gw.svc,
+        cap,
+        &flags::tenant_context(tenant),
+    )?)
 }
 
 /// Both dialects are JSON; a form post or plain text is refused, not guessed at.

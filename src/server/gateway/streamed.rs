@@ -22,6 +22,7 @@ use super::translate::stream::{
 };
 use super::{govern, Gateway};
 use crate::domain::completion::ErrorKind;
+use crate::domain::flag::Capability;
 use crate::domain::policy::Direction;
 
 /// The frames to send: as they are, or through the guard.
@@ -48,7 +49,7 @@ fn translator(
     }
 }
 
-pub fn respond(gw: &Gateway, mut settle: Settlement, called: Called) -> Response {
+pub async fn respond(gw: &Gateway, mut settle: Settlement, called: Called) -> Response {
     let dialect = settle.dialect();
     let provider = Dialect::of(called.answer.provider().kind);
     let mut translator = translator(
@@ -60,7 +61,16 @@ pub fn respond(gw: &Gateway, mut settle: Settlement, called: Called) -> Response
     let idle = called.answer.timeout();
     let request_id = settle.request_id().to_string();
     let tenant_id = called.auth.tenant.id.clone();
-    let mut guard = govern::response_rules(gw, &tenant_id).map(|r| StreamGuard::new(dialect, r));
+    let rules = govern::response_rules(
+        gw,
+        &called.auth.tenant,
+        Capability::GovernanceStreamScanning,
+    );
+    let rules = match rules {
+        Ok(r) => r,
+        Err(e) => return settle.refuse(e).await,
+    };
+    let mut guard = rules.map(|r| StreamGuard::new(dialect, r));
     let gw = gw.clone();
     let audit_request_id = request_id.clone();
     let mut upstream = called.answer.response.bytes_stream();

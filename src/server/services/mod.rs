@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod control;
 pub mod dead_letters;
 pub mod error;
+pub mod flags;
 pub mod flash;
 pub mod policies;
 pub mod sessions;
@@ -46,6 +47,7 @@ pub struct Services {
     pub secrets: SecretBox,
     pub stores: Arc<TenantStores>,
     pub policies: Arc<policies::PolicyCache>,
+    pub flags: Arc<flags::FlagCache>,
     pub flashes: Arc<flash::FlashStore>,
     refreshing: Arc<tokio::sync::Mutex<()>>,
 }
@@ -56,6 +58,7 @@ impl Services {
         Self {
             stores: Arc::new(stores),
             policies: Arc::new(policies::PolicyCache::default()),
+            flags: Arc::new(flags::FlagCache::default()),
             flashes: Arc::new(flash::FlashStore::default()),
             refreshing: Arc::new(tokio::sync::Mutex::new(())),
             db,
@@ -73,6 +76,7 @@ impl Services {
         let _one_at_a_time = self.refreshing.lock().await;
         catalog::refresh(self).await?;
         policies::refresh(self).await?;
+        flags::refresh(self).await?;
         api_keys::refresh(self).await
     }
 }

@@ -1,0 +1,231 @@
+//! Feature flags: typed variants, ordered targeting rules, stable
+//! percentage rollouts and a kill switch. Platform flags gate Atrium's own
+//! capabilities per tenant; tenant flags serve a tenant's applications
+//! (through OFREP). Evaluation is pure and allocation-free on the hot path.
+
+pub mod bucket;
+mod capability;
+mod condition;
+mod eval;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::validation::Invalid;
+
+pub use capability::Capability;
+pub use condition::{Condition, Operator};
+pub use eval::{Context, Evaluation, Reason};
+
+/// A flag's key: a slug, 1 to 64 of `a-z 0-9 . _ -`, starting with a letter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct FlagKey(String);
+
+impl FlagKey {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let k = raw.trim();
+        let ok = (1..=64).contains(&k.len())
+            && k.starts_with(|c: char| c.is_ascii_lowercase())
+            && k.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+            });
+        if ok {
+            Ok(FlagKey(k.to_string()))
+        } else {
+            Err(Invalid::new(
+                "key",
+                "must be 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for FlagKey {
+    type Error = Invalid;
+    fn try_from(s: String) -> Result<Self, Invalid> {
+        FlagKey::parse(&s)
+    }
+}
+
+impl From<FlagKey> for String {
+    fn from(k: FlagKey) -> String {
+        k.0
+    }
+}
+
+impl std::fmt::Display for FlagKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagKind {
+    Boolean,
+    String,
+    Number,
+    Json,
+}
+
+impl FlagKind {
+    /// Whether `v` is a value of this kind.
+    pub fn admits(self, v: &Value) -> bool {
+        match self {
+            FlagKind::Boolean => v.is_boolean(),
+            FlagKind::String => v.is_string(),
+            FlagKind::Number => v.is_number(),
+            FlagKind::Json => true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Variant {
+    pub name: String,
+    pub value: Value,
+}
+
+/// One share of a weighted split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Weighted {
+    pub variant: String,
+    pub weight: u32,
+}
+
+/// A targeting rule; the first that matches decides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Rule {
+    /// Listed targeting keys (tenant ids for platform flags).
+    Targets { keys: Vec<String>, variant: String },
+    /// Every condition holds on the context.
+    Conditions {
+        all: Vec<Condition>,
+        variant: String,
+    },
+    /// The key's bucket (1–100) is at most `percentage`.
+    Rollout {
+        percentage: u8,
+        variant: String,
+        #[serde(default)]
+        group_id: Option<String>,
+    },
+    /// Every key gets one variant, in proportion to the weights.
+    Split {
+        weights: Vec<Weighted>,
+        #[serde(default)]
+        group_id: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Flag {
+    pub key: FlagKey,
+    pub description: String,
+    pub kind: FlagKind,
+    pub variants: Vec<Variant>,
+    /// Served when no rule matches.
+    pub default_variant: String,
+    /// Served to everyone while the flag is disabled (the kill switch).
+    pub off_variant: String,
+    pub enabled: bool,
+    pub rules: Vec<Rule>,
+    pub owner: String,
+    pub archived: bool,
+}
+
+impl Flag {
+    /// A boolean flag: variants `on` (true) and `off` (false), off by default.
+    pub fn boolean(key: FlagKey, description: &str) -> Flag {
+        Flag {
+            key,
+            description: description.to_string(),
+            kind: FlagKind::Boolean,
+            variants: vec![
+                Variant {
+                    name: "on".into(),
+                    value: Value::Bool(true),
+                },
+                Variant {
+                    name: "off".into(),
+                    value: Value::Bool(false),
+                },
+            ],
+            default_variant: "off".into(),
+            off_variant: "off".into(),
+            enabled: true,
+            rules: Vec::new(),
+            owner: String::new(),
+            archived: false,
+        }
+    }
+
+    pub fn variant(&self, name: &str) -> Option<&Variant> {
+        self.variants.iter().find(|v| v.name == name)
+    }
+
+    /// Every variant a rule or default names exists and has the flag's type;
+    /// percentages are at most 100 and splits have weight.
+    pub fn check(&self) -> Result<(), Invalid> {
+        if self.description.len() > 1000 || self.owner.len() > 256 {
+            return Err(Invalid::new(
+                "description",
+                "at most 1000 characters (owner 256)",
+            ));
+        }
+        if self.variants.is_empty() || self.variants.len() > 32 {
+            return Err(Invalid::new("variants", "between 1 and 32 variants"));
+        }
+        if let Some(v) = self.variants.iter().find(|v| !self.kind.admits(&v.value)) {
+            return Err(Invalid::new(
+                "variants",
+                format!("{} is not a {:?} value", v.name, self.kind),
+            ));
+        }
+        if self.rules.len() > 64 {
+            return Err(Invalid::new("rules", "at most 64 rules"));
+        }
+        let named = self.rules.iter().flat_map(rule_variants);
+        for name in [&self.default_variant, &self.off_variant]
+            .into_iter()
+            .chain(named)
+        {
+            if self.variant(name).is_none() {
+                return Err(Invalid::new("variant", format!("no variant named {name}")));
+            }
+        }
+        for rule in &self.rules {
+            match rule {
+                Rule::Rollout { percentage, .. } if *percentage > 100 => {
+                    return Err(Invalid::new("percentage", "must be 0 to 100"));
+                }
+                Rule::Split { weights, .. }
+                    if weights.iter().map(|w| w.weight).sum::<u32>() == 0 =>
+                {
+                    return Err(Invalid::new("weights", "must add up to more than 0"));
+                }
+                Rule::Conditions { all, .. } => all.iter().try_for_each(Condition::check)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+fn rule_variants(rule: &Rule) -> Vec<&String> {
+    match rule {
+        Rule::Targets { variant, .. }
+        | Rule::Conditions { variant, .. }
+        | Rule::Rollout { variant, .. } => vec![variant],
+        Rule::Split { weights, .. } => weights.iter().map(|w| &w.variant).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

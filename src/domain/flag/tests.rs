@@ -1,0 +1,211 @@
+use serde_json::json;
+
+use super::*;
+
+fn key(k: &str) -> FlagKey {
+    FlagKey::parse(k).expect("key")
+}
+
+fn ctx(targeting: &str, attrs: serde_json::Value) -> Context {
+    let mut c: Context = serde_json::from_value(attrs).expect("context");
+    c.targeting_key = Some(targeting.to_string());
+    c
+}
+
+fn cond(attribute: &str, operator: Operator, values: &[&str]) -> Condition {
+    Condition {
+        attribute: attribute.into(),
+        operator,
+        values: values.iter().map(|v| v.to_string()).collect(),
+    }
+}
+
+/// Three rules and a rollout: the shape the benchmark measures.
+pub fn three_rules_and_a_rollout() -> Flag {
+    let mut f = Flag::boolean(key("gateway.new-router"), "three rules and a rollout");
+    f.rules = vec![
+        Rule::Targets {
+            keys: vec!["t-vip".into(), "t-beta".into()],
+            variant: "on".into(),
+        },
+        Rule::Conditions {
+            all: vec![cond("location", Operator::In, &["eu-west", "eu-central"])],
+            variant: "off".into(),
+        },
+        Rule::Conditions {
+            all: vec![cond("version", Operator::SemverGte, &["2.1.0"])],
+            variant: "on".into(),
+        },
+        Rule::Rollout {
+            percentage: 25,
+            variant: "on".into(),
+            group_id: None,
+        },
+    ];
+    f.check().expect("valid");
+    f
+}
+
+#[test]
+fn the_first_matching_rule_wins() {
+    let f = three_rules_and_a_rollout();
+    let vip_in_eu = ctx("t-vip", json!({ "location": "eu-west" }));
+    let e = f.evaluate(&vip_in_eu);
+    assert_eq!(
+        (e.variant, e.reason, e.rule),
+        ("on", Reason::TargetingMatch, Some(0))
+    );
+    let eu = f.evaluate(&ctx(
+        "t-1",
+        json!({ "location": "eu-central", "version": "3.0.0" }),
+    ));
+    assert_eq!(
+        (e.value, eu.variant, eu.rule),
+        (&json!(true), "off", Some(1))
+    );
+    let new = f.evaluate(&ctx(
+        "t-1",
+        json!({ "location": "us-east", "version": "v2.1.0" }),
+    ));
+    assert_eq!((new.variant, new.rule), ("on", Some(2)));
+}
+
+#[test]
+fn rollout_serves_a_stable_share_and_grows_monotonically() {
+    let mut f = three_rules_and_a_rollout();
+    let keys: Vec<String> = (0..20_000).map(|i| format!("tenant-{i}")).collect();
+    let on = |f: &Flag| -> Vec<bool> {
+        keys.iter()
+            .map(|k| f.evaluate(&ctx(k, json!({}))).variant == "on")
+            .collect()
+    };
+    let at25 = on(&f);
+    let share = at25.iter().filter(|b| **b).count() as f64 / keys.len() as f64;
+    assert!((share - 0.25).abs() < 0.015, "{share}");
+    assert_eq!(on(&f), at25, "the same keys every time");
+    f.rules[3] = Rule::Rollout {
+        percentage: 50,
+        variant: "on".into(),
+        group_id: None,
+    };
+    let at50 = on(&f);
+    assert!(
+        at25.iter().zip(&at50).all(|(a, b)| !a || *b),
+        "everyone in at 25% is in at 50%"
+    );
+    let miss = f.evaluate(&ctx("tenant-x", json!({})));
+    assert!(matches!(miss.reason, Reason::Split | Reason::Default));
+}
+
+#[test]
+fn the_kill_switch_wins_over_every_rule() {
+    let mut f = three_rules_and_a_rollout();
+    f.enabled = false;
+    let e = f.evaluate(&ctx("t-vip", json!({})));
+    assert_eq!(
+        (e.variant, e.reason, e.rule),
+        ("off", Reason::Disabled, None)
+    );
+}
+
+#[test]
+fn no_rules_is_static_and_no_match_is_default() {
+    let f = Flag::boolean(key("plain"), "");
+    assert_eq!(f.evaluate(&Context::default()).reason, Reason::Static);
+    let mut f = f;
+    f.rules = vec![Rule::Targets {
+        keys: vec!["a".into()],
+        variant: "on".into(),
+    }];
+    let e = f.evaluate(&ctx("b", json!({})));
+    assert_eq!((e.variant, e.reason), ("off", Reason::Default));
+    // A rollout without a targeting key places nobody.
+    assert!(f.needs_targeting_key());
+    assert_eq!(f.evaluate(&Context::default()).reason, Reason::Default);
+}
+
+#[test]
+fn every_operator() {
+    let c = ctx(
+        "user-7",
+        json!({ "plan": "enterprise", "seats": 120, "app": "v1.10.2", "region": "eu-west-1" }),
+    );
+    let holds = |a: &str, op: Operator, v: &[&str]| cond(a, op, v).holds(&c);
+    assert!(holds("plan", Operator::In, &["team", "enterprise"]));
+    assert!(!holds("plan", Operator::In, &["team"]));
+    assert!(holds("plan", Operator::NotIn, &["team"]));
+    assert!(holds("missing", Operator::NotIn, &["x"]) && !holds("missing", Operator::In, &["x"]));
+    assert!(
+        holds("plan", Operator::Eq, &["enterprise"])
+            && !holds("plan", Operator::Eq, &["Enterprise"])
+    );
+    assert!(holds("region", Operator::StartsWith, &["eu-"]));
+    assert!(
+        holds("app", Operator::SemverGte, &["1.9.0"])
+            && holds("app", Operator::SemverGte, &["1.10.2"])
+    );
+    assert!(
+        !holds("app", Operator::SemverGte, &["1.11"]),
+        "10 < 11 as numbers, not text"
+    );
+    assert!(holds("seats", Operator::Gt, &["100"]) && !holds("seats", Operator::Lt, &["100"]));
+    assert!(!holds("plan", Operator::Gt, &["1"]), "text is not a number");
+    assert!(holds("targetingKey", Operator::StartsWith, &["user-"]));
+}
+
+#[test]
+fn weighted_splits_follow_their_weights() {
+    let mut f = Flag::boolean(key("split"), "");
+    f.kind = FlagKind::String;
+    f.variants = ["a", "b", "c"]
+        .map(|n| Variant {
+            name: n.into(),
+            value: json!(n),
+        })
+        .to_vec();
+    f.default_variant = "a".into();
+    f.off_variant = "a".into();
+    let w = |v: &str, weight| Weighted {
+        variant: v.into(),
+        weight,
+    };
+    f.rules = vec![Rule::Split {
+        weights: vec![w("a", 500), w("b", 300), w("c", 200)],
+        group_id: None,
+    }];
+    f.check().expect("valid");
+    let mut counts = std::collections::BTreeMap::new();
+    for i in 0..30_000 {
+        let e = f.evaluate(&ctx(&format!("u{i}"), json!({})));
+        assert_eq!(e.reason, Reason::Split);
+        *counts.entry(e.variant.to_string()).or_insert(0) += 1;
+    }
+    for (v, share) in [("a", 0.5), ("b", 0.3), ("c", 0.2)] {
+        let got = f64::from(counts[v]) / 30_000.0;
+        assert!((got - share).abs() < 0.02, "{v}: {got}");
+    }
+}
+
+#[test]
+fn flags_are_checked() {
+    assert!(FlagKey::parse("gateway.streaming").is_ok());
+    for bad in ["", "Upper", "9lives", "has space", &"x".repeat(65)] {
+        assert!(FlagKey::parse(bad).is_err(), "{bad:?}");
+    }
+    let mut f = three_rules_and_a_rollout();
+    f.rules.push(Rule::Rollout {
+        percentage: 101,
+        variant: "on".into(),
+        group_id: None,
+    });
+    assert_eq!(f.check().map_err(|e| e.field), Err("percentage"));
+    let mut f = three_rules_and_a_rollout();
+    f.default_variant = "maybe".into();
+    assert_eq!(f.check().map_err(|e| e.field), Err("variant"));
+    let mut f = three_rules_and_a_rollout();
+    f.variants[0].value = json!("yes");
+    assert_eq!(f.check().map_err(|e| e.field), Err("variants"));
+    let bad = cond("v", Operator::SemverGte, &["latest"]);
+    assert!(bad.check().is_err());
+    assert!(cond("n", Operator::Gt, &["1", "2"]).check().is_err());
+}

@@ -1,0 +1,58 @@
+//! Every flag in memory, swapped in whole when the control plane changes
+//! (the same version mechanism as API keys), so evaluation on the hot path
+//! never touches the database and every replica follows within one poll.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::domain::flag::{Capability, Context, Flag};
+use crate::domain::tenant::TenantId;
+
+#[derive(Default)]
+pub struct FlagSet {
+    platform: HashMap<String, Flag>,
+    tenant: HashMap<(TenantId, String), Flag>,
+}
+
+impl FlagSet {
+    pub fn new(flags: Vec<(Option<TenantId>, Flag)>) -> Self {
+        let mut set = FlagSet::default();
+        for (tenant, flag) in flags {
+            let key = flag.key.as_str().to_string();
+            match tenant {
+                None => set.platform.insert(key, flag),
+                Some(t) => set.tenant.insert((t, key), flag),
+            };
+        }
+        set
+    }
+
+    pub fn platform(&self, key: &str) -> Option<&Flag> {
+        self.platform.get(key)
+    }
+
+    pub fn tenant(&self, tenant: &TenantId, key: &str) -> Option<&Flag> {
+        self.tenant.get(&(tenant.clone(), key.to_string()))
+    }
+
+    /// Whether `capability` is on for `tenant`, with the tenant's
+    /// attributes as context. `None`: the capability's flag is missing,
+    /// which start-up seeding rules out (a bug, not a default).
+    pub fn capability(&self, capability: Capability, ctx: &Context) -> Option<bool> {
+        let flag = self.platform.get(capability.key())?;
+        Some(flag.evaluate(ctx).value.as_bool() == Some(true))
+    }
+}
+
+#[derive(Default)]
+pub struct FlagCache {
+    pub(super) current: ArcSwap<FlagSet>,
+}
+
+impl FlagCache {
+    pub fn load(&self) -> Arc<FlagSet> {
+        self.current.load_full()
+    }
+}
