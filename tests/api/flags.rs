@@ -19,6 +19,7 @@ on_both_backends!(
     capabilities_follow_a_cli_change_within_two_seconds,
     tenant_flags_stay_inside_their_tenant,
     changes_are_audited_with_before_and_after,
+    ofrep_answers_in_its_own_terms,
 );
 
 /// Polls `check` until it holds, at most 2 s (the promise to operators).
@@ -244,5 +245,122 @@ async fn changes_are_audited_with_before_and_after(app: TestApp) -> TestApp {
     assert_eq!(last["after"]["rules"][0]["percentage"], 20);
     let bad = atrium(&app, &["flag", "set-rollout", "router.v2", "101"], None);
     assert!(!bad.status.success(), "101% is refused");
+    app
+}
+
+async fn ofrep(
+    app: &TestApp,
+    key: &str,
+    path: &str,
+    body: &str,
+) -> (u16, serde_json::Value, Option<String>) {
+    let res = reqwest::Client::new()
+        .post(app.url(path))
+        .bearer_auth(key)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("ofrep");
+    let status = res.status().as_u16();
+    let retry = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    (
+        status,
+        res.json().await.unwrap_or(serde_json::Value::Null),
+        retry,
+    )
+}
+
+/// OFREP's statuses and error codes: 401, 404 for a flag in another tenant
+/// (not 403), 400 with PARSE_ERROR / INVALID_CONTEXT / TARGETING_KEY_MISSING,
+/// and 429 with Retry-After from the tenant's own limits.
+async fn ofrep_answers_in_its_own_terms(app: TestApp) -> TestApp {
+    use atrium::domain::tenant::{IsolationLevel, TenantSettings};
+    let admin = Actor::system("test");
+    let new = |name: &str, rpm| {
+        TenantSettings::new(name, IsolationLevel::RowLevel, "eu-west", rpm, 10_000)
+    };
+    let a = tenants::create(&app.svc, &admin, new("Ofrep A", 1000).expect("s"))
+        .await
+        .expect("a")
+        .id;
+    let b = tenants::create(&app.svc, &admin, new("Ofrep B", 3).expect("s"))
+        .await
+        .expect("b")
+        .id;
+    let key_a = atrium::server::services::api_keys::create(&app.svc, &admin, &a, "ofrep", None)
+        .await
+        .expect("key")
+        .key;
+    let key_b = atrium::server::services::api_keys::create(&app.svc, &admin, &b, "ofrep", None)
+        .await
+        .expect("key")
+        .key;
+    let flag_key = FlagKey::parse("beta").expect("key");
+    let mut flag = Flag::boolean(flag_key.clone(), "A's beta");
+    flags::create(
+        &app.svc,
+        &tenant_admin(&a),
+        &Scope::Tenant(a.clone()),
+        flag.clone(),
+    )
+    .await
+    .expect("create");
+    flag = flags::change(
+        &app.svc,
+        &admin,
+        &Scope::Tenant(a.clone()),
+        &flag_key,
+        Change::Rollout(30),
+    )
+    .await
+    .expect("rollout");
+    assert!(flag.needs_targeting_key());
+
+    let one = "/ofrep/v1/evaluate/flags/beta";
+    let (status, body, _) = ofrep(&app, &key_a, one, r#"{"context":{"targetingKey":"u1"}}"#).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["reason"] == "SPLIT" || body["reason"] == "DEFAULT",
+        "{body}"
+    );
+    assert_eq!(ofrep(&app, "atr_bogus_key", one, "{}").await.0, 401);
+    let (status, body, _) = ofrep(&app, &key_b, one, r#"{"context":{"targetingKey":"u1"}}"#).await;
+    assert_eq!(
+        (status, body["errorCode"].as_str()),
+        (404, Some("FLAG_NOT_FOUND")),
+        "not 403: {body}"
+    );
+    for (payload, code) in [
+        ("{not json", "PARSE_ERROR"),
+        (r#"{"context": 5}"#, "INVALID_CONTEXT"),
+        (r#"{"context": {"targetingKey": 7}}"#, "INVALID_CONTEXT"),
+        (r#"{"context": {}}"#, "TARGETING_KEY_MISSING"),
+    ] {
+        let (status, body, _) = ofrep(&app, &key_a, one, payload).await;
+        assert_eq!(
+            (status, body["errorCode"].as_str()),
+            (400, Some(code)),
+            "{payload}: {body}"
+        );
+    }
+    // Tenant B allows three requests a minute; one was spent above.
+    let bulk = "/ofrep/v1/evaluate/flags";
+    let mut last = (0, None);
+    for _ in 0..3 {
+        let (status, _, retry) = ofrep(&app, &key_b, bulk, "{}").await;
+        last = (status, retry);
+    }
+    assert_eq!(last.0, 429);
+    assert!(
+        last.1
+            .and_then(|r| r.parse::<u64>().ok())
+            .is_some_and(|s| s >= 1),
+        "Retry-After in seconds"
+    );
     app
 }

@@ -4,7 +4,8 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use crate::domain::flag::{Context, Flag, FlagKey};
+use crate::domain::flag::{Context, Flag, FlagKey, FlagKind, Variant};
+use crate::domain::validation::Invalid;
 use crate::server::services::flags::{self, Change, Scope};
 use crate::server::services::{tenants, ServiceError, Services};
 
@@ -18,9 +19,12 @@ pub enum FlagCmd {
         key: String,
         #[arg(long)]
         tenant: Option<String>,
-        /// Only boolean flags from the CLI so far; other types need variants.
-        #[arg(long = "type", default_value = "boolean", value_parser = ["boolean"])]
+        /// `boolean` (variants on/off), or `string` with `--variant NAME=VALUE`
+        /// given at least once (the first is the default and the off variant).
+        #[arg(long = "type", default_value = "boolean", value_parser = ["boolean", "string"])]
         kind: String,
+        #[arg(long = "variant")]
+        variants: Vec<String>,
         #[arg(long, default_value = "")]
         description: String,
         #[arg(long)]
@@ -45,11 +49,16 @@ pub enum FlagCmd {
         #[arg(long)]
         tenant: Option<String>,
     },
-    /// Serve the flag to these tenants (platform flags: names or ids).
+    /// Serve the flag to these tenants (a platform flag: names or ids), or
+    /// with --tenant, to these targeting keys of that tenant's flag.
     Target {
         key: String,
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', required_unless_present = "keys")]
         tenants: Vec<String>,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, value_delimiter = ',', requires = "tenant")]
+        keys: Vec<String>,
     },
     List {
         #[arg(long)]
@@ -83,11 +92,12 @@ pub async fn run(svc: &Services, cmd: FlagCmd) -> Result<(), ServiceError> {
         FlagCmd::Create {
             key,
             tenant,
-            kind: _,
+            kind,
+            variants,
             description,
             json,
         } => {
-            let flag = Flag::boolean(FlagKey::parse(&key)?, &description);
+            let flag = new_flag(FlagKey::parse(&key)?, &kind, &variants, &description)?;
             let flag =
                 flags::create(svc, &actor, &scope(svc, tenant.as_deref()).await?, flag).await?;
             show(&flag, json);
@@ -117,7 +127,14 @@ pub async fn run(svc: &Services, cmd: FlagCmd) -> Result<(), ServiceError> {
         FlagCmd::Disable { key, tenant } => (key, tenant, Change::Enable(false)),
         FlagCmd::Target {
             key,
+            tenant: Some(t),
+            keys,
+            ..
+        } => (key, Some(t), Change::Targets(keys)),
+        FlagCmd::Target {
+            key,
             tenants: names,
+            ..
         } => {
             let mut ids = Vec::new();
             for n in names {
@@ -170,6 +187,39 @@ async fn eval(
         );
     }
     Ok(())
+}
+
+/// A boolean flag, or a string flag from `NAME=VALUE` variants.
+fn new_flag(
+    key: FlagKey,
+    kind: &str,
+    variants: &[String],
+    description: &str,
+) -> Result<Flag, Invalid> {
+    let mut flag = Flag::boolean(key, description);
+    if kind == "boolean" {
+        return Ok(flag);
+    }
+    flag.kind = FlagKind::String;
+    flag.variants = variants
+        .iter()
+        .map(|v| {
+            let (name, value) = v
+                .split_once('=')
+                .ok_or_else(|| Invalid::new("variant", "use NAME=VALUE"))?;
+            Ok(Variant {
+                name: name.trim().to_string(),
+                value: value.into(),
+            })
+        })
+        .collect::<Result<_, Invalid>>()?;
+    let first = flag
+        .variants
+        .first()
+        .ok_or_else(|| Invalid::new("variant", "a string flag needs --variant NAME=VALUE"))?;
+    flag.default_variant = first.name.clone();
+    flag.off_variant = first.name.clone();
+    Ok(flag)
 }
 
 fn show(flag: &Flag, json: bool) {

@@ -15,6 +15,7 @@ pub mod govern;
 pub mod handler;
 pub mod ledger;
 pub mod metrics;
+pub mod ofrep;
 pub mod route;
 pub mod settle;
 pub mod sse;
@@ -89,6 +90,8 @@ pub fn routes<S: Clone + Send + Sync + 'static>(gw: Gateway) -> Router<S> {
         .route("/v1/messages", post(handler::messages))
         .route("/v1/chat/completions", post(handler::chat_completions))
         .route("/v1/models", get(handler::models))
+        .route("/ofrep/v1/evaluate/flags", post(ofrep::evaluate_all))
+        .route("/ofrep/v1/evaluate/flags/{key}", post(ofrep::evaluate_one))
         .route("/metrics", get(handler::public_metrics))
         // The handlers enforce the configured limit themselves, so an
         // oversize body gets a 413 in the caller's dialect.

@@ -2,7 +2,7 @@
 //! (the same version mechanism as API keys), so evaluation on the hot path
 //! never touches the database and every replica follows within one poll.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -13,7 +13,8 @@ use crate::domain::tenant::TenantId;
 #[derive(Default)]
 pub struct FlagSet {
     platform: HashMap<String, Flag>,
-    tenant: HashMap<(TenantId, String), Flag>,
+    /// Each tenant's flags, by key (ordered: bulk answers are stable).
+    tenant: HashMap<TenantId, BTreeMap<String, Flag>>,
 }
 
 impl FlagSet {
@@ -23,7 +24,7 @@ impl FlagSet {
             let key = flag.key.as_str().to_string();
             match tenant {
                 None => set.platform.insert(key, flag),
-                Some(t) => set.tenant.insert((t, key), flag),
+                Some(t) => set.tenant.entry(t).or_default().insert(key, flag),
             };
         }
         set
@@ -34,7 +35,12 @@ impl FlagSet {
     }
 
     pub fn tenant(&self, tenant: &TenantId, key: &str) -> Option<&Flag> {
-        self.tenant.get(&(tenant.clone(), key.to_string()))
+        self.tenant.get(tenant)?.get(key)
+    }
+
+    /// A tenant's flags, by key.
+    pub fn tenant_flags(&self, tenant: &TenantId) -> impl Iterator<Item = &Flag> {
+        self.tenant.get(tenant).into_iter().flat_map(|m| m.values())
     }
 
     /// Whether `capability` is on for `tenant`, with the tenant's

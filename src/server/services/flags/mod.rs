@@ -5,6 +5,7 @@
 //! replica's cache follows within one poll.
 
 mod cache;
+mod evaluate;
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use serde_json::json;
 use sqlx::FromRow;
 
 pub use cache::{FlagCache, FlagSet};
+pub use evaluate::{tenant_flag, tenant_flags, EvalError, Evaluated};
 
 use super::audit::Entry;
 use super::{control, new_id, Actor, Result, ServiceError, Services};
