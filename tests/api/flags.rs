@@ -5,6 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use serde_json::json;
+
 use crate::cli::atrium;
 use crate::common::TestApp;
 use crate::governance::{rule, send, setup, EMAIL};
@@ -36,6 +38,17 @@ where
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// `atrium flag eval KEY --tenant T --json`: the value and the reason.
+fn eval_json(app: &TestApp, key: &str, tenant: &str) -> (serde_json::Value, serde_json::Value) {
+    let out = atrium(
+        app,
+        &["flag", "eval", key, "--tenant", tenant, "--json"],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    (v["value"].clone(), v["reason"].clone())
 }
 
 fn cli(app: &TestApp, args: &[&str]) {
@@ -102,55 +115,19 @@ async fn capabilities_follow_a_cli_change_within_two_seconds(app: TestApp) -> Te
     let (_, streamed) = send(&app, &s.key, "openai", &format!("mail {EMAIL}"), true).await;
     assert!(streamed.contains("[REDACTED:EMAIL_ADDRESS]"), "{streamed}");
 
-    // Evaluated per tenant: the flag lists this tenant only.
-    cli(&app, &["flag", "disable", "governance.stream_scanning"]);
-    cli(&app, &["flag", "enable", "governance.stream_scanning"]);
-    let out = atrium(
-        &app,
-        &[
-            "flag",
-            "eval",
-            "models.custom",
-            "--tenant",
-            s.tenant_id.as_str(),
-            "--json",
-        ],
-        None,
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    // Evaluated per tenant: targeting turns custom models on for this one.
+    let tenant = s.tenant_id.as_str();
     assert_eq!(
-        (v["value"].clone(), v["reason"].clone()),
-        (serde_json::json!(false), serde_json::json!("STATIC"))
+        eval_json(&app, "models.custom", tenant),
+        (json!(false), json!("STATIC"))
     );
     cli(
         &app,
-        &[
-            "flag",
-            "target",
-            "models.custom",
-            "--tenants",
-            s.tenant_id.as_str(),
-        ],
+        &["flag", "target", "models.custom", "--tenants", tenant],
     );
-    let out = atrium(
-        &app,
-        &[
-            "flag",
-            "eval",
-            "models.custom",
-            "--tenant",
-            s.tenant_id.as_str(),
-            "--json",
-        ],
-        None,
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(
-        (v["value"].clone(), v["reason"].clone()),
-        (
-            serde_json::json!(true),
-            serde_json::json!("TARGETING_MATCH")
-        )
+        eval_json(&app, "models.custom", tenant),
+        (json!(true), json!("TARGETING_MATCH"))
     );
     app
 }
