@@ -10,7 +10,8 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use pages::{
-    audit, dashboard, layout, login, models, not_found, policies, tenant_detail, tenants, users,
+    audit, dashboard, flags, layout, login, models, not_found, policies, tenant_detail, tenants,
+    users,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -68,6 +69,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("audit") view=audit::AuditPage/>
                     <Route path=path!("audit/:id") view=audit::AuditEventPage/>
                     <Route path=path!("policies") view=policies::PoliciesPage/>
+                    <Route path=path!("flags") view=flags::FlagsPage/>
                 </ParentRoute>
             </Routes>
         </Router>

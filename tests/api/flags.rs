@@ -22,6 +22,7 @@ on_both_backends!(
     tenant_flags_stay_inside_their_tenant,
     changes_are_audited_with_before_and_after,
     ofrep_answers_in_its_own_terms,
+    the_toggles_page_follows_roles,
 );
 
 /// Polls `check` until it holds, at most 2 s (the promise to operators).
@@ -338,6 +339,84 @@ async fn ofrep_answers_in_its_own_terms(app: TestApp) -> TestApp {
             .and_then(|r| r.parse::<u64>().ok())
             .is_some_and(|s| s >= 1),
         "Retry-After in seconds"
+    );
+    app
+}
+
+/// The Feature toggles page and its server functions: a tenant's admin
+/// creates and changes its flags, its viewer only reads them, and the page
+/// lists them in the server-rendered HTML (before any wasm).
+async fn the_toggles_page_follows_roles(app: TestApp) -> TestApp {
+    use crate::portal::{create_tenant, create_user, s};
+    let admin = app.admin().await;
+    let tid = s(&create_tenant(&app, &admin, "Toggled").await, "id");
+    create_user(&app, &admin, "owner@t.io", "tenant_admin", &tid).await;
+    create_user(&app, &admin, "viewer@t.io", "tenant_viewer", &tid).await;
+    let (owner, viewer) = (crate::common::client(), crate::common::client());
+    assert_eq!(
+        app.sign_in(&owner, "owner@t.io", "a-long-password-1").await,
+        "/"
+    );
+    assert_eq!(
+        app.sign_in(&viewer, "viewer@t.io", "a-long-password-1")
+            .await,
+        "/"
+    );
+
+    let form = [
+        ("tenant", tid.as_str()),
+        ("key", "ui.dark-mode"),
+        ("description", "dark mode"),
+    ];
+    let (status, body) = app.call(&owner, "create_flag", &form).await;
+    assert_eq!(status, 200, "{body}");
+    let rollout = [
+        ("tenant", tid.as_str()),
+        ("key", "ui.dark-mode"),
+        ("percent", "50"),
+    ];
+    assert_eq!(app.call(&owner, "set_flag_rollout", &rollout).await.0, 200);
+    let (status, listed) = app
+        .call(&viewer, "list_flags", &[("tenant", tid.as_str())])
+        .await;
+    assert_eq!(
+        (status, listed[0]["key"].as_str()),
+        (200, Some("ui.dark-mode")),
+        "{listed}"
+    );
+    let kill = [
+        ("tenant", tid.as_str()),
+        ("key", "ui.dark-mode"),
+        ("enabled", "false"),
+    ];
+    assert_eq!(
+        app.call(&viewer, "set_flag_enabled", &kill).await.0,
+        403,
+        "viewers read only"
+    );
+    assert_eq!(
+        app.call(&owner, "list_flags", &[("tenant", "")]).await.0,
+        403,
+        "platform flags are not theirs"
+    );
+    let bad = [
+        ("tenant", tid.as_str()),
+        ("key", "ui.dark-mode"),
+        ("percent", "150"),
+    ];
+    assert_eq!(app.call(&owner, "set_flag_rollout", &bad).await.0, 400);
+
+    let html = owner
+        .get(app.url(&format!("/flags?tenant={tid}")))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        html.contains("ui.dark-mode") && html.contains("50%"),
+        "server-rendered list"
     );
     app
 }

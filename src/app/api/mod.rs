@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod flags;
 pub mod keys;
 pub mod policies;
 pub mod session;

@@ -52,6 +52,10 @@ fn Sidebar(me: Me) -> impl IntoView {
                     let policies = own_tenant.clone().map_or_else(|| "/policies".to_string(), |t| format!("/policies?tenant={t}"));
                     view! { <li><A href=policies>"Policies"</A></li> }
                 })}
+                {
+                    let flags = own_tenant.clone().map_or_else(|| "/flags".to_string(), |t| format!("/flags?tenant={t}"));
+                    view! { <li><A href=flags>"Feature toggles"</A></li> }
+                }
                 {can_manage_users.then(|| view! { <li><A href="/audit">"Audit log"</A></li> })}
             </ul>
             <div class="whoami">

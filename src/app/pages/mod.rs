@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod dashboard;
+pub mod flags;
 pub mod layout;
 pub mod login;
 pub mod models;
