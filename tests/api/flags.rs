@@ -418,5 +418,30 @@ async fn the_toggles_page_follows_roles(app: TestApp) -> TestApp {
         html.contains("ui.dark-mode") && html.contains("50%"),
         "server-rendered list"
     );
+
+    // The tenant page says which platform flags are on for the tenant, and why.
+    let (status, verdicts) = app
+        .call(&viewer, "tenant_platform_flags", &[("id", tid.as_str())])
+        .await;
+    assert_eq!(status, 200, "{verdicts}");
+    let streaming = verdicts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v["key"] == "gateway.streaming");
+    assert_eq!(
+        streaming.map(|v| (v["value"].clone(), v["reason"].clone())),
+        Some((json!(true), json!("STATIC")))
+    );
+    let page = viewer
+        .get(app.url(&format!("/tenants/{tid}")))
+        .send()
+        .await
+        .expect("page");
+    let page = page.text().await.unwrap_or_default();
+    assert!(
+        page.contains("gateway.streaming") && page.contains("models.custom"),
+        "tenant page lists platform flags"
+    );
     app
 }

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::domain::flag::Flag;
+use crate::domain::flag::{Flag, FlagVerdict};
 
 #[cfg(feature = "ssr")]
 use super::ssr::{actor, fail, invalid};
@@ -94,4 +94,14 @@ pub async fn set_flag_enabled(
     )
     .await
     .map_err(fail)
+}
+
+#[server(endpoint = "tenant_platform_flags")]
+pub async fn tenant_platform_flags(id: String) -> Result<Vec<FlagVerdict>, ServerFnError> {
+    use crate::server::services::flags;
+    let (svc, actor) = actor().await?;
+    let tenant = super::ssr::parse_tenant(&id)?;
+    flags::platform_for_tenant(&svc, &actor, &tenant)
+        .await
+        .map_err(fail)
 }

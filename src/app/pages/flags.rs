@@ -11,7 +11,7 @@ use crate::app::api::flags::{list_flags, CreateFlag, SetFlagEnabled, SetFlagRoll
 use crate::app::components::data_table::{Column, DataTable};
 use crate::app::components::flash::{outcome, ErrorBox};
 use crate::app::components::status::Badge;
-use crate::domain::flag::{Flag, Rule};
+use crate::domain::flag::{Flag, FlagVerdict, Reason, Rule};
 
 #[component]
 pub fn FlagsPage() -> impl IntoView {
@@ -141,4 +141,49 @@ fn flag_row(f: Flag, tenant: &str, actions: FlagActions) -> AnyView {
         </tr>
     }
     .into_any()
+}
+
+const VERDICT_COLUMNS: [Column; 3] = [
+    Column::plain("Capability"),
+    Column::plain("For this tenant"),
+    Column::plain("Why"),
+];
+
+fn why(v: &FlagVerdict) -> String {
+    let reason = match v.reason {
+        Reason::Static => "the flag's default",
+        Reason::Default => "no rule matched: the default",
+        Reason::TargetingMatch => "listed or matched by a rule",
+        Reason::Split => "in the rollout's bucket",
+        Reason::Disabled => "the kill switch is off",
+    };
+    match v.rule {
+        Some(i) => format!("{reason} (rule {})", i + 1),
+        None => reason.to_string(),
+    }
+}
+
+/// The platform flags as they stand for one tenant (its detail page).
+#[component]
+pub fn TenantFlags(flags: Resource<Result<Vec<FlagVerdict>, ServerFnError>>) -> impl IntoView {
+    view! {
+        <section class="card" data-testid="tenant-flags">
+            <h2>"Platform flags"</h2>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match flags.await {
+                        Ok(list) => {
+                            let rows = list.iter().map(|v| view! {
+                                <tr><td><code>{v.key.clone()}</code></td>
+                                    <td><Badge text=if v.value == serde_json::Value::Bool(true) { "on".to_string() } else { v.variant.clone() }/></td>
+                                    <td>{why(v)}</td></tr>
+                            }.into_any()).collect();
+                            view! { <DataTable columns=VERDICT_COLUMNS.to_vec() rows empty="No platform flags."/> }.into_any()
+                        }
+                        Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
 }

@@ -4,6 +4,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::app::api::catalog::tenant_usage;
+use crate::app::api::flags::tenant_platform_flags;
 use crate::app::api::keys::{list_keys, CreateKey, RevokeKey};
 use crate::app::api::tenants::{
     get_tenant, get_tenant_data, DeleteTenant, SetAuditRetention, SetTenantIsolation,
@@ -12,6 +13,7 @@ use crate::app::api::tenants::{
 use crate::app::components::data_table::{Column, DataTable};
 use crate::app::components::flash::{outcome, ErrorBox};
 use crate::app::components::status::Badge;
+use crate::app::pages::flags::TenantFlags;
 use crate::app::pages::layout::MeResource;
 use crate::domain::api_key::{ApiKey, KeyStatus};
 use crate::domain::pricing::format_usd;
@@ -46,6 +48,7 @@ pub fn TenantDetailPage() -> impl IntoView {
         |(id, _)| get_tenant_data(id),
     );
     let usage = Resource::new(id, tenant_usage);
+    let platform_flags = Resource::new(id, tenant_platform_flags);
     let me = expect_context::<MeResource>();
     // Only those who may manage the tenant's keys ask for them: a viewer's
     // page makes no call it would be refused.
@@ -73,6 +76,7 @@ pub fn TenantDetailPage() -> impl IntoView {
                             <TenantHeader tenant=t.clone()/>
                             <UsageSummary usage/>
                             <DataSection tenant=t.clone() data admin action=move_data/>
+                            <TenantFlags flags=platform_flags/>
                             {admin.then(|| view! { <SettingsForm tenant=t.clone() action=update status/> })}
                             {admin.then(|| view! { <RetentionForm tenant=t.clone() action=retention/> })}
                             {manage.then(|| view! {

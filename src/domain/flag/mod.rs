@@ -227,5 +227,30 @@ fn rule_variants(rule: &Rule) -> Vec<&String> {
     }
 }
 
+/// What a flag serves one context, and why: for the portal's "which
+/// platform flags are on for this tenant".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlagVerdict {
+    pub key: String,
+    pub value: Value,
+    pub variant: String,
+    pub reason: Reason,
+    /// The deciding rule's position (0-based), when a rule decided.
+    pub rule: Option<usize>,
+}
+
+impl Flag {
+    pub fn verdict(&self, ctx: &Context) -> FlagVerdict {
+        let e = self.evaluate(ctx);
+        FlagVerdict {
+            key: self.key.to_string(),
+            value: e.value.clone(),
+            variant: e.variant.to_string(),
+            reason: e.reason,
+            rule: e.rule,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -34,6 +34,13 @@ impl FlagSet {
         self.platform.get(key)
     }
 
+    /// Every platform flag, by key.
+    pub fn platform_flags(&self) -> Vec<&Flag> {
+        let mut all: Vec<&Flag> = self.platform.values().collect();
+        all.sort_by(|a, b| a.key.cmp(&b.key));
+        all
+    }
+
     pub fn tenant(&self, tenant: &TenantId, key: &str) -> Option<&Flag> {
         self.tenant.get(tenant)?.get(key)
     }

@@ -18,7 +18,7 @@ pub use evaluate::{tenant_flag, tenant_flags, EvalError, Evaluated};
 use super::audit::Entry;
 use super::{control, new_id, Actor, Result, ServiceError, Services};
 use crate::domain::audit::AuditAction;
-use crate::domain::flag::{Capability, Context, Flag, FlagKey, Rule};
+use crate::domain::flag::{Capability, Context, Flag, FlagKey, FlagVerdict, Rule};
 use crate::domain::role::Access;
 use crate::domain::tenant::{Tenant, TenantId};
 use crate::domain::time::now_millis;
@@ -305,6 +305,23 @@ pub async fn change(
         .details(json!({ "before": before, "after": after }));
     control::commit(svc, tx, actor, entry).await?;
     Ok(after)
+}
+
+/// What every platform flag serves this tenant, and why (the tenant page).
+pub async fn platform_for_tenant(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: &TenantId,
+) -> Result<Vec<FlagVerdict>> {
+    actor.require(tenant_id, Access::Read)?;
+    let tenant = super::tenants::get(svc, actor, tenant_id).await?;
+    let ctx = tenant_context(&tenant);
+    let set = snapshot(svc);
+    Ok(set
+        .platform_flags()
+        .into_iter()
+        .map(|f| f.verdict(&ctx))
+        .collect())
 }
 
 /// The context a platform flag sees for a tenant: its id as the targeting
