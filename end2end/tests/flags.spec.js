@@ -2,23 +2,14 @@
 // roll it out to half, pull the kill switch, and read its history.
 const { test, expect } = require('@playwright/test');
 
-const { ADMIN, unique, failOnBrowserErrors, hydrated, signIn } = require('./support');
+const { ADMIN, unique, failOnBrowserErrors, hydrated, signIn, tenantPage } = require('./support');
 
 failOnBrowserErrors();
 
 test('create a flag, roll it out to 50%, kill it, see the history', async ({ page }) => {
   await signIn(page, ADMIN);
   await expect(page.getByRole('heading', { name: 'Dashboard' })).toBeVisible();
-  const name = `Flags ${unique()}`;
-  await page.goto('/tenants');
-  await hydrated(page);
-  const form = page.locator('section', { hasText: 'New tenant' });
-  await form.getByLabel('Name').fill(name);
-  await form.getByRole('button', { name: 'Create tenant' }).click();
-  await page.getByRole('link', { name }).click();
-  await expect(page.getByRole('heading', { name })).toBeVisible();
-  const tenantId = page.url().split('/tenants/')[1];
-
+  const tenantId = await tenantPage(page, `Flags ${unique()}`);
   await page.goto(`/flags?tenant=${tenantId}`);
   await hydrated(page);
   const key = `checkout.e2e-${unique()}`;

@@ -4,26 +4,13 @@
 const { test, expect } = require('@playwright/test');
 const fs = require('fs');
 
-const { ADMIN, unique, failOnBrowserErrors, hydrated, signIn } = require('./support');
+const { ADMIN, unique, failOnBrowserErrors, hydrated, signIn, tenantPage } = require('./support');
 
 failOnBrowserErrors();
 
 async function signInAsAdmin(page) {
   await signIn(page, ADMIN);
   await expect(page.getByRole('heading', { name: 'Dashboard' })).toBeVisible();
-}
-
-/** Creates a tenant and opens its page; returns its id. */
-async function tenantPage(page, name) {
-  await page.goto('/tenants');
-  await hydrated(page);
-  const form = page.locator('section', { hasText: 'New tenant' });
-  await form.getByLabel('Name').fill(name);
-  await form.getByRole('button', { name: 'Create tenant' }).click();
-  await page.getByRole('link', { name }).click();
-  await expect(page.getByRole('heading', { name })).toBeVisible();
-  await hydrated(page);
-  return page.url().split('/tenants/')[1];
 }
 
 test('move a tenant\'s data to its own schema', async ({ page }) => {

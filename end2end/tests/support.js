@@ -34,4 +34,17 @@ async function signIn(page, { email, password }) {
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
-module.exports = { ADMIN, unique, failOnBrowserErrors, hydrated, signIn };
+/** Creates a tenant from the tenants page and opens its page; returns its id. */
+async function tenantPage(page, name) {
+  await page.goto('/tenants');
+  await hydrated(page);
+  const form = page.locator('section', { hasText: 'New tenant' });
+  await form.getByLabel('Name').fill(name);
+  await form.getByRole('button', { name: 'Create tenant' }).click();
+  await page.getByRole('link', { name }).click();
+  await expect(page.getByRole('heading', { name })).toBeVisible();
+  await hydrated(page);
+  return page.url().split('/tenants/')[1];
+}
+
+module.exports = { ADMIN, unique, failOnBrowserErrors, hydrated, signIn, tenantPage };

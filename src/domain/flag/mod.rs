@@ -17,6 +17,10 @@ pub use capability::Capability;
 pub use condition::{Condition, Operator};
 pub use eval::{Context, Evaluation, Reason};
 
+/// A target list long enough for any real allow-list, short enough that a
+/// flag stays a small document every replica keeps in memory.
+const MAX_TARGETS: usize = 10_000;
+
 /// A flag's key: a slug, 1 to 64 of `a-z 0-9 . _ -`, starting with a letter.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -202,6 +206,14 @@ impl Flag {
         }
         for rule in &self.rules {
             match rule {
+                Rule::Targets { keys, .. }
+                    if keys.len() > MAX_TARGETS || keys.iter().any(|k| k.len() > 256) =>
+                {
+                    return Err(Invalid::new(
+                        "targets",
+                        "at most 10,000 keys of at most 256 characters",
+                    ));
+                }
                 Rule::Rollout { percentage, .. } if *percentage > 100 => {
                     return Err(Invalid::new("percentage", "must be 0 to 100"));
                 }

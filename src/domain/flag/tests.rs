@@ -205,6 +205,12 @@ fn flags_are_checked() {
     let mut f = three_rules_and_a_rollout();
     f.variants[0].value = json!("yes");
     assert_eq!(f.check().map_err(|e| e.field), Err("variants"));
+    let mut f = three_rules_and_a_rollout();
+    f.rules[0] = Rule::Targets {
+        keys: vec!["k".into(); 10_001],
+        variant: "on".into(),
+    };
+    assert_eq!(f.check().map_err(|e| e.field), Err("targets"));
     let bad = cond("v", Operator::SemverGte, &["latest"]);
     assert!(bad.check().is_err());
     assert!(cond("n", Operator::Gt, &["1", "2"]).check().is_err());
