@@ -289,16 +289,18 @@ impl TestApp {
             .send()
             .await
             .expect("sign-in request");
-        assert_eq!(
-            res.status().as_u16(),
-            303,
-            "sign-in answers with a redirect"
-        );
-        res.headers()
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
             .get("location")
             .and_then(|l| l.to_str().ok())
             .unwrap_or_default()
-            .to_string()
+            .to_string();
+        if status != 303 {
+            let body = res.text().await.unwrap_or_default();
+            panic!("sign-in answers with a redirect, not {status}: {body}");
+        }
+        location
     }
 
     pub async fn admin(&self) -> reqwest::Client {

@@ -108,12 +108,15 @@ pub async fn release(svc: &Services, claim: &Claim) -> Result<()> {
 /// Counts a failure on `key` unless it is waiting out a back-off. Every SET
 /// expression reads the row as it was, so this is one atomic step.
 async fn take(svc: &Services, key: &str, rule: &Rule, now: i64) -> Result<bool> {
+    // A new row is stamped `now`, so pruning (which drops rows quiet for a
+    // whole window) cannot remove it between this insert and the claim.
     sqlx::query(
         "INSERT INTO sign_in_throttle (key, failures, delay_ms, next_at, last_at, denied, audited_at) \
-         VALUES ($1, 0, $2, 0, 0, 0, 0) ON CONFLICT (key) DO NOTHING",
+         VALUES ($1, 0, $2, 0, $3, 0, 0) ON CONFLICT (key) DO NOTHING",
     )
     .bind(key)
     .bind(BASE_DELAY)
+    .bind(now)
     .execute(&svc.db.pool)
     .await?;
     let taken = sqlx::query(
@@ -147,10 +150,13 @@ async fn refuse(
     key: &str,
     now: i64,
 ) -> Result<ServiceError> {
-    let next_at: i64 = sqlx::query_scalar("SELECT next_at FROM sign_in_throttle WHERE key = $1")
-        .bind(key)
-        .fetch_one(&svc.db.pool)
-        .await?;
+    let next_at: Option<i64> =
+        sqlx::query_scalar("SELECT next_at FROM sign_in_throttle WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&svc.db.pool)
+            .await?;
+    // Gone only if pruned since the claim failed: the wait is over.
+    let next_at = next_at.unwrap_or(now);
     let suppressed: Option<i64> = sqlx::query_scalar(
         "UPDATE sign_in_throttle SET denied = 0, audited_at = $1 \
          WHERE key = $2 AND audited_at <= $3 RETURNING denied",
