@@ -18,6 +18,8 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
+use super::mock_plan::{plan, repiece, strings, text_of, words};
+
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct MockOptions {
     /// Address to listen on.
@@ -101,116 +103,6 @@ async fn admit(m: &Mock, path: &str, headers: &HeaderMap, body: &Value) -> Optio
         return Some((StatusCode::SERVICE_UNAVAILABLE, Json(err)).into_response());
     }
     None
-}
-
-fn text_of(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| {
-                p.get("text")
-                    .and_then(Value::as_str)
-                    .or_else(|| p.get("content").and_then(Value::as_str))
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => String::new(),
-    }
-}
-
-fn words(s: &str) -> i64 {
-    s.split_whitespace().count() as i64
-}
-
-/// What the mock will say: the reply words, or a tool call.
-struct Plan {
-    prompt_tokens: i64,
-    reply: Vec<String>,
-    tool: Option<(String, Value)>,
-    stopped_by: &'static str,
-}
-
-fn plan(
-    body: &Value,
-    system: &str,
-    max_tokens: i64,
-    stops: &[String],
-    tool_names: Vec<String>,
-    tool_allowed: bool,
-) -> Plan {
-    let messages = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let prompt_tokens = (words(system)
-        + messages
-            .iter()
-            .map(|m| words(&text_of(m.get("content").unwrap_or(&Value::Null))))
-            .sum::<i64>())
-    .max(1);
-    let last_user = messages
-        .iter()
-        .rev()
-        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
-        .map(|m| text_of(m.get("content").unwrap_or(&Value::Null)))
-        .unwrap_or_default();
-    let last_is_tool_result = messages.last().is_some_and(|m| {
-        m.get("role").and_then(Value::as_str) == Some("tool")
-            || m.pointer("/content/0/type").and_then(Value::as_str) == Some("tool_result")
-    });
-    if tool_allowed && !last_is_tool_result {
-        if let Some(name) = tool_names.into_iter().next() {
-            return Plan {
-                prompt_tokens,
-                reply: Vec::new(),
-                tool: Some((name, json!({ "query": last_user }))),
-                stopped_by: "tool",
-            };
-        }
-    }
-    let mut text = format!("echo: {last_user}");
-    let mut stopped_by = "end";
-    if let Some(s) = stops
-        .iter()
-        .find(|s| !s.is_empty() && text.contains(s.as_str()))
-    {
-        text.truncate(text.find(s.as_str()).unwrap_or(text.len()));
-        stopped_by = "stop";
-    }
-    let mut reply: Vec<String> = text.split_inclusive(' ').map(str::to_string).collect();
-    if reply.len() as i64 > max_tokens {
-        reply.truncate(max_tokens.max(0) as usize);
-        stopped_by = "length";
-    }
-    Plan {
-        prompt_tokens,
-        reply,
-        tool: None,
-        stopped_by,
-    }
-}
-
-/// The reply cut into pieces of `n` characters (`n` = 0: as it is).
-fn repiece(reply: Vec<String>, n: usize) -> Vec<String> {
-    if n == 0 {
-        return reply;
-    }
-    let chars: Vec<char> = reply.concat().chars().collect();
-    chars.chunks(n).map(|c| c.iter().collect()).collect()
-}
-
-fn strings(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        _ => Vec::new(),
-    }
 }
 
 fn sse_response(frames: Vec<String>, delay_ms: u64) -> Response {

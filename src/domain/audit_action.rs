@@ -1,0 +1,159 @@
+//! The names of everything the audit trail records.
+
+use serde::{Deserialize, Serialize};
+
+/// Everything the audit trail records, by name. New kinds of change add a
+/// variant here, so a writer cannot misspell one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AuditAction {
+    #[serde(rename = "api_key.create")]
+    ApiKeyCreate,
+    #[serde(rename = "api_key.revoke")]
+    ApiKeyRevoke,
+    #[serde(rename = "audit.export")]
+    AuditExport,
+    #[serde(rename = "audit.purge")]
+    AuditPurge,
+    #[serde(rename = "auth.sign_in")]
+    AuthSignIn,
+    #[serde(rename = "auth.sign_out")]
+    AuthSignOut,
+    #[serde(rename = "flag.create")]
+    FlagCreate,
+    #[serde(rename = "flag.rules")]
+    FlagRules,
+    #[serde(rename = "flag.rollout")]
+    FlagRollout,
+    #[serde(rename = "flag.enable")]
+    FlagEnable,
+    #[serde(rename = "flag.disable")]
+    FlagDisable,
+    #[serde(rename = "model.upsert")]
+    ModelUpsert,
+    #[serde(rename = "model_alias.set")]
+    ModelAliasSet,
+    #[serde(rename = "policy.add")]
+    PolicyAdd,
+    #[serde(rename = "policy.remove")]
+    PolicyRemove,
+    #[serde(rename = "policy.block")]
+    PolicyBlock,
+    #[serde(rename = "policy.redact")]
+    PolicyRedact,
+    #[serde(rename = "policy.flag")]
+    PolicyFlag,
+    #[serde(rename = "provider.create")]
+    ProviderCreate,
+    #[serde(rename = "tenant.create")]
+    TenantCreate,
+    #[serde(rename = "tenant.update")]
+    TenantUpdate,
+    #[serde(rename = "tenant.suspend")]
+    TenantSuspend,
+    #[serde(rename = "tenant.resume")]
+    TenantResume,
+    #[serde(rename = "tenant.delete")]
+    TenantDelete,
+    #[serde(rename = "tenant.erase")]
+    TenantErase,
+    #[serde(rename = "tenant.set_isolation")]
+    TenantSetIsolation,
+    #[serde(rename = "tenant.audit_retention")]
+    TenantAuditRetention,
+    #[serde(rename = "user.create")]
+    UserCreate,
+    #[serde(rename = "user.reset_password")]
+    UserResetPassword,
+    #[serde(rename = "user.disable")]
+    UserDisable,
+    #[serde(rename = "user.enable")]
+    UserEnable,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 31] = [
+        AuditAction::ApiKeyCreate,
+        AuditAction::ApiKeyRevoke,
+        AuditAction::AuditExport,
+        AuditAction::AuditPurge,
+        AuditAction::AuthSignIn,
+        AuditAction::AuthSignOut,
+        AuditAction::FlagCreate,
+        AuditAction::FlagRules,
+        AuditAction::FlagRollout,
+        AuditAction::FlagEnable,
+        AuditAction::FlagDisable,
+        AuditAction::ModelUpsert,
+        AuditAction::ModelAliasSet,
+        AuditAction::PolicyAdd,
+        AuditAction::PolicyRemove,
+        AuditAction::PolicyBlock,
+        AuditAction::PolicyRedact,
+        AuditAction::PolicyFlag,
+        AuditAction::ProviderCreate,
+        AuditAction::TenantCreate,
+        AuditAction::TenantUpdate,
+        AuditAction::TenantSuspend,
+        AuditAction::TenantResume,
+        AuditAction::TenantDelete,
+        AuditAction::TenantErase,
+        AuditAction::TenantSetIsolation,
+        AuditAction::TenantAuditRetention,
+        AuditAction::UserCreate,
+        AuditAction::UserResetPassword,
+        AuditAction::UserDisable,
+        AuditAction::UserEnable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::ApiKeyCreate => "api_key.create",
+            AuditAction::ApiKeyRevoke => "api_key.revoke",
+            AuditAction::AuditExport => "audit.export",
+            AuditAction::AuditPurge => "audit.purge",
+            AuditAction::AuthSignIn => "auth.sign_in",
+            AuditAction::AuthSignOut => "auth.sign_out",
+            AuditAction::FlagCreate => "flag.create",
+            AuditAction::FlagRules => "flag.rules",
+            AuditAction::FlagRollout => "flag.rollout",
+            AuditAction::FlagEnable => "flag.enable",
+            AuditAction::FlagDisable => "flag.disable",
+            AuditAction::ModelUpsert => "model.upsert",
+            AuditAction::ModelAliasSet => "model_alias.set",
+            AuditAction::PolicyAdd => "policy.add",
+            AuditAction::PolicyRemove => "policy.remove",
+            AuditAction::PolicyBlock => "policy.block",
+            AuditAction::PolicyRedact => "policy.redact",
+            AuditAction::PolicyFlag => "policy.flag",
+            AuditAction::ProviderCreate => "provider.create",
+            AuditAction::TenantCreate => "tenant.create",
+            AuditAction::TenantUpdate => "tenant.update",
+            AuditAction::TenantSuspend => "tenant.suspend",
+            AuditAction::TenantResume => "tenant.resume",
+            AuditAction::TenantDelete => "tenant.delete",
+            AuditAction::TenantErase => "tenant.erase",
+            AuditAction::TenantSetIsolation => "tenant.set_isolation",
+            AuditAction::TenantAuditRetention => "tenant.audit_retention",
+            AuditAction::UserCreate => "user.create",
+            AuditAction::UserResetPassword => "user.reset_password",
+            AuditAction::UserDisable => "user.disable",
+            AuditAction::UserEnable => "user.enable",
+        }
+    }
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for AuditAction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AuditAction::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("unknown audit action {s}"))
+    }
+}
