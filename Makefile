@@ -102,7 +102,12 @@ $(PY):
 	python3 -m venv .venv
 	.venv/bin/pip install -q -r tests/clients/requirements.txt
 
-clients: build $(PY)
+# The official OpenFeature JavaScript SDK and OFREP provider (npm), driven by pytest.
+JS_CLIENTS := tests/clients/js/node_modules/@openfeature/ofrep-provider
+$(JS_CLIENTS):
+	cd tests/clients/js && npm ci --no-audit --no-fund --silent
+
+clients: build $(PY) $(JS_CLIENTS)
 	ATRIUM_BIN=$(BIN) $(PY) -m pytest -q tests/clients
 
 # Benchmarks: a separate command, never part of `make test`.

@@ -1,16 +1,38 @@
-// Feature toggles as an administrator uses them: create a tenant's flag,
-// roll it out to half, pull the kill switch, and read its history.
+// Feature toggles as their users work with them: a tenant's own admin
+// creates a flag for the tenant's apps, rolls it out to half, pulls the
+// kill switch and reads the history on the flag's page; a platform admin
+// sees who gets a platform flag and where a tenant's bucket falls.
 const { test, expect } = require('@playwright/test');
 
 const { ADMIN, unique, failOnBrowserErrors, hydrated, signIn, tenantPage } = require('./support');
 
 failOnBrowserErrors();
 
-test('create a flag, roll it out to 50%, kill it, see the history', async ({ page }) => {
+async function createUser(page, { email, password }, role, tenant) {
+  await page.goto('/users');
+  await hydrated(page);
+  const form = page.locator('section', { hasText: 'New user' });
+  await form.getByLabel('Email').fill(email);
+  await form.getByLabel('Password').fill(password);
+  await form.locator('select[name=role]').selectOption(role);
+  await form.locator('select[name=tenant_id]').selectOption({ label: tenant });
+  await form.getByRole('button', { name: 'Create user' }).click();
+  await expect(page.getByText(`Created ${email}.`)).toBeVisible();
+}
+
+test('a tenant admin creates a flag, rolls it out to 50%, kills it, sees the history', async ({ page }) => {
+  const tenant = `Flags ${unique()}`;
+  const owner = { email: `owner-${unique()}@e2e.test`, password: 'owner-password-12' };
   await signIn(page, ADMIN);
-  await expect(page.getByRole('heading', { name: 'Dashboard' })).toBeVisible();
-  const tenantId = await tenantPage(page, `Flags ${unique()}`);
-  await page.goto(`/flags?tenant=${tenantId}`);
+  await tenantPage(page, tenant);
+  await createUser(page, owner, 'tenant_admin', tenant);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+
+  await signIn(page, owner);
+  await hydrated(page);
+  await page.locator('.sidebar').getByRole('link', { name: 'Feature toggles' }).click();
+  await expect(page).toHaveURL(/\/flags\?tenant=/);
   await hydrated(page);
   const key = `checkout.e2e-${unique()}`;
   const create = page.getByTestId('flag-create');
@@ -28,9 +50,36 @@ test('create a flag, roll it out to 50%, kill it, see the history', async ({ pag
   await expect(row.getByText('disabled')).toBeVisible();
   await expect(row.getByRole('button', { name: 'Enable' })).toBeVisible();
 
-  await row.getByRole('link', { name: 'History' }).click();
-  const results = page.getByTestId('audit-results');
-  await expect(results).toContainText('flag.create');
-  await expect(results).toContainText('flag.rollout');
-  await expect(results).toContainText('flag.disable');
+  await row.getByRole('link', { name: key }).click();
+  await expect(page.getByRole('heading', { name: `Flag ${key}` })).toBeVisible();
+  const history = page.getByTestId('flag-history');
+  await expect(history).toContainText('flag.create');
+  await expect(history).toContainText('rollout none → 50%');
+  await expect(history).toContainText('disabled (kill switch)');
+  await expect(page.getByTestId('flag-rules')).toContainText('rollout 50% → on');
+
+  // A bucket check for one of the tenant's users: the kill switch wins.
+  await hydrated(page);
+  const check = page.getByTestId('bucket-check');
+  await check.getByLabel('Targeting key').fill('user-42');
+  await check.getByRole('button', { name: 'Check' }).click();
+  await expect(page.getByTestId('bucket-result')).toContainText('user-42 gets off');
+  await expect(page.getByTestId('bucket-result')).toContainText('kill switch');
+  await expect(page.getByTestId('bucket-result')).toContainText('of 100');
+});
+
+test('a platform admin sees who gets a platform flag', async ({ page }) => {
+  const tenant = `Preview ${unique()}`;
+  await signIn(page, ADMIN);
+  await tenantPage(page, tenant);
+  await page.goto('/flags');
+  await hydrated(page);
+  await page.getByTestId('flag-gateway.streaming').getByRole('link', { name: 'gateway.streaming' }).click();
+  await expect(page.getByTestId('preview-counts')).toContainText('on:');
+  await expect(page.getByTestId('flag-preview')).toContainText(tenant);
+  await hydrated(page);
+  const check = page.getByTestId('bucket-check');
+  await check.getByRole('textbox').fill(tenant);
+  await check.getByRole('button', { name: 'Check' }).click();
+  await expect(page.getByTestId('bucket-result')).toContainText(`${tenant} gets on`);
 });

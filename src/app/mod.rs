@@ -10,8 +10,8 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use pages::{
-    audit, dashboard, flags, layout, login, models, not_found, policies, tenant_detail, tenants,
-    users,
+    audit, dashboard, flag_detail, flags, layout, login, models, not_found, policies,
+    tenant_detail, tenants, users,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("audit/:id") view=audit::AuditEventPage/>
                     <Route path=path!("policies") view=policies::PoliciesPage/>
                     <Route path=path!("flags") view=flags::FlagsPage/>
+                    <Route path=path!("flags/:key") view=flag_detail::FlagDetailPage/>
                 </ParentRoute>
             </Routes>
         </Router>

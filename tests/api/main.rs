@@ -11,6 +11,8 @@ mod abuse;
 mod abuse_audit;
 mod abuse_stream;
 mod cli;
+mod flag_insight;
+mod flag_pages;
 mod flags;
 mod gateway;
 mod governance;
@@ -27,6 +29,8 @@ fn main() -> std::process::ExitCode {
         abuse_stream::trials(),
         cli::trials(),
         flags::trials(),
+        flag_insight::trials(),
+        flag_pages::trials(),
         gateway::trials(),
         governance::trials(),
         isolation::trials(),

@@ -11,7 +11,7 @@ use crate::app::api::flags::{list_flags, CreateFlag, SetFlagEnabled, SetFlagRoll
 use crate::app::components::data_table::{Column, DataTable};
 use crate::app::components::flash::{outcome, ErrorBox};
 use crate::app::components::status::Badge;
-use crate::domain::flag::{Flag, FlagVerdict, Reason, Rule};
+use crate::domain::flag::{rollout as rollout_of, Flag, FlagVerdict, Reason};
 
 #[component]
 pub fn FlagsPage() -> impl IntoView {
@@ -56,6 +56,14 @@ pub fn FlagsPage() -> impl IntoView {
             <ActionForm action=create attr:class="grid-form" attr:data-testid="flag-create">
                 <input type="hidden" name="tenant" prop:value=tenant/>
                 <label>"Key" <input name="key" placeholder="checkout.new-flow" required/></label>
+                <label>"Type" <select name="kind">
+                    <option value="boolean" selected>"boolean"</option>
+                    <option value="string">"string"</option>
+                    <option value="number">"number"</option>
+                    <option value="json">"json"</option>
+                </select></label>
+                <label>"Variants (not boolean)" <textarea name="variants" rows="2"
+                    placeholder="one NAME=VALUE per line; the first is the default"></textarea></label>
                 <label>"Description" <input name="description"/></label>
                 <button type="submit" class="primary">"Create flag"</button>
             </ActionForm>
@@ -64,16 +72,18 @@ pub fn FlagsPage() -> impl IntoView {
 }
 
 #[derive(Clone, Copy)]
-struct FlagActions {
-    rollout: ServerAction<SetFlagRollout>,
-    toggle: ServerAction<SetFlagEnabled>,
+pub struct FlagActions {
+    pub rollout: ServerAction<SetFlagRollout>,
+    pub toggle: ServerAction<SetFlagEnabled>,
 }
 
-fn rollout_of(flag: &Flag) -> Option<u8> {
-    flag.rules.iter().find_map(|r| match r {
-        Rule::Rollout { percentage, .. } => Some(*percentage),
-        _ => None,
-    })
+/// The flag page's address; `tenant` empty for a platform flag.
+pub(crate) fn flag_href(key: &str, tenant: &str) -> String {
+    if tenant.is_empty() {
+        format!("/flags/{key}")
+    } else {
+        format!("/flags/{key}?tenant={tenant}")
+    }
 }
 
 const COLUMNS: [Column; 6] = [
@@ -100,27 +110,28 @@ fn flag_row(f: Flag, tenant: &str, actions: FlagActions) -> AnyView {
     let key = f.key.to_string();
     let state = if f.enabled { "enabled" } else { "disabled" };
     let pct = rollout_of(&f);
-    let history = format!(
-        "/audit?resource={key}{}",
-        if tenant.is_empty() {
-            String::new()
-        } else {
-            format!("&tenant={tenant}")
-        }
-    );
-    let (t1, t2, k1, k2) = (
-        tenant.to_string(),
-        tenant.to_string(),
-        key.clone(),
-        key.clone(),
-    );
+    let href = flag_href(&key, tenant);
+    let (description, rules) = (f.description.clone(), f.rules.len());
     view! {
         <tr data-testid=format!("flag-{key}")>
-            <td><code>{key.clone()}</code><br/><span class="muted">{f.description.clone()}</span></td>
+            <td><a href=href.clone()><code>{key.clone()}</code></a><br/><span class="muted">{description}</span></td>
             <td><Badge text=state.to_string()/></td>
             <td data-testid="flag-rollout">{pct.map_or_else(|| "—".to_string(), |p| format!("{p}%"))}</td>
-            <td>{f.rules.len()}</td>
-            <td>
+            <td>{rules}</td>
+            <td><FlagControls flag=f tenant=tenant.to_string() actions/></td>
+            <td><a href=format!("{href}#history")>"History"</a></td>
+        </tr>
+    }
+    .into_any()
+}
+
+/// Rollout percentage and kill switch: plain posts that work before the wasm.
+#[component]
+pub fn FlagControls(flag: Flag, tenant: String, actions: FlagActions) -> impl IntoView {
+    let key = flag.key.to_string();
+    let pct = rollout_of(&flag);
+    let (t1, t2, k1, k2) = (tenant.clone(), tenant, key.clone(), key);
+    view! {
                 <ActionForm action=actions.rollout attr:class="inline">
                     <input type="hidden" name="tenant" value=t1/>
                     <input type="hidden" name="key" value=k1/>
@@ -131,16 +142,12 @@ fn flag_row(f: Flag, tenant: &str, actions: FlagActions) -> AnyView {
                 <ActionForm action=actions.toggle attr:class="inline">
                     <input type="hidden" name="tenant" value=t2/>
                     <input type="hidden" name="key" value=k2/>
-                    <input type="hidden" name="enabled" value=(!f.enabled).to_string()/>
-                    <button type="submit" class=if f.enabled { "warn small" } else { "small" }>
-                        {if f.enabled { "Kill switch: disable" } else { "Enable" }}
+                    <input type="hidden" name="enabled" value=(!flag.enabled).to_string()/>
+                    <button type="submit" class=if flag.enabled { "warn small" } else { "small" }>
+                        {if flag.enabled { "Kill switch: disable" } else { "Enable" }}
                     </button>
                 </ActionForm>
-            </td>
-            <td><a href=history>"History"</a></td>
-        </tr>
     }
-    .into_any()
 }
 
 const VERDICT_COLUMNS: [Column; 3] = [
@@ -149,13 +156,13 @@ const VERDICT_COLUMNS: [Column; 3] = [
     Column::plain("Why"),
 ];
 
-fn why(v: &FlagVerdict) -> String {
+pub(crate) fn why(v: &FlagVerdict) -> String {
     let reason = match v.reason {
         Reason::Static => "the flag's default",
         Reason::Default => "no rule matched: the default",
         Reason::TargetingMatch => "listed or matched by a rule",
         Reason::Split => "in the rollout's bucket",
-        Reason::Disabled => "the kill switch is off",
+        Reason::Disabled => "disabled by the kill switch",
     };
     match v.rule {
         Some(i) => format!("{reason} (rule {})", i + 1),

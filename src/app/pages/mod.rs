@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod dashboard;
+pub mod flag_detail;
 pub mod flags;
 pub mod layout;
 pub mod login;

@@ -377,6 +377,7 @@ fn UsageSummary(usage: Resource<Result<UsageReport, ServerFnError>>) -> impl Int
                                 <div class="stat"><span class="num">{r.totals.input_tokens}</span>"input tokens"</div>
                                 <div class="stat"><span class="num">{r.totals.output_tokens}</span>"output tokens"</div>
                                 <div class="stat"><span class="num">{format_usd(r.totals.cost_micros)}</span>"cost"</div>
+                                <div class="stat" data-testid="usage-evaluations"><span class="num">{r.totals.evaluations}</span>"flag evaluations"</div>
                             </div>
                             <DataTable columns=USAGE_COLUMNS.to_vec() rows=usage_rows(r.by_model)
                                 empty="No requests this month."/>

@@ -117,7 +117,7 @@ impl Flag {
 
 /// Unleash's weighted variant choice: a point in 1..=total, then the
 /// variant whose cumulative weight first reaches it.
-fn pick<'w>(weights: &'w [Weighted], group: &str, key: &str) -> Option<&'w str> {
+pub(super) fn pick<'w>(weights: &'w [Weighted], group: &str, key: &str) -> Option<&'w str> {
     let total: u32 = weights.iter().map(|w| w.weight).sum();
     if total == 0 {
         return None;

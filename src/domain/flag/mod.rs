@@ -7,6 +7,7 @@ pub mod bucket;
 mod capability;
 mod condition;
 mod eval;
+mod explain;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -16,6 +17,7 @@ use super::validation::Invalid;
 pub use capability::Capability;
 pub use condition::{Condition, Operator};
 pub use eval::{Context, Evaluation, Reason};
+pub use explain::{describe_change, rollout, BucketCheck, FlagChange, Preview, RuleBucket};
 
 /// A target list long enough for any real allow-list, short enough that a
 /// flag stays a small document every replica keeps in memory.
@@ -78,6 +80,29 @@ pub enum FlagKind {
 }
 
 impl FlagKind {
+    pub const ALL: [FlagKind; 4] = [
+        FlagKind::Boolean,
+        FlagKind::String,
+        FlagKind::Number,
+        FlagKind::Json,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagKind::Boolean => "boolean",
+            FlagKind::String => "string",
+            FlagKind::Number => "number",
+            FlagKind::Json => "json",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        FlagKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == raw.trim())
+            .ok_or_else(|| Invalid::new("type", "one of boolean, string, number, json"))
+    }
+
     /// Whether `v` is a value of this kind.
     pub fn admits(self, v: &Value) -> bool {
         match self {
@@ -189,7 +214,7 @@ impl Flag {
         if let Some(v) = self.variants.iter().find(|v| !self.kind.admits(&v.value)) {
             return Err(Invalid::new(
                 "variants",
-                format!("{} is not a {:?} value", v.name, self.kind),
+                format!("{} is not a {} value", v.name, self.kind.as_str()),
             ));
         }
         if self.rules.len() > 64 {

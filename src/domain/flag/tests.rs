@@ -215,3 +215,91 @@ fn flags_are_checked() {
     assert!(bad.check().is_err());
     assert!(cond("n", Operator::Gt, &["1", "2"]).check().is_err());
 }
+
+#[test]
+fn buckets_explain_what_evaluation_decides() {
+    let mut f = Flag::boolean(key("beta"), "");
+    f.rules = vec![Rule::Rollout {
+        percentage: 40,
+        variant: "on".into(),
+        group_id: None,
+    }];
+    for i in 0..2_000 {
+        let k = format!("user-{i}");
+        let b = &f.buckets(&k)[0];
+        assert_eq!(b.bucket, bucket::normalized("beta", &k, 0));
+        let served = f.evaluate(&ctx(&k, json!({})));
+        assert_eq!(b.variant.as_deref() == Some("on"), served.variant == "on");
+    }
+    // Unleash's vector, through the explanation: "123" in group "gr1" is bucket 73.
+    f.rules = vec![Rule::Rollout {
+        percentage: 73,
+        variant: "on".into(),
+        group_id: Some("gr1".into()),
+    }];
+    let b = &f.buckets("123")[0];
+    assert_eq!(
+        (b.bucket, b.out_of, b.variant.as_deref()),
+        (73, 100, Some("on"))
+    );
+}
+
+#[test]
+fn typed_flags_from_specs() {
+    let n = Flag::from_spec(
+        key("limit"),
+        FlagKind::Number,
+        "",
+        &["low=10", "high=2.5e3"],
+    )
+    .expect("number");
+    assert_eq!(
+        (n.variants[1].value.clone(), n.default_variant.as_str()),
+        (json!(2500.0), "low")
+    );
+    let j = Flag::from_spec(
+        key("ui"),
+        FlagKind::Json,
+        "",
+        &[r#"plain={"theme":"light"}"#],
+    )
+    .expect("json");
+    assert_eq!(j.variants[0].value, json!({"theme": "light"}));
+    let s = Flag::from_spec(key("copy"), FlagKind::String, "", &["a=Buy = now"]).expect("string");
+    assert_eq!(s.variants[0].value, json!("Buy = now"));
+    for (kind, spec) in [
+        (FlagKind::Number, "x=ten"),
+        (FlagKind::Json, "x={"),
+        (FlagKind::String, "no-equals"),
+        (FlagKind::Number, "x=\"10\""),
+    ] {
+        assert!(
+            Flag::from_spec(key("bad"), kind, "", &[spec]).is_err(),
+            "{spec}"
+        );
+    }
+    assert!(Flag::from_spec(key("bad"), FlagKind::String, "", &[]).is_err());
+    assert_eq!(FlagKind::parse("json"), Ok(FlagKind::Json));
+}
+
+#[test]
+fn changes_read_as_a_line() {
+    let before = Flag::boolean(key("beta"), "");
+    let mut after = before.clone();
+    after.rules.push(Rule::Rollout {
+        percentage: 50,
+        variant: "on".into(),
+        group_id: None,
+    });
+    assert_eq!(
+        describe_change(Some(&before), &after),
+        "rollout none → 50%, rules changed (0 → 1)"
+    );
+    let mut off = after.clone();
+    off.enabled = false;
+    assert_eq!(
+        describe_change(Some(&after), &off),
+        "disabled (kill switch)"
+    );
+    assert_eq!(describe_change(None, &before), "created (2 variants)");
+}

@@ -4,7 +4,7 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use crate::domain::flag::{Context, Flag, FlagKey, FlagKind, Variant};
+use crate::domain::flag::{Flag, FlagKey, FlagKind, Rule};
 use crate::domain::validation::Invalid;
 use crate::server::services::flags::{self, Change, Scope};
 use crate::server::services::{tenants, ServiceError, Services};
@@ -19,9 +19,10 @@ pub enum FlagCmd {
         key: String,
         #[arg(long)]
         tenant: Option<String>,
-        /// `boolean` (variants on/off), or `string` with `--variant NAME=VALUE`
-        /// given at least once (the first is the default and the off variant).
-        #[arg(long = "type", default_value = "boolean", value_parser = ["boolean", "string"])]
+        /// `boolean` (variants on/off), or `string`, `number`, `json` with
+        /// `--variant NAME=VALUE` given at least once (the first is the
+        /// default and the off variant; number and json values are JSON).
+        #[arg(long = "type", default_value = "boolean", value_parser = ["boolean", "string", "number", "json"])]
         kind: String,
         #[arg(long = "variant")]
         variants: Vec<String>,
@@ -60,9 +61,34 @@ pub enum FlagCmd {
         #[arg(long, value_delimiter = ',', requires = "tenant")]
         keys: Vec<String>,
     },
+    /// Replace the flag's rules with a JSON array (targets, conditions,
+    /// rollout, split; see the README), from --set or --file.
+    Rules {
+        key: String,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, conflicts_with = "file", required_unless_present = "file")]
+        set: Option<String>,
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
     List {
         #[arg(long)]
         tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The flag's audited changes, newest first.
+    History {
+        key: String,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Who gets a platform flag: every tenant, by variant, with why.
+    Preview {
+        key: String,
         #[arg(long)]
         json: bool,
     },
@@ -97,7 +123,9 @@ pub async fn run(svc: &Services, cmd: FlagCmd) -> Result<(), ServiceError> {
             description,
             json,
         } => {
-            let flag = new_flag(FlagKey::parse(&key)?, &kind, &variants, &description)?;
+            let specs: Vec<&str> = variants.iter().map(String::as_str).collect();
+            let kind = FlagKind::parse(&kind)?;
+            let flag = Flag::from_spec(FlagKey::parse(&key)?, kind, &description, &specs)?;
             let flag =
                 flags::create(svc, &actor, &scope(svc, tenant.as_deref()).await?, flag).await?;
             show(&flag, json);
@@ -118,6 +146,37 @@ pub async fn run(svc: &Services, cmd: FlagCmd) -> Result<(), ServiceError> {
             targeting_key,
             json,
         } => return eval(svc, &key, &tenant, targeting_key, json).await,
+        FlagCmd::History { key, tenant, json } => {
+            let scope = scope(svc, tenant.as_deref()).await?;
+            let changes = flags::history(svc, &actor, &scope, &FlagKey::parse(&key)?).await?;
+            if json {
+                print_json(&changes);
+            } else {
+                for c in changes {
+                    let at = crate::domain::time::rfc3339(c.at);
+                    println!("{at}  {:<24} {:<14} {}", c.actor, c.action, c.summary);
+                }
+            }
+            return Ok(());
+        }
+        FlagCmd::Preview { key, json } => {
+            let p = flags::preview(svc, &actor, &FlagKey::parse(&key)?).await?;
+            if json {
+                print_json(&p);
+            } else {
+                println!("{} tenants: {:?}", p.tenants, p.by_variant);
+                for (name, _, v) in &p.listed {
+                    println!("  {name:<32} {:<8} {:?}", v.variant, v.reason);
+                }
+            }
+            return Ok(());
+        }
+        FlagCmd::Rules {
+            key,
+            tenant,
+            set,
+            file,
+        } => (key, tenant, Change::Rules(read_rules(set, file)?)),
         FlagCmd::SetRollout {
             key,
             percent,
@@ -159,67 +218,51 @@ async fn eval(
     let actor = actor();
     let t = tenants::find(svc, &actor, tenant).await?;
     let key = FlagKey::parse(key)?;
-    let (flag, ctx) = match targeting_key {
-        Some(k) => {
-            let flag = flags::get(svc, &actor, &Scope::Tenant(t.id.clone()), &key).await?;
-            (
-                flag,
-                Context {
-                    targeting_key: Some(k),
-                    ..Context::default()
-                },
-            )
-        }
-        None => (
-            flags::get(svc, &actor, &Scope::Platform, &key).await?,
-            flags::tenant_context(&t),
-        ),
+    // A targeting key asks about the tenant's own flag for one of its
+    // users; without one, the platform flag for the tenant itself.
+    let (scope, who) = match targeting_key {
+        Some(k) => (Scope::Tenant(t.id.clone()), k),
+        None => (Scope::Platform, t.id.to_string()),
     };
-    let e = flag.evaluate(&ctx);
+    let c = flags::bucket_check(svc, &actor, &scope, &key, &who).await?;
+    let v = &c.verdict;
     if json {
         print_json(
-            &json!({ "key": flag.key, "value": e.value, "variant": e.variant, "reason": e.reason }),
+            &json!({ "key": v.key, "value": v.value, "variant": v.variant,
+            "reason": v.reason, "rule": v.rule, "buckets": c.buckets }),
         );
     } else {
         println!(
             "{} = {} (variant {}, {:?})",
-            flag.key, e.value, e.variant, e.reason
+            v.key, v.value, v.variant, v.reason
         );
+        for b in &c.buckets {
+            println!("  rule {}: bucket {} of {}", b.rule + 1, b.bucket, b.out_of);
+        }
     }
     Ok(())
 }
 
-/// A boolean flag, or a string flag from `NAME=VALUE` variants.
-fn new_flag(
-    key: FlagKey,
-    kind: &str,
-    variants: &[String],
-    description: &str,
-) -> Result<Flag, Invalid> {
-    let mut flag = Flag::boolean(key, description);
-    if kind == "boolean" {
-        return Ok(flag);
-    }
-    flag.kind = FlagKind::String;
-    flag.variants = variants
-        .iter()
-        .map(|v| {
-            let (name, value) = v
-                .split_once('=')
-                .ok_or_else(|| Invalid::new("variant", "use NAME=VALUE"))?;
-            Ok(Variant {
-                name: name.trim().to_string(),
-                value: value.into(),
-            })
-        })
-        .collect::<Result<_, Invalid>>()?;
-    let first = flag
-        .variants
-        .first()
-        .ok_or_else(|| Invalid::new("variant", "a string flag needs --variant NAME=VALUE"))?;
-    flag.default_variant = first.name.clone();
-    flag.off_variant = first.name.clone();
-    Ok(flag)
+/// Rules as JSON, from the command line or a file (at most 1 MiB).
+fn read_rules(
+    set: Option<String>,
+    file: Option<std::path::PathBuf>,
+) -> Result<Vec<Rule>, ServiceError> {
+    let text = match (set, file) {
+        (Some(s), _) => s,
+        (None, Some(path)) => {
+            let meta = std::fs::metadata(&path)
+                .map_err(|e| Invalid::new("file", format!("{}: {e}", path.display())))?;
+            if meta.len() > 1 << 20 {
+                return Err(Invalid::new("file", "rules files are at most 1 MiB").into());
+            }
+            std::fs::read_to_string(&path)
+                .map_err(|e| Invalid::new("file", format!("{}: {e}", path.display())))?
+        }
+        (None, None) => return Err(Invalid::new("rules", "give --set or --file").into()),
+    };
+    serde_json::from_str(&text)
+        .map_err(|e| Invalid::new("rules", format!("not a list of rules: {e}")).into())
 }
 
 fn show(flag: &Flag, json: bool) {

@@ -51,6 +51,7 @@ pub async fn run(svc: &Services, cmd: UsageCmd) -> Result<(), CliError> {
             "requests": u.requests, "input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
             "cache_read_tokens": u.cache_read_tokens, "cache_write_tokens": u.cache_write_tokens,
             "cost_usd": usd(u.cost_micros), "cost_micros": u.cost_micros, "errors": u.errors,
+            "flag_evaluations": u.evaluations,
         })
     };
     if json {
@@ -64,12 +65,13 @@ pub async fn run(svc: &Services, cmd: UsageCmd) -> Result<(), CliError> {
         print_json(&out);
     } else {
         println!(
-            "{}: {} requests, {} in / {} out tokens, {}",
+            "{}: {} requests, {} in / {} out tokens, {}, {} flag evaluations",
             t.name,
             r.totals.requests,
             r.totals.input_tokens,
             r.totals.output_tokens,
-            format_usd(r.totals.cost_micros)
+            format_usd(r.totals.cost_micros),
+            r.totals.evaluations
         );
         for (m, u) in &r.by_model {
             println!(

@@ -12,7 +12,7 @@ use crate::domain::audit::{AuditAction, AuditStatus};
 use crate::domain::flag::Capability;
 use crate::domain::pii::{self, Classification};
 use crate::domain::policy::{self, Action, Decision, Direction, PolicyRule};
-use crate::domain::tenant::Tenant;
+use crate::server::services::api_keys::Authenticated;
 use crate::server::services::{flags, policies};
 
 /// Keys whose string values are the protocol's own vocabulary (a role, a
@@ -62,14 +62,14 @@ pub fn prompt(gw: &Gateway, tenant_id: &TenantId, request_id: &str, body: &mut V
 /// pass untouched, at no cost.
 pub fn response_rules(
     gw: &Gateway,
-    tenant: &Tenant,
+    auth: &Authenticated,
     capability: Capability,
 ) -> Result<Option<Arc<[PolicyRule]>>, GatewayError> {
-    let rules = policies::effective(&gw.svc, &tenant.id);
+    let rules = policies::effective(&gw.svc, &auth.tenant.id);
     if !rules.iter().any(|r| r.direction == Direction::Response) {
         return Ok(None);
     }
-    let on = flags::capability(&gw.svc, capability, &flags::tenant_context(tenant))?;
+    let on = flags::capability(&gw.svc, capability, &auth.flag_context)?;
     Ok(on.then_some(rules))
 }
 
@@ -78,14 +78,14 @@ pub fn response_rules(
 /// cannot be read or rewritten under such rules is not passed on.
 pub async fn response(
     gw: &Gateway,
-    tenant: &Tenant,
+    auth: &Authenticated,
     request_id: &str,
     out: Vec<u8>,
 ) -> Result<Vec<u8>, GatewayError> {
-    let Some(rules) = response_rules(gw, tenant, Capability::GovernanceResponseScanning)? else {
+    let Some(rules) = response_rules(gw, auth, Capability::GovernanceResponseScanning)? else {
         return Ok(out);
     };
-    let tenant_id = &tenant.id;
+    let tenant_id = &auth.tenant.id;
     let mut body = serde_json::from_slice::<Value>(&out).map_err(|e| {
         GatewayError::Internal(format!("a response under response rules is not JSON: {e}"))
     })?;

@@ -16,7 +16,6 @@ use super::settle::Settlement;
 use super::{authenticate, forward, govern, route, streamed, upstream, whole, Gateway};
 use crate::domain::completion::CompletionRequest;
 use crate::domain::flag::Capability;
-use crate::domain::tenant::Tenant;
 use crate::domain::time::rfc3339;
 use crate::server::http::request_id::RequestId;
 use crate::server::services::api_keys::Authenticated;
@@ -144,7 +143,9 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
         .map_err(|_| GatewayError::TooLarge(limit))?;
     let mut request = CompletionRequest::parse(settle.dialect(), &bytes)?;
     settle.requested(&request.model, request.stream);
-    if request.stream && !capability(gw, Capability::GatewayStreaming, &auth.tenant)? {
+    if request.stream
+        && !flags::capability(&gw.svc, Capability::GatewayStreaming, &auth.flag_context)?
+    {
         return Err(GatewayError::Forbidden(
             "streaming is not enabled for this tenant; send \"stream\": false".into(),
         ));
@@ -177,16 +178,6 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
         answer,
         rate,
     })
-}
-
-/// A platform flag's verdict for the tenant (only evaluated when a request
-/// needs it, so the common path builds no context).
-fn capability(gw: &Gateway, cap: Capability, tenant: &Tenant) -> Result<bool, GatewayError> {
-    Ok(flags::capability(
-        &gw.svc,
-        cap,
-        &flags::tenant_context(tenant),
-    )?)
 }
 
 /// Both dialects are JSON; a form post or plain text is refused, not guessed at.

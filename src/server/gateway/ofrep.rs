@@ -11,9 +11,16 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use std::time::Instant;
+
 use super::error::GatewayError;
 use super::{authenticate, Gateway};
 use crate::domain::flag::Context;
+use crate::domain::pii::Classification;
+use crate::domain::policy::Action;
+use crate::domain::time::now_millis;
+use crate::domain::usage::{UsageEvent, UsageKind};
+use crate::server::http::request_id::RequestId;
 use crate::server::services::api_keys::Authenticated;
 use crate::server::services::flags::{self, EvalError, Evaluated};
 
@@ -77,6 +84,59 @@ async fn context(req: Request) -> Result<Context, (&'static str, String)> {
     serde_json::from_value(ctx).map_err(|e| ("INVALID_CONTEXT", e.to_string()))
 }
 
+/// Evaluations are usage of their own kind: one ledger row per request,
+/// counting the flags it evaluated (never tokens), so billing can price them.
+struct Meter {
+    request_id: String,
+    started: Instant,
+}
+
+impl Meter {
+    fn new(req: &Request) -> Meter {
+        let request_id = req
+            .extensions()
+            .get::<RequestId>()
+            .map_or_else(RequestId::fresh_string, |id| id.0.clone());
+        Meter {
+            request_id,
+            started: Instant::now(),
+        }
+    }
+
+    async fn record(
+        self,
+        gw: &Gateway,
+        auth: &Authenticated,
+        units: usize,
+        res: Response,
+    ) -> Response {
+        let event = UsageEvent {
+            request_id: self.request_id,
+            tenant_id: auth.tenant.id.clone(),
+            api_key_id: Some(auth.api_key.id.clone()),
+            kind: UsageKind::FlagEvaluation,
+            units: units as i64,
+            model: "-".into(),
+            provider: None,
+            dialect: None,
+            stream: false,
+            input_tokens: 0,
+            output_tokens: 0,
+            cache_read_tokens: 0,
+            cache_write_tokens: 0,
+            cost_micros: 0,
+            latency_ms: self.started.elapsed().as_millis() as i64,
+            status: res.status().as_u16(),
+            error_type: None,
+            created_at: now_millis(),
+            policy_action: Action::Allow,
+            classification: Classification::Public,
+        };
+        gw.ledger.push(event).await;
+        res
+    }
+}
+
 fn success(e: &Evaluated) -> Value {
     json!({ "key": e.key, "value": e.value, "reason": e.reason, "variant": e.variant, "metadata": {} })
 }
@@ -94,20 +154,22 @@ pub async fn evaluate_one(
         Ok(a) => a,
         Err(res) => return res,
     };
+    let meter = Meter::new(&req);
     let ctx = match context(req).await {
         Ok(c) => c,
         Err((code, details)) => {
-            return reply(
-                StatusCode::BAD_REQUEST,
-                json!({ "key": key, "errorCode": code, "errorDetails": details }),
-            );
+            let body = json!({ "key": key, "errorCode": code, "errorDetails": details });
+            return meter
+                .record(&gw, &auth, 0, reply(StatusCode::BAD_REQUEST, body))
+                .await;
         }
     };
-    match flags::tenant_flag(&gw.svc, &auth.tenant.id, &key, &ctx) {
-        Ok(e) => reply(StatusCode::OK, success(&e)),
-        Err(e @ EvalError::NotFound) => reply(StatusCode::NOT_FOUND, failure(&key, e)),
-        Err(e) => reply(StatusCode::BAD_REQUEST, failure(&key, e)),
-    }
+    let (units, res) = match flags::tenant_flag(&gw.svc, &auth.tenant.id, &key, &ctx) {
+        Ok(e) => (1, reply(StatusCode::OK, success(&e))),
+        Err(e @ EvalError::NotFound) => (0, reply(StatusCode::NOT_FOUND, failure(&key, e))),
+        Err(e) => (1, reply(StatusCode::BAD_REQUEST, failure(&key, e))),
+    };
+    meter.record(&gw, &auth, units, res).await
 }
 
 pub async fn evaluate_all(State(gw): State<Gateway>, req: Request) -> Response {
@@ -115,17 +177,27 @@ pub async fn evaluate_all(State(gw): State<Gateway>, req: Request) -> Response {
         Ok(a) => a,
         Err(res) => return res,
     };
+    let meter = Meter::new(&req);
     let unchanged = req.headers().get(header::IF_NONE_MATCH).cloned();
     let ctx = match context(req).await {
         Ok(c) => c,
         Err((code, details)) => {
-            return reply(
-                StatusCode::BAD_REQUEST,
-                json!({ "errorCode": code, "errorDetails": details }),
-            );
+            let body = json!({ "errorCode": code, "errorDetails": details });
+            return meter
+                .record(&gw, &auth, 0, reply(StatusCode::BAD_REQUEST, body))
+                .await;
         }
     };
     let results = flags::tenant_flags(&gw.svc, &auth.tenant.id, &ctx);
+    let res = bulk(&results, unchanged.as_ref());
+    meter.record(&gw, &auth, results.len(), res).await
+}
+
+/// The bulk answer, or 304 when the caller's ETag still holds.
+fn bulk(
+    results: &[(String, Result<Evaluated, EvalError>)],
+    unchanged: Option<&HeaderValue>,
+) -> Response {
     let items: Vec<Value> = results
         .iter()
         .map(|(key, r)| r.as_ref().map_or_else(|e| failure(key, *e), success))
@@ -137,7 +209,6 @@ pub async fn evaluate_all(State(gw): State<Gateway>, req: Request) -> Response {
         hex::encode(&Sha256::digest(body.as_bytes())[..16])
     );
     if unchanged
-        .as_ref()
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
     {

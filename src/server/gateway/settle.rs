@@ -16,7 +16,7 @@ use crate::domain::pii::Classification;
 use crate::domain::policy::Action;
 use crate::domain::pricing::{cost, Price, TokenCounts};
 use crate::domain::time::now_millis;
-use crate::domain::usage::UsageEvent;
+use crate::domain::usage::{UsageEvent, UsageKind};
 use crate::server::services::api_keys::Authenticated;
 
 pub struct Settlement {
@@ -141,13 +141,15 @@ impl Settlement {
             request_id: self.request_id.clone(),
             tenant_id: auth.tenant.id.clone(),
             api_key_id: Some(auth.api_key.id.clone()),
+            kind: UsageKind::Completion,
+            units: 0,
             model: if self.model.is_empty() {
                 "-".into()
             } else {
                 self.model.clone()
             },
             provider: self.provider.clone(),
-            dialect: self.dialect,
+            dialect: Some(self.dialect),
             stream: self.stream,
             input_tokens: self.tokens.input,
             output_tokens: self.tokens.output,

@@ -61,11 +61,7 @@ pub async fn respond(gw: &Gateway, mut settle: Settlement, called: Called) -> Re
     let idle = called.answer.timeout();
     let request_id = settle.request_id().to_string();
     let tenant_id = called.auth.tenant.id.clone();
-    let rules = govern::response_rules(
-        gw,
-        &called.auth.tenant,
-        Capability::GovernanceStreamScanning,
-    );
+    let rules = govern::response_rules(gw, &called.auth, Capability::GovernanceStreamScanning);
     let rules = match rules {
         Ok(r) => r,
         Err(e) => return settle.refuse(e).await,

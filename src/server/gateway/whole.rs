@@ -30,7 +30,7 @@ pub async fn respond(gw: &Gateway, mut settle: Settlement, called: Called) -> Re
         return settle.refuse(GatewayError::UpstreamUnavailable).await;
     };
     settle.used(tokens);
-    let out = match govern::response(gw, &called.auth.tenant, settle.request_id(), out).await {
+    let out = match govern::response(gw, &called.auth, settle.request_id(), out).await {
         Ok(out) => out,
         Err(e) => return settle.refuse(e).await,
     };

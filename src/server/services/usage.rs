@@ -70,7 +70,11 @@ pub async fn report(
         tot.cache_write_tokens += t.cache_write_tokens;
         tot.cost_micros += t.cost_micros;
         tot.errors += t.errors;
-        report.by_model.insert(model, t);
+        tot.evaluations += t.evaluations;
+        // Evaluation rows carry no model: they are in the totals only.
+        if t.requests > 0 {
+            report.by_model.insert(model, t);
+        }
     }
     Ok(report)
 }

@@ -5,7 +5,7 @@
 //! The shared row-level tables get the same changes from
 //! `migrations/{sqlite,postgres}`: a change here needs its twin there.
 
-pub const MIGRATIONS: &[&[&str]] = &[V1, V2];
+pub const MIGRATIONS: &[&[&str]] = &[V1, V2, V3];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
 
@@ -38,6 +38,13 @@ const V1: &[&str] = &[
 const V2: &[&str] = &[
     "ALTER TABLE {t:usage_events} ADD COLUMN policy_action TEXT NOT NULL DEFAULT 'allow'",
     "ALTER TABLE {t:usage_events} ADD COLUMN classification TEXT NOT NULL DEFAULT 'public'",
+];
+
+/// Usage of other kinds than completions: OFREP flag evaluations (twin of
+/// migrations/*/0009_usage_kind.sql).
+const V3: &[&str] = &[
+    "ALTER TABLE {t:usage_events} ADD COLUMN kind TEXT NOT NULL DEFAULT 'completion'",
+    "ALTER TABLE {t:usage_events} ADD COLUMN units BIGINT NOT NULL DEFAULT 0",
 ];
 
 /// Replaces each `{t:name}` with `table(name)`.

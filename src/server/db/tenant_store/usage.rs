@@ -5,13 +5,15 @@ use sqlx::FromRow;
 
 use super::store::TenantStore;
 use crate::domain::completion::ErrorKind;
-use crate::domain::usage::{UsageEvent, UsageTotals};
+use crate::domain::usage::{UsageEvent, UsageKind, UsageTotals};
 use crate::server::db::{Backend, DbError};
 
 const COLUMNS: &str = "request_id, tenant_id, api_key_id, model, provider, dialect, stream, \
      input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, \
-     latency_ms, status, error_type, created_at, policy_action, classification";
-const COLUMN_COUNT: usize = 18;
+     latency_ms, status, error_type, created_at, policy_action, classification, kind, units";
+const COLUMN_COUNT: usize = 20;
+/// The dialect column of rows that are not completions.
+const NO_DIALECT: &str = "-";
 /// Rows per INSERT statement: far below both backends' parameter limits.
 const ROWS_PER_STATEMENT: usize = 100;
 
@@ -35,6 +37,8 @@ struct EventRow {
     created_at: i64,
     policy_action: String,
     classification: String,
+    kind: String,
+    units: i64,
 }
 
 /// A stored value this version cannot read: the row is refused, not guessed at.
@@ -45,13 +49,20 @@ fn unreadable(what: &str, e: impl std::fmt::Display) -> DbError {
 impl TryFrom<EventRow> for UsageEvent {
     type Error = DbError;
     fn try_from(r: EventRow) -> Result<Self, DbError> {
+        let kind: UsageKind = r.kind.parse().map_err(|e| unreadable("kind", e))?;
+        let dialect = match kind {
+            UsageKind::Completion => Some(r.dialect.parse().map_err(|e| unreadable("dialect", e))?),
+            UsageKind::FlagEvaluation => None,
+        };
         Ok(UsageEvent {
             request_id: r.request_id,
             tenant_id: r.tenant_id,
             api_key_id: r.api_key_id,
+            kind,
+            units: r.units,
             model: r.model,
             provider: r.provider,
-            dialect: r.dialect.parse().map_err(|e| unreadable("dialect", e))?,
+            dialect,
             stream: r.stream != 0,
             input_tokens: r.input_tokens,
             output_tokens: r.output_tokens,
@@ -88,6 +99,7 @@ struct ModelTotals {
     cache_write_tokens: i64,
     cost_micros: i64,
     errors: i64,
+    evaluations: i64,
 }
 
 impl TenantStore {
@@ -125,7 +137,7 @@ impl TenantStore {
                     .bind(e.api_key_id.as_deref())
                     .bind(&e.model)
                     .bind(e.provider.as_deref())
-                    .bind(e.dialect.as_str())
+                    .bind(e.dialect.map_or(NO_DIALECT, |d| d.as_str()))
                     .bind(i64::from(e.stream))
                     .bind(e.input_tokens)
                     .bind(e.output_tokens)
@@ -137,7 +149,9 @@ impl TenantStore {
                     .bind(e.error_type.map(ErrorKind::as_str))
                     .bind(e.created_at)
                     .bind(e.policy_action.as_str())
-                    .bind(e.classification.as_str());
+                    .bind(e.classification.as_str())
+                    .bind(e.kind.as_str())
+                    .bind(e.units);
             }
             q.execute(&mut *tx).await?;
         }
@@ -150,21 +164,24 @@ impl TenantStore {
         Ok(())
     }
 
-    /// Totals over `[from, to)` by model. Sums are cast so both backends
-    /// return integers (PostgreSQL's SUM of BIGINT is NUMERIC).
+    /// Totals over `[from, to)` by model (flag evaluations are rows of
+    /// their own model, `-`, with no requests). Sums are cast so both
+    /// backends return integers (PostgreSQL's SUM of BIGINT is NUMERIC).
     pub async fn usage_by_model(
         &self,
         from: i64,
         to: i64,
     ) -> Result<Vec<(String, UsageTotals)>, DbError> {
         let sql = format!(
-            "SELECT model, COUNT(*) AS requests, \
+            "SELECT model, \
+             CAST(COALESCE(SUM(CASE WHEN kind = 'completion' THEN 1 ELSE 0 END), 0) AS BIGINT) AS requests, \
              CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
              CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
              CAST(COALESCE(SUM(cache_read_tokens), 0) AS BIGINT) AS cache_read_tokens, \
              CAST(COALESCE(SUM(cache_write_tokens), 0) AS BIGINT) AS cache_write_tokens, \
              CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost_micros, \
-             CAST(COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS BIGINT) AS errors \
+             CAST(COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS BIGINT) AS errors, \
+             CAST(COALESCE(SUM(CASE WHEN kind = 'flag_evaluation' THEN units ELSE 0 END), 0) AS BIGINT) AS evaluations \
              FROM {} WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3 \
              GROUP BY model ORDER BY model",
             self.table("usage_events")
@@ -188,6 +205,7 @@ impl TenantStore {
                     cache_write_tokens: r.cache_write_tokens,
                     cost_micros: r.cost_micros,
                     errors: r.errors,
+                    evaluations: r.evaluations,
                 };
                 (r.model, t)
             })

@@ -150,7 +150,7 @@ async fn load_many(svc: &Services, hashes: &[String]) -> Result<Vec<(String, Aut
         .filter_map(|row| {
             let tenant = tenants.get(&row.key.tenant_id)?.clone();
             let api_key = ApiKey::from(row.key);
-            Some((row.key_hash, Authenticated { api_key, tenant }))
+            Some((row.key_hash, Authenticated::new(api_key, tenant)))
         })
         .collect())
 }
@@ -205,7 +205,7 @@ async fn load(svc: &Services, hash: &str) -> Result<Authenticated, AuthError> {
     .await
     .map_err(|_| AuthError::Invalid)?;
     let tenant = tenant.into_tenant().map_err(|_| AuthError::Unavailable)?;
-    Ok(Authenticated { api_key, tenant })
+    Ok(Authenticated::new(api_key, tenant))
 }
 
 /// Flushes key "last used" times every few seconds.

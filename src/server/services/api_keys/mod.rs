@@ -169,6 +169,20 @@ pub enum AuthError {
 pub struct Authenticated {
     pub api_key: ApiKey,
     pub tenant: Tenant,
+    /// The tenant as platform flags see it, built once per cache fill so
+    /// a request's capability checks allocate nothing.
+    pub flag_context: crate::domain::flag::Context,
+}
+
+impl Authenticated {
+    pub fn new(api_key: ApiKey, tenant: Tenant) -> Self {
+        let flag_context = super::flags::tenant_context(&tenant);
+        Authenticated {
+            api_key,
+            tenant,
+            flag_context,
+        }
+    }
 }
 
 /// The gateway's key check: `atr_…` → (key, tenant), from cache when warm.

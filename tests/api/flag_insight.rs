@@ -1,0 +1,202 @@
+//! Flags beyond on/off (issue 11), on SQLite and PostgreSQL: typed flags
+//! and ordered rules from the CLI, served by OFREP; a flag's history; who
+//! gets a platform flag; where a targeting key falls.
+
+use serde_json::{json, Value};
+
+use crate::cli::atrium;
+use crate::common::TestApp;
+use crate::flags::{cli, ofrep};
+use crate::portal::s;
+
+on_both_backends!(typed_flags_rules_and_history_from_the_cli,);
+
+fn cli_json(app: &TestApp, args: &[&str]) -> Value {
+    let out = atrium(app, args, None);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+const RULES: &str = r#"[
+  {"kind": "conditions", "all": [{"attribute": "plan", "operator": "in", "values": ["pro"]}], "variant": "high"},
+  {"kind": "split", "weights": [{"variant": "low", "weight": 50}, {"variant": "high", "weight": 50}]}
+]"#;
+
+async fn typed_flags_rules_and_history_from_the_cli(app: TestApp) -> TestApp {
+    let tenant = cli_json(&app, &["tenant", "create", "--name", "Insight A", "--json"]);
+    let flag = cli_json(
+        &app,
+        &[
+            "flag",
+            "create",
+            "--key",
+            "checkout.limit",
+            "--tenant",
+            "Insight A",
+            "--type",
+            "number",
+            "--variant",
+            "low=10",
+            "--variant",
+            "high=100",
+            "--json",
+        ],
+    );
+    assert_eq!(flag["kind"], "number");
+    assert_eq!(flag["variants"][1]["value"], json!(100));
+    let bad = atrium(
+        &app,
+        &[
+            "flag",
+            "create",
+            "--key",
+            "x",
+            "--type",
+            "number",
+            "--variant",
+            "x=ten",
+        ],
+        None,
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not JSON"));
+    cli(
+        &app,
+        &[
+            "flag",
+            "rules",
+            "checkout.limit",
+            "--tenant",
+            "Insight A",
+            "--set",
+            RULES,
+        ],
+    );
+    let broken = atrium(
+        &app,
+        &[
+            "flag",
+            "rules",
+            "checkout.limit",
+            "--tenant",
+            "Insight A",
+            "--set",
+            r#"[{"kind":"rollout","percentage":5,"variant":"nope"}]"#,
+        ],
+        None,
+    );
+    assert!(
+        !broken.status.success(),
+        "a rule naming no variant is refused"
+    );
+
+    // The CLI explains a key's place; evaluation agrees with it.
+    let e = cli_json(
+        &app,
+        &[
+            "flag",
+            "eval",
+            "checkout.limit",
+            "--tenant",
+            "Insight A",
+            "--targeting-key",
+            "user-7",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        (e["reason"].as_str(), e["rule"].as_u64()),
+        (Some("SPLIT"), Some(1)),
+        "{e}"
+    );
+    assert_eq!(e["buckets"][0]["out_of"], 100);
+    assert_eq!(e["buckets"][0]["variant"], e["variant"]);
+
+    // OFREP serves the number; the condition wins for a pro user.
+    let tid = atrium::domain::tenant::TenantId::parse(&s(&tenant, "id")).expect("id");
+    let system = atrium::server::services::Actor::system("test");
+    let api_key = atrium::server::services::api_keys::create(&app.svc, &system, &tid, "app", None)
+        .await
+        .expect("key")
+        .key;
+    let path = "/ofrep/v1/evaluate/flags/checkout.limit";
+    let pro = r#"{"context": {"targetingKey": "user-7", "plan": "pro"}}"#;
+    // The server's cache follows the CLI's change within its poll.
+    let started = std::time::Instant::now();
+    let (status, body) = loop {
+        let (status, body, _) = ofrep(&app, &api_key, path, pro).await;
+        if status != 404 || started.elapsed().as_secs() >= 2 {
+            break (status, body);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        (status, body["value"].clone(), body["reason"].as_str()),
+        (200, json!(100), Some("TARGETING_MATCH")),
+        "{body}"
+    );
+    let (_, body, _) = ofrep(
+        &app,
+        &api_key,
+        path,
+        r#"{"context": {"targetingKey": "user-7"}}"#,
+    )
+    .await;
+    assert_eq!(body["variant"], e["variant"], "OFREP and the CLI agree");
+
+    let history = cli_json(
+        &app,
+        &[
+            "flag",
+            "history",
+            "checkout.limit",
+            "--tenant",
+            "Insight A",
+            "--json",
+        ],
+    );
+    let summaries: Vec<(&str, &str)> = history
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap_or(""),
+                c["summary"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summaries,
+        [
+            ("flag.rules", "rules changed (0 → 2)"),
+            ("flag.create", "created (2 variants)")
+        ]
+    );
+
+    // Who gets a platform flag: the targeted tenant first, everyone counted.
+    cli(&app, &["tenant", "create", "--name", "Insight B"]);
+    cli(&app, &["flag", "create", "--key", "router.v2"]);
+    cli(
+        &app,
+        &["flag", "target", "router.v2", "--tenants", "Insight A"],
+    );
+    let p = cli_json(&app, &["flag", "preview", "router.v2", "--json"]);
+    assert_eq!(p["listed"][0][1], tenant["id"], "{p}");
+    assert_eq!(p["listed"][0][2]["reason"], "TARGETING_MATCH");
+    let on = p["by_variant"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v[0] == "on");
+    assert_eq!(on.map(|v| v[1].clone()), Some(json!(1)), "{p}");
+    assert_eq!(
+        p["tenants"].as_u64(),
+        p["listed"].as_array().map(|l| l.len() as u64)
+    );
+    app
+}
