@@ -28,6 +28,10 @@ pub enum AuditAction {
     FlagEnable,
     #[serde(rename = "flag.disable")]
     FlagDisable,
+    #[serde(rename = "flag.archive")]
+    FlagArchive,
+    #[serde(rename = "flag.restore")]
+    FlagRestore,
     #[serde(rename = "model.upsert")]
     ModelUpsert,
     #[serde(rename = "model_alias.set")]
@@ -71,7 +75,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 31] = [
+    pub const ALL: [AuditAction; 33] = [
         AuditAction::ApiKeyCreate,
         AuditAction::ApiKeyRevoke,
         AuditAction::AuditExport,
@@ -83,6 +87,8 @@ impl AuditAction {
         AuditAction::FlagRollout,
         AuditAction::FlagEnable,
         AuditAction::FlagDisable,
+        AuditAction::FlagArchive,
+        AuditAction::FlagRestore,
         AuditAction::ModelUpsert,
         AuditAction::ModelAliasSet,
         AuditAction::PolicyAdd,
@@ -118,6 +124,8 @@ impl AuditAction {
             AuditAction::FlagRollout => "flag.rollout",
             AuditAction::FlagEnable => "flag.enable",
             AuditAction::FlagDisable => "flag.disable",
+            AuditAction::FlagArchive => "flag.archive",
+            AuditAction::FlagRestore => "flag.restore",
             AuditAction::ModelUpsert => "model.upsert",
             AuditAction::ModelAliasSet => "model_alias.set",
             AuditAction::PolicyAdd => "policy.add",

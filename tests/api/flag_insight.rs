@@ -178,6 +178,52 @@ async fn typed_flags_rules_and_history_from_the_cli(app: TestApp) -> TestApp {
         ]
     );
 
+    // Archived: kept with its history, no longer served; restored: served again.
+    cli(
+        &app,
+        &["flag", "archive", "checkout.limit", "--tenant", "Insight A"],
+    );
+    let gone = std::time::Instant::now();
+    while ofrep(&app, &api_key, path, pro).await.0 != 404 {
+        assert!(gone.elapsed().as_secs() < 2, "an archived flag is served");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    cli(
+        &app,
+        &[
+            "flag",
+            "archive",
+            "checkout.limit",
+            "--tenant",
+            "Insight A",
+            "--restore",
+        ],
+    );
+    let history = cli_json(
+        &app,
+        &[
+            "flag",
+            "history",
+            "checkout.limit",
+            "--tenant",
+            "Insight A",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        (
+            history[0]["action"].as_str(),
+            history[0]["summary"].as_str()
+        ),
+        (Some("flag.restore"), Some("restored"))
+    );
+    assert_eq!(history[1]["summary"], "archived");
+    let refused = atrium(&app, &["flag", "archive", "gateway.streaming"], None);
+    assert!(
+        !refused.status.success(),
+        "a capability's flag cannot be archived"
+    );
+
     // Who gets a platform flag: the targeted tenant first, everyone counted.
     cli(&app, &["tenant", "create", "--name", "Insight B"]);
     cli(&app, &["flag", "create", "--key", "router.v2"]);

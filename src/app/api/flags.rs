@@ -192,3 +192,24 @@ pub async fn set_flag_rules(
     .await
     .map_err(fail)
 }
+
+/// Archives a flag (kept, with its history, but no longer served) or
+/// restores it.
+#[server(endpoint = "set_flag_archived")]
+pub async fn set_flag_archived(
+    tenant: String,
+    key: String,
+    archived: String,
+) -> Result<Flag, ServerFnError> {
+    use crate::server::services::flags::{self, Change};
+    let (svc, actor) = actor().await?;
+    flags::change(
+        &svc,
+        &actor,
+        &scope(&tenant)?,
+        &self::key(&key)?,
+        Change::Archive(archived == "true"),
+    )
+    .await
+    .map_err(fail)
+}

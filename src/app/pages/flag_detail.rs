@@ -9,11 +9,13 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::flags::{flag_href, why, FlagActions, FlagControls};
-use crate::app::api::flags::{flag_detail, FlagView, SetFlagEnabled, SetFlagRollout, SetFlagRules};
+use crate::app::api::flags::{
+    flag_detail, FlagView, SetFlagArchived, SetFlagEnabled, SetFlagRollout, SetFlagRules,
+};
 use crate::app::components::data_table::{Column, DataTable};
 use crate::app::components::flash::{outcome, ErrorBox};
 use crate::app::components::status::Badge;
-use crate::domain::flag::{BucketCheck, Flag, FlagChange, Preview};
+use crate::domain::flag::{BucketCheck, Capability, Flag, FlagChange, Preview};
 use crate::domain::time::format_millis;
 
 #[component]
@@ -26,6 +28,7 @@ pub fn FlagDetailPage() -> impl IntoView {
     let actions = FlagActions {
         rollout: ServerAction::<SetFlagRollout>::new(),
         toggle: ServerAction::<SetFlagEnabled>::new(),
+        archive: ServerAction::<SetFlagArchived>::new(),
     };
     let rules = ServerAction::<SetFlagRules>::new();
     let detail = Resource::new(
@@ -33,6 +36,7 @@ pub fn FlagDetailPage() -> impl IntoView {
             let versions = (
                 actions.rollout.version().get(),
                 actions.toggle.version().get(),
+                actions.archive.version().get(),
                 rules.version().get(),
             );
             (tenant(), key(), check(), versions)
@@ -53,6 +57,7 @@ pub fn FlagDetailPage() -> impl IntoView {
         <h1>"Flag "<code>{key}</code></h1>
         {move || outcome(actions.rollout.value().get(), |f| format!("Rollout set to {}%.", crate::domain::flag::rollout(f).unwrap_or(0)))}
         {move || outcome(actions.toggle.value().get(), |f| format!("Now {}.", if f.enabled { "enabled" } else { "disabled" }))}
+        {move || outcome(actions.archive.value().get(), |f| format!("{}.", if f.archived { "Archived: no longer served" } else { "Restored" }))}
         {move || outcome(rules.value().get(), |f| format!("Saved {} rules.", f.rules.len()))}
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -83,6 +88,9 @@ fn FlagBody(
     let controls = can_manage.then(|| {
         view! { <FlagControls flag=flag.clone() tenant=tenant.clone() actions/> }
     });
+    let archive = (can_manage && Capability::of_key(flag.key.as_str()).is_none()).then(|| {
+        view! { <ArchiveForm flag=flag.clone() tenant=tenant.clone() action=actions.archive/> }
+    });
     let editor = can_manage.then(|| {
         view! { <RulesEditor flag=flag.key.to_string() tenant=tenant.clone() rules_json action=rules/> }
     });
@@ -91,11 +99,12 @@ fn FlagBody(
             <h2>"State"</h2>
             <p>{flag.description.clone()}</p>
             <p>
-                <Badge text=if flag.enabled { "enabled".to_string() } else { "disabled".to_string() }/>
+                <Badge text=super::flags::state_of(&flag).to_string()/>
                 " "{flag.kind.as_str()}" flag; default "<code>{flag.default_variant.clone()}</code>
                 ", when disabled "<code>{flag.off_variant.clone()}</code>
             </p>
             {controls}
+            {archive}
         </section>
         <Variants flag=flag.clone()/>
         <section class="card" data-testid="flag-rules">
@@ -243,5 +252,19 @@ fn History(changes: Vec<FlagChange>) -> impl IntoView {
             <DataTable columns=vec![Column::plain("When"), Column::plain("Who"), Column::plain("Action"), Column::plain("Change")]
                 rows testid="flag-history" empty="No changes recorded."/>
         </section>
+    }
+}
+
+/// Archive (stop serving, keep the flag and its history) or restore.
+#[component]
+fn ArchiveForm(flag: Flag, tenant: String, action: ServerAction<SetFlagArchived>) -> impl IntoView {
+    let label = if flag.archived { "Restore" } else { "Archive" };
+    view! {
+        <ActionForm action attr:class="inline" attr:data-testid="flag-archive">
+            <input type="hidden" name="tenant" value=tenant/>
+            <input type="hidden" name="key" value=flag.key.to_string()/>
+            <input type="hidden" name="archived" value=(!flag.archived).to_string()/>
+            <button type="submit" class="small">{label}</button>
+        </ActionForm>
     }
 }

@@ -7,7 +7,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::app::api::flags::{list_flags, CreateFlag, SetFlagEnabled, SetFlagRollout};
+use crate::app::api::flags::{
+    list_flags, CreateFlag, SetFlagArchived, SetFlagEnabled, SetFlagRollout,
+};
 use crate::app::components::data_table::{Column, DataTable};
 use crate::app::components::flash::{outcome, ErrorBox};
 use crate::app::components::status::Badge;
@@ -20,18 +22,24 @@ pub fn FlagsPage() -> impl IntoView {
     let create = ServerAction::<CreateFlag>::new();
     let rollout = ServerAction::<SetFlagRollout>::new();
     let toggle = ServerAction::<SetFlagEnabled>::new();
+    let archive = ServerAction::<SetFlagArchived>::new();
     let flags = Resource::new(
         move || {
             let versions = (
                 create.version().get(),
                 rollout.version().get(),
                 toggle.version().get(),
+                archive.version().get(),
             );
             (tenant(), versions)
         },
         |(t, _)| list_flags(t),
     );
-    let actions = FlagActions { rollout, toggle };
+    let actions = FlagActions {
+        rollout,
+        toggle,
+        archive,
+    };
     view! {
         <Title text="Feature toggles"/>
         <h1>"Feature toggles"</h1>
@@ -75,6 +83,16 @@ pub fn FlagsPage() -> impl IntoView {
 pub struct FlagActions {
     pub rollout: ServerAction<SetFlagRollout>,
     pub toggle: ServerAction<SetFlagEnabled>,
+    pub archive: ServerAction<SetFlagArchived>,
+}
+
+/// A flag's state in a word: archived, enabled or disabled.
+pub(crate) fn state_of(flag: &Flag) -> &'static str {
+    match (flag.archived, flag.enabled) {
+        (true, _) => "archived",
+        (false, true) => "enabled",
+        (false, false) => "disabled",
+    }
 }
 
 /// The flag page's address; `tenant` empty for a platform flag.
@@ -108,7 +126,7 @@ fn FlagTable(flags: Vec<Flag>, tenant: String, actions: FlagActions) -> impl Int
 
 fn flag_row(f: Flag, tenant: &str, actions: FlagActions) -> AnyView {
     let key = f.key.to_string();
-    let state = if f.enabled { "enabled" } else { "disabled" };
+    let state = state_of(&f);
     let pct = rollout_of(&f);
     let href = flag_href(&key, tenant);
     let (description, rules) = (f.description.clone(), f.rules.len());

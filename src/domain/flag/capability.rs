@@ -26,6 +26,11 @@ impl Capability {
         Capability::ModelsCustom,
     ];
 
+    /// The capability a platform flag key gates, if any.
+    pub fn of_key(key: &str) -> Option<Capability> {
+        Capability::ALL.into_iter().find(|c| c.key() == key)
+    }
+
     pub fn key(self) -> &'static str {
         match self {
             Capability::GatewayStreaming => "gateway.streaming",

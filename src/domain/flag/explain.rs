@@ -125,6 +125,16 @@ pub fn describe_change(before: Option<&Flag>, after: &Flag) -> String {
         return format!("created ({} variants)", after.variants.len());
     };
     let mut parts = Vec::new();
+    if before.archived != after.archived {
+        parts.push(
+            if after.archived {
+                "archived"
+            } else {
+                "restored"
+            }
+            .to_string(),
+        );
+    }
     if before.enabled != after.enabled {
         parts.push(
             if after.enabled {

@@ -44,6 +44,14 @@ pub enum FlagCmd {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Stop serving a flag, keeping it and its history (--restore undoes it).
+    Archive {
+        key: String,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        restore: bool,
+    },
     /// The kill switch: everyone gets the off variant at once.
     Disable {
         key: String,
@@ -183,6 +191,11 @@ pub async fn run(svc: &Services, cmd: FlagCmd) -> Result<(), ServiceError> {
             tenant,
         } => (key, tenant, Change::Rollout(percent)),
         FlagCmd::Enable { key, tenant } => (key, tenant, Change::Enable(true)),
+        FlagCmd::Archive {
+            key,
+            tenant,
+            restore,
+        } => (key, tenant, Change::Archive(!restore)),
         FlagCmd::Disable { key, tenant } => (key, tenant, Change::Enable(false)),
         FlagCmd::Target {
             key,
@@ -274,7 +287,11 @@ fn show(flag: &Flag, json: bool) {
 }
 
 fn summary(f: &Flag) -> String {
-    let state = if f.enabled { "enabled" } else { "DISABLED" };
+    let state = match (f.archived, f.enabled) {
+        (true, _) => "ARCHIVED",
+        (false, true) => "enabled",
+        (false, false) => "DISABLED",
+    };
     format!(
         "{:<32} {:<8} {} rules, default {}",
         f.key.as_str(),

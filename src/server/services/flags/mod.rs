@@ -201,6 +201,8 @@ pub enum Change {
     /// Replaces the first target list (tenant ids, or targeting keys).
     Targets(Vec<String>),
     Rules(Vec<Rule>),
+    /// Archived flags are kept (with their history) but no longer served.
+    Archive(bool),
 }
 
 impl Change {
@@ -210,6 +212,8 @@ impl Change {
             Change::Enable(false) => AuditAction::FlagDisable,
             Change::Rollout(_) => AuditAction::FlagRollout,
             Change::Targets(_) | Change::Rules(_) => AuditAction::FlagRules,
+            Change::Archive(true) => AuditAction::FlagArchive,
+            Change::Archive(false) => AuditAction::FlagRestore,
         }
     }
 
@@ -219,6 +223,15 @@ impl Change {
             Change::Rollout(pct) => set_rollout(flag, pct)?,
             Change::Targets(keys) => set_targets(flag, keys),
             Change::Rules(rules) => flag.rules = rules,
+            Change::Archive(archived) => {
+                if archived && Capability::of_key(flag.key.as_str()).is_some() {
+                    return Err(Invalid::new(
+                        "archived",
+                        "a capability's flag gates Atrium itself and cannot be archived",
+                    ));
+                }
+                flag.archived = archived;
+            }
         }
         flag.check()
     }
