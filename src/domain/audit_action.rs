@@ -34,6 +34,8 @@ pub enum AuditAction {
     FlagRestore,
     #[serde(rename = "model.upsert")]
     ModelUpsert,
+    #[serde(rename = "price.set")]
+    PriceSet,
     #[serde(rename = "model_alias.set")]
     ModelAliasSet,
     #[serde(rename = "policy.add")]
@@ -75,7 +77,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 33] = [
+    pub const ALL: [AuditAction; 34] = [
         AuditAction::ApiKeyCreate,
         AuditAction::ApiKeyRevoke,
         AuditAction::AuditExport,
@@ -90,6 +92,7 @@ impl AuditAction {
         AuditAction::FlagArchive,
         AuditAction::FlagRestore,
         AuditAction::ModelUpsert,
+        AuditAction::PriceSet,
         AuditAction::ModelAliasSet,
         AuditAction::PolicyAdd,
         AuditAction::PolicyRemove,
@@ -127,6 +130,7 @@ impl AuditAction {
             AuditAction::FlagArchive => "flag.archive",
             AuditAction::FlagRestore => "flag.restore",
             AuditAction::ModelUpsert => "model.upsert",
+            AuditAction::PriceSet => "price.set",
             AuditAction::ModelAliasSet => "model_alias.set",
             AuditAction::PolicyAdd => "policy.add",
             AuditAction::PolicyRemove => "policy.remove",

@@ -5,7 +5,9 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+use super::price::PriceHistory;
 use super::pricing::Price;
+use super::time::Millis;
 use super::validation::Invalid;
 
 /// The wire API a provider speaks.
@@ -84,9 +86,20 @@ pub struct Deployment {
 pub struct Model {
     pub id: String,
     pub name: String,
+    /// The version in force when the catalog was loaded, for display;
+    /// usage is priced with `price_at` the request's time.
     pub price: Price,
+    pub prices: PriceHistory,
     pub deployments: Vec<Deployment>,
     pub created_at: i64,
+}
+
+impl Model {
+    /// The price in force at `at`. A model always has a version from time
+    /// 0 (see migration 0010), so `None` means a damaged catalog.
+    pub fn price_at(&self, at: Millis) -> Option<Price> {
+        self.prices.at(at).map(|v| v.price)
+    }
 }
 
 pub fn provider_name(raw: &str) -> Result<String, Invalid> {

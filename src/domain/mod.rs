@@ -12,6 +12,7 @@ pub mod gcra;
 pub mod page;
 pub mod pii;
 pub mod policy;
+pub mod price;
 pub mod pricing;
 pub mod role;
 pub mod tenant;

@@ -19,6 +19,7 @@ mod governance;
 mod isolation;
 mod portal;
 mod portal_abuse;
+mod prices;
 mod shutdown;
 
 fn main() -> std::process::ExitCode {
@@ -31,6 +32,7 @@ fn main() -> std::process::ExitCode {
         flags::trials(),
         flag_insight::trials(),
         flag_pages::trials(),
+        prices::trials(),
         gateway::trials(),
         governance::trials(),
         isolation::trials(),

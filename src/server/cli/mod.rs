@@ -8,6 +8,7 @@ pub mod flag;
 pub mod key;
 pub mod pii;
 pub mod policy;
+pub mod price;
 pub mod tenant;
 pub mod usage;
 pub mod user;
@@ -56,6 +57,9 @@ pub enum Command {
     /// Manage the model catalog (the price table) and tenant aliases.
     #[command(subcommand)]
     Model(catalog::ModelCmd),
+    /// Model prices with history (`price set` schedules a new version).
+    #[command(subcommand)]
+    Price(price::PriceCmd),
     /// Usage reports from the ledger.
     #[command(subcommand)]
     Usage(usage::UsageCmd),
@@ -172,6 +176,7 @@ async fn on_database(svc: &Services, command: Command) -> Result<(), CliError> {
         Command::User(cmd) => user::run(svc, cmd).await,
         Command::Provider(cmd) => catalog::provider(svc, cmd).await,
         Command::Model(cmd) => catalog::model(svc, cmd).await,
+        Command::Price(cmd) => Ok(price::run(svc, cmd).await?),
         Command::Usage(cmd) => usage::run(svc, cmd).await,
         Command::Policy(cmd) => Ok(policy::run(svc, cmd).await?),
         Command::Flag(cmd) => Ok(flag::run(svc, cmd).await?),

@@ -16,7 +16,7 @@ use super::settle::Settlement;
 use super::{authenticate, forward, govern, route, streamed, upstream, whole, Gateway};
 use crate::domain::completion::CompletionRequest;
 use crate::domain::flag::Capability;
-use crate::domain::time::rfc3339;
+use crate::domain::time::{now_millis, rfc3339};
 use crate::server::http::request_id::RequestId;
 use crate::server::services::api_keys::Authenticated;
 use crate::server::services::{self, catalog, flags};
@@ -160,7 +160,10 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
     }
     let cat = catalog::snapshot(&gw.svc);
     let route = route::resolve(&cat, &auth, &request.model)?;
-    settle.routed(&route.model.name, route.model.price);
+    let price = route.model.price_at(now_millis()).ok_or_else(|| {
+        GatewayError::Internal(format!("model {} has no price in force", route.model.name))
+    })?;
+    settle.routed(&route.model.name, price);
     let version = parts
         .headers
         .get("anthropic-version")

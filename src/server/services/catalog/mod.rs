@@ -1,6 +1,7 @@
 //! Providers, models (the price table), deployments and tenant aliases: the
 //! admin side. `snapshot` is what the gateway routes from.
 
+pub mod prices;
 mod snapshot;
 
 pub use snapshot::{refresh, snapshot, Catalog, CatalogCache, ProviderEntry};
@@ -10,6 +11,7 @@ use serde_json::json;
 
 use crate::domain::audit::AuditAction;
 use crate::domain::catalog::{self, Model, Provider, ProviderKind};
+use crate::domain::price::PriceVersion;
 use crate::domain::pricing::Price;
 use crate::domain::role::Access;
 use crate::domain::time::now_millis;
@@ -124,7 +126,7 @@ pub async fn add_model(svc: &Services, actor: &Actor, new: NewModel) -> Result<M
         .fetch_optional(&svc.db.pool)
         .await?;
     let mut tx = svc.db.pool.begin().await?;
-    let model_id = match existing {
+    let (model_id, effective_from) = match existing {
         Some(id) => {
             sqlx::query(
                 "UPDATE models SET input_micros_per_mtok = $1, output_micros_per_mtok = $2, \
@@ -137,7 +139,8 @@ pub async fn add_model(svc: &Services, actor: &Actor, new: NewModel) -> Result<M
             .bind(&id)
             .execute(&mut *tx)
             .await?;
-            id
+            // A new price for a model in use applies from now on.
+            (id, now_millis())
         }
         None => {
             let id = new_id();
@@ -155,9 +158,14 @@ pub async fn add_model(svc: &Services, actor: &Actor, new: NewModel) -> Result<M
             .bind(now_millis())
             .execute(&mut *tx)
             .await?;
-            id
+            (id, 0)
         }
     };
+    let version = PriceVersion {
+        effective_from,
+        price: new.price,
+    };
+    prices::write(&mut tx, &model_id, &version).await?;
     sqlx::query(
         "INSERT INTO deployments (model_id, provider_id, upstream_model, priority) \
          VALUES ($1, $2, $3, $4) ON CONFLICT (model_id, provider_id) \

@@ -8,7 +8,9 @@ use arc_swap::ArcSwap;
 use sqlx::{AnyConnection, FromRow};
 
 use crate::domain::catalog::{Deployment, Model, Provider};
+use crate::domain::price::{PriceHistory, PriceVersion};
 use crate::domain::pricing::Price;
+use crate::domain::time::now_millis;
 
 use super::credential_label;
 use crate::server::services::{consistent_read, Result, ServiceError, Services};
@@ -106,14 +108,48 @@ struct ProviderRow {
 }
 
 #[derive(FromRow)]
-struct ModelRow {
-    id: String,
-    name: String,
+struct PriceRow {
+    model_id: String,
+    effective_from: i64,
     input_micros_per_mtok: i64,
     output_micros_per_mtok: i64,
     cache_read_micros_per_mtok: i64,
     cache_write_micros_per_mtok: i64,
-    created_at: i64,
+}
+
+impl PriceRow {
+    fn version(&self) -> PriceVersion {
+        PriceVersion {
+            effective_from: self.effective_from,
+            price: Price {
+                input_per_mtok: self.input_micros_per_mtok,
+                output_per_mtok: self.output_micros_per_mtok,
+                cache_read_per_mtok: self.cache_read_micros_per_mtok,
+                cache_write_per_mtok: self.cache_write_micros_per_mtok,
+            },
+        }
+    }
+}
+
+/// Every model's price versions, by model id.
+async fn load_prices(conn: &mut AnyConnection) -> Result<ById<PriceHistory>> {
+    let rows: Vec<PriceRow> = sqlx::query_as(
+        "SELECT model_id, effective_from, input_micros_per_mtok, output_micros_per_mtok, \
+         cache_read_micros_per_mtok, cache_write_micros_per_mtok FROM model_prices",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by_model: ById<Vec<PriceVersion>> = HashMap::new();
+    for r in &rows {
+        by_model
+            .entry(r.model_id.clone())
+            .or_default()
+            .push(r.version());
+    }
+    Ok(by_model
+        .into_iter()
+        .map(|(id, v)| (id, PriceHistory::new(v)))
+        .collect())
 }
 
 /// The whole catalog from the database.
@@ -211,35 +247,38 @@ async fn load_models(
             });
         }
     }
-    let rows: Vec<ModelRow> = sqlx::query_as(
-        "SELECT id, name, input_micros_per_mtok, output_micros_per_mtok, \
-         cache_read_micros_per_mtok, cache_write_micros_per_mtok, created_at FROM models",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT id, name, created_at FROM models")
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut prices = load_prices(conn).await?;
+    let now = now_millis();
     let mut names_by_id = HashMap::new();
     let mut models = HashMap::new();
-    for r in rows {
-        let mut deps = deployments.remove(&r.id).unwrap_or_default();
+    for (id, name, created_at) in rows {
+        let mut deps = deployments.remove(&id).unwrap_or_default();
         deps.sort_by(|a, b| {
             a.priority
                 .cmp(&b.priority)
                 .then(a.provider.name.cmp(&b.provider.name))
         });
+        let history = prices.remove(&id).unwrap_or_default();
+        // Never priced at nothing: a model without a version in force is
+        // a damaged catalog, refused rather than served free.
+        let price = history
+            .at(now)
+            .map(|v| v.price)
+            .ok_or_else(|| ServiceError::Internal(format!("model {name} has no price in force")))?;
         let model = Model {
-            id: r.id.clone(),
-            name: r.name.clone(),
-            price: Price {
-                input_per_mtok: r.input_micros_per_mtok,
-                output_per_mtok: r.output_micros_per_mtok,
-                cache_read_per_mtok: r.cache_read_micros_per_mtok,
-                cache_write_per_mtok: r.cache_write_micros_per_mtok,
-            },
+            id: id.clone(),
+            name: name.clone(),
+            price,
+            prices: history,
             deployments: deps,
-            created_at: r.created_at,
+            created_at,
         };
-        names_by_id.insert(r.id, r.name.clone());
-        models.insert(r.name, Arc::new(model));
+        names_by_id.insert(id, name.clone());
+        models.insert(name, Arc::new(model));
     }
     Ok((models, names_by_id))
 }

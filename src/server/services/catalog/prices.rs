@@ -1,0 +1,99 @@
+//! Price versions: `set` schedules a model's new price from a moment on
+//! (now by default), never before now, so usage already priced keeps its
+//! price and a past month re-prices to the same money.
+
+use serde_json::json;
+
+use super::super::audit::Entry;
+use super::super::{control, Actor, Result, ServiceError, Services};
+use crate::domain::audit::AuditAction;
+use crate::domain::price::{PriceHistory, PriceVersion};
+use crate::domain::pricing::Price;
+use crate::domain::time::{now_millis, Millis};
+use crate::domain::validation::Invalid;
+
+/// How far back `effective_from` may be: the clock skew between the
+/// caller and this server, not a way to re-price the past.
+const SKEW_MS: Millis = 5_000;
+
+/// Writes a version in the caller's transaction; a second version at the
+/// same moment replaces the first.
+pub(super) async fn write(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    model_id: &str,
+    v: &PriceVersion,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO model_prices (model_id, effective_from, input_micros_per_mtok, \
+         output_micros_per_mtok, cache_read_micros_per_mtok, cache_write_micros_per_mtok, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (model_id, effective_from) DO UPDATE SET \
+         input_micros_per_mtok = excluded.input_micros_per_mtok, \
+         output_micros_per_mtok = excluded.output_micros_per_mtok, \
+         cache_read_micros_per_mtok = excluded.cache_read_micros_per_mtok, \
+         cache_write_micros_per_mtok = excluded.cache_write_micros_per_mtok",
+    )
+    .bind(model_id)
+    .bind(v.effective_from)
+    .bind(v.price.input_per_mtok)
+    .bind(v.price.output_per_mtok)
+    .bind(v.price.cache_read_per_mtok)
+    .bind(v.price.cache_write_per_mtok)
+    .bind(now_millis())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The model's versions, oldest first.
+pub async fn history(svc: &Services, actor: &Actor, model: &str) -> Result<PriceHistory> {
+    actor.require_platform_admin()?;
+    let (_, history) = find(svc, model).await?;
+    Ok(history)
+}
+
+async fn find(svc: &Services, model: &str) -> Result<(String, PriceHistory)> {
+    // From the database, not this process's cache: the CLI acts on what
+    // the server has stored.
+    let m = super::load(svc)
+        .await?
+        .models
+        .get(model.trim())
+        .cloned()
+        .ok_or(ServiceError::NotFound("model"))?;
+    Ok((m.id.clone(), m.prices.clone()))
+}
+
+/// Schedules `price` for `model` from `effective_from` (now when absent).
+/// Audited with the version it replaces from that moment.
+#[tracing::instrument(level = "debug", skip_all, fields(model = %model))]
+pub async fn set(
+    svc: &Services,
+    actor: &Actor,
+    model: &str,
+    price: Price,
+    effective_from: Option<Millis>,
+) -> Result<PriceVersion> {
+    actor.require_platform_admin()?;
+    let now = now_millis();
+    let effective_from = effective_from.unwrap_or(now);
+    if effective_from < now - SKEW_MS {
+        return Err(Invalid::new(
+            "effective_from",
+            "a price cannot change the past: usage already made keeps its price",
+        )
+        .into());
+    }
+    let (model_id, history) = find(svc, model).await?;
+    let version = PriceVersion {
+        effective_from,
+        price,
+    };
+    let mut tx = svc.db.pool.begin().await?;
+    write(&mut tx, &model_id, &version).await?;
+    let before = history.at(effective_from).copied();
+    let entry = Entry::success(AuditAction::PriceSet, "model", &model_id)
+        .details(json!({ "model": model.trim(), "before": before, "after": version }));
+    control::commit(svc, tx, actor, entry).await?;
+    Ok(version)
+}
