@@ -92,3 +92,39 @@ pub struct UsageReport {
     pub totals: UsageTotals,
     pub by_model: BTreeMap<String, UsageTotals>,
 }
+
+/// CloudEvents 1.0 `source` of every exported usage event.
+pub const CLOUD_EVENT_SOURCE: &str = "/atrium/ledger";
+
+impl UsageEvent {
+    /// The event as a CloudEvent (structured JSON). `id` is the request id,
+    /// so OpenMeter, Lago or any deduplicating consumer counts a re-export
+    /// once; `subject` is the tenant (the customer being metered).
+    pub fn to_cloud_event(&self) -> serde_json::Value {
+        let time = super::time::rfc3339(self.created_at);
+        serde_json::json!({
+            "specversion": "1.0",
+            "id": self.request_id,
+            "source": CLOUD_EVENT_SOURCE,
+            "type": format!("io.atrium.{}", self.kind.as_str()),
+            "subject": self.tenant_id,
+            "time": time,
+            "datacontenttype": "application/json",
+            "data": {
+                "api_key_id": self.api_key_id,
+                "model": self.model,
+                "provider": self.provider,
+                "dialect": self.dialect.map(|d| d.as_str()),
+                "stream": self.stream,
+                "input_tokens": self.input_tokens,
+                "output_tokens": self.output_tokens,
+                "cache_read_tokens": self.cache_read_tokens,
+                "cache_write_tokens": self.cache_write_tokens,
+                "evaluations": self.units,
+                "cost_micros": self.cost_micros,
+                "status": self.status,
+                "latency_ms": self.latency_ms,
+            }
+        })
+    }
+}

@@ -21,6 +21,7 @@ mod portal;
 mod portal_abuse;
 mod prices;
 mod shutdown;
+mod usage_export;
 
 fn main() -> std::process::ExitCode {
     let args = libtest_mimic::Arguments::from_args();
@@ -33,6 +34,7 @@ fn main() -> std::process::ExitCode {
         flag_insight::trials(),
         flag_pages::trials(),
         prices::trials(),
+        usage_export::trials(),
         gateway::trials(),
         governance::trials(),
         isolation::trials(),

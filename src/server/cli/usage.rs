@@ -1,4 +1,5 @@
-//! `atrium usage report`: requests, tokens and cost from the ledger.
+//! `atrium usage report`: requests, tokens and cost from the ledger;
+//! `atrium usage export`: the ledger as CloudEvents for other billing tools.
 
 use clap::Subcommand;
 
@@ -21,28 +22,73 @@ pub enum UsageCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Every usage event of a period as CloudEvents 1.0, one JSON object
+    /// per line (id = request id, so OpenMeter and Lago deduplicate).
+    Export {
+        /// Only this tenant (name or id); all tenants otherwise.
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, value_parser = ["cloudevents"], default_value = "cloudevents")]
+        format: String,
+        /// RFC 3339 start (inclusive).
+        #[arg(long)]
+        from: String,
+        /// RFC 3339 end (exclusive).
+        #[arg(long)]
+        to: String,
+    },
+}
+
+/// `--from` / `--to` as milliseconds.
+fn instant(field: &str, raw: &str) -> Result<i64, CliError> {
+    crate::domain::time::parse_rfc3339(raw).ok_or_else(|| {
+        CliError::Usage(format!(
+            "--{field} must be RFC 3339, e.g. 2026-11-01T00:00:00Z"
+        ))
+    })
+}
+
+async fn export(
+    svc: &Services,
+    tenant: Option<String>,
+    from: &str,
+    to: &str,
+) -> Result<(), CliError> {
+    use std::io::Write;
+    let actor = actor();
+    let period = (instant("from", from)?, instant("to", to)?);
+    let tenant = match tenant {
+        Some(t) => Some(tenants::find(svc, &actor, &t).await?.id),
+        None => None,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let written =
+        crate::server::services::usage_export::export(svc, &actor, tenant.as_ref(), period, |e| {
+            writeln!(out, "{}", e.to_cloud_event())
+        })
+        .await?;
+    out.flush()
+        .map_err(|e| CliError::Usage(format!("writing the export: {e}")))?;
+    eprintln!("{written} events");
+    Ok(())
 }
 
 pub async fn run(svc: &Services, cmd: UsageCmd) -> Result<(), CliError> {
     use crate::domain::pricing::{format_usd, usd};
-    use crate::domain::time::parse_rfc3339;
     let actor = actor();
-    let UsageCmd::Report {
-        tenant,
-        from,
-        to,
-        json,
-    } = cmd;
-    let parse = |field: &str, v: Option<String>| -> Result<Option<i64>, CliError> {
-        v.map(|s| {
-            parse_rfc3339(&s).ok_or_else(|| {
-                CliError::Usage(format!(
-                    "--{field} must be RFC 3339, e.g. 2026-11-01T00:00:00Z"
-                ))
-            })
-        })
-        .transpose()
+    let (tenant, from, to, json) = match cmd {
+        UsageCmd::Export {
+            tenant, from, to, ..
+        } => return export(svc, tenant, &from, &to).await,
+        UsageCmd::Report {
+            tenant,
+            from,
+            to,
+            json,
+        } => (tenant, from, to, json),
     };
+    let parse = |field: &str, v: Option<String>| v.map(|raw| instant(field, &raw)).transpose();
     let (from, to) = (parse("from", from)?, parse("to", to)?);
     let t = tenants::find(svc, &actor, &tenant).await?;
     let r = crate::server::services::usage::report(svc, &actor, &t.id, from, to).await?;

@@ -22,6 +22,7 @@ pub mod tenants;
 #[cfg(test)]
 mod tests;
 pub mod usage;
+pub mod usage_export;
 pub mod users;
 
 use std::sync::Arc;

@@ -237,6 +237,32 @@ impl TenantStore {
         rows.into_iter().map(UsageEvent::try_from).collect()
     }
 
+    /// Events made in `[from, to)` after request id `after`, in request-id
+    /// order: keyset pages for exports of a period.
+    pub async fn usage_between(
+        &self,
+        (from, to): (i64, i64),
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<UsageEvent>, DbError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM {} WHERE tenant_id = $1 AND created_at >= $2 \
+             AND created_at < $3 AND request_id > $4 ORDER BY request_id LIMIT $5",
+            self.table("usage_events")
+        );
+        let mut tx = self.begin().await?;
+        let rows: Vec<EventRow> = sqlx::query_as(&sql)
+            .bind(&self.tenant_id)
+            .bind(from)
+            .bind(to)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.into_iter().map(UsageEvent::try_from).collect()
+    }
+
     /// The largest request id stored now: where a copy that runs beside
     /// live writes can stop (later rows reach the target by dual writes).
     pub async fn last_request_id(&self) -> Result<Option<String>, DbError> {
