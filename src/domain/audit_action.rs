@@ -36,6 +36,10 @@ pub enum AuditAction {
     ModelUpsert,
     #[serde(rename = "price.set")]
     PriceSet,
+    #[serde(rename = "plan.create")]
+    PlanCreate,
+    #[serde(rename = "tenant.set_plan")]
+    TenantSetPlan,
     #[serde(rename = "model_alias.set")]
     ModelAliasSet,
     #[serde(rename = "policy.add")]
@@ -77,7 +81,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 34] = [
+    pub const ALL: [AuditAction; 36] = [
         AuditAction::ApiKeyCreate,
         AuditAction::ApiKeyRevoke,
         AuditAction::AuditExport,
@@ -93,6 +97,8 @@ impl AuditAction {
         AuditAction::FlagRestore,
         AuditAction::ModelUpsert,
         AuditAction::PriceSet,
+        AuditAction::PlanCreate,
+        AuditAction::TenantSetPlan,
         AuditAction::ModelAliasSet,
         AuditAction::PolicyAdd,
         AuditAction::PolicyRemove,
@@ -131,6 +137,8 @@ impl AuditAction {
             AuditAction::FlagRestore => "flag.restore",
             AuditAction::ModelUpsert => "model.upsert",
             AuditAction::PriceSet => "price.set",
+            AuditAction::PlanCreate => "plan.create",
+            AuditAction::TenantSetPlan => "tenant.set_plan",
             AuditAction::ModelAliasSet => "model_alias.set",
             AuditAction::PolicyAdd => "policy.add",
             AuditAction::PolicyRemove => "policy.remove",

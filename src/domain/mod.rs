@@ -11,6 +11,7 @@ pub mod flash;
 pub mod gcra;
 pub mod page;
 pub mod pii;
+pub mod plan;
 pub mod policy;
 pub mod price;
 pub mod pricing;

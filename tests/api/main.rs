@@ -17,6 +17,7 @@ mod flags;
 mod gateway;
 mod governance;
 mod isolation;
+mod plans;
 mod portal;
 mod portal_abuse;
 mod prices;
@@ -33,6 +34,7 @@ fn main() -> std::process::ExitCode {
         flags::trials(),
         flag_insight::trials(),
         flag_pages::trials(),
+        plans::trials(),
         prices::trials(),
         usage_export::trials(),
         gateway::trials(),

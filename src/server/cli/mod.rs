@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod flag;
 pub mod key;
 pub mod pii;
+pub mod plan;
 pub mod policy;
 pub mod price;
 pub mod tenant;
@@ -57,6 +58,9 @@ pub enum Command {
     /// Manage the model catalog (the price table) and tenant aliases.
     #[command(subcommand)]
     Model(catalog::ModelCmd),
+    /// Plans: base fee, included credit, markups, default limits.
+    #[command(subcommand)]
+    Plan(plan::PlanCmd),
     /// Model prices with history (`price set` schedules a new version).
     #[command(subcommand)]
     Price(price::PriceCmd),
@@ -176,6 +180,7 @@ async fn on_database(svc: &Services, command: Command) -> Result<(), CliError> {
         Command::User(cmd) => user::run(svc, cmd).await,
         Command::Provider(cmd) => catalog::provider(svc, cmd).await,
         Command::Model(cmd) => catalog::model(svc, cmd).await,
+        Command::Plan(cmd) => Ok(plan::run(svc, cmd).await?),
         Command::Price(cmd) => Ok(price::run(svc, cmd).await?),
         Command::Usage(cmd) => usage::run(svc, cmd).await,
         Command::Policy(cmd) => Ok(policy::run(svc, cmd).await?),

@@ -53,6 +53,14 @@ pub enum TenantCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Put a tenant on a plan from now on (the previous plan ends; a
+    /// month's base fee is prorated by day).
+    SetPlan {
+        tenant: String,
+        plan: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Where a tenant's data lives, its size and row counts.
     Data {
         tenant: String,
@@ -81,6 +89,9 @@ pub async fn run(svc: &Services, cmd: TenantCmd) -> Result<(), CliError> {
             }
         }
         TenantCmd::List { search, json } => list(svc, &search, json).await?,
+        TenantCmd::SetPlan { tenant, plan, json } => {
+            super::plan::set_plan(svc, &tenant, &plan, json).await?
+        }
         TenantCmd::Suspend { tenant } => set_status(svc, &tenant, TenantStatus::Suspended).await?,
         TenantCmd::Resume { tenant } => set_status(svc, &tenant, TenantStatus::Active).await?,
         TenantCmd::Delete { tenant, yes } => delete(svc, &tenant, yes).await?,

@@ -14,6 +14,7 @@ pub mod dead_letters;
 pub mod error;
 pub mod flags;
 pub mod flash;
+pub mod plans;
 pub mod policies;
 pub mod sessions;
 pub mod sign_in_throttle;

@@ -1,0 +1,122 @@
+//! `atrium plan …`: plans (base fee, included credit, markups, default
+//! limits) and `atrium tenant set-plan` (which lives with the tenant
+//! commands but runs here).
+
+use clap::Subcommand;
+use serde_json::json;
+
+use crate::domain::plan::Plan;
+use crate::domain::pricing::{format_usd, parse_usd};
+use crate::domain::time::rfc3339;
+use crate::domain::validation::Invalid;
+use crate::server::services::plans::{self, NewPlan};
+use crate::server::services::{tenants, ServiceError, Services};
+
+use super::{actor, print_json};
+
+#[derive(Subcommand, Debug)]
+pub enum PlanCmd {
+    /// Create a plan. Money in dollars; --markup MODEL=PERCENT, repeatable
+    /// (`*` for every other model; negative for a discount).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "0")]
+        base_fee: String,
+        #[arg(long, default_value = "0")]
+        included_credit: String,
+        #[arg(long = "markup")]
+        markups: Vec<String>,
+        #[arg(long)]
+        rpm: Option<i64>,
+        #[arg(long)]
+        tpm: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(svc: &Services, cmd: PlanCmd) -> Result<(), ServiceError> {
+    match cmd {
+        PlanCmd::Create {
+            name,
+            base_fee,
+            included_credit,
+            markups,
+            rpm,
+            tpm,
+            json,
+        } => {
+            let new = NewPlan {
+                name,
+                base_fee_micros: parse_usd("base_fee", &base_fee)?,
+                included_credit_micros: parse_usd("included_credit", &included_credit)?,
+                markup_percent: markups
+                    .iter()
+                    .map(|m| markup(m))
+                    .collect::<Result<_, _>>()?,
+                rpm,
+                tpm,
+            };
+            let plan = plans::create(svc, &actor(), new).await?;
+            show(&[plan], json);
+        }
+        PlanCmd::List { json } => show(&plans::list(svc, &actor()).await?, json),
+    }
+    Ok(())
+}
+
+fn markup(spec: &str) -> Result<(String, i32), Invalid> {
+    let bad = || Invalid::new("markup", "write MODEL=PERCENT, e.g. gpt-4o=20 or *=-10");
+    let (model, pct) = spec.split_once('=').ok_or_else(bad)?;
+    let pct = pct
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| bad())?;
+    Ok((model.trim().to_string(), pct))
+}
+
+fn show(list: &[Plan], json: bool) {
+    if json {
+        print_json(&list);
+        return;
+    }
+    for p in list {
+        println!(
+            "{:<24} base {} credit {} markups {:?}",
+            p.name,
+            format_usd(p.base_fee_micros),
+            format_usd(p.included_credit_micros),
+            p.markup_percent
+        );
+    }
+}
+
+/// `atrium tenant set-plan TENANT PLAN`: the plan applies from now.
+pub async fn set_plan(
+    svc: &Services,
+    tenant: &str,
+    plan: &str,
+    json: bool,
+) -> Result<(), ServiceError> {
+    let actor = actor();
+    let t = tenants::find(svc, &actor, tenant).await?;
+    let s = plans::subscribe(svc, &actor, &t.id, plan).await?;
+    if json {
+        print_json(&json!({ "tenant_id": s.tenant_id, "plan": s.plan.name,
+            "effective_from": rfc3339(s.effective_from) }));
+    } else {
+        println!(
+            "{} is on plan {} from {}",
+            t.name,
+            s.plan.name,
+            rfc3339(s.effective_from)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! Plans and each tenant's subscription to one: `subscribe` starts a plan
+//! now (the previous one ends), and the history stays, so a month's base
+//! fee can be prorated from the plans actually in force.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::FromRow;
+
+use super::audit::Entry;
+use super::{control, new_id, tenants, Actor, Result, ServiceError, Services};
+use crate::domain::audit::AuditAction;
+use crate::domain::plan::Plan;
+use crate::domain::pricing::Micros;
+use crate::domain::role::Access;
+use crate::domain::tenant::TenantId;
+use crate::domain::time::{now_millis, Millis};
+
+/// A plan as the platform admin describes it.
+pub struct NewPlan {
+    pub name: String,
+    pub base_fee_micros: Micros,
+    pub included_credit_micros: Micros,
+    pub markup_percent: BTreeMap<String, i32>,
+    pub rpm: Option<i64>,
+    pub tpm: Option<i64>,
+}
+
+/// A tenant's plan from a moment on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub tenant_id: TenantId,
+    pub plan: Plan,
+    pub effective_from: Millis,
+}
+
+const COLUMNS: &str = "id, name, base_fee_micros, included_credit_micros, markup_percent, \
+     rpm, tpm, created_at";
+
+#[derive(FromRow)]
+struct PlanRow {
+    id: String,
+    name: String,
+    base_fee_micros: i64,
+    included_credit_micros: i64,
+    markup_percent: String,
+    rpm: Option<i64>,
+    tpm: Option<i64>,
+    created_at: i64,
+}
+
+impl TryFrom<PlanRow> for Plan {
+    type Error = ServiceError;
+    fn try_from(r: PlanRow) -> Result<Plan> {
+        let markup_percent = serde_json::from_str(&r.markup_percent).map_err(|e| {
+            ServiceError::Internal(format!("plan {} markups unreadable: {e}", r.name))
+        })?;
+        Ok(Plan {
+            id: r.id,
+            name: r.name,
+            base_fee_micros: r.base_fee_micros,
+            included_credit_micros: r.included_credit_micros,
+            markup_percent,
+            rpm: r.rpm,
+            tpm: r.tpm,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn create(svc: &Services, actor: &Actor, new: NewPlan) -> Result<Plan> {
+    actor.require_platform_admin()?;
+    let plan = Plan {
+        id: new_id(),
+        name: new.name.trim().to_string(),
+        base_fee_micros: new.base_fee_micros,
+        included_credit_micros: new.included_credit_micros,
+        markup_percent: new.markup_percent,
+        rpm: new.rpm,
+        tpm: new.tpm,
+        created_at: now_millis(),
+    };
+    plan.check()?;
+    if find(svc, &plan.name).await?.is_some() {
+        return Err(ServiceError::Conflict(format!(
+            "a plan {} exists",
+            plan.name
+        )));
+    }
+    let markups = serde_json::to_string(&plan.markup_percent)
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let mut tx = svc.db.pool.begin().await?;
+    sqlx::query(&format!(
+        "INSERT INTO plans ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    ))
+    .bind(&plan.id)
+    .bind(&plan.name)
+    .bind(plan.base_fee_micros)
+    .bind(plan.included_credit_micros)
+    .bind(markups)
+    .bind(plan.rpm)
+    .bind(plan.tpm)
+    .bind(plan.created_at)
+    .execute(&mut *tx)
+    .await?;
+    let entry =
+        Entry::success(AuditAction::PlanCreate, "plan", &plan.id).details(json!({ "after": plan }));
+    control::commit(svc, tx, actor, entry).await?;
+    Ok(plan)
+}
+
+pub async fn list(svc: &Services, actor: &Actor) -> Result<Vec<Plan>> {
+    actor.require_platform_admin()?;
+    let rows: Vec<PlanRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM plans ORDER BY name"))
+        .fetch_all(&svc.db.pool)
+        .await?;
+    rows.into_iter().map(Plan::try_from).collect()
+}
+
+async fn find(svc: &Services, name: &str) -> Result<Option<Plan>> {
+    let row: Option<PlanRow> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM plans WHERE name = $1"))
+            .bind(name.trim())
+            .fetch_optional(&svc.db.pool)
+            .await?;
+    row.map(Plan::try_from).transpose()
+}
+
+/// Puts the tenant on `plan` from now on; audited with the plan before.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
+pub async fn subscribe(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: &TenantId,
+    plan: &str,
+) -> Result<Subscription> {
+    actor.require_platform_admin()?;
+    tenants::get(svc, actor, tenant_id).await?;
+    let plan = find(svc, plan)
+        .await?
+        .ok_or(ServiceError::NotFound("plan"))?;
+    let before = history(svc, actor, tenant_id).await?.pop();
+    let now = now_millis();
+    // Two changes in one millisecond: the later one stands.
+    let effective_from = before
+        .as_ref()
+        .map_or(now, |b| now.max(b.effective_from + 1));
+    let mut tx = svc.db.pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO subscriptions (tenant_id, plan_id, effective_from, created_at) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(tenant_id.as_str())
+    .bind(&plan.id)
+    .bind(effective_from)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let entry = Entry::success(AuditAction::TenantSetPlan, "tenant", tenant_id.as_str())
+        .tenant(tenant_id)
+        .details(json!({ "before": before.map(|b| b.plan.name), "after": plan.name }));
+    control::commit(svc, tx, actor, entry).await?;
+    Ok(Subscription {
+        tenant_id: tenant_id.clone(),
+        plan,
+        effective_from,
+    })
+}
+
+/// The tenant's subscriptions, oldest first (its users may read them).
+pub async fn history(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: &TenantId,
+) -> Result<Vec<Subscription>> {
+    actor.require(tenant_id, Access::Read)?;
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT effective_from, plan_id FROM subscriptions WHERE tenant_id = $1 \
+         ORDER BY effective_from",
+    )
+    .bind(tenant_id.as_str())
+    .fetch_all(&svc.db.pool)
+    .await?;
+    let plans: Vec<PlanRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM plans WHERE id IN \
+         (SELECT plan_id FROM subscriptions WHERE tenant_id = $1)"
+    ))
+    .bind(tenant_id.as_str())
+    .fetch_all(&svc.db.pool)
+    .await?;
+    let plans: BTreeMap<String, Plan> = plans
+        .into_iter()
+        .map(|r| Plan::try_from(r).map(|p| (p.id.clone(), p)))
+        .collect::<Result<_>>()?;
+    rows.into_iter()
+        .map(|(effective_from, plan_id)| {
+            let plan = plans.get(&plan_id).cloned().ok_or_else(|| {
+                ServiceError::Internal(format!("subscription to a missing plan {plan_id}"))
+            })?;
+            Ok(Subscription {
+                tenant_id: tenant_id.clone(),
+                plan,
+                effective_from,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,116 @@
+//! Plans and subscriptions (issue 12), on SQLite and PostgreSQL: plans from
+//! the CLI, a tenant's plan changes kept as history and audited, the
+//! month's base fee split by day from that history, roles in the service.
+
+use atrium::domain::plan::base_fees;
+use atrium::domain::role::Role;
+use atrium::domain::tenant::TenantId;
+use atrium::server::services::{plans, Actor, ServiceError};
+use serde_json::Value;
+
+use crate::cli::atrium;
+use crate::common::TestApp;
+use crate::flags::cli;
+
+on_both_backends!(plans_and_plan_changes);
+
+fn json(app: &TestApp, args: &[&str]) -> Value {
+    let out = atrium(app, args, None);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+async fn plans_and_plan_changes(app: TestApp) -> TestApp {
+    let team = json(
+        &app,
+        &[
+            "plan",
+            "create",
+            "--name",
+            "Team",
+            "--base-fee",
+            "30",
+            "--included-credit",
+            "5",
+            "--markup",
+            "*=10",
+            "--markup",
+            "gpt-mock=-5",
+            "--rpm",
+            "600",
+            "--json",
+        ],
+    );
+    assert_eq!(team[0]["base_fee_micros"], 30_000_000);
+    assert_eq!(team[0]["markup_percent"]["gpt-mock"], -5);
+    cli(
+        &app,
+        &["plan", "create", "--name", "Pro", "--base-fee", "90"],
+    );
+    for bad in [
+        vec!["plan", "create", "--name", "Team"],
+        vec!["plan", "create", "--name", "Odd", "--markup", "gpt=lots"],
+        vec!["plan", "create", "--name", "Odd", "--markup", "gpt=-150"],
+    ] {
+        assert!(!atrium(&app, &bad, None).status.success(), "{bad:?}");
+    }
+    let listed = json(&app, &["plan", "list", "--json"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(2));
+
+    let tenant = json(&app, &["tenant", "create", "--name", "Planned", "--json"]);
+    let tid = TenantId::parse(tenant["id"].as_str().unwrap_or_default()).expect("id");
+    cli(&app, &["tenant", "set-plan", "Planned", "Team"]);
+    let moved = json(&app, &["tenant", "set-plan", "Planned", "Pro", "--json"]);
+    assert_eq!(moved["plan"], "Pro");
+    assert!(
+        !atrium(&app, &["tenant", "set-plan", "Planned", "Nope"], None)
+            .status
+            .success()
+    );
+
+    let viewer = Actor {
+        user_id: None,
+        label: "viewer".into(),
+        role: Role::TenantViewer,
+        tenant_id: Some(tid.clone()),
+        client_ip: None,
+    };
+    let history = plans::history(&app.svc, &viewer, &tid)
+        .await
+        .expect("own history");
+    let names: Vec<&str> = history.iter().map(|s| s.plan.name.as_str()).collect();
+    assert_eq!(names, ["Team", "Pro"]);
+    assert!(history[0].effective_from < history[1].effective_from);
+    assert!(matches!(
+        plans::subscribe(&app.svc, &viewer, &tid, "Team").await,
+        Err(ServiceError::Forbidden)
+    ));
+
+    // This month's base fee: both changes happened today, so Pro, the plan
+    // the day ends on, pays from today to the month's end.
+    let subs: Vec<_> = history
+        .iter()
+        .map(|s| (s.effective_from, &s.plan))
+        .collect();
+    let today = chrono::Utc::now().date_naive();
+    let lines = base_fees(&subs, today);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0].plan, "Pro");
+
+    let (details,): (String,) = sqlx::query_as(
+        "SELECT details FROM audit_events WHERE action = 'tenant.set_plan' ORDER BY at DESC, seq DESC LIMIT 1",
+    )
+    .fetch_one(&app.svc.db.pool)
+    .await
+    .expect("audited");
+    let d: Value = serde_json::from_str(&details).expect("details");
+    assert_eq!(
+        (d["before"].as_str(), d["after"].as_str()),
+        (Some("Team"), Some("Pro"))
+    );
+    app
+}
