@@ -24,12 +24,7 @@ else
   echo "yggdrasil: skipped (bench/yggdrasil did not build)"
 fi
 
-work=$(mktemp -d)
-export DATABASE_URL="sqlite://$work/atrium.db" ATRIUM_DATA_DIR=$work ATRIUM_NO_DEMO=true RUST_LOG=warn
-unset REDIS_URL
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
 
 "$BIN" mock-upstream --addr 127.0.0.1:19299 > "$work/mock.log" 2>&1 & pids+=($!)
 "$BIN" provider add --name mock --kind openai --base-url http://127.0.0.1:19299/v1 > /dev/null

@@ -6,12 +6,7 @@ set -euo pipefail
 BIN=${ATRIUM_BIN:?set ATRIUM_BIN to the release binary}
 DURATION=${BENCH_SECONDS:-10}
 RATE=${BENCH_RATE:-1000}
-work=$(mktemp -d)
-export DATABASE_URL="sqlite://$work/atrium.db" ATRIUM_DATA_DIR=$work ATRIUM_NO_DEMO=true RUST_LOG=warn
-unset REDIS_URL
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
 
 "$BIN" mock-upstream --addr 127.0.0.1:19099 > "$work/mock.log" 2>&1 & pids+=($!)
 "$BIN" provider add --name mock --kind openai --base-url http://127.0.0.1:19099/v1 > /dev/null

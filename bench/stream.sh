@@ -9,12 +9,7 @@ BIN=${ATRIUM_BIN:?set ATRIUM_BIN to the release binary}
 N=${BENCH_STREAMS:-200}
 # Time between the provider's events: a model streaming ~500 tokens/s.
 DELAY=${BENCH_CHUNK_DELAY_MS:-2}
-work=$(mktemp -d)
-export DATABASE_URL="sqlite://$work/atrium.db" ATRIUM_DATA_DIR=$work ATRIUM_NO_DEMO=true RUST_LOG=warn
-unset REDIS_URL
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
 
 "$BIN" mock-upstream --addr 127.0.0.1:19199 --stream-chunk-delay-ms "$DELAY" > "$work/mock.log" 2>&1 & pids+=($!)
 "$BIN" provider add --name mock --kind openai --base-url http://127.0.0.1:19199/v1 > /dev/null

@@ -10,7 +10,7 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use pages::{
-    audit, dashboard, flag_detail, flags, layout, login, models, not_found, policies,
+    audit, billing, dashboard, flag_detail, flags, layout, login, models, not_found, policies,
     tenant_detail, tenants, users,
 };
 
@@ -69,6 +69,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("audit") view=audit::AuditPage/>
                     <Route path=path!("audit/:id") view=audit::AuditEventPage/>
                     <Route path=path!("policies") view=policies::PoliciesPage/>
+                    <Route path=path!("billing") view=billing::BillingPage/>
                     <Route path=path!("flags") view=flags::FlagsPage/>
                     <Route path=path!("flags/:key") view=flag_detail::FlagDetailPage/>
                 </ParentRoute>

@@ -14,6 +14,17 @@ on_both_backends!(
     cli_moves_data_scans_pii_and_sets_policies
 );
 
+/// Runs `atrium ARGS` and reads its JSON output; a failure fails the test.
+pub(crate) fn cli_json(app: &TestApp, args: &[&str]) -> Value {
+    let out = atrium(app, args, None);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
 pub(crate) fn atrium(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_atrium"))
         .args(args)

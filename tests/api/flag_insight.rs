@@ -2,24 +2,14 @@
 //! and ordered rules from the CLI, served by OFREP; a flag's history; who
 //! gets a platform flag; where a targeting key falls.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::cli::atrium;
+use crate::cli::{atrium, cli_json};
 use crate::common::TestApp;
 use crate::flags::{cli, ofrep};
 use crate::portal::s;
 
 on_both_backends!(typed_flags_rules_and_history_from_the_cli,);
-
-fn cli_json(app: &TestApp, args: &[&str]) -> Value {
-    let out = atrium(app, args, None);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
-}
 
 const RULES: &str = r#"[
   {"kind": "conditions", "all": [{"attribute": "plan", "operator": "in", "values": ["pro"]}], "variant": "high"},

@@ -8,21 +8,11 @@ use atrium::domain::tenant::TenantId;
 use atrium::server::services::{plans, Actor, ServiceError};
 use serde_json::Value;
 
-use crate::cli::atrium;
+use crate::cli::{atrium, cli_json as json};
 use crate::common::TestApp;
 use crate::flags::cli;
 
-on_both_backends!(plans_and_plan_changes);
-
-fn json(app: &TestApp, args: &[&str]) -> Value {
-    let out = atrium(app, args, None);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
-}
+on_both_backends!(plans_and_plan_changes, the_billing_page);
 
 async fn plans_and_plan_changes(app: TestApp) -> TestApp {
     let team = json(
@@ -71,6 +61,11 @@ async fn plans_and_plan_changes(app: TestApp) -> TestApp {
             .status
             .success()
     );
+    // Team set 600 requests a minute; Pro sets no limits, so they stay.
+    let limits = atrium::server::services::tenants::get(&app.svc, &Actor::system("t"), &tid)
+        .await
+        .expect("tenant");
+    assert_eq!(limits.rpm_limit, 600);
 
     let viewer = Actor {
         user_id: None,
@@ -112,5 +107,66 @@ async fn plans_and_plan_changes(app: TestApp) -> TestApp {
         (d["before"].as_str(), d["after"].as_str()),
         (Some("Team"), Some("Pro"))
     );
+    app
+}
+
+/// The Billing page: server-rendered plans and price versions (the one in
+/// force, those scheduled); plans and prices set through its server
+/// functions; refused to tenant users.
+async fn the_billing_page(app: TestApp) -> TestApp {
+    use crate::governance::setup;
+    use crate::portal::{create_tenant, create_user, s};
+    setup(&app, "Billed").await;
+    let admin = app.admin().await;
+    let plan = [
+        ("name", "Scale"),
+        ("base_fee", "120"),
+        ("included_credit", "20"),
+        ("markups", "*=15\ngpt-mock=-10"),
+    ];
+    let (status, body) = app.call(&admin, "create_plan", &plan).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["markup_percent"]["gpt-mock"], -10);
+    let later = atrium::domain::time::rfc3339(atrium::domain::time::now_millis() + 86_400_000);
+    let price = [
+        ("model", "gpt-mock"),
+        ("input", "2.5"),
+        ("output", "10"),
+        ("effective_from", later.as_str()),
+    ];
+    assert_eq!(app.call(&admin, "set_price", &price).await.0, 200);
+    let past = [
+        ("model", "gpt-mock"),
+        ("input", "1"),
+        ("output", "1"),
+        ("effective_from", "2020-01-01T00:00:00Z"),
+    ];
+    let (status, body) = app.call(&admin, "set_price", &past).await;
+    assert_eq!(status, 400, "{body}");
+
+    let html = admin
+        .get(app.url("/billing"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .unwrap_or_default();
+    for part in [
+        "Scale",
+        "$120.000000",
+        "gpt-mock -10%",
+        "scheduled",
+        "in force",
+        "$2.500000",
+    ] {
+        assert!(html.contains(part), "billing page lacks {part:?}");
+    }
+
+    let tid = s(&create_tenant(&app, &admin, "Billed viewer").await, "id");
+    create_user(&app, &admin, "bv@t.io", "tenant_viewer", &tid).await;
+    let viewer = crate::common::client();
+    app.sign_in(&viewer, "bv@t.io", "a-long-password-1").await;
+    assert_eq!(app.call(&viewer, "billing_overview", &[]).await.0, 403);
     app
 }

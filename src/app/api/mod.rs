@@ -3,6 +3,7 @@
 //! a readable message plus the right HTTP status.
 
 pub mod audit;
+pub mod billing;
 pub mod catalog;
 pub mod flags;
 pub mod keys;

@@ -46,6 +46,7 @@ fn Sidebar(me: Me) -> impl IntoView {
                 <li><A href="/">"Dashboard"</A></li>
                 {admin.then(|| view! { <li><A href="/tenants">"Tenants"</A></li> })}
                 {admin.then(|| view! { <li><A href="/models">"Providers & models"</A></li> })}
+                {admin.then(|| view! { <li><A href="/billing">"Billing"</A></li> })}
                 {own_tenant.clone().map(|t| view! { <li><A href=format!("/tenants/{t}")>"My tenant"</A></li> })}
                 {can_manage_users.then(|| view! { <li><A href="/users">"Users"</A></li> })}
                 {can_manage_users.then(|| {

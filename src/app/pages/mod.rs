@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod audit;
+pub mod billing;
 pub mod dashboard;
 pub mod flag_detail;
 pub mod flags;

@@ -14,7 +14,7 @@ use crate::domain::audit::AuditAction;
 use crate::domain::plan::Plan;
 use crate::domain::pricing::Micros;
 use crate::domain::role::Access;
-use crate::domain::tenant::TenantId;
+use crate::domain::tenant::{TenantId, TenantSettings};
 use crate::domain::time::{now_millis, Millis};
 
 /// A plan as the platform admin describes it.
@@ -129,6 +129,8 @@ async fn find(svc: &Services, name: &str) -> Result<Option<Plan>> {
 }
 
 /// Puts the tenant on `plan` from now on; audited with the plan before.
+/// The plan's default limits, where it sets them, become the tenant's
+/// (audited as a tenant update, like any change of limits).
 #[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
 pub async fn subscribe(
     svc: &Services,
@@ -137,7 +139,7 @@ pub async fn subscribe(
     plan: &str,
 ) -> Result<Subscription> {
     actor.require_platform_admin()?;
-    tenants::get(svc, actor, tenant_id).await?;
+    let tenant = tenants::get(svc, actor, tenant_id).await?;
     let plan = find(svc, plan)
         .await?
         .ok_or(ServiceError::NotFound("plan"))?;
@@ -162,6 +164,16 @@ pub async fn subscribe(
         .tenant(tenant_id)
         .details(json!({ "before": before.map(|b| b.plan.name), "after": plan.name }));
     control::commit(svc, tx, actor, entry).await?;
+    if plan.rpm.is_some() || plan.tpm.is_some() {
+        let settings = TenantSettings::new(
+            &tenant.name,
+            tenant.isolation,
+            &tenant.data_location,
+            plan.rpm.unwrap_or(tenant.rpm_limit),
+            plan.tpm.unwrap_or(tenant.tpm_limit),
+        )?;
+        tenants::update(svc, actor, tenant_id, settings).await?;
+    }
     Ok(Subscription {
         tenant_id: tenant_id.clone(),
         plan,
