@@ -67,6 +67,19 @@ impl Plan {
     }
 }
 
+/// `MODEL=PERCENT` (`*=10`, `gpt-4o=-5`, a trailing `%` allowed): one
+/// markup as the CLI and the portal take it.
+pub fn parse_markup(spec: &str) -> Result<(String, i32), Invalid> {
+    let bad = || Invalid::new("markup", "write MODEL=PERCENT, e.g. gpt-4o=20 or *=-10");
+    let (model, pct) = spec.split_once('=').ok_or_else(bad)?;
+    let pct = pct
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| bad())?;
+    Ok((model.trim().to_string(), pct))
+}
+
 /// `cost` with `percent` added (or taken off), rounded half up.
 pub fn marked_up(cost: Micros, percent: i32) -> Micros {
     let scaled = i128::from(cost) * i128::from(100 + percent);

@@ -40,17 +40,8 @@ pub async fn create_plan(
     markups: String,
 ) -> Result<Plan, ServerFnError> {
     use crate::domain::pricing::parse_usd;
-    use crate::domain::validation::Invalid;
     use crate::server::services::plans::{self, NewPlan};
     let (svc, actor) = actor().await?;
-    let markup = |line: &str| -> Result<(String, i32), Invalid> {
-        let bad = || Invalid::new("markups", "one MODEL=PERCENT per line, e.g. *=10");
-        let (m, p) = line.split_once('=').ok_or_else(bad)?;
-        Ok((
-            m.trim().to_string(),
-            p.trim().trim_end_matches('%').parse().map_err(|_| bad())?,
-        ))
-    };
     let or_zero = |s: &str| {
         if s.trim().is_empty() {
             "0".to_string()
@@ -66,7 +57,7 @@ pub async fn create_plan(
         markup_percent: markups
             .lines()
             .filter(|l| !l.trim().is_empty())
-            .map(markup)
+            .map(crate::domain::plan::parse_markup)
             .collect::<Result<_, _>>()
             .map_err(invalid)?,
         rpm: None,

@@ -5,10 +5,9 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use crate::domain::plan::Plan;
+use crate::domain::plan::{parse_markup, Plan};
 use crate::domain::pricing::{format_usd, parse_usd};
 use crate::domain::time::rfc3339;
-use crate::domain::validation::Invalid;
 use crate::server::services::plans::{self, NewPlan};
 use crate::server::services::{tenants, ServiceError, Services};
 
@@ -57,7 +56,7 @@ pub async fn run(svc: &Services, cmd: PlanCmd) -> Result<(), ServiceError> {
                 included_credit_micros: parse_usd("included_credit", &included_credit)?,
                 markup_percent: markups
                     .iter()
-                    .map(|m| markup(m))
+                    .map(|m| parse_markup(m))
                     .collect::<Result<_, _>>()?,
                 rpm,
                 tpm,
@@ -68,17 +67,6 @@ pub async fn run(svc: &Services, cmd: PlanCmd) -> Result<(), ServiceError> {
         PlanCmd::List { json } => show(&plans::list(svc, &actor()).await?, json),
     }
     Ok(())
-}
-
-fn markup(spec: &str) -> Result<(String, i32), Invalid> {
-    let bad = || Invalid::new("markup", "write MODEL=PERCENT, e.g. gpt-4o=20 or *=-10");
-    let (model, pct) = spec.split_once('=').ok_or_else(bad)?;
-    let pct = pct
-        .trim()
-        .trim_end_matches('%')
-        .parse()
-        .map_err(|_| bad())?;
-    Ok((model.trim().to_string(), pct))
 }
 
 fn show(list: &[Plan], json: bool) {

@@ -82,6 +82,13 @@ pub async fn bucket_check(
     key: &FlagKey,
     targeting_key: &str,
 ) -> Result<BucketCheck> {
+    if targeting_key.is_empty() || targeting_key.len() > 256 {
+        return Err(crate::domain::validation::Invalid::new(
+            "check",
+            "a targeting key is 1 to 256 characters",
+        )
+        .into());
+    }
     let flag = get(svc, actor, scope, key).await?;
     let ctx = match scope {
         Scope::Platform => platform_context(svc, actor, targeting_key).await?,
