@@ -65,6 +65,15 @@ pub fn parse_usd(field: &'static str, raw: &str) -> Result<Micros, Invalid> {
         .ok_or_else(bad)
 }
 
+/// As `parse_usd`, an empty field being $0 (optional money in forms).
+pub fn parse_usd_or_zero(field: &'static str, raw: &str) -> Result<Micros, Invalid> {
+    if raw.trim().is_empty() {
+        Ok(0)
+    } else {
+        parse_usd(field, raw)
+    }
+}
+
 pub fn usd(micros: Micros) -> f64 {
     micros as f64 / 1_000_000.0
 }

@@ -39,20 +39,13 @@ pub async fn create_plan(
     included_credit: String,
     markups: String,
 ) -> Result<Plan, ServerFnError> {
-    use crate::domain::pricing::parse_usd;
+    use crate::domain::pricing::parse_usd_or_zero;
     use crate::server::services::plans::{self, NewPlan};
     let (svc, actor) = actor().await?;
-    let or_zero = |s: &str| {
-        if s.trim().is_empty() {
-            "0".to_string()
-        } else {
-            s.to_string()
-        }
-    };
     let new = NewPlan {
         name,
-        base_fee_micros: parse_usd("base_fee", &or_zero(&base_fee)).map_err(invalid)?,
-        included_credit_micros: parse_usd("included_credit", &or_zero(&included_credit))
+        base_fee_micros: parse_usd_or_zero("base_fee", &base_fee).map_err(invalid)?,
+        included_credit_micros: parse_usd_or_zero("included_credit", &included_credit)
             .map_err(invalid)?,
         markup_percent: markups
             .lines()

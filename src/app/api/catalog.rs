@@ -52,22 +52,15 @@ pub async fn add_model(
     cache_read_price: String,
     cache_write_price: String,
 ) -> Result<Model, ServerFnError> {
-    use crate::domain::pricing::{parse_usd, Price};
+    use crate::domain::pricing::{parse_usd, parse_usd_or_zero, Price};
     use crate::server::services::catalog::{self, NewModel};
     let (svc, actor) = actor().await?;
-    let or_zero = |s: &str| {
-        if s.trim().is_empty() {
-            "0".to_string()
-        } else {
-            s.to_string()
-        }
-    };
     let price = Price {
         input_per_mtok: parse_usd("input_price", &input_price).map_err(invalid)?,
         output_per_mtok: parse_usd("output_price", &output_price).map_err(invalid)?,
-        cache_read_per_mtok: parse_usd("cache_read_price", &or_zero(&cache_read_price))
+        cache_read_per_mtok: parse_usd_or_zero("cache_read_price", &cache_read_price)
             .map_err(invalid)?,
-        cache_write_per_mtok: parse_usd("cache_write_price", &or_zero(&cache_write_price))
+        cache_write_per_mtok: parse_usd_or_zero("cache_write_price", &cache_write_price)
             .map_err(invalid)?,
     };
     let new = NewModel {
