@@ -18,6 +18,12 @@ pub enum AuditAction {
     AuthSignIn,
     #[serde(rename = "auth.sign_out")]
     AuthSignOut,
+    #[serde(rename = "budget.set")]
+    BudgetSet,
+    #[serde(rename = "budget.remove")]
+    BudgetRemove,
+    #[serde(rename = "budget.alert")]
+    BudgetAlert,
     #[serde(rename = "flag.create")]
     FlagCreate,
     #[serde(rename = "flag.rules")]
@@ -81,13 +87,16 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 36] = [
+    pub const ALL: [AuditAction; 39] = [
         AuditAction::ApiKeyCreate,
         AuditAction::ApiKeyRevoke,
         AuditAction::AuditExport,
         AuditAction::AuditPurge,
         AuditAction::AuthSignIn,
         AuditAction::AuthSignOut,
+        AuditAction::BudgetSet,
+        AuditAction::BudgetRemove,
+        AuditAction::BudgetAlert,
         AuditAction::FlagCreate,
         AuditAction::FlagRules,
         AuditAction::FlagRollout,
@@ -128,6 +137,9 @@ impl AuditAction {
             AuditAction::AuditPurge => "audit.purge",
             AuditAction::AuthSignIn => "auth.sign_in",
             AuditAction::AuthSignOut => "auth.sign_out",
+            AuditAction::BudgetSet => "budget.set",
+            AuditAction::BudgetRemove => "budget.remove",
+            AuditAction::BudgetAlert => "budget.alert",
             AuditAction::FlagCreate => "flag.create",
             AuditAction::FlagRules => "flag.rules",
             AuditAction::FlagRollout => "flag.rollout",

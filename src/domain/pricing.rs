@@ -82,6 +82,18 @@ pub fn format_usd(micros: Micros) -> String {
     format!("${}.{:06}", micros / 1_000_000, (micros % 1_000_000).abs())
 }
 
+/// Dollars as people read them: cents when the amount is whole cents
+/// ("$10.00"), every micro-dollar otherwise ("$0.010500").
+pub fn format_money(micros: Micros) -> String {
+    if micros % 10_000 == 0 {
+        let sign = if micros < 0 { "-" } else { "" };
+        let cents = (micros / 10_000).abs();
+        format!("{sign}${}.{:02}", cents / 100, cents % 100)
+    } else {
+        format_usd(micros)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +144,9 @@ mod tests {
     #[test]
     fn formats() {
         assert_eq!(format_usd(10_500), "$0.010500");
+        assert_eq!(format_money(10_500), "$0.010500");
+        assert_eq!(format_money(10_000_000), "$10.00");
+        assert_eq!(format_money(-1_250_000), "-$1.25");
         assert!((usd(2_500_000) - 2.5).abs() < 1e-9);
     }
 }

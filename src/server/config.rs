@@ -157,6 +157,12 @@ pub struct Config {
     )]
     pub ledger_queue: usize,
 
+    /// On a stop, how long in-flight requests (streams included) may run
+    /// before their connections are closed; what they recorded is flushed
+    /// either way. A client that never finishes cannot hold a stop open.
+    #[arg(long, env = "ATRIUM_DRAIN_SECS", default_value_t = 30, global = true)]
+    pub drain_secs: u64,
+
     /// On a fresh database, register the mock provider at this address
     /// (`atrium mock-upstream`, which `make run` starts) as the demo providers.
     #[arg(long, env = "ATRIUM_DEMO_UPSTREAM", global = true)]

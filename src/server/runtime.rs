@@ -61,7 +61,8 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting, lets in-flight requests finish, then flushes buffers.
+    /// Stops accepting, lets in-flight requests finish (for at most
+    /// `drain_secs`), then flushes buffers.
     pub async fn shutdown(mut self) -> Result<(), ServeError> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -69,10 +70,10 @@ impl Running {
         self.wait().await
     }
 
-    pub async fn wait(self) -> Result<(), ServeError> {
-        let result = self.task.await;
-        // Every request has finished: write what the ledger and the audit
-        // writers still hold.
+    async fn wait(mut self) -> Result<(), ServeError> {
+        let result = self.drain().await;
+        // Every request has finished or been closed: write what the ledger
+        // and the audit writers still hold.
         self.gateway.audit.flush().await;
         self.gateway.ledger.flush().await;
         self.services.keys.flush_last_used(&self.services).await;
@@ -85,6 +86,28 @@ impl Running {
         match result {
             Ok(r) => Ok(r?),
             Err(e) => Err(ServeError::Io(std::io::Error::other(e))),
+        }
+    }
+}
+
+impl Running {
+    /// The serve task after a stop: finished, or aborted at the deadline so
+    /// one stuck connection cannot keep the buffers from being flushed.
+    async fn drain(&mut self) -> Result<Result<(), std::io::Error>, tokio::task::JoinError> {
+        let deadline = std::time::Duration::from_secs(self.services.config.drain_secs);
+        match tokio::time::timeout(deadline, &mut self.task).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!(
+                    drain_secs = deadline.as_secs(),
+                    "in-flight requests outlived the drain deadline; closing them"
+                );
+                self.task.abort();
+                match (&mut self.task).await {
+                    Err(e) if e.is_cancelled() => Ok(Ok(())),
+                    other => other,
+                }
+            }
         }
     }
 }

@@ -30,10 +30,10 @@ on_both_backends!(
     redis: redis_limits_hold_across_replicas,
 );
 
-struct Setup {
-    anthropic_key: String,
-    tenant_id: TenantId,
-    mock: std::net::SocketAddr,
+pub(crate) struct Setup {
+    pub anthropic_key: String,
+    pub tenant_id: TenantId,
+    pub mock: std::net::SocketAddr,
 }
 
 async fn mock(opts: MockOptions) -> std::net::SocketAddr {
@@ -83,7 +83,12 @@ async fn model(app: &TestApp, name: &str, provider: &str, upstream: &str, priori
         .expect("model");
 }
 
-async fn tenant_with_key(app: &TestApp, name: &str, rpm: i64, region: &str) -> (TenantId, String) {
+pub(crate) async fn tenant_with_key(
+    app: &TestApp,
+    name: &str,
+    rpm: i64,
+    region: &str,
+) -> (TenantId, String) {
     let actor = Actor::system("test");
     let settings = TenantSettings::new(name, IsolationLevel::RowLevel, region, rpm, 1_000_000)
         .expect("settings");
@@ -98,7 +103,7 @@ async fn tenant_with_key(app: &TestApp, name: &str, rpm: i64, region: &str) -> (
 
 /// A mock upstream registered as both an Anthropic and an OpenAI provider,
 /// with `claude-mock` served by the first and `gpt-mock` by the second.
-async fn setup(app: &TestApp, opts: MockOptions) -> Setup {
+pub(crate) async fn setup(app: &TestApp, opts: MockOptions) -> Setup {
     let addr = mock(opts).await;
     provider(
         app,
@@ -128,7 +133,7 @@ async fn setup(app: &TestApp, opts: MockOptions) -> Setup {
     }
 }
 
-async fn post(app: &TestApp, path: &str, key: &str, body: Value) -> reqwest::Response {
+pub(crate) async fn post(app: &TestApp, path: &str, key: &str, body: Value) -> reqwest::Response {
     reqwest::Client::new()
         .post(app.url(path))
         .header("x-api-key", key)

@@ -10,6 +10,7 @@ mod common;
 mod abuse;
 mod abuse_audit;
 mod abuse_stream;
+mod budgets;
 mod cli;
 mod flag_insight;
 mod flag_pages;
@@ -30,6 +31,7 @@ fn main() -> std::process::ExitCode {
         abuse::trials(),
         abuse_audit::trials(),
         abuse_stream::trials(),
+        budgets::trials(),
         cli::trials(),
         flags::trials(),
         flag_insight::trials(),

@@ -63,12 +63,17 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
     vec![libtest_mimic::Trial::test(
         "shutdown::sqlite::sigterm_under_load_loses_no_usage_events",
         || {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(4)
-                .enable_all()
-                .build()?
-                .block_on(sigterm_under_load_loses_no_usage_events());
-            Ok(())
+            crate::common::watchdog::watched(
+                "shutdown::sqlite::sigterm_under_load_loses_no_usage_events",
+                || {
+                    tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(4)
+                        .enable_all()
+                        .build()?
+                        .block_on(sigterm_under_load_loses_no_usage_events());
+                    Ok(())
+                },
+            )
         },
     )]
 }

@@ -4,6 +4,8 @@
 //! never as passed.
 #![allow(dead_code)]
 
+pub mod watchdog;
+
 use std::future::Future;
 
 use libtest_mimic::{Failed, Trial};
@@ -231,8 +233,9 @@ where
         if let Some(why) = skip {
             eprintln!("SKIPPED {module}::{label}::{name}: needs {why}");
         }
-        Trial::test(format!("{module}::{label}::{name}"), move || {
-            run(backend, tweak, body)
+        let full = format!("{module}::{label}::{name}");
+        Trial::test(full.clone(), move || {
+            watchdog::watched(&full, || run(backend, tweak, body))
         })
         .with_ignored_flag(skip.is_some())
     })

@@ -64,6 +64,7 @@ impl Dialect {
                     | ErrorKind::Upstream
                     | ErrorKind::ClientClosed => ("api_error", "upstream_error"),
                     ErrorKind::InvalidRequest => ("invalid_request_error", "invalid_request"),
+                    ErrorKind::BudgetExceeded => ("budget_exceeded", "budget_exceeded"),
                 };
                 json!({ "error": { "message": message, "type": typ, "param": null, "code": code } })
             }
@@ -99,10 +100,13 @@ pub enum ErrorKind {
     /// The client hung up before the answer was complete (ledger only).
     #[serde(rename = "client_closed")]
     ClientClosed,
+    /// A hard budget would be crossed (a 429 in both dialects).
+    #[serde(rename = "budget_exceeded")]
+    BudgetExceeded,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::Authentication,
         ErrorKind::InvalidRequest,
         ErrorKind::RequestTooLarge,
@@ -114,6 +118,7 @@ impl ErrorKind {
         ErrorKind::Timeout,
         ErrorKind::Upstream,
         ErrorKind::ClientClosed,
+        ErrorKind::BudgetExceeded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -129,6 +134,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout_error",
             ErrorKind::Upstream => "upstream_error",
             ErrorKind::ClientClosed => "client_closed",
+            ErrorKind::BudgetExceeded => "budget_exceeded",
         }
     }
 
@@ -219,13 +225,31 @@ impl CompletionRequest {
     /// the model may write. Settled against real usage afterwards.
     pub fn estimate_tokens(&self) -> i64 {
         let output = self
-            .body
-            .get("max_tokens")
-            .or_else(|| self.body.get("max_completion_tokens"))
-            .and_then(Value::as_i64)
+            .max_output_tokens()
             .unwrap_or(DEFAULT_OUTPUT_TOKENS)
             .clamp(1, MAX_OUTPUT_TOKENS);
         (self.body_bytes as i64 / 4).max(1) + output
+    }
+
+    /// The client's own limit on output tokens, in either dialect's name.
+    pub fn max_output_tokens(&self) -> Option<i64> {
+        self.body
+            .get("max_tokens")
+            .or_else(|| self.body.get("max_completion_tokens"))
+            .and_then(Value::as_i64)
+    }
+
+    /// The output limit the provider is held to: the client's, or `cap`
+    /// written into the body when the client set none (OpenAI allows
+    /// that), so the most a request can cost is known before it is sent.
+    pub fn bound_output(&mut self, cap: i64) -> i64 {
+        if let Some(max) = self.max_output_tokens() {
+            return max;
+        }
+        if let Some(obj) = self.body.as_object_mut() {
+            obj.insert("max_tokens".into(), Value::from(cap));
+        }
+        cap
     }
 }
 

@@ -3,6 +3,7 @@
 //! table otherwise.
 
 pub mod audit;
+pub mod budget;
 pub mod catalog;
 pub mod flag;
 pub mod key;
@@ -61,6 +62,9 @@ pub enum Command {
     /// Plans: base fee, included credit, markups, default limits.
     #[command(subcommand)]
     Plan(plan::PlanCmd),
+    /// Budgets: hard (refuse) or soft (alert) spending limits.
+    #[command(subcommand)]
+    Budget(budget::BudgetCmd),
     /// Model prices with history (`price set` schedules a new version).
     #[command(subcommand)]
     Price(price::PriceCmd),
@@ -181,6 +185,7 @@ async fn on_database(svc: &Services, command: Command) -> Result<(), CliError> {
         Command::Provider(cmd) => catalog::provider(svc, cmd).await,
         Command::Model(cmd) => catalog::model(svc, cmd).await,
         Command::Plan(cmd) => Ok(plan::run(svc, cmd).await?),
+        Command::Budget(cmd) => Ok(budget::run(svc, cmd).await?),
         Command::Price(cmd) => Ok(price::run(svc, cmd).await?),
         Command::Usage(cmd) => usage::run(svc, cmd).await,
         Command::Policy(cmd) => Ok(policy::run(svc, cmd).await?),

@@ -5,5 +5,6 @@ pub mod audit_key;
 pub mod password;
 pub mod secret_box;
 pub mod token;
+pub mod webhook;
 
 pub use secret_box::{CryptoError, SecretBox};

@@ -23,6 +23,8 @@ pub enum CryptoError {
     Undecryptable,
     #[error("a secret could not be sealed")]
     Unsealable,
+    #[error("a webhook secret must be whsec_ and base64")]
+    BadWebhookSecret,
     #[error("password hashing failed: {0}")]
     Password(String),
     #[error("too many sign-ins are being checked; try again in a few seconds")]

@@ -92,6 +92,11 @@ impl Limiter {
         self.redis.is_some()
     }
 
+    /// The Redis connection, for the budgets that share it.
+    pub fn redis(&self) -> Option<ConnectionManager> {
+        self.redis.clone()
+    }
+
     /// Step 2 of the pipeline: takes one request before the body is read,
     /// so a request refused later (invalid, unknown model, blocked) has
     /// still spent its place in the tenant's requests per minute.

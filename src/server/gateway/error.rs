@@ -25,6 +25,9 @@ pub enum GatewayError {
     Forbidden(String),
     #[error("{message}")]
     RateLimited { message: String, retry_after_s: u64 },
+    /// A hard budget would be crossed; the message names it.
+    #[error("{0}")]
+    BudgetExceeded(String),
     /// The provider refused the request itself (a 4xx): its words, its status.
     #[error("{message}")]
     Upstream { status: u16, message: String },
@@ -45,7 +48,7 @@ impl GatewayError {
             GatewayError::TooLarge(_) => 413,
             GatewayError::NotFound(_) => 404,
             GatewayError::Forbidden(_) => 403,
-            GatewayError::RateLimited { .. } => 429,
+            GatewayError::RateLimited { .. } | GatewayError::BudgetExceeded(_) => 429,
             GatewayError::Upstream { status, .. } => *status,
             GatewayError::UpstreamTimeout => 504,
             GatewayError::UpstreamUnavailable => 502,
@@ -63,6 +66,7 @@ impl GatewayError {
             GatewayError::NotFound(_) => ErrorKind::NotFound,
             GatewayError::Forbidden(_) => ErrorKind::Permission,
             GatewayError::RateLimited { .. } => ErrorKind::RateLimit,
+            GatewayError::BudgetExceeded(_) => ErrorKind::BudgetExceeded,
             GatewayError::Upstream { status, .. } => match status {
                 401 | 403 => ErrorKind::Api,
                 404 => ErrorKind::NotFound,

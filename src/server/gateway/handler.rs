@@ -10,12 +10,15 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
+use super::budget::Hold;
 use super::dialect::{Dialect, RateInfo};
 use super::error::GatewayError;
 use super::settle::Settlement;
 use super::{authenticate, forward, govern, route, streamed, upstream, whole, Gateway};
+use crate::domain::budget::{worst_case, Enforcement, UNBOUNDED_OUTPUT_CAP};
 use crate::domain::completion::CompletionRequest;
 use crate::domain::flag::Capability;
+use crate::domain::pricing::Price;
 use crate::domain::time::{now_millis, rfc3339};
 use crate::server::http::request_id::RequestId;
 use crate::server::services::api_keys::Authenticated;
@@ -164,6 +167,8 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
         GatewayError::Internal(format!("model {} has no price in force", route.model.name))
     })?;
     settle.routed(&route.model.name, price);
+    let hold = hold_budgets(gw, &auth, &mut request, &price, settle.request_id()).await?;
+    settle.held(hold);
     let version = parts
         .headers
         .get("anthropic-version")
@@ -181,6 +186,35 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
         answer,
         rate,
     })
+}
+
+/// Holds the request's worst-case cost against the budgets that apply. A
+/// hard budget needs an output bound: one is written into the body when
+/// the client set none.
+async fn hold_budgets(
+    gw: &Gateway,
+    auth: &Authenticated,
+    request: &mut CompletionRequest,
+    price: &Price,
+    request_id: &str,
+) -> Result<Hold, GatewayError> {
+    if gw.svc.budgets.is_empty() {
+        return Ok(Hold::default());
+    }
+    let budgets = gw.svc.budgets.applying(&auth.tenant.id, &auth.api_key.id);
+    if budgets.is_empty() {
+        return Ok(Hold::default());
+    }
+    let hard = budgets.iter().any(|b| b.enforcement == Enforcement::Hard);
+    let max_output = if hard {
+        request.bound_output(UNBOUNDED_OUTPUT_CAP)
+    } else {
+        0
+    };
+    let worst = worst_case(price, request.body_bytes as i64, max_output);
+    gw.budgets
+        .reserve(&gw.svc, budgets, request_id, worst)
+        .await
 }
 
 /// Both dialects are JSON; a form post or plain text is refused, not guessed at.

@@ -8,6 +8,7 @@ pub mod admit;
 pub mod audit_writer;
 pub mod authenticate;
 pub mod batch;
+pub mod budget;
 pub mod dialect;
 pub mod error;
 pub mod forward;
@@ -54,6 +55,8 @@ pub struct Gateway {
     pub http: reqwest::Client,
     /// Audit events of policy decisions, written after the response in batches.
     pub audit: Arc<audit_writer::AuditWriter>,
+    /// Hard budgets' reservations and every budget's running spend.
+    pub budgets: Arc<budget::BudgetGuard>,
 }
 
 impl Gateway {
@@ -69,6 +72,7 @@ impl Gateway {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self {
+            budgets: Arc::new(budget::BudgetGuard::new(limiter.redis())),
             ledger: Arc::new(ledger::start(svc.clone(), svc.config.ledger_queue)),
             limiter: Arc::new(limiter),
             http,

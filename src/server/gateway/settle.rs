@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use axum::response::Response;
 
+use super::budget::Hold;
 use super::error::GatewayError;
 use super::Gateway;
 use crate::domain::completion::{Dialect, ErrorKind};
@@ -38,6 +39,8 @@ pub struct Settlement {
     reserved: i64,
     /// Usage known so far; a stream updates it as events arrive.
     tokens: TokenCounts,
+    /// What the request holds against its budgets.
+    hold: Option<Hold>,
     done: bool,
 }
 
@@ -58,6 +61,7 @@ impl Settlement {
             classification: Classification::Public,
             reserved: 0,
             tokens: TokenCounts::default(),
+            hold: None,
             done: false,
         }
     }
@@ -95,6 +99,10 @@ impl Settlement {
 
     pub fn reserved(&mut self, tokens: i64) {
         self.reserved = tokens;
+    }
+
+    pub fn held(&mut self, hold: Hold) {
+        self.hold = Some(hold);
     }
 
     pub fn called(&mut self, provider: &str) {
@@ -136,6 +144,10 @@ impl Settlement {
         }
         self.settle_reservation();
         self.observe(status);
+        let cost_micros = cost(&self.price, &self.tokens);
+        if let Some(hold) = self.hold.take() {
+            self.gw.budgets.settle(&self.gw.svc, hold, cost_micros);
+        }
         let auth = self.auth.as_ref()?;
         Some(UsageEvent {
             request_id: self.request_id.clone(),
@@ -155,7 +167,7 @@ impl Settlement {
             output_tokens: self.tokens.output,
             cache_read_tokens: self.tokens.cache_read,
             cache_write_tokens: self.tokens.cache_write,
-            cost_micros: cost(&self.price, &self.tokens),
+            cost_micros,
             latency_ms: self.started.elapsed().as_millis() as i64,
             status,
             error_type: error,

@@ -8,6 +8,7 @@ pub mod audit_anchor;
 pub mod audit_chain;
 pub mod audit_names;
 pub mod bootstrap;
+pub mod budgets;
 pub mod catalog;
 pub mod control;
 pub mod dead_letters;
@@ -50,6 +51,7 @@ pub struct Services {
     pub stores: Arc<TenantStores>,
     pub policies: Arc<policies::PolicyCache>,
     pub flags: Arc<flags::FlagCache>,
+    pub budgets: Arc<budgets::BudgetCache>,
     pub flashes: Arc<flash::FlashStore>,
     refreshing: Arc<tokio::sync::Mutex<()>>,
 }
@@ -61,6 +63,7 @@ impl Services {
             stores: Arc::new(stores),
             policies: Arc::new(policies::PolicyCache::default()),
             flags: Arc::new(flags::FlagCache::default()),
+            budgets: Arc::new(budgets::BudgetCache::default()),
             flashes: Arc::new(flash::FlashStore::default()),
             refreshing: Arc::new(tokio::sync::Mutex::new(())),
             db,
@@ -79,6 +82,7 @@ impl Services {
         catalog::refresh(self).await?;
         policies::refresh(self).await?;
         flags::refresh(self).await?;
+        budgets::refresh(self).await?;
         api_keys::refresh(self).await
     }
 }

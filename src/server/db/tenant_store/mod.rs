@@ -13,6 +13,7 @@ mod location;
 mod moves;
 mod pools;
 mod schema;
+mod spend;
 mod store;
 mod usage;
 

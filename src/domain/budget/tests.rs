@@ -1,0 +1,120 @@
+use super::*;
+use crate::domain::tenant::TenantId;
+use crate::domain::time::parse_rfc3339;
+
+fn at(s: &str) -> Millis {
+    parse_rfc3339(s).expect("time")
+}
+
+#[test]
+fn a_month_runs_from_its_first_utc_day_to_today() {
+    let now = at("2026-11-29T10:00:00Z");
+    let (first, last) = Period::Month.days(now);
+    assert_eq!(first * DAY, at("2026-11-01T00:00:00Z"));
+    assert_eq!(last, day_of(now));
+    assert_eq!(
+        Period::Month.window(now),
+        (at("2026-11-01T00:00:00Z"), at("2026-11-30T00:00:00Z"))
+    );
+    // The last millisecond of October is still October's month.
+    let (oct, _) = Period::Month.days(at("2026-11-01T00:00:00Z") - 1);
+    assert_eq!(oct * DAY, at("2026-10-01T00:00:00Z"));
+}
+
+#[test]
+fn rolling_days_include_today() {
+    let now = at("2026-11-29T23:59:59Z");
+    assert_eq!(Period::Days(1).days(now), (day_of(now), day_of(now)));
+    let (first, last) = Period::Days(7).days(now);
+    assert_eq!(last - first + 1, 7);
+    assert_eq!(first * DAY, at("2026-11-23T00:00:00Z"));
+}
+
+#[test]
+fn periods_parse_and_print_the_same() {
+    for (raw, p) in [
+        ("month", Period::Month),
+        ("7d", Period::Days(7)),
+        ("366d", Period::Days(366)),
+    ] {
+        assert_eq!(raw.parse::<Period>().expect("parses"), p);
+        assert_eq!(p.to_string(), raw);
+    }
+    for bad in ["0d", "367d", "7", "week", "-1d", ""] {
+        assert!(bad.parse::<Period>().is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn worst_case_bounds_every_real_cost() {
+    let price = Price {
+        input_per_mtok: 3_000_000,
+        output_per_mtok: 15_000_000,
+        cache_read_per_mtok: 300_000,
+        cache_write_per_mtok: 3_750_000,
+    };
+    let worst = worst_case(&price, 400, 100);
+    // 400 bytes at the cache-write price plus 100 output tokens.
+    assert_eq!(worst, 400 * 3_750_000 / 1_000_000 + 100 * 15);
+    for input in [1, 100, 400] {
+        for output in [0, 50, 100] {
+            for split in [0, input / 2, input] {
+                let real = TokenCounts {
+                    input: input - split,
+                    output,
+                    cache_read: 0,
+                    cache_write: split,
+                };
+                assert!(cost(&price, &real) <= worst);
+            }
+        }
+    }
+}
+
+#[test]
+fn each_threshold_is_crossed_once() {
+    let limit = 10_000_000;
+    assert_eq!(thresholds_crossed(0, 4_999_999, limit), Vec::<u8>::new());
+    assert_eq!(thresholds_crossed(4_999_999, 5_000_000, limit), vec![50]);
+    assert_eq!(
+        thresholds_crossed(5_000_000, 7_000_000, limit),
+        Vec::<u8>::new()
+    );
+    assert_eq!(
+        thresholds_crossed(7_000_000, 12_000_000, limit),
+        vec![80, 100]
+    );
+    assert_eq!(thresholds_crossed(0, 10_000_000, limit), vec![50, 80, 100]);
+    assert_eq!(
+        thresholds_crossed(10_000_000, 20_000_000, limit),
+        Vec::<u8>::new()
+    );
+}
+
+#[test]
+fn the_refusal_names_the_budget_its_limit_and_period() {
+    let b = Budget {
+        id: "b".into(),
+        tenant_id: TenantId::parse("00000000-0000-4000-8000-000000000001").expect("id"),
+        api_key_id: Some("k".into()),
+        api_key_name: Some("ci".into()),
+        limit_micros: 10_000_000,
+        period: Period::Days(7),
+        enforcement: Enforcement::Hard,
+        webhook_url: None,
+        updated_at: 0,
+    };
+    let m = b.exceeded_message(9_500_000, 1_200_000);
+    assert!(
+        m.starts_with("budget_exceeded: API key ci's hard budget of $10.00 per rolling 7 days"),
+        "{m}"
+    );
+    assert!(m.contains("$0.50 left") && m.contains("up to $1.20"), "{m}");
+    assert_eq!(percent_spent(9_500_000, 10_000_000), 95);
+    let mut cheap = b.clone();
+    cheap.limit_micros = 9_999;
+    assert!(cheap.check().is_err());
+    let mut hooked = b;
+    hooked.webhook_url = Some("https://example.com".into());
+    assert!(hooked.check().is_err(), "hard budgets do not alert");
+}

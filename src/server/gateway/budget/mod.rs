@@ -1,0 +1,182 @@
+//! Budgets on the completion path. Before the provider is called, every
+//! hard budget that applies reserves the request's worst-case cost, and the
+//! request is refused (429 `budget_exceeded`) if spend plus what is held
+//! could then cross the limit; after it, the reservation is replaced by
+//! the real cost (nothing, on failure). Soft budgets only count, and alert
+//! when a request's cost crosses 50, 80 or 100 percent.
+//!
+//! Counts live in process (`local`), or in Redis (`shared`) when REDIS_URL
+//! is set, so replicas share one count; each is loaded once from the
+//! ledger. Check and hold are one atomic step either way, so concurrent
+//! requests cannot together overspend.
+
+mod local;
+mod shared;
+
+use redis::aio::ConnectionManager;
+
+use super::error::GatewayError;
+use crate::domain::budget::{day_of, thresholds_crossed, Budget, Day, Enforcement};
+use crate::domain::pricing::Micros;
+use crate::domain::time::{now_millis, DAY};
+use crate::server::services::{budgets, Services};
+
+/// What one request holds against its budgets until it settles.
+#[derive(Debug, Default)]
+pub struct Hold {
+    held: Vec<Held>,
+}
+
+#[derive(Debug)]
+struct Held {
+    budget: Budget,
+    /// The worst case held against a hard budget; 0 for a soft one.
+    amount: Micros,
+    /// Names this reservation in Redis.
+    member: String,
+    /// Held in Redis, or (without it, or while it is unreachable) here.
+    in_redis: bool,
+}
+
+pub struct BudgetGuard {
+    local: local::Counts,
+    redis: Option<ConnectionManager>,
+}
+
+/// A budget's count as the guard reports it.
+pub(super) struct Spent {
+    pub spent: Micros,
+    pub held: Micros,
+}
+
+impl BudgetGuard {
+    pub fn new(redis: Option<ConnectionManager>) -> Self {
+        Self {
+            local: local::Counts::default(),
+            redis,
+        }
+    }
+
+    /// Holds `worst` against each hard budget and notes each soft one;
+    /// refuses, holding nothing, if any hard budget could be crossed.
+    pub async fn reserve(
+        &self,
+        svc: &Services,
+        budgets: Vec<Budget>,
+        request_id: &str,
+        worst: Micros,
+    ) -> Result<Hold, GatewayError> {
+        let mut hold = Hold::default();
+        for budget in budgets {
+            let amount = if budget.enforcement == Enforcement::Hard {
+                worst
+            } else {
+                0
+            };
+            let member = format!("{amount}:{request_id}");
+            match self.reserve_one(svc, &budget, amount, &member).await {
+                Ok((Ok(()), in_redis)) => hold.held.push(Held {
+                    budget,
+                    amount,
+                    member,
+                    in_redis,
+                }),
+                Ok((Err(spent), _)) => {
+                    self.settle(svc, hold, 0);
+                    let message = budget.exceeded_message(spent.spent + spent.held, worst);
+                    return Err(GatewayError::BudgetExceeded(message));
+                }
+                Err(e) => {
+                    self.settle(svc, hold, 0);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(hold)
+    }
+
+    /// One budget's check-and-hold; whether it was held in Redis. While
+    /// Redis is unreachable, counts are kept in process (like rate limits).
+    async fn reserve_one(
+        &self,
+        svc: &Services,
+        budget: &Budget,
+        amount: Micros,
+        member: &str,
+    ) -> Result<(Result<(), Spent>, bool), GatewayError> {
+        if let Some(conn) = &self.redis {
+            match shared::reserve(svc, conn.clone(), budget, amount, member).await {
+                Ok(r) => return Ok((r, true)),
+                Err(shared::Failure::Load(e)) => return Err(e),
+                Err(shared::Failure::Redis(e)) => {
+                    tracing::warn!(error = %e, "Redis unavailable; budgets counted in process")
+                }
+            }
+        }
+        Ok((self.local.reserve(svc, budget, amount).await?, false))
+    }
+
+    /// Replaces what `hold` reserved with the request's real cost (0 gives
+    /// it back); alerts soft budgets whose thresholds it crossed. Never
+    /// waits: Redis and alerts run in tasks.
+    pub fn settle(&self, svc: &Services, hold: Hold, cost: Micros) {
+        let today = day_of(now_millis());
+        let (shared, here): (Vec<Held>, Vec<Held>) =
+            hold.held.into_iter().partition(|h| h.in_redis);
+        for h in here {
+            if let Some(after) = self.local.settle(&h.budget, h.amount, cost, today) {
+                alert(svc, &h.budget, after - cost, after);
+            }
+        }
+        if let (Some(conn), false) = (&self.redis, shared.is_empty()) {
+            let (svc, conn) = (svc.clone(), conn.clone());
+            tokio::spawn(async move {
+                for h in shared {
+                    if let Some(after) = shared::settle(conn.clone(), &h, cost, today).await {
+                        alert(&svc, &h.budget, after - cost, after);
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// Raises a soft budget's alerts for the thresholds `before → after` crossed.
+fn alert(svc: &Services, budget: &Budget, before: Micros, after: Micros) {
+    if budget.enforcement != Enforcement::Soft {
+        return;
+    }
+    let crossed = thresholds_crossed(before, after, budget.limit_micros);
+    if crossed.is_empty() {
+        return;
+    }
+    let (svc, budget) = (svc.clone(), budget.clone());
+    let (first_day, _) = budget.period.days(now_millis());
+    tokio::spawn(async move {
+        for threshold in crossed {
+            if let Err(e) =
+                budgets::alerts::raise(&svc, &budget, first_day * DAY, threshold, after).await
+            {
+                tracing::error!(error = ?e, budget_id = %budget.id, "budget alert not recorded");
+            }
+        }
+    });
+}
+
+/// A budget's spend per day in its current period, from the ledger.
+pub(super) async fn load(
+    svc: &Services,
+    budget: &Budget,
+) -> Result<Vec<(Day, Micros)>, GatewayError> {
+    let store =
+        svc.stores.open(&budget.tenant_id).await.map_err(|e| {
+            GatewayError::Internal(format!("budget {}: tenant store: {e}", budget.id))
+        })?;
+    store
+        .spend_by_day(
+            budget.period.days(now_millis()),
+            budget.api_key_id.as_deref(),
+        )
+        .await
+        .map_err(|e| GatewayError::Internal(format!("budget {}: spend: {e}", budget.id)))
+}

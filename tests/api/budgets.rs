@@ -1,0 +1,386 @@
+//! Budgets over HTTP on both backends: a hard budget never overspends under
+//! 64 concurrent clients (in process, and across two replicas sharing
+//! Redis), refuses in both dialects with `budget_exceeded`, and gives back
+//! unused reservations; a soft budget alerts once per threshold and signs
+//! its webhook; tenant users see only their own budgets.
+
+use std::sync::{Arc, Mutex};
+
+use atrium::domain::budget::{worst_case, Enforcement, Period};
+use atrium::domain::pricing::{parse_usd, Price};
+use atrium::domain::role::Role;
+use atrium::domain::tenant::TenantId;
+use atrium::server::devtools::mock_upstream::MockOptions;
+use atrium::server::services::budgets::{self, BudgetSpec};
+use atrium::server::services::{Actor, ServiceError};
+use axum::http::HeaderMap;
+use base64::Engine;
+use hmac::Mac;
+use serde_json::{json, Value};
+
+use crate::common::{self, TestApp};
+use crate::gateway::{setup, tenant_with_key};
+
+on_both_backends!(
+    a_hard_budget_never_overspends,
+    a_soft_budget_alerts_once_and_signs_its_webhook,
+    tenant_users_see_only_their_budgets;
+    redis: replicas_share_one_hard_budget_through_redis,
+);
+
+/// The catalog's price for both mock models ($3 / $15 per million).
+fn price() -> Price {
+    Price {
+        input_per_mtok: parse_usd("p", "3").expect("price"),
+        output_per_mtok: parse_usd("p", "15").expect("price"),
+        ..Default::default()
+    }
+}
+
+/// A request the mock echoes almost in full: its real cost is about two
+/// thirds of its worst case, so held-back reservations matter.
+fn body(dialect_openai: bool) -> Value {
+    let words = vec!["w"; 60].join(" ");
+    let model = if dialect_openai {
+        "gpt-mock"
+    } else {
+        "claude-mock"
+    };
+    json!({ "model": model, "max_tokens": 64, "messages": [{ "role": "user", "content": words }] })
+}
+
+fn worst(dialect_openai: bool) -> i64 {
+    let bytes = serde_json::to_vec(&body(dialect_openai))
+        .expect("json")
+        .len();
+    worst_case(&price(), bytes as i64, 64)
+}
+
+async fn hard_budget(app: &TestApp, tenant: &TenantId, limit_micros: i64) {
+    let spec = BudgetSpec {
+        tenant: tenant.to_string(),
+        api_key: None,
+        limit_micros,
+        period: Period::Month,
+        enforcement: Enforcement::Hard,
+        webhook_url: None,
+    };
+    budgets::set(&app.svc, &Actor::system("test"), spec)
+        .await
+        .expect("budget");
+}
+
+/// One request, in the dialect `i` picks; its status and error body.
+async fn call(base: &str, key: &str, i: usize) -> (u16, Value) {
+    let openai = i % 2 == 1;
+    let path = if openai {
+        "/v1/chat/completions"
+    } else {
+        "/v1/messages"
+    };
+    let r = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .header("x-api-key", key)
+        .bearer_auth(key)
+        .header("anthropic-version", "2023-06-01")
+        .json(&body(openai))
+        .send()
+        .await
+        .expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// A refusal names the budget in the caller's dialect.
+fn assert_refusal(i: usize, body: &Value) {
+    let message = body
+        .pointer("/error/message")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    assert!(message.contains("hard budget of"), "{body}");
+    if i % 2 == 1 {
+        assert_eq!(
+            body.pointer("/error/code"),
+            Some(&json!("budget_exceeded")),
+            "{body}"
+        );
+        assert_eq!(
+            body.pointer("/error/type"),
+            Some(&json!("budget_exceeded")),
+            "{body}"
+        );
+    } else {
+        assert_eq!(body["type"], "error", "{body}");
+        assert_eq!(
+            body.pointer("/error/type"),
+            Some(&json!("budget_exceeded")),
+            "{body}"
+        );
+    }
+}
+
+/// 64 clients at once against `bases` (round robin), then one at a time
+/// until refused; returns how many were answered.
+async fn spend_it_all(bases: &[String], key: &str) -> usize {
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let (base, key) = (bases[i % bases.len()].clone(), key.to_string());
+            tokio::spawn(async move { (i, call(&base, &key, i).await) })
+        })
+        .collect();
+    let (mut ok, mut refused) = (0, 0);
+    for t in tasks {
+        let (i, (status, body)) = t.await.expect("task");
+        match status {
+            200 => ok += 1,
+            429 => {
+                assert_refusal(i, &body);
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert!(ok >= 10, "about ten worst cases fit: {ok} answered");
+    assert!(refused > 0, "64 at once cannot all fit");
+    // Reservations were given back: what is left still buys requests.
+    let mut more = 0;
+    for i in 0..100 {
+        let (status, body) = call(&bases[i % bases.len()], key, i).await;
+        if status == 429 {
+            assert_refusal(i, &body);
+            break;
+        }
+        assert_eq!(status, 200, "{body}");
+        more += 1;
+    }
+    assert!(more > 0, "unused reservations were released");
+    ok + more
+}
+
+async fn spent(app: &TestApp, tenant: &TenantId) -> i64 {
+    app.running.gateway.ledger.flush().await;
+    let store = app.svc.stores.open(tenant).await.expect("store");
+    let days = Period::Month.days(atrium::domain::time::now_millis());
+    store
+        .spend_by_day(days, None)
+        .await
+        .expect("spend")
+        .into_iter()
+        .map(|(_, m)| m)
+        .sum()
+}
+
+async fn a_hard_budget_never_overspends(app: TestApp) -> TestApp {
+    let mock = MockOptions {
+        latency_ms: 150,
+        ..Default::default()
+    };
+    setup(&app, mock).await;
+    let (tenant, key) = tenant_with_key(&app, "Budgeted", 100_000, "eu-west").await;
+    let w = worst(false).max(worst(true));
+    let limit = w * 21 / 2;
+    hard_budget(&app, &tenant, limit).await;
+    let answered = spend_it_all(&[app.url("")], &key).await;
+    let spent = spent(&app, &tenant).await;
+    assert!(spent <= limit, "spent {spent} of {limit}");
+    assert!(
+        spent + w > limit,
+        "refused only when the worst case no longer fits: {spent} of {limit}"
+    );
+    let refused: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM usage_events WHERE error_type = 'budget_exceeded' AND status = 429",
+    )
+    .fetch_one(&app.svc.db.pool)
+    .await
+    .expect("count");
+    assert!(
+        refused > 0 && answered > 10,
+        "{refused} refusals in the ledger"
+    );
+    app
+}
+
+async fn replicas_share_one_hard_budget_through_redis(app: TestApp) -> TestApp {
+    let redis = common::redis_url().expect("ATRIUM_TEST_REDIS_URL");
+    setup(
+        &app,
+        MockOptions {
+            latency_ms: 150,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (tenant, key) = tenant_with_key(&app, "Shared Budget", 100_000, "eu-west").await;
+    let w = worst(false).max(worst(true));
+    let limit = w * 21 / 2;
+    hard_budget(&app, &tenant, limit).await;
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut config = common::config(&app.db_url, dir.path());
+        config.redis_url = Some(redis.clone());
+        let db = atrium::server::db::Db::connect(&app.db_url)
+            .await
+            .expect("pool");
+        let svc = atrium::server::services::Services::new(db, config, app.svc.secrets.clone());
+        let running = atrium::server::runtime::start(svc).await.expect("replica");
+        replicas.push((running, dir));
+    }
+    let bases: Vec<String> = replicas
+        .iter()
+        .map(|(r, _)| format!("http://{}", r.addr))
+        .collect();
+    spend_it_all(&bases, &key).await;
+    for (r, _) in replicas {
+        r.shutdown().await.expect("replica stops");
+    }
+    let spent = spent(&app, &tenant).await;
+    assert!(spent <= limit, "two replicas spent {spent} of {limit}");
+    assert!(spent + w > limit, "{spent} of {limit}");
+    app
+}
+
+type Received = Arc<Mutex<Vec<(HeaderMap, String)>>>;
+
+/// A webhook receiver on loopback that keeps what it is sent.
+async fn receiver() -> (String, Received) {
+    let got: Received = Arc::default();
+    let keep = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let keep = keep.clone();
+            async move {
+                keep.lock().expect("lock").push((headers, body));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/hook"), got)
+}
+
+/// Checks a delivery as the Standard Webhooks specification says, with
+/// HMAC written out here rather than the server's own code.
+fn verify(secret: &str, headers: &HeaderMap, body: &str) -> bool {
+    let h = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = b64
+        .decode(secret.trim_start_matches("whsec_"))
+        .expect("secret");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).expect("key");
+    mac.update(format!("{}.{}.{}", h("webhook-id"), h("webhook-timestamp"), body).as_bytes());
+    let expected = format!("v1,{}", b64.encode(mac.finalize().into_bytes()));
+    h("webhook-signature").split(' ').any(|s| s == expected)
+}
+
+async fn a_soft_budget_alerts_once_and_signs_its_webhook(app: TestApp) -> TestApp {
+    setup(&app, MockOptions::default()).await;
+    let (tenant, key) = tenant_with_key(&app, "Alerted", 100_000, "eu-west").await;
+    let (url, got) = receiver().await;
+    // One request's real cost is about a thousand micro-dollars; the limit
+    // is a cent, so the third of ten requests crosses 50% and so on.
+    let spec = BudgetSpec {
+        tenant: tenant.to_string(),
+        api_key: Some("k".into()),
+        limit_micros: 10_000,
+        period: Period::Days(7),
+        enforcement: Enforcement::Soft,
+        webhook_url: Some(url),
+    };
+    let set = budgets::set(&app.svc, &Actor::system("test"), spec)
+        .await
+        .expect("budget");
+    let secret = set.webhook_secret.expect("secret shown once");
+    for i in 0..14 {
+        let (status, body) = call(&app.url(""), &key, i).await;
+        assert_eq!(status, 200, "a soft budget never refuses: {body}");
+    }
+    let mut alerts = Vec::new();
+    for _ in 0..100 {
+        alerts = budgets::alerts::list(&app.svc, &Actor::system("test"), &tenant, 10)
+            .await
+            .expect("alerts");
+        if alerts.len() == 3 && alerts.iter().all(|a| a.delivery.starts_with("delivered")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut thresholds: Vec<i64> = alerts.iter().map(|a| a.threshold).collect();
+    thresholds.sort();
+    assert_eq!(thresholds, vec![50, 80, 100], "{alerts:?}");
+    assert!(
+        alerts.iter().all(|a| a.delivery == "delivered 200"),
+        "{alerts:?}"
+    );
+    let got = got.lock().expect("lock").clone();
+    assert_eq!(got.len(), 3, "one delivery per threshold");
+    for (headers, body) in &got {
+        assert!(
+            verify(&secret, headers, body),
+            "signature verifies: {headers:?}"
+        );
+        assert!(!verify(
+            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            headers,
+            body
+        ));
+        let v: Value = serde_json::from_str(body).expect("json");
+        assert_eq!(v["type"], "budget.threshold_reached");
+        assert_eq!(v["data"]["limit_micros"], 10_000);
+    }
+    let audited = app
+        .audit_actions()
+        .await
+        .into_iter()
+        .filter(|(a, _)| a == "budget.alert")
+        .count();
+    assert_eq!(audited, 3);
+    app
+}
+
+async fn tenant_users_see_only_their_budgets(app: TestApp) -> TestApp {
+    let (mine, _) = tenant_with_key(&app, "Mine", 100, "eu-west").await;
+    let (theirs, _) = tenant_with_key(&app, "Theirs", 100, "eu-west").await;
+    hard_budget(&app, &mine, 5_000_000).await;
+    hard_budget(&app, &theirs, 7_000_000).await;
+    let viewer = Actor {
+        user_id: Some("viewer".into()),
+        label: "viewer@mine.test".into(),
+        role: Role::TenantViewer,
+        tenant_id: Some(mine.clone()),
+        client_ip: None,
+    };
+    let own = budgets::status::of_tenant(&app.svc, &viewer, &mine)
+        .await
+        .expect("own");
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0].budget.limit_micros, 5_000_000);
+    assert_eq!(own[0].spent_micros, 0);
+    let other = budgets::status::of_tenant(&app.svc, &viewer, &theirs).await;
+    assert!(matches!(other, Err(ServiceError::Forbidden)), "{other:?}");
+    let spec = BudgetSpec {
+        tenant: mine.to_string(),
+        api_key: None,
+        limit_micros: 1,
+        period: Period::Month,
+        enforcement: Enforcement::Hard,
+        webhook_url: None,
+    };
+    let set = budgets::set(&app.svc, &viewer, spec).await;
+    assert!(
+        matches!(set, Err(ServiceError::Forbidden)),
+        "viewers cannot set budgets"
+    );
+    app
+}
