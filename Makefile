@@ -117,6 +117,7 @@ bench: build
 	ATRIUM_BIN=$(BIN) bench/governance.sh
 	ATRIUM_BIN=$(BIN) bench/stream.sh
 	ATRIUM_BIN=$(BIN) bench/flags.sh
+	ATRIUM_BIN=$(BIN) bench/budgets.sh
 
 clean-data:
 	rm -rf data

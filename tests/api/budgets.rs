@@ -24,7 +24,8 @@ use crate::gateway::{setup, tenant_with_key};
 on_both_backends!(
     a_hard_budget_never_overspends,
     a_soft_budget_alerts_once_and_signs_its_webhook,
-    tenant_users_see_only_their_budgets;
+    tenant_users_see_only_their_budgets,
+    the_tenant_page_shows_budgets_and_warns;
     redis: replicas_share_one_hard_budget_through_redis,
 );
 
@@ -381,6 +382,73 @@ async fn tenant_users_see_only_their_budgets(app: TestApp) -> TestApp {
     assert!(
         matches!(set, Err(ServiceError::Forbidden)),
         "viewers cannot set budgets"
+    );
+    app
+}
+
+async fn page(app: &TestApp, c: &reqwest::Client, path: &str) -> String {
+    let r = c.get(app.url(path)).send().await.expect("page");
+    assert_eq!(r.status().as_u16(), 200);
+    r.text().await.unwrap_or_default()
+}
+
+async fn the_tenant_page_shows_budgets_and_warns(app: TestApp) -> TestApp {
+    use crate::portal::create_user;
+    setup(&app, MockOptions::default()).await;
+    let (tenant, key) = tenant_with_key(&app, "Paged", 100_000, "eu-west").await;
+    let admin = app.admin().await;
+    let tid = tenant.to_string();
+    let form = [
+        ("tenant_id", tid.as_str()),
+        ("key", ""),
+        ("limit", "0.01"),
+        ("period", "7d"),
+        ("enforcement", "soft"),
+        ("webhook", ""),
+    ];
+    let (status, body) = app.call(&admin, "set_budget", &form).await;
+    assert_eq!(status, 200, "{body}");
+    let bad = [("limit", "ten"), ("period", "7d")];
+    let bad: Vec<_> = form
+        .iter()
+        .map(|(k, v)| (*k, bad.iter().find(|b| b.0 == *k).map_or(*v, |b| b.1)))
+        .collect();
+    let (status, body) = app.call(&admin, "set_budget", &bad).await;
+    assert_eq!(status, 400, "{body}");
+    let path = format!("/tenants/{tid}");
+    let html = page(&app, &admin, &path).await;
+    for part in [
+        "<td>whole tenant</td><td>soft</td><td>$0.01</td>",
+        "rolling 7 days",
+        "Set budget",
+    ] {
+        assert!(html.contains(part), "the budgets table shows {part:?}");
+    }
+    assert!(!html.contains("budget-banner"), "nothing spent yet");
+    for i in 0..9 {
+        assert_eq!(call(&app.url(""), &key, i).await.0, 200);
+    }
+    app.running.gateway.ledger.flush().await;
+    create_user(&app, &admin, "viewer@paged.io", "tenant_viewer", &tid).await;
+    let viewer = common::client();
+    app.sign_in(&viewer, "viewer@paged.io", "a-long-password-1")
+        .await;
+    let html = page(&app, &viewer, &path).await;
+    assert!(
+        html.contains("budget-banner"),
+        "80% spent shows a banner: {html}"
+    );
+    assert!(html.contains("% spent"), "{html}");
+    assert!(!html.contains("Set budget"), "viewers get no form");
+    let (status, _) = app.call(&viewer, "set_budget", &form).await;
+    assert_eq!(status, 403);
+    let (status, body) = app
+        .call(&viewer, "tenant_budgets", &[("id", tid.as_str())])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["budgets"][0]["spent_micros"].as_i64().unwrap_or(0) >= 8_000,
+        "{body}"
     );
     app
 }

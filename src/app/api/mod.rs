@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod billing;
+pub mod budgets;
 pub mod catalog;
 pub mod flags;
 pub mod keys;

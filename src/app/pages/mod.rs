@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod billing;
+pub mod budgets;
 pub mod dashboard;
 pub mod flag_detail;
 pub mod flags;

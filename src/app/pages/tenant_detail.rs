@@ -3,6 +3,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use crate::app::api::budgets::{tenant_budgets, RemoveBudget, SetBudget};
 use crate::app::api::catalog::tenant_usage;
 use crate::app::api::flags::tenant_platform_flags;
 use crate::app::api::keys::{list_keys, CreateKey, RevokeKey};
@@ -13,6 +14,7 @@ use crate::app::api::tenants::{
 use crate::app::components::data_table::{Column, DataTable};
 use crate::app::components::flash::{outcome, ErrorBox};
 use crate::app::components::status::Badge;
+use crate::app::pages::budgets::{BudgetBanner, BudgetsSection};
 use crate::app::pages::flags::TenantFlags;
 use crate::app::pages::layout::MeResource;
 use crate::domain::api_key::{ApiKey, KeyStatus};
@@ -31,6 +33,8 @@ pub fn TenantDetailPage() -> impl IntoView {
     let revoke_key = ServerAction::<RevokeKey>::new();
     let move_data = ServerAction::<SetTenantIsolation>::new();
     let retention = ServerAction::<SetAuditRetention>::new();
+    let set_budget = ServerAction::<SetBudget>::new();
+    let remove_budget = ServerAction::<RemoveBudget>::new();
     // Every resource is created here, before any suspense, so the server and
     // the browser create them in the same order and hydration lines up.
     let tenant = Resource::new(
@@ -48,6 +52,16 @@ pub fn TenantDetailPage() -> impl IntoView {
         |(id, _)| get_tenant_data(id),
     );
     let usage = Resource::new(id, tenant_usage);
+    let budgets = Resource::new(
+        move || {
+            (
+                id(),
+                set_budget.version().get(),
+                remove_budget.version().get(),
+            )
+        },
+        |(id, _, _)| tenant_budgets(id),
+    );
     let platform_flags = Resource::new(id, tenant_platform_flags);
     let me = expect_context::<MeResource>();
     // Only those who may manage the tenant's keys ask for them: a viewer's
@@ -73,8 +87,11 @@ pub fn TenantDetailPage() -> impl IntoView {
                         let manage = me.as_ref().is_some_and(|m| m.can_manage(&t.id));
                         view! {
                             <Title text=t.name.clone()/>
+                            <BudgetBanner budgets/>
                             <TenantHeader tenant=t.clone()/>
                             <UsageSummary usage/>
+                            <BudgetsSection tenant_id=t.id.to_string() budgets set=set_budget
+                                remove=remove_budget admin/>
                             <DataSection tenant=t.clone() data admin action=move_data/>
                             <TenantFlags flags=platform_flags/>
                             {admin.then(|| view! { <SettingsForm tenant=t.clone() action=update status/> })}
