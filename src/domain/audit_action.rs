@@ -24,6 +24,8 @@ pub enum AuditAction {
     BudgetRemove,
     #[serde(rename = "budget.alert")]
     BudgetAlert,
+    #[serde(rename = "invoice.issue")]
+    InvoiceIssue,
     #[serde(rename = "flag.create")]
     FlagCreate,
     #[serde(rename = "flag.rules")]
@@ -87,7 +89,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 39] = [
+    pub const ALL: [AuditAction; 40] = [
         AuditAction::ApiKeyCreate,
         AuditAction::ApiKeyRevoke,
         AuditAction::AuditExport,
@@ -97,6 +99,7 @@ impl AuditAction {
         AuditAction::BudgetSet,
         AuditAction::BudgetRemove,
         AuditAction::BudgetAlert,
+        AuditAction::InvoiceIssue,
         AuditAction::FlagCreate,
         AuditAction::FlagRules,
         AuditAction::FlagRollout,
@@ -140,6 +143,7 @@ impl AuditAction {
             AuditAction::BudgetSet => "budget.set",
             AuditAction::BudgetRemove => "budget.remove",
             AuditAction::BudgetAlert => "budget.alert",
+            AuditAction::InvoiceIssue => "invoice.issue",
             AuditAction::FlagCreate => "flag.create",
             AuditAction::FlagRules => "flag.rules",
             AuditAction::FlagRollout => "flag.rollout",

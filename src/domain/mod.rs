@@ -10,6 +10,7 @@ pub mod completion;
 pub mod flag;
 pub mod flash;
 pub mod gcra;
+pub mod invoice;
 pub mod page;
 pub mod pii;
 pub mod plan;

@@ -163,6 +163,16 @@ pub struct Config {
     #[arg(long, env = "ATRIUM_DRAIN_SECS", default_value_t = 30, global = true)]
     pub drain_secs: u64,
 
+    /// After a month ends, how long late usage may still arrive before its
+    /// invoices are issued (and become immutable).
+    #[arg(
+        long,
+        env = "ATRIUM_INVOICE_GRACE_SECS",
+        default_value_t = 3600,
+        global = true
+    )]
+    pub invoice_grace_secs: u64,
+
     /// On a fresh database, register the mock provider at this address
     /// (`atrium mock-upstream`, which `make run` starts) as the demo providers.
     #[arg(long, env = "ATRIUM_DEMO_UPSTREAM", global = true)]

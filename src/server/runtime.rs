@@ -15,7 +15,7 @@ use crate::server::crypto::SecretBox;
 use crate::server::db::{Db, DbError};
 use crate::server::gateway::Gateway;
 use crate::server::services::{
-    api_keys, audit, audit_anchor, bootstrap, control, flags, ServiceError, Services,
+    api_keys, audit, audit_anchor, bootstrap, control, flags, invoices, ServiceError, Services,
 };
 
 use super::http::{router, AppState};
@@ -135,6 +135,7 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
     let flusher = api_keys::spawn_last_used_flusher(services.clone());
     let retention = audit::spawn_retention(services.clone());
     let anchor = audit_anchor::spawn(services.clone());
+    let issuer = invoices::spawn_issuer(services.clone());
     let metrics = serve_metrics(&services, &gateway).await?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state, gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -147,6 +148,7 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
         watcher.abort();
         flusher.abort();
         retention.abort();
+        issuer.abort();
         if let Some(a) = anchor {
             a.abort();
         }

@@ -17,6 +17,7 @@ mod flag_pages;
 mod flags;
 mod gateway;
 mod governance;
+mod invoices;
 mod isolation;
 mod plans;
 mod portal;
@@ -41,6 +42,7 @@ fn main() -> std::process::ExitCode {
         usage_export::trials(),
         gateway::trials(),
         governance::trials(),
+        invoices::trials(),
         isolation::trials(),
         portal::trials(),
         portal_abuse::trials(),

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod budget;
 pub mod catalog;
 pub mod flag;
+pub mod invoice;
 pub mod key;
 pub mod pii;
 pub mod plan;
@@ -65,6 +66,9 @@ pub enum Command {
     /// Budgets: hard (refuse) or soft (alert) spending limits.
     #[command(subcommand)]
     Budget(budget::BudgetCmd),
+    /// Monthly invoices: drafts, issuing, CSV and JSON.
+    #[command(subcommand)]
+    Invoice(invoice::InvoiceCmd),
     /// Model prices with history (`price set` schedules a new version).
     #[command(subcommand)]
     Price(price::PriceCmd),
@@ -186,6 +190,7 @@ async fn on_database(svc: &Services, command: Command) -> Result<(), CliError> {
         Command::Model(cmd) => catalog::model(svc, cmd).await,
         Command::Plan(cmd) => Ok(plan::run(svc, cmd).await?),
         Command::Budget(cmd) => Ok(budget::run(svc, cmd).await?),
+        Command::Invoice(cmd) => Ok(invoice::run(svc, cmd).await?),
         Command::Price(cmd) => Ok(price::run(svc, cmd).await?),
         Command::Usage(cmd) => usage::run(svc, cmd).await,
         Command::Policy(cmd) => Ok(policy::run(svc, cmd).await?),

@@ -15,6 +15,7 @@ pub mod dead_letters;
 pub mod error;
 pub mod flags;
 pub mod flash;
+pub mod invoices;
 pub mod plans;
 pub mod policies;
 pub mod sessions;

@@ -18,7 +18,7 @@ use crate::domain::time::now_millis;
 
 use super::audit::Entry;
 use super::{control, new_id, tenants, Actor, Result, ServiceError, Services};
-use snapshot::load;
+pub(crate) use snapshot::load;
 
 /// Where a provider's API key comes from.
 #[derive(Debug, Clone)]

@@ -155,7 +155,7 @@ async fn load_prices(conn: &mut AnyConnection) -> Result<ById<PriceHistory>> {
 /// The whole catalog from the database.
 /// One read transaction, so providers, deployments and aliases agree with
 /// each other even while a change commits.
-pub(super) async fn load(svc: &Services) -> Result<Catalog> {
+pub(crate) async fn load(svc: &Services) -> Result<Catalog> {
     let mut tx = consistent_read(svc).await?;
     let (providers, by_id) = load_providers(svc, &mut tx).await?;
     let (models, names_by_id) = load_models(&mut tx, &by_id).await?;
