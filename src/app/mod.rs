@@ -10,8 +10,8 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use pages::{
-    audit, billing, dashboard, flag_detail, flags, layout, login, models, not_found, policies,
-    tenant_detail, tenants, users,
+    audit, billing, dashboard, flag_detail, flags, invoice, layout, login, models, not_found,
+    policies, tenant_detail, tenants, usage, users,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -64,6 +64,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=dashboard::DashboardPage/>
                     <Route path=path!("tenants") view=tenants::TenantsPage/>
                     <Route path=path!("tenants/:id") view=tenant_detail::TenantDetailPage/>
+                    <Route path=path!("tenants/:id/invoices/:month") view=invoice::InvoicePage/>
+                    <Route path=path!("tenants/:id/usage") view=usage::UsagePage/>
                     <Route path=path!("users") view=users::UsersPage/>
                     <Route path=path!("models") view=models::ModelsPage/>
                     <Route path=path!("audit") view=audit::AuditPage/>

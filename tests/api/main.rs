@@ -12,6 +12,7 @@ mod abuse_audit;
 mod abuse_stream;
 mod budgets;
 mod cli;
+mod dashboards;
 mod flag_insight;
 mod flag_pages;
 mod flags;
@@ -34,6 +35,7 @@ fn main() -> std::process::ExitCode {
         abuse_stream::trials(),
         budgets::trials(),
         cli::trials(),
+        dashboards::trials(),
         flags::trials(),
         flag_insight::trials(),
         flag_pages::trials(),

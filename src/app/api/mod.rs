@@ -7,10 +7,12 @@ pub mod billing;
 pub mod budgets;
 pub mod catalog;
 pub mod flags;
+pub mod invoices;
 pub mod keys;
 pub mod policies;
 pub mod session;
 pub mod tenants;
+pub mod usage;
 pub mod users;
 
 use leptos::prelude::ServerFnError;

@@ -1,5 +1,6 @@
 //! Widgets shared by the pages.
 
+pub mod chart;
 pub mod data_table;
 pub mod flash;
 pub mod pager;

@@ -9,6 +9,7 @@ use leptos_meta::Title;
 use crate::app::api::billing::{billing_overview, Billing, CreatePlan, SetPrice};
 use crate::app::components::data_table::{Column, DataTable};
 use crate::app::components::flash::{outcome, ErrorBox};
+use crate::app::pages::platform_usage::PlatformUsageSection;
 use crate::domain::pricing::format_usd;
 use crate::domain::time::format_millis;
 
@@ -22,7 +23,8 @@ pub fn BillingPage() -> impl IntoView {
     );
     view! {
         <Title text="Billing"/>
-        <h1>"Billing"</h1>
+        <h1>"Usage & billing"</h1>
+        <PlatformUsageSection/>
         {move || outcome(create.value().get(), |p| format!("Created plan {}.", p.name))}
         {move || outcome(price.value().get(), |v| format!("Price set from {}.", format_millis(v.effective_from)))}
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>

@@ -46,8 +46,9 @@ fn Sidebar(me: Me) -> impl IntoView {
                 <li><A href="/">"Dashboard"</A></li>
                 {admin.then(|| view! { <li><A href="/tenants">"Tenants"</A></li> })}
                 {admin.then(|| view! { <li><A href="/models">"Providers & models"</A></li> })}
-                {admin.then(|| view! { <li><A href="/billing">"Billing"</A></li> })}
+                {admin.then(|| view! { <li><A href="/billing">"Usage & billing"</A></li> })}
                 {own_tenant.clone().map(|t| view! { <li><A href=format!("/tenants/{t}")>"My tenant"</A></li> })}
+                {own_tenant.clone().map(|t| view! { <li><A href=format!("/tenants/{t}/usage")>"Usage"</A></li> })}
                 {can_manage_users.then(|| view! { <li><A href="/users">"Users"</A></li> })}
                 {can_manage_users.then(|| {
                     let policies = own_tenant.clone().map_or_else(|| "/policies".to_string(), |t| format!("/policies?tenant={t}"));

@@ -6,6 +6,7 @@ use leptos_router::hooks::use_params_map;
 use crate::app::api::budgets::{tenant_budgets, RemoveBudget, SetBudget};
 use crate::app::api::catalog::tenant_usage;
 use crate::app::api::flags::tenant_platform_flags;
+use crate::app::api::invoices::tenant_invoices;
 use crate::app::api::keys::{list_keys, CreateKey, RevokeKey};
 use crate::app::api::tenants::{
     get_tenant, get_tenant_data, DeleteTenant, SetAuditRetention, SetTenantIsolation,
@@ -16,6 +17,7 @@ use crate::app::components::flash::{outcome, ErrorBox};
 use crate::app::components::status::Badge;
 use crate::app::pages::budgets::{BudgetBanner, BudgetsSection};
 use crate::app::pages::flags::TenantFlags;
+use crate::app::pages::invoice::InvoicesSection;
 use crate::app::pages::layout::MeResource;
 use crate::domain::api_key::{ApiKey, KeyStatus};
 use crate::domain::pricing::format_usd;
@@ -52,6 +54,7 @@ pub fn TenantDetailPage() -> impl IntoView {
         |(id, _)| get_tenant_data(id),
     );
     let usage = Resource::new(id, tenant_usage);
+    let invoices = Resource::new(id, tenant_invoices);
     let budgets = Resource::new(
         move || {
             (
@@ -92,6 +95,7 @@ pub fn TenantDetailPage() -> impl IntoView {
                             <UsageSummary usage/>
                             <BudgetsSection tenant_id=t.id.to_string() budgets set=set_budget
                                 remove=remove_budget admin/>
+                            <InvoicesSection tenant_id=t.id.to_string() invoices/>
                             <DataSection tenant=t.clone() data admin action=move_data/>
                             <TenantFlags flags=platform_flags/>
                             {admin.then(|| view! { <SettingsForm tenant=t.clone() action=update status/> })}
@@ -120,6 +124,7 @@ fn TenantHeader(tenant: Tenant) -> impl IntoView {
             <dt>"Limits"</dt><dd>{format!("{} requests/min · {} tokens/min", tenant.rpm_limit, tenant.tpm_limit)}</dd>
             <dt>"Created"</dt><dd>{format_millis(tenant.created_at)}</dd>
         </dl>
+        <p><a href=format!("/tenants/{}/usage", tenant.id) data-testid="usage-link">"Usage dashboard →"</a></p>
     }
 }
 

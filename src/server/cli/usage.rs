@@ -37,6 +37,12 @@ pub enum UsageCmd {
         #[arg(long)]
         to: String,
     },
+    /// Recomputes the hourly rollups the dashboards read from the events
+    /// (of one tenant, or all); they are normally kept by the ledger writer.
+    RebuildRollups {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
 }
 
 /// `--from` / `--to` as milliseconds.
@@ -81,6 +87,17 @@ pub async fn run(svc: &Services, cmd: UsageCmd) -> Result<(), CliError> {
         UsageCmd::Export {
             tenant, from, to, ..
         } => return export(svc, tenant, &from, &to).await,
+        UsageCmd::RebuildRollups { tenant } => {
+            let tenant = match tenant {
+                Some(t) => Some(tenants::find(svc, &actor, &t).await?.id),
+                None => None,
+            };
+            let (tenants, rows) =
+                crate::server::services::dashboards::rebuild_rollups(svc, &actor, tenant.as_ref())
+                    .await?;
+            println!("rebuilt {rows} hourly rollups for {tenants} tenants");
+            return Ok(());
+        }
         UsageCmd::Report {
             tenant,
             from,

@@ -1,6 +1,7 @@
 //! The HTTP face: one axum router serving the portal, its server functions,
 //! sign-in, and the operational endpoints.
 
+pub mod downloads;
 pub mod error;
 pub mod export;
 pub mod ops;
@@ -32,6 +33,11 @@ pub fn router(state: AppState, gateway: crate::server::gateway::Gateway) -> Rout
         .route("/auth/sign-in", post(sign_in::sign_in))
         .route("/auth/sign-out", post(sign_in::sign_out))
         .route("/audit/export", post(export::audit_export))
+        .route(
+            "/tenants/{id}/invoices/{month}/download",
+            get(downloads::invoice),
+        )
+        .route("/tenants/{id}/usage/download", get(downloads::usage))
         .leptos_routes_with_context(&state, routes, context, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

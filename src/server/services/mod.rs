@@ -11,6 +11,7 @@ pub mod bootstrap;
 pub mod budgets;
 pub mod catalog;
 pub mod control;
+pub mod dashboards;
 pub mod dead_letters;
 pub mod error;
 pub mod flags;

@@ -12,6 +12,7 @@ mod lifecycle;
 mod location;
 mod moves;
 mod pools;
+mod rollup;
 mod schema;
 mod spend;
 mod store;
@@ -26,6 +27,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use location::Location;
 pub use moves::OnSwitch;
+pub use rollup::HourRow;
 pub use store::TenantStore;
 
 use super::{pool_options, sqlite_path, Backend, Db, DbError};

@@ -5,12 +5,12 @@
 //! The shared row-level tables get the same changes from
 //! `migrations/{sqlite,postgres}`: a change here needs its twin there.
 
-pub const MIGRATIONS: &[&[&str]] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
 
 /// Tables holding tenant data, for counts, sizes and erasure.
-pub const TABLES: &[&str] = &["usage_events"];
+pub const TABLES: &[&str] = &["usage_events", "usage_hourly"];
 
 const V1: &[&str] = &[
     "CREATE TABLE {t:usage_events} (
@@ -46,6 +46,39 @@ const V3: &[&str] = &[
     "ALTER TABLE {t:usage_events} ADD COLUMN kind TEXT NOT NULL DEFAULT 'completion'",
     "ALTER TABLE {t:usage_events} ADD COLUMN units BIGINT NOT NULL DEFAULT 0",
 ];
+
+/// Hourly rollups of the ledger per model and key, written with the events
+/// (twin of migrations/*/0014_usage_hourly.sql); dashboards read these,
+/// never the raw events.
+const V4: &[&str] = &[
+    "CREATE TABLE {t:usage_hourly} (
+        tenant_id          TEXT NOT NULL,
+        hour               BIGINT NOT NULL,
+        model              TEXT NOT NULL,
+        api_key_id         TEXT NOT NULL,
+        requests           BIGINT NOT NULL,
+        errors             BIGINT NOT NULL,
+        input_tokens       BIGINT NOT NULL,
+        output_tokens      BIGINT NOT NULL,
+        cache_read_tokens  BIGINT NOT NULL,
+        cache_write_tokens BIGINT NOT NULL,
+        cost_micros        BIGINT NOT NULL,
+        units              BIGINT NOT NULL,
+        PRIMARY KEY (tenant_id, hour, model, api_key_id)
+    )",
+    ROLLUP_FROM_EVENTS,
+];
+
+/// Every rollup row from the events: the backfill, and the rebuild.
+pub const ROLLUP_FROM_EVENTS: &str = "INSERT INTO {t:usage_hourly} (tenant_id, hour, model, \
+     api_key_id, requests, errors, input_tokens, output_tokens, cache_read_tokens, \
+     cache_write_tokens, cost_micros, units) \
+     SELECT tenant_id, (created_at / 3600000) * 3600000, model, COALESCE(api_key_id, ''), \
+     SUM(CASE WHEN kind = 'completion' THEN 1 ELSE 0 END), \
+     SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), SUM(input_tokens), SUM(output_tokens), \
+     SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(cost_micros), SUM(units) \
+     FROM {t:usage_events} GROUP BY tenant_id, (created_at / 3600000) * 3600000, model, \
+     COALESCE(api_key_id, '')";
 
 /// Replaces each `{t:name}` with `table(name)`.
 pub fn render(sql: &str, table: impl Fn(&str) -> String) -> String {

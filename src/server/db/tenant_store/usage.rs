@@ -127,9 +127,10 @@ impl TenantStore {
         }
         self.enter(&mut tx).await?;
         let table = self.table("usage_events");
+        let mut inserted = std::collections::HashSet::new();
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
             let sql = insert_sql(self.backend, &table, chunk.len());
-            let mut q = sqlx::query(&sql);
+            let mut q = sqlx::query_scalar::<_, String>(&sql);
             for e in chunk {
                 q = q
                     .bind(&e.request_id)
@@ -153,8 +154,13 @@ impl TenantStore {
                     .bind(e.kind.as_str())
                     .bind(e.units);
             }
-            q.execute(&mut *tx).await?;
+            inserted.extend(q.fetch_all(&mut *tx).await?);
         }
+        let new: Vec<&UsageEvent> = events
+            .iter()
+            .filter(|e| inserted.contains(&e.request_id))
+            .collect();
+        self.roll_up(&mut tx, &new).await?;
         // SQLite: the insert took the write lock, so nothing can move the
         // tenant between this check and the commit.
         if let (Some(epoch), Backend::Sqlite) = (fenced, self.backend) {
@@ -312,7 +318,8 @@ fn insert_sql(backend: Backend, table: &str, rows: usize) -> String {
         })
         .collect();
     format!(
-        "INSERT INTO {table} ({COLUMNS}) VALUES {} ON CONFLICT (request_id) DO NOTHING",
+        "INSERT INTO {table} ({COLUMNS}) VALUES {} ON CONFLICT (request_id) DO NOTHING \
+         RETURNING request_id",
         tuples.join(", ")
     )
 }

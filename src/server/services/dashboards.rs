@@ -1,0 +1,203 @@
+//! The usage dashboards: a tenant's Usage page and the platform overview,
+//! read from the hourly rollups (never the raw events), so they stay fast
+//! however large the ledger grows.
+
+use std::collections::BTreeMap;
+
+use super::{budgets, Actor, Result, Services};
+use crate::domain::budget::{Enforcement, Period};
+use crate::domain::dashboard::{burn, days, traffic, Hour, PlatformUsage, Span, TenantUsage};
+use crate::domain::invoice::Month;
+use crate::domain::plan::days_in_month;
+use crate::domain::role::Access;
+use crate::domain::tenant::TenantId;
+use crate::domain::time::{now_millis, DAY, HOUR};
+use crate::server::db::tenant_store::HourRow;
+
+fn hour(r: HourRow) -> (String, Hour) {
+    let tokens = r.input_tokens + r.output_tokens + r.cache_read_tokens + r.cache_write_tokens;
+    let h = Hour {
+        hour: r.hour,
+        model: r.model,
+        requests: r.requests,
+        errors: r.errors,
+        tokens,
+        cost_micros: r.cost_micros,
+    };
+    (r.api_key_id, h)
+}
+
+/// The tenant's usage over `span`, of one model or key when given.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
+pub async fn tenant(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: &TenantId,
+    span: Span,
+    model: Option<String>,
+    key: Option<String>,
+) -> Result<TenantUsage> {
+    actor.require(tenant_id, Access::Read)?;
+    let tenant = super::tenants::get(svc, actor, tenant_id).await?;
+    let now = now_millis();
+    let window = span.window(now);
+    let month = Month::of(now).window();
+    let from = window.0.min(month.0).min(now - 48 * HOUR);
+    let store = svc.stores.open(tenant_id).await?;
+    let rows: Vec<(String, Hour)> = store
+        .hours((from, window.1), None, None)
+        .await?
+        .into_iter()
+        .map(hour)
+        .collect();
+    let mut models: Vec<String> = rows
+        .iter()
+        .map(|(_, h)| h.model.clone())
+        .filter(|m| m != "-")
+        .collect();
+    models.sort();
+    models.dedup();
+    let chosen: Vec<Hour> = rows
+        .iter()
+        .filter(|(k, h)| {
+            model.as_ref().is_none_or(|m| *m == h.model) && key.as_ref().is_none_or(|x| x == k)
+        })
+        .map(|(_, h)| h.clone())
+        .collect();
+    let in_window: Vec<Hour> = chosen
+        .iter()
+        .filter(|h| h.hour >= window.0)
+        .cloned()
+        .collect();
+    let all: Vec<Hour> = rows.into_iter().map(|(_, h)| h).collect();
+    Ok(TenantUsage {
+        tenant_id: tenant_id.to_string(),
+        tenant_name: tenant.name,
+        span,
+        days: days(&in_window, window),
+        traffic: traffic(&chosen, now),
+        burn: month_burn(svc, actor, tenant_id, &all, month).await?,
+        models,
+        keys: key_names(svc, tenant_id).await?,
+        model,
+        key,
+    })
+}
+
+/// The burn-down of the tenant-wide month budget (hard first), if any.
+async fn month_burn(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: &TenantId,
+    hours: &[Hour],
+    month: (i64, i64),
+) -> Result<Option<crate::domain::dashboard::Burn>> {
+    let list = budgets::list(svc, actor, tenant_id).await?;
+    let Some(b) = list
+        .iter()
+        .filter(|b| b.api_key_id.is_none() && b.period == Period::Month)
+        .min_by_key(|b| b.enforcement != Enforcement::Hard)
+    else {
+        return Ok(None);
+    };
+    let today_end = (now_millis().div_euclid(DAY) + 1) * DAY;
+    let so_far = days(hours, (month.0, today_end));
+    let in_month = days_in_month(Month::of(month.0).first_day());
+    Ok(Some(burn(&so_far, i64::from(in_month), b.limit_micros)))
+}
+
+async fn key_names(svc: &Services, tenant_id: &TenantId) -> Result<Vec<(String, String)>> {
+    Ok(
+        sqlx::query_as("SELECT id, name FROM api_keys WHERE tenant_id = $1 ORDER BY name")
+            .bind(tenant_id.as_str())
+            .fetch_all(&svc.db.pool)
+            .await?,
+    )
+}
+
+/// Every tenant's usage this month and the last 30 days' trend (platform admins).
+pub async fn platform(svc: &Services, actor: &Actor) -> Result<PlatformUsage> {
+    actor.require_platform_admin()?;
+    let now = now_millis();
+    let month = Month::of(now).window();
+    let trend_window = Span::Days(30).window(now);
+    let tenants: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, name FROM tenants ORDER BY name")
+            .fetch_all(&svc.db.pool)
+            .await?;
+    let mut by_tenant = Vec::new();
+    let mut by_model: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut trend: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut warnings = Vec::new();
+    for (id, name) in tenants {
+        let Ok(tid) = TenantId::parse(&id) else {
+            continue;
+        };
+        let store = svc.stores.open(&tid).await?;
+        let from = month.0.min(trend_window.0);
+        let hours = store.hours((from, trend_window.1), None, None).await?;
+        let (mut cost, mut requests) = (0, 0);
+        for r in hours {
+            *trend.entry(r.hour.div_euclid(DAY) * DAY).or_default() += r.cost_micros;
+            if r.hour >= month.0 {
+                cost += r.cost_micros;
+                requests += r.requests;
+                let m = by_model.entry(r.model.clone()).or_default();
+                m.0 += r.cost_micros;
+                m.1 += r.requests;
+            }
+        }
+        by_tenant.push((id, name.clone(), cost, requests));
+        for s in budgets::status::of_tenant(svc, actor, &tid).await? {
+            if s.percent() >= 50 {
+                warnings.push((name.clone(), s));
+            }
+        }
+    }
+    by_tenant.sort_by_key(|t| std::cmp::Reverse(t.2));
+    let mut top_models: Vec<(String, i64, i64)> = by_model
+        .into_iter()
+        .filter(|(m, _)| m != "-")
+        .map(|(m, (c, r))| (m, c, r))
+        .collect();
+    top_models.sort_by_key(|m| std::cmp::Reverse(m.1));
+    top_models.truncate(10);
+    let trend = (0..30)
+        .map(|i| trend_window.0 + i * DAY)
+        .map(|d| (d, trend.get(&d).copied().unwrap_or(0)))
+        .collect();
+    Ok(PlatformUsage {
+        month_cost_micros: by_tenant.iter().map(|t| t.2).sum(),
+        month_requests: by_tenant.iter().map(|t| t.3).sum(),
+        top_tenants: by_tenant.into_iter().take(10).collect(),
+        top_models,
+        trend,
+        budgets: warnings,
+    })
+}
+
+/// Recomputes the hourly rollups from the events, for one tenant or all
+/// (platform admins); returns (tenants, hour rows).
+pub async fn rebuild_rollups(
+    svc: &Services,
+    actor: &Actor,
+    tenant: Option<&TenantId>,
+) -> Result<(usize, u64)> {
+    actor.require_platform_admin()?;
+    let ids: Vec<String> = match tenant {
+        Some(t) => vec![t.to_string()],
+        None => {
+            sqlx::query_scalar("SELECT id FROM tenants")
+                .fetch_all(&svc.db.pool)
+                .await?
+        }
+    };
+    let mut rows = 0;
+    for id in &ids {
+        let Ok(tid) = TenantId::parse(id) else {
+            continue;
+        };
+        rows += svc.stores.open(&tid).await?.rebuild_rollups().await?;
+    }
+    Ok((ids.len(), rows))
+}
