@@ -118,6 +118,7 @@ bench: build
 	ATRIUM_BIN=$(BIN) bench/stream.sh
 	ATRIUM_BIN=$(BIN) bench/flags.sh
 	ATRIUM_BIN=$(BIN) bench/budgets.sh
+	ATRIUM_BIN=$(BIN) bench/dashboards.sh
 
 clean-data:
 	rm -rf data

@@ -23,7 +23,15 @@ module.exports = defineConfig({
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
     },
   },
-  webServer: {
+  // The mock provider first: the server registers it as the demo catalog
+  // (demo-claude, demo-gpt), so specs can make real completions.
+  webServer: [{
+    command: `${process.env.ATRIUM_BIN || '../target/release/atrium'} mock-upstream --addr 127.0.0.1:${port + 1}`,
+    port: port + 1,
+    timeout: 30_000,
+    reuseExistingServer: false,
+    env: { RUST_LOG: 'warn' },
+  }, {
     command: `${process.env.ATRIUM_BIN || '../target/release/atrium'} serve`,
     url: `http://127.0.0.1:${port}/readyz`,
     timeout: 60_000,
@@ -36,7 +44,10 @@ module.exports = defineConfig({
       DATABASE_URL: '',
       ATRIUM_ADMIN_EMAIL: 'admin@e2e.test',
       ATRIUM_ADMIN_PASSWORD: 'e2e-admin-password-1',
+      ATRIUM_DEMO_UPSTREAM: `127.0.0.1:${port + 1}`,
+      // Last month's invoices may be issued at once (no grace period).
+      ATRIUM_INVOICE_GRACE_SECS: '0',
       RUST_LOG: 'warn',
     },
-  },
+  }],
 });

@@ -9,8 +9,8 @@ failOnBrowserErrors();
 test('create a plan and see it listed', async ({ page }) => {
   const name = `Plan ${unique()}`;
   await signIn(page, ADMIN);
-  await page.locator('.sidebar').getByRole('link', { name: 'Billing' }).click();
-  await expect(page.getByRole('heading', { name: 'Billing' })).toBeVisible();
+  await page.locator('.sidebar').getByRole('link', { name: 'Usage & billing' }).click();
+  await expect(page.getByRole('heading', { name: 'Usage & billing' })).toBeVisible();
   await hydrated(page);
   const form = page.getByTestId('plan-create');
   await form.getByLabel('Name').fill(name);

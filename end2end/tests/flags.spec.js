@@ -4,21 +4,9 @@
 // sees who gets a platform flag and where a tenant's bucket falls.
 const { test, expect } = require('@playwright/test');
 
-const { ADMIN, unique, failOnBrowserErrors, hydrated, signIn, tenantPage } = require('./support');
+const { ADMIN, unique, failOnBrowserErrors, hydrated, signIn, tenantPage, createUser } = require('./support');
 
 failOnBrowserErrors();
-
-async function createUser(page, { email, password }, role, tenant) {
-  await page.goto('/users');
-  await hydrated(page);
-  const form = page.locator('section', { hasText: 'New user' });
-  await form.getByLabel('Email').fill(email);
-  await form.getByLabel('Password').fill(password);
-  await form.locator('select[name=role]').selectOption(role);
-  await form.locator('select[name=tenant_id]').selectOption({ label: tenant });
-  await form.getByRole('button', { name: 'Create user' }).click();
-  await expect(page.getByText(`Created ${email}.`)).toBeVisible();
-}
 
 test('a tenant admin creates a flag, rolls it out to 50%, kills it, sees the history', async ({ page }) => {
   const tenant = `Flags ${unique()}`;

@@ -47,4 +47,17 @@ async function tenantPage(page, name) {
   return page.url().split('/tenants/')[1];
 }
 
-module.exports = { ADMIN, unique, failOnBrowserErrors, hydrated, signIn, tenantPage };
+/** Creates a user from the users page, bound to `tenant` (its name). */
+async function createUser(page, { email, password }, role, tenant) {
+  await page.goto('/users');
+  await hydrated(page);
+  const form = page.locator('section', { hasText: 'New user' });
+  await form.getByLabel('Email').fill(email);
+  await form.getByLabel('Password').fill(password);
+  await form.locator('select[name=role]').selectOption(role);
+  await form.locator('select[name=tenant_id]').selectOption({ label: tenant });
+  await form.getByRole('button', { name: 'Create user' }).click();
+  await expect(page.getByText(`Created ${email}.`)).toBeVisible();
+}
+
+module.exports = { ADMIN, unique, failOnBrowserErrors, hydrated, signIn, tenantPage, createUser };

@@ -115,11 +115,12 @@ async fn typed_flags_rules_and_history_from_the_cli(app: TestApp) -> TestApp {
         .key;
     let path = "/ofrep/v1/evaluate/flags/checkout.limit";
     let pro = r#"{"context": {"targetingKey": "user-7", "plan": "pro"}}"#;
-    // The server's cache follows the CLI's change within its poll.
+    // The server's cache follows the CLI's changes (the flag, then its
+    // rules) within its poll; a poll between the two sees the flag alone.
     let started = std::time::Instant::now();
     let (status, body) = loop {
         let (status, body, _) = ofrep(&app, &api_key, path, pro).await;
-        if status != 404 || started.elapsed().as_secs() >= 2 {
+        if body["reason"] == "TARGETING_MATCH" || started.elapsed().as_secs() >= 5 {
             break (status, body);
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;

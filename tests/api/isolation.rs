@@ -254,7 +254,13 @@ async fn every_level_provisions_moves_and_erases(app: TestApp) -> TestApp {
             let data = tenant_data::data(&app.svc, &admin(), tenant_id)
                 .await
                 .expect("data");
-            assert_eq!(data.rows, vec![("usage_events".to_string(), n as i64)]);
+            assert_eq!(data.rows[0], ("usage_events".to_string(), n as i64));
+            // The hourly rollups moved with the events.
+            assert!(
+                matches!(data.rows.get(1), Some((t, c)) if t == "usage_hourly" && *c > 0),
+                "{:?}",
+                data.rows
+            );
             level = to;
         }
         // Still writable where it ended up.

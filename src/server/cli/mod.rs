@@ -101,6 +101,14 @@ pub enum Command {
     #[cfg(feature = "devtools")]
     #[command(hide = true)]
     FlagBench(super::devtools::flag_bench::FlagBenchOptions),
+    /// Fills a tenant's ledger with synthetic events (`make bench`).
+    #[cfg(feature = "devtools")]
+    #[command(hide = true)]
+    SeedUsage(super::devtools::usage_bench::SeedOptions),
+    /// Server time of the usage dashboards, p50/p95 (`make bench`).
+    #[cfg(feature = "devtools")]
+    #[command(hide = true)]
+    DashboardBench(super::devtools::usage_bench::DashboardBenchOptions),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -202,6 +210,16 @@ async fn on_database(svc: &Services, command: Command) -> Result<(), CliError> {
         #[cfg(feature = "devtools")]
         Command::StoreBench(opts) => {
             print_json(&super::devtools::store_bench::run(svc, opts).await?);
+            Ok(())
+        }
+        #[cfg(feature = "devtools")]
+        Command::SeedUsage(opts) => {
+            print_json(&super::devtools::usage_bench::seed(svc, opts).await?);
+            Ok(())
+        }
+        #[cfg(feature = "devtools")]
+        Command::DashboardBench(opts) => {
+            print_json(&super::devtools::usage_bench::dashboards(svc, opts).await?);
             Ok(())
         }
         // Handled before the database was opened.

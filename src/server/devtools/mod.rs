@@ -9,6 +9,7 @@ mod mock_plan;
 pub mod mock_upstream;
 pub mod pii_bench;
 pub mod store_bench;
+pub mod usage_bench;
 
 /// `ATRIUM_BENCH_NO_FLAG_CHECKS=1`: every capability reads as on without
 /// evaluating its flag, so `make bench` can measure what flag checks cost
