@@ -20,37 +20,18 @@ serve() {
 }
 stop() { kill -TERM "$server"; wait "$server" || true; }
 load() { "$BIN" loadgen --duration-s "$DURATION" --concurrency 32 --key "$KEY" "$@"; }
-rps() { python3 -c "import json,sys; r=json.load(sys.stdin); print(f\"{r['requests_per_s']:.0f} {r['errors']}\")"; }
 budget() {
   if [ "$1" = on ]; then "$BIN" budget set --tenant Bench --limit-usd 1000000 --hard > /dev/null
   else "$BIN" budget remove --tenant Bench --hard > /dev/null 2>&1 || true; fi
 }
 
-compare() {
-  local label=$1; shift
-  echo "== gateway, hard budget on vs off, $label (32 connections, ${DURATION}s each, ABBA x2) =="
-  : > "$work/runs"
-  for order in "on off" "off on" "on off" "off on"; do
-    for mode in $order; do
-      budget $mode; serve "$@"
-      echo "$mode $(load --url http://127.0.0.1:19300/v1/chat/completions | rps)" >> "$work/runs"
-      stop
-    done
-  done
-  python3 - "$work/runs" <<'PY'
-import statistics, sys
-runs = [l.split() for l in open(sys.argv[1])]
-mean = {m: statistics.mean(float(r[1]) for r in runs if r[0] == m) for m in ("on", "off")}
-errors = sum(int(r[2]) for r in runs)
-print("runs (req/s):", ", ".join(f"{r[0]} {float(r[1]):.0f}" for r in runs))
-print(f"mean: budget on {mean['on']:.0f} req/s, off {mean['off']:.0f} req/s: "
-      f"{(mean['on'] / mean['off'] - 1) * 100:+.1f}% ({errors} errors)")
-PY
-}
-
-compare "in process"
+echo "== gateway, hard budget on vs off, in process (32 connections, ${DURATION}s each, ABBA x2) =="
+local_mode() { budget "$1"; serve; }
+abba local_mode http://127.0.0.1:19300/v1/chat/completions "hard budget"
 if redis-cli -u "$REDIS" ping 2>/dev/null | grep -q PONG; then
-  compare "Redis" REDIS_URL="$REDIS"
+  echo "== gateway, hard budget on vs off, Redis (32 connections, ${DURATION}s each, ABBA x2) =="
+  redis_mode() { budget "$1"; serve REDIS_URL="$REDIS"; }
+  abba redis_mode http://127.0.0.1:19300/v1/chat/completions "hard budget"
 else
   echo "Redis: skipped (nothing answers at $REDIS)"
 fi

@@ -46,7 +46,6 @@ serve() {
 }
 stop() { kill -TERM "$server"; wait "$server" || true; }
 load() { "$BIN" loadgen --duration-s "$DURATION" --concurrency 32 --key "$KEY" "$@"; }
-rps() { python3 -c "import json,sys; r=json.load(sys.stdin); print(f\"{r['requests_per_s']:.0f} {r['errors']}\")"; }
 
 echo "== OFREP single flag (closed loop, 32 connections, ${DURATION}s) =="
 serve
@@ -55,23 +54,6 @@ load --url http://127.0.0.1:19200/ofrep/v1/evaluate/flags/beta \
   awk '{printf "OFREP: %d requests/s (%d errors)\n", $1, $2}'
 stop
 
-# ABBA order: the ledger grows run by run and throughput drifts with it;
-# alternating which mode goes first cancels the drift.
 echo "== gateway, flag checks on vs off (32 connections, ${DURATION}s each, ABBA x2) =="
-: > "$work/runs"
-for order in "on off" "off on" "on off" "off on"; do
-  for mode in $order; do
-    if [ $mode = on ]; then serve; else serve ATRIUM_BENCH_NO_FLAG_CHECKS=1; fi
-    echo "$mode $(load --url http://127.0.0.1:19200/v1/chat/completions | rps)" >> "$work/runs"
-    stop
-  done
-done
-python3 - "$work/runs" <<'PY'
-import statistics, sys
-runs = [l.split() for l in open(sys.argv[1])]
-med = {m: statistics.mean(float(r[1]) for r in runs if r[0] == m) for m in ("on", "off")}
-errors = sum(int(r[2]) for r in runs)
-print("runs (req/s):", ", ".join(f"{r[0]} {float(r[1]):.0f}" for r in runs))
-print(f"mean: checks on {med['on']:.0f} req/s, off {med['off']:.0f} req/s: "
-      f"{(med['on'] / med['off'] - 1) * 100:+.1f}% ({errors} errors)")
-PY
+mode() { if [ "$1" = on ]; then serve; else serve ATRIUM_BENCH_NO_FLAG_CHECKS=1; fi; }
+abba mode http://127.0.0.1:19200/v1/chat/completions "flag checks"

@@ -131,9 +131,13 @@ fn InvoiceView(inv: Invoice, admin: bool, issue: ServerAction<IssueInvoice>) -> 
                 <a href=format!("{base}/download?format=json") download>"JSON"</a> " · "
                 "Print this page for a PDF."
             </p>
+            // Outside the draft-only block: the issued invoice replaces the
+            // draft, and the outcome stays.
+            <div class="no-print">
+                {move || outcome(issue.value().get(), |i| format!("Issued {}.", i.number.clone().unwrap_or_default()))}
+            </div>
             {(admin && draft).then(|| view! {
                 <div class="no-print">
-                    {move || outcome(issue.value().get(), |i| format!("Issued {}.", i.number.clone().unwrap_or_default()))}
                     <ActionForm action=issue attr:class="inline">
                         <input type="hidden" name="id" value=inv.tenant_id.to_string()/>
                         <input type="hidden" name="month" value=inv.month.to_string()/>
