@@ -22,7 +22,7 @@ on_both_backends!(
 );
 
 async fn post(app: &TestApp, key: &str, path: &str, body: &Value) -> (u16, Value) {
-    let req = reqwest::Client::new().post(app.url(path));
+    let req = crate::common::plain_client().post(app.url(path));
     let req = if path == "/v1/messages" {
         req.header("x-api-key", key)
             .header("anthropic-version", "2023-06-01")
@@ -103,7 +103,7 @@ async fn a_body_full_of_emails_is_answered_in_bounded_time(app: TestApp) -> Test
         let (app_url, key) = (app.url("/v1/messages"), s.key.clone());
         tokio::spawn(async move {
             let started = Instant::now();
-            let res = reqwest::Client::new()
+            let res = crate::common::plain_client()
                 .post(app_url)
                 .header("x-api-key", key)
                 .header("anthropic-version", "2023-06-01")
@@ -217,7 +217,7 @@ async fn malformed_bodies_are_refused_naming_the_field(app: TestApp) -> TestApp 
                 "{path}: {message} should name {needle}"
             );
         }
-        let res = reqwest::Client::new()
+        let res = crate::common::plain_client()
             .post(app.url(path))
             .header("x-api-key", &s.key)
             .bearer_auth(&s.key)
@@ -239,7 +239,7 @@ async fn malformed_bodies_are_refused_naming_the_field(app: TestApp) -> TestApp 
 /// series for good.
 async fn made_up_model_names_do_not_grow_metric_labels(app: TestApp) -> TestApp {
     let s = setup(&app, "Labels").await;
-    let client = reqwest::Client::new();
+    let client = crate::common::plain_client();
     let sends = (0..2_000).map(|i| {
         let body = json!({ "model": format!("made-up-{i}"), "max_tokens": 16,
                            "messages": [{ "role": "user", "content": "x" }] });

@@ -79,7 +79,7 @@ async fn call(base: &str, key: &str, i: usize) -> (u16, Value) {
     } else {
         "/v1/messages"
     };
-    let r = reqwest::Client::new()
+    let r = crate::common::plain_client()
         .post(format!("{base}{path}"))
         .header("x-api-key", key)
         .bearer_auth(key)

@@ -231,7 +231,7 @@ pub(crate) async fn ofrep(
     path: &str,
     body: &str,
 ) -> (u16, serde_json::Value, Option<String>) {
-    let res = reqwest::Client::new()
+    let res = crate::common::plain_client()
         .post(app.url(path))
         .bearer_auth(key)
         .header("content-type", "application/json")

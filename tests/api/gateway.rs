@@ -134,7 +134,7 @@ pub(crate) async fn setup(app: &TestApp, opts: MockOptions) -> Setup {
 }
 
 pub(crate) async fn post(app: &TestApp, path: &str, key: &str, body: Value) -> reqwest::Response {
-    reqwest::Client::new()
+    crate::common::plain_client()
         .post(app.url(path))
         .header("x-api-key", key)
         .header("anthropic-version", "2023-06-01")
@@ -223,7 +223,7 @@ async fn anthropic_client_both_providers(app: TestApp) -> TestApp {
 async fn openai_client_both_providers(app: TestApp) -> TestApp {
     let s = setup(&app, MockOptions::default()).await;
     for model in ["gpt-mock", "claude-mock"] {
-        let r = reqwest::Client::new().post(app.url("/v1/chat/completions"))
+        let r = crate::common::plain_client().post(app.url("/v1/chat/completions"))
             .bearer_auth(&s.anthropic_key)
             .json(&json!({"model": model, "max_tokens": 2, "stop": ["never"],
                 "messages": [{"role": "system", "content": "sys"}, {"role": "user", "content": "one two three"}]}))
@@ -311,7 +311,7 @@ async fn streaming_in_both_dialects_and_translations(app: TestApp) -> TestApp {
         ("gpt-mock", false),
         ("claude-mock", false),
     ] {
-        let r = reqwest::Client::new().post(app.url("/v1/chat/completions")).bearer_auth(&s.anthropic_key)
+        let r = crate::common::plain_client().post(app.url("/v1/chat/completions")).bearer_auth(&s.anthropic_key)
             .json(&json!({"model": model, "stream": true, "stream_options": {"include_usage": include},
                 "messages": [{"role": "user", "content": "a b"}]}))
             .send().await.expect("request");
@@ -389,7 +389,7 @@ async fn tool_calls_survive_translation(app: TestApp) -> TestApp {
     }
     let tools_o = json!([{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]);
     for model in ["gpt-mock", "claude-mock"] {
-        let r = reqwest::Client::new().post(app.url("/v1/chat/completions")).bearer_auth(&s.anthropic_key)
+        let r = crate::common::plain_client().post(app.url("/v1/chat/completions")).bearer_auth(&s.anthropic_key)
             .json(&json!({"model": model, "tools": tools_o, "messages": [{"role": "user", "content": "find x"}]}))
             .send().await.expect("request");
         let b: Value = r.json().await.expect("json");
@@ -410,7 +410,7 @@ async fn tool_calls_survive_translation(app: TestApp) -> TestApp {
 
 async fn errors_in_the_callers_dialect(app: TestApp) -> TestApp {
     let s = setup(&app, MockOptions::default()).await;
-    let client = reqwest::Client::new();
+    let client = crate::common::plain_client();
     // 401 in each dialect.
     let r = client
         .post(app.url("/v1/messages"))
@@ -537,7 +537,7 @@ async fn rate_limits_hold_under_concurrency(app: TestApp) -> TestApp {
     .await;
     let (_, key) = tenant_with_key(&app, "Limited", 10, "eu-west").await;
     let _ = s;
-    let client = reqwest::Client::new();
+    let client = crate::common::plain_client();
     let tasks: Vec<_> = (0..64)
         .map(|i| {
             let (client, url, key) = (client.clone(), app.url("/v1/chat/completions"), key.clone());
@@ -706,7 +706,7 @@ async fn aliases_models_list_and_metrics(app: TestApp) -> TestApp {
     .await;
     assert_eq!(r.status(), 404);
 
-    let r = reqwest::Client::new()
+    let r = crate::common::plain_client()
         .get(app.url("/v1/models"))
         .bearer_auth(&s.anthropic_key)
         .send()
@@ -823,7 +823,7 @@ async fn redis_limits_hold_across_replicas(app: TestApp) -> TestApp {
         assert!(running.gateway.limiter.is_shared());
         replicas.push((running, dir));
     }
-    let client = reqwest::Client::new();
+    let client = crate::common::plain_client();
     let tasks: Vec<_> = (0..64)
         .map(|i| {
             let url = format!("http://{}/v1/chat/completions", replicas[i % 2].0.addr);

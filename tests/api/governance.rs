@@ -130,7 +130,7 @@ pub(crate) async fn send(
     text: &str,
     stream: bool,
 ) -> (u16, String) {
-    let client = reqwest::Client::new();
+    let client = crate::common::plain_client();
     let req = if dialect == "anthropic" {
         client
             .post(app.url("/v1/messages"))

@@ -160,7 +160,7 @@ async fn gateway(app: &TestApp, tenant_ids: &[TenantId]) -> Gateway {
 }
 
 async fn complete(app: &TestApp, gw: &Gateway, tenant_id: &str, n: usize) {
-    let client = reqwest::Client::new();
+    let client = crate::common::plain_client();
     for _ in 0..n {
         let res = client
             .post(app.url("/v1/messages"))

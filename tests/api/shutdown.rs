@@ -141,7 +141,7 @@ async fn sigterm_under_load_loses_no_usage_events() {
         let (received, stop, key) = (received.clone(), stop.clone(), key.clone());
         let url = format!("http://{addr}/v1/chat/completions");
         tokio::spawn(async move {
-            let client = reqwest::Client::new();
+            let client = crate::common::plain_client();
             while !stop.load(Ordering::SeqCst) {
                 let sent = client.post(&url).bearer_auth(&key)
                     .json(&json!({"model": "m", "messages": [{"role": "user", "content": "count me"}]}))

@@ -262,6 +262,19 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(Policy::none())
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .expect("client")
+}
+
+/// No test request takes this long: one that does fails where it was
+/// made, instead of hanging the run.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// An API client (no cookies) under the same time limit.
+pub fn plain_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
         .build()
         .expect("client")
 }
@@ -273,7 +286,7 @@ impl TestApp {
 
     /// `/metrics` as the scraper reads it, with the token.
     pub async fn metrics(&self) -> String {
-        reqwest::Client::new()
+        plain_client()
             .get(self.url("/metrics"))
             .bearer_auth(METRICS_TOKEN)
             .send()

@@ -1,15 +1,19 @@
 //! Budget counts in Redis, shared by every replica. Per budget: a counter
-//! per UTC day, and a sorted set of in-flight reservations (`AMOUNT:REQUEST`,
-//! scored by when they lapse, so a crashed replica's holds expire). Check
-//! and hold is one Lua script, atomic in Redis. The counters are seeded
-//! from the ledger once (`seeded:PERIOD` marks it); Redis keeps nothing on
-//! disk here, so after its restart the first request seeds them again.
+//! per UTC day and one per month, the in-flight reservations (a sorted set
+//! of `AMOUNT:REQUEST` scored by when they lapse, so a crashed replica's
+//! holds expire) and their running sum. Check and hold is one Lua script,
+//! atomic in Redis, of a handful of commands: a month budget reads one
+//! counter, a rolling one sums its days. The counters are seeded from the
+//! ledger once (`seeded:PERIOD` marks it); Redis keeps nothing on disk
+//! here, so after its restart the first request seeds them again.
+
+use std::sync::LazyLock;
 
 use redis::aio::ConnectionManager;
 use redis::Script;
 
 use super::{load, Held, Spent};
-use crate::domain::budget::{Budget, Day};
+use crate::domain::budget::{Budget, Day, Period};
 use crate::domain::pricing::Micros;
 use crate::domain::time::now_millis;
 use crate::server::gateway::error::GatewayError;
@@ -17,56 +21,85 @@ use crate::server::services::Services;
 
 /// A reservation lapses after this long: longer than any request lasts.
 const HOLD_MS: i64 = 15 * 60 * 1000;
-/// Day counters outlive the longest period.
+/// Day and month counters outlive the longest period.
 const DAY_TTL_S: i64 = 400 * 86_400;
 
-/// -1: not seeded yet. 0: refused, with spend and holds. 1: held.
-const RESERVE_LUA: &str = r#"
+/// The period's spend: one month counter, or the sum of its days.
+const SPENT_LUA: &str = r#"
+local function spent(month_key, prefix, first, last)
+  if month_key ~= '' then return tonumber(redis.call('GET', month_key) or '0') end
+  local s = 0
+  for d = tonumber(first), tonumber(last) do
+    s = s + tonumber(redis.call('GET', prefix .. d) or '0')
+  end
+  return s
+end
+"#;
+
+/// KEYS: holds, seeded marker, sum of holds. ARGV: limit, amount, member,
+/// hold ms, day prefix, first day, last day, month key ('' if rolling).
+/// Returns -1: not seeded yet; 0: refused, with spend and holds; 1: held.
+static RESERVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{SPENT_LUA}{}",
+        r#"
 if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0, 0} end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local amount = tonumber(ARGV[2])
 if amount == 0 then return {1, 0, 0} end
-local held = 0
-for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  held = held + tonumber(string.match(m, '^(%d+):'))
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
+  redis.call('DECRBY', KEYS[3], tonumber(string.match(m, '^(%d+):')))
+  redis.call('ZREM', KEYS[1], m)
 end
-local spent = 0
-for d = tonumber(ARGV[6]), tonumber(ARGV[7]) do
-  spent = spent + tonumber(redis.call('GET', ARGV[5] .. d) or '0')
-end
-if spent + held + amount > tonumber(ARGV[1]) then return {0, spent, held} end
+local held = tonumber(redis.call('GET', KEYS[3]) or '0')
+local s = spent(ARGV[8], ARGV[5], ARGV[6], ARGV[7])
+if s + held + amount > tonumber(ARGV[1]) then return {0, s, held} end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[3])
+redis.call('INCRBY', KEYS[3], amount)
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]) * 2)
-return {1, spent, held}
-"#;
+redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[4]) * 2)
+return {1, s, held}
+"#
+    ))
+});
 
-/// Days already counted (by requests settled since Redis started) are
-/// kept: `NX`. Returns 1 when this call seeded.
-const SEED_LUA: &str = r#"
+/// KEYS: seeded marker. ARGV: day prefix, ttl, month key ('' if rolling),
+/// month total, then day/amount pairs. Counters already there (requests
+/// settled since Redis started) are kept: `NX`.
+static SEED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-for i = 3, #ARGV, 2 do
+for i = 5, #ARGV, 2 do
   redis.call('SET', ARGV[1] .. ARGV[i], ARGV[i + 1], 'NX', 'EX', tonumber(ARGV[2]))
 end
+if ARGV[3] ~= '' then redis.call('SET', ARGV[3], ARGV[4], 'NX', 'EX', tonumber(ARGV[2])) end
 redis.call('SET', KEYS[1], '1')
 return 1
-"#;
+"#,
+    )
+});
 
-/// Drops the hold, counts the cost today, returns the period's spend.
-const SETTLE_LUA: &str = r#"
-redis.call('ZREM', KEYS[1], ARGV[1])
+/// KEYS: holds, sum of holds. ARGV: member, held amount, cost, ttl, day
+/// key, month key, day prefix, first, last, period's month key ('' if
+/// rolling). Drops the hold, counts the cost today, returns the spend.
+static SETTLE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{SPENT_LUA}{}",
+        r#"
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then redis.call('DECRBY', KEYS[2], ARGV[2]) end
 local cost = tonumber(ARGV[3])
 if cost > 0 then
-  redis.call('INCRBY', ARGV[2], cost)
-  redis.call('EXPIRE', ARGV[2], tonumber(ARGV[4]))
+  redis.call('INCRBY', ARGV[5], cost)
+  redis.call('EXPIRE', ARGV[5], tonumber(ARGV[4]))
+  redis.call('INCRBY', ARGV[6], cost)
+  redis.call('EXPIRE', ARGV[6], tonumber(ARGV[4]))
 end
-local spent = 0
-for d = tonumber(ARGV[6]), tonumber(ARGV[7]) do
-  spent = spent + tonumber(redis.call('GET', ARGV[5] .. d) or '0')
-end
-return spent
-"#;
+return spent(ARGV[10], ARGV[7], ARGV[8], ARGV[9])
+"#
+    ))
+});
 
 /// Keys share the budget id as hash tag, so a cluster keeps them together.
 fn prefix(budget: &Budget) -> String {
@@ -84,6 +117,19 @@ impl From<redis::RedisError> for Failure {
     }
 }
 
+/// The counter of the month that starts on `first` (a day number).
+fn month_key(p: &str, first: Day) -> String {
+    format!("{p}m:{first}")
+}
+
+/// The period's month counter, or '' for a rolling period.
+fn period_month_key(p: &str, budget: &Budget, first: Day) -> String {
+    match budget.period {
+        Period::Month => month_key(p, first),
+        Period::Days(_) => String::new(),
+    }
+}
+
 pub(super) async fn reserve(
     svc: &Services,
     mut conn: ConnectionManager,
@@ -95,9 +141,10 @@ pub(super) async fn reserve(
     let (first, last) = budget.period.days(now_millis());
     let seeded = format!("{p}seeded:{}", budget.period);
     for _ in 0..2 {
-        let (ok, spent, held): (i64, i64, i64) = Script::new(RESERVE_LUA)
+        let (ok, spent, held): (i64, i64, i64) = RESERVE
             .key(format!("{p}held"))
             .key(&seeded)
+            .key(format!("{p}held_sum"))
             .arg(budget.limit_micros)
             .arg(amount)
             .arg(member)
@@ -105,6 +152,7 @@ pub(super) async fn reserve(
             .arg(format!("{p}d:"))
             .arg(first)
             .arg(last)
+            .arg(period_month_key(&p, budget, first))
             .invoke_async(&mut conn)
             .await?;
         match ok {
@@ -126,12 +174,15 @@ async fn seed(
     seeded: &str,
 ) -> Result<(), Failure> {
     let days = load(svc, budget).await.map_err(Failure::Load)?;
-    let script = Script::new(SEED_LUA);
-    let mut invocation = script.prepare_invoke();
+    let p = prefix(budget);
+    let (first, _) = budget.period.days(now_millis());
+    let mut invocation = SEED.prepare_invoke();
     invocation
         .key(seeded)
-        .arg(format!("{}d:", prefix(budget)))
-        .arg(DAY_TTL_S);
+        .arg(format!("{p}d:"))
+        .arg(DAY_TTL_S)
+        .arg(period_month_key(&p, budget, first))
+        .arg(days.iter().map(|(_, m)| m).sum::<Micros>());
     for (day, micros) in days {
         invocation.arg(day).arg(micros);
     }
@@ -148,16 +199,22 @@ pub(super) async fn settle(
     today: Day,
 ) -> Option<Micros> {
     let p = prefix(&h.budget);
-    let (first, last) = h.budget.period.days(now_millis());
-    let spent: Result<i64, _> = Script::new(SETTLE_LUA)
+    let now = now_millis();
+    let (first, last) = h.budget.period.days(now);
+    let (this_month, _) = Period::Month.days(now);
+    let spent: Result<i64, _> = SETTLE
         .key(format!("{p}held"))
+        .key(format!("{p}held_sum"))
         .arg(&h.member)
-        .arg(format!("{p}d:{today}"))
+        .arg(h.amount)
         .arg(cost)
         .arg(DAY_TTL_S)
+        .arg(format!("{p}d:{today}"))
+        .arg(month_key(&p, this_month))
         .arg(format!("{p}d:"))
         .arg(first)
         .arg(last)
+        .arg(period_month_key(&p, &h.budget, first))
         .invoke_async(&mut conn)
         .await;
     match spent {
