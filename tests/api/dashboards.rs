@@ -151,8 +151,27 @@ async fn the_usage_page_and_the_overview(app: TestApp) -> TestApp {
     app.sign_in(&viewer, "viewer@charted.io", "a-long-password-1")
         .await;
 
+    let spec = atrium::server::services::budgets::BudgetSpec {
+        tenant: tenant.to_string(),
+        api_key: None,
+        limit_micros: 50_000_000,
+        period: atrium::domain::budget::Period::Month,
+        enforcement: atrium::domain::budget::Enforcement::Hard,
+        webhook_url: None,
+    };
+    atrium::server::services::budgets::set(&app.svc, &Actor::system("test"), spec)
+        .await
+        .expect("budget");
     let (status, html) = page(&app, &viewer, &format!("/tenants/{tenant}/usage")).await;
     assert_eq!(status, 200);
+    assert!(
+        html.contains("Budget burn-down this month"),
+        "the month budget burns down"
+    );
+    assert!(
+        html.contains("of $50.00; at this pace the month ends at"),
+        "with its projection"
+    );
     for part in [
         "<svg",
         "Spend per day, stacked by model",

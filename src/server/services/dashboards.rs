@@ -12,22 +12,21 @@ use crate::domain::plan::days_in_month;
 use crate::domain::role::Access;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::{now_millis, DAY, HOUR};
-use crate::server::db::tenant_store::HourRow;
+use crate::server::db::tenant_store::DayRow;
 
-fn hour(r: HourRow) -> (String, Hour) {
-    let tokens = r.input_tokens + r.output_tokens + r.cache_read_tokens + r.cache_write_tokens;
-    let h = Hour {
-        hour: r.hour,
+fn hour(r: DayRow) -> Hour {
+    Hour {
+        hour: r.day,
         model: r.model,
         requests: r.requests,
         errors: r.errors,
-        tokens,
+        tokens: r.tokens,
         cost_micros: r.cost_micros,
-    };
-    (r.api_key_id, h)
+    }
 }
 
-/// The tenant's usage over `span`, of one model or key when given.
+/// The tenant's usage over `span`, of one model or key when given. Every
+/// figure is summed by the database from the hourly rollups.
 #[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
 pub async fn tenant(
     svc: &Services,
@@ -41,42 +40,37 @@ pub async fn tenant(
     let tenant = super::tenants::get(svc, actor, tenant_id).await?;
     let now = now_millis();
     let window = span.window(now);
-    let month = Month::of(now).window();
-    let from = window.0.min(month.0).min(now - 48 * HOUR);
     let store = svc.stores.open(tenant_id).await?;
-    let rows: Vec<(String, Hour)> = store
-        .hours((from, window.1), None, None)
+    let (m, k) = (model.as_deref(), key.as_deref());
+    let per_day: Vec<Hour> = store
+        .rollup_totals(window, false, m, k)
         .await?
         .into_iter()
         .map(hour)
         .collect();
-    let mut models: Vec<String> = rows
-        .iter()
-        .map(|(_, h)| h.model.clone())
+    let last_48h = (now - 48 * HOUR, now + HOUR);
+    let per_hour: Vec<Hour> = store
+        .rollup_totals(last_48h, true, m, k)
+        .await?
+        .into_iter()
+        .map(hour)
+        .collect();
+    let mut models: Vec<String> = store
+        .rollup_totals(window, false, None, None)
+        .await?
+        .into_iter()
+        .map(|r| r.model)
         .filter(|m| m != "-")
         .collect();
     models.sort();
     models.dedup();
-    let chosen: Vec<Hour> = rows
-        .iter()
-        .filter(|(k, h)| {
-            model.as_ref().is_none_or(|m| *m == h.model) && key.as_ref().is_none_or(|x| x == k)
-        })
-        .map(|(_, h)| h.clone())
-        .collect();
-    let in_window: Vec<Hour> = chosen
-        .iter()
-        .filter(|h| h.hour >= window.0)
-        .cloned()
-        .collect();
-    let all: Vec<Hour> = rows.into_iter().map(|(_, h)| h).collect();
     Ok(TenantUsage {
         tenant_id: tenant_id.to_string(),
         tenant_name: tenant.name,
         span,
-        days: days(&in_window, window),
-        traffic: traffic(&chosen, now),
-        burn: month_burn(svc, actor, tenant_id, &all, month).await?,
+        days: days(&per_day, window),
+        traffic: traffic(&per_hour, now),
+        burn: month_burn(svc, actor, tenant_id).await?,
         models,
         keys: key_names(svc, tenant_id).await?,
         model,
@@ -84,13 +78,12 @@ pub async fn tenant(
     })
 }
 
-/// The burn-down of the tenant-wide month budget (hard first), if any.
+/// The burn-down of the tenant-wide month budget (hard first), if any,
+/// from the budget's own spend per day.
 async fn month_burn(
     svc: &Services,
     actor: &Actor,
     tenant_id: &TenantId,
-    hours: &[Hour],
-    month: (i64, i64),
 ) -> Result<Option<crate::domain::dashboard::Burn>> {
     let list = budgets::list(svc, actor, tenant_id).await?;
     let Some(b) = list
@@ -100,9 +93,22 @@ async fn month_burn(
     else {
         return Ok(None);
     };
-    let today_end = (now_millis().div_euclid(DAY) + 1) * DAY;
-    let so_far = days(hours, (month.0, today_end));
-    let in_month = days_in_month(Month::of(month.0).first_day());
+    let now = now_millis();
+    let (first, last) = Period::Month.days(now);
+    let store = svc.stores.open(tenant_id).await?;
+    let spent: Vec<Hour> = store
+        .spend_by_day((first, last), None)
+        .await?
+        .into_iter()
+        .map(|(day, cost)| Hour {
+            hour: day * DAY,
+            model: "spend".into(),
+            cost_micros: cost,
+            ..Hour::default()
+        })
+        .collect();
+    let so_far = days(&spent, (first * DAY, (last + 1) * DAY));
+    let in_month = days_in_month(Month::of(now).first_day());
     Ok(Some(burn(&so_far, i64::from(in_month), b.limit_micros)))
 }
 
@@ -135,11 +141,13 @@ pub async fn platform(svc: &Services, actor: &Actor) -> Result<PlatformUsage> {
         };
         let store = svc.stores.open(&tid).await?;
         let from = month.0.min(trend_window.0);
-        let hours = store.hours((from, trend_window.1), None, None).await?;
+        let rows = store
+            .rollup_totals((from, trend_window.1), false, None, None)
+            .await?;
         let (mut cost, mut requests) = (0, 0);
-        for r in hours {
-            *trend.entry(r.hour.div_euclid(DAY) * DAY).or_default() += r.cost_micros;
-            if r.hour >= month.0 {
+        for r in rows {
+            *trend.entry(r.day).or_default() += r.cost_micros;
+            if r.day >= month.0 {
                 cost += r.cost_micros;
                 requests += r.requests;
                 let m = by_model.entry(r.model.clone()).or_default();
