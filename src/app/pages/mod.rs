@@ -16,4 +16,5 @@ pub mod policies;
 pub mod tenant_detail;
 pub mod tenants;
 pub mod usage;
+pub mod usage_summary;
 pub mod users;

@@ -19,11 +19,10 @@ use crate::app::pages::budgets::{BudgetBanner, BudgetsSection};
 use crate::app::pages::flags::TenantFlags;
 use crate::app::pages::invoice::InvoicesSection;
 use crate::app::pages::layout::MeResource;
+use crate::app::pages::usage_summary::UsageSummary;
 use crate::domain::api_key::{ApiKey, KeyStatus};
-use crate::domain::pricing::format_usd;
 use crate::domain::tenant::{IsolationLevel, Tenant, TenantData, TenantStatus};
 use crate::domain::time::{format_millis, format_opt, now_millis};
-use crate::domain::usage::{UsageReport, UsageTotals};
 
 #[component]
 pub fn TenantDetailPage() -> impl IntoView {
@@ -208,28 +207,6 @@ fn KeysSection(
     }
 }
 
-const USAGE_COLUMNS: [Column; 6] = [
-    Column::plain("Model"),
-    Column::plain("Requests"),
-    Column::plain("Input"),
-    Column::plain("Output"),
-    Column::plain("Errors"),
-    Column::plain("Cost"),
-];
-
-fn usage_rows(by_model: std::collections::BTreeMap<String, UsageTotals>) -> Vec<AnyView> {
-    by_model
-        .into_iter()
-        .map(|(m, u)| {
-            view! {
-                <tr><td><code>{m}</code></td><td>{u.requests}</td><td>{u.input_tokens}</td>
-                    <td>{u.output_tokens}</td><td>{u.errors}</td><td>{format_usd(u.cost_micros)}</td></tr>
-            }
-            .into_any()
-        })
-        .collect()
-}
-
 const KEY_COLUMNS: [Column; 7] = [
     Column::plain("Name"),
     Column::plain("Key"),
@@ -381,33 +358,6 @@ fn DeleteForm(tenant: Tenant) -> impl IntoView {
                 <input name="confirm_name" placeholder=tenant.name.clone() autocomplete="off"/>
                 <button type="submit" class="danger">"Delete tenant"</button>
             </ActionForm>
-        </section>
-    }
-}
-
-#[component]
-fn UsageSummary(usage: Resource<Result<UsageReport, ServerFnError>>) -> impl IntoView {
-    view! {
-        <section class="card">
-            <h2>"Usage this month"</h2>
-            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match usage.await {
-                        Ok(r) => view! {
-                            <div class="cards">
-                                <div class="stat"><span class="num">{r.totals.requests}</span>"requests"</div>
-                                <div class="stat"><span class="num">{r.totals.input_tokens}</span>"input tokens"</div>
-                                <div class="stat"><span class="num">{r.totals.output_tokens}</span>"output tokens"</div>
-                                <div class="stat"><span class="num">{format_usd(r.totals.cost_micros)}</span>"cost"</div>
-                                <div class="stat" data-testid="usage-evaluations"><span class="num">{r.totals.evaluations}</span>"flag evaluations"</div>
-                            </div>
-                            <DataTable columns=USAGE_COLUMNS.to_vec() rows=usage_rows(r.by_model)
-                                empty="No requests this month."/>
-                        }.into_any(),
-                        Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                    }
-                })}
-            </Suspense>
         </section>
     }
 }

@@ -145,7 +145,7 @@ impl Settlement {
         self.settle_reservation();
         self.observe(status);
         let cost_micros = cost(&self.price, &self.tokens);
-        if let Some(hold) = self.hold.take() {
+        if let Some(hold) = self.hold.take().filter(|h| !h.is_empty()) {
             self.gw.budgets.settle(&self.gw.svc, hold, cost_micros);
         }
         let auth = self.auth.as_ref()?;

@@ -27,6 +27,13 @@ pub struct Hold {
     held: Vec<Held>,
 }
 
+impl Hold {
+    /// Nothing held: most requests, whose tenants have no budget.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+}
+
 #[derive(Debug)]
 struct Held {
     budget: Budget,
