@@ -34,7 +34,7 @@ async fn sums(
         .collect();
     let mut rolled: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
     for h in store
-        .hours((0, now_millis() + HOUR), None, None)
+        .rollup_totals((0, now_millis() + HOUR), true, None, None)
         .await
         .expect("hours")
     {
@@ -105,7 +105,7 @@ async fn rollups_equal_the_ledger(app: TestApp) -> TestApp {
             "duplicates are not counted"
         );
         let before = store
-            .hours((0, now_millis() + HOUR), None, None)
+            .rollup_totals((0, now_millis() + HOUR), true, None, None)
             .await
             .expect("hours");
         let out = crate::cli::atrium(
@@ -119,7 +119,7 @@ async fn rollups_equal_the_ledger(app: TestApp) -> TestApp {
             String::from_utf8_lossy(&out.stderr)
         );
         let after = store
-            .hours((0, now_millis() + HOUR), None, None)
+            .rollup_totals((0, now_millis() + HOUR), true, None, None)
             .await
             .expect("hours");
         assert_eq!(before, after, "a rebuild gives the same rollups");

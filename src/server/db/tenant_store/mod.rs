@@ -27,7 +27,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use location::Location;
 pub use moves::OnSwitch;
-pub use rollup::{DayRow, HourRow};
+pub use rollup::DayRow;
 pub use store::TenantStore;
 
 use super::{pool_options, sqlite_path, Backend, Db, DbError};

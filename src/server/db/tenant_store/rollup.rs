@@ -13,9 +13,9 @@ use crate::domain::time::{Millis, HOUR};
 use crate::domain::usage::{UsageEvent, UsageKind};
 use crate::server::db::DbError;
 
-/// One hour of one model and key.
-#[derive(Debug, Clone, Default, PartialEq, Eq, FromRow)]
-pub struct HourRow {
+/// One hour of one model and key, as the ledger writer adds to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct HourRow {
     pub hour: i64,
     pub model: String,
     pub api_key_id: String,
@@ -107,31 +107,6 @@ impl TenantStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        tx.commit().await?;
-        Ok(rows)
-    }
-
-    /// Hours in `[from, to)`, optionally of one model or key, oldest first.
-    pub async fn hours(
-        &self,
-        (from, to): (Millis, Millis),
-        model: Option<&str>,
-        api_key_id: Option<&str>,
-    ) -> Result<Vec<HourRow>, DbError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM {} WHERE tenant_id = $1 AND hour >= $2 AND hour < $3 \
-             AND ($4 IS NULL OR model = $4) AND ($5 IS NULL OR api_key_id = $5) ORDER BY hour",
-            self.table("usage_hourly")
-        );
-        let mut tx = self.begin().await?;
-        let rows = sqlx::query_as(&sql)
-            .bind(&self.tenant_id)
-            .bind(from)
-            .bind(to)
-            .bind(model)
-            .bind(api_key_id)
-            .fetch_all(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(rows)
     }
