@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use super::budget::Enforcement;
 use super::pricing::Micros;
 use super::time::Millis;
 use super::validation::Invalid;
@@ -26,7 +27,17 @@ pub struct Plan {
     pub markup_percent: BTreeMap<String, i32>,
     pub rpm: Option<i64>,
     pub tpm: Option<i64>,
+    /// The monthly budget each tenant on the plan gets, if any.
+    #[serde(default)]
+    pub monthly_budget: Option<PlanBudget>,
     pub created_at: Millis,
+}
+
+/// A plan's default budget: per calendar month, hard or soft.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanBudget {
+    pub limit_micros: Micros,
+    pub enforcement: Enforcement,
 }
 
 impl Plan {
@@ -53,6 +64,12 @@ impl Plan {
         }
         if self.rpm.is_some_and(|r| r <= 0) || self.tpm.is_some_and(|t| t <= 0) {
             return Err(Invalid::new("limits", "rpm and tpm are positive"));
+        }
+        if self
+            .monthly_budget
+            .is_some_and(|b| !(10_000..=1_000_000_000_000_000).contains(&b.limit_micros))
+        {
+            return Err(Invalid::new("budget", "between $0.01 and $1,000,000,000"));
         }
         Ok(())
     }
@@ -199,6 +216,7 @@ mod tests {
             markup_percent: BTreeMap::from([("*".into(), 10), ("gpt-big".into(), -5)]),
             rpm: None,
             tpm: None,
+            monthly_budget: None,
             created_at: 0,
         };
         assert_eq!(
@@ -218,6 +236,7 @@ mod tests {
             markup_percent: BTreeMap::new(),
             rpm: None,
             tpm: None,
+            monthly_budget: None,
             created_at: 0,
         }
     }

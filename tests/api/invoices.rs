@@ -73,6 +73,7 @@ async fn plan(app: &TestApp, name: &str, fee: i64, markup: i32) -> String {
         markup_percent: [("*".to_string(), markup)].into_iter().collect(),
         rpm: None,
         tpm: None,
+        monthly_budget: None,
     };
     plans::create(&app.svc, &Actor::system("test"), new)
         .await

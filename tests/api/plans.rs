@@ -39,7 +39,16 @@ async fn plans_and_plan_changes(app: TestApp) -> TestApp {
     assert_eq!(team[0]["markup_percent"]["gpt-mock"], -5);
     cli(
         &app,
-        &["plan", "create", "--name", "Pro", "--base-fee", "90"],
+        &[
+            "plan",
+            "create",
+            "--name",
+            "Pro",
+            "--base-fee",
+            "90",
+            "--budget-usd",
+            "250",
+        ],
     );
     for bad in [
         vec!["plan", "create", "--name", "Team"],
@@ -66,6 +75,17 @@ async fn plans_and_plan_changes(app: TestApp) -> TestApp {
         .await
         .expect("tenant");
     assert_eq!(limits.rpm_limit, 600);
+    // Pro gives each tenant a hard monthly budget of $250.
+    let given = atrium::server::services::budgets::list(&app.svc, &Actor::system("t"), &tid)
+        .await
+        .expect("budgets");
+    assert_eq!(given.len(), 1, "{given:?}");
+    assert_eq!(given[0].limit_micros, 250_000_000);
+    assert_eq!(
+        given[0].enforcement,
+        atrium::domain::budget::Enforcement::Hard
+    );
+    assert_eq!(given[0].period, atrium::domain::budget::Period::Month);
 
     let viewer = Actor {
         user_id: None,

@@ -55,6 +55,7 @@ pub async fn create_plan(
             .map_err(invalid)?,
         rpm: None,
         tpm: None,
+        monthly_budget: None,
     };
     plans::create(&svc, &actor, new).await.map_err(fail)
 }

@@ -18,6 +18,7 @@ fn plan(name: &str, fee: i64, credit: i64, markups: &[(&str, i32)]) -> Plan {
             .collect::<BTreeMap<_, _>>(),
         rpm: None,
         tpm: None,
+        monthly_budget: None,
         created_at: 0,
     }
 }

@@ -5,7 +5,8 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use crate::domain::plan::{parse_markup, Plan};
+use crate::domain::budget::Enforcement;
+use crate::domain::plan::{parse_markup, Plan, PlanBudget};
 use crate::domain::pricing::{format_usd, parse_usd};
 use crate::domain::time::rfc3339;
 use crate::server::services::plans::{self, NewPlan};
@@ -30,6 +31,12 @@ pub enum PlanCmd {
         rpm: Option<i64>,
         #[arg(long)]
         tpm: Option<i64>,
+        /// A monthly budget each tenant on the plan gets (hard, or soft
+        /// with --budget-soft).
+        #[arg(long)]
+        budget_usd: Option<String>,
+        #[arg(long, requires = "budget_usd")]
+        budget_soft: bool,
         #[arg(long)]
         json: bool,
     },
@@ -48,6 +55,8 @@ pub async fn run(svc: &Services, cmd: PlanCmd) -> Result<(), ServiceError> {
             markups,
             rpm,
             tpm,
+            budget_usd,
+            budget_soft,
             json,
         } => {
             let new = NewPlan {
@@ -60,6 +69,17 @@ pub async fn run(svc: &Services, cmd: PlanCmd) -> Result<(), ServiceError> {
                     .collect::<Result<_, _>>()?,
                 rpm,
                 tpm,
+                monthly_budget: budget_usd
+                    .map(|b| parse_usd("budget", &b))
+                    .transpose()?
+                    .map(|limit_micros| PlanBudget {
+                        limit_micros,
+                        enforcement: if budget_soft {
+                            Enforcement::Soft
+                        } else {
+                            Enforcement::Hard
+                        },
+                    }),
             };
             let plan = plans::create(svc, &actor(), new).await?;
             show(&[plan], json);

@@ -9,13 +9,16 @@ use serde_json::json;
 use sqlx::FromRow;
 
 use super::audit::Entry;
+use super::budgets::{self, BudgetSpec};
 use super::{control, new_id, tenants, Actor, Result, ServiceError, Services};
 use crate::domain::audit::AuditAction;
-use crate::domain::plan::Plan;
+use crate::domain::budget::Period;
+use crate::domain::plan::{Plan, PlanBudget};
 use crate::domain::pricing::Micros;
 use crate::domain::role::Access;
 use crate::domain::tenant::{TenantId, TenantSettings};
 use crate::domain::time::{now_millis, Millis};
+use crate::domain::validation::Invalid;
 
 /// A plan as the platform admin describes it.
 pub struct NewPlan {
@@ -25,6 +28,7 @@ pub struct NewPlan {
     pub markup_percent: BTreeMap<String, i32>,
     pub rpm: Option<i64>,
     pub tpm: Option<i64>,
+    pub monthly_budget: Option<PlanBudget>,
 }
 
 /// A tenant's plan from a moment on.
@@ -36,7 +40,7 @@ pub struct Subscription {
 }
 
 const COLUMNS: &str = "id, name, base_fee_micros, included_credit_micros, markup_percent, \
-     rpm, tpm, created_at";
+     rpm, tpm, created_at, budget_micros, budget_enforcement";
 
 #[derive(FromRow)]
 struct PlanRow {
@@ -48,6 +52,8 @@ struct PlanRow {
     rpm: Option<i64>,
     tpm: Option<i64>,
     created_at: i64,
+    budget_micros: Option<i64>,
+    budget_enforcement: Option<String>,
 }
 
 impl TryFrom<PlanRow> for Plan {
@@ -56,6 +62,18 @@ impl TryFrom<PlanRow> for Plan {
         let markup_percent = serde_json::from_str(&r.markup_percent).map_err(|e| {
             ServiceError::Internal(format!("plan {} markups unreadable: {e}", r.name))
         })?;
+        let monthly_budget = match (r.budget_micros, r.budget_enforcement.as_deref()) {
+            (Some(limit_micros), Some(kind)) => Some(PlanBudget {
+                limit_micros,
+                enforcement: kind.parse().map_err(|e: Invalid| {
+                    ServiceError::Internal(format!(
+                        "plan {} budget unreadable: {}",
+                        r.name, e.message
+                    ))
+                })?,
+            }),
+            _ => None,
+        };
         Ok(Plan {
             id: r.id,
             name: r.name,
@@ -64,6 +82,7 @@ impl TryFrom<PlanRow> for Plan {
             markup_percent,
             rpm: r.rpm,
             tpm: r.tpm,
+            monthly_budget,
             created_at: r.created_at,
         })
     }
@@ -80,6 +99,7 @@ pub async fn create(svc: &Services, actor: &Actor, new: NewPlan) -> Result<Plan>
         markup_percent: new.markup_percent,
         rpm: new.rpm,
         tpm: new.tpm,
+        monthly_budget: new.monthly_budget,
         created_at: now_millis(),
     };
     plan.check()?;
@@ -93,7 +113,7 @@ pub async fn create(svc: &Services, actor: &Actor, new: NewPlan) -> Result<Plan>
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
     let mut tx = svc.db.pool.begin().await?;
     sqlx::query(&format!(
-        "INSERT INTO plans ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        "INSERT INTO plans ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     ))
     .bind(&plan.id)
     .bind(&plan.name)
@@ -103,6 +123,8 @@ pub async fn create(svc: &Services, actor: &Actor, new: NewPlan) -> Result<Plan>
     .bind(plan.rpm)
     .bind(plan.tpm)
     .bind(plan.created_at)
+    .bind(plan.monthly_budget.map(|b| b.limit_micros))
+    .bind(plan.monthly_budget.map(|b| b.enforcement.as_str()))
     .execute(&mut *tx)
     .await?;
     let entry =
@@ -174,11 +196,38 @@ pub async fn subscribe(
         )?;
         tenants::update(svc, actor, tenant_id, settings).await?;
     }
+    if let Some(b) = plan.monthly_budget {
+        give_budget(svc, actor, tenant_id, b).await?;
+    }
     Ok(Subscription {
         tenant_id: tenant_id.clone(),
         plan,
         effective_from,
     })
+}
+
+/// The plan's monthly budget becomes the tenant's budget of that kind
+/// (audited as any budget change); a webhook it had is kept.
+async fn give_budget(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: &TenantId,
+    b: PlanBudget,
+) -> Result<()> {
+    let webhook_url = budgets::list(svc, actor, tenant_id)
+        .await?
+        .into_iter()
+        .find(|x| x.api_key_id.is_none() && x.enforcement == b.enforcement)
+        .and_then(|x| x.webhook_url);
+    let spec = BudgetSpec {
+        tenant: tenant_id.to_string(),
+        api_key: None,
+        limit_micros: b.limit_micros,
+        period: Period::Month,
+        enforcement: b.enforcement,
+        webhook_url,
+    };
+    budgets::set(svc, actor, spec).await.map(|_| ())
 }
 
 /// The tenant's subscriptions, oldest first (its users may read them).
