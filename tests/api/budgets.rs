@@ -389,7 +389,7 @@ async fn tenant_users_see_only_their_budgets(app: TestApp) -> TestApp {
 async fn page(app: &TestApp, c: &reqwest::Client, path: &str) -> String {
     let r = c.get(app.url(path)).send().await.expect("page");
     assert_eq!(r.status().as_u16(), 200);
-    r.text().await.unwrap_or_default()
+    r.text().await.expect("the page's whole body arrives")
 }
 
 async fn the_tenant_page_shows_budgets_and_warns(app: TestApp) -> TestApp {
@@ -429,6 +429,17 @@ async fn the_tenant_page_shows_budgets_and_warns(app: TestApp) -> TestApp {
         assert_eq!(call(&app.url(""), &key, i).await.0, 200);
     }
     app.running.gateway.ledger.flush().await;
+    // The 50% and 80% alerts are recorded after the responses, in tasks of
+    // their own: the page is read once they are in.
+    for _ in 0..200 {
+        let alerts = budgets::alerts::list(&app.svc, &Actor::system("test"), &tenant, 10)
+            .await
+            .expect("alerts");
+        if alerts.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     create_user(&app, &admin, "viewer@paged.io", "tenant_viewer", &tid).await;
     let viewer = common::client();
     app.sign_in(&viewer, "viewer@paged.io", "a-long-password-1")
