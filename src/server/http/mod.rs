@@ -20,8 +20,21 @@ use crate::server::auth::origin::require_same_origin;
 
 pub use state::AppState;
 
+/// The portal's routes, generated once per process. Generating them runs
+/// the app with resource loading suppressed through a process-wide flag
+/// (leptos_server's `SuppressResourceLoad`): a page rendering on another
+/// server of the same process at that moment (a second replica, the test
+/// suite's parallel servers) would see its resources never load and its
+/// response never end (leptos issue #4773). Once per process, before any
+/// server exists, nothing can render during it.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState, gateway: crate::server::gateway::Gateway) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let svc = state.services.clone();
     let hsts = svc.config.secure_cookies();
     let context = move || provide_context(svc.clone());
