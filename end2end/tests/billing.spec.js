@@ -16,9 +16,29 @@ test('create a plan and see it listed', async ({ page }) => {
   await form.getByLabel('Name').fill(name);
   await form.getByLabel('Base fee ($/month)').fill('49');
   await form.getByLabel('Markups').fill('*=12');
+  await form.getByLabel('Storage ($/GB-month)').fill('0.25');
+  await form.getByLabel('Monthly budget ($)').fill('250');
+  await form.getByLabel('Budget kind').selectOption('soft');
   await form.getByRole('button', { name: 'Create plan' }).click();
   await expect(page.getByText(`Created plan ${name}.`)).toBeVisible();
   const row = page.getByTestId('plan-list').getByRole('row', { name: new RegExp(name) });
   await expect(row).toContainText('$49.000000');
   await expect(row).toContainText('* +12%');
+  await expect(row).toContainText('$0.250000');
+  await expect(row).toContainText('$250.000000 soft');
+});
+
+test.describe('without JavaScript', () => {
+  // The form is a plain post the server answers, before any wasm.
+  test.use({ javaScriptEnabled: false });
+
+  test('price flag evaluations', async ({ page }) => {
+    await signIn(page, ADMIN);
+    await expect(page).toHaveURL(/\/$/);
+    await page.goto('/billing');
+    const form = page.getByTestId('evaluation-price-set');
+    await form.getByLabel('Per evaluation ($)').fill('0.000021');
+    await form.getByRole('button', { name: 'Set evaluation price' }).click();
+    await expect(page.getByTestId('evaluation-price-list')).toContainText('$0.000021');
+  });
 });

@@ -12,6 +12,7 @@ pub mod flag;
 pub mod flash;
 pub mod gcra;
 pub mod invoice;
+pub mod meter;
 pub mod page;
 pub mod pii;
 pub mod plan;

@@ -30,6 +30,12 @@ pub struct Plan {
     /// The monthly budget each tenant on the plan gets, if any.
     #[serde(default)]
     pub monthly_budget: Option<PlanBudget>,
+    /// Price of one GB of stored data for a month (sampled daily).
+    #[serde(default)]
+    pub storage_gb_month_micros: Micros,
+    /// Price of one custom model deployed for a month (sampled daily).
+    #[serde(default)]
+    pub custom_model_month_micros: Micros,
     pub created_at: Millis,
 }
 
@@ -48,7 +54,15 @@ impl Plan {
             return Err(Invalid::new("name", "1 to 64 characters"));
         }
         let fee_ok = |m: Micros| (0..=1_000_000_000_000).contains(&m);
-        if !fee_ok(self.base_fee_micros) || !fee_ok(self.included_credit_micros) {
+        if ![
+            self.base_fee_micros,
+            self.included_credit_micros,
+            self.storage_gb_month_micros,
+            self.custom_model_month_micros,
+        ]
+        .into_iter()
+        .all(fee_ok)
+        {
             return Err(Invalid::new("fee", "between $0 and $1,000,000"));
         }
         if self.markup_percent.len() > 256
@@ -217,6 +231,8 @@ mod tests {
             rpm: None,
             tpm: None,
             monthly_budget: None,
+            storage_gb_month_micros: 0,
+            custom_model_month_micros: 0,
             created_at: 0,
         };
         assert_eq!(
@@ -237,6 +253,8 @@ mod tests {
             rpm: None,
             tpm: None,
             monthly_budget: None,
+            storage_gb_month_micros: 0,
+            custom_model_month_micros: 0,
             created_at: 0,
         }
     }

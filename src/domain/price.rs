@@ -5,25 +5,35 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::pricing::Price;
+use super::pricing::{Micros, Price};
 use super::time::Millis;
 
 /// One version: `price` applies to requests made at or after
-/// `effective_from`, until the next version's.
+/// `effective_from`, until the next version's. A model's price is a
+/// `Price`; a flag evaluation's is micro-dollars per evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PriceVersion {
+pub struct PriceVersion<P = Price> {
     pub effective_from: Millis,
-    pub price: Price,
+    pub price: P,
 }
 
 /// A model's versions, oldest first, effective times distinct.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PriceHistory(Vec<PriceVersion>);
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceHistory<P = Price>(Vec<PriceVersion<P>>);
 
-impl PriceHistory {
+/// The price of one OFREP flag evaluation, in micro-dollars.
+pub type EvaluationPrices = PriceHistory<Micros>;
+
+impl<P> Default for PriceHistory<P> {
+    fn default() -> Self {
+        PriceHistory(Vec::new())
+    }
+}
+
+impl<P: Copy> PriceHistory<P> {
     /// Orders the versions; of two with the same time the later-listed wins
     /// (storage keeps one per time, so this does not arise from it).
-    pub fn new(mut versions: Vec<PriceVersion>) -> Self {
+    pub fn new(mut versions: Vec<PriceVersion<P>>) -> Self {
         versions.sort_by_key(|v| v.effective_from);
         versions.dedup_by(|later, earlier| {
             let same = later.effective_from == earlier.effective_from;
@@ -37,17 +47,17 @@ impl PriceHistory {
 
     /// The version in force at `at`: the last that took effect at or before
     /// it. `None` before the first version (a model always has one from 0).
-    pub fn at(&self, at: Millis) -> Option<&PriceVersion> {
+    pub fn at(&self, at: Millis) -> Option<&PriceVersion<P>> {
         let after = self.0.partition_point(|v| v.effective_from <= at);
         after.checked_sub(1).and_then(|i| self.0.get(i))
     }
 
     /// Versions that have not taken effect yet at `now`.
-    pub fn scheduled(&self, now: Millis) -> impl Iterator<Item = &PriceVersion> {
+    pub fn scheduled(&self, now: Millis) -> impl Iterator<Item = &PriceVersion<P>> {
         self.0.iter().filter(move |v| v.effective_from > now)
     }
 
-    pub fn versions(&self) -> &[PriceVersion] {
+    pub fn versions(&self) -> &[PriceVersion<P>] {
         &self.0
     }
 }

@@ -6,13 +6,17 @@ use super::validation::Invalid;
 
 pub type Micros = i64;
 
-/// What one model costs, per million tokens of each kind.
+/// What one model costs, per million tokens of each kind, and per request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Price {
     pub input_per_mtok: Micros,
     pub output_per_mtok: Micros,
     pub cache_read_per_mtok: Micros,
     pub cache_write_per_mtok: Micros,
+    /// A flat charge per answered request (status below 400), on top of
+    /// its tokens; refused and failed requests do not pay it.
+    #[serde(default)]
+    pub per_request: Micros,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +42,22 @@ pub fn cost(price: &Price, tokens: &TokenCounts) -> Micros {
         + part(tokens.cache_read, price.cache_read_per_mtok)
         + part(tokens.cache_write, price.cache_write_per_mtok);
     i64::try_from((total + 500_000) / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// What one request costs: its tokens, and the per-request charge when it
+/// was answered.
+pub fn request_cost(price: &Price, tokens: &TokenCounts, answered: bool) -> Micros {
+    let flat = if answered {
+        price.per_request.max(0)
+    } else {
+        0
+    };
+    cost(price, tokens).saturating_add(flat)
+}
+
+/// Evaluations times the price of one, saturating.
+pub fn units_cost(units: i64, micros_per_unit: Micros) -> Micros {
+    units.max(0).saturating_mul(micros_per_unit.max(0))
 }
 
 /// "3", "0.25", "$15.00" → micro-dollars, exactly (no float rounding).
@@ -116,6 +136,7 @@ mod tests {
             output_per_mtok: 15_000_000,
             cache_read_per_mtok: 300_000,
             cache_write_per_mtok: 3_750_000,
+            per_request: 0,
         };
         let t = TokenCounts {
             input: 1000,

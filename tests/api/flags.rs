@@ -132,7 +132,7 @@ async fn capabilities_follow_a_cli_change_within_two_seconds(app: TestApp) -> Te
     app
 }
 
-fn tenant_admin(tenant: &atrium::domain::tenant::TenantId) -> Actor {
+pub(crate) fn tenant_admin(tenant: &atrium::domain::tenant::TenantId) -> Actor {
     Actor {
         user_id: None,
         label: "owner".into(),

@@ -5,16 +5,17 @@
 
 use atrium::domain::completion::Dialect;
 use atrium::domain::invoice::{Invoice, InvoiceStatus, LineKind, Month};
+use atrium::domain::meter::{Meter, Sample};
 use atrium::domain::pii::Classification;
 use atrium::domain::policy::Action;
-use atrium::domain::pricing::{cost, Price, TokenCounts};
+use atrium::domain::pricing::{request_cost, units_cost, Price, TokenCounts};
 use atrium::domain::role::Role;
 use atrium::domain::tenant::TenantId;
 use atrium::domain::time::{now_millis, DAY, HOUR};
 use atrium::domain::usage::{UsageEvent, UsageKind};
 use atrium::server::devtools::mock_upstream::MockOptions;
 use atrium::server::services::plans::{self, NewPlan};
-use atrium::server::services::{invoices, Actor, ServiceError};
+use atrium::server::services::{invoices, meters, Actor, ServiceError};
 
 use crate::cli::atrium;
 use crate::common::TestApp;
@@ -27,13 +28,19 @@ const FIRST: Price = Price {
     output_per_mtok: 15_000_000,
     cache_read_per_mtok: 0,
     cache_write_per_mtok: 0,
+    per_request: 0,
 };
+/// From mid-month, cheaper tokens and $0.001 per answered request.
 const SECOND: Price = Price {
     input_per_mtok: 2_000_000,
     output_per_mtok: 9_000_000,
     cache_read_per_mtok: 0,
     cache_write_per_mtok: 0,
+    per_request: 1_000,
 };
+/// $0.00002 per flag evaluation, and $0.50 per GB-month on both plans.
+const EVALUATION: i64 = 20;
+const STORAGE_GB_MONTH: i64 = 500_000;
 
 fn event(tenant: &TenantId, n: usize, at: i64, price: &Price) -> UsageEvent {
     let tokens = TokenCounts {
@@ -55,7 +62,7 @@ fn event(tenant: &TenantId, n: usize, at: i64, price: &Price) -> UsageEvent {
         output_tokens: tokens.output,
         cache_read_tokens: 0,
         cache_write_tokens: 0,
-        cost_micros: cost(price, &tokens),
+        cost_micros: request_cost(price, &tokens, true),
         latency_ms: 5,
         status: 200,
         error_type: None,
@@ -74,11 +81,29 @@ async fn plan(app: &TestApp, name: &str, fee: i64, markup: i32) -> String {
         rpm: None,
         tpm: None,
         monthly_budget: None,
+        storage_gb_month_micros: STORAGE_GB_MONTH,
+        custom_model_month_micros: 0,
     };
     plans::create(&app.svc, &Actor::system("test"), new)
         .await
         .expect("plan")
         .id
+}
+
+/// `units` OFREP evaluations in one request, priced as the gateway does.
+fn evaluations(tenant: &TenantId, at: i64, units: i64) -> UsageEvent {
+    UsageEvent {
+        request_id: format!("ofrep-{at}"),
+        kind: UsageKind::FlagEvaluation,
+        units,
+        model: "-".into(),
+        provider: None,
+        dialect: None,
+        input_tokens: 0,
+        output_tokens: 0,
+        cost_micros: units_cost(units, EVALUATION),
+        ..event(tenant, 0, at, &FIRST)
+    }
 }
 
 fn cli_invoice(app: &TestApp, args: &[&str]) -> String {
@@ -110,16 +135,25 @@ async fn history(app: &TestApp, tenant: &TenantId, start: i64, mid: i64) {
         sqlx::query(
             "INSERT INTO model_prices (model_id, effective_from, input_micros_per_mtok, \
              output_micros_per_mtok, cache_read_micros_per_mtok, cache_write_micros_per_mtok, \
-             created_at) VALUES ($1, $2, $3, $4, 0, 0, 0)",
+             request_micros, created_at) VALUES ($1, $2, $3, $4, 0, 0, $5, 0)",
         )
         .bind(&model_id)
         .bind(from)
         .bind(p.input_per_mtok)
         .bind(p.output_per_mtok)
+        .bind(p.per_request)
         .execute(pool)
         .await
         .expect("price version");
     }
+    sqlx::query(
+        "INSERT INTO evaluation_prices (effective_from, micros_per_evaluation, created_at) \
+         VALUES (0, $1, 0)",
+    )
+    .bind(EVALUATION)
+    .execute(pool)
+    .await
+    .expect("evaluation price");
     sqlx::query("UPDATE tenants SET created_at = $1 WHERE id = $2")
         .bind(start - DAY)
         .bind(tenant.as_str())
@@ -146,7 +180,12 @@ async fn history(app: &TestApp, tenant: &TenantId, start: i64, mid: i64) {
 fn usage_sum(inv: &Invoice) -> i64 {
     inv.lines
         .iter()
-        .filter(|l| matches!(l.kind, LineKind::Usage | LineKind::Rounding))
+        .filter(|l| {
+            matches!(
+                l.kind,
+                LineKind::Usage | LineKind::Rounding | LineKind::Requests | LineKind::Evaluations
+            )
+        })
         .map(|l| l.amount_micros)
         .sum()
 }
@@ -165,6 +204,17 @@ async fn an_issued_invoice_equals_the_ledger_and_never_changes(app: TestApp) -> 
         let price = if at < mid { FIRST } else { SECOND };
         for n in 0..3 {
             events.push(event(&tenant, n, at + n as i64, &price));
+        }
+        if (at - start) % DAY == 0 {
+            events.push(evaluations(&tenant, at + 10, 5));
+            let sample = Sample {
+                meter: Meter::StorageBytes,
+                day: at,
+                value: 3_000_000_000,
+            };
+            meters::record(&app.svc, &tenant, &sample)
+                .await
+                .expect("sample");
         }
         at += HOUR;
     }
@@ -213,6 +263,31 @@ async fn an_issued_invoice_equals_the_ledger_and_never_changes(app: TestApp) -> 
         "input and output at two price versions"
     );
     assert_eq!(kinds(LineKind::Credit), 1);
+    assert_eq!(
+        kinds(LineKind::Requests),
+        2,
+        "requests at $0.001 from mid-month, free before"
+    );
+    let evaluated: Vec<_> = issued
+        .lines
+        .iter()
+        .filter(|l| l.kind == LineKind::Evaluations)
+        .collect();
+    let days = (end - start) / DAY;
+    assert_eq!(evaluated.len(), 1);
+    assert_eq!(evaluated[0].quantity, 5 * days);
+    assert_eq!(evaluated[0].amount_micros, 5 * days * EVALUATION);
+    // 3 GB all month at $0.50 per GB-month, split between the two plans
+    // by day and rounded once per line.
+    let storage: Vec<_> = issued
+        .lines
+        .iter()
+        .filter(|l| l.kind == LineKind::Storage)
+        .collect();
+    assert_eq!(storage.len(), 2, "{:#?}", issued.lines);
+    assert_eq!(storage[0].quantity + storage[1].quantity, days);
+    let stored: i64 = storage.iter().map(|l| l.amount_micros).sum();
+    assert!((stored - 1_500_000).abs() <= 1, "{stored}");
 
     // A new price and a late event for the issued month change nothing in it.
     let later = Price {

@@ -20,6 +20,7 @@ mod gateway;
 mod governance;
 mod invoices;
 mod isolation;
+mod meters;
 mod plans;
 mod portal;
 mod portal_abuse;
@@ -46,6 +47,7 @@ fn main() -> std::process::ExitCode {
         governance::trials(),
         invoices::trials(),
         isolation::trials(),
+        meters::trials(),
         portal::trials(),
         portal_abuse::trials(),
         shutdown::trials(),

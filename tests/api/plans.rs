@@ -143,10 +143,27 @@ async fn the_billing_page(app: TestApp) -> TestApp {
         ("base_fee", "120"),
         ("included_credit", "20"),
         ("markups", "*=15\ngpt-mock=-10"),
+        ("storage_gb_month", "0.2"),
+        ("budget_usd", "300"),
     ];
     let (status, body) = app.call(&admin, "create_plan", &plan).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["markup_percent"]["gpt-mock"], -10);
+    assert_eq!(body["storage_gb_month_micros"], 200_000);
+    assert_eq!(body["monthly_budget"]["enforcement"], "Hard", "{body}");
+    let bad = [
+        ("name", "Odd"),
+        ("base_fee", "1"),
+        ("included_credit", "0"),
+        ("budget_usd", "5"),
+        ("budget_kind", "loud"),
+    ];
+    let (status, body) = app.call(&admin, "create_plan", &bad).await;
+    assert_eq!(status, 400, "{body}");
+    let evaluation = [("usd", "0.000015")];
+    let (status, body) = app.call(&admin, "set_evaluation_price", &evaluation).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["price"], 15);
     let later = atrium::domain::time::rfc3339(atrium::domain::time::now_millis() + 86_400_000);
     let price = [
         ("model", "gpt-mock"),
@@ -179,6 +196,9 @@ async fn the_billing_page(app: TestApp) -> TestApp {
         "scheduled",
         "in force",
         "$2.500000",
+        "$0.200000",
+        "$300.000000 hard",
+        "$0.000015",
     ] {
         assert!(html.contains(part), "billing page lacks {part:?}");
     }
@@ -188,5 +208,11 @@ async fn the_billing_page(app: TestApp) -> TestApp {
     let viewer = crate::common::client();
     app.sign_in(&viewer, "bv@t.io", "a-long-password-1").await;
     assert_eq!(app.call(&viewer, "billing_overview", &[]).await.0, 403);
+    assert_eq!(
+        app.call(&viewer, "set_evaluation_price", &evaluation)
+            .await
+            .0,
+        403
+    );
     app
 }

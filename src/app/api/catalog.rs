@@ -62,6 +62,8 @@ pub async fn add_model(
             .map_err(invalid)?,
         cache_write_per_mtok: parse_usd_or_zero("cache_write_price", &cache_write_price)
             .map_err(invalid)?,
+        // A per-request charge is a price version, set on the Billing page.
+        per_request: 0,
     };
     let new = NewModel {
         name,

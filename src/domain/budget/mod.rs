@@ -10,7 +10,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::pricing::{cost, format_money, Micros, Price, TokenCounts};
+use super::pricing::{format_money, request_cost, Micros, Price, TokenCounts};
 use super::tenant::TenantId;
 use super::time::{Millis, DAY};
 use super::validation::Invalid;
@@ -205,7 +205,7 @@ impl BudgetStatus {
 
 /// What a request could cost at most: every input-side byte priced as a
 /// token at the dearest input-side price (a token is at least one byte),
-/// plus `max_output` tokens.
+/// plus `max_output` tokens, plus the per-request charge.
 pub fn worst_case(price: &Price, input_bytes: i64, max_output: i64) -> Micros {
     let dearest = price
         .input_per_mtok
@@ -220,7 +220,7 @@ pub fn worst_case(price: &Price, input_bytes: i64, max_output: i64) -> Micros {
         output: max_output.max(0),
         ..TokenCounts::default()
     };
-    cost(&bound, &tokens)
+    request_cost(&bound, &tokens, true)
 }
 
 /// The thresholds a spend change from `before` to `after` crossed, lowest first.

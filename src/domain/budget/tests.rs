@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::pricing::cost;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::parse_rfc3339;
 
@@ -52,6 +53,7 @@ fn worst_case_bounds_every_real_cost() {
         output_per_mtok: 15_000_000,
         cache_read_per_mtok: 300_000,
         cache_write_per_mtok: 3_750_000,
+        per_request: 0,
     };
     let worst = worst_case(&price, 400, 100);
     // 400 bytes at the cache-write price plus 100 output tokens.

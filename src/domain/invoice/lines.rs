@@ -4,9 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use super::meters::meter_lines;
 use super::{InvoiceLine, LineKind, Month};
+use crate::domain::meter::Sample;
 use crate::domain::plan::{base_fees, days_in_month, marked_up, prorate, Plan};
-use crate::domain::pricing::{format_money, Micros, Price};
+use crate::domain::pricing::{format_money, units_cost, Micros, Price};
 use crate::domain::time::Millis;
 use crate::domain::usage::UsageTotals;
 
@@ -20,6 +22,8 @@ pub struct Slice {
     pub price: Option<Price>,
     /// The plan in force and its markup for this model, in percent.
     pub markup: Option<(String, i32)>,
+    /// What one flag evaluation cost over the stretch.
+    pub evaluation_price: Micros,
     pub totals: UsageTotals,
 }
 
@@ -37,14 +41,18 @@ pub struct Inputs<'a> {
     pub subscriptions: &'a [(Millis, &'a Plan)],
     pub slices: Vec<Slice>,
     pub late: Vec<Late>,
+    /// The month's daily meter samples (stored data, custom models).
+    pub samples: &'a [Sample],
 }
 
 pub fn lines(inputs: &Inputs<'_>) -> Vec<InvoiceLine> {
     let mut out = base_fee_lines(inputs);
-    let usage = usage_lines(&inputs.slices);
+    let mut metered = usage_lines(&inputs.slices);
+    metered.extend(request_lines(&inputs.slices));
+    metered.extend(evaluation_lines(&inputs.slices));
     let ledger: Micros = inputs.slices.iter().map(|s| s.totals.cost_micros).sum();
-    let priced: Micros = usage.iter().map(|l| l.amount_micros).sum();
-    out.extend(usage);
+    let priced: Micros = metered.iter().map(|l| l.amount_micros).sum();
+    out.extend(metered);
     if ledger != priced {
         out.push(money_line(
             LineKind::Rounding,
@@ -52,8 +60,12 @@ pub fn lines(inputs: &Inputs<'_>) -> Vec<InvoiceLine> {
             ledger - priced,
         ));
     }
-    out.extend(count_lines(&inputs.slices));
     out.extend(markup_lines(&inputs.slices));
+    out.extend(meter_lines(
+        inputs.month,
+        inputs.subscriptions,
+        inputs.samples,
+    ));
     for late in &inputs.late {
         out.push(money_line(
             LineKind::LateUsage,
@@ -152,9 +164,10 @@ fn usage_lines(slices: &[Slice]) -> Vec<InvoiceLine> {
                 }
             }
             None => {
+                // Evaluations have lines of their own.
                 let e = unpriced.entry(s.model.clone()).or_default();
                 e.0 += tokens.iter().sum::<i64>();
-                e.1 += t.cost_micros;
+                e.1 += t.cost_micros - units_cost(t.evaluations, s.evaluation_price);
             }
         }
     }
@@ -196,36 +209,77 @@ fn usage_lines(slices: &[Slice]) -> Vec<InvoiceLine> {
     out
 }
 
-/// Requests and flag evaluations: counted, not priced yet.
-fn count_lines(slices: &[Slice]) -> Vec<InvoiceLine> {
-    let requests: i64 = slices.iter().map(|s| s.totals.requests).sum();
-    let evaluations: i64 = slices.iter().map(|s| s.totals.evaluations).sum();
-    let line = |kind, description: &str, quantity, unit: &str| InvoiceLine {
-        kind,
-        description: description.into(),
-        quantity,
-        unit_price_micros: Some(0),
-        unit: unit.into(),
-        amount_micros: 0,
-    };
-    let mut out = Vec::new();
-    if requests > 0 {
-        out.push(line(
+/// Completion requests: per model and per-request price where one is
+/// set (answered requests pay it), and the rest counted in one line.
+fn request_lines(slices: &[Slice]) -> Vec<InvoiceLine> {
+    let mut priced: BTreeMap<(String, Micros), i64> = BTreeMap::new();
+    let mut free = 0;
+    for s in slices {
+        match s.price.map(|p| p.per_request).filter(|p| *p > 0) {
+            Some(p) => {
+                *priced.entry((s.model.clone(), p)).or_default() +=
+                    s.totals.requests - s.totals.errors;
+                free += s.totals.errors;
+            }
+            None => free += s.totals.requests,
+        }
+    }
+    let mut out: Vec<InvoiceLine> = priced
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|((model, price), n)| {
+            let description = format!("{model}: answered requests at {} each", format_money(price));
+            unit_line(LineKind::Requests, description, n, price, "requests")
+        })
+        .collect();
+    if free > 0 {
+        let description = "Completion requests (no per-request charge)".to_string();
+        out.push(unit_line(
             LineKind::Requests,
-            "Completion requests",
-            requests,
+            description,
+            free,
+            0,
             "requests",
         ));
     }
-    if evaluations > 0 {
-        out.push(line(
-            LineKind::Evaluations,
-            "Flag evaluations (OFREP)",
-            evaluations,
-            "evaluations",
-        ));
-    }
     out
+}
+
+/// Flag evaluations (OFREP), one line per price in force over the month.
+fn evaluation_lines(slices: &[Slice]) -> Vec<InvoiceLine> {
+    let mut by_price: BTreeMap<Micros, i64> = BTreeMap::new();
+    for s in slices.iter().filter(|s| s.totals.evaluations > 0) {
+        *by_price.entry(s.evaluation_price).or_default() += s.totals.evaluations;
+    }
+    by_price
+        .into_iter()
+        .map(|(price, n)| {
+            let description = if price > 0 {
+                format!("Flag evaluations (OFREP) at {} each", format_money(price))
+            } else {
+                "Flag evaluations (OFREP)".to_string()
+            };
+            unit_line(LineKind::Evaluations, description, n, price, "evaluations")
+        })
+        .collect()
+}
+
+/// `quantity` units at `price` each.
+fn unit_line(
+    kind: LineKind,
+    description: String,
+    quantity: i64,
+    price: Micros,
+    unit: &str,
+) -> InvoiceLine {
+    InvoiceLine {
+        kind,
+        description,
+        quantity,
+        unit_price_micros: Some(price),
+        unit: unit.into(),
+        amount_micros: units_cost(quantity, price),
+    }
 }
 
 /// Per model and plan, the plan's markup (or discount) on the model's
@@ -234,9 +288,11 @@ fn markup_lines(slices: &[Slice]) -> Vec<InvoiceLine> {
     let mut by: BTreeMap<(String, String, i32), Micros> = BTreeMap::new();
     for s in slices {
         if let Some((plan, pct)) = &s.markup {
+            // On the model's cost: its tokens and requests, not evaluations.
+            let evaluations = units_cost(s.totals.evaluations, s.evaluation_price);
             if *pct != 0 {
                 *by.entry((s.model.clone(), plan.clone(), *pct)).or_default() +=
-                    s.totals.cost_micros;
+                    s.totals.cost_micros - evaluations;
             }
         }
     }

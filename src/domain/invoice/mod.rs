@@ -6,6 +6,7 @@
 //! of its own.
 
 mod lines;
+mod meters;
 mod month;
 
 pub use lines::{lines, Inputs, Late, Slice};
@@ -44,6 +45,10 @@ pub enum LineKind {
     Rounding,
     Requests,
     Evaluations,
+    /// Data stored, sampled daily, priced per GB-month by the plan.
+    Storage,
+    /// Custom models deployed, sampled daily, priced per model-month.
+    CustomModels,
     /// A plan's markup (or discount, negative) on a model's usage.
     Markup,
     /// Usage recorded for an earlier, issued month after it was issued.
@@ -59,6 +64,8 @@ impl LineKind {
             LineKind::Rounding => "rounding",
             LineKind::Requests => "requests",
             LineKind::Evaluations => "evaluations",
+            LineKind::Storage => "storage",
+            LineKind::CustomModels => "custom_models",
             LineKind::Markup => "markup",
             LineKind::LateUsage => "late_usage",
             LineKind::Credit => "credit",

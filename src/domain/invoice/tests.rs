@@ -1,8 +1,9 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::domain::meter::{Meter, Sample, DAY_MS};
 use crate::domain::plan::Plan;
-use crate::domain::pricing::{cost, Price, TokenCounts};
+use crate::domain::pricing::{request_cost, Price, TokenCounts};
 use crate::domain::time::parse_rfc3339;
 use crate::domain::usage::UsageTotals;
 
@@ -19,6 +20,8 @@ fn plan(name: &str, fee: i64, credit: i64, markups: &[(&str, i32)]) -> Plan {
         rpm: None,
         tpm: None,
         monthly_budget: None,
+        storage_gb_month_micros: 0,
+        custom_model_month_micros: 0,
         created_at: 0,
     }
 }
@@ -30,6 +33,7 @@ const PRICE: Price = Price {
     output_per_mtok: 15_000_000,
     cache_read_per_mtok: 300_000,
     cache_write_per_mtok: 0,
+    per_request: 0,
 };
 
 /// A slice of `n` requests of 7 input and 3 output tokens each, costed as
@@ -44,11 +48,12 @@ fn slice(model: &str, n: i64, price: Price, markup: Option<(&str, i32)>) -> Slic
         model: model.into(),
         price: Some(price),
         markup: markup.map(|(p, m)| (p.to_string(), m)),
+        evaluation_price: 0,
         totals: UsageTotals {
             requests: n,
             input_tokens: 7 * n,
             output_tokens: 3 * n,
-            cost_micros: cost(&price, &one) * n,
+            cost_micros: request_cost(&price, &one, true) * n,
             ..UsageTotals::default()
         },
     }
@@ -72,6 +77,7 @@ fn usage_lines_add_up_to_the_ledger_to_the_micro_dollar() {
         subscriptions: &[],
         slices,
         late: vec![],
+        samples: &[],
     };
     let lines = lines(&inputs);
     let usage: i64 = lines
@@ -113,6 +119,7 @@ fn a_mid_month_plan_change_prorates_fees_markups_and_credit() {
         subscriptions: &subs,
         slices,
         late: vec![],
+        samples: &[],
     });
     let fees: Vec<i64> = lines
         .iter()
@@ -159,6 +166,7 @@ fn credit_never_exceeds_the_charges_and_late_usage_is_its_own_line() {
         subscriptions: &subs,
         slices,
         late,
+        samples: &[],
     });
     let late_line = lines
         .iter()
@@ -170,6 +178,119 @@ fn credit_never_exceeds_the_charges_and_late_usage_is_its_own_line() {
     assert_eq!(
         total, 5_000_000,
         "credit covers the usage, never the base fee"
+    );
+}
+
+#[test]
+fn request_and_evaluation_charges_add_up_to_the_ledger() {
+    let nov: Month = "2026-11".parse().expect("month");
+    let per_request = Price {
+        per_request: 2_500,
+        ..PRICE
+    };
+    let mut answered = slice("m", 40, per_request, None);
+    // Two refused requests: tokens never reached, no per-request charge.
+    answered.totals.requests += 2;
+    answered.totals.errors += 2;
+    let mut flags = slice("-", 0, PRICE, None);
+    flags.price = None;
+    flags.evaluation_price = 30;
+    flags.totals = UsageTotals {
+        evaluations: 1_001,
+        cost_micros: 30 * 1_001,
+        ..UsageTotals::default()
+    };
+    let ledger = answered.totals.cost_micros + flags.totals.cost_micros;
+    let lines = lines(&Inputs {
+        month: nov,
+        subscriptions: &[],
+        slices: vec![answered, flags],
+        late: vec![],
+        samples: &[],
+    });
+    let of = |kind: LineKind| lines.iter().filter(move |l| l.kind == kind);
+    let requests: Vec<_> = of(LineKind::Requests).collect();
+    assert_eq!(requests[0].quantity, 40, "answered requests pay");
+    assert_eq!(requests[0].amount_micros, 100_000);
+    assert_eq!((requests[1].quantity, requests[1].amount_micros), (2, 0));
+    let evals: Vec<_> = of(LineKind::Evaluations).collect();
+    assert_eq!((evals[0].quantity, evals[0].amount_micros), (1_001, 30_030));
+    let metered: i64 = lines
+        .iter()
+        .filter(|l| l.kind != LineKind::BaseFee && l.kind != LineKind::Credit)
+        .map(|l| l.amount_micros)
+        .sum();
+    assert_eq!(metered, ledger, "to the micro-dollar: {lines:#?}");
+}
+
+#[test]
+fn storage_and_custom_models_are_priced_per_unit_month_by_the_plan_of_each_day() {
+    let nov: Month = "2026-11".parse().expect("month");
+    let mut small = plan("Small", 0, 0, &[]);
+    small.storage_gb_month_micros = 300_000; // $0.30 per GB-month
+    small.custom_model_month_micros = 30_000_000; // $30 per model-month
+    let mut big = plan("Big", 0, 0, &[]);
+    big.storage_gb_month_micros = 150_000;
+    // Big from the 21st at noon: that day is Big's.
+    let subs = [
+        (at("2026-10-01T00:00:00Z"), &small),
+        (at("2026-11-21T12:00:00Z"), &big),
+    ];
+    let first = at("2026-11-01T00:00:00Z");
+    let mut samples = Vec::new();
+    for d in 0..30 {
+        let day = first + d * DAY_MS;
+        samples.push(Sample {
+            meter: Meter::StorageBytes,
+            day,
+            value: 2_000_000_000, // 2 GB every day
+        });
+        if d < 15 {
+            samples.push(Sample {
+                meter: Meter::CustomModels,
+                day,
+                value: 2,
+            });
+        }
+    }
+    // A sample outside the month is not this invoice's.
+    samples.push(Sample {
+        meter: Meter::StorageBytes,
+        day: first - DAY_MS,
+        value: i64::MAX,
+    });
+    let lines = lines(&Inputs {
+        month: nov,
+        subscriptions: &subs,
+        slices: vec![],
+        late: vec![],
+        samples: &samples,
+    });
+    let amounts: Vec<(LineKind, i64, i64)> = lines
+        .iter()
+        .map(|l| (l.kind, l.quantity, l.amount_micros))
+        .collect();
+    // Small: 20 days × 2 GB = 40 GB-days = 4/3 GB-month × $0.30 = $0.40;
+    // Big: 10 days × 2 GB = 2/3 GB-month × $0.15 = $0.10; custom models:
+    // 30 model-days = 1 model-month × $30 on Small; Big prices them at 0.
+    assert!(
+        amounts.contains(&(LineKind::Storage, 20, 400_000)),
+        "{lines:#?}"
+    );
+    assert!(
+        amounts.contains(&(LineKind::Storage, 10, 100_000)),
+        "{lines:#?}"
+    );
+    assert!(amounts.contains(&(LineKind::CustomModels, 30, 30_000_000)));
+    assert_eq!(amounts.len(), 3, "{lines:#?}");
+    let small_storage = lines
+        .iter()
+        .find(|l| l.kind == LineKind::Storage && l.quantity == 20)
+        .expect("Small's storage");
+    assert!(
+        small_storage.description.contains("1.333333 GB-months"),
+        "{}",
+        small_storage.description
     );
 }
 

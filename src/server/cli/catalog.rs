@@ -157,6 +157,8 @@ pub async fn model(svc: &Services, cmd: ModelCmd) -> Result<(), CliError> {
                     "cache_write_price_per_mtok",
                     &cache_write_price_per_mtok,
                 )?,
+                // A per-request charge is a price version: `price set`.
+                per_request: 0,
             };
             let new = NewModel {
                 name,

@@ -18,47 +18,59 @@ use super::{actor, print_json};
 pub enum PlanCmd {
     /// Create a plan. Money in dollars; --markup MODEL=PERCENT, repeatable
     /// (`*` for every other model; negative for a discount).
-    Create {
-        #[arg(long)]
-        name: String,
-        #[arg(long, default_value = "0")]
-        base_fee: String,
-        #[arg(long, default_value = "0")]
-        included_credit: String,
-        #[arg(long = "markup")]
-        markups: Vec<String>,
-        #[arg(long)]
-        rpm: Option<i64>,
-        #[arg(long)]
-        tpm: Option<i64>,
-        /// A monthly budget each tenant on the plan gets (hard, or soft
-        /// with --budget-soft).
-        #[arg(long)]
-        budget_usd: Option<String>,
-        #[arg(long, requires = "budget_usd")]
-        budget_soft: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Create(Box<CreateArgs>),
     List {
         #[arg(long)]
         json: bool,
     },
 }
 
+#[derive(clap::Args, Debug)]
+pub struct CreateArgs {
+    #[arg(long)]
+    name: String,
+    #[arg(long, default_value = "0")]
+    base_fee: String,
+    #[arg(long, default_value = "0")]
+    included_credit: String,
+    #[arg(long = "markup")]
+    markups: Vec<String>,
+    #[arg(long)]
+    rpm: Option<i64>,
+    #[arg(long)]
+    tpm: Option<i64>,
+    /// A monthly budget each tenant on the plan gets (hard, or soft
+    /// with --budget-soft).
+    #[arg(long)]
+    budget_usd: Option<String>,
+    #[arg(long, requires = "budget_usd")]
+    budget_soft: bool,
+    /// Price of one GB of stored data for a month, sampled daily.
+    #[arg(long, default_value = "0")]
+    storage_gb_month: String,
+    /// Price of one deployed custom model for a month, sampled daily.
+    #[arg(long, default_value = "0")]
+    custom_model_month: String,
+    #[arg(long)]
+    json: bool,
+}
+
 pub async fn run(svc: &Services, cmd: PlanCmd) -> Result<(), ServiceError> {
     match cmd {
-        PlanCmd::Create {
-            name,
-            base_fee,
-            included_credit,
-            markups,
-            rpm,
-            tpm,
-            budget_usd,
-            budget_soft,
-            json,
-        } => {
+        PlanCmd::Create(args) => {
+            let CreateArgs {
+                name,
+                base_fee,
+                included_credit,
+                markups,
+                rpm,
+                tpm,
+                budget_usd,
+                budget_soft,
+                storage_gb_month,
+                custom_model_month,
+                json,
+            } = *args;
             let new = NewPlan {
                 name,
                 base_fee_micros: parse_usd("base_fee", &base_fee)?,
@@ -80,6 +92,8 @@ pub async fn run(svc: &Services, cmd: PlanCmd) -> Result<(), ServiceError> {
                             Enforcement::Hard
                         },
                     }),
+                storage_gb_month_micros: parse_usd("storage_gb_month", &storage_gb_month)?,
+                custom_model_month_micros: parse_usd("custom_model_month", &custom_model_month)?,
             };
             let plan = plans::create(svc, &actor(), new).await?;
             show(&[plan], json);
@@ -96,11 +110,13 @@ fn show(list: &[Plan], json: bool) {
     }
     for p in list {
         println!(
-            "{:<24} base {} credit {} markups {:?}",
+            "{:<24} base {} credit {} markups {:?} storage {}/GB-month custom models {}/month",
             p.name,
             format_usd(p.base_fee_micros),
             format_usd(p.included_credit_micros),
-            p.markup_percent
+            p.markup_percent,
+            format_usd(p.storage_gb_month_micros),
+            format_usd(p.custom_model_month_micros)
         );
     }
 }

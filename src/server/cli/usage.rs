@@ -3,7 +3,7 @@
 
 use clap::Subcommand;
 
-use crate::server::services::{tenants, Services};
+use crate::server::services::{tenants, ServiceError, Services};
 
 use super::{actor, print_json, CliError};
 
@@ -43,6 +43,67 @@ pub enum UsageCmd {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Samples today's meters (stored data) for every tenant without a
+    /// sample yet; the server does this on its own every hour.
+    SampleMeters {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A tenant's daily meter samples for a month (YYYY-MM, UTC).
+    Meters {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        month: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+async fn meters(svc: &Services, cmd: UsageCmd) -> Result<(), CliError> {
+    use crate::domain::invoice::Month;
+    use crate::domain::time::rfc3339;
+    use crate::server::services::meters;
+    let (tenant, rows, json) = match cmd {
+        UsageCmd::SampleMeters { json } => (None, meters::sample_today(svc).await?, json),
+        UsageCmd::Meters {
+            tenant,
+            month,
+            json,
+        } => {
+            let actor = actor();
+            let t = tenants::find(svc, &actor, &tenant).await?;
+            let month: Month = month.parse().map_err(ServiceError::from)?;
+            let (from, to) = month.window();
+            let samples = meters::samples(svc, &actor, &t.id, from, to).await?;
+            let rows = samples.into_iter().map(|s| (t.id.clone(), s)).collect();
+            (Some(t.name), rows, json)
+        }
+        _ => return Ok(()),
+    };
+    if json {
+        let out: Vec<_> = rows
+            .iter()
+            .map(|(t, s)| {
+                serde_json::json!({ "tenant_id": t, "meter": s.meter,
+                "day": rfc3339(s.day), "value": s.value })
+            })
+            .collect();
+        print_json(&out);
+        return Ok(());
+    }
+    if tenant.is_none() {
+        println!("{} samples written", rows.len());
+    }
+    for (t, s) in &rows {
+        println!(
+            "{t}  {}  {:<14} {}",
+            rfc3339(s.day),
+            s.meter.as_str(),
+            s.value
+        );
+    }
+    Ok(())
 }
 
 /// `--from` / `--to` as milliseconds.
@@ -87,6 +148,9 @@ pub async fn run(svc: &Services, cmd: UsageCmd) -> Result<(), CliError> {
         UsageCmd::Export {
             tenant, from, to, ..
         } => return export(svc, tenant, &from, &to).await,
+        cmd @ (UsageCmd::SampleMeters { .. } | UsageCmd::Meters { .. }) => {
+            return meters(svc, cmd).await
+        }
         UsageCmd::RebuildRollups { tenant } => {
             let tenant = match tenant {
                 Some(t) => Some(tenants::find(svc, &actor, &t).await?.id),

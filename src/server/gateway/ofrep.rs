@@ -18,6 +18,7 @@ use super::{authenticate, Gateway};
 use crate::domain::flag::Context;
 use crate::domain::pii::Classification;
 use crate::domain::policy::Action;
+use crate::domain::pricing::units_cost;
 use crate::domain::time::now_millis;
 use crate::domain::usage::{UsageEvent, UsageKind};
 use crate::server::http::request_id::RequestId;
@@ -110,6 +111,12 @@ impl Meter {
         units: usize,
         res: Response,
     ) -> Response {
+        let created_at = now_millis();
+        // Priced as metered, with the version in force now, like tokens.
+        let price = crate::server::services::catalog::snapshot(&gw.svc)
+            .evaluation_prices
+            .at(created_at)
+            .map_or(0, |v| v.price);
         let event = UsageEvent {
             request_id: self.request_id,
             tenant_id: auth.tenant.id.clone(),
@@ -124,11 +131,11 @@ impl Meter {
             output_tokens: 0,
             cache_read_tokens: 0,
             cache_write_tokens: 0,
-            cost_micros: 0,
+            cost_micros: units_cost(units as i64, price),
             latency_ms: self.started.elapsed().as_millis() as i64,
             status: res.status().as_u16(),
             error_type: None,
-            created_at: now_millis(),
+            created_at,
             policy_action: Action::Allow,
             classification: Classification::Public,
         };

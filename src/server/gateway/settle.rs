@@ -15,7 +15,7 @@ use super::Gateway;
 use crate::domain::completion::{Dialect, ErrorKind};
 use crate::domain::pii::Classification;
 use crate::domain::policy::Action;
-use crate::domain::pricing::{cost, Price, TokenCounts};
+use crate::domain::pricing::{request_cost, Price, TokenCounts};
 use crate::domain::time::now_millis;
 use crate::domain::usage::{UsageEvent, UsageKind};
 use crate::server::services::api_keys::Authenticated;
@@ -144,7 +144,7 @@ impl Settlement {
         }
         self.settle_reservation();
         self.observe(status);
-        let cost_micros = cost(&self.price, &self.tokens);
+        let cost_micros = request_cost(&self.price, &self.tokens, status < 400);
         if let Some(hold) = self.hold.take().filter(|h| !h.is_empty()) {
             self.gw.budgets.settle(&self.gw.svc, hold, cost_micros);
         }

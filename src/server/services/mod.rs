@@ -17,6 +17,7 @@ pub mod error;
 pub mod flags;
 pub mod flash;
 pub mod invoices;
+pub mod meters;
 pub mod plans;
 pub mod policies;
 pub mod sessions;

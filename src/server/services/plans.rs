@@ -29,6 +29,8 @@ pub struct NewPlan {
     pub rpm: Option<i64>,
     pub tpm: Option<i64>,
     pub monthly_budget: Option<PlanBudget>,
+    pub storage_gb_month_micros: Micros,
+    pub custom_model_month_micros: Micros,
 }
 
 /// A tenant's plan from a moment on.
@@ -40,7 +42,8 @@ pub struct Subscription {
 }
 
 const COLUMNS: &str = "id, name, base_fee_micros, included_credit_micros, markup_percent, \
-     rpm, tpm, created_at, budget_micros, budget_enforcement";
+     rpm, tpm, created_at, budget_micros, budget_enforcement, storage_gb_month_micros, \
+     custom_model_month_micros";
 
 #[derive(FromRow)]
 struct PlanRow {
@@ -54,6 +57,8 @@ struct PlanRow {
     created_at: i64,
     budget_micros: Option<i64>,
     budget_enforcement: Option<String>,
+    storage_gb_month_micros: i64,
+    custom_model_month_micros: i64,
 }
 
 impl TryFrom<PlanRow> for Plan {
@@ -83,6 +88,8 @@ impl TryFrom<PlanRow> for Plan {
             rpm: r.rpm,
             tpm: r.tpm,
             monthly_budget,
+            storage_gb_month_micros: r.storage_gb_month_micros,
+            custom_model_month_micros: r.custom_model_month_micros,
             created_at: r.created_at,
         })
     }
@@ -100,6 +107,8 @@ pub async fn create(svc: &Services, actor: &Actor, new: NewPlan) -> Result<Plan>
         rpm: new.rpm,
         tpm: new.tpm,
         monthly_budget: new.monthly_budget,
+        storage_gb_month_micros: new.storage_gb_month_micros,
+        custom_model_month_micros: new.custom_model_month_micros,
         created_at: now_millis(),
     };
     plan.check()?;
@@ -113,7 +122,7 @@ pub async fn create(svc: &Services, actor: &Actor, new: NewPlan) -> Result<Plan>
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
     let mut tx = svc.db.pool.begin().await?;
     sqlx::query(&format!(
-        "INSERT INTO plans ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        "INSERT INTO plans ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     ))
     .bind(&plan.id)
     .bind(&plan.name)
@@ -125,6 +134,8 @@ pub async fn create(svc: &Services, actor: &Actor, new: NewPlan) -> Result<Plan>
     .bind(plan.created_at)
     .bind(plan.monthly_budget.map(|b| b.limit_micros))
     .bind(plan.monthly_budget.map(|b| b.enforcement.as_str()))
+    .bind(plan.storage_gb_month_micros)
+    .bind(plan.custom_model_month_micros)
     .execute(&mut *tx)
     .await?;
     let entry =

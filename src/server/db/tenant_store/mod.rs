@@ -280,6 +280,12 @@ impl TenantStores {
         Ok(total)
     }
 
+    /// Bytes the tenant's data takes, where its backend can tell.
+    pub async fn size_bytes(&self, tenant_id: &str) -> Result<Option<i64>, DbError> {
+        let store = self.open(tenant_id).await?;
+        Ok(store.size_bytes(self.data_dir.as_deref()).await)
+    }
+
     /// Where the tenant's data lives, how big it is, and its row counts.
     pub async fn stats(&self, tenant_id: &str) -> Result<TenantData, DbError> {
         let p = self.placement(tenant_id).await?.ok_or(DbError::NoStore)?;

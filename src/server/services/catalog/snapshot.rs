@@ -8,7 +8,7 @@ use arc_swap::ArcSwap;
 use sqlx::{AnyConnection, FromRow};
 
 use crate::domain::catalog::{Deployment, Model, Provider};
-use crate::domain::price::{PriceHistory, PriceVersion};
+use crate::domain::price::{EvaluationPrices, PriceHistory, PriceVersion};
 use crate::domain::pricing::Price;
 use crate::domain::time::now_millis;
 
@@ -37,6 +37,8 @@ pub struct Catalog {
     pub providers: HashMap<String, Arc<ProviderEntry>>,
     pub models: HashMap<String, Arc<Model>>,
     aliases: HashMap<(String, String), String>,
+    /// What one OFREP flag evaluation costs, by version (none: free).
+    pub evaluation_prices: EvaluationPrices,
 }
 
 impl Catalog {
@@ -115,6 +117,7 @@ struct PriceRow {
     output_micros_per_mtok: i64,
     cache_read_micros_per_mtok: i64,
     cache_write_micros_per_mtok: i64,
+    request_micros: i64,
 }
 
 impl PriceRow {
@@ -126,6 +129,7 @@ impl PriceRow {
                 output_per_mtok: self.output_micros_per_mtok,
                 cache_read_per_mtok: self.cache_read_micros_per_mtok,
                 cache_write_per_mtok: self.cache_write_micros_per_mtok,
+                per_request: self.request_micros,
             },
         }
     }
@@ -135,7 +139,7 @@ impl PriceRow {
 async fn load_prices(conn: &mut AnyConnection) -> Result<ById<PriceHistory>> {
     let rows: Vec<PriceRow> = sqlx::query_as(
         "SELECT model_id, effective_from, input_micros_per_mtok, output_micros_per_mtok, \
-         cache_read_micros_per_mtok, cache_write_micros_per_mtok FROM model_prices",
+         cache_read_micros_per_mtok, cache_write_micros_per_mtok, request_micros FROM model_prices",
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -163,6 +167,7 @@ pub(crate) async fn load(svc: &Services) -> Result<Catalog> {
         sqlx::query_as("SELECT tenant_id, alias, model_id FROM model_aliases")
             .fetch_all(&mut *tx)
             .await?;
+    let evaluation_prices = load_evaluation_prices(&mut tx).await?;
     tx.commit().await?;
     let aliases = alias_rows
         .into_iter()
@@ -172,7 +177,23 @@ pub(crate) async fn load(svc: &Services) -> Result<Catalog> {
         providers,
         models,
         aliases,
+        evaluation_prices,
     })
+}
+
+async fn load_evaluation_prices(conn: &mut AnyConnection) -> Result<EvaluationPrices> {
+    let rows: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT effective_from, micros_per_evaluation FROM evaluation_prices")
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(PriceHistory::new(
+        rows.into_iter()
+            .map(|(effective_from, price)| PriceVersion {
+                effective_from,
+                price,
+            })
+            .collect(),
+    ))
 }
 
 type ById<T> = HashMap<String, T>;

@@ -9,7 +9,7 @@ use crate::domain::tenant::TenantId;
 use crate::domain::time::Millis;
 use crate::server::services::catalog::{self, Catalog};
 use crate::server::services::plans::{self, Subscription};
-use crate::server::services::{tenants, Actor, Result, Services};
+use crate::server::services::{meters, tenants, Actor, Result, Services};
 
 /// Months back that late usage is looked for.
 const LATE_MONTHS: usize = 24;
@@ -25,6 +25,8 @@ pub(super) async fn draft(
     let cat = catalog::load(svc).await?;
     let slices = slices(svc, tenant_id, month, &subs, &cat).await?;
     let late = late(svc, tenant_id, month).await?;
+    let (from, to) = month.window();
+    let samples = meters::samples(svc, actor, tenant_id, from, to).await?;
     let in_force: Vec<(Millis, &Plan)> = subs.iter().map(|s| (s.effective_from, &s.plan)).collect();
     let usage_micros = slices.iter().map(|s| s.totals.cost_micros).sum();
     let inputs = Inputs {
@@ -32,6 +34,7 @@ pub(super) async fn draft(
         subscriptions: &in_force,
         slices,
         late,
+        samples: &samples,
     };
     let lines = lines(&inputs);
     Ok(Invoice {
@@ -68,6 +71,13 @@ async fn slices(
                 .filter(|t| inside(*t)),
         );
     }
+    cuts.extend(
+        cat.evaluation_prices
+            .versions()
+            .iter()
+            .map(|v| v.effective_from)
+            .filter(|t| inside(*t)),
+    );
     cuts.extend(subs.iter().map(|s| s.effective_from).filter(|t| inside(*t)));
     cuts.sort_unstable();
     cuts.dedup();
@@ -79,12 +89,14 @@ async fn slices(
             .rev()
             .find(|s| s.effective_from <= w[0])
             .map(|s| &s.plan);
+        let evaluation_price = cat.evaluation_prices.at(w[0]).map_or(0, |v| v.price);
         for (model, totals) in store.usage_by_model(w[0], w[1]).await? {
             let found = cat.resolve(tenant_id, &model);
             let name = found.as_ref().map_or(model, |m| m.name.clone());
             out.push(Slice {
                 price: found.and_then(|m| m.price_at(w[0])),
                 markup: plan.map(|p| (p.name.clone(), p.markup_for(&name))),
+                evaluation_price,
                 model: name,
                 totals,
             });
