@@ -164,7 +164,7 @@ impl TenantStore {
             Backend::Sqlite => {
                 "SELECT CAST(COALESCE(SUM(LENGTH(request_id) + LENGTH(tenant_id) + \
                  COALESCE(LENGTH(api_key_id), 0) + LENGTH(model) + COALESCE(LENGTH(provider), 0) + \
-                 LENGTH(dialect) + COALESCE(LENGTH(error_type), 0) + 9 * 8), 0) AS BIGINT) \
+                 COALESCE(LENGTH(dialect), 0) + COALESCE(LENGTH(error_type), 0) + 9 * 8), 0) AS BIGINT) \
                  FROM usage_events WHERE tenant_id = $1"
             }
         };

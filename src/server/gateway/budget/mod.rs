@@ -11,6 +11,7 @@
 //! requests cannot together overspend.
 
 mod local;
+mod settler;
 mod shared;
 
 use redis::aio::ConnectionManager;
@@ -48,6 +49,7 @@ struct Held {
 pub struct BudgetGuard {
     local: local::Counts,
     redis: Option<ConnectionManager>,
+    settler: settler::Settler,
 }
 
 /// A budget's count as the guard reports it.
@@ -61,6 +63,7 @@ impl BudgetGuard {
         Self {
             local: local::Counts::default(),
             redis,
+            settler: settler::Settler::default(),
         }
     }
 
@@ -125,7 +128,7 @@ impl BudgetGuard {
 
     /// Replaces what `hold` reserved with the request's real cost (0 gives
     /// it back); alerts soft budgets whose thresholds it crossed. Never
-    /// waits: Redis and alerts run in tasks.
+    /// waits: Redis settles in batches (`settler`), alerts in tasks.
     pub fn settle(&self, svc: &Services, hold: Hold, cost: Micros) {
         let today = day_of(now_millis());
         let (shared, here): (Vec<Held>, Vec<Held>) =
@@ -135,15 +138,11 @@ impl BudgetGuard {
                 alert(svc, &h.budget, after - cost, after);
             }
         }
-        if let (Some(conn), false) = (&self.redis, shared.is_empty()) {
-            let (svc, conn) = (svc.clone(), conn.clone());
-            tokio::spawn(async move {
-                for h in shared {
-                    if let Some(after) = shared::settle(conn.clone(), &h, cost, today).await {
-                        alert(&svc, &h.budget, after - cost, after);
-                    }
-                }
-            });
+        if let Some(conn) = &self.redis {
+            for held in shared {
+                let s = settler::Settle { held, cost, today };
+                self.settler.push(svc, conn, s);
+            }
         }
     }
 }

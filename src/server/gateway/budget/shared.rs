@@ -12,7 +12,8 @@ use std::sync::LazyLock;
 use redis::aio::ConnectionManager;
 use redis::Script;
 
-use super::{load, Held, Spent};
+use super::settler::Group;
+use super::{load, Spent};
 use crate::domain::budget::{Budget, Day, Period};
 use crate::domain::pricing::Micros;
 use crate::domain::time::now_millis;
@@ -81,22 +82,28 @@ return 1
     )
 });
 
-/// KEYS: holds, sum of holds. ARGV: member, held amount, cost, ttl, day
-/// key, month key, day prefix, first, last, period's month key ('' if
-/// rolling). Drops the hold, counts the cost today, returns the spend.
+/// KEYS: holds, sum of holds. ARGV: cost, ttl, day key, month key, day
+/// prefix, first, last, period's month key ('' if rolling), then the
+/// members (`AMOUNT:REQUEST`). Drops the holds (those still there: a
+/// lapsed one was already given back), counts the cost today, returns the
+/// spend.
 static SETTLE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{SPENT_LUA}{}",
         r#"
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then redis.call('DECRBY', KEYS[2], ARGV[2]) end
-local cost = tonumber(ARGV[3])
-if cost > 0 then
-  redis.call('INCRBY', ARGV[5], cost)
-  redis.call('EXPIRE', ARGV[5], tonumber(ARGV[4]))
-  redis.call('INCRBY', ARGV[6], cost)
-  redis.call('EXPIRE', ARGV[6], tonumber(ARGV[4]))
+for i = 9, #ARGV do
+  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
+    redis.call('DECRBY', KEYS[2], tonumber(string.match(ARGV[i], '^(%d+):')))
+  end
 end
-return spent(ARGV[10], ARGV[7], ARGV[8], ARGV[9])
+local cost = tonumber(ARGV[1])
+if cost > 0 then
+  redis.call('INCRBY', ARGV[3], cost)
+  redis.call('EXPIRE', ARGV[3], tonumber(ARGV[2]))
+  redis.call('INCRBY', ARGV[4], cost)
+  redis.call('EXPIRE', ARGV[4], tonumber(ARGV[2]))
+end
+return spent(ARGV[8], ARGV[5], ARGV[6], ARGV[7])
 "#
     ))
 });
@@ -190,37 +197,33 @@ async fn seed(
     Ok(())
 }
 
-/// Settles one hold; `None` if Redis could not be reached (the hold then
-/// lapses on its own, and the ledger still has the cost).
-pub(super) async fn settle(
-    mut conn: ConnectionManager,
-    h: &Held,
-    cost: Micros,
-    today: Day,
-) -> Option<Micros> {
-    let p = prefix(&h.budget);
+/// Settles a batch of one budget's holds; `None` if Redis could not be
+/// reached (the holds then lapse on their own, and the ledger still has
+/// the cost).
+pub(super) async fn settle(mut conn: ConnectionManager, g: &Group) -> Option<Micros> {
+    let p = prefix(&g.budget);
     let now = now_millis();
-    let (first, last) = h.budget.period.days(now);
+    let (first, last) = g.budget.period.days(now);
     let (this_month, _) = Period::Month.days(now);
-    let spent: Result<i64, _> = SETTLE
+    let mut invocation = SETTLE.prepare_invoke();
+    invocation
         .key(format!("{p}held"))
         .key(format!("{p}held_sum"))
-        .arg(&h.member)
-        .arg(h.amount)
-        .arg(cost)
+        .arg(g.cost)
         .arg(DAY_TTL_S)
-        .arg(format!("{p}d:{today}"))
+        .arg(format!("{p}d:{}", g.today))
         .arg(month_key(&p, this_month))
         .arg(format!("{p}d:"))
         .arg(first)
         .arg(last)
-        .arg(period_month_key(&p, &h.budget, first))
-        .invoke_async(&mut conn)
-        .await;
-    match spent {
+        .arg(period_month_key(&p, &g.budget, first));
+    for member in &g.members {
+        invocation.arg(member);
+    }
+    match invocation.invoke_async::<i64>(&mut conn).await {
         Ok(s) => Some(s),
         Err(e) => {
-            tracing::warn!(error = %e, budget_id = %h.budget.id, "budget settle in Redis failed");
+            tracing::warn!(error = %e, budget_id = %g.budget.id, "budget settle in Redis failed");
             None
         }
     }
