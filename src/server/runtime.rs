@@ -15,8 +15,8 @@ use crate::server::crypto::SecretBox;
 use crate::server::db::{Db, DbError};
 use crate::server::gateway::Gateway;
 use crate::server::services::{
-    api_keys, audit, audit_anchor, bootstrap, control, flags, invoices, meters, ServiceError,
-    Services,
+    api_keys, audit, audit_anchor, bootstrap, budgets, control, flags, invoices, meters,
+    ServiceError, Services,
 };
 
 use super::http::{router, AppState};
@@ -138,6 +138,7 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
     let anchor = audit_anchor::spawn(services.clone());
     let issuer = invoices::spawn_issuer(services.clone());
     let sampler = meters::spawn_sampler(services.clone());
+    let redeliverer = budgets::redeliver::spawn(services.clone());
     let metrics = serve_metrics(&services, &gateway).await?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state, gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -152,6 +153,7 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
         retention.abort();
         issuer.abort();
         sampler.abort();
+        redeliverer.abort();
         if let Some(a) = anchor {
             a.abort();
         }

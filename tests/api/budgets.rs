@@ -267,7 +267,7 @@ async fn receiver() -> (String, Received) {
 
 /// Checks a delivery as the Standard Webhooks specification says, with
 /// HMAC written out here rather than the server's own code.
-fn verify(secret: &str, headers: &HeaderMap, body: &str) -> bool {
+pub(crate) fn verify(secret: &str, headers: &HeaderMap, body: &str) -> bool {
     let h = |n: &str| {
         headers
             .get(n)

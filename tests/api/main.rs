@@ -10,6 +10,7 @@ mod common;
 mod abuse;
 mod abuse_audit;
 mod abuse_stream;
+mod budget_webhooks;
 mod budgets;
 mod cli;
 mod dashboards;
@@ -34,6 +35,7 @@ fn main() -> std::process::ExitCode {
         abuse::trials(),
         abuse_audit::trials(),
         abuse_stream::trials(),
+        budget_webhooks::trials(),
         budgets::trials(),
         cli::trials(),
         dashboards::trials(),

@@ -18,7 +18,8 @@ use crate::server::crypto::webhook;
 use crate::server::services::audit::{self, Entry};
 use crate::server::services::{Actor, Result, Services};
 
-/// Deliveries are tried this many times, a little apart.
+/// Each delivery round tries this many times, a little apart; a round
+/// that fails leaves the alert due again later (`redeliver`).
 const ATTEMPTS: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
@@ -44,11 +45,18 @@ pub async fn raise(
     spent: Micros,
 ) -> Result<()> {
     let now = now_millis();
+    let message_id = format!("msg_{}", crate::server::services::new_id().replace('-', ""));
+    // Due at once for the redeliverer should this process stop before
+    // its own round ends; the round below claims it first.
+    let due = budget
+        .webhook_url
+        .as_ref()
+        .map(|_| now + super::redeliver::CLAIM_MS);
     let mut tx = svc.db.pool.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO budget_alerts (budget_id, tenant_id, period_start, threshold, \
-         spent_micros, limit_micros, delivery, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+         spent_micros, limit_micros, delivery, created_at, message_id, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
     )
     .bind(&budget.id)
     .bind(budget.tenant_id.as_str())
@@ -62,6 +70,8 @@ pub async fn raise(
         "none"
     })
     .bind(now)
+    .bind(&message_id)
+    .bind(due)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -75,64 +85,63 @@ pub async fn raise(
                          "period_start": rfc3339(period_start) }));
     audit::record(svc, &mut tx, &Actor::system("gateway"), entry).await?;
     tx.commit().await?;
-    if let Some(url) = &budget.webhook_url {
-        let body = payload(budget, period_start, threshold, spent, now);
-        let delivery = deliver(svc, budget, url, &body).await;
-        sqlx::query(
-            "UPDATE budget_alerts SET delivery = $1 WHERE budget_id = $2 \
-             AND period_start = $3 AND threshold = $4",
-        )
-        .bind(delivery)
-        .bind(&budget.id)
-        .bind(period_start)
-        .bind(i64::from(threshold))
-        .execute(&svc.db.pool)
-        .await?;
+    if budget.webhook_url.is_some() {
+        let alert = Alert {
+            budget_id: budget.id.clone(),
+            period_start,
+            threshold: i64::from(threshold),
+            spent_micros: spent,
+            limit_micros: budget.limit_micros,
+            delivery: "pending".into(),
+            created_at: now,
+        };
+        super::redeliver::round(svc, budget, &alert, &message_id, 0).await?;
     }
     Ok(())
 }
 
-fn payload(
-    budget: &Budget,
-    period_start: Millis,
-    threshold: u8,
-    spent: Micros,
-    now: Millis,
-) -> String {
+/// The alert's body: the same on every attempt (its time is the alert's).
+pub(super) fn payload(budget: &Budget, a: &Alert) -> String {
     json!({
         "type": "budget.threshold_reached",
-        "timestamp": rfc3339(now),
+        "timestamp": rfc3339(a.created_at),
         "data": {
             "budget_id": budget.id,
             "tenant_id": budget.tenant_id,
             "api_key_id": budget.api_key_id,
-            "threshold_percent": threshold,
-            "spent_micros": spent,
-            "limit_micros": budget.limit_micros,
+            "threshold_percent": a.threshold,
+            "spent_micros": a.spent_micros,
+            "limit_micros": a.limit_micros,
             "period": budget.period.to_string(),
-            "period_start": rfc3339(period_start),
+            "period_start": rfc3339(a.period_start),
             "message": format!("{} is {}% spent ({} of {})", budget.describe(),
-                percent_spent(spent, budget.limit_micros), format_money(spent),
-                format_money(budget.limit_micros)),
+                percent_spent(a.spent_micros, a.limit_micros), format_money(a.spent_micros),
+                format_money(a.limit_micros)),
         }
     })
     .to_string()
 }
 
-/// POSTs the alert, signed, up to three times; says how it went.
-async fn deliver(svc: &Services, budget: &Budget, url: &str, body: &str) -> String {
+/// POSTs the alert, signed, up to three times under the message id `id`;
+/// whether it was delivered, and how it went.
+pub(super) async fn deliver(
+    svc: &Services,
+    budget: &Budget,
+    url: &str,
+    id: &str,
+    body: &str,
+) -> (bool, String) {
     let secret = match secret(svc, &budget.id).await {
         Ok(Some(s)) => s,
-        Ok(None) => return "failed: the budget has no webhook secret".into(),
-        Err(e) => return format!("failed: {e}"),
+        Ok(None) => return (false, "failed: the budget has no webhook secret".into()),
+        Err(e) => return (false, format!("failed: {e}")),
     };
-    let id = format!("msg_{}", crate::server::services::new_id().replace('-', ""));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
         .build();
     let Ok(client) = client else {
-        return "failed: no HTTP client".into();
+        return (false, "failed: no HTTP client".into());
     };
     let mut last = String::new();
     for attempt in 0..ATTEMPTS {
@@ -140,13 +149,13 @@ async fn deliver(svc: &Services, budget: &Budget, url: &str, body: &str) -> Stri
             tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
         }
         let ts = now_millis() / 1000;
-        let Ok(sig) = webhook::sign(&secret, &id, ts, body) else {
-            return "failed: the webhook secret is unreadable".into();
+        let Ok(sig) = webhook::sign(&secret, id, ts, body) else {
+            return (false, "failed: the webhook secret is unreadable".into());
         };
         let sent = client
             .post(url)
             .header("content-type", "application/json")
-            .header("webhook-id", &id)
+            .header("webhook-id", id)
             .header("webhook-timestamp", ts.to_string())
             .header("webhook-signature", sig)
             .body(body.to_string())
@@ -154,14 +163,14 @@ async fn deliver(svc: &Services, budget: &Budget, url: &str, body: &str) -> Stri
             .await;
         match sent {
             Ok(r) if r.status().is_success() => {
-                return format!("delivered {}", r.status().as_u16())
+                return (true, format!("delivered {}", r.status().as_u16()))
             }
             Ok(r) => last = format!("failed: answered {}", r.status().as_u16()),
             Err(e) => last = format!("failed: {}", e.without_url()),
         }
     }
     tracing::warn!(budget_id = %budget.id, outcome = %last, "budget webhook not delivered");
-    last
+    (false, last)
 }
 
 async fn secret(svc: &Services, budget_id: &str) -> Result<Option<String>> {

@@ -5,6 +5,7 @@
 
 pub mod alerts;
 mod cache;
+pub mod redeliver;
 pub mod status;
 
 pub use cache::{refresh, BudgetCache};
