@@ -8,6 +8,7 @@
 //! now lives. Writes are idempotent, so writing twice is safe and a move
 //! loses nothing.
 
+mod by_model;
 mod lifecycle;
 mod location;
 mod moves;

@@ -90,7 +90,7 @@ impl TryFrom<EventRow> for UsageEvent {
 }
 
 #[derive(FromRow)]
-struct ModelTotals {
+pub(super) struct ModelTotals {
     model: String,
     requests: i64,
     input_tokens: i64,
@@ -100,6 +100,22 @@ struct ModelTotals {
     cost_micros: i64,
     errors: i64,
     evaluations: i64,
+}
+
+impl ModelTotals {
+    pub(super) fn into_pair(self) -> (String, UsageTotals) {
+        let t = UsageTotals {
+            requests: self.requests,
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            cache_read_tokens: self.cache_read_tokens,
+            cache_write_tokens: self.cache_write_tokens,
+            cost_micros: self.cost_micros,
+            errors: self.errors,
+            evaluations: self.evaluations,
+        };
+        (self.model, t)
+    }
 }
 
 impl TenantStore {
@@ -170,10 +186,12 @@ impl TenantStore {
         Ok(())
     }
 
-    /// Totals over `[from, to)` by model (flag evaluations are rows of
-    /// their own model, `-`, with no requests). Sums are cast so both
-    /// backends return integers (PostgreSQL's SUM of BIGINT is NUMERIC).
-    pub async fn usage_by_model(
+    /// Totals over `[from, to)` by model, from the events (flag
+    /// evaluations are rows of their own model, `-`, with no requests).
+    /// Sums are cast so both backends return integers (PostgreSQL's SUM
+    /// of BIGINT is NUMERIC). `usage_by_model` reads whole hours from the
+    /// rollups instead.
+    pub(super) async fn events_by_model(
         &self,
         from: i64,
         to: i64,
@@ -200,22 +218,7 @@ impl TenantStore {
             .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let t = UsageTotals {
-                    requests: r.requests,
-                    input_tokens: r.input_tokens,
-                    output_tokens: r.output_tokens,
-                    cache_read_tokens: r.cache_read_tokens,
-                    cache_write_tokens: r.cache_write_tokens,
-                    cost_micros: r.cost_micros,
-                    errors: r.errors,
-                    evaluations: r.evaluations,
-                };
-                (r.model, t)
-            })
-            .collect())
+        Ok(rows.into_iter().map(ModelTotals::into_pair).collect())
     }
 
     /// Events after `after` (and up to `until`, when given) in request-id
