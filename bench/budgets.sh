@@ -31,7 +31,10 @@ abba local_mode http://127.0.0.1:19300/v1/chat/completions "hard budget"
 if redis-cli -u "$REDIS" ping 2>/dev/null | grep -q PONG; then
   echo "== gateway, hard budget on vs off, Redis (32 connections, ${DURATION}s each, ABBA x2) =="
   redis_mode() { budget "$1"; serve REDIS_URL="$REDIS"; }
+  # Redis's own CPU counts too when it runs here.
+  cpu_also=$(pgrep -x redis-server | head -1 || true)
   abba redis_mode http://127.0.0.1:19300/v1/chat/completions "hard budget"
+  cpu_also=
 else
   echo "Redis: skipped (nothing answers at $REDIS)"
 fi

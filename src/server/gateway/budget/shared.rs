@@ -38,8 +38,10 @@ end
 "#;
 
 /// KEYS: holds, seeded marker, sum of holds. ARGV: limit, amount, member,
-/// hold ms, day prefix, first day, last day, month key ('' if rolling).
-/// Returns -1: not seeded yet; 0: refused, with spend and holds; 1: held.
+/// hold ms, day prefix, first day, last day, month key ('' if rolling),
+/// now (ms). Returns -1: not seeded yet; 0: refused, with spend and
+/// holds; 1: held. Lean, as it runs on every request: the keys' expiry is
+/// renewed by the settle batches, and here only when a hold starts them.
 static RESERVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{SPENT_LUA}{}",
@@ -47,8 +49,7 @@ static RESERVE: LazyLock<Script> = LazyLock::new(|| {
 if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0, 0} end
 local amount = tonumber(ARGV[2])
 if amount == 0 then return {1, 0, 0} end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(ARGV[9])
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
   redis.call('DECRBY', KEYS[3], tonumber(string.match(m, '^(%d+):')))
   redis.call('ZREM', KEYS[1], m)
@@ -58,8 +59,10 @@ local s = spent(ARGV[8], ARGV[5], ARGV[6], ARGV[7])
 if s + held + amount > tonumber(ARGV[1]) then return {0, s, held} end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[3])
 redis.call('INCRBY', KEYS[3], amount)
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]) * 2)
-redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[4]) * 2)
+if held == 0 then
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]) * 2)
+  redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[4]) * 2)
+end
 return {1, s, held}
 "#
     ))
@@ -83,15 +86,15 @@ return 1
 });
 
 /// KEYS: holds, sum of holds. ARGV: cost, ttl, day key, month key, day
-/// prefix, first, last, period's month key ('' if rolling), then the
-/// members (`AMOUNT:REQUEST`). Drops the holds (those still there: a
+/// prefix, first, last, period's month key ('' if rolling), hold ms, then
+/// the members (`AMOUNT:REQUEST`). Drops the holds (those still there: a
 /// lapsed one was already given back), counts the cost today, returns the
 /// spend.
 static SETTLE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{SPENT_LUA}{}",
         r#"
-for i = 9, #ARGV do
+for i = 10, #ARGV do
   if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
     redis.call('DECRBY', KEYS[2], tonumber(string.match(ARGV[i], '^(%d+):')))
   end
@@ -103,6 +106,8 @@ if cost > 0 then
   redis.call('INCRBY', ARGV[4], cost)
   redis.call('EXPIRE', ARGV[4], tonumber(ARGV[2]))
 end
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[9]) * 2)
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[9]) * 2)
 return spent(ARGV[8], ARGV[5], ARGV[6], ARGV[7])
 "#
     ))
@@ -160,6 +165,7 @@ pub(super) async fn reserve(
             .arg(first)
             .arg(last)
             .arg(period_month_key(&p, budget, first))
+            .arg(now_millis())
             .invoke_async(&mut conn)
             .await?;
         match ok {
@@ -216,7 +222,8 @@ pub(super) async fn settle(mut conn: ConnectionManager, g: &Group) -> Option<Mic
         .arg(format!("{p}d:"))
         .arg(first)
         .arg(last)
-        .arg(period_month_key(&p, &g.budget, first));
+        .arg(period_month_key(&p, &g.budget, first))
+        .arg(HOLD_MS);
     for member in &g.members {
         invocation.arg(member);
     }
