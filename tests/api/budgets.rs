@@ -54,10 +54,10 @@ fn worst(dialect_openai: bool) -> i64 {
     let bytes = serde_json::to_vec(&body(dialect_openai))
         .expect("json")
         .len();
-    worst_case(&price(), bytes as i64, 64)
+    worst_case(&price(), bytes as i64, 0, 64)
 }
 
-async fn hard_budget(app: &TestApp, tenant: &TenantId, limit_micros: i64) {
+pub(crate) async fn hard_budget(app: &TestApp, tenant: &TenantId, limit_micros: i64) {
     let spec = BudgetSpec {
         tenant: tenant.to_string(),
         api_key: None,

@@ -10,6 +10,7 @@ mod common;
 mod abuse;
 mod abuse_audit;
 mod abuse_stream;
+mod budget_media;
 mod budget_webhooks;
 mod budgets;
 mod cli;
@@ -35,6 +36,7 @@ fn main() -> std::process::ExitCode {
         abuse::trials(),
         abuse_audit::trials(),
         abuse_stream::trials(),
+        budget_media::trials(),
         budget_webhooks::trials(),
         budgets::trials(),
         cli::trials(),

@@ -205,8 +205,9 @@ impl BudgetStatus {
 
 /// What a request could cost at most: every input-side byte priced as a
 /// token at the dearest input-side price (a token is at least one byte),
-/// plus `max_output` tokens, plus the per-request charge.
-pub fn worst_case(price: &Price, input_bytes: i64, max_output: i64) -> Micros {
+/// plus `referenced` tokens for media named by reference (whose bytes do
+/// not bound them), plus `max_output` tokens, plus the per-request charge.
+pub fn worst_case(price: &Price, input_bytes: i64, referenced: i64, max_output: i64) -> Micros {
     let dearest = price
         .input_per_mtok
         .max(price.cache_write_per_mtok)
@@ -216,7 +217,7 @@ pub fn worst_case(price: &Price, input_bytes: i64, max_output: i64) -> Micros {
         ..*price
     };
     let tokens = TokenCounts {
-        input: input_bytes.max(1),
+        input: input_bytes.max(1).saturating_add(referenced.max(0)),
         output: max_output.max(0),
         ..TokenCounts::default()
     };

@@ -55,7 +55,12 @@ fn worst_case_bounds_every_real_cost() {
         cache_write_per_mtok: 3_750_000,
         per_request: 0,
     };
-    let worst = worst_case(&price, 400, 100);
+    let worst = worst_case(&price, 400, 0, 100);
+    assert_eq!(
+        worst_case(&price, 400, 1_000, 100) - worst,
+        3_750,
+        "media by reference: its allowance at the dearest input price"
+    );
     // 400 bytes at the cache-write price plus 100 output tokens.
     assert_eq!(worst, 400 * 3_750_000 / 1_000_000 + 100 * 15);
     for input in [1, 100, 400] {

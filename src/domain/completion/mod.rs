@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::catalog::ProviderKind;
 
 mod fields;
+pub mod media;
 pub use fields::MAX_MODEL_LEN;
 
 /// The two client (and provider) APIs Atrium speaks.
@@ -229,6 +230,12 @@ impl CompletionRequest {
             .unwrap_or(DEFAULT_OUTPUT_TOKENS)
             .clamp(1, MAX_OUTPUT_TOKENS);
         (self.body_bytes as i64 / 4).max(1) + output
+    }
+
+    /// Tokens allowed for media the request names by reference (its
+    /// bytes do not bound them): see `media`.
+    pub fn referenced_tokens(&self) -> i64 {
+        media::referenced_tokens(&self.body)
     }
 
     /// The client's own limit on output tokens, in either dialect's name.

@@ -211,7 +211,8 @@ async fn hold_budgets(
     } else {
         0
     };
-    let worst = worst_case(price, request.body_bytes as i64, max_output);
+    let input = request.body_bytes as i64;
+    let worst = worst_case(price, input, request.referenced_tokens(), max_output);
     gw.budgets
         .reserve(&gw.svc, budgets, request_id, worst)
         .await
