@@ -160,6 +160,10 @@ async fn the_billing_page(app: TestApp) -> TestApp {
     ];
     let (status, body) = app.call(&admin, "create_plan", &bad).await;
     assert_eq!(status, 400, "{body}");
+    // A field missing altogether is the caller's mistake too, not a 500.
+    let (status, body) = app.call(&admin, "create_plan", &[("name", "Bare")]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("base_fee"), "{body}");
     let evaluation = [("usd", "0.000015")];
     let (status, body) = app.call(&admin, "set_evaluation_price", &evaluation).await;
     assert_eq!(status, 200, "{body}");

@@ -56,6 +56,7 @@ pub fn router(state: AppState, gateway: crate::server::gateway::Gateway) -> Rout
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(error::bad_arguments_are_400))
         .layer(middleware::from_fn(require_same_origin))
         .layer(middleware::from_fn(move |req, next| {
             ops::security_headers(hsts, req, next)
