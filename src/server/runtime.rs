@@ -77,6 +77,7 @@ impl Running {
         // and the audit writers still hold.
         self.gateway.audit.flush().await;
         self.gateway.ledger.flush().await;
+        self.gateway.budgets.give_back().await;
         self.services.keys.flush_last_used(&self.services).await;
         // The last events get a checkpoint too, so a tail written just
         // before a stop cannot be cut unnoticed.

@@ -50,7 +50,7 @@ fn body(dialect_openai: bool) -> Value {
     json!({ "model": model, "max_tokens": 64, "messages": [{ "role": "user", "content": words }] })
 }
 
-fn worst(dialect_openai: bool) -> i64 {
+pub(crate) fn worst(dialect_openai: bool) -> i64 {
     let bytes = serde_json::to_vec(&body(dialect_openai))
         .expect("json")
         .len();
@@ -72,7 +72,7 @@ pub(crate) async fn hard_budget(app: &TestApp, tenant: &TenantId, limit_micros: 
 }
 
 /// One request, in the dialect `i` picks; its status and error body.
-async fn call(base: &str, key: &str, i: usize) -> (u16, Value) {
+pub(crate) async fn call(base: &str, key: &str, i: usize) -> (u16, Value) {
     let openai = i % 2 == 1;
     let path = if openai {
         "/v1/chat/completions"
@@ -158,7 +158,7 @@ async fn spend_it_all(bases: &[String], key: &str) -> usize {
     ok + more
 }
 
-async fn spent(app: &TestApp, tenant: &TenantId) -> i64 {
+pub(crate) async fn spent(app: &TestApp, tenant: &TenantId) -> i64 {
     app.running.gateway.ledger.flush().await;
     let store = app.svc.stores.open(tenant).await.expect("store");
     let days = Period::Month.days(atrium::domain::time::now_millis());

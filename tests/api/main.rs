@@ -10,6 +10,7 @@ mod common;
 mod abuse;
 mod abuse_audit;
 mod abuse_stream;
+mod budget_leases;
 mod budget_media;
 mod budget_webhooks;
 mod budgets;
@@ -36,6 +37,7 @@ fn main() -> std::process::ExitCode {
         abuse::trials(),
         abuse_audit::trials(),
         abuse_stream::trials(),
+        budget_leases::trials(),
         budget_media::trials(),
         budget_webhooks::trials(),
         budgets::trials(),

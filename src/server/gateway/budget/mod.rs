@@ -10,9 +10,12 @@
 //! ledger. Check and hold are one atomic step either way, so concurrent
 //! requests cannot together overspend.
 
+mod lease;
 mod local;
 mod settler;
 mod shared;
+
+use std::sync::Arc;
 
 use redis::aio::ConnectionManager;
 
@@ -42,13 +45,24 @@ struct Held {
     amount: Micros,
     /// Names this reservation in Redis.
     member: String,
-    /// Held in Redis, or (without it, or while it is unreachable) here.
-    in_redis: bool,
+    place: Place,
+}
+
+/// Where a hold is counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Place {
+    /// In process: no Redis, or it is unreachable.
+    Local,
+    /// In Redis, as a hold of its own.
+    Redis,
+    /// In this process's lease with this id (itself held in Redis).
+    Lease(String),
 }
 
 pub struct BudgetGuard {
     local: local::Counts,
     redis: Option<ConnectionManager>,
+    leases: Arc<lease::Leases>,
     settler: settler::Settler,
 }
 
@@ -60,10 +74,12 @@ pub(super) struct Spent {
 
 impl BudgetGuard {
     pub fn new(redis: Option<ConnectionManager>) -> Self {
+        let leases = Arc::new(lease::Leases::default());
         Self {
             local: local::Counts::default(),
             redis,
-            settler: settler::Settler::default(),
+            settler: settler::Settler::new(leases.clone()),
+            leases,
         }
     }
 
@@ -83,13 +99,12 @@ impl BudgetGuard {
             } else {
                 0
             };
-            let member = format!("{amount}:{request_id}");
-            match self.reserve_one(svc, &budget, amount, &member).await {
-                Ok((Ok(()), in_redis)) => hold.held.push(Held {
+            match self.reserve_one(svc, &budget, amount, request_id).await {
+                Ok((Ok(()), place)) => hold.held.push(Held {
                     budget,
                     amount,
-                    member,
-                    in_redis,
+                    member: format!("{amount}:{request_id}"),
+                    place,
                 }),
                 Ok((Err(spent), _)) => {
                     self.settle(svc, hold, 0);
@@ -105,25 +120,55 @@ impl BudgetGuard {
         Ok(hold)
     }
 
-    /// One budget's check-and-hold; whether it was held in Redis. While
-    /// Redis is unreachable, counts are kept in process (like rate limits).
+    /// One budget's check-and-hold, and where it is held: a lease of this
+    /// process first, else Redis (which may grant a lease), else, while
+    /// Redis is unreachable, in process (like rate limits).
     async fn reserve_one(
         &self,
         svc: &Services,
         budget: &Budget,
         amount: Micros,
-        member: &str,
-    ) -> Result<(Result<(), Spent>, bool), GatewayError> {
+        request_id: &str,
+    ) -> Result<(Result<(), Spent>, Place), GatewayError> {
         if let Some(conn) = &self.redis {
-            match shared::reserve(svc, conn.clone(), budget, amount, member).await {
-                Ok(r) => return Ok((r, true)),
+            if amount > 0 {
+                if let Some(id) = self.leases.take(budget, amount) {
+                    return Ok((Ok(()), Place::Lease(id)));
+                }
+            }
+            let reserved =
+                shared::reserve(svc, conn.clone(), budget, amount, request_id, amount > 0).await;
+            match reserved {
+                Ok(Ok(granted)) if granted > amount => {
+                    // A lease: the settler must run to flush it.
+                    self.settler.queue(svc, conn);
+                    // Its member is `GRANTED:REQUEST`, like a request's hold.
+                    let id = request_id.to_string();
+                    self.leases.add(budget, id.clone(), granted, amount);
+                    return Ok((Ok(()), Place::Lease(id)));
+                }
+                Ok(r) => return Ok((r.map(|_| ()), Place::Redis)),
                 Err(shared::Failure::Load(e)) => return Err(e),
                 Err(shared::Failure::Redis(e)) => {
                     tracing::warn!(error = %e, "Redis unavailable; budgets counted in process")
                 }
             }
         }
-        Ok((self.local.reserve(svc, budget, amount).await?, false))
+        Ok((self.local.reserve(svc, budget, amount).await?, Place::Local))
+    }
+
+    /// Gives back every lease and moves their costs to spend in Redis: at
+    /// shutdown, once requests have drained, so the room is free at once
+    /// rather than when the leases lapse.
+    pub async fn give_back(&self) {
+        if let Some(conn) = &self.redis {
+            settler::flush(conn, &self.leases, true).await;
+        }
+    }
+
+    /// Leases this process holds (for tests and operators).
+    pub fn leases(&self) -> usize {
+        self.leases.count()
     }
 
     /// Replaces what `hold` reserved with the request's real cost (0 gives
@@ -131,17 +176,21 @@ impl BudgetGuard {
     /// waits: Redis settles in batches (`settler`), alerts in tasks.
     pub fn settle(&self, svc: &Services, hold: Hold, cost: Micros) {
         let today = day_of(now_millis());
-        let (shared, here): (Vec<Held>, Vec<Held>) =
-            hold.held.into_iter().partition(|h| h.in_redis);
-        for h in here {
-            if let Some(after) = self.local.settle(&h.budget, h.amount, cost, today) {
-                alert(svc, &h.budget, after - cost, after);
-            }
-        }
-        if let Some(conn) = &self.redis {
-            for held in shared {
-                let s = settler::Settle { held, cost, today };
-                self.settler.push(svc, conn, s);
+        for held in hold.held {
+            match (&held.place, &self.redis) {
+                (Place::Lease(id), _) => {
+                    self.leases.settle(&held.budget.id, id, held.amount, cost);
+                }
+                (Place::Redis, Some(conn)) => {
+                    let s = settler::Settle { held, cost, today };
+                    self.settler.push(svc, conn, s);
+                }
+                _ => {
+                    let after = self.local.settle(&held.budget, held.amount, cost, today);
+                    if let Some(after) = after {
+                        alert(svc, &held.budget, after - cost, after);
+                    }
+                }
             }
         }
     }

@@ -6,20 +6,26 @@
 //! longer, which can only refuse a request sooner, never overspend.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
 
+use super::lease::Leases;
 use super::{alert, shared, Held};
-use crate::domain::budget::{Budget, Day};
+use crate::domain::budget::{day_of, Budget, Day};
 use crate::domain::pricing::Micros;
+use crate::domain::time::now_millis;
 use crate::server::services::Services;
 
 /// Settles waiting at most; beyond this one is settled in a task of its own.
 const QUEUE: usize = 65_536;
 /// Settles one batch takes at most.
 const BATCH: usize = 1_024;
+/// How often leases' consumption moves to spend in Redis (and idle
+/// leases are given back).
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
 pub(super) struct Settle {
     pub held: Held,
@@ -36,20 +42,32 @@ pub(super) struct Group {
     pub cost: Micros,
 }
 
-#[derive(Default)]
 pub(super) struct Settler {
     queue: OnceLock<mpsc::Sender<Settle>>,
+    leases: Arc<Leases>,
 }
 
 impl Settler {
-    /// Queues a settle; the task starts with the first.
-    pub fn push(&self, svc: &Services, conn: &ConnectionManager, s: Settle) {
-        let tx = self.queue.get_or_init(|| {
+    pub fn new(leases: Arc<Leases>) -> Self {
+        Settler {
+            queue: OnceLock::new(),
+            leases,
+        }
+    }
+
+    /// The queue, its task started with the first settle or lease.
+    pub fn queue(&self, svc: &Services, conn: &ConnectionManager) -> &mpsc::Sender<Settle> {
+        self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(run(svc.clone(), conn.clone(), rx));
+            let leases = self.leases.clone();
+            tokio::spawn(run(svc.clone(), conn.clone(), rx, leases));
             tx
-        });
-        if let Err(e) = tx.try_send(s) {
+        })
+    }
+
+    /// Queues a settle.
+    pub fn push(&self, svc: &Services, conn: &ConnectionManager, s: Settle) {
+        if let Err(e) = self.queue(svc, conn).try_send(s) {
             // Full (or the task is gone): settle this one on its own.
             let s = match e {
                 mpsc::error::TrySendError::Full(s) | mpsc::error::TrySendError::Closed(s) => s,
@@ -60,10 +78,37 @@ impl Settler {
     }
 }
 
-async fn run(svc: Services, conn: ConnectionManager, mut rx: mpsc::Receiver<Settle>) {
+async fn run(
+    svc: Services,
+    conn: ConnectionManager,
+    mut rx: mpsc::Receiver<Settle>,
+    leases: Arc<Leases>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut batch, BATCH).await > 0 {
-        settle(&svc, &conn, group(std::mem::take(&mut batch))).await;
+    let mut tick = tokio::time::interval(FLUSH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            n = rx.recv_many(&mut batch, BATCH) => {
+                if n == 0 {
+                    break;
+                }
+                settle(&svc, &conn, group(std::mem::take(&mut batch))).await;
+            }
+            _ = tick.tick() => flush(&conn, &leases, false).await,
+        }
+    }
+}
+
+/// Moves each lease's settled costs to spend in Redis and gives back
+/// leases no longer needed (`all`: every lease with nothing in flight).
+pub(super) async fn flush(conn: &ConnectionManager, leases: &Leases, all: bool) {
+    let today = day_of(now_millis());
+    for f in leases.due(Instant::now(), all) {
+        match shared::flush_lease(conn.clone(), &f, today).await {
+            Some((_, lapsed)) => leases.flushed(&f, lapsed),
+            None => leases.failed(&f),
+        }
     }
 }
 
@@ -120,7 +165,7 @@ mod tests {
                 },
                 amount: 10,
                 member: format!("10:{budget}{cost}"),
-                in_redis: true,
+                place: super::super::Place::Redis,
             },
             cost,
             today,

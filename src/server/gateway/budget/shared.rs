@@ -12,6 +12,7 @@ use std::sync::LazyLock;
 use redis::aio::ConnectionManager;
 use redis::Script;
 
+use super::lease::Flush;
 use super::settler::Group;
 use super::{load, Spent};
 use crate::domain::budget::{Budget, Day, Period};
@@ -37,18 +38,20 @@ local function spent(month_key, prefix, first, last)
 end
 "#;
 
-/// KEYS: holds, seeded marker, sum of holds. ARGV: limit, amount, member,
-/// hold ms, day prefix, first day, last day, month key ('' if rolling),
-/// now (ms). Returns -1: not seeded yet; 0: refused, with spend and
-/// holds; 1: held. Lean, as it runs on every request: the keys' expiry is
-/// renewed by the settle batches, and here only when a hold starts them.
+/// KEYS: holds, seeded marker, sum of holds. ARGV: limit, amount, hold
+/// id, hold ms, day prefix, first day, last day, month key ('' if
+/// rolling), now (ms), lease factor (0: no lease). Returns -1: not seeded
+/// yet; 0: refused, with spend and holds; 1: held, with what was granted
+/// (more than the amount: a lease, see `lease`). The hold's member is
+/// `GRANTED:ID`. Lean, as it runs on every request that has no lease: the
+/// keys' expiry is renewed by settles, and here when a hold starts them.
 static RESERVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{SPENT_LUA}{}",
         r#"
-if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0, 0} end
+if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0, 0, 0} end
 local amount = tonumber(ARGV[2])
-if amount == 0 then return {1, 0, 0} end
+if amount == 0 then return {1, 0, 0, 0} end
 local now = tonumber(ARGV[9])
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
   redis.call('DECRBY', KEYS[3], tonumber(string.match(m, '^(%d+):')))
@@ -56,14 +59,18 @@ for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
 end
 local held = tonumber(redis.call('GET', KEYS[3]) or '0')
 local s = spent(ARGV[8], ARGV[5], ARGV[6], ARGV[7])
-if s + held + amount > tonumber(ARGV[1]) then return {0, s, held} end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[3])
-redis.call('INCRBY', KEYS[3], amount)
+local room = tonumber(ARGV[1]) - s - held
+if amount > room then return {0, s, held, 0} end
+local grant = amount
+local f = tonumber(ARGV[10])
+if f > 0 and room >= f * amount then grant = math.floor(room / f) end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), string.format('%d:%s', grant, ARGV[3]))
+redis.call('INCRBY', KEYS[3], grant)
 if held == 0 then
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]) * 2)
   redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[4]) * 2)
 end
-return {1, s, held}
+return {1, s, held, grant}
 "#
     ))
 });
@@ -142,34 +149,38 @@ fn period_month_key(p: &str, budget: &Budget, first: Day) -> String {
     }
 }
 
+/// Holds `amount` under `id` (or, with `lease` and room enough, a lease);
+/// what Redis granted, or the spend and holds that refused it.
 pub(super) async fn reserve(
     svc: &Services,
     mut conn: ConnectionManager,
     budget: &Budget,
     amount: Micros,
-    member: &str,
-) -> Result<Result<(), Spent>, Failure> {
+    id: &str,
+    lease: bool,
+) -> Result<Result<Micros, Spent>, Failure> {
     let p = prefix(budget);
     let (first, last) = budget.period.days(now_millis());
     let seeded = format!("{p}seeded:{}", budget.period);
     for _ in 0..2 {
-        let (ok, spent, held): (i64, i64, i64) = RESERVE
+        let (ok, spent, held, granted): (i64, i64, i64, i64) = RESERVE
             .key(format!("{p}held"))
             .key(&seeded)
             .key(format!("{p}held_sum"))
             .arg(budget.limit_micros)
             .arg(amount)
-            .arg(member)
+            .arg(id)
             .arg(HOLD_MS)
             .arg(format!("{p}d:"))
             .arg(first)
             .arg(last)
             .arg(period_month_key(&p, budget, first))
             .arg(now_millis())
+            .arg(if lease { super::lease::FACTOR } else { 0 })
             .invoke_async(&mut conn)
             .await?;
         match ok {
-            1 => return Ok(Ok(())),
+            1 => return Ok(Ok(granted)),
             0 => return Ok(Err(Spent { spent, held })),
             _ => seed(svc, &mut conn, budget, &seeded).await?,
         }
@@ -231,6 +242,80 @@ pub(super) async fn settle(mut conn: ConnectionManager, g: &Group) -> Option<Mic
         Ok(s) => Some(s),
         Err(e) => {
             tracing::warn!(error = %e, budget_id = %g.budget.id, "budget settle in Redis failed");
+            None
+        }
+    }
+}
+
+/// KEYS: holds, sum of holds. ARGV: cost, ttl, day key, month key, day
+/// prefix, first, last, period's month key ('' if rolling), hold ms, the
+/// lease's member, its new amount (0: give it back), its id, now. Moves
+/// the lease's consumption to spend and renames the lease to its new
+/// amount (renewing its lapse), or drops it. Returns the period's spend
+/// and 1 if the lease had lapsed.
+static LEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{SPENT_LUA}{}",
+        r#"
+local lapsed = 1
+if redis.call('ZREM', KEYS[1], ARGV[10]) == 1 then
+  lapsed = 0
+  redis.call('DECRBY', KEYS[2], tonumber(string.match(ARGV[10], '^(%d+):')))
+  local keep = tonumber(ARGV[11])
+  if keep > 0 then
+    redis.call('ZADD', KEYS[1], tonumber(ARGV[13]) + tonumber(ARGV[9]),
+      string.format('%d:%s', keep, ARGV[12]))
+    redis.call('INCRBY', KEYS[2], keep)
+  end
+end
+local cost = tonumber(ARGV[1])
+if cost > 0 then
+  redis.call('INCRBY', ARGV[3], cost)
+  redis.call('EXPIRE', ARGV[3], tonumber(ARGV[2]))
+  redis.call('INCRBY', ARGV[4], cost)
+  redis.call('EXPIRE', ARGV[4], tonumber(ARGV[2]))
+end
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[9]) * 2)
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[9]) * 2)
+return {spent(ARGV[8], ARGV[5], ARGV[6], ARGV[7]), lapsed}
+"#
+    ))
+});
+
+/// Applies one lease flush; the period's spend after it and whether the
+/// lease had lapsed, or `None` if Redis could not be reached (the flush
+/// is tried again next time).
+pub(super) async fn flush_lease(
+    mut conn: ConnectionManager,
+    f: &Flush,
+    today: Day,
+) -> Option<(Micros, bool)> {
+    let p = prefix(&f.budget);
+    let now = now_millis();
+    let (first, last) = f.budget.period.days(now);
+    let (this_month, _) = Period::Month.days(now);
+    let done: Result<(i64, i64), _> = LEASE
+        .key(format!("{p}held"))
+        .key(format!("{p}held_sum"))
+        .arg(f.consumed)
+        .arg(DAY_TTL_S)
+        .arg(format!("{p}d:{today}"))
+        .arg(month_key(&p, this_month))
+        .arg(format!("{p}d:"))
+        .arg(first)
+        .arg(last)
+        .arg(period_month_key(&p, &f.budget, first))
+        .arg(HOLD_MS)
+        .arg(format!("{}:{}", f.in_redis, f.id))
+        .arg(f.keep.unwrap_or(0))
+        .arg(&f.id)
+        .arg(now)
+        .invoke_async(&mut conn)
+        .await;
+    match done {
+        Ok((spent, lapsed)) => Some((spent, lapsed == 1)),
+        Err(e) => {
+            tracing::warn!(error = %e, budget_id = %f.budget.id, "budget lease flush in Redis failed");
             None
         }
     }
