@@ -8,7 +8,9 @@
 //! Counts live in process (`local`), or in Redis (`shared`) when REDIS_URL
 //! is set, so replicas share one count; each is loaded once from the
 //! ledger. Check and hold are one atomic step either way, so concurrent
-//! requests cannot together overspend.
+//! requests cannot together overspend. With Redis, a replica far from the
+//! limit holds a lease of room and serves holds from it (`lease`); Redis
+//! settles are batched (`settler`).
 
 mod lease;
 mod local;
