@@ -87,6 +87,20 @@ pub struct UsageTotals {
     pub evaluations: i64,
 }
 
+impl UsageTotals {
+    /// Adds another stretch's or model's totals to these.
+    pub fn add(&mut self, t: &UsageTotals) {
+        self.requests += t.requests;
+        self.input_tokens += t.input_tokens;
+        self.output_tokens += t.output_tokens;
+        self.cache_read_tokens += t.cache_read_tokens;
+        self.cache_write_tokens += t.cache_write_tokens;
+        self.cost_micros += t.cost_micros;
+        self.errors += t.errors;
+        self.evaluations += t.evaluations;
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UsageReport {
     pub totals: UsageTotals,

@@ -9,30 +9,12 @@ use std::time::Duration;
 use atrium::domain::budget::Period;
 use atrium::domain::time::now_millis;
 use atrium::server::devtools::mock_upstream::MockOptions;
-use atrium::server::runtime::Running;
 
-use crate::budgets::{call, hard_budget, spent, worst};
+use crate::budgets::{call, hard_budget, replicas, spent, worst};
 use crate::common::{self, TestApp};
 use crate::gateway::{setup, tenant_with_key};
 
 on_both_backends!(; redis: leases_serve_holds_and_are_given_back);
-
-async fn replicas(app: &TestApp) -> Vec<(Running, tempfile::TempDir)> {
-    let redis = common::redis_url().expect("ATRIUM_TEST_REDIS_URL");
-    let mut out = Vec::new();
-    for _ in 0..2 {
-        let dir = tempfile::tempdir().expect("dir");
-        let mut config = common::config(&app.db_url, dir.path());
-        config.redis_url = Some(redis.clone());
-        let db = atrium::server::db::Db::connect(&app.db_url)
-            .await
-            .expect("pool");
-        let svc = atrium::server::services::Services::new(db, config, app.svc.secrets.clone());
-        let running = atrium::server::runtime::start(svc).await.expect("replica");
-        out.push((running, dir));
-    }
-    out
-}
 
 async fn redis_get(key: &str) -> i64 {
     let client = redis::Client::open(common::redis_url().expect("url")).expect("client");
@@ -60,7 +42,7 @@ async fn leases_serve_holds_and_are_given_back(app: TestApp) -> TestApp {
         .fetch_one(&app.svc.db.pool)
         .await
         .expect("budget");
-    let reps = replicas(&app).await;
+    let reps = replicas(&app, &common::redis_url().expect("ATRIUM_TEST_REDIS_URL")).await;
     let bases: Vec<String> = reps
         .iter()
         .map(|(r, _)| format!("http://{}", r.addr))

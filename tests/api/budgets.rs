@@ -201,6 +201,26 @@ async fn a_hard_budget_never_overspends(app: TestApp) -> TestApp {
     app
 }
 
+/// Two more servers on the test's database, sharing Redis at `redis`.
+pub(crate) async fn replicas(
+    app: &TestApp,
+    redis: &str,
+) -> Vec<(atrium::server::runtime::Running, tempfile::TempDir)> {
+    let mut out = Vec::new();
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut config = common::config(&app.db_url, dir.path());
+        config.redis_url = Some(redis.to_string());
+        let db = atrium::server::db::Db::connect(&app.db_url)
+            .await
+            .expect("pool");
+        let svc = atrium::server::services::Services::new(db, config, app.svc.secrets.clone());
+        let running = atrium::server::runtime::start(svc).await.expect("replica");
+        out.push((running, dir));
+    }
+    out
+}
+
 async fn replicas_share_one_hard_budget_through_redis(app: TestApp) -> TestApp {
     let redis = common::redis_url().expect("ATRIUM_TEST_REDIS_URL");
     setup(
@@ -215,18 +235,7 @@ async fn replicas_share_one_hard_budget_through_redis(app: TestApp) -> TestApp {
     let w = worst(false).max(worst(true));
     let limit = w * 21 / 2;
     hard_budget(&app, &tenant, limit).await;
-    let mut replicas = Vec::new();
-    for _ in 0..2 {
-        let dir = tempfile::tempdir().expect("dir");
-        let mut config = common::config(&app.db_url, dir.path());
-        config.redis_url = Some(redis.clone());
-        let db = atrium::server::db::Db::connect(&app.db_url)
-            .await
-            .expect("pool");
-        let svc = atrium::server::services::Services::new(db, config, app.svc.secrets.clone());
-        let running = atrium::server::runtime::start(svc).await.expect("replica");
-        replicas.push((running, dir));
-    }
+    let replicas = replicas(&app, &redis).await;
     let bases: Vec<String> = replicas
         .iter()
         .map(|(r, _)| format!("http://{}", r.addr))

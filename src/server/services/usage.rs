@@ -62,15 +62,7 @@ pub async fn report(
         by_model: BTreeMap::new(),
     };
     for (model, t) in rows {
-        let tot = &mut report.totals;
-        tot.requests += t.requests;
-        tot.input_tokens += t.input_tokens;
-        tot.output_tokens += t.output_tokens;
-        tot.cache_read_tokens += t.cache_read_tokens;
-        tot.cache_write_tokens += t.cache_write_tokens;
-        tot.cost_micros += t.cost_micros;
-        tot.errors += t.errors;
-        tot.evaluations += t.evaluations;
+        report.totals.add(&t);
         // Evaluation rows carry no model: they are in the totals only.
         if t.requests > 0 {
             report.by_model.insert(model, t);

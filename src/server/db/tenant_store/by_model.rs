@@ -31,7 +31,7 @@ impl TenantStore {
             self.events_by_model(hi, to).await?,
         ];
         for (model, t) in parts.into_iter().flatten() {
-            add(by.entry(model).or_default(), &t);
+            by.entry(model).or_default().add(&t);
         }
         Ok(by.into_iter().collect())
     }
@@ -83,17 +83,6 @@ fn whole_hours(from: Millis, to: Millis) -> (Millis, Millis) {
         lo.saturating_mul(HOUR),
         to.div_euclid(HOUR).saturating_mul(HOUR),
     )
-}
-
-fn add(into: &mut UsageTotals, t: &UsageTotals) {
-    into.requests += t.requests;
-    into.input_tokens += t.input_tokens;
-    into.output_tokens += t.output_tokens;
-    into.cache_read_tokens += t.cache_read_tokens;
-    into.cache_write_tokens += t.cache_write_tokens;
-    into.cost_micros += t.cost_micros;
-    into.errors += t.errors;
-    into.evaluations += t.evaluations;
 }
 
 #[cfg(test)]

@@ -38,6 +38,21 @@ local function spent(month_key, prefix, first, last)
 end
 "#;
 
+/// Counts `cost` spent today (day and month counters, kept `ttl` s) and
+/// renews the holds' expiry: the end of every settle.
+const COUNT_LUA: &str = r#"
+local function count(cost, ttl, day_key, month_key, holds, held_sum, hold_ms)
+  if cost > 0 then
+    redis.call('INCRBY', day_key, cost)
+    redis.call('EXPIRE', day_key, ttl)
+    redis.call('INCRBY', month_key, cost)
+    redis.call('EXPIRE', month_key, ttl)
+  end
+  redis.call('PEXPIRE', holds, hold_ms * 2)
+  redis.call('PEXPIRE', held_sum, hold_ms * 2)
+end
+"#;
+
 /// KEYS: holds, seeded marker, sum of holds. ARGV: limit, amount, hold
 /// id, hold ms, day prefix, first day, last day, month key ('' if
 /// rolling), now (ms), lease factor (0: no lease). Returns -1: not seeded
@@ -99,22 +114,15 @@ return 1
 /// spend.
 static SETTLE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "{SPENT_LUA}{}",
+        "{SPENT_LUA}{COUNT_LUA}{}",
         r#"
 for i = 10, #ARGV do
   if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
     redis.call('DECRBY', KEYS[2], tonumber(string.match(ARGV[i], '^(%d+):')))
   end
 end
-local cost = tonumber(ARGV[1])
-if cost > 0 then
-  redis.call('INCRBY', ARGV[3], cost)
-  redis.call('EXPIRE', ARGV[3], tonumber(ARGV[2]))
-  redis.call('INCRBY', ARGV[4], cost)
-  redis.call('EXPIRE', ARGV[4], tonumber(ARGV[2]))
-end
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[9]) * 2)
-redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[9]) * 2)
+count(tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], KEYS[1], KEYS[2],
+  tonumber(ARGV[9]))
 return spent(ARGV[8], ARGV[5], ARGV[6], ARGV[7])
 "#
     ))
@@ -255,7 +263,7 @@ pub(super) async fn settle(mut conn: ConnectionManager, g: &Group) -> Option<Mic
 /// and 1 if the lease had lapsed.
 static LEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "{SPENT_LUA}{}",
+        "{SPENT_LUA}{COUNT_LUA}{}",
         r#"
 local lapsed = 1
 if redis.call('ZREM', KEYS[1], ARGV[10]) == 1 then
@@ -268,15 +276,8 @@ if redis.call('ZREM', KEYS[1], ARGV[10]) == 1 then
     redis.call('INCRBY', KEYS[2], keep)
   end
 end
-local cost = tonumber(ARGV[1])
-if cost > 0 then
-  redis.call('INCRBY', ARGV[3], cost)
-  redis.call('EXPIRE', ARGV[3], tonumber(ARGV[2]))
-  redis.call('INCRBY', ARGV[4], cost)
-  redis.call('EXPIRE', ARGV[4], tonumber(ARGV[2]))
-end
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[9]) * 2)
-redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[9]) * 2)
+count(tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], KEYS[1], KEYS[2],
+  tonumber(ARGV[9]))
 return {spent(ARGV[8], ARGV[5], ARGV[6], ARGV[7]), lapsed}
 "#
     ))
