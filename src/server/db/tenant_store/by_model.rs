@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 
 use super::store::TenantStore;
-use super::usage::ModelTotals;
 use crate::domain::time::{Millis, HOUR};
 use crate::domain::usage::UsageTotals;
 use crate::server::db::DbError;
@@ -61,15 +60,7 @@ impl TenantStore {
              GROUP BY model ORDER BY model",
             self.table("usage_hourly")
         );
-        let mut tx = self.begin().await?;
-        let rows: Vec<ModelTotals> = sqlx::query_as(&sql)
-            .bind(&self.tenant_id)
-            .bind(from)
-            .bind(to)
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(rows.into_iter().map(ModelTotals::into_pair).collect())
+        self.totals_by_model(&sql, from, to).await
     }
 }
 

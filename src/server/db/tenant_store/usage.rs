@@ -210,8 +210,19 @@ impl TenantStore {
              GROUP BY model ORDER BY model",
             self.table("usage_events")
         );
+        self.totals_by_model(&sql, from, to).await
+    }
+
+    /// Runs a totals-by-model query over `[from, to)` (binds: tenant,
+    /// from, to) in one of this store's transactions.
+    pub(super) async fn totals_by_model(
+        &self,
+        sql: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, UsageTotals)>, DbError> {
         let mut tx = self.begin().await?;
-        let rows: Vec<ModelTotals> = sqlx::query_as(&sql)
+        let rows: Vec<ModelTotals> = sqlx::query_as(sql)
             .bind(&self.tenant_id)
             .bind(from)
             .bind(to)
