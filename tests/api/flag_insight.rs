@@ -235,5 +235,37 @@ async fn typed_flags_rules_and_history_from_the_cli(app: TestApp) -> TestApp {
         p["tenants"].as_u64(),
         p["listed"].as_array().map(|l| l.len() as u64)
     );
+
+    // Platform flags see the tenant's plan: a condition on it switches
+    // Insight B on once it subscribes, and leaves Insight A (no plan) off.
+    cli(&app, &["plan", "create", "--name", "Pro"]);
+    cli(&app, &["flag", "create", "--key", "router.pro"]);
+    cli(
+        &app,
+        &[
+            "flag",
+            "rules",
+            "router.pro",
+            "--set",
+            r#"[{"kind":"conditions","all":[{"attribute":"plan","operator":"eq","values":["Pro"]}],"variant":"on"}]"#,
+        ],
+    );
+    let reason = |tenant: &str| {
+        let e = cli_json(
+            &app,
+            &["flag", "eval", "router.pro", "--tenant", tenant, "--json"],
+        );
+        (
+            e["variant"].as_str().map(String::from),
+            e["reason"].as_str().map(String::from),
+        )
+    };
+    assert_eq!(reason("Insight B").0.as_deref(), Some("off"));
+    cli(&app, &["tenant", "set-plan", "Insight B", "Pro"]);
+    assert_eq!(
+        reason("Insight B"),
+        (Some("on".into()), Some("TARGETING_MATCH".into()))
+    );
+    assert_eq!(reason("Insight A").0.as_deref(), Some("off"));
     app
 }

@@ -124,6 +124,10 @@ pub struct Tenant {
     pub status: TenantStatus,
     /// Audit events older than this many days are purged; `None` keeps them.
     pub audit_retention_days: Option<i64>,
+    /// The name of the plan the tenant is on, if any (platform flags may
+    /// target it as the `plan` attribute).
+    #[serde(default)]
+    pub plan: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }

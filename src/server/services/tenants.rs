@@ -17,9 +17,12 @@ use super::audit::{self, Entry};
 use super::{control, tenant_data, Actor, Result, ServiceError, Services};
 use crate::server::db::tenant_store::{Location, TenantStores};
 
+/// Every read of a tenant also reads its current plan: the latest
+/// subscription (subscriptions only ever start now, never later).
 pub(super) const COLUMNS: &str =
     "id, name, isolation, data_location, rpm_limit, tpm_limit, status, audit_retention_days, \
-     created_at, updated_at";
+     created_at, updated_at, (SELECT p.name FROM subscriptions s JOIN plans p ON p.id = s.plan_id \
+     WHERE s.tenant_id = tenants.id ORDER BY s.effective_from DESC LIMIT 1) AS plan";
 
 #[derive(FromRow)]
 pub(super) struct TenantRow {
@@ -33,6 +36,7 @@ pub(super) struct TenantRow {
     audit_retention_days: Option<i64>,
     created_at: i64,
     updated_at: i64,
+    plan: Option<String>,
 }
 
 impl TenantRow {
@@ -49,6 +53,7 @@ impl TenantRow {
             tpm_limit: self.tpm_limit,
             status,
             audit_retention_days: self.audit_retention_days,
+            plan: self.plan,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -68,6 +73,7 @@ pub async fn create(svc: &Services, actor: &Actor, settings: TenantSettings) -> 
         tpm_limit: settings.tpm_limit,
         status: TenantStatus::Active,
         audit_retention_days: None,
+        plan: None,
         created_at: now,
         updated_at: now,
     };

@@ -361,6 +361,12 @@ pub fn tenant_context(tenant: &Tenant) -> Context {
     for (k, v) in attrs {
         ctx.attributes.insert(k.to_string(), v.into());
     }
+    // A tenant on no plan has no `plan` attribute: `in`/`eq` conditions on
+    // it do not match, and `not_in` does (as for any missing attribute).
+    if let Some(plan) = &tenant.plan {
+        ctx.attributes
+            .insert("plan".to_string(), plan.clone().into());
+    }
     ctx
 }
 
