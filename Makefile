@@ -119,6 +119,7 @@ bench: build
 	ATRIUM_BIN=$(BIN) bench/flags.sh
 	ATRIUM_BIN=$(BIN) bench/budgets.sh
 	ATRIUM_BIN=$(BIN) bench/dashboards.sh
+	ATRIUM_BIN=$(BIN) bench/custom_models.sh
 
 clean-data:
 	rm -rf data

@@ -6,7 +6,19 @@ const os = require('os');
 const fs = require('fs');
 
 const port = Number(process.env.ATRIUM_E2E_PORT || 3917);
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atrium-e2e-'));
+// Set once in the runner and inherited by its workers (which load this
+// file again), so specs can run the CLI against the server's database.
+const dataDir = process.env.ATRIUM_E2E_DATA_DIR
+  || (process.env.ATRIUM_E2E_DATA_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'atrium-e2e-')));
+const bin = process.env.ATRIUM_BIN || '../target/release/atrium';
+// Three vLLM-compatible engines for the custom-model specs (one pool).
+const engines = [2, 3, 4].map((i) => ({
+  command: `${bin} mock-upstream --kind vllm --base-model tiny-llama --forget-on-restart --addr 127.0.0.1:${port + i}`,
+  port: port + i,
+  timeout: 30_000,
+  reuseExistingServer: false,
+  env: { RUST_LOG: 'warn' },
+}));
 
 module.exports = defineConfig({
   testDir: './tests',
@@ -25,7 +37,7 @@ module.exports = defineConfig({
   },
   // The mock provider first: the server registers it as the demo catalog
   // (demo-claude, demo-gpt), so specs can make real completions.
-  webServer: [{
+  webServer: [...engines, {
     command: `${process.env.ATRIUM_BIN || '../target/release/atrium'} mock-upstream --addr 127.0.0.1:${port + 1}`,
     port: port + 1,
     timeout: 30_000,

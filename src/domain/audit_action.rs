@@ -40,6 +40,24 @@ pub enum AuditAction {
     FlagArchive,
     #[serde(rename = "flag.restore")]
     FlagRestore,
+    #[serde(rename = "custom_model.register")]
+    CustomModelRegister,
+    #[serde(rename = "custom_model.validate")]
+    CustomModelValidate,
+    #[serde(rename = "custom_model.deploy")]
+    CustomModelDeploy,
+    #[serde(rename = "custom_model.undeploy")]
+    CustomModelUndeploy,
+    #[serde(rename = "custom_model.rollback")]
+    CustomModelRollback,
+    #[serde(rename = "custom_model.deprecate")]
+    CustomModelDeprecate,
+    #[serde(rename = "custom_model.retire")]
+    CustomModelRetire,
+    #[serde(rename = "custom_model.pin")]
+    CustomModelPin,
+    #[serde(rename = "pool.create")]
+    PoolCreate,
     #[serde(rename = "model.upsert")]
     ModelUpsert,
     #[serde(rename = "price.set")]
@@ -89,7 +107,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 40] = [
+    pub const ALL: [AuditAction; 49] = [
         AuditAction::ApiKeyCreate,
         AuditAction::ApiKeyRevoke,
         AuditAction::AuditExport,
@@ -107,6 +125,15 @@ impl AuditAction {
         AuditAction::FlagDisable,
         AuditAction::FlagArchive,
         AuditAction::FlagRestore,
+        AuditAction::CustomModelRegister,
+        AuditAction::CustomModelValidate,
+        AuditAction::CustomModelDeploy,
+        AuditAction::CustomModelUndeploy,
+        AuditAction::CustomModelRollback,
+        AuditAction::CustomModelDeprecate,
+        AuditAction::CustomModelRetire,
+        AuditAction::CustomModelPin,
+        AuditAction::PoolCreate,
         AuditAction::ModelUpsert,
         AuditAction::PriceSet,
         AuditAction::PlanCreate,
@@ -151,6 +178,15 @@ impl AuditAction {
             AuditAction::FlagDisable => "flag.disable",
             AuditAction::FlagArchive => "flag.archive",
             AuditAction::FlagRestore => "flag.restore",
+            AuditAction::CustomModelRegister => "custom_model.register",
+            AuditAction::CustomModelValidate => "custom_model.validate",
+            AuditAction::CustomModelDeploy => "custom_model.deploy",
+            AuditAction::CustomModelUndeploy => "custom_model.undeploy",
+            AuditAction::CustomModelRollback => "custom_model.rollback",
+            AuditAction::CustomModelDeprecate => "custom_model.deprecate",
+            AuditAction::CustomModelRetire => "custom_model.retire",
+            AuditAction::CustomModelPin => "custom_model.pin",
+            AuditAction::PoolCreate => "pool.create",
             AuditAction::ModelUpsert => "model.upsert",
             AuditAction::PriceSet => "price.set",
             AuditAction::PlanCreate => "plan.create",

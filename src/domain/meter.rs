@@ -22,15 +22,19 @@ pub enum Meter {
     StorageBytes,
     /// Custom (LoRA) models the tenant has deployed.
     CustomModels,
+    /// The monthly hosting fees of the custom models deployed that day, in
+    /// micro-dollars per month (billed as each day's share of its month).
+    HostingFees,
 }
 
 impl Meter {
-    pub const ALL: [Meter; 2] = [Meter::StorageBytes, Meter::CustomModels];
+    pub const ALL: [Meter; 3] = [Meter::StorageBytes, Meter::CustomModels, Meter::HostingFees];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Meter::StorageBytes => "storage_bytes",
             Meter::CustomModels => "custom_models",
+            Meter::HostingFees => "hosting_fees",
         }
     }
 }

@@ -173,6 +173,16 @@ pub struct Config {
     )]
     pub invoice_grace_secs: u64,
 
+    /// How often the custom-model reconciler compares what each engine has
+    /// loaded with what it should hold, and repairs the difference.
+    #[arg(
+        long,
+        env = "ATRIUM_RECONCILE_MS",
+        default_value_t = 3000,
+        global = true
+    )]
+    pub reconcile_ms: u64,
+
     /// On a fresh database, register the mock provider at this address
     /// (`atrium mock-upstream`, which `make run` starts) as the demo providers.
     #[arg(long, env = "ATRIUM_DEMO_UPSTREAM", global = true)]

@@ -15,8 +15,8 @@ use crate::server::crypto::SecretBox;
 use crate::server::db::{Db, DbError};
 use crate::server::gateway::Gateway;
 use crate::server::services::{
-    api_keys, audit, audit_anchor, bootstrap, budgets, control, flags, invoices, meters,
-    ServiceError, Services,
+    api_keys, audit, audit_anchor, bootstrap, budgets, control, custom_models, flags, invoices,
+    meters, ServiceError, Services,
 };
 
 use super::http::{router, AppState};
@@ -140,6 +140,7 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
     let issuer = invoices::spawn_issuer(services.clone());
     let sampler = meters::spawn_sampler(services.clone());
     let redeliverer = budgets::redeliver::spawn(services.clone());
+    let reconciler = custom_models::reconcile::spawn(services.clone());
     let metrics = serve_metrics(&services, &gateway).await?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state, gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -155,6 +156,7 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
         issuer.abort();
         sampler.abort();
         redeliverer.abort();
+        reconciler.abort();
         if let Some(a) = anchor {
             a.abort();
         }

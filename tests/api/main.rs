@@ -15,6 +15,8 @@ mod budget_media;
 mod budget_webhooks;
 mod budgets;
 mod cli;
+mod custom_model_engines;
+mod custom_models;
 mod dashboards;
 mod flag_insight;
 mod flag_pages;
@@ -42,6 +44,8 @@ fn main() -> std::process::ExitCode {
         budget_webhooks::trials(),
         budgets::trials(),
         cli::trials(),
+        custom_models::trials(),
+        custom_model_engines::trials(),
         dashboards::trials(),
         flags::trials(),
         flag_insight::trials(),

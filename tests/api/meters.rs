@@ -152,8 +152,20 @@ async fn requests_evaluations_and_stored_data_are_metered_and_priced(app: TestAp
         ],
     );
     let listed: serde_json::Value = serde_json::from_str(&listed).expect("json");
-    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
-    assert_eq!(listed[0]["value"], mine["value"]);
+    // Stored data, and the day's deployed custom models and their hosting
+    // fees (none here: counted as 0, not left out).
+    let value = |meter: &str| {
+        listed
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["meter"] == meter)
+            .map(|r| r["value"].clone())
+    };
+    assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed}");
+    assert_eq!(value("storage_bytes"), Some(mine["value"].clone()));
+    assert_eq!(value("custom_models"), Some(serde_json::json!(0)));
+    assert_eq!(value("hosting_fees"), Some(serde_json::json!(0)));
 
     let audited: Vec<(String, String)> = sqlx::query_as(
         "SELECT resource_type, details FROM audit_events WHERE action = 'price.set' ORDER BY seq",

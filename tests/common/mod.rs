@@ -52,6 +52,8 @@ pub fn config(db_url: &str, data_dir: &std::path::Path) -> Config {
     c.admin_password = Some(ADMIN_PASSWORD.into());
     c.no_demo = true;
     c.cache_poll_ms = 100;
+    // Engines that restart are repaired well inside the tests' 10 s.
+    c.reconcile_ms = 500;
     c.metrics_token = Some(METRICS_TOKEN.into());
     // Tests opt in to Redis explicitly (ATRIUM_TEST_REDIS_URL), never by accident.
     c.redis_url = None;

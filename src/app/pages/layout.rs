@@ -58,6 +58,10 @@ fn Sidebar(me: Me) -> impl IntoView {
                     let flags = own_tenant.clone().map_or_else(|| "/flags".to_string(), |t| format!("/flags?tenant={t}"));
                     view! { <li><A href=flags>"Feature toggles"</A></li> }
                 }
+                {
+                    let deployments = own_tenant.clone().map_or_else(|| "/deployments".to_string(), |t| format!("/deployments?tenant={t}"));
+                    view! { <li><A href=deployments>"Model deployments"</A></li> }
+                }
                 {can_manage_users.then(|| view! { <li><A href="/audit">"Audit log"</A></li> })}
             </ul>
             <div class="whoami">

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod billing;
 pub mod budgets;
 pub mod dashboard;
+pub mod deployments;
 pub mod flag_detail;
 pub mod flags;
 pub mod invoice;

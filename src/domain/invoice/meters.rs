@@ -51,13 +51,15 @@ fn unit_month_price(plan: &Plan, meter: Meter) -> Micros {
     match meter {
         Meter::StorageBytes => plan.storage_gb_month_micros,
         Meter::CustomModels => plan.custom_model_month_micros,
+        // The samples are prices already: each day pays its share.
+        Meter::HostingFees => 1,
     }
 }
 
 fn line(meter: Meter, plan: &str, t: &Tally, days: i128) -> InvoiceLine {
     let per_unit = match meter {
         Meter::StorageBytes => i128::from(BYTES_PER_GB),
-        Meter::CustomModels => 1,
+        Meter::CustomModels | Meter::HostingFees => 1,
     };
     let denominator = per_unit * days;
     let amount = (t.sum * i128::from(t.price) + denominator / 2) / denominator;
@@ -89,6 +91,16 @@ fn line(meter: Meter, plan: &str, t: &Tally, days: i128) -> InvoiceLine {
             ),
             i64::try_from(t.sum).unwrap_or(i64::MAX),
             "model-days",
+        ),
+        Meter::HostingFees => (
+            LineKind::HostingFees,
+            format!(
+                "Custom model hosting fees, plan {plan}: {} days of fees totalling {} a month",
+                t.days,
+                format_money(i64::try_from(t.sum / i128::from(t.days.max(1))).unwrap_or(i64::MAX))
+            ),
+            t.days,
+            "days",
         ),
     };
     InvoiceLine {

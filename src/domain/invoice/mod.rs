@@ -49,6 +49,8 @@ pub enum LineKind {
     Storage,
     /// Custom models deployed, sampled daily, priced per model-month.
     CustomModels,
+    /// Custom models' own monthly hosting fees, for the days deployed.
+    HostingFees,
     /// A plan's markup (or discount, negative) on a model's usage.
     Markup,
     /// Usage recorded for an earlier, issued month after it was issued.
@@ -66,6 +68,7 @@ impl LineKind {
             LineKind::Evaluations => "evaluations",
             LineKind::Storage => "storage",
             LineKind::CustomModels => "custom_models",
+            LineKind::HostingFees => "hosting_fees",
             LineKind::Markup => "markup",
             LineKind::LateUsage => "late_usage",
             LineKind::Credit => "credit",

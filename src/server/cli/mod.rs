@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod budget;
 pub mod catalog;
+pub mod custom_model;
 pub mod flag;
 pub mod invoice;
 pub mod key;
@@ -81,6 +82,12 @@ pub enum Command {
     /// Feature flags: platform capabilities per tenant, and tenants' own flags.
     #[command(subcommand)]
     Flag(flag::FlagCmd),
+    /// Tenants' custom (LoRA) models: register, validate, deploy, roll back, retire.
+    #[command(subcommand)]
+    CustomModel(custom_model::CustomModelCmd),
+    /// Serving pools of vLLM-compatible engines for custom models.
+    #[command(subcommand)]
+    Pool(custom_model::PoolCmd),
     /// The audit trail: verify its hash chains, export, retention.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
@@ -203,6 +210,8 @@ async fn on_database(svc: &Services, command: Command) -> Result<(), CliError> {
         Command::Usage(cmd) => usage::run(svc, cmd).await,
         Command::Policy(cmd) => Ok(policy::run(svc, cmd).await?),
         Command::Flag(cmd) => Ok(flag::run(svc, cmd).await?),
+        Command::CustomModel(cmd) => Ok(custom_model::run(svc, cmd).await?),
+        Command::Pool(cmd) => Ok(custom_model::pool(svc, cmd).await?),
         Command::Audit(cmd) => match audit::run(svc, cmd).await? {
             true => Ok(()),
             false => Err(CliError::Failed),

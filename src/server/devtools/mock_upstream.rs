@@ -38,13 +38,32 @@ pub struct MockOptions {
     /// a value can be split anywhere (0: by word).
     #[arg(long, default_value_t = 0)]
     pub stream_piece_chars: usize,
+    /// Which engine to be: a provider speaking both vendors' formats, or a
+    /// vLLM-compatible engine with runtime LoRA loading.
+    #[arg(long, value_enum, default_value_t = MockKind::Provider)]
+    pub kind: MockKind,
+    #[command(flatten)]
+    pub vllm: super::mock_vllm::VllmOptions,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum MockKind {
+    #[default]
+    Provider,
+    Vllm,
 }
 
 #[derive(Clone)]
-struct Mock {
+pub(super) struct Mock {
     opts: MockOptions,
     count: Arc<AtomicU64>,
     last: Arc<Mutex<Value>>,
+}
+
+impl Mock {
+    pub(super) fn options(&self) -> &MockOptions {
+        &self.opts
+    }
 }
 
 /// Binds and serves in the background; returns the bound address.
@@ -53,11 +72,19 @@ pub async fn spawn(
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(&opts.addr).await?;
     let addr = listener.local_addr()?;
+    let kind = opts.kind;
     let mock = Mock {
         opts,
         count: Arc::default(),
         last: Arc::default(),
     };
+    if kind == MockKind::Vllm {
+        let app = super::mock_vllm::router(mock, addr)?;
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        return Ok((addr, task));
+    }
     let app = Router::new()
         .route("/v1/messages", post(anthropic))
         .route("/v1/chat/completions", post(openai))
@@ -70,13 +97,17 @@ pub async fn spawn(
 }
 
 pub async fn run(opts: MockOptions) -> std::io::Result<()> {
+    let kind = opts.kind;
     let (addr, task) = spawn(opts).await?;
-    println!("mock upstream listening on http://{addr} (anthropic: http://{addr}, openai: http://{addr}/v1)");
+    match kind {
+        MockKind::Provider => println!("mock upstream listening on http://{addr} (anthropic: http://{addr}, openai: http://{addr}/v1)"),
+        MockKind::Vllm => println!("mock vLLM engine listening on http://{addr}/v1"),
+    }
     let _ = task.await;
     Ok(())
 }
 
-async fn last_request(State(m): State<Mock>) -> Json<Value> {
+pub(super) async fn last_request(State(m): State<Mock>) -> Json<Value> {
     Json(m.last.lock().map(|v| v.clone()).unwrap_or_default())
 }
 
@@ -216,7 +247,11 @@ async fn anthropic(State(m): State<Mock>, headers: HeaderMap, Json(body): Json<V
     sse_response(frames, m.opts.stream_chunk_delay_ms)
 }
 
-async fn openai(State(m): State<Mock>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+pub(super) async fn openai(
+    State(m): State<Mock>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     if let Some(r) = admit(&m, "/v1/chat/completions", &headers, &body).await {
         return r;
     }

@@ -7,6 +7,7 @@ pub mod flag_bench;
 pub mod loadgen;
 mod mock_plan;
 pub mod mock_upstream;
+pub mod mock_vllm;
 pub mod pii_bench;
 pub mod store_bench;
 pub mod usage_bench;

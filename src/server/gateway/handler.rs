@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
@@ -19,9 +19,10 @@ use crate::domain::budget::{worst_case, Enforcement, UNBOUNDED_OUTPUT_CAP};
 use crate::domain::completion::CompletionRequest;
 use crate::domain::flag::Capability;
 use crate::domain::pricing::Price;
-use crate::domain::time::{now_millis, rfc3339};
+use crate::domain::time::{now_millis, rfc3339, Millis};
 use crate::server::http::request_id::RequestId;
 use crate::server::services::api_keys::Authenticated;
+use crate::server::services::custom_models::{self, routes::CustomRoute};
 use crate::server::services::{self, catalog, flags};
 
 pub async fn messages(State(gw): State<Gateway>, req: Request) -> Response {
@@ -106,6 +107,8 @@ pub struct Called {
     pub request: CompletionRequest,
     pub answer: upstream::Answer,
     pub rate: RateInfo,
+    /// When the custom model version it reached stops being served.
+    pub deprecation: Option<Millis>,
 }
 
 /// The request's own span is the HTTP layer's (`request_id`, `tenant_id`);
@@ -162,7 +165,15 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
         return Err(refusal);
     }
     let cat = catalog::snapshot(&gw.svc);
-    let route = route::resolve(&cat, &auth, &request.model)?;
+    let mut route = route::resolve(&cat, &auth, &request.model)?;
+    let deprecation = match route.custom.clone() {
+        Some(custom) => {
+            custom_route(gw, &auth, &mut route, &custom).await?;
+            settle.record_as(&route.model.name);
+            custom.deprecated_until
+        }
+        None => None,
+    };
     let price = route.model.price_at(now_millis()).ok_or_else(|| {
         GatewayError::Internal(format!("model {} has no price in force", route.model.name))
     })?;
@@ -185,7 +196,32 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
         request,
         answer,
         rate,
+        deprecation,
     })
+}
+
+/// A custom model: the `models.custom` flag lets the tenant call it, an
+/// engine that has the adapter loaded goes first, and a full pool loads it
+/// on demand (evicting the least recently used) when none has it.
+async fn custom_route(
+    gw: &Gateway,
+    auth: &Authenticated,
+    route: &mut route::Route,
+    custom: &CustomRoute,
+) -> Result<(), GatewayError> {
+    if !custom_models::routes::allowed(&gw.svc, &auth.flag_context)? {
+        return Err(GatewayError::Forbidden(
+            "custom models are not enabled for this tenant".into(),
+        ));
+    }
+    custom_models::reconcile::ensure_resident(&gw.svc, &custom.engine_name, &custom.base_model)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = ?e, "loading an adapter on demand failed");
+            GatewayError::UpstreamUnavailable
+        })?;
+    route.prefer(&gw.svc.pools.holding(&custom.engine_name));
+    Ok(())
 }
 
 /// Holds the request's worst-case cost against the budgets that apply. A
@@ -253,4 +289,32 @@ async fn govern_prompt(
 pub fn finish_headers(res: &mut Response, dialect: Dialect, rate: &RateInfo, request_id: &str) {
     super::dialect::rate_headers(dialect, rate, res.headers_mut());
     super::error::set_request_id(res.headers_mut(), request_id);
+}
+
+/// A deprecated custom model version says so on every answer: RFC 9745's
+/// `Deprecation` (deprecated now), RFC 8594's `Sunset` (when it stops
+/// being served) and a `Warning` a person can read.
+pub fn deprecation_headers(res: &mut Response, until: Option<Millis>) {
+    let Some(until) = until else { return };
+    let h = res.headers_mut();
+    let now = now_millis();
+    let at = |m: Millis| HeaderValue::from_str(&format!("@{}", m / 1000)).ok();
+    if let Some(v) = at(now) {
+        h.insert("deprecation", v);
+    }
+    let sunset = chrono::DateTime::from_timestamp_millis(until)
+        .map(|t| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string());
+    if let Some(v) = sunset
+        .as_deref()
+        .and_then(|s| HeaderValue::from_str(s).ok())
+    {
+        h.insert("sunset", v);
+    }
+    let warning = format!(
+        "299 atrium \"this custom model version is deprecated and stops being served at {}\"",
+        crate::domain::time::rfc3339(until)
+    );
+    if let Ok(v) = HeaderValue::from_str(&warning) {
+        h.insert("warning", v);
+    }
 }

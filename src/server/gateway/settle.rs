@@ -33,6 +33,9 @@ pub struct Settlement {
     /// The catalog model the request resolved to: the metrics label, so a
     /// client cannot mint label values with made-up model names.
     catalog_model: Option<String>,
+    /// What the ledger calls the model when not what the client asked for:
+    /// a custom model's `name:version`, so usage breaks down by version.
+    ledger_model: Option<String>,
     policy_action: Action,
     classification: Classification,
     /// Tokens taken from the tenant's per-minute budget at admission.
@@ -57,6 +60,7 @@ impl Settlement {
             stream: false,
             price: Price::default(),
             catalog_model: None,
+            ledger_model: None,
             policy_action: Action::Allow,
             classification: Classification::Public,
             reserved: 0,
@@ -95,6 +99,11 @@ impl Settlement {
     pub fn routed(&mut self, model: &str, price: Price) {
         self.catalog_model = Some(model.to_string());
         self.price = price;
+    }
+
+    /// Records usage under `model` instead of the name the client asked for.
+    pub fn record_as(&mut self, model: &str) {
+        self.ledger_model = Some(model.to_string());
     }
 
     pub fn reserved(&mut self, tokens: i64) {
@@ -155,10 +164,10 @@ impl Settlement {
             api_key_id: Some(auth.api_key.id.clone()),
             kind: UsageKind::Completion,
             units: 0,
-            model: if self.model.is_empty() {
-                "-".into()
-            } else {
-                self.model.clone()
+            model: match &self.ledger_model {
+                Some(m) => m.clone(),
+                None if self.model.is_empty() => "-".into(),
+                None => self.model.clone(),
             },
             provider: self.provider.clone(),
             dialect: Some(self.dialect),

@@ -132,5 +132,6 @@ pub async fn respond(gw: &Gateway, mut settle: Settlement, called: Called) -> Re
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     finish_headers(&mut res, dialect, &called.rate, &request_id);
+    super::handler::deprecation_headers(&mut res, called.deprecation);
     res
 }

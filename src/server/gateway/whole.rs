@@ -45,6 +45,7 @@ pub async fn respond(gw: &Gateway, mut settle: Settlement, called: Called) -> Re
         &called.rate,
         settle.request_id(),
     );
+    super::handler::deprecation_headers(&mut res, called.deprecation);
     settle.finish(200, None).await;
     res
 }

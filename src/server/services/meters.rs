@@ -59,6 +59,47 @@ pub async fn sample_today(svc: &Services) -> Result<Vec<(TenantId, Sample)>> {
             written.push((id, sample));
         }
     }
+    written.extend(sample_custom_models(svc, day).await?);
+    Ok(written)
+}
+
+/// Deployed custom model versions (deployed or deprecated, so on the
+/// engines) and their monthly hosting fees, per tenant, for one day. A
+/// tenant with none samples 0: a count, not a guess.
+async fn sample_custom_models(svc: &Services, day: Millis) -> Result<Vec<(TenantId, Sample)>> {
+    let due: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM tenants WHERE id NOT IN \
+         (SELECT tenant_id FROM meter_samples WHERE meter = $1 AND day = $2) ORDER BY id",
+    )
+    .bind(Meter::CustomModels.as_str())
+    .bind(day)
+    .fetch_all(&svc.db.pool)
+    .await?;
+    if due.is_empty() {
+        return Ok(vec![]);
+    }
+    let deployed: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT tenant_id, COUNT(*), CAST(COALESCE(SUM(hosting_fee_micros), 0) AS BIGINT) FROM custom_models \
+         WHERE status IN ('deployed', 'deprecated') GROUP BY tenant_id",
+    )
+    .fetch_all(&svc.db.pool)
+    .await?;
+    let mut written = Vec::new();
+    for id in due {
+        let Ok(id) = TenantId::parse(&id) else {
+            continue;
+        };
+        let (count, fees) = deployed
+            .iter()
+            .find(|(t, _, _)| *t == id.as_str())
+            .map_or((0, 0), |(_, c, f)| (*c, *f));
+        for (meter, value) in [(Meter::CustomModels, count), (Meter::HostingFees, fees)] {
+            let sample = Sample { meter, day, value };
+            if record(svc, &id, &sample).await? {
+                written.push((id.clone(), sample));
+            }
+        }
+    }
     Ok(written)
 }
 

@@ -11,6 +11,7 @@ pub mod bootstrap;
 pub mod budgets;
 pub mod catalog;
 pub mod control;
+pub mod custom_models;
 pub mod dashboards;
 pub mod dead_letters;
 pub mod error;
@@ -56,6 +57,8 @@ pub struct Services {
     pub flags: Arc<flags::FlagCache>,
     pub budgets: Arc<budgets::BudgetCache>,
     pub flashes: Arc<flash::FlashStore>,
+    /// What the engines of custom-model pools hold, as last seen.
+    pub pools: Arc<custom_models::PoolRuntime>,
     refreshing: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -68,6 +71,7 @@ impl Services {
             flags: Arc::new(flags::FlagCache::default()),
             budgets: Arc::new(budgets::BudgetCache::default()),
             flashes: Arc::new(flash::FlashStore::default()),
+            pools: Arc::new(custom_models::PoolRuntime::default()),
             refreshing: Arc::new(tokio::sync::Mutex::new(())),
             db,
             config: Arc::new(config),

@@ -13,6 +13,10 @@ use crate::domain::pricing::Price;
 use crate::domain::time::now_millis;
 
 use super::credential_label;
+use crate::server::services::custom_models::{
+    self,
+    routes::{CustomRoute, Routes},
+};
 use crate::server::services::{consistent_read, Result, ServiceError, Services};
 
 /// A provider with its resolved secret, held only in memory.
@@ -39,6 +43,8 @@ pub struct Catalog {
     aliases: HashMap<(String, String), String>,
     /// What one OFREP flag evaluation costs, by version (none: free).
     pub evaluation_prices: EvaluationPrices,
+    /// Tenants' served custom models, by (tenant, name) and (tenant, name:version).
+    custom: Routes,
 }
 
 impl Catalog {
@@ -49,6 +55,13 @@ impl Catalog {
             .get(&(tenant_id.to_string(), requested.to_string()))
             .map_or(requested, String::as_str);
         self.models.get(name).cloned()
+    }
+
+    /// A tenant's custom model by the name a client asked for.
+    pub fn custom(&self, tenant_id: &str, requested: &str) -> Option<Arc<CustomRoute>> {
+        self.custom
+            .get(&(tenant_id.to_string(), requested.to_string()))
+            .cloned()
     }
 
     /// Models this tenant may call: its aliases and every model with a
@@ -66,6 +79,7 @@ impl Catalog {
             .chain(
                 self.aliases
                     .keys()
+                    .chain(self.custom.keys())
                     .filter(|(t, _)| t == tenant_id)
                     .map(|(_, a)| a.clone()),
             )
@@ -168,6 +182,7 @@ pub(crate) async fn load(svc: &Services) -> Result<Catalog> {
             .fetch_all(&mut *tx)
             .await?;
     let evaluation_prices = load_evaluation_prices(&mut tx).await?;
+    let custom = custom_models::routes::load(&mut tx, &models).await?;
     tx.commit().await?;
     let aliases = alias_rows
         .into_iter()
@@ -178,6 +193,7 @@ pub(crate) async fn load(svc: &Services) -> Result<Catalog> {
         models,
         aliases,
         evaluation_prices,
+        custom,
     })
 }
 

@@ -1,0 +1,256 @@
+//! Serving pools: vLLM-compatible endpoints for one base model. Adding a
+//! pool makes each endpoint a provider and puts the base model in the
+//! catalog, so tenants can call it directly and the gateway's upstream
+//! path (retries, fallbacks, translation) serves adapters as well.
+
+use serde::Serialize;
+use serde_json::json;
+use sqlx::FromRow;
+
+use crate::domain::audit::AuditAction;
+use crate::domain::catalog::{self, ProviderKind};
+use crate::domain::pricing::Price;
+use crate::domain::time::now_millis;
+use crate::domain::validation::Invalid;
+
+use crate::server::services::audit::Entry;
+use crate::server::services::catalog::{self as cat, Credential, NewModel, NewProvider};
+use crate::server::services::{control, new_id, Actor, Result, ServiceError, Services};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Pool {
+    pub id: String,
+    pub name: String,
+    /// The base model as the engines list it (and the catalog names it).
+    pub base_model: String,
+    pub max_loras: i64,
+    pub max_lora_rank: i64,
+    /// Other names adapters may give for the base model.
+    pub aliases: Vec<String>,
+    pub endpoints: Vec<Endpoint>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Endpoint {
+    /// The provider the gateway calls it through.
+    pub provider: String,
+    pub base_url: String,
+}
+
+pub struct NewPool {
+    pub name: String,
+    pub base_model: String,
+    pub endpoints: Vec<String>,
+    pub max_loras: i64,
+    pub max_lora_rank: i64,
+    pub aliases: Vec<String>,
+    pub price: Price,
+    pub timeout_ms: i64,
+}
+
+#[derive(FromRow)]
+struct PoolRow {
+    id: String,
+    name: String,
+    base_model: String,
+    max_loras: i64,
+    max_lora_rank: i64,
+    base_aliases: String,
+}
+
+/// Checks everything before creating anything, so a bad endpoint leaves
+/// no half-made pool behind.
+fn check(svc: &Services, new: &NewPool) -> Result<Vec<String>> {
+    let name = catalog::provider_name(&new.name)?;
+    catalog::model_name(&new.base_model)?;
+    if new.endpoints.is_empty() || new.endpoints.len() > 64 {
+        return Err(Invalid::new("endpoint", "give 1 to 64 endpoints").into());
+    }
+    if !(0..=4096).contains(&new.max_loras) {
+        return Err(Invalid::new("max_loras", "must be 0 (no limit) to 4096").into());
+    }
+    if !(1..=1024).contains(&new.max_lora_rank) {
+        return Err(Invalid::new("max_lora_rank", "must be 1 to 1024").into());
+    }
+    for a in &new.aliases {
+        catalog::model_name(a)?;
+    }
+    let urls = new
+        .endpoints
+        .iter()
+        .map(|u| catalog::base_url(u, &svc.config.allow_private_upstreams).map(with_v1))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let _ = name;
+    Ok(urls)
+}
+
+/// vLLM serves its OpenAI API under `/v1`; an endpoint given without it
+/// gets it, so `http://engine:8000` and `http://engine:8000/v1` agree.
+fn with_v1(url: String) -> String {
+    if url.ends_with("/v1") {
+        url
+    } else {
+        format!("{url}/v1")
+    }
+}
+
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn add(svc: &Services, actor: &Actor, new: NewPool) -> Result<Pool> {
+    actor.require_platform_admin()?;
+    let urls = check(svc, &new)?;
+    let name = new.name.trim().to_string();
+    let taken: Option<String> = sqlx::query_scalar("SELECT id FROM serving_pools WHERE name = $1")
+        .bind(&name)
+        .fetch_optional(&svc.db.pool)
+        .await?;
+    if taken.is_some() {
+        return Err(ServiceError::Conflict(
+            "a pool with this name already exists".into(),
+        ));
+    }
+    let mut providers = Vec::new();
+    for (i, url) in urls.iter().enumerate() {
+        let provider = format!("{name}-{}", i + 1);
+        cat::add_provider(
+            svc,
+            actor,
+            NewProvider {
+                name: provider.clone(),
+                kind: ProviderKind::Openai,
+                base_url: url.clone(),
+                region: String::new(),
+                timeout_ms: new.timeout_ms,
+                credential: Credential::None,
+            },
+        )
+        .await?;
+        let model = cat::add_model(
+            svc,
+            actor,
+            NewModel {
+                name: new.base_model.trim().to_string(),
+                provider: provider.clone(),
+                upstream_model: None,
+                price: new.price,
+                priority: 0,
+            },
+        )
+        .await?;
+        providers.push((provider, url.clone(), model.id));
+    }
+    let model_id = providers.first().map(|p| p.2.clone()).unwrap_or_default();
+    let id = new_id();
+    let mut tx = svc.db.pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO serving_pools (id, name, base_model, model_id, max_loras, max_lora_rank, \
+         base_aliases, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&id)
+    .bind(&name)
+    .bind(new.base_model.trim())
+    .bind(&model_id)
+    .bind(new.max_loras)
+    .bind(new.max_lora_rank)
+    .bind(serde_json::to_string(&new.aliases).unwrap_or_else(|_| "[]".into()))
+    .bind(now_millis())
+    .execute(&mut *tx)
+    .await
+    .map_err(ServiceError::conflict_on("a pool with this name"))?;
+    for (provider, url, _) in &providers {
+        sqlx::query(
+            "INSERT INTO pool_endpoints (pool_id, provider_id, base_url) \
+             SELECT $1, id, $2 FROM providers WHERE name = $3",
+        )
+        .bind(&id)
+        .bind(url)
+        .bind(provider)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let e = Entry::success(AuditAction::PoolCreate, "pool", &id).details(json!({
+        "name": name, "base_model": new.base_model.trim(), "endpoints": urls,
+        "max_loras": new.max_loras, "max_lora_rank": new.max_lora_rank }));
+    control::commit(svc, tx, actor, e).await?;
+    super::reconcile::kick(svc);
+    get(svc, &id).await?.ok_or(ServiceError::NotFound("pool"))
+}
+
+async fn get(svc: &Services, id: &str) -> Result<Option<Pool>> {
+    Ok(all(svc).await?.into_iter().find(|p| p.id == id))
+}
+
+/// Every pool with its endpoints (no secrets: engines take none here).
+pub(super) async fn all(svc: &Services) -> Result<Vec<Pool>> {
+    let rows: Vec<PoolRow> = sqlx::query_as(
+        "SELECT id, name, base_model, max_loras, max_lora_rank, base_aliases FROM serving_pools \
+         ORDER BY name",
+    )
+    .fetch_all(&svc.db.pool)
+    .await?;
+    let eps: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT e.pool_id, p.name, e.base_url FROM pool_endpoints e \
+         JOIN providers p ON p.id = e.provider_id ORDER BY p.name",
+    )
+    .fetch_all(&svc.db.pool)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let aliases: Vec<String> = serde_json::from_str(&r.base_aliases).map_err(|_| {
+                ServiceError::Internal(format!("pool {}: bad base_aliases", r.name))
+            })?;
+            Ok(Pool {
+                aliases,
+                endpoints: eps
+                    .iter()
+                    .filter(|(pool, _, _)| *pool == r.id)
+                    .map(|(_, provider, url)| Endpoint {
+                        provider: provider.clone(),
+                        base_url: url.clone(),
+                    })
+                    .collect(),
+                id: r.id,
+                name: r.name,
+                base_model: r.base_model,
+                max_loras: r.max_loras,
+                max_lora_rank: r.max_lora_rank,
+            })
+        })
+        .collect()
+}
+
+/// Pools, for platform admins.
+pub async fn list(svc: &Services, actor: &Actor) -> Result<Vec<Pool>> {
+    actor.require_platform_admin()?;
+    all(svc).await
+}
+
+/// The pool that serves a catalog model, if any.
+pub async fn for_base_model(svc: &Services, model: &str) -> Result<Option<Pool>> {
+    Ok(all(svc).await?.into_iter().find(|p| p.base_model == model))
+}
+
+/// Every name an adapter's `base_model_name_or_path` may give for the
+/// pool's base model: the engines' name and the catalog's upstream names.
+pub async fn base_names(svc: &Services, pool: &Pool) -> Result<Vec<String>> {
+    let mut names = vec![pool.base_model.clone()];
+    names.extend(pool.aliases.iter().cloned());
+    let upstream: Vec<String> = sqlx::query_scalar(
+        "SELECT d.upstream_model FROM deployments d JOIN models m ON m.id = d.model_id \
+         WHERE m.name = $1",
+    )
+    .bind(&pool.base_model)
+    .fetch_all(&svc.db.pool)
+    .await?;
+    names.extend(upstream);
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// The base models tenants can register adapters for: those with a pool.
+pub async fn base_models(svc: &Services) -> Result<Vec<String>> {
+    let mut names: Vec<String> = all(svc).await?.into_iter().map(|p| p.base_model).collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}

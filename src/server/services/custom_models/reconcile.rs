@@ -1,0 +1,335 @@
+//! The reconciler keeps what each engine has loaded equal to what should
+//! be there: every few seconds, at start, after a deploy, and when a
+//! request needs an adapter a full pool has evicted. It repairs drift (an
+//! engine that restarted and forgot, a load that failed on one replica)
+//! and records each endpoint's state for the portal.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::domain::custom_model::placement::{resident, Want};
+use crate::domain::custom_model::{CustomModel, ENGINE_PREFIX};
+use crate::domain::time::{now_millis, Millis};
+
+use super::engine;
+use super::pools::{self, Pool};
+use crate::server::services::{Result, Services};
+
+/// One endpoint as last seen.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointState {
+    pub pool: String,
+    pub provider: String,
+    pub base_url: String,
+    pub reachable: bool,
+    /// Atrium's adapters the engine lists, after repairs.
+    pub loaded: BTreeSet<String>,
+    /// What the last pass had to repair, in words.
+    pub repaired: Vec<String>,
+    /// Wanted but still not loaded, and why.
+    pub error: Option<String>,
+    pub checked_at: Millis,
+}
+
+/// Where one adapter is, per endpoint, for the portal.
+#[derive(Debug, Clone, Serialize)]
+pub struct Presence {
+    pub provider: String,
+    pub reachable: bool,
+    pub loaded: bool,
+}
+
+/// What this process knows of the engines, and when each adapter was last
+/// asked for (for least-recently-used eviction).
+pub struct PoolRuntime {
+    http: reqwest::Client,
+    endpoints: RwLock<BTreeMap<String, EndpointState>>,
+    last_used: Mutex<HashMap<String, Millis>>,
+    pass: tokio::sync::Mutex<()>,
+    kick: tokio::sync::Notify,
+}
+
+impl Default for PoolRuntime {
+    fn default() -> Self {
+        PoolRuntime {
+            http: reqwest::Client::new(),
+            endpoints: RwLock::default(),
+            last_used: Mutex::default(),
+            pass: tokio::sync::Mutex::new(()),
+            kick: tokio::sync::Notify::new(),
+        }
+    }
+}
+
+impl PoolRuntime {
+    pub fn touch(&self, engine_name: &str) {
+        if let Ok(mut m) = self.last_used.lock() {
+            m.insert(engine_name.to_string(), now_millis());
+        }
+    }
+
+    fn last_used(&self, engine_name: &str) -> Millis {
+        self.last_used
+            .lock()
+            .ok()
+            .and_then(|m| m.get(engine_name).copied())
+            .unwrap_or(0)
+    }
+
+    /// The providers (endpoints) that have the adapter loaded.
+    pub fn holding(&self, engine_name: &str) -> Vec<String> {
+        self.endpoints
+            .read()
+            .map(|m| {
+                m.values()
+                    .filter(|e| e.reachable && e.loaded.contains(engine_name))
+                    .map(|e| e.provider.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn presence(&self, engine_name: &str) -> Vec<Presence> {
+        self.endpoints
+            .read()
+            .map(|m| {
+                m.values()
+                    .map(|e| Presence {
+                        provider: e.provider.clone(),
+                        reachable: e.reachable,
+                        loaded: e.loaded.contains(engine_name),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn endpoints(&self) -> Vec<EndpointState> {
+        self.endpoints
+            .read()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn record(&self, state: EndpointState) {
+        if let Ok(mut m) = self.endpoints.write() {
+            m.insert(state.provider.clone(), state);
+        }
+    }
+}
+
+/// Asks the reconciler for a pass now.
+pub fn kick(svc: &Services) {
+    svc.pools.kick.notify_one();
+}
+
+pub fn spawn(svc: Services) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = pass(&svc, None).await {
+                tracing::warn!(error = ?e, "custom model reconcile failed; retrying");
+            }
+            let every = Duration::from_millis(svc.config.reconcile_ms.max(100));
+            let _ = tokio::time::timeout(every, svc.pools.kick.notified()).await;
+        }
+    })
+}
+
+/// What a deploy learned: how many endpoints have the adapter.
+pub struct LoadReport {
+    pub loaded: usize,
+    pub endpoints: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+/// Loads `m` on every endpoint of its pool now (it counts as just used).
+pub async fn load_now(svc: &Services, m: &CustomModel) -> Result<LoadReport> {
+    let name = m.engine_name();
+    svc.pools.touch(&name);
+    let Some(pool) = pools::for_base_model(svc, &m.base_model).await? else {
+        return Ok(LoadReport {
+            loaded: 0,
+            endpoints: vec![],
+            errors: vec![format!("no serving pool serves {}", m.base_model)],
+        });
+    };
+    pass(svc, Some(&pool.id)).await?;
+    let holding = svc.pools.holding(&name);
+    let errors = svc
+        .pools
+        .endpoints()
+        .into_iter()
+        .filter(|e| e.pool == pool.name && !holding.contains(&e.provider))
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e.provider,
+                e.error.unwrap_or_else(|| "not loaded".into())
+            )
+        })
+        .collect();
+    Ok(LoadReport {
+        loaded: holding.len(),
+        endpoints: holding,
+        errors,
+    })
+}
+
+/// Takes `m` off its engines now (it is no longer wanted); a failure is
+/// left to the next pass.
+pub async fn unload_now(svc: &Services, m: &CustomModel) {
+    let pool = pools::for_base_model(svc, &m.base_model).await;
+    if let Ok(Some(pool)) = pool {
+        if let Err(e) = pass(svc, Some(&pool.id)).await {
+            tracing::warn!(error = ?e, "unloading failed; the reconciler retries");
+        }
+    }
+}
+
+/// Makes sure an adapter a request needs is loaded somewhere in its pool,
+/// evicting the least recently used unpinned one if the pool is full.
+pub async fn ensure_resident(svc: &Services, engine_name: &str, base_model: &str) -> Result<()> {
+    svc.pools.touch(engine_name);
+    if !svc.pools.holding(engine_name).is_empty() {
+        return Ok(());
+    }
+    if let Some(pool) = pools::for_base_model(svc, base_model).await? {
+        pass(svc, Some(&pool.id)).await?;
+    }
+    Ok(())
+}
+
+/// One pass over every pool (or one), one at a time in this process.
+async fn pass(svc: &Services, only: Option<&str>) -> Result<()> {
+    let _one = svc.pools.pass.lock().await;
+    let mut versions = super::on_engines(svc).await?;
+    if super::lifecycle::retire_lapsed(svc, &versions).await? > 0 {
+        versions = super::on_engines(svc).await?;
+    }
+    for pool in pools::all(svc).await? {
+        if only.is_some_and(|id| id != pool.id) {
+            continue;
+        }
+        let wanted: Vec<&CustomModel> = versions
+            .iter()
+            .filter(|m| m.base_model == pool.base_model)
+            .collect();
+        reconcile_pool(svc, &pool, &wanted).await;
+    }
+    Ok(())
+}
+
+async fn reconcile_pool(svc: &Services, pool: &Pool, wanted: &[&CustomModel]) {
+    let names: Vec<(String, &CustomModel)> = wanted.iter().map(|m| (m.engine_name(), *m)).collect();
+    let wants: Vec<Want> = names
+        .iter()
+        .map(|(n, m)| Want {
+            name: n,
+            pinned: m.pinned,
+            last_used: svc.pools.last_used(n),
+        })
+        .collect();
+    let keep = resident(&wants, usize::try_from(pool.max_loras).unwrap_or(0));
+    let paths: HashMap<&str, &str> = names
+        .iter()
+        .map(|(n, m)| (n.as_str(), m.adapter.as_str()))
+        .collect();
+    for ep in &pool.endpoints {
+        let state = reconcile_endpoint(svc, pool, ep, &keep, &paths).await;
+        svc.pools.record(state);
+    }
+}
+
+async fn reconcile_endpoint(
+    svc: &Services,
+    pool: &Pool,
+    ep: &pools::Endpoint,
+    keep: &BTreeSet<&str>,
+    paths: &HashMap<&str, &str>,
+) -> EndpointState {
+    let http = &svc.pools.http;
+    let mut state = EndpointState {
+        pool: pool.name.clone(),
+        provider: ep.provider.clone(),
+        base_url: ep.base_url.clone(),
+        reachable: false,
+        loaded: BTreeSet::new(),
+        repaired: vec![],
+        error: None,
+        checked_at: now_millis(),
+    };
+    let listed = match engine::loaded(http, &ep.base_url).await {
+        Ok(l) => l,
+        Err(e) => {
+            state.error = Some(e.to_string());
+            return state;
+        }
+    };
+    state.reachable = true;
+    let mut loaded: BTreeSet<String> = listed
+        .into_iter()
+        .filter(|n| n.starts_with(ENGINE_PREFIX))
+        .collect();
+    // Unload first, so a full engine has room for what it should hold.
+    for extra in loaded.clone().iter().filter(|n| !keep.contains(n.as_str())) {
+        match engine::unload(http, &ep.base_url, extra).await {
+            Ok(())
+            | Err(engine::EngineError {
+                status: Some(404), ..
+            }) => {
+                loaded.remove(extra);
+                state.repaired.push(format!("unloaded {extra}"));
+            }
+            Err(e) => state.error = Some(format!("unload {extra}: {e}")),
+        }
+    }
+    let missing: Vec<&str> = keep
+        .iter()
+        .copied()
+        .filter(|n| !loaded.contains(*n))
+        .collect();
+    for name in missing {
+        let path = paths.get(name).copied().unwrap_or_default();
+        match engine::load(http, &ep.base_url, name, path).await {
+            Ok(()) => {
+                loaded.insert(name.to_string());
+                state.repaired.push(format!("loaded {name}"));
+            }
+            Err(e) if e.message.contains("already been loaded") => {
+                loaded.insert(name.to_string());
+            }
+            Err(e) => state.error = Some(format!("load {name}: {e}")),
+        }
+    }
+    if !state.repaired.is_empty() {
+        tracing::info!(endpoint = %ep.provider, repaired = ?state.repaired, "engine reconciled");
+    }
+    state.loaded = loaded;
+    state
+}
+
+/// Pools and their endpoints as this process sees them, for platform
+/// admins; `fresh` runs a pass first (a CLI process has seen nothing yet).
+#[derive(Debug, Clone, Serialize)]
+pub struct Overview {
+    pub pools: Vec<Pool>,
+    pub endpoints: Vec<EndpointState>,
+}
+
+pub async fn overview(
+    svc: &Services,
+    actor: &crate::server::services::Actor,
+    fresh: bool,
+) -> Result<Overview> {
+    actor.require_platform_admin()?;
+    if fresh {
+        pass(svc, None).await?;
+    }
+    Ok(Overview {
+        pools: pools::all(svc).await?,
+        endpoints: svc.pools.endpoints(),
+    })
+}

@@ -1,0 +1,152 @@
+//! Validation of a registered adapter: PEFT's config against the base
+//! model and its pool, and the safetensors header against the config's
+//! target modules. A failed check is a `failed` status with the reason,
+//! never a 500. Reads are bounded: the config to 256 KiB, the header to
+//! 16 MiB, and the weights themselves are never read.
+
+use std::path::Path;
+
+use serde_json::json;
+use tokio::io::AsyncReadExt;
+
+use crate::domain::custom_model::{peft, safetensors, AdapterSource, CustomModel, Status};
+use crate::domain::tenant::TenantId;
+use crate::domain::validation::Invalid;
+
+use super::lifecycle::{self, Outcome};
+use super::pools;
+use crate::server::services::{Actor, Result, Services};
+
+/// What validation learned: the adapter's shape, or why it cannot serve.
+struct Checked {
+    rank: Option<u32>,
+    alpha: Option<f64>,
+    targets: Vec<String>,
+    note: Option<String>,
+}
+
+pub(super) async fn run(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: &TenantId,
+    id: &str,
+) -> Result<CustomModel> {
+    let m = super::get(svc, actor, tenant_id, id).await?;
+    let outcome = match check(svc, &m).await? {
+        Ok(c) => Outcome::Valid {
+            rank: c.rank,
+            alpha: c.alpha,
+            targets: c.targets,
+            note: c.note,
+        },
+        Err(e) => Outcome::Invalid(e.to_string()),
+    };
+    lifecycle::record_validation(svc, actor, &m, outcome).await?;
+    super::get(svc, actor, tenant_id, id).await
+}
+
+/// `Ok(Err(reason))` is a verdict on the adapter; `Err` a failure to look.
+async fn check(svc: &Services, m: &CustomModel) -> Result<std::result::Result<Checked, Invalid>> {
+    let Some(pool) = pools::for_base_model(svc, &m.base_model).await? else {
+        return Ok(Err(Invalid::new(
+            "base_model",
+            format!(
+                "no serving pool serves {}; add one with `atrium pool add`",
+                m.base_model
+            ),
+        )));
+    };
+    let names = pools::base_names(svc, &pool).await?;
+    let dir = match &m.adapter {
+        AdapterSource::Local(dir) => dir.clone(),
+        AdapterSource::Remote(uri) => {
+            return Ok(Ok(Checked {
+                rank: None,
+                alpha: None,
+                targets: vec![],
+                note: Some(format!(
+                    "{uri} is read by the engines only; they check it when it loads"
+                )),
+            }))
+        }
+    };
+    let rank = u32::try_from(pool.max_lora_rank).unwrap_or(u32::MAX);
+    Ok(local(Path::new(&dir), &names, rank).await)
+}
+
+async fn local(
+    dir: &Path,
+    names: &[String],
+    max_rank: u32,
+) -> std::result::Result<Checked, Invalid> {
+    let config = read_bounded(
+        &dir.join("adapter_config.json"),
+        peft::MAX_CONFIG_BYTES as u64,
+    )
+    .await
+    .map_err(|e| Invalid::new("adapter_config.json", e))?;
+    let text = String::from_utf8(config)
+        .map_err(|_| Invalid::new("adapter_config.json", "is not UTF-8"))?;
+    let c = peft::check(&text, names, max_rank)?;
+    let tensors = weights_header(&dir.join("adapter_model.safetensors")).await?;
+    safetensors::check_targets(&tensors, &c.target_modules)?;
+    Ok(Checked {
+        rank: Some(c.rank),
+        alpha: c.alpha,
+        targets: c.target_modules,
+        note: None,
+    })
+}
+
+async fn read_bounded(path: &Path, max: u64) -> std::result::Result<Vec<u8>, String> {
+    let f = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    let len = f.metadata().await.map_err(|e| e.to_string())?.len();
+    if len > max {
+        return Err(format!("is {len} bytes, more than {max}"));
+    }
+    let mut buf = Vec::with_capacity(len as usize);
+    f.take(max)
+        .read_to_end(&mut buf)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(buf)
+}
+
+/// The tensors of `adapter_model.safetensors`, from its header alone.
+async fn weights_header(
+    path: &Path,
+) -> std::result::Result<std::collections::BTreeMap<String, safetensors::Tensor>, Invalid> {
+    let bad = |m: String| Invalid::new("adapter_model.safetensors", m);
+    let mut f = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| bad(format!("cannot be read: {e}")))?;
+    let file_len = f.metadata().await.map_err(|e| bad(e.to_string()))?.len();
+    let mut first8 = [0u8; 8];
+    let got = file_len.min(8) as usize;
+    f.read_exact(&mut first8[..got])
+        .await
+        .map_err(|e| bad(e.to_string()))?;
+    let n = safetensors::header_len(&first8[..got], file_len)?;
+    let mut header = vec![0u8; n as usize];
+    f.read_exact(&mut header)
+        .await
+        .map_err(|e| bad(format!("header cannot be read: {e}")))?;
+    safetensors::parse_header(&header, file_len - 8 - n)
+}
+
+/// For the audit trail: what validation concluded.
+pub(super) fn details(m: &CustomModel, outcome: &Outcome) -> serde_json::Value {
+    match outcome {
+        Outcome::Valid {
+            rank,
+            targets,
+            note,
+            ..
+        } => json!({ "name": m.name, "version": m.version,
+            "after": Status::Ready, "rank": rank, "target_modules": targets, "note": note }),
+        Outcome::Invalid(reason) => json!({ "name": m.name, "version": m.version,
+            "after": Status::Failed, "reason": reason }),
+    }
+}
