@@ -13,6 +13,8 @@ DURATION=${BENCH_SECONDS:-10}
 RATE=${BENCH_RATE:-1000}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
+fixtures=$(cd "$here/../tests/fixtures" && pwd)
+export ATRIUM_ADAPTER_ROOTS=$fixtures
 now_ms() { date +%s%3N; }
 
 engine() {
@@ -31,7 +33,7 @@ done
 KEY=$("$BIN" key create --tenant Bench --json | sed -n 's/.*"key": "\(atr_[^"]*\)".*/\1/p')
 "$BIN" flag target models.custom --tenants Bench > /dev/null
 ID=$("$BIN" custom-model register --tenant Bench --name support-bot --base-model tiny-llama \
-  --adapter "$here/../tests/fixtures/lora-tiny" --json | sed -n 's/^  "id": "\([^"]*\)".*/\1/p')
+  --adapter "$fixtures/lora-tiny" --json | sed -n 's/^  "id": "\([^"]*\)".*/\1/p')
 LEPTOS_SITE_ADDR=127.0.0.1:19300 "$BIN" serve > "$work/serve.log" 2>&1 & server=$!; pids+=($server)
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:19300/readyz > /dev/null && break; sleep 0.1; done
 

@@ -43,6 +43,9 @@ CREATE TABLE custom_models (
     markup_percent         BIGINT NOT NULL,
     hosting_fee_micros     BIGINT NOT NULL DEFAULT 0,
     deprecated_until       BIGINT,
+    -- When a request last asked for it (flushed every few seconds), so
+    -- every replica evicts the same least recently used adapter.
+    last_used_at           BIGINT NOT NULL DEFAULT 0,
     created_at             BIGINT NOT NULL,
     updated_at             BIGINT NOT NULL,
     UNIQUE (tenant_id, name, version)

@@ -136,6 +136,18 @@ pub struct Config {
     )]
     pub allow_private_upstreams: Vec<String>,
 
+    /// Directories local LoRA adapters may be registered from, comma
+    /// separated (default: `<data-dir>/adapters`). A tenant admin names a
+    /// path; anything outside these is refused, so the server's own files
+    /// cannot be probed through validation.
+    #[arg(
+        long,
+        env = "ATRIUM_ADAPTER_ROOTS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub adapter_roots: Vec<std::path::PathBuf>,
+
     /// Database-per-tenant stores kept open at once (least recently used close first).
     #[arg(long, env = "ATRIUM_TENANT_POOLS", default_value_t = 32, global = true)]
     pub tenant_pools: usize,
@@ -206,6 +218,16 @@ pub enum LogFormat {
 }
 
 impl Config {
+    /// Where local adapters may live: the configured roots, or the data
+    /// directory's `adapters`.
+    pub fn adapter_roots(&self) -> Vec<std::path::PathBuf> {
+        if self.adapter_roots.is_empty() {
+            vec![self.data_dir.join("adapters")]
+        } else {
+            self.adapter_roots.clone()
+        }
+    }
+
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) if !url.trim().is_empty() => url.clone(),

@@ -25,6 +25,15 @@ pub(crate) fn cli_json(app: &TestApp, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
+/// The tests' adapter roots as `ATRIUM_ADAPTER_ROOTS` (comma separated).
+fn adapter_roots_env() -> String {
+    let roots: Vec<String> = crate::common::adapter_roots()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    roots.join(",")
+}
+
 pub(crate) fn atrium(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_atrium"))
         .args(args)
@@ -32,6 +41,7 @@ pub(crate) fn atrium(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Outpu
         // The server's secret key, as in a deployment: it keys the audit chain.
         .env("ATRIUM_DATA_DIR", &app.svc.config.data_dir)
         .env("RUST_LOG", "warn")
+        .env("ATRIUM_ADAPTER_ROOTS", adapter_roots_env())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

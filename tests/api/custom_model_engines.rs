@@ -115,7 +115,8 @@ async fn engines_restart_switch_and_evict(app: TestApp) -> TestApp {
         }));
     }
     register(&app, "support-bot");
-    let v2 = deploy(&app, "support-bot:2");
+    // The bare name deploys the newest ready version: version 2.
+    let v2 = deploy(&app, "support-bot");
     // Requests for the name reach version 2 once the server has the change.
     let upstream = || async {
         let mut seen = Vec::new();

@@ -244,6 +244,29 @@ async fn register_deploy_and_route(app: TestApp) -> TestApp {
         "{bad}"
     );
     std::fs::write(dir.path().join("adapter_config.json"), config).expect("write");
+    // Outside the operator's adapter roots nothing is read or revealed,
+    // whether the path exists or not, and nothing is registered.
+    for outside in ["/etc", "/nonexistent/adapter", "/tmp/../etc"] {
+        let out = atrium(
+            &app,
+            &[
+                "custom-model",
+                "register",
+                "--tenant",
+                "Lora Co",
+                "--name",
+                "probe",
+                "--base-model",
+                "tiny-llama",
+                "--adapter",
+                outside,
+            ],
+            None,
+        );
+        assert!(!out.status.success(), "{outside}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("adapter roots"), "{outside}: {err}");
+    }
     let corrupt = cli_json(
         &app,
         &[

@@ -14,8 +14,10 @@ BIN = os.environ.get("ATRIUM_BIN", "atrium")
 class Atrium:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="atrium-sdk-")
+        fixtures = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "fixtures"))
         self.env = dict(os.environ, DATABASE_URL=f"sqlite://{self.dir}/atrium.db",
-                        ATRIUM_DATA_DIR=self.dir, ATRIUM_NO_DEMO="true", RUST_LOG="warn")
+                        ATRIUM_DATA_DIR=self.dir, ATRIUM_NO_DEMO="true", RUST_LOG="warn",
+                        ATRIUM_ADAPTER_ROOTS=fixtures)
         self.env.pop("REDIS_URL", None)
         self.procs = []
 

@@ -17,7 +17,7 @@ FIXTURE = os.path.join(os.path.dirname(__file__), "..", "fixtures", "lora-tiny")
 
 def last_model(engine):
     with urllib.request.urlopen(f"http://{engine}/mock/last-request") as r:
-        return json.load(r).get("body", {}).get("model")
+        return ((json.load(r) or {}).get("body") or {}).get("model")
 
 
 @pytest.fixture(scope="module")

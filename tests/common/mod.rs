@@ -54,11 +54,20 @@ pub fn config(db_url: &str, data_dir: &std::path::Path) -> Config {
     c.cache_poll_ms = 100;
     // Engines that restart are repaired well inside the tests' 10 s.
     c.reconcile_ms = 500;
+    c.adapter_roots = adapter_roots();
     c.metrics_token = Some(METRICS_TOKEN.into());
     // Tests opt in to Redis explicitly (ATRIUM_TEST_REDIS_URL), never by accident.
     c.redis_url = None;
     c.demo_upstream = None;
     c
+}
+
+/// Where tests keep adapters: the fixtures, and temporary directories.
+pub fn adapter_roots() -> Vec<std::path::PathBuf> {
+    vec![
+        std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")),
+        std::env::temp_dir(),
+    ]
 }
 
 pub fn redis_url() -> Option<String> {

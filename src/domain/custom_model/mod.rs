@@ -229,6 +229,8 @@ pub struct CustomModel {
     pub hosting_fee_micros: i64,
     /// When a deprecated version stops being served.
     pub deprecated_until: Option<Millis>,
+    /// When a request last asked for it, as last flushed (0: never).
+    pub last_used_at: Millis,
     /// Whether requests for the bare name reach this version.
     pub active: bool,
     pub created_at: Millis,

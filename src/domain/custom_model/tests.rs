@@ -214,6 +214,7 @@ fn sample(input: Option<i64>) -> CustomModel {
         markup_percent: 20,
         hosting_fee_micros: 0,
         deprecated_until: None,
+        last_used_at: 0,
         active: true,
         created_at: 0,
         updated_at: 0,

@@ -5,12 +5,12 @@
 use serde_json::json;
 
 use crate::domain::audit::AuditAction;
-use crate::domain::custom_model::{CustomModel, Status, DEFAULT_GRACE_MS};
+use crate::domain::custom_model::{CustomModel, Status};
 use crate::domain::role::Access;
 use crate::domain::tenant::TenantId;
-use crate::domain::time::{now_millis, Millis};
-use crate::domain::validation::Invalid;
+use crate::domain::time::now_millis;
 
+pub use super::retirement::{deprecate, retire, undeploy};
 use super::{find, get, reconcile};
 use crate::server::services::audit::Entry;
 use crate::server::services::{control, Actor, Result, ServiceError, Services};
@@ -25,11 +25,15 @@ pub(super) enum Outcome {
     Invalid(String),
 }
 
-fn entry<'a>(action: AuditAction, m: &'a CustomModel, tenant: &'a TenantId) -> Entry<'a> {
+pub(super) fn entry<'a>(
+    action: AuditAction,
+    m: &'a CustomModel,
+    tenant: &'a TenantId,
+) -> Entry<'a> {
     Entry::success(action, "custom_model", &m.id).tenant(tenant)
 }
 
-fn tenant_of(m: &CustomModel) -> Result<TenantId> {
+pub(super) fn tenant_of(m: &CustomModel) -> Result<TenantId> {
     TenantId::parse(&m.tenant_id)
         .map_err(|_| ServiceError::Internal(format!("custom model {} has a bad tenant", m.id)))
 }
@@ -54,7 +58,7 @@ pub(super) async fn set_status(
 
 /// Moves only from the status the caller read, so two racing moves
 /// cannot both pass the lifecycle check.
-async fn write_status(
+pub(super) async fn write_status(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     m: &CustomModel,
     next: Status,
@@ -127,7 +131,7 @@ pub async fn deploy(
     model: &str,
 ) -> Result<CustomModel> {
     actor.require(tenant_id, Access::Manage)?;
-    let m = find(svc, actor, tenant_id, model).await?;
+    let m = to_deploy(svc, actor, tenant_id, model).await?;
     set_status(
         svc,
         actor,
@@ -138,6 +142,12 @@ pub async fn deploy(
     )
     .await?;
     let m = get(svc, actor, tenant_id, &m.id).await?;
+    // A version just deployed counts as just used, on every replica.
+    sqlx::query("UPDATE custom_models SET last_used_at = $1 WHERE id = $2")
+        .bind(now_millis())
+        .bind(&m.id)
+        .execute(&svc.db.pool)
+        .await?;
     let report = reconcile::load_now(svc, &m).await?;
     let tenant = tenant_of(&m)?;
     let mut tx = svc.db.pool.begin().await?;
@@ -165,11 +175,41 @@ pub async fn deploy(
     get(svc, actor, tenant_id, &m.id).await
 }
 
+/// `name:version` as given; a bare name means its newest ready version
+/// (the one just registered), else whatever `find` gives, so the refusal
+/// names the state it is in.
+async fn to_deploy(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: &TenantId,
+    model: &str,
+) -> Result<CustomModel> {
+    let (name, version) = crate::domain::custom_model::requested(model.trim());
+    if version.is_none() {
+        let newest = super::list(svc, actor, tenant_id)
+            .await?
+            .into_iter()
+            .filter(|m| m.name == name && m.status == Status::Ready)
+            .max_by_key(|m| m.version);
+        if let Some(m) = newest {
+            return Ok(m);
+        }
+    }
+    find(svc, actor, tenant_id, model).await
+}
+
 /// Points the name at `m`, remembering the version it pointed at.
 async fn switch_route(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     m: &CustomModel,
 ) -> Result<Option<i64>> {
+    // Written first, so the transaction holds SQLite's write lock before it
+    // reads (a read that later upgrades can fail at once as busy).
+    sqlx::query("UPDATE custom_models SET updated_at = $1 WHERE id = $2")
+        .bind(now_millis())
+        .bind(&m.id)
+        .execute(&mut **tx)
+        .await?;
     let before: Option<i64> = sqlx::query_scalar(
         "SELECT version FROM custom_model_routes WHERE tenant_id = $1 AND name = $2",
     )
@@ -239,142 +279,6 @@ pub async fn rollback(
     get(svc, actor, tenant_id, &target.id).await
 }
 
-/// Keeps a deployed version served for `grace_ms`, with a deprecation
-/// header on every answer; the reconciler retires it after that.
-pub async fn deprecate(
-    svc: &Services,
-    actor: &Actor,
-    tenant_id: &TenantId,
-    model: &str,
-    grace_ms: Option<Millis>,
-) -> Result<CustomModel> {
-    actor.require(tenant_id, Access::Manage)?;
-    let m = find(svc, actor, tenant_id, model).await?;
-    let grace = grace_ms.unwrap_or(DEFAULT_GRACE_MS);
-    if !(0..=366 * 24 * 3600 * 1000).contains(&grace) {
-        return Err(Invalid::new("grace", "must be between 0 and 366 days").into());
-    }
-    m.status.step(Status::Deprecated)?;
-    let until = now_millis() + grace;
-    let mut tx = svc.db.pool.begin().await?;
-    write_status(&mut tx, &m, Status::Deprecated, None).await?;
-    sqlx::query("UPDATE custom_models SET deprecated_until = $1 WHERE id = $2")
-        .bind(until)
-        .bind(&m.id)
-        .execute(&mut *tx)
-        .await?;
-    let e = entry(AuditAction::CustomModelDeprecate, &m, tenant_id).details(json!({
-        "name": m.name, "version": m.version, "before": m.status, "after": Status::Deprecated,
-        "until": crate::domain::time::rfc3339(until) }));
-    control::commit(svc, tx, actor, e).await?;
-    get(svc, actor, tenant_id, &m.id).await
-}
-
-/// Takes a version off the engines; it can be deployed again. If its name
-/// pointed at it, the name falls back to the version before, when that
-/// one is still served, and is otherwise no longer served.
-pub async fn undeploy(
-    svc: &Services,
-    actor: &Actor,
-    tenant_id: &TenantId,
-    model: &str,
-) -> Result<CustomModel> {
-    actor.require(tenant_id, Access::Manage)?;
-    let m = find(svc, actor, tenant_id, model).await?;
-    take_off(
-        svc,
-        actor,
-        &m,
-        Status::Ready,
-        AuditAction::CustomModelUndeploy,
-    )
-    .await?;
-    reconcile::unload_now(svc, &m).await;
-    get(svc, actor, tenant_id, &m.id).await
-}
-
-/// Ends a version for good. A deployed version is deprecated first, so
-/// clients get warning before it goes.
-pub async fn retire(
-    svc: &Services,
-    actor: &Actor,
-    tenant_id: &TenantId,
-    model: &str,
-) -> Result<CustomModel> {
-    actor.require(tenant_id, Access::Manage)?;
-    let m = find(svc, actor, tenant_id, model).await?;
-    take_off(
-        svc,
-        actor,
-        &m,
-        Status::Retired,
-        AuditAction::CustomModelRetire,
-    )
-    .await?;
-    reconcile::unload_now(svc, &m).await;
-    get(svc, actor, tenant_id, &m.id).await
-}
-
-async fn take_off(
-    svc: &Services,
-    actor: &Actor,
-    m: &CustomModel,
-    next: Status,
-    action: AuditAction,
-) -> Result<()> {
-    m.status.step(next)?;
-    let tenant = tenant_of(m)?;
-    let mut tx = svc.db.pool.begin().await?;
-    write_status(&mut tx, m, next, None).await?;
-    let fallback = if m.active {
-        unroute(&mut tx, m).await?
-    } else {
-        None
-    };
-    let e = entry(action, m, &tenant).details(json!({ "name": m.name, "version": m.version,
-        "before": m.status, "after": next, "name_now_serves": fallback }));
-    control::commit(svc, tx, actor, e).await
-}
-
-/// The name's route after its active version leaves: the previous version
-/// if it is still served, else none.
-async fn unroute(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    m: &CustomModel,
-) -> Result<Option<i64>> {
-    let previous: Option<i64> = sqlx::query_scalar(
-        "SELECT r.previous_version FROM custom_model_routes r JOIN custom_models c \
-         ON c.tenant_id = r.tenant_id AND c.name = r.name AND c.version = r.previous_version \
-         WHERE r.tenant_id = $1 AND r.name = $2 AND c.status IN ('deployed', 'deprecated')",
-    )
-    .bind(&m.tenant_id)
-    .bind(&m.name)
-    .fetch_optional(&mut **tx)
-    .await?;
-    match previous {
-        Some(v) => {
-            sqlx::query(
-                "UPDATE custom_model_routes SET version = $1, previous_version = NULL, \
-                 updated_at = $2 WHERE tenant_id = $3 AND name = $4",
-            )
-            .bind(v)
-            .bind(now_millis())
-            .bind(&m.tenant_id)
-            .bind(&m.name)
-            .execute(&mut **tx)
-            .await?;
-        }
-        None => {
-            sqlx::query("DELETE FROM custom_model_routes WHERE tenant_id = $1 AND name = $2")
-                .bind(&m.tenant_id)
-                .bind(&m.name)
-                .execute(&mut **tx)
-                .await?;
-        }
-    }
-    Ok(previous)
-}
-
 /// Pins a version so it is never evicted from a full pool (or unpins it).
 pub async fn pin(
     svc: &Services,
@@ -396,27 +300,4 @@ pub async fn pin(
         "name": m.name, "version": m.version, "before": m.pinned, "after": pinned }));
     control::commit(svc, tx, actor, e).await?;
     get(svc, actor, tenant_id, &m.id).await
-}
-
-/// Retires deprecated versions whose grace has run out (the reconciler
-/// calls this; the server is the actor).
-pub(super) async fn retire_lapsed(svc: &Services, versions: &[CustomModel]) -> Result<usize> {
-    let now = now_millis();
-    let system = Actor::system("reconciler");
-    let mut n = 0;
-    for m in versions
-        .iter()
-        .filter(|m| m.status == Status::Deprecated && m.deprecated_until.is_some_and(|u| u <= now))
-    {
-        take_off(
-            svc,
-            &system,
-            m,
-            Status::Retired,
-            AuditAction::CustomModelRetire,
-        )
-        .await?;
-        n += 1;
-    }
-    Ok(n)
 }

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod lifecycle;
 pub mod pools;
 pub mod reconcile;
+mod retirement;
 pub mod routes;
 mod validate;
 
@@ -29,7 +30,7 @@ pub use reconcile::PoolRuntime;
 pub(super) const COLUMNS: &str = "c.id, c.tenant_id, c.name, c.version, c.base_model, c.adapter, \
      c.lora_rank, c.lora_alpha, c.target_modules, c.fine_tune_config, c.status, c.status_reason, \
      c.pinned, c.input_micros_per_mtok, c.output_micros_per_mtok, c.markup_percent, \
-     c.hosting_fee_micros, c.deprecated_until, c.created_at, c.updated_at, \
+     c.hosting_fee_micros, c.deprecated_until, c.last_used_at, c.created_at, c.updated_at, \
      (SELECT r.version FROM custom_model_routes r WHERE r.tenant_id = c.tenant_id \
       AND r.name = c.name) AS active_version";
 
@@ -53,6 +54,7 @@ pub(super) struct Row {
     markup_percent: i64,
     hosting_fee_micros: i64,
     deprecated_until: Option<i64>,
+    last_used_at: i64,
     created_at: i64,
     updated_at: i64,
     active_version: Option<i64>,
@@ -89,6 +91,7 @@ impl Row {
             markup_percent: self.markup_percent,
             hosting_fee_micros: self.hosting_fee_micros,
             deprecated_until: self.deprecated_until,
+            last_used_at: self.last_used_at,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -123,6 +126,9 @@ pub async fn register(svc: &Services, actor: &Actor, new: NewCustomModel) -> Res
     super::tenants::get(svc, actor, &new.tenant_id).await?;
     let name = cm::name(&new.name)?;
     let adapter = AdapterSource::parse(&new.adapter)?;
+    if let AdapterSource::Local(dir) = &adapter {
+        validate::within_roots(svc, dir).await?;
+    }
     let markup = cm::markup_percent(new.markup_percent.unwrap_or(DEFAULT_MARKUP_PERCENT))?;
     let base = new.base_model.trim().to_string();
     // The database, not the snapshot: a CLI process has no warm caches.

@@ -108,6 +108,10 @@ pub async fn add(svc: &Services, actor: &Actor, new: NewPool) -> Result<Pool> {
             "a pool with this name already exists".into(),
         ));
     }
+    let base = new.base_model.trim().to_string();
+    if for_base_model(svc, &base).await?.is_some() {
+        return Err(ServiceError::Conflict(format!("{base} already has a pool")));
+    }
     let mut providers = Vec::new();
     for (i, url) in urls.iter().enumerate() {
         let provider = format!("{name}-{}", i + 1);
@@ -124,21 +128,9 @@ pub async fn add(svc: &Services, actor: &Actor, new: NewPool) -> Result<Pool> {
             },
         )
         .await?;
-        let model = cat::add_model(
-            svc,
-            actor,
-            NewModel {
-                name: new.base_model.trim().to_string(),
-                provider: provider.clone(),
-                upstream_model: None,
-                price: new.price,
-                priority: 0,
-            },
-        )
-        .await?;
-        providers.push((provider, url.clone(), model.id));
+        providers.push((provider, url.clone()));
     }
-    let model_id = providers.first().map(|p| p.2.clone()).unwrap_or_default();
+    let model_id = base_model_id(svc, actor, &base, &providers, new.price).await?;
     let id = new_id();
     let mut tx = svc.db.pool.begin().await?;
     sqlx::query(
@@ -147,7 +139,7 @@ pub async fn add(svc: &Services, actor: &Actor, new: NewPool) -> Result<Pool> {
     )
     .bind(&id)
     .bind(&name)
-    .bind(new.base_model.trim())
+    .bind(&base)
     .bind(&model_id)
     .bind(new.max_loras)
     .bind(new.max_lora_rank)
@@ -156,7 +148,7 @@ pub async fn add(svc: &Services, actor: &Actor, new: NewPool) -> Result<Pool> {
     .execute(&mut *tx)
     .await
     .map_err(ServiceError::conflict_on("a pool with this name"))?;
-    for (provider, url, _) in &providers {
+    for (provider, url) in &providers {
         sqlx::query(
             "INSERT INTO pool_endpoints (pool_id, provider_id, base_url) \
              SELECT $1, id, $2 FROM providers WHERE name = $3",
@@ -166,13 +158,59 @@ pub async fn add(svc: &Services, actor: &Actor, new: NewPool) -> Result<Pool> {
         .bind(provider)
         .execute(&mut *tx)
         .await?;
+        // Each engine also serves the base model itself.
+        sqlx::query(
+            "INSERT INTO deployments (model_id, provider_id, upstream_model, priority) \
+             SELECT $1, id, $2, 0 FROM providers WHERE name = $3 \
+             ON CONFLICT (model_id, provider_id) DO NOTHING",
+        )
+        .bind(&model_id)
+        .bind(&base)
+        .bind(provider)
+        .execute(&mut *tx)
+        .await?;
     }
     let e = Entry::success(AuditAction::PoolCreate, "pool", &id).details(json!({
-        "name": name, "base_model": new.base_model.trim(), "endpoints": urls,
+        "name": name, "base_model": base, "endpoints": urls,
         "max_loras": new.max_loras, "max_lora_rank": new.max_lora_rank }));
     control::commit(svc, tx, actor, e).await?;
     super::reconcile::kick(svc);
     get(svc, &id).await?.ok_or(ServiceError::NotFound("pool"))
+}
+
+/// The catalog model the pool serves: an existing one keeps its prices;
+/// a new one is added, priced as given, on the first engine.
+async fn base_model_id(
+    svc: &Services,
+    actor: &Actor,
+    base: &str,
+    providers: &[(String, String)],
+    price: Price,
+) -> Result<String> {
+    let existing: Option<String> = sqlx::query_scalar("SELECT id FROM models WHERE name = $1")
+        .bind(base)
+        .fetch_optional(&svc.db.pool)
+        .await?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    let first = providers
+        .first()
+        .map(|p| p.0.clone())
+        .ok_or_else(|| ServiceError::Internal("a pool without endpoints".into()))?;
+    let model = cat::add_model(
+        svc,
+        actor,
+        NewModel {
+            name: base.to_string(),
+            provider: first,
+            upstream_model: None,
+            price,
+            priority: 0,
+        },
+    )
+    .await?;
+    Ok(model.id)
 }
 
 async fn get(svc: &Services, id: &str) -> Result<Option<Pool>> {

@@ -48,6 +48,8 @@ pub struct PoolRuntime {
     http: reqwest::Client,
     endpoints: RwLock<BTreeMap<String, EndpointState>>,
     last_used: Mutex<HashMap<String, Millis>>,
+    /// Uses not yet written to the database.
+    unflushed: Mutex<HashMap<String, Millis>>,
     pass: tokio::sync::Mutex<()>,
     kick: tokio::sync::Notify,
 }
@@ -58,6 +60,7 @@ impl Default for PoolRuntime {
             http: reqwest::Client::new(),
             endpoints: RwLock::default(),
             last_used: Mutex::default(),
+            unflushed: Mutex::default(),
             pass: tokio::sync::Mutex::new(()),
             kick: tokio::sync::Notify::new(),
         }
@@ -66,9 +69,35 @@ impl Default for PoolRuntime {
 
 impl PoolRuntime {
     pub fn touch(&self, engine_name: &str) {
+        let now = now_millis();
         if let Ok(mut m) = self.last_used.lock() {
-            m.insert(engine_name.to_string(), now_millis());
+            m.insert(engine_name.to_string(), now);
         }
+        if let Ok(mut m) = self.unflushed.lock() {
+            m.insert(engine_name.to_string(), now);
+        }
+    }
+
+    /// Writes the uses seen here since the last flush, so other replicas
+    /// (and the CLI) order evictions by the same recency.
+    async fn flush(&self, svc: &Services) -> Result<()> {
+        let uses: Vec<(String, Millis)> = match self.unflushed.lock() {
+            Ok(mut m) => m.drain().collect(),
+            Err(_) => return Ok(()),
+        };
+        for (name, at) in uses {
+            let Some(id) = name.strip_prefix(ENGINE_PREFIX) else {
+                continue;
+            };
+            sqlx::query(
+                "UPDATE custom_models SET last_used_at = $1 WHERE id = $2 AND last_used_at < $1",
+            )
+            .bind(at)
+            .bind(id)
+            .execute(&svc.db.pool)
+            .await?;
+        }
+        Ok(())
     }
 
     fn last_used(&self, engine_name: &str) -> Millis {
@@ -129,6 +158,9 @@ pub fn kick(svc: &Services) {
 pub fn spawn(svc: Services) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
+            if let Err(e) = svc.pools.flush(&svc).await {
+                tracing::warn!(error = ?e, "writing adapter use times failed; retrying");
+            }
             if let Err(e) = pass(&svc, None).await {
                 tracing::warn!(error = ?e, "custom model reconcile failed; retrying");
             }
@@ -206,7 +238,7 @@ pub async fn ensure_resident(svc: &Services, engine_name: &str, base_model: &str
 async fn pass(svc: &Services, only: Option<&str>) -> Result<()> {
     let _one = svc.pools.pass.lock().await;
     let mut versions = super::on_engines(svc).await?;
-    if super::lifecycle::retire_lapsed(svc, &versions).await? > 0 {
+    if super::retirement::retire_lapsed(svc, &versions).await? > 0 {
         versions = super::on_engines(svc).await?;
     }
     for pool in pools::all(svc).await? {
@@ -229,7 +261,7 @@ async fn reconcile_pool(svc: &Services, pool: &Pool, wanted: &[&CustomModel]) {
         .map(|(n, m)| Want {
             name: n,
             pinned: m.pinned,
-            last_used: svc.pools.last_used(n),
+            last_used: svc.pools.last_used(n).max(m.last_used_at),
         })
         .collect();
     let keep = resident(&wants, usize::try_from(pool.max_loras).unwrap_or(0));

@@ -4,7 +4,7 @@
 //! never a 500. Reads are bounded: the config to 256 KiB, the header to
 //! 16 MiB, and the weights themselves are never read.
 
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use serde_json::json;
 use tokio::io::AsyncReadExt;
@@ -71,7 +71,53 @@ async fn check(svc: &Services, m: &CustomModel) -> Result<std::result::Result<Ch
         }
     };
     let rank = u32::try_from(pool.max_lora_rank).unwrap_or(u32::MAX);
-    Ok(local(Path::new(&dir), &names, rank).await)
+    let real = match within_roots(svc, &dir).await {
+        Ok(real) => real,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(local(&real, &names, rank).await)
+}
+
+/// A local adapter directory, if it lies under one of the operator's
+/// adapter roots: checked on the path as given (no `..`), then again on
+/// the real path, so a symbolic link cannot lead out. Outside the roots,
+/// nothing about the path is revealed, not even whether it exists.
+pub(super) async fn within_roots(
+    svc: &Services,
+    dir: &str,
+) -> std::result::Result<PathBuf, Invalid> {
+    let outside = || {
+        Invalid::new(
+            "adapter",
+            "must be a directory under the adapter roots the operator allows (ATRIUM_ADAPTER_ROOTS)",
+        )
+    };
+    let path = Path::new(dir);
+    let roots = svc.config.adapter_roots();
+    let lexical = path
+        .components()
+        .all(|c| !matches!(c, Component::ParentDir))
+        && roots.iter().any(|r| path.starts_with(r));
+    if !lexical {
+        return Err(outside());
+    }
+    let real = tokio::fs::canonicalize(path)
+        .await
+        .map_err(|e| Invalid::new("adapter", format!("cannot be read: {e}")))?;
+    let mut inside = false;
+    for r in &roots {
+        if tokio::fs::canonicalize(r)
+            .await
+            .is_ok_and(|r| real.starts_with(r))
+        {
+            inside = true;
+        }
+    }
+    if inside {
+        Ok(real)
+    } else {
+        Err(outside())
+    }
 }
 
 async fn local(
