@@ -16,7 +16,11 @@ use crate::common::TestApp;
 use crate::custom_models::{eventually, fixture, pool_of_three};
 use crate::gateway::post;
 
-on_both_backends!(engines_restart_switch_and_evict,);
+on_both_backends!(
+    engines_restart_switch_and_evict,
+    deprecated_versions_warn_then_retire,
+    the_mock_engine_speaks_vllm,
+);
 
 fn register(app: &TestApp, name: &str) -> Value {
     let f = fixture();
@@ -204,5 +208,153 @@ async fn engines_restart_switch_and_evict(app: TestApp) -> TestApp {
             "other-bot was least recently used: {loaded:?}"
         );
     }
+    app
+}
+
+/// A deprecated version keeps answering with Deprecation, Sunset and
+/// Warning headers; when its grace ends the reconciler retires it, takes
+/// it off every engine, and its name is no longer served.
+async fn deprecated_versions_warn_then_retire(app: TestApp) -> TestApp {
+    let (engines, key) = pool_of_three(&app, 0).await;
+    register(&app, "support-bot");
+    let v1 = deploy(&app, "support-bot");
+    eventually(
+        "the server routes support-bot",
+        Duration::from_secs(2),
+        || async {
+            post(&app, "/v1/chat/completions", &key, ask("support-bot"))
+                .await
+                .status()
+                == 200
+        },
+    )
+    .await;
+    let d = cli_json(
+        &app,
+        &[
+            "custom-model",
+            "deprecate",
+            "support-bot",
+            "--tenant",
+            "Lora Co",
+            "--grace-hours",
+            "0.001",
+            "--json",
+        ],
+    );
+    assert_eq!(d["status"], "deprecated", "{d}");
+    eventually("deprecation headers", Duration::from_secs(2), || async {
+        let r = post(&app, "/v1/messages", &key, ask("support-bot")).await;
+        let h = r.headers();
+        r.status() == 200
+            && h.get("deprecation")
+                .is_some_and(|v| v.to_str().is_ok_and(|v| v.starts_with('@')))
+            && h.get("sunset")
+                .is_some_and(|v| v.to_str().is_ok_and(|v| v.ends_with("GMT")))
+            && h.get("warning")
+                .is_some_and(|v| v.to_str().is_ok_and(|v| v.contains("deprecated")))
+    })
+    .await;
+    // 3.6 s of grace, then one reconcile pass.
+    eventually(
+        "retired after its grace",
+        Duration::from_secs(10),
+        || async {
+            post(&app, "/v1/messages", &key, ask("support-bot"))
+                .await
+                .status()
+                == 404
+        },
+    )
+    .await;
+    for e in &engines {
+        assert!(
+            !e.loaded().await.contains(&v1),
+            "a retired version is unloaded"
+        );
+    }
+    let listed = cli_json(
+        &app,
+        &["custom-model", "list", "--tenant", "Lora Co", "--json"],
+    );
+    assert_eq!(listed[0]["status"], "retired", "{listed}");
+    let retired: Vec<(String,)> =
+        sqlx::query_as("SELECT actor FROM audit_events WHERE action = 'custom_model.retire'")
+            .fetch_all(&app.svc.db.pool)
+            .await
+            .expect("audit");
+    assert_eq!(retired.len(), 1, "retired once, by the reconciler");
+    app
+}
+
+/// The mock engine's wire format, as vLLM's: runtime load and unload with
+/// its texts and codes, the model list with parent and root, answers only
+/// for the base model and loaded adapters, and its max-loras.
+async fn the_mock_engine_speaks_vllm(app: TestApp) -> TestApp {
+    let e = crate::custom_models::Engine::start(1).await;
+    let client = crate::common::plain_client();
+    let call = |path: &str, body: Value| {
+        let req = client.post(format!("{}/{path}", e.url())).json(&body);
+        async move {
+            let r = req.send().await.expect("engine");
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap_or_default())
+        }
+    };
+    let adapter = fixture();
+    let load = json!({ "lora_name": "a1", "lora_path": adapter });
+    assert_eq!(
+        call("load_lora_adapter", load.clone()).await,
+        (
+            200,
+            "Success: LoRA adapter 'a1' added successfully.".to_string()
+        )
+    );
+    let (status, text) = call("load_lora_adapter", load).await;
+    assert_eq!(status, 400);
+    assert!(text.contains("has already been loaded"), "{text}");
+    let (status, _) = call(
+        "load_lora_adapter",
+        json!({ "lora_name": "a2", "lora_path": adapter }),
+    )
+    .await;
+    assert_eq!(status, 400, "max-loras 1");
+    let (status, text) = call(
+        "load_lora_adapter",
+        json!({ "lora_name": "a3", "lora_path": "/no/such" }),
+    )
+    .await;
+    assert_eq!(status, 404, "{text}");
+    let models: Value = client
+        .get(format!("{}/models", e.url()))
+        .send()
+        .await
+        .expect("models")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(models["data"][1]["parent"], "tiny-llama");
+    assert_eq!(models["data"][1]["root"], json!(adapter));
+    let chat =
+        |model: &str| json!({ "model": model, "messages": [{ "role": "user", "content": "hi" }] });
+    assert_eq!(call("chat/completions", chat("a1")).await.0, 200);
+    assert_eq!(call("chat/completions", chat("tiny-llama")).await.0, 200);
+    let (status, text) = call("chat/completions", chat("nope")).await;
+    assert_eq!(status, 404);
+    assert!(text.contains("does not exist"), "{text}");
+    assert_eq!(
+        call("unload_lora_adapter", json!({ "lora_name": "a1" }))
+            .await
+            .0,
+        200
+    );
+    let (status, text) = call("unload_lora_adapter", json!({ "lora_name": "a1" })).await;
+    assert_eq!(status, 404);
+    assert!(text.contains("cannot be found"), "{text}");
+    assert_eq!(
+        call("chat/completions", chat("a1")).await.0,
+        404,
+        "unloaded: not served"
+    );
     app
 }

@@ -35,6 +35,9 @@ pub struct ModelRow {
     pub model: CustomModel,
     pub engine_name: String,
     pub endpoints: Vec<(String, bool, bool)>,
+    /// This month: requests and their cost.
+    pub requests: i64,
+    pub cost_micros: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,6 +114,8 @@ pub async fn deployments(
                     .map(|p| (p.provider, p.reachable, p.loaded))
                     .collect(),
                 engine_name: v.engine_name,
+                requests: v.usage.requests,
+                cost_micros: v.usage.cost_micros,
                 model: v.model,
             })
             .collect(),

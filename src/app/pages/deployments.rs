@@ -16,6 +16,7 @@ use crate::app::components::data_table::{Column, DataTable};
 use crate::app::components::flash::{outcome, ErrorBox};
 use crate::app::components::status::Badge;
 use crate::domain::custom_model::Action;
+use crate::domain::pricing::format_usd;
 use crate::domain::time::rfc3339;
 
 #[component]
@@ -74,11 +75,12 @@ fn Deployments(
     view! { {models} {form} {pools} {hint} }
 }
 
-const MODEL_COLUMNS: [Column; 6] = [
+const MODEL_COLUMNS: [Column; 7] = [
     Column::plain("Model"),
     Column::plain("Status"),
     Column::plain("Base"),
     Column::plain("Engines"),
+    Column::plain("This month"),
     Column::plain("Notes"),
     Column::plain("Actions"),
 ];
@@ -144,6 +146,7 @@ fn model_row(
             <td><Badge text=m.status.to_string()/></td>
             <td><code>{m.base_model.clone()}</code></td>
             <td data-testid="engines" title=engines>{format!("{loaded} of {} loaded", r.endpoints.len())}</td>
+            <td>{format!("{} requests, {}", r.requests, format_usd(r.cost_micros))}</td>
             <td>{notes}</td>
             <td>{buttons}</td>
         </tr>

@@ -295,6 +295,39 @@ fn storage_and_custom_models_are_priced_per_unit_month_by_the_plan_of_each_day()
 }
 
 #[test]
+fn hosting_fees_are_billed_for_the_days_deployed() {
+    let nov: Month = "2026-11".parse().expect("month");
+    let p = plan("Any", 0, 0, &[]);
+    let subs = [(at("2026-10-01T00:00:00Z"), &p)];
+    let first = at("2026-11-01T00:00:00Z");
+    // $30 a month of fees for 10 days, then $60 (a second model) for 5.
+    let samples: Vec<Sample> = (0..15)
+        .map(|d| Sample {
+            meter: Meter::HostingFees,
+            day: first + d * DAY_MS,
+            value: if d < 10 { 30_000_000 } else { 60_000_000 },
+        })
+        .collect();
+    let lines = lines(&Inputs {
+        month: nov,
+        subscriptions: &subs,
+        slices: vec![],
+        late: vec![],
+        samples: &samples,
+    });
+    // 10/30 × $30 + 5/30 × $60 = $10 + $10, whatever the plan prices.
+    let fees: Vec<(LineKind, i64, i64)> = lines
+        .iter()
+        .map(|l| (l.kind, l.quantity, l.amount_micros))
+        .collect();
+    assert_eq!(
+        fees,
+        [(LineKind::HostingFees, 15, 20_000_000)],
+        "{lines:#?}"
+    );
+}
+
+#[test]
 fn months_parse_and_bound_their_milliseconds() {
     let m: Month = "2026-12".parse().expect("month");
     assert_eq!(m.to_string(), "2026-12");

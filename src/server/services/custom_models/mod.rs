@@ -303,6 +303,8 @@ pub struct CustomModelView {
     pub model: CustomModel,
     pub engine_name: String,
     pub endpoints: Vec<reconcile::Presence>,
+    /// This month's usage of this version (the ledger's `name:version`).
+    pub usage: crate::domain::usage::UsageTotals,
 }
 
 pub async fn views(
@@ -311,15 +313,21 @@ pub async fn views(
     tenant_id: &TenantId,
 ) -> Result<Vec<CustomModelView>> {
     let models = list(svc, actor, tenant_id).await?;
+    let (from, _) = crate::domain::invoice::Month::of(now_millis()).window();
+    let mut by_model = super::usage::report(svc, actor, tenant_id, Some(from), None)
+        .await?
+        .by_model;
     Ok(models
         .into_iter()
         .map(|m| {
             let engine_name = m.engine_name();
             let endpoints = svc.pools.presence(&engine_name);
+            let usage = by_model.remove(&m.versioned_name()).unwrap_or_default();
             CustomModelView {
                 model: m,
                 engine_name,
                 endpoints,
+                usage,
             }
         })
         .collect())

@@ -269,8 +269,15 @@ async fn reconcile_pool(svc: &Services, pool: &Pool, wanted: &[&CustomModel]) {
         .iter()
         .map(|(n, m)| (n.as_str(), m.adapter.as_str()))
         .collect();
-    for ep in &pool.endpoints {
-        let state = reconcile_endpoint(svc, pool, ep, &keep, &paths).await;
+    // Engines are repaired side by side: one slow load does not hold up
+    // the others (each call is bounded by the engine client's timeout).
+    let states = futures::future::join_all(
+        pool.endpoints
+            .iter()
+            .map(|ep| reconcile_endpoint(svc, pool, ep, &keep, &paths)),
+    )
+    .await;
+    for state in states {
         svc.pools.record(state);
     }
 }
