@@ -50,6 +50,6 @@ test('a tenant admin registers and deploys an adapter, loaded on all three engin
   await signIn(page, ADMIN);
   await page.goto('/deployments');
   const engines = page.getByTestId('endpoints');
-  await expect(engines.locator('tr', { hasText: 'in sync' })).toHaveCount(3);
+  await expect(engines.locator('tr', { hasText: 'synced' })).toHaveCount(3);
   await expect(engines).toContainText('atrium-');
 });

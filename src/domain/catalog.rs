@@ -121,7 +121,8 @@ pub fn model_name(raw: &str) -> Result<String, Invalid> {
     }
 }
 
-fn slug(field: &'static str, raw: &str) -> Result<String, Invalid> {
+/// 2 to 64 letters, digits or `- _ .`: names people type and URLs carry.
+pub fn slug(field: &'static str, raw: &str) -> Result<String, Invalid> {
     let n = raw.trim();
     let ok = (2..=64).contains(&n.len())
         && n.chars()

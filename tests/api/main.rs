@@ -18,6 +18,7 @@ mod cli;
 mod custom_model_engines;
 mod custom_models;
 mod dashboards;
+mod deployment_pages;
 mod flag_insight;
 mod flag_pages;
 mod flags;
@@ -47,6 +48,7 @@ fn main() -> std::process::ExitCode {
         custom_models::trials(),
         custom_model_engines::trials(),
         dashboards::trials(),
+        deployment_pages::trials(),
         flags::trials(),
         flag_insight::trials(),
         flag_pages::trials(),

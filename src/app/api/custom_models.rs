@@ -16,6 +16,7 @@ pub struct EndpointRow {
     pub reachable: bool,
     pub loaded: Vec<String>,
     pub repaired: Vec<String>,
+    pub repaired_at: Option<i64>,
     pub error: Option<String>,
     pub checked_at: i64,
 }
@@ -99,6 +100,7 @@ pub async fn deployments(
             reachable: e.reachable,
             loaded: e.loaded.into_iter().collect(),
             repaired: e.repaired,
+            repaired_at: e.repaired_at,
             error: e.error,
             checked_at: e.checked_at,
         });

@@ -194,12 +194,11 @@ fn endpoint_row(e: &EndpointRow) -> AnyView {
     } else if e.error.is_some() {
         "drift"
     } else {
-        "in sync"
+        "synced"
     };
-    let repaired = if e.repaired.is_empty() {
-        "—".to_string()
-    } else {
-        e.repaired.join(", ")
+    let repaired = match e.repaired_at {
+        Some(at) => format!("{} ({})", e.repaired.join(", "), rfc3339(at)),
+        None => "—".to_string(),
     };
     view! {
         <tr data-testid=format!("endpoint-{}", e.provider)>

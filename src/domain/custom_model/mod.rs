@@ -171,18 +171,7 @@ impl AdapterSource {
 /// A custom model's name: unique in its tenant, and never containing `:`,
 /// which separates a version in a request (`support-bot:2`).
 pub fn name(raw: &str) -> Result<String, Invalid> {
-    let n = raw.trim();
-    let ok = (2..=64).contains(&n.len())
-        && n.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(n.to_string())
-    } else {
-        Err(Invalid::new(
-            "name",
-            "must be 2 to 64 letters, digits or - _ .",
-        ))
-    }
+    super::catalog::slug("name", raw)
 }
 
 /// `name` or `name:version` as a client asks for it.

@@ -33,14 +33,7 @@ pub fn spawn_sampler(svc: Services) -> tokio::task::JoinHandle<()> {
 /// day goes unbilled and the log says why) rather than a made-up zero.
 pub async fn sample_today(svc: &Services) -> Result<Vec<(TenantId, Sample)>> {
     let day = day_of(now_millis());
-    let due: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM tenants WHERE id NOT IN \
-         (SELECT tenant_id FROM meter_samples WHERE meter = $1 AND day = $2) ORDER BY id",
-    )
-    .bind(Meter::StorageBytes.as_str())
-    .bind(day)
-    .fetch_all(&svc.db.pool)
-    .await?;
+    let due = unsampled(svc, Meter::StorageBytes, day).await?;
     let mut written = Vec::new();
     for id in due {
         let Ok(id) = TenantId::parse(&id) else {
@@ -67,14 +60,7 @@ pub async fn sample_today(svc: &Services) -> Result<Vec<(TenantId, Sample)>> {
 /// engines) and their monthly hosting fees, per tenant, for one day. A
 /// tenant with none samples 0: a count, not a guess.
 async fn sample_custom_models(svc: &Services, day: Millis) -> Result<Vec<(TenantId, Sample)>> {
-    let due: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM tenants WHERE id NOT IN \
-         (SELECT tenant_id FROM meter_samples WHERE meter = $1 AND day = $2) ORDER BY id",
-    )
-    .bind(Meter::CustomModels.as_str())
-    .bind(day)
-    .fetch_all(&svc.db.pool)
-    .await?;
+    let due = unsampled(svc, Meter::CustomModels, day).await?;
     if due.is_empty() {
         return Ok(vec![]);
     }
@@ -101,6 +87,18 @@ async fn sample_custom_models(svc: &Services, day: Millis) -> Result<Vec<(Tenant
         }
     }
     Ok(written)
+}
+
+/// The tenants with no sample of `meter` for `day` yet.
+async fn unsampled(svc: &Services, meter: Meter, day: Millis) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM tenants WHERE id NOT IN \
+         (SELECT tenant_id FROM meter_samples WHERE meter = $1 AND day = $2) ORDER BY id",
+    )
+    .bind(meter.as_str())
+    .bind(day)
+    .fetch_all(&svc.db.pool)
+    .await?)
 }
 
 /// Writes a sample unless the day has one; true when written.

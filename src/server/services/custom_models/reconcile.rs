@@ -27,8 +27,11 @@ pub struct EndpointState {
     pub reachable: bool,
     /// Atrium's adapters the engine lists, after repairs.
     pub loaded: BTreeSet<String>,
-    /// What the last pass had to repair, in words.
+    /// What the latest pass that found drift repaired, in words, and when.
     pub repaired: Vec<String>,
+    pub repaired_at: Option<Millis>,
+    /// Repairs since this process started.
+    pub repairs: u64,
     /// Wanted but still not loaded, and why.
     pub error: Option<String>,
     pub checked_at: Millis,
@@ -143,8 +146,21 @@ impl PoolRuntime {
             .unwrap_or_default()
     }
 
-    fn record(&self, state: EndpointState) {
+    /// Keeps the latest repair (a pass in sync repairs nothing) and counts.
+    fn record(&self, mut state: EndpointState) {
         if let Ok(mut m) = self.endpoints.write() {
+            let before = m.get(&state.provider);
+            let earlier = before.map_or(0, |b| b.repairs);
+            if state.repaired.is_empty() {
+                if let Some(b) = before {
+                    state.repaired = b.repaired.clone();
+                    state.repaired_at = b.repaired_at;
+                }
+                state.repairs = earlier;
+            } else {
+                state.repaired_at = Some(state.checked_at);
+                state.repairs = earlier + state.repaired.len() as u64;
+            }
             m.insert(state.provider.clone(), state);
         }
     }
@@ -297,6 +313,8 @@ async fn reconcile_endpoint(
         reachable: false,
         loaded: BTreeSet::new(),
         repaired: vec![],
+        repaired_at: None,
+        repairs: 0,
         error: None,
         checked_at: now_millis(),
     };

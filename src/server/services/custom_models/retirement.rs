@@ -55,18 +55,8 @@ pub async fn undeploy(
     tenant_id: &TenantId,
     model: &str,
 ) -> Result<CustomModel> {
-    actor.require(tenant_id, Access::Manage)?;
-    let m = find(svc, actor, tenant_id, model).await?;
-    take_off(
-        svc,
-        actor,
-        &m,
-        Status::Ready,
-        AuditAction::CustomModelUndeploy,
-    )
-    .await?;
-    reconcile::unload_now(svc, &m).await;
-    get(svc, actor, tenant_id, &m.id).await
+    let action = AuditAction::CustomModelUndeploy;
+    leave(svc, actor, tenant_id, model, Status::Ready, action).await
 }
 
 /// Ends a version for good. A deployed version is deprecated first, so
@@ -77,16 +67,22 @@ pub async fn retire(
     tenant_id: &TenantId,
     model: &str,
 ) -> Result<CustomModel> {
+    let action = AuditAction::CustomModelRetire;
+    leave(svc, actor, tenant_id, model, Status::Retired, action).await
+}
+
+/// A person's undeploy or retire: the move, then the engines unload it.
+async fn leave(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: &TenantId,
+    model: &str,
+    next: Status,
+    action: AuditAction,
+) -> Result<CustomModel> {
     actor.require(tenant_id, Access::Manage)?;
     let m = find(svc, actor, tenant_id, model).await?;
-    take_off(
-        svc,
-        actor,
-        &m,
-        Status::Retired,
-        AuditAction::CustomModelRetire,
-    )
-    .await?;
+    take_off(svc, actor, &m, next, action).await?;
     reconcile::unload_now(svc, &m).await;
     get(svc, actor, tenant_id, &m.id).await
 }
