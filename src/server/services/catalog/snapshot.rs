@@ -43,7 +43,7 @@ pub struct Catalog {
     aliases: HashMap<(String, String), String>,
     /// What one OFREP flag evaluation costs, by version (none: free).
     pub evaluation_prices: EvaluationPrices,
-    /// Tenants' served custom models, by (tenant, name) and (tenant, name:version).
+    /// Tenants' served custom models: tenant → `name` and `name:version`.
     custom: Routes,
 }
 
@@ -58,10 +58,9 @@ impl Catalog {
     }
 
     /// A tenant's custom model by the name a client asked for.
+    /// Looked up by reference: every request asks, custom or not.
     pub fn custom(&self, tenant_id: &str, requested: &str) -> Option<Arc<CustomRoute>> {
-        self.custom
-            .get(&(tenant_id.to_string(), requested.to_string()))
-            .cloned()
+        self.custom.get(tenant_id)?.get(requested).cloned()
     }
 
     /// Models this tenant may call: its aliases and every model with a
@@ -79,9 +78,14 @@ impl Catalog {
             .chain(
                 self.aliases
                     .keys()
-                    .chain(self.custom.keys())
                     .filter(|(t, _)| t == tenant_id)
                     .map(|(_, a)| a.clone()),
+            )
+            .chain(
+                self.custom
+                    .get(tenant_id)
+                    .into_iter()
+                    .flat_map(|m| m.keys().cloned()),
             )
             .collect();
         names.sort();

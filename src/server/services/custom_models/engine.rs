@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-/// How long one engine call may take; a load reads the adapter's weights.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a load may take (the engine reads the adapter's weights), and
+/// any other call: a listing or unload is quick, and the reconciler should
+/// not wait long on an engine that is down.
+const LOAD_TIMEOUT: Duration = Duration::from_secs(30);
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// An engine's model list or error is small; a bigger answer is refused.
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
@@ -89,10 +92,15 @@ pub async fn loaded(http: &reqwest::Client, base_url: &str) -> Result<Vec<String
         .collect())
 }
 
-async fn post(http: &reqwest::Client, url: String, payload: Value) -> Result<(), EngineError> {
+async fn post(
+    http: &reqwest::Client,
+    url: String,
+    payload: Value,
+    timeout: Duration,
+) -> Result<(), EngineError> {
     let res = http
         .post(url)
-        .timeout(CALL_TIMEOUT)
+        .timeout(timeout)
         .json(&payload)
         .send()
         .await
@@ -118,6 +126,7 @@ pub async fn load(
         http,
         format!("{base_url}/load_lora_adapter"),
         json!({ "lora_name": name, "lora_path": path }),
+        LOAD_TIMEOUT,
     )
     .await
 }
@@ -127,6 +136,7 @@ pub async fn unload(http: &reqwest::Client, base_url: &str, name: &str) -> Resul
         http,
         format!("{base_url}/unload_lora_adapter"),
         json!({ "lora_name": name }),
+        CALL_TIMEOUT,
     )
     .await
 }

@@ -10,6 +10,7 @@ pub mod pools;
 pub mod reconcile;
 mod retirement;
 pub mod routes;
+pub mod runtime;
 mod validate;
 
 use serde::Serialize;
@@ -25,7 +26,7 @@ use crate::domain::time::now_millis;
 use super::audit::Entry;
 use super::{control, new_id, Actor, Result, ServiceError, Services};
 
-pub use reconcile::PoolRuntime;
+pub use runtime::PoolRuntime;
 
 pub(super) const COLUMNS: &str = "c.id, c.tenant_id, c.name, c.version, c.base_model, c.adapter, \
      c.lora_rank, c.lora_alpha, c.target_modules, c.fine_tune_config, c.status, c.status_reason, \

@@ -4,167 +4,19 @@
 //! engine that restarted and forgot, a load that failed on one replica)
 //! and records each endpoint's state for the portal.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Mutex, RwLock};
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::domain::custom_model::placement::{resident, Want};
 use crate::domain::custom_model::{CustomModel, ENGINE_PREFIX};
-use crate::domain::time::{now_millis, Millis};
+use crate::domain::time::now_millis;
 
 use super::engine;
 use super::pools::{self, Pool};
+pub use super::runtime::{EndpointState, PoolRuntime, Presence};
 use crate::server::services::{Result, Services};
-
-/// One endpoint as last seen.
-#[derive(Debug, Clone, Serialize)]
-pub struct EndpointState {
-    pub pool: String,
-    pub provider: String,
-    pub base_url: String,
-    pub reachable: bool,
-    /// Atrium's adapters the engine lists, after repairs.
-    pub loaded: BTreeSet<String>,
-    /// What the latest pass that found drift repaired, in words, and when.
-    pub repaired: Vec<String>,
-    pub repaired_at: Option<Millis>,
-    /// Repairs since this process started.
-    pub repairs: u64,
-    /// Wanted but still not loaded, and why.
-    pub error: Option<String>,
-    pub checked_at: Millis,
-}
-
-/// Where one adapter is, per endpoint, for the portal.
-#[derive(Debug, Clone, Serialize)]
-pub struct Presence {
-    pub provider: String,
-    pub reachable: bool,
-    pub loaded: bool,
-}
-
-/// What this process knows of the engines, and when each adapter was last
-/// asked for (for least-recently-used eviction).
-pub struct PoolRuntime {
-    http: reqwest::Client,
-    endpoints: RwLock<BTreeMap<String, EndpointState>>,
-    last_used: Mutex<HashMap<String, Millis>>,
-    /// Uses not yet written to the database.
-    unflushed: Mutex<HashMap<String, Millis>>,
-    pass: tokio::sync::Mutex<()>,
-    kick: tokio::sync::Notify,
-}
-
-impl Default for PoolRuntime {
-    fn default() -> Self {
-        PoolRuntime {
-            http: reqwest::Client::new(),
-            endpoints: RwLock::default(),
-            last_used: Mutex::default(),
-            unflushed: Mutex::default(),
-            pass: tokio::sync::Mutex::new(()),
-            kick: tokio::sync::Notify::new(),
-        }
-    }
-}
-
-impl PoolRuntime {
-    pub fn touch(&self, engine_name: &str) {
-        let now = now_millis();
-        if let Ok(mut m) = self.last_used.lock() {
-            m.insert(engine_name.to_string(), now);
-        }
-        if let Ok(mut m) = self.unflushed.lock() {
-            m.insert(engine_name.to_string(), now);
-        }
-    }
-
-    /// Writes the uses seen here since the last flush, so other replicas
-    /// (and the CLI) order evictions by the same recency.
-    async fn flush(&self, svc: &Services) -> Result<()> {
-        let uses: Vec<(String, Millis)> = match self.unflushed.lock() {
-            Ok(mut m) => m.drain().collect(),
-            Err(_) => return Ok(()),
-        };
-        for (name, at) in uses {
-            let Some(id) = name.strip_prefix(ENGINE_PREFIX) else {
-                continue;
-            };
-            sqlx::query(
-                "UPDATE custom_models SET last_used_at = $1 WHERE id = $2 AND last_used_at < $1",
-            )
-            .bind(at)
-            .bind(id)
-            .execute(&svc.db.pool)
-            .await?;
-        }
-        Ok(())
-    }
-
-    fn last_used(&self, engine_name: &str) -> Millis {
-        self.last_used
-            .lock()
-            .ok()
-            .and_then(|m| m.get(engine_name).copied())
-            .unwrap_or(0)
-    }
-
-    /// The providers (endpoints) that have the adapter loaded.
-    pub fn holding(&self, engine_name: &str) -> Vec<String> {
-        self.endpoints
-            .read()
-            .map(|m| {
-                m.values()
-                    .filter(|e| e.reachable && e.loaded.contains(engine_name))
-                    .map(|e| e.provider.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    pub fn presence(&self, engine_name: &str) -> Vec<Presence> {
-        self.endpoints
-            .read()
-            .map(|m| {
-                m.values()
-                    .map(|e| Presence {
-                        provider: e.provider.clone(),
-                        reachable: e.reachable,
-                        loaded: e.loaded.contains(engine_name),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    pub fn endpoints(&self) -> Vec<EndpointState> {
-        self.endpoints
-            .read()
-            .map(|m| m.values().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    /// Keeps the latest repair (a pass in sync repairs nothing) and counts.
-    fn record(&self, mut state: EndpointState) {
-        if let Ok(mut m) = self.endpoints.write() {
-            let before = m.get(&state.provider);
-            let earlier = before.map_or(0, |b| b.repairs);
-            if state.repaired.is_empty() {
-                if let Some(b) = before {
-                    state.repaired = b.repaired.clone();
-                    state.repaired_at = b.repaired_at;
-                }
-                state.repairs = earlier;
-            } else {
-                state.repaired_at = Some(state.checked_at);
-                state.repairs = earlier + state.repaired.len() as u64;
-            }
-            m.insert(state.provider.clone(), state);
-        }
-    }
-}
 
 /// Asks the reconciler for a pass now.
 pub fn kick(svc: &Services) {
@@ -237,17 +89,30 @@ pub async fn unload_now(svc: &Services, m: &CustomModel) {
     }
 }
 
+/// A request waits at most this long for an on-demand load.
+const ON_DEMAND_WAIT: Duration = Duration::from_secs(10);
+
 /// Makes sure an adapter a request needs is loaded somewhere in its pool,
 /// evicting the least recently used unpinned one if the pool is full.
+/// Passes for on-demand loads run at most once per pool and second, so
+/// engines that are down do not make every request wait for another pass.
 pub async fn ensure_resident(svc: &Services, engine_name: &str, base_model: &str) -> Result<()> {
     svc.pools.touch(engine_name);
     if !svc.pools.holding(engine_name).is_empty() {
         return Ok(());
     }
-    if let Some(pool) = pools::for_base_model(svc, base_model).await? {
-        pass(svc, Some(&pool.id)).await?;
+    let Some(pool) = pools::for_base_model(svc, base_model).await? else {
+        return Ok(());
+    };
+    if !svc.pools.on_demand_due(&pool.id) {
+        return Ok(());
     }
-    Ok(())
+    match tokio::time::timeout(ON_DEMAND_WAIT, pass(svc, Some(&pool.id))).await {
+        Ok(done) => done,
+        // Abandoned (the background reconciler finishes the job); the
+        // request tries the engines as they are.
+        Err(_) => Ok(()),
+    }
 }
 
 /// One pass over every pool (or one), one at a time in this process.

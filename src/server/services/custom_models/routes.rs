@@ -29,7 +29,8 @@ pub struct CustomRoute {
     pub deprecated_until: Option<Millis>,
 }
 
-pub type Routes = HashMap<(String, String), Arc<CustomRoute>>;
+/// Tenant → (`name` or `name:version` → route).
+pub type Routes = HashMap<String, HashMap<String, Arc<CustomRoute>>>;
 
 /// Every served version of every tenant, keyed by (tenant, name) for the
 /// active version and (tenant, name:version) for each.
@@ -48,17 +49,18 @@ pub(crate) async fn load(
     )
     .fetch_all(&mut *conn)
     .await?;
-    let mut routes = HashMap::new();
+    let mut routes: Routes = HashMap::new();
     for row in rows {
         let m = row.into_model()?;
         let Some(base) = models.get(&m.base_model) else {
             continue;
         };
         let route = Arc::new(route(&m, base, &pool_providers));
+        let tenant = routes.entry(m.tenant_id.clone()).or_default();
         if m.active {
-            routes.insert((m.tenant_id.clone(), m.name.clone()), route.clone());
+            tenant.insert(m.name.clone(), route.clone());
         }
-        routes.insert((m.tenant_id.clone(), m.versioned_name()), route);
+        tenant.insert(m.versioned_name(), route);
     }
     Ok(routes)
 }
