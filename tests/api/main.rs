@@ -16,6 +16,7 @@ mod budget_webhooks;
 mod budgets;
 mod cli;
 mod custom_model_engines;
+mod custom_model_limits;
 mod custom_models;
 mod dashboards;
 mod deployment_pages;
@@ -47,6 +48,7 @@ fn main() -> std::process::ExitCode {
         cli::trials(),
         custom_models::trials(),
         custom_model_engines::trials(),
+        custom_model_limits::trials(),
         dashboards::trials(),
         deployment_pages::trials(),
         flags::trials(),

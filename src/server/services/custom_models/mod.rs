@@ -117,6 +117,10 @@ pub struct NewCustomModel {
     pub hosting_fee_micros: i64,
 }
 
+/// Versions (not retired) one tenant may keep, so the catalog and the
+/// reconciler stay small whatever a tenant admin does.
+pub const MAX_VERSIONS_PER_TENANT: i64 = 1000;
+
 /// Default markup on the base model's prices when a custom model has none.
 pub const DEFAULT_MARKUP_PERCENT: i64 = 20;
 
@@ -147,6 +151,17 @@ pub async fn register(svc: &Services, actor: &Actor, new: NewCustomModel) -> Res
             "must be a JSON object of at most 64 KiB",
         )
         .into());
+    }
+    let held: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM custom_models WHERE tenant_id = $1 AND status <> 'retired'",
+    )
+    .bind(new.tenant_id.as_str())
+    .fetch_one(&svc.db.pool)
+    .await?;
+    if held >= MAX_VERSIONS_PER_TENANT {
+        return Err(ServiceError::Conflict(format!(
+            "a tenant keeps at most {MAX_VERSIONS_PER_TENANT} custom model versions that are not retired; retire old ones first"
+        )));
     }
     let version = match new.version {
         Some(0) => {
