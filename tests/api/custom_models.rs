@@ -414,5 +414,33 @@ async fn register_deploy_and_route(app: TestApp) -> TestApp {
     ] {
         assert!(actions.contains(&a), "{a} in {actions:?}");
     }
+
+    // DESIGN §1 step 4: a tenant alias comes before a custom model of the
+    // same name (and the catalog model it names is not gated by the flag).
+    crate::flags::cli(
+        &app,
+        &[
+            "model",
+            "alias",
+            "--tenant",
+            "Lora Co",
+            "--alias",
+            "support-bot",
+            "--model",
+            "tiny-llama",
+        ],
+    );
+    eventually("the alias wins", Duration::from_secs(2), || async {
+        post(&app, "/v1/messages", &key, ask("support-bot"))
+            .await
+            .status()
+            == 200
+    })
+    .await;
+    let mut asked = Vec::new();
+    for e in &engines {
+        asked.extend(e.last_model().await);
+    }
+    assert!(asked.contains(&"tiny-llama".to_string()), "{asked:?}");
     app
 }

@@ -1,5 +1,5 @@
-//! Step 4, route: the model a client named → the tenant's custom model →
-//! its alias → a catalog model → the deployments it may use, in priority
+//! Step 4, route: the model a client named → the tenant's alias → its
+//! custom model → a catalog model → the deployments it may use, in priority
 //! order. The data-location rule lives here: a tenant only reaches
 //! providers in its allowed regions. Reads only the catalog snapshot;
 //! nothing is copied per request.
@@ -41,7 +41,12 @@ pub fn resolve(
     auth: &Authenticated,
     requested: &str,
 ) -> Result<Route, GatewayError> {
-    let custom = catalog.custom(&auth.tenant.id, requested);
+    let tenant = auth.tenant.id.as_str();
+    let custom = if catalog.has_alias(tenant, requested) {
+        None
+    } else {
+        catalog.custom(tenant, requested)
+    };
     let model = match &custom {
         Some(c) => c.model.clone(),
         None => catalog

@@ -58,6 +58,15 @@ impl Catalog {
     }
 
     /// A tenant's custom model by the name a client asked for.
+    /// Whether the tenant has an alias of this name (DESIGN §1 step 4: an
+    /// alias comes before a custom model).
+    pub fn has_alias(&self, tenant_id: &str, requested: &str) -> bool {
+        !self.aliases.is_empty()
+            && self
+                .aliases
+                .contains_key(&(tenant_id.to_string(), requested.to_string()))
+    }
+
     /// Looked up by reference: every request asks, custom or not.
     pub fn custom(&self, tenant_id: &str, requested: &str) -> Option<Arc<CustomRoute>> {
         self.custom.get(tenant_id)?.get(requested).cloned()
