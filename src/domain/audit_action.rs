@@ -58,6 +58,10 @@ pub enum AuditAction {
     CustomModelPin,
     #[serde(rename = "pool.create")]
     PoolCreate,
+    #[serde(rename = "pool.add_endpoint")]
+    PoolAddEndpoint,
+    #[serde(rename = "pool.remove")]
+    PoolRemove,
     #[serde(rename = "model.upsert")]
     ModelUpsert,
     #[serde(rename = "price.set")]
@@ -107,7 +111,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 49] = [
+    pub const ALL: [AuditAction; 51] = [
         AuditAction::ApiKeyCreate,
         AuditAction::ApiKeyRevoke,
         AuditAction::AuditExport,
@@ -134,6 +138,8 @@ impl AuditAction {
         AuditAction::CustomModelRetire,
         AuditAction::CustomModelPin,
         AuditAction::PoolCreate,
+        AuditAction::PoolAddEndpoint,
+        AuditAction::PoolRemove,
         AuditAction::ModelUpsert,
         AuditAction::PriceSet,
         AuditAction::PlanCreate,
@@ -187,6 +193,8 @@ impl AuditAction {
             AuditAction::CustomModelRetire => "custom_model.retire",
             AuditAction::CustomModelPin => "custom_model.pin",
             AuditAction::PoolCreate => "pool.create",
+            AuditAction::PoolAddEndpoint => "pool.add_endpoint",
+            AuditAction::PoolRemove => "pool.remove",
             AuditAction::ModelUpsert => "model.upsert",
             AuditAction::PriceSet => "price.set",
             AuditAction::PlanCreate => "plan.create",

@@ -29,6 +29,7 @@ mod invoices;
 mod isolation;
 mod meters;
 mod plans;
+mod pool_edits;
 mod portal;
 mod portal_abuse;
 mod prices;
@@ -55,6 +56,7 @@ fn main() -> std::process::ExitCode {
         flag_insight::trials(),
         flag_pages::trials(),
         plans::trials(),
+        pool_edits::trials(),
         prices::trials(),
         usage_export::trials(),
         gateway::trials(),

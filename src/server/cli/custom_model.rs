@@ -6,7 +6,7 @@ use clap::Subcommand;
 use crate::domain::custom_model::CustomModel;
 use crate::domain::pricing::{parse_usd, Price};
 use crate::domain::validation::Invalid;
-use crate::server::services::custom_models::{self, lifecycle, pools, NewCustomModel};
+use crate::server::services::custom_models::{self, lifecycle, pool_edit, pools, NewCustomModel};
 use crate::server::services::{tenants, ServiceError, Services};
 
 use super::{actor, print_json};
@@ -209,6 +209,19 @@ pub enum PoolCmd {
     /// Add a pool of vLLM-compatible endpoints for one base model (named as
     /// the engines list it); the base model joins the catalog.
     Add(Box<PoolArgs>),
+    /// Another engine joins a pool; the reconciler loads the pool's adapters onto it.
+    AddEndpoint {
+        pool: String,
+        #[arg(long)]
+        endpoint: String,
+        #[arg(long, default_value_t = 60_000)]
+        timeout_ms: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a pool (nothing of its base model may be deployed); its
+    /// engines stay providers of the base model.
+    Remove { pool: String },
     /// Pools with each endpoint's loaded adapters and drift, as this
     /// process last saw them (one reconcile pass runs first).
     List {
@@ -273,6 +286,23 @@ pub async fn pool(svc: &Services, cmd: PoolCmd) -> Result<(), ServiceError> {
                     pool.endpoints.len()
                 );
             }
+        }
+        PoolCmd::AddEndpoint {
+            pool,
+            endpoint,
+            timeout_ms,
+            json,
+        } => {
+            let p = pool_edit::add_endpoint(svc, &a, &pool, &endpoint, timeout_ms).await?;
+            if json {
+                print_json(&p);
+            } else {
+                println!("pool {} now has {} endpoints", p.name, p.endpoints.len());
+            }
+        }
+        PoolCmd::Remove { pool } => {
+            pool_edit::remove(svc, &a, &pool).await?;
+            println!("pool {pool} removed");
         }
         PoolCmd::List { json } => {
             let view = custom_models::reconcile::overview(svc, &a, true).await?;

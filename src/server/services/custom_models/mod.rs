@@ -6,6 +6,7 @@
 
 pub mod engine;
 pub mod lifecycle;
+pub mod pool_edit;
 pub mod pools;
 pub mod reconcile;
 mod retirement;

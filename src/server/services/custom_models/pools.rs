@@ -86,7 +86,7 @@ fn check(svc: &Services, new: &NewPool) -> Result<Vec<String>> {
 
 /// vLLM serves its OpenAI API under `/v1`; an endpoint given without it
 /// gets it, so `http://engine:8000` and `http://engine:8000/v1` agree.
-fn with_v1(url: String) -> String {
+pub(super) fn with_v1(url: String) -> String {
     if url.ends_with("/v1") {
         url
     } else {
@@ -114,20 +114,7 @@ pub async fn add(svc: &Services, actor: &Actor, new: NewPool) -> Result<Pool> {
     }
     let mut providers = Vec::new();
     for (i, url) in urls.iter().enumerate() {
-        let provider = format!("{name}-{}", i + 1);
-        cat::add_provider(
-            svc,
-            actor,
-            NewProvider {
-                name: provider.clone(),
-                kind: ProviderKind::Openai,
-                base_url: url.clone(),
-                region: String::new(),
-                timeout_ms: new.timeout_ms,
-                credential: Credential::None,
-            },
-        )
-        .await?;
+        let provider = engine_provider(svc, actor, &name, i + 1, url, new.timeout_ms).await?;
         providers.push((provider, url.clone()));
     }
     let model_id = base_model_id(svc, actor, &base, &providers, new.price).await?;
@@ -149,26 +136,7 @@ pub async fn add(svc: &Services, actor: &Actor, new: NewPool) -> Result<Pool> {
     .await
     .map_err(ServiceError::conflict_on("a pool with this name"))?;
     for (provider, url) in &providers {
-        sqlx::query(
-            "INSERT INTO pool_endpoints (pool_id, provider_id, base_url) \
-             SELECT $1, id, $2 FROM providers WHERE name = $3",
-        )
-        .bind(&id)
-        .bind(url)
-        .bind(provider)
-        .execute(&mut *tx)
-        .await?;
-        // Each engine also serves the base model itself.
-        sqlx::query(
-            "INSERT INTO deployments (model_id, provider_id, upstream_model, priority) \
-             SELECT $1, id, $2, 0 FROM providers WHERE name = $3 \
-             ON CONFLICT (model_id, provider_id) DO NOTHING",
-        )
-        .bind(&model_id)
-        .bind(&base)
-        .bind(provider)
-        .execute(&mut *tx)
-        .await?;
+        attach(&mut tx, &id, &model_id, &base, provider, url).await?;
     }
     let e = Entry::success(AuditAction::PoolCreate, "pool", &id).details(json!({
         "name": name, "base_model": base, "endpoints": urls,
@@ -176,6 +144,59 @@ pub async fn add(svc: &Services, actor: &Actor, new: NewPool) -> Result<Pool> {
     control::commit(svc, tx, actor, e).await?;
     super::reconcile::kick(svc);
     get(svc, &id).await?.ok_or(ServiceError::NotFound("pool"))
+}
+
+/// An engine as a provider the gateway calls: `POOL-N`, OpenAI-compatible.
+pub(super) async fn engine_provider(
+    svc: &Services,
+    actor: &Actor,
+    pool: &str,
+    n: usize,
+    url: &str,
+    timeout_ms: i64,
+) -> Result<String> {
+    let provider = format!("{pool}-{n}");
+    let new = NewProvider {
+        name: provider.clone(),
+        kind: ProviderKind::Openai,
+        base_url: url.to_string(),
+        region: String::new(),
+        timeout_ms,
+        credential: Credential::None,
+    };
+    cat::add_provider(svc, actor, new).await?;
+    Ok(provider)
+}
+
+/// Makes an engine one of the pool's endpoints, serving the base model too.
+pub(super) async fn attach(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    pool_id: &str,
+    model_id: &str,
+    base: &str,
+    provider: &str,
+    url: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO pool_endpoints (pool_id, provider_id, base_url) \
+         SELECT $1, id, $2 FROM providers WHERE name = $3",
+    )
+    .bind(pool_id)
+    .bind(url)
+    .bind(provider)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO deployments (model_id, provider_id, upstream_model, priority) \
+         SELECT $1, id, $2, 0 FROM providers WHERE name = $3 \
+         ON CONFLICT (model_id, provider_id) DO NOTHING",
+    )
+    .bind(model_id)
+    .bind(base)
+    .bind(provider)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// The catalog model the pool serves: an existing one keeps its prices;

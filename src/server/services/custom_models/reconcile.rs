@@ -122,7 +122,12 @@ async fn pass(svc: &Services, only: Option<&str>) -> Result<()> {
     if super::retirement::retire_lapsed(svc, &versions).await? > 0 {
         versions = super::on_engines(svc).await?;
     }
-    for pool in pools::all(svc).await? {
+    let all = pools::all(svc).await?;
+    if only.is_none() {
+        let names: Vec<String> = all.iter().map(|p| p.name.clone()).collect();
+        svc.pools.retain_pools(&names);
+    }
+    for pool in all {
         if only.is_some_and(|id| id != pool.id) {
             continue;
         }

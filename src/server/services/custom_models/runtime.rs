@@ -163,6 +163,13 @@ impl PoolRuntime {
             .unwrap_or_default()
     }
 
+    /// Forgets endpoints of pools that no longer exist.
+    pub(super) fn retain_pools(&self, pools: &[String]) {
+        if let Ok(mut m) = self.endpoints.write() {
+            m.retain(|_, e| pools.contains(&e.pool));
+        }
+    }
+
     /// Keeps the latest repair (a pass in sync repairs nothing) and counts.
     pub(super) fn record(&self, mut state: EndpointState) {
         if let Ok(mut m) = self.endpoints.write() {

@@ -1,0 +1,124 @@
+//! Pools after they are made (issue 13), on SQLite and PostgreSQL: an
+//! engine joins a pool and the reconciler loads its adapters onto it; a
+//! pool with something deployed cannot be removed, and once removed its
+//! engines still serve the base model.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::cli::{atrium, cli_json};
+use crate::common::TestApp;
+use crate::custom_models::{eventually, fixture, pool_of_three, Engine};
+use crate::gateway::post;
+
+on_both_backends!(an_engine_joins_and_the_pool_goes,);
+
+fn ask(model: &str) -> serde_json::Value {
+    json!({ "model": model, "max_tokens": 8, "messages": [{ "role": "user", "content": "hi" }] })
+}
+
+async fn an_engine_joins_and_the_pool_goes(app: TestApp) -> TestApp {
+    let (_engines, key) = pool_of_three(&app, 0).await;
+    let f = fixture();
+    cli_json(
+        &app,
+        &[
+            "custom-model",
+            "register",
+            "--tenant",
+            "Lora Co",
+            "--name",
+            "support-bot",
+            "--base-model",
+            "tiny-llama",
+            "--adapter",
+            &f,
+            "--json",
+        ],
+    );
+    let d = cli_json(
+        &app,
+        &[
+            "custom-model",
+            "deploy",
+            "support-bot",
+            "--tenant",
+            "Lora Co",
+            "--json",
+        ],
+    );
+    let adapter = format!("atrium-{}", d["id"].as_str().unwrap_or(""));
+
+    // A fourth engine joins: the server's reconciler loads the adapter there.
+    let fourth = Engine::start(0).await;
+    let p = cli_json(
+        &app,
+        &[
+            "pool",
+            "add-endpoint",
+            "lora",
+            "--endpoint",
+            &fourth.url(),
+            "--json",
+        ],
+    );
+    assert_eq!(p["endpoints"].as_array().map(Vec::len), Some(4), "{p}");
+    let again = atrium(
+        &app,
+        &["pool", "add-endpoint", "lora", "--endpoint", &fourth.url()],
+        None,
+    );
+    assert!(!again.status.success(), "an engine joins a pool once");
+    eventually(
+        "the new engine holds the adapter",
+        Duration::from_secs(10),
+        || async { fourth.loaded().await == [adapter.clone()] },
+    )
+    .await;
+
+    // Not removable while a version is deployed on it.
+    let refused = atrium(&app, &["pool", "remove", "lora"], None);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("undeploy or retire"));
+    cli_json(
+        &app,
+        &[
+            "custom-model",
+            "undeploy",
+            "support-bot",
+            "--tenant",
+            "Lora Co",
+            "--json",
+        ],
+    );
+    let removed = atrium(&app, &["pool", "remove", "lora"], None);
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    let listed = cli_json(&app, &["pool", "list", "--json"]);
+    assert_eq!(listed["pools"], json!([]), "{listed}");
+
+    // Its engines still serve the base model to tenants.
+    eventually(
+        "the base model is still served",
+        Duration::from_secs(2),
+        || async {
+            post(&app, "/v1/chat/completions", &key, ask("tiny-llama"))
+                .await
+                .status()
+                == 200
+        },
+    )
+    .await;
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT action FROM audit_events WHERE action LIKE 'pool.%' ORDER BY at")
+            .fetch_all(&app.svc.db.pool)
+            .await
+            .expect("audit");
+    let actions: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(actions, ["pool.create", "pool.add_endpoint", "pool.remove"]);
+    app
+}
