@@ -13,7 +13,9 @@ use serde_json::{json, Value};
 
 use crate::cli::cli_json;
 use crate::common::TestApp;
-use crate::custom_models::{eventually, fixture, pool_of_three};
+use crate::custom_models::{
+    ask, deploy, eventually, fixture, pool_of_three, register, until_status,
+};
 use crate::gateway::post;
 
 on_both_backends!(
@@ -21,48 +23,6 @@ on_both_backends!(
     deprecated_versions_warn_then_retire,
     the_mock_engine_speaks_vllm,
 );
-
-fn register(app: &TestApp, name: &str) -> Value {
-    let f = fixture();
-    let m = cli_json(
-        app,
-        &[
-            "custom-model",
-            "register",
-            "--tenant",
-            "Lora Co",
-            "--name",
-            name,
-            "--base-model",
-            "tiny-llama",
-            "--adapter",
-            &f,
-            "--json",
-        ],
-    );
-    assert_eq!(m["status"], "ready", "{m}");
-    m
-}
-
-fn deploy(app: &TestApp, model: &str) -> String {
-    let d = cli_json(
-        app,
-        &[
-            "custom-model",
-            "deploy",
-            model,
-            "--tenant",
-            "Lora Co",
-            "--json",
-        ],
-    );
-    assert_eq!(d["status"], "deployed", "{d}");
-    format!("atrium-{}", d["id"].as_str().unwrap_or(""))
-}
-
-fn ask(model: &str) -> Value {
-    json!({ "model": model, "max_tokens": 8, "messages": [{ "role": "user", "content": "hi" }] })
-}
 
 async fn engines_restart_switch_and_evict(app: TestApp) -> TestApp {
     let (mut engines, key) = pool_of_three(&app, 2).await;
@@ -90,15 +50,13 @@ async fn engines_restart_switch_and_evict(app: TestApp) -> TestApp {
     .await;
 
     // Continuous load on the bare name while version 2 is deployed.
-    eventually(
-        "the server routes support-bot",
+    until_status(
+        &app,
+        &key,
+        "/v1/chat/completions",
+        "support-bot",
+        200,
         Duration::from_secs(2),
-        || async {
-            post(&app, "/v1/chat/completions", &key, ask("support-bot"))
-                .await
-                .status()
-                == 200
-        },
     )
     .await;
     let stop = Arc::new(AtomicBool::new(false));
@@ -200,12 +158,14 @@ async fn engines_restart_switch_and_evict(app: TestApp) -> TestApp {
         assert_eq!(loaded, want, "v2 was evicted, pinned v1 stayed");
     }
     // Asking for v2 loads it again on demand, evicting other-bot, not v1.
-    eventually("v2 served again", Duration::from_secs(5), || async {
-        post(&app, "/v1/chat/completions", &key, ask("support-bot:2"))
-            .await
-            .status()
-            == 200
-    })
+    until_status(
+        &app,
+        &key,
+        "/v1/chat/completions",
+        "support-bot:2",
+        200,
+        Duration::from_secs(5),
+    )
     .await;
     for e in &engines {
         let loaded = e.loaded().await;
@@ -228,15 +188,13 @@ async fn deprecated_versions_warn_then_retire(app: TestApp) -> TestApp {
     let (engines, key) = pool_of_three(&app, 0).await;
     register(&app, "support-bot");
     let v1 = deploy(&app, "support-bot");
-    eventually(
-        "the server routes support-bot",
+    until_status(
+        &app,
+        &key,
+        "/v1/chat/completions",
+        "support-bot",
+        200,
         Duration::from_secs(2),
-        || async {
-            post(&app, "/v1/chat/completions", &key, ask("support-bot"))
-                .await
-                .status()
-                == 200
-        },
     )
     .await;
     let d = cli_json(
@@ -266,22 +224,24 @@ async fn deprecated_versions_warn_then_retire(app: TestApp) -> TestApp {
     })
     .await;
     // 3.6 s of grace, then one reconcile pass.
-    eventually(
-        "retired after its grace",
+    until_status(
+        &app,
+        &key,
+        "/v1/messages",
+        "support-bot",
+        404,
         Duration::from_secs(10),
-        || async {
-            post(&app, "/v1/messages", &key, ask("support-bot"))
-                .await
-                .status()
-                == 404
-        },
     )
     .await;
+    // The name stops being served when the retirement commits; the same
+    // pass unloads it from the engines just after.
     for e in &engines {
-        assert!(
-            !e.loaded().await.contains(&v1),
-            "a retired version is unloaded"
-        );
+        eventually(
+            "a retired version is unloaded",
+            Duration::from_secs(5),
+            || async { !e.loaded().await.contains(&v1) },
+        )
+        .await;
     }
     let listed = cli_json(
         &app,

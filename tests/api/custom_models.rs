@@ -4,178 +4,16 @@
 //! in both dialects, isolation between tenants, the `models.custom` flag,
 //! and the audit trail.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::cli::{atrium, cli_json};
 use crate::common::TestApp;
 use crate::gateway::{post, tenant_with_key};
+pub(crate) use crate::lora::*;
 
 on_both_backends!(register_deploy_and_route,);
-
-/// One mock vLLM engine, a child process, on a port it keeps across restarts.
-pub(crate) struct Engine {
-    port: u16,
-    max_loras: usize,
-    child: Option<Child>,
-}
-
-impl Engine {
-    pub(crate) async fn start(max_loras: usize) -> Engine {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut e = Engine {
-            port,
-            max_loras,
-            child: None,
-        };
-        e.spawn().await;
-        e
-    }
-
-    async fn spawn(&mut self) {
-        let child = Command::new(env!("CARGO_BIN_EXE_atrium"))
-            .args([
-                "mock-upstream",
-                "--kind",
-                "vllm",
-                "--base-model",
-                "tiny-llama",
-            ])
-            .args(["--addr", &format!("127.0.0.1:{}", self.port)])
-            .args([
-                "--max-loras",
-                &self.max_loras.to_string(),
-                "--forget-on-restart",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mock engine");
-        self.child = Some(child);
-        let started = Instant::now();
-        while reqwest::get(format!("{}/models", self.url()))
-            .await
-            .is_err()
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "engine did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Stops the engine and starts it again: it forgets every adapter.
-    pub(crate) async fn restart(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        self.spawn().await;
-    }
-
-    pub(crate) fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/v1", self.port)
-    }
-
-    /// The adapters the engine lists.
-    pub(crate) async fn loaded(&self) -> Vec<String> {
-        let v: Value = reqwest::get(format!("{}/models", self.url()))
-            .await
-            .expect("models")
-            .json()
-            .await
-            .expect("json");
-        v["data"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|m| !m["parent"].is_null())
-            .filter_map(|m| m["id"].as_str().map(String::from))
-            .collect()
-    }
-
-    /// The model the engine was last asked for.
-    pub(crate) async fn last_model(&self) -> Option<String> {
-        let v: Value = reqwest::get(format!("http://127.0.0.1:{}/mock/last-request", self.port))
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        v.pointer("/body/model")
-            .and_then(Value::as_str)
-            .map(String::from)
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-pub(crate) fn fixture() -> String {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/lora-tiny").to_string()
-}
-
-/// Three engines in pool `lora` for `tiny-llama`, and a tenant allowed
-/// custom models with a key.
-pub(crate) async fn pool_of_three(app: &TestApp, max_loras: usize) -> (Vec<Engine>, String) {
-    let mut engines = Vec::new();
-    for _ in 0..3 {
-        engines.push(Engine::start(max_loras).await);
-    }
-    let mut args = vec![
-        "pool".to_string(),
-        "add".into(),
-        "--name".into(),
-        "lora".into(),
-    ];
-    args.extend(["--base-model".into(), "tiny-llama".into()]);
-    args.extend(["--max-loras".into(), max_loras.to_string()]);
-    for e in &engines {
-        args.extend(["--endpoint".into(), e.url()]);
-    }
-    args.push("--json".into());
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let pool = cli_json(app, &refs);
-    assert_eq!(
-        pool["endpoints"].as_array().map(Vec::len),
-        Some(3),
-        "{pool}"
-    );
-    let (_, key) = tenant_with_key(app, "Lora Co", 100_000, "eu-west").await;
-    crate::flags::cli(
-        app,
-        &["flag", "target", "models.custom", "--tenants", "Lora Co"],
-    );
-    (engines, key)
-}
-
-pub(crate) async fn eventually<F, Fut>(what: &str, within: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !check().await {
-        assert!(started.elapsed() < within, "{what}: not within {within:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn ask(model: &str) -> Value {
-    json!({ "model": model, "max_tokens": 20, "messages": [{ "role": "user", "content": "hello adapter" }] })
-}
 
 async fn register_deploy_and_route(app: TestApp) -> TestApp {
     let (engines, key) = pool_of_three(&app, 0).await;
@@ -319,15 +157,13 @@ async fn register_deploy_and_route(app: TestApp) -> TestApp {
     }
 
     // Both dialects reach the adapter by the custom name, streaming too.
-    eventually(
-        "the server routes the new model",
+    until_status(
+        &app,
+        &key,
+        "/v1/messages",
+        "support-bot",
+        200,
         Duration::from_secs(2),
-        || async {
-            post(&app, "/v1/messages", &key, ask("support-bot"))
-                .await
-                .status()
-                == 200
-        },
     )
     .await;
     let r = post(&app, "/v1/chat/completions", &key, ask("support-bot:1")).await;
@@ -361,15 +197,13 @@ async fn register_deploy_and_route(app: TestApp) -> TestApp {
         &app,
         &["flag", "target", "models.custom", "--tenants", "Other Co"],
     );
-    eventually(
-        "the flag turns custom models off",
+    until_status(
+        &app,
+        &key,
+        "/v1/messages",
+        "support-bot",
+        403,
         Duration::from_secs(2),
-        || async {
-            post(&app, "/v1/messages", &key, ask("support-bot"))
-                .await
-                .status()
-                == 403
-        },
     )
     .await;
 
@@ -430,12 +264,14 @@ async fn register_deploy_and_route(app: TestApp) -> TestApp {
             "tiny-llama",
         ],
     );
-    eventually("the alias wins", Duration::from_secs(2), || async {
-        post(&app, "/v1/messages", &key, ask("support-bot"))
-            .await
-            .status()
-            == 200
-    })
+    until_status(
+        &app,
+        &key,
+        "/v1/messages",
+        "support-bot",
+        200,
+        Duration::from_secs(2),
+    )
     .await;
     let mut asked = Vec::new();
     for e in &engines {

@@ -27,6 +27,7 @@ mod gateway;
 mod governance;
 mod invoices;
 mod isolation;
+mod lora;
 mod meters;
 mod plans;
 mod pool_edits;

@@ -9,46 +9,14 @@ use serde_json::json;
 
 use crate::cli::{atrium, cli_json};
 use crate::common::TestApp;
-use crate::custom_models::{eventually, fixture, pool_of_three, Engine};
-use crate::gateway::post;
+use crate::custom_models::{deploy, eventually, pool_of_three, register, until_status, Engine};
 
 on_both_backends!(an_engine_joins_and_the_pool_goes,);
 
-fn ask(model: &str) -> serde_json::Value {
-    json!({ "model": model, "max_tokens": 8, "messages": [{ "role": "user", "content": "hi" }] })
-}
-
 async fn an_engine_joins_and_the_pool_goes(app: TestApp) -> TestApp {
     let (_engines, key) = pool_of_three(&app, 0).await;
-    let f = fixture();
-    cli_json(
-        &app,
-        &[
-            "custom-model",
-            "register",
-            "--tenant",
-            "Lora Co",
-            "--name",
-            "support-bot",
-            "--base-model",
-            "tiny-llama",
-            "--adapter",
-            &f,
-            "--json",
-        ],
-    );
-    let d = cli_json(
-        &app,
-        &[
-            "custom-model",
-            "deploy",
-            "support-bot",
-            "--tenant",
-            "Lora Co",
-            "--json",
-        ],
-    );
-    let adapter = format!("atrium-{}", d["id"].as_str().unwrap_or(""));
+    register(&app, "support-bot");
+    let adapter = deploy(&app, "support-bot");
 
     // A fourth engine joins: the server's reconciler loads the adapter there.
     let fourth = Engine::start(0).await;
@@ -102,15 +70,13 @@ async fn an_engine_joins_and_the_pool_goes(app: TestApp) -> TestApp {
     assert_eq!(listed["pools"], json!([]), "{listed}");
 
     // Its engines still serve the base model to tenants.
-    eventually(
-        "the base model is still served",
+    until_status(
+        &app,
+        &key,
+        "/v1/chat/completions",
+        "tiny-llama",
+        200,
         Duration::from_secs(2),
-        || async {
-            post(&app, "/v1/chat/completions", &key, ask("tiny-llama"))
-                .await
-                .status()
-                == 200
-        },
     )
     .await;
     let rows: Vec<(String,)> =
