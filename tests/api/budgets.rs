@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use atrium::domain::budget::{worst_case, Enforcement, Period};
+use atrium::domain::completion::Exposure;
 use atrium::domain::pricing::{parse_usd, Price};
 use atrium::domain::role::Role;
 use atrium::domain::tenant::TenantId;
@@ -54,7 +55,13 @@ pub(crate) fn worst(dialect_openai: bool) -> i64 {
     let bytes = serde_json::to_vec(&body(dialect_openai))
         .expect("json")
         .len();
-    worst_case(&price(), bytes as i64, 0, 64)
+    worst_case(
+        &price(),
+        &Exposure {
+            input: bytes as i64,
+            output: 64,
+        },
+    )
 }
 
 pub(crate) async fn hard_budget(app: &TestApp, tenant: &TenantId, limit_micros: i64) {

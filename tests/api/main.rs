@@ -9,6 +9,7 @@ mod common;
 
 mod abuse;
 mod abuse_audit;
+mod abuse_money;
 mod abuse_stream;
 mod budget_leases;
 mod budget_media;
@@ -42,6 +43,7 @@ fn main() -> std::process::ExitCode {
     let trials: Vec<_> = [
         abuse::trials(),
         abuse_audit::trials(),
+        abuse_money::trials(),
         abuse_stream::trials(),
         budget_leases::trials(),
         budget_media::trials(),

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use super::completion::Exposure;
 use super::pricing::{format_money, request_cost, Micros, Price, TokenCounts};
 use super::tenant::TenantId;
 use super::time::{Millis, DAY};
@@ -177,8 +178,18 @@ impl Budget {
         format!(
             "budget_exceeded: {} has {} left; this request could cost up to {}",
             self.describe(),
-            format_money((self.limit_micros - spent).max(0)),
+            format_money(self.limit_micros.saturating_sub(spent).max(0)),
             format_money(worst_case)
+        )
+    }
+
+    /// The refusal of a request that could cost more than the whole limit.
+    pub fn beyond_limit_message(&self, worst_case: Micros) -> String {
+        format!(
+            "budget_exceeded: this request could cost up to {}, more than {} allows in all; \
+             lower max_tokens (or n)",
+            format_money(worst_case),
+            self.describe()
         )
     }
 }
@@ -203,11 +214,11 @@ impl BudgetStatus {
     }
 }
 
-/// What a request could cost at most: every input-side byte priced as a
-/// token at the dearest input-side price (a token is at least one byte),
-/// plus `referenced` tokens for media named by reference (whose bytes do
-/// not bound them), plus `max_output` tokens, plus the per-request charge.
-pub fn worst_case(price: &Price, input_bytes: i64, referenced: i64, max_output: i64) -> Micros {
+/// What a request could cost at most: its exposure's input-side tokens
+/// at the dearest input-side price, its output tokens at the output
+/// price, plus the per-request charge. Saturates at `Micros::MAX`, which
+/// no limit admits.
+pub fn worst_case(price: &Price, exposure: &Exposure) -> Micros {
     let dearest = price
         .input_per_mtok
         .max(price.cache_write_per_mtok)
@@ -217,8 +228,8 @@ pub fn worst_case(price: &Price, input_bytes: i64, referenced: i64, max_output: 
         ..*price
     };
     let tokens = TokenCounts {
-        input: input_bytes.max(1).saturating_add(referenced.max(0)),
-        output: max_output.max(0),
+        input: exposure.input.max(1),
+        output: exposure.output.max(0),
         ..TokenCounts::default()
     };
     request_cost(&bound, &tokens, true)

@@ -55,9 +55,10 @@ fn worst_case_bounds_every_real_cost() {
         cache_write_per_mtok: 3_750_000,
         per_request: 0,
     };
-    let worst = worst_case(&price, 400, 0, 100);
+    let at = |input, output| worst_case(&price, &Exposure { input, output });
+    let worst = at(400, 100);
     assert_eq!(
-        worst_case(&price, 400, 1_000, 100) - worst,
+        at(1_400, 100) - worst,
         3_750,
         "media by reference: its allowance at the dearest input price"
     );
@@ -76,6 +77,29 @@ fn worst_case_bounds_every_real_cost() {
             }
         }
     }
+}
+
+#[test]
+fn a_worst_case_beyond_any_limit_saturates_instead_of_wrapping() {
+    let price = Price {
+        input_per_mtok: 1_000_000_000_000,
+        output_per_mtok: 1_000_000_000_000,
+        cache_read_per_mtok: 0,
+        cache_write_per_mtok: 0,
+        per_request: 1_000_000_000_000,
+    };
+    let huge = Exposure {
+        input: i64::MAX,
+        output: i64::MAX,
+    };
+    assert_eq!(worst_case(&price, &huge), i64::MAX);
+    let body = serde_json::json!({});
+    let e = Exposure::of(&body, 10, 9_000_000_000_000_000_000, 128);
+    assert_eq!(e.output, i64::MAX);
+    assert!(
+        worst_case(&price, &e) > 1_000_000_000_000_000,
+        "above every limit"
+    );
 }
 
 #[test]

@@ -33,6 +33,20 @@ const ANTHROPIC_BLOCKS: &[&str] = &[
 ];
 const OPENAI_PARTS: &[&str] = &["text", "image_url", "input_audio", "file", "refusal"];
 
+/// Tool types a provider runs itself, each use adding tokens and fees the
+/// request's bytes do not bound: Anthropic's web search and fetch, code
+/// execution and tool search (versioned names such as `web_search_20250305`).
+const SERVER_TOOL_PREFIXES: &[&str] = &[
+    "web_search",
+    "web_fetch",
+    "code_execution",
+    "tool_search_tool",
+];
+
+pub(super) fn is_server_tool(ty: &str) -> bool {
+    SERVER_TOOL_PREFIXES.iter().any(|p| ty.starts_with(p))
+}
+
 fn invalid(field: &str, rule: &str) -> RequestError {
     RequestError::Invalid(format!("{field}: {rule}"))
 }
@@ -75,7 +89,7 @@ pub(super) fn check(dialect: Dialect, body: &Map<String, Value>) -> Result<(), R
         Dialect::OpenAi => {
             number_in(body, "presence_penalty", -2.0, 2.0)?;
             number_in(body, "frequency_penalty", -2.0, 2.0)?;
-            number_in(body, "n", 1.0, 128.0)?;
+            integer_in(body, "n", 1, 128)?;
             strings(body, "stop")?;
         }
     }
@@ -93,6 +107,23 @@ fn positive_integer(body: &Map<String, Value>, key: &str) -> Result<(), RequestE
         None | Some(Value::Null) => Ok(()),
         Some(v) if v.as_u64().is_some_and(|n| n >= 1) => Ok(()),
         Some(_) => Err(invalid(key, "must be a positive integer")),
+    }
+}
+
+/// A whole number in `min..=max` (OpenAI's `n`: it multiplies the bill).
+fn integer_in(
+    body: &Map<String, Value>,
+    key: &str,
+    min: u64,
+    max: u64,
+) -> Result<(), RequestError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(()),
+        Some(v) if v.as_u64().is_some_and(|n| (min..=max).contains(&n)) => Ok(()),
+        Some(_) => Err(invalid(
+            key,
+            &format!("must be a whole number from {min} to {max}"),
+        )),
     }
 }
 

@@ -10,8 +10,10 @@ use serde_json::{json, Value};
 
 use super::catalog::ProviderKind;
 
+mod bound;
 mod fields;
 pub mod media;
+pub use bound::Exposure;
 pub use fields::MAX_MODEL_LEN;
 
 /// The two client (and provider) APIs Atrium speaks.
@@ -223,27 +225,73 @@ impl CompletionRequest {
     }
 
     /// A cheap upper-bound guess: about four bytes a token, plus the most
-    /// the model may write. Settled against real usage afterwards.
+    /// the model may write for every choice. Settled against real usage
+    /// afterwards.
     pub fn estimate_tokens(&self) -> i64 {
         let output = self
             .max_output_tokens()
             .unwrap_or(DEFAULT_OUTPUT_TOKENS)
             .clamp(1, MAX_OUTPUT_TOKENS);
-        (self.body_bytes as i64 / 4).max(1) + output
+        (self.body_bytes as i64 / 4)
+            .max(1)
+            .saturating_add(output.saturating_mul(self.choices()))
     }
 
-    /// Tokens allowed for media the request names by reference (its
-    /// bytes do not bound them): see `media`.
-    pub fn referenced_tokens(&self) -> i64 {
-        media::referenced_tokens(&self.body)
+    /// The most the provider can bill for this request in tokens, with
+    /// `max_output` tokens per choice (see `bound`).
+    pub fn exposure(&self, max_output: i64) -> Exposure {
+        Exposure::of(&self.body, self.body_bytes, max_output, self.choices())
     }
 
-    /// The client's own limit on output tokens, in either dialect's name.
+    /// The client's own limit on output tokens per choice: the larger of
+    /// the two names, since providers (and the translation to OpenAI,
+    /// and vLLM) honour `max_completion_tokens` over `max_tokens`, and a
+    /// bound must hold whichever one is read. Values beyond i64 saturate.
     pub fn max_output_tokens(&self) -> Option<i64> {
-        self.body
-            .get("max_tokens")
-            .or_else(|| self.body.get("max_completion_tokens"))
-            .and_then(Value::as_i64)
+        let read = |key: &str| {
+            self.body
+                .get(key)
+                .and_then(Value::as_u64)
+                .map(|n| i64::try_from(n).unwrap_or(i64::MAX))
+        };
+        match (read("max_tokens"), read("max_completion_tokens")) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// How many answers the provider writes and bills: OpenAI's `n`
+    /// (checked to be 1 to 128 when parsed); one otherwise.
+    pub fn choices(&self) -> i64 {
+        match self.dialect {
+            Dialect::OpenAi => self
+                .body
+                .get("n")
+                .and_then(Value::as_i64)
+                .unwrap_or(1)
+                .max(1),
+            Dialect::Anthropic => 1,
+        }
+    }
+
+    /// The first server-side tool the request asks the provider to run
+    /// (Anthropic's `web_search`, `web_fetch`, code execution; OpenAI's
+    /// `web_search_options`): each use adds tokens and fees that the
+    /// request's bytes do not bound.
+    pub fn server_tool(&self) -> Option<String> {
+        // Request-level switches for the same: OpenAI's search models and
+        // Anthropic's MCP connector (calls made by the provider).
+        for key in ["web_search_options", "mcp_servers"] {
+            if self.body.get(key).is_some_and(|v| !v.is_null()) {
+                return Some(key.into());
+            }
+        }
+        let tools = self.body.get("tools").and_then(Value::as_array)?;
+        tools
+            .iter()
+            .filter_map(|t| t.get("type").and_then(Value::as_str))
+            .find(|ty| fields::is_server_tool(ty))
+            .map(str::to_string)
     }
 
     /// The output limit the provider is held to: the client's, or `cap`

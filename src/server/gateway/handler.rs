@@ -156,6 +156,12 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
             "streaming is not enabled for this tenant; send \"stream\": false".into(),
         ));
     }
+    if let Some(tool) = request.server_tool() {
+        return Err(GatewayError::Invalid(format!(
+            "tools: {tool} runs on the provider, and its uses are billed beyond what Atrium can \
+             bound or price; server-side tools are not enabled on this gateway"
+        )));
+    }
     let estimate = request.estimate_tokens();
     let rate = gw.limiter.reserve(&auth.tenant, estimate).await?;
     settle.reserved(estimate);
@@ -247,8 +253,7 @@ async fn hold_budgets(
     } else {
         0
     };
-    let input = request.body_bytes as i64;
-    let worst = worst_case(price, input, request.referenced_tokens(), max_output);
+    let worst = worst_case(price, &request.exposure(max_output));
     gw.budgets
         .reserve(&gw.svc, budgets, request_id, worst)
         .await

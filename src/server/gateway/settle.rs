@@ -20,6 +20,9 @@ use crate::domain::time::now_millis;
 use crate::domain::usage::{UsageEvent, UsageKind};
 use crate::server::services::api_keys::Authenticated;
 
+/// What the ledger records for a model name the catalog does not know.
+pub const UNKNOWN_MODEL: &str = "(unknown model)";
+
 pub struct Settlement {
     gw: Gateway,
     request_id: String,
@@ -164,11 +167,7 @@ impl Settlement {
             api_key_id: Some(auth.api_key.id.clone()),
             kind: UsageKind::Completion,
             units: 0,
-            model: match &self.ledger_model {
-                Some(m) => m.clone(),
-                None if self.model.is_empty() => "-".into(),
-                None => self.model.clone(),
-            },
+            model: self.ledger_name(&auth.tenant.id),
             provider: self.provider.clone(),
             dialect: Some(self.dialect),
             stream: self.stream,
@@ -184,6 +183,28 @@ impl Settlement {
             policy_action: self.policy_action,
             classification: self.classification,
         })
+    }
+
+    /// The model the ledger names: a custom model's version, or the name
+    /// the client asked for when the catalog knows it for this tenant.
+    /// A name that resolves to nothing is recorded as `UNKNOWN_MODEL`, so
+    /// made-up names cannot mint usage groups, rollup rows or invoice
+    /// lines (the refusal itself names what was asked for).
+    fn ledger_name(&self, tenant_id: &str) -> String {
+        if let Some(m) = &self.ledger_model {
+            return m.clone();
+        }
+        if self.model.is_empty() {
+            return "-".into();
+        }
+        let known = self.catalog_model.is_some()
+            || crate::server::services::catalog::snapshot(&self.gw.svc)
+                .knows(tenant_id, &self.model);
+        if known {
+            self.model.clone()
+        } else {
+            UNKNOWN_MODEL.into()
+        }
     }
 
     /// Gives back what was reserved but not used (or takes what was used

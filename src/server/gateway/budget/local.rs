@@ -23,7 +23,9 @@ struct Count {
 
 impl Count {
     fn spent(&self, (first, last): (Day, Day)) -> Micros {
-        self.days.range(first..=last).map(|(_, m)| m).sum()
+        self.days
+            .range(first..=last)
+            .fold(0, |sum: Micros, (_, m)| sum.saturating_add(*m))
     }
 }
 
@@ -61,13 +63,16 @@ impl Counts {
         let mut map = self.map.lock().map_err(|_| poisoned())?;
         let count = map.get_mut(&key).ok_or_else(poisoned)?;
         let spent = count.spent(budget.period.days(now_millis()));
-        if amount > 0 && spent + count.held + amount > budget.limit_micros {
+        let after = spent
+            .checked_add(count.held)
+            .and_then(|s| s.checked_add(amount));
+        if amount > 0 && after.is_none_or(|after| after > budget.limit_micros) {
             return Ok(Err(Spent {
                 spent,
                 held: count.held,
             }));
         }
-        count.held += amount;
+        count.held = count.held.saturating_add(amount);
         Ok(Ok(()))
     }
 
@@ -83,9 +88,10 @@ impl Counts {
     ) -> Option<Micros> {
         let mut map = self.map.lock().ok()?;
         let count = map.get_mut(&(budget.id.clone(), budget.period))?;
-        count.held = (count.held - held).max(0);
+        count.held = count.held.saturating_sub(held).max(0);
         if cost > 0 {
-            *count.days.entry(today).or_default() += cost;
+            let day = count.days.entry(today).or_default();
+            *day = day.saturating_add(cost);
         }
         if count.days.len() as Day > KEEP_DAYS {
             count.days = count.days.split_off(&(today - KEEP_DAYS));

@@ -101,6 +101,14 @@ impl BudgetGuard {
             } else {
                 0
             };
+            // A worst case above the whole limit can never fit: refused
+            // before any count sees it, so no sum below can grow past
+            // a limit's size (at most $1B), let alone wrap.
+            if amount > budget.limit_micros {
+                self.settle(svc, hold, 0);
+                let message = budget.beyond_limit_message(worst);
+                return Err(GatewayError::BudgetExceeded(message));
+            }
             match self.reserve_one(svc, &budget, amount, request_id).await {
                 Ok((Ok(()), place)) => hold.held.push(Held {
                     budget,
@@ -110,7 +118,8 @@ impl BudgetGuard {
                 }),
                 Ok((Err(spent), _)) => {
                     self.settle(svc, hold, 0);
-                    let message = budget.exceeded_message(spent.spent + spent.held, worst);
+                    let used = spent.spent.saturating_add(spent.held);
+                    let message = budget.exceeded_message(used, worst);
                     return Err(GatewayError::BudgetExceeded(message));
                 }
                 Err(e) => {

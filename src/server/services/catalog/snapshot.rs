@@ -68,6 +68,12 @@ impl Catalog {
     }
 
     /// Looked up by reference: every request asks, custom or not.
+    /// Whether `requested` names anything this tenant can call: the
+    /// ledger keeps only such names, so made-up ones cannot mint rows.
+    pub fn knows(&self, tenant_id: &str, requested: &str) -> bool {
+        self.custom(tenant_id, requested).is_some() || self.resolve(tenant_id, requested).is_some()
+    }
+
     pub fn custom(&self, tenant_id: &str, requested: &str) -> Option<Arc<CustomRoute>> {
         self.custom.get(tenant_id)?.get(requested).cloned()
     }

@@ -1,0 +1,194 @@
+//! Issue 21, money under attack, on both backends: what a hostile tenant
+//! sends to get past a hard budget or to mint billing rows. Each test
+//! failed before its fix.
+
+use atrium::server::devtools::mock_upstream::MockOptions;
+use serde_json::{json, Value};
+
+use crate::budgets::hard_budget;
+use crate::common::TestApp;
+use crate::gateway::{setup, tenant_with_key};
+
+on_both_backends!(
+    an_overflowing_output_limit_is_refused_and_the_budget_holds,
+    every_choice_is_held,
+    the_larger_output_field_is_held,
+    made_up_model_names_share_one_ledger_name,
+    server_side_tools_are_refused,
+);
+
+/// One OpenAI-dialect request; its status and body.
+async fn send(app: &TestApp, key: &str, body: Value) -> (u16, Value) {
+    let r = crate::common::plain_client()
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn send_anthropic(app: &TestApp, key: &str, body: Value) -> (u16, Value) {
+    let r = crate::common::plain_client()
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", key)
+        .header("anthropic-version", "2023-06-01")
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn ask(model: &str, extra: Value) -> Value {
+    let mut body = json!({ "model": model, "messages": [{ "role": "user", "content": "hi" }] });
+    if let (Some(b), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(extra.clone());
+    }
+    body
+}
+
+fn assert_budget_refusal(status: u16, body: &Value) {
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "budget_exceeded", "{body}");
+}
+
+/// `max_tokens` near i64::MAX once wrapped the in-process sum, so that
+/// while it was in flight every other request passed: it is refused as
+/// more than the whole limit, holds nothing, and the budget keeps working.
+async fn an_overflowing_output_limit_is_refused_and_the_budget_holds(app: TestApp) -> TestApp {
+    setup(&app, MockOptions::default()).await;
+    let (tenant, key) = tenant_with_key(&app, "Overflow", 1_000, "eu-west").await;
+    hard_budget(&app, &tenant, 10_000).await; // $0.01
+    for max in [json!(9_000_000_000_000_000_000u64), json!(u64::MAX)] {
+        let (status, body) = send(&app, &key, ask("gpt-mock", json!({ "max_tokens": max }))).await;
+        assert_budget_refusal(status, &body);
+        let message = body["error"]["message"].as_str().unwrap_or("");
+        assert!(message.contains("more than"), "{body}");
+        let big = json!({ "max_tokens": 1, "max_completion_tokens": max });
+        let (status, body) = send(&app, &key, ask("gpt-mock", big)).await;
+        assert_budget_refusal(status, &body);
+    }
+    let anthropic = ask(
+        "claude-mock",
+        json!({ "max_tokens": 9_000_000_000_000_000_000u64 }),
+    );
+    let (status, body) = send_anthropic(&app, &key, anthropic).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["type"], "budget_exceeded", "{body}");
+    // 1,600 output tokens at $15 per million is $0.024: more than the budget.
+    let (status, body) = send(&app, &key, ask("gpt-mock", json!({ "max_tokens": 1_600 }))).await;
+    assert_budget_refusal(status, &body);
+    // A small request still fits: nothing was left held.
+    let (status, body) = send(&app, &key, ask("gpt-mock", json!({ "max_tokens": 16 }))).await;
+    assert_eq!(status, 200, "{body}");
+    app
+}
+
+/// OpenAI bills every one of `n` choices: the hold covers them all.
+async fn every_choice_is_held(app: TestApp) -> TestApp {
+    setup(&app, MockOptions::default()).await;
+    let (tenant, key) = tenant_with_key(&app, "Choices", 1_000, "eu-west").await;
+    hard_budget(&app, &tenant, 100_000).await; // $0.10
+                                               // One choice of 4,096 tokens is about $0.06; 128 of them about $7.86.
+    let (status, body) = send(&app, &key, ask("gpt-mock", json!({ "max_tokens": 4096 }))).await;
+    assert_eq!(status, 200, "{body}");
+    let many = json!({ "max_tokens": 4096, "n": 128 });
+    let (status, body) = send(&app, &key, ask("gpt-mock", many)).await;
+    assert_budget_refusal(status, &body);
+    let two = json!({ "max_tokens": 4096, "n": 2 });
+    let (status, body) = send(&app, &key, ask("gpt-mock", two)).await;
+    assert_budget_refusal(status, &body);
+    for bad in [json!(1.5), json!(0), json!(129), json!("2")] {
+        let (status, body) = send(&app, &key, ask("gpt-mock", json!({ "n": bad }))).await;
+        assert_eq!(status, 400, "n = {bad}: {body}");
+    }
+    app
+}
+
+/// Providers (and the translation to OpenAI, and vLLM) honour
+/// `max_completion_tokens`: the larger of the two fields is held.
+async fn the_larger_output_field_is_held(app: TestApp) -> TestApp {
+    setup(&app, MockOptions::default()).await;
+    let (tenant, key) = tenant_with_key(&app, "Fields", 1_000, "eu-west").await;
+    hard_budget(&app, &tenant, 100_000).await; // $0.10
+    for fields in [
+        json!({ "max_tokens": 1, "max_completion_tokens": 64_000 }),
+        json!({ "max_completion_tokens": 1, "max_tokens": 64_000 }),
+        json!({ "max_completion_tokens": 64_000 }),
+    ] {
+        let (status, body) = send(&app, &key, ask("gpt-mock", fields.clone())).await;
+        assert_budget_refusal(status, &body);
+    }
+    let small = json!({ "max_tokens": 16, "max_completion_tokens": 32 });
+    let (status, body) = send(&app, &key, ask("gpt-mock", small)).await;
+    assert_eq!(status, 200, "{body}");
+    app
+}
+
+/// 150 made-up model names once made 150 usage groups, rollup rows and
+/// invoice slices: the ledger records one name for all of them, and the
+/// refusal still names what was asked for.
+async fn made_up_model_names_share_one_ledger_name(app: TestApp) -> TestApp {
+    setup(&app, MockOptions::default()).await;
+    let (tenant, key) = tenant_with_key(&app, "Names", 10_000, "eu-west").await;
+    for i in 0..150 {
+        let name = format!("made-up-{i}");
+        let (status, body) = send(&app, &key, ask(&name, json!({ "max_tokens": 8 }))).await;
+        assert_eq!(status, 404, "{body}");
+        let message = body["error"]["message"].as_str().unwrap_or("");
+        assert!(message.contains(&name), "{body}");
+    }
+    let (status, body) = send(&app, &key, ask("gpt-mock", json!({ "max_tokens": 8 }))).await;
+    assert_eq!(status, 200, "{body}");
+    app.running.gateway.ledger.flush().await;
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT model FROM usage_events WHERE tenant_id = $1 ORDER BY model",
+    )
+    .bind(tenant.to_string())
+    .fetch_all(&app.svc.db.pool)
+    .await
+    .expect("names");
+    assert_eq!(names, vec!["(unknown model)", "gpt-mock"]);
+    let hours: i64 =
+        sqlx::query_scalar("SELECT COUNT(DISTINCT model) FROM usage_hourly WHERE tenant_id = $1")
+            .bind(tenant.to_string())
+            .fetch_one(&app.svc.db.pool)
+            .await
+            .expect("rollups");
+    assert!(hours <= 2, "{hours} model groups in the rollups");
+    app
+}
+
+/// Server-side tools add tokens and per-use fees no hold bounds: refused
+/// in both dialects, naming the tool.
+async fn server_side_tools_are_refused(app: TestApp) -> TestApp {
+    setup(&app, MockOptions::default()).await;
+    let (_, key) = tenant_with_key(&app, "Tools", 1_000, "eu-west").await;
+    let search = json!({ "max_tokens": 64, "tools": [
+        { "type": "web_search_20250305", "name": "web_search", "max_uses": 5 }
+    ]});
+    let (status, body) = send_anthropic(&app, &key, ask("claude-mock", search)).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("web_search_20250305")));
+    for extra in [
+        json!({ "max_tokens": 64, "tools": [{ "type": "code_execution_20250522", "name": "x" }] }),
+        json!({ "max_tokens": 64, "mcp_servers": [{ "type": "url", "url": "https://example.com", "name": "m" }] }),
+    ] {
+        let (status, body) = send_anthropic(&app, &key, ask("claude-mock", extra)).await;
+        assert_eq!(status, 400, "{body}");
+    }
+    let options = json!({ "web_search_options": {} });
+    let (status, body) = send(&app, &key, ask("gpt-mock", options)).await;
+    assert_eq!(status, 400, "{body}");
+    let function = json!({ "tools": [{ "type": "function", "function": { "name": "f" } }] });
+    let (status, body) = send(&app, &key, ask("gpt-mock", function)).await;
+    assert_eq!(status, 200, "a plain function tool is the client's: {body}");
+    app
+}
