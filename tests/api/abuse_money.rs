@@ -15,6 +15,7 @@ on_both_backends!(
     the_larger_output_field_is_held,
     made_up_model_names_share_one_ledger_name,
     server_side_tools_are_refused,
+    priced_flag_evaluations_are_held_against_hard_budgets,
 );
 
 /// One OpenAI-dialect request; its status and body.
@@ -190,5 +191,55 @@ async fn server_side_tools_are_refused(app: TestApp) -> TestApp {
     let function = json!({ "tools": [{ "type": "function", "function": { "name": "f" } }] });
     let (status, body) = send(&app, &key, ask("gpt-mock", function)).await;
     assert_eq!(status, 200, "a plain function tool is the client's: {body}");
+    app
+}
+
+/// OFREP evaluations are priced in the ledger: a hard budget holds them
+/// like completions, so bulk calls cannot spend past it.
+async fn priced_flag_evaluations_are_held_against_hard_budgets(app: TestApp) -> TestApp {
+    use atrium::domain::flag::{Flag, FlagKey};
+    use atrium::server::services::catalog::{self, prices};
+    use atrium::server::services::flags::{self, Scope};
+    use atrium::server::services::Actor;
+    let admin = Actor::system("test");
+    let (tenant, key) = tenant_with_key(&app, "Evaluations", 10_000, "eu-west").await;
+    for name in ["one", "two", "three"] {
+        let flag = Flag::boolean(FlagKey::parse(name).expect("key"), name);
+        flags::create(&app.svc, &admin, &Scope::Tenant(tenant.clone()), flag)
+            .await
+            .expect("flag");
+    }
+    prices::set_evaluation(&app.svc, &admin, 1_000, None)
+        .await
+        .expect("price"); // $0.001 an evaluation
+    hard_budget(&app, &tenant, 10_000).await; // $0.01: ten evaluations
+    let now = atrium::domain::time::now_millis;
+    for _ in 0..100 {
+        let snap = catalog::snapshot(&app.svc);
+        if snap.evaluation_prices.at(now()).map(|v| v.price) == Some(1_000) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let bulk = "/ofrep/v1/evaluate/flags";
+    let context = r#"{"context":{"targetingKey":"u1"}}"#;
+    let mut answered = 0;
+    for _ in 0..5 {
+        let (status, body, _) = crate::flags::ofrep(&app, &key, bulk, context).await;
+        match status {
+            200 => answered += 1,
+            429 => assert!(body.to_string().contains("budget_exceeded"), "{body}"),
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(
+        answered, 3,
+        "three bulk calls of three evaluations fit in ten"
+    );
+    let one = "/ofrep/v1/evaluate/flags/one";
+    assert_eq!(crate::flags::ofrep(&app, &key, one, context).await.0, 200);
+    assert_eq!(crate::flags::ofrep(&app, &key, one, context).await.0, 429);
+    let spent = crate::budgets::spent(&app, &tenant).await;
+    assert_eq!(spent, 10_000, "ten evaluations, never more");
     app
 }

@@ -31,7 +31,7 @@ on_both_backends!(
 );
 
 /// The catalog's price for both mock models ($3 / $15 per million).
-fn price() -> Price {
+pub(crate) fn price() -> Price {
     Price {
         input_per_mtok: parse_usd("p", "3").expect("price"),
         output_per_mtok: parse_usd("p", "15").expect("price"),

@@ -9,6 +9,7 @@ mod common;
 
 mod abuse;
 mod abuse_audit;
+mod abuse_leaving;
 mod abuse_money;
 mod abuse_stream;
 mod budget_leases;
@@ -43,6 +44,7 @@ fn main() -> std::process::ExitCode {
     let trials: Vec<_> = [
         abuse::trials(),
         abuse_audit::trials(),
+        abuse_leaving::trials(),
         abuse_money::trials(),
         abuse_stream::trials(),
         budget_leases::trials(),

@@ -232,9 +232,13 @@ impl CompletionRequest {
             .max_output_tokens()
             .unwrap_or(DEFAULT_OUTPUT_TOKENS)
             .clamp(1, MAX_OUTPUT_TOKENS);
-        (self.body_bytes as i64 / 4)
-            .max(1)
+        self.input_estimate()
             .saturating_add(output.saturating_mul(self.choices()))
+    }
+
+    /// The input's tokens, guessed at about four bytes a token.
+    pub fn input_estimate(&self) -> i64 {
+        (i64::try_from(self.body_bytes).unwrap_or(i64::MAX) / 4).max(1)
     }
 
     /// The most the provider can bill for this request in tokens, with

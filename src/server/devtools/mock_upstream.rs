@@ -38,6 +38,10 @@ pub struct MockOptions {
     /// a value can be split anywhere (0: by word).
     #[arg(long, default_value_t = 0)]
     pub stream_piece_chars: usize,
+    /// Report no token usage at all (a provider that omits it), so the
+    /// gateway's floor for unreported usage can be tested.
+    #[arg(long)]
+    pub omit_usage: bool,
     /// Which engine to be: a provider speaking both vendors' formats, or a
     /// vLLM-compatible engine with runtime LoRA loading.
     #[arg(long, value_enum, default_value_t = MockKind::Provider)]
@@ -326,11 +330,11 @@ pub(super) async fn openai(
         None => frames.extend(p.reply.iter().map(|w| chunk(json!({ "content": w }), Value::Null))),
     }
     frames.push(chunk(json!({}), json!(finish)));
-    if body
+    let wants_usage = body
         .pointer("/stream_options/include_usage")
         .and_then(Value::as_bool)
-        == Some(true)
-    {
+        == Some(true);
+    if wants_usage && !m.opts.omit_usage {
         frames.push(format!(
             "data: {}\n\n",
             json!({ "id": id, "object": "chat.completion.chunk",

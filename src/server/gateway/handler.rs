@@ -26,11 +26,27 @@ use crate::server::services::custom_models::{self, routes::CustomRoute};
 use crate::server::services::{self, catalog, flags};
 
 pub async fn messages(State(gw): State<Gateway>, req: Request) -> Response {
-    complete(gw, Dialect::Anthropic, req).await
+    detached(gw, Dialect::Anthropic, req).await
 }
 
 pub async fn chat_completions(State(gw): State<Gateway>, req: Request) -> Response {
-    complete(gw, Dialect::OpenAi, req).await
+    detached(gw, Dialect::OpenAi, req).await
+}
+
+/// Runs the request in a task of its own, so a client that hangs up while
+/// the provider works does not cancel it: the provider bills the answer it
+/// generates, so the answer is awaited and settled at its real usage (a
+/// stream's body is covered by its `Relay` instead).
+async fn detached(gw: Gateway, dialect: Dialect, req: Request) -> Response {
+    use tracing::Instrument;
+    let task = complete(gw, dialect, req).instrument(tracing::Span::current());
+    match tokio::spawn(task).await {
+        Ok(res) => res,
+        Err(e) => {
+            tracing::error!(error = %e, "a completion task failed");
+            GatewayError::Internal("the request failed".into()).into_dialect(dialect, "")
+        }
+    }
 }
 
 /// `/metrics` on the public listener: only with `ATRIUM_METRICS_TOKEN`
@@ -194,7 +210,7 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
         forward::body_for(&request, d)
     })
     .await?;
-    settle.called(&answer.provider().name);
+    settle.called(&answer.provider().name, request.input_estimate());
     metrics::histogram!("atrium_upstream_seconds", "provider" => answer.provider().name.clone())
         .record(answer.upstream_latency.as_secs_f64());
     Ok(Called {

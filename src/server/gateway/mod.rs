@@ -17,6 +17,7 @@ pub mod handler;
 pub mod ledger;
 pub mod metrics;
 pub mod ofrep;
+mod relay;
 pub mod route;
 pub mod settle;
 pub mod sse;

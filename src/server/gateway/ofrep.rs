@@ -13,8 +13,10 @@ use sha2::{Digest, Sha256};
 
 use std::time::Instant;
 
+use super::budget::Hold;
 use super::error::GatewayError;
 use super::{authenticate, Gateway};
+use crate::domain::completion::ErrorKind;
 use crate::domain::flag::Context;
 use crate::domain::pii::Classification;
 use crate::domain::policy::Action;
@@ -86,21 +88,77 @@ async fn context(req: Request) -> Result<Context, (&'static str, String)> {
 }
 
 /// Evaluations are usage of their own kind: one ledger row per request,
-/// counting the flags it evaluated (never tokens), so billing can price them.
+/// counting the flags it evaluated (never tokens), so billing can price
+/// them. Priced evaluations are held against hard budgets like
+/// completions: evaluation is pure, so the count is known before the
+/// answer leaves, and a request a hard budget cannot cover is refused.
 struct Meter {
     request_id: String,
     started: Instant,
+    /// The price of one evaluation in force when the request came.
+    price: i64,
+    created_at: i64,
 }
 
 impl Meter {
-    fn new(req: &Request) -> Meter {
+    fn new(gw: &Gateway, req: &Request) -> Meter {
         let request_id = req
             .extensions()
             .get::<RequestId>()
             .map_or_else(RequestId::fresh_string, |id| id.0.clone());
+        let created_at = now_millis();
+        let price = crate::server::services::catalog::snapshot(&gw.svc)
+            .evaluation_prices
+            .at(created_at)
+            .map_or(0, |v| v.price);
         Meter {
             request_id,
             started: Instant::now(),
+            price,
+            created_at,
+        }
+    }
+
+    /// Holds what `units` evaluations cost against the budgets that apply.
+    async fn hold(
+        &self,
+        gw: &Gateway,
+        auth: &Authenticated,
+        units: usize,
+    ) -> Result<Hold, GatewayError> {
+        let worst = units_cost(units as i64, self.price);
+        if worst == 0 || gw.svc.budgets.is_empty() {
+            return Ok(Hold::default());
+        }
+        let budgets = gw.svc.budgets.applying(&auth.tenant.id, &auth.api_key.id);
+        if budgets.is_empty() {
+            return Ok(Hold::default());
+        }
+        gw.budgets
+            .reserve(&gw.svc, budgets, &self.request_id, worst)
+            .await
+    }
+
+    /// Answers `res` for `units` evaluations once they are held, or the
+    /// budget's refusal; records either in the ledger.
+    async fn charge(
+        self,
+        gw: &Gateway,
+        auth: &Authenticated,
+        units: usize,
+        res: Response,
+    ) -> Response {
+        match self.hold(gw, auth, units).await {
+            Ok(hold) => {
+                let cost = units_cost(units as i64, self.price);
+                let res = self.record(gw, auth, units, res, None).await;
+                gw.budgets.settle(&gw.svc, hold, cost);
+                res
+            }
+            Err(e) => {
+                let kind = e.kind();
+                self.record(gw, auth, 0, refused(e), Some(kind)).await
+            }
         }
     }
 
@@ -110,13 +168,8 @@ impl Meter {
         auth: &Authenticated,
         units: usize,
         res: Response,
+        error_type: Option<ErrorKind>,
     ) -> Response {
-        let created_at = now_millis();
-        // Priced as metered, with the version in force now, like tokens.
-        let price = crate::server::services::catalog::snapshot(&gw.svc)
-            .evaluation_prices
-            .at(created_at)
-            .map_or(0, |v| v.price);
         let event = UsageEvent {
             request_id: self.request_id,
             tenant_id: auth.tenant.id.clone(),
@@ -131,11 +184,11 @@ impl Meter {
             output_tokens: 0,
             cache_read_tokens: 0,
             cache_write_tokens: 0,
-            cost_micros: units_cost(units as i64, price),
+            cost_micros: units_cost(units as i64, self.price),
             latency_ms: self.started.elapsed().as_millis() as i64,
             status: res.status().as_u16(),
-            error_type: None,
-            created_at,
+            error_type,
+            created_at: self.created_at,
             policy_action: Action::Allow,
             classification: Classification::Public,
         };
@@ -161,13 +214,13 @@ pub async fn evaluate_one(
         Ok(a) => a,
         Err(res) => return res,
     };
-    let meter = Meter::new(&req);
+    let meter = Meter::new(&gw, &req);
     let ctx = match context(req).await {
         Ok(c) => c,
         Err((code, details)) => {
             let body = json!({ "key": key, "errorCode": code, "errorDetails": details });
             return meter
-                .record(&gw, &auth, 0, reply(StatusCode::BAD_REQUEST, body))
+                .record(&gw, &auth, 0, reply(StatusCode::BAD_REQUEST, body), None)
                 .await;
         }
     };
@@ -176,7 +229,7 @@ pub async fn evaluate_one(
         Err(e @ EvalError::NotFound) => (0, reply(StatusCode::NOT_FOUND, failure(&key, e))),
         Err(e) => (1, reply(StatusCode::BAD_REQUEST, failure(&key, e))),
     };
-    meter.record(&gw, &auth, units, res).await
+    meter.charge(&gw, &auth, units, res).await
 }
 
 pub async fn evaluate_all(State(gw): State<Gateway>, req: Request) -> Response {
@@ -184,20 +237,20 @@ pub async fn evaluate_all(State(gw): State<Gateway>, req: Request) -> Response {
         Ok(a) => a,
         Err(res) => return res,
     };
-    let meter = Meter::new(&req);
+    let meter = Meter::new(&gw, &req);
     let unchanged = req.headers().get(header::IF_NONE_MATCH).cloned();
     let ctx = match context(req).await {
         Ok(c) => c,
         Err((code, details)) => {
             let body = json!({ "errorCode": code, "errorDetails": details });
             return meter
-                .record(&gw, &auth, 0, reply(StatusCode::BAD_REQUEST, body))
+                .record(&gw, &auth, 0, reply(StatusCode::BAD_REQUEST, body), None)
                 .await;
         }
     };
     let results = flags::tenant_flags(&gw.svc, &auth.tenant.id, &ctx);
     let res = bulk(&results, unchanged.as_ref());
-    meter.record(&gw, &auth, results.len(), res).await
+    meter.charge(&gw, &auth, results.len(), res).await
 }
 
 /// The bulk answer, or 304 when the caller's ETag still holds.

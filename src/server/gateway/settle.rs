@@ -45,6 +45,11 @@ pub struct Settlement {
     reserved: i64,
     /// Usage known so far; a stream updates it as events arrive.
     tokens: TokenCounts,
+    /// The input estimate, billed when a provider that was called reports
+    /// no usage (see `billed`).
+    input_floor: i64,
+    /// Frames of a streamed answer that reached the client.
+    delivered: i64,
     /// What the request holds against its budgets.
     hold: Option<Hold>,
     done: bool,
@@ -68,6 +73,8 @@ impl Settlement {
             classification: Classification::Public,
             reserved: 0,
             tokens: TokenCounts::default(),
+            input_floor: 0,
+            delivered: 0,
             hold: None,
             done: false,
         }
@@ -117,12 +124,40 @@ impl Settlement {
         self.hold = Some(hold);
     }
 
-    pub fn called(&mut self, provider: &str) {
+    /// A provider answered; `input_estimate` is what its input is billed
+    /// at if it never says.
+    pub fn called(&mut self, provider: &str, input_estimate: i64) {
         self.provider = Some(provider.to_string());
+        self.input_floor = input_estimate.max(1);
     }
 
     pub fn used(&mut self, tokens: TokenCounts) {
         self.tokens = tokens;
+    }
+
+    /// Frames of a streamed answer that have reached the client.
+    pub fn delivered(&mut self, frames: i64) {
+        self.delivered = frames;
+    }
+
+    /// What the request is billed for: the usage its provider reported.
+    /// A provider that answered but reported no input (a stream left
+    /// before its last chunk, a provider that omits usage) is billed the
+    /// input estimate; output is never less than the frames delivered when
+    /// the answer did not end normally or reported no output (each frame
+    /// carried at most one event, most of them a token or more).
+    fn billed(&self, status: u16) -> TokenCounts {
+        let mut t = self.tokens;
+        if self.provider.is_none() {
+            return t;
+        }
+        if t.input == 0 && t.cache_read == 0 && t.cache_write == 0 {
+            t.input = self.input_floor;
+        }
+        if status != 200 || t.output == 0 {
+            t.output = t.output.max(self.delivered);
+        }
+        t
     }
 
     /// Ends an answered request: settles and records it, waiting for room
@@ -154,6 +189,7 @@ impl Settlement {
         if std::mem::replace(&mut self.done, true) {
             return None;
         }
+        self.tokens = self.billed(status);
         self.settle_reservation();
         self.observe(status);
         let cost_micros = request_cost(&self.price, &self.tokens, status < 400);

@@ -1,7 +1,8 @@
 //! A streamed answer: the provider's server-sent events, translated to the
 //! client's dialect as they arrive, with an idle timeout per event. The
-//! `Settlement` travels with the stream, so a client that hangs up
-//! mid-stream is still accounted (dropped with the stream, as 499).
+//! `Settlement` travels with the stream in a `Relay`, so a client that
+//! hangs up mid-stream is still accounted: the relay reads the provider's
+//! answer to its end for the usage it reports, and settles it as 499.
 //! Under response rules a [`StreamGuard`] redacts the text as it passes,
 //! or ends the stream with the dialect's error event when a rule blocks.
 
@@ -10,12 +11,12 @@ use std::convert::Infallible;
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
-use futures::StreamExt;
 
 use super::dialect::Dialect;
 use super::handler::{finish_headers, Called};
+use super::relay::{Read, Reading, Relay, Upstream};
 use super::settle::Settlement;
-use super::sse::{encode, SseParser};
+use super::sse::encode;
 use super::stream_guard::{Blocked, StreamGuard};
 use super::translate::stream::{
     AnthropicPassthrough, AnthropicToOpenAi, OpenAiPassthrough, OpenAiToAnthropic, StreamTranslator,
@@ -49,10 +50,10 @@ fn translator(
     }
 }
 
-pub async fn respond(gw: &Gateway, mut settle: Settlement, called: Called) -> Response {
+pub async fn respond(gw: &Gateway, settle: Settlement, called: Called) -> Response {
     let dialect = settle.dialect();
     let provider = Dialect::of(called.answer.provider().kind);
-    let mut translator = translator(
+    let translator = translator(
         dialect,
         provider,
         settle.model(),
@@ -69,42 +70,47 @@ pub async fn respond(gw: &Gateway, mut settle: Settlement, called: Called) -> Re
     let mut guard = rules.map(|r| StreamGuard::new(dialect, r));
     let gw = gw.clone();
     let audit_request_id = request_id.clone();
-    let mut upstream = called.answer.response.bytes_stream();
+    let upstream: Upstream = Box::pin(called.answer.response.bytes_stream());
+    let mut relay = Relay::new(Reading::new(upstream, translator, idle, settle));
     let body = async_stream::stream! {
-        let mut parser = SseParser::default();
+        let Some(r) = relay.get() else { return };
         let mut failure: Option<ErrorKind> = None;
         let mut blocked = false;
         'read: loop {
-            match tokio::time::timeout(idle, upstream.next()).await {
-                Ok(Some(Ok(bytes))) => {
-                    for ev in parser.push(&bytes) {
-                        match guarded(&mut guard, translator.on_event(&ev)) {
-                            Ok(frames) => for frame in frames {
-                                yield Ok::<Bytes, Infallible>(Bytes::from(frame));
-                            },
+            match r.read().await {
+                Read::Events(events) => {
+                    for ev in events {
+                        match guarded(&mut guard, r.translator.on_event(&ev)) {
+                            Ok(frames) => {
+                                r.sent(frames.len());
+                                for frame in frames {
+                                    yield Ok::<Bytes, Infallible>(Bytes::from(frame));
+                                }
+                            }
                             Err(Blocked) => { blocked = true; break 'read; }
                         }
                     }
-                    settle.used(translator.usage());
+                    r.observe();
                 }
-                Ok(Some(Err(_))) => { failure = Some(ErrorKind::Upstream); break; }
-                Ok(None) => break,
-                Err(_) => { failure = Some(ErrorKind::Timeout); break; }
+                Read::Ended => break,
+                Read::Failed(kind) => { failure = Some(kind); break; }
             }
         }
         let mut tail = Vec::new();
-        if let Some(ev) = parser.finish().filter(|_| !blocked) {
-            tail = translator.on_event(&ev);
+        if let Some(ev) = r.last_event().filter(|_| !blocked) {
+            tail = r.translator.on_event(&ev);
         }
-        settle.used(translator.usage());
-        let failure = failure.or((!blocked && !translator.completed()).then_some(ErrorKind::Upstream));
+        let failure = failure.or((!blocked && !r.translator.completed()).then_some(ErrorKind::Upstream));
         if failure.is_none() && !blocked {
-            tail.extend(translator.finish());
+            tail.extend(r.translator.finish());
         }
         match guarded(&mut guard, tail) {
-            Ok(frames) => for frame in frames {
-                yield Ok(Bytes::from(frame));
-            },
+            Ok(frames) => {
+                r.sent(frames.len());
+                for frame in frames {
+                    yield Ok(Bytes::from(frame));
+                }
+            }
             Err(Blocked) => blocked = true,
         }
         if let Some(g) = &guard {
@@ -121,7 +127,11 @@ pub async fn respond(gw: &Gateway, mut settle: Settlement, called: Called) -> Re
             yield Ok(Bytes::from(encode(event, &err.to_string())));
         }
         let status = if blocked { 403 } else if failure.is_some() { 502 } else { 200 };
-        settle.finish(status, failure.or(blocked.then_some(ErrorKind::Permission))).await;
+        r.observe();
+        // Taken back before the last await: nothing is left to drain.
+        if let Some(reading) = relay.finish() {
+            reading.settle.finish(status, failure.or(blocked.then_some(ErrorKind::Permission))).await;
+        }
     };
     let mut res = Response::new(Body::from_stream(body));
     *res.status_mut() = StatusCode::OK;

@@ -1,0 +1,151 @@
+//! What a streamed answer reads and accounts, apart from what it sends: the
+//! provider's byte stream, the SSE parser, the translator that observes
+//! usage, and the request's `Settlement`.
+//!
+//! A client that hangs up before the end must not make the answer free:
+//! OpenAI-kind providers (vLLM pools too) report usage only in the last
+//! chunk, and the provider bills what it generated. So when the stream is
+//! dropped early, the relay moves into a task of its own that reads the
+//! provider's answer to its end (each event within the provider's timeout,
+//! all of it within `DRAIN_LIMIT`), keeping the budget hold until then,
+//! and settles at the usage the provider reported. A provider that reports
+//! none is charged what was delivered: the frames that left, and never less
+//! than the input estimate (`Settlement::delivered`).
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use futures::{Stream, StreamExt};
+
+use super::settle::Settlement;
+use super::sse::{SseEvent, SseParser};
+use super::translate::stream::StreamTranslator;
+use crate::domain::completion::ErrorKind;
+
+/// The longest a relay keeps reading for a client that has left.
+const DRAIN_LIMIT: Duration = Duration::from_secs(600);
+
+pub type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// How one read from the provider ended.
+pub enum Read {
+    Events(Vec<SseEvent>),
+    Ended,
+    Failed(ErrorKind),
+}
+
+pub struct Reading {
+    upstream: Upstream,
+    parser: SseParser,
+    pub translator: Box<dyn StreamTranslator>,
+    idle: Duration,
+    /// Frames that reached the client so far.
+    delivered: i64,
+    pub settle: Settlement,
+}
+
+impl Reading {
+    pub fn new(
+        upstream: Upstream,
+        translator: Box<dyn StreamTranslator>,
+        idle: Duration,
+        settle: Settlement,
+    ) -> Self {
+        Self {
+            upstream,
+            parser: SseParser::default(),
+            translator,
+            idle,
+            delivered: 0,
+            settle,
+        }
+    }
+
+    /// The next events from the provider, within the idle timeout.
+    pub async fn read(&mut self) -> Read {
+        self.read_within(self.idle).await
+    }
+
+    async fn read_within(&mut self, wait: Duration) -> Read {
+        match tokio::time::timeout(wait, self.upstream.next()).await {
+            Ok(Some(Ok(bytes))) => Read::Events(self.parser.push(&bytes)),
+            Ok(Some(Err(_))) => Read::Failed(ErrorKind::Upstream),
+            Ok(None) => Read::Ended,
+            Err(_) => Read::Failed(ErrorKind::Timeout),
+        }
+    }
+
+    /// What is left in the parser once the provider has ended.
+    pub fn last_event(&mut self) -> Option<SseEvent> {
+        self.parser.finish()
+    }
+
+    /// Counts frames as they leave for the client.
+    pub fn sent(&mut self, frames: usize) {
+        self.delivered = self.delivered.saturating_add(frames as i64);
+        self.observe();
+    }
+
+    /// Passes what is known so far to the settlement.
+    pub fn observe(&mut self) {
+        self.settle.used(self.translator.usage());
+        self.settle.delivered(self.delivered);
+    }
+
+    /// Reads the rest of an answer nobody is reading any more, for its
+    /// usage, then settles it as closed by the client.
+    async fn drain(mut self) {
+        let deadline = tokio::time::Instant::now() + DRAIN_LIMIT;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.read_within(self.idle.min(left)).await {
+                Read::Events(events) => {
+                    for ev in events {
+                        self.translator.on_event(&ev);
+                    }
+                }
+                Read::Ended | Read::Failed(_) => break,
+            }
+        }
+        if let Some(ev) = self.parser.finish() {
+            self.translator.on_event(&ev);
+        }
+        self.observe();
+        self.settle.finish(499, Some(ErrorKind::ClientClosed)).await;
+    }
+}
+
+/// Owns a `Reading` while its stream is read; dropped before `finish`
+/// took it back (the client hung up), it hands the reading to a task that
+/// drains the provider's answer.
+pub struct Relay(Option<Reading>);
+
+impl Relay {
+    pub fn new(reading: Reading) -> Self {
+        Self(Some(reading))
+    }
+
+    pub fn get(&mut self) -> Option<&mut Reading> {
+        self.0.as_mut()
+    }
+
+    /// The reading back, at the stream's natural end.
+    pub fn finish(&mut self) -> Option<Reading> {
+        self.0.take()
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let Some(mut reading) = self.0.take() else {
+            return;
+        };
+        reading.observe();
+        // Outside a runtime (never on the serving path) the settlement's
+        // own drop still records what is known.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(reading.drain());
+        }
+    }
+}
