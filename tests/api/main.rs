@@ -12,6 +12,7 @@ mod abuse_audit;
 mod abuse_leaving;
 mod abuse_money;
 mod abuse_stream;
+mod abuse_stream_fields;
 mod budget_leases;
 mod budget_media;
 mod budget_webhooks;
@@ -47,6 +48,7 @@ fn main() -> std::process::ExitCode {
         abuse_leaving::trials(),
         abuse_money::trials(),
         abuse_stream::trials(),
+        abuse_stream_fields::trials(),
         budget_leases::trials(),
         budget_media::trials(),
         budget_webhooks::trials(),

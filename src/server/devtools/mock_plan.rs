@@ -51,12 +51,7 @@ pub(super) fn plan(
             .map(|m| words(&text_of(m.get("content").unwrap_or(&Value::Null))))
             .sum::<i64>())
     .max(1);
-    let last_user = messages
-        .iter()
-        .rev()
-        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
-        .map(|m| text_of(m.get("content").unwrap_or(&Value::Null)))
-        .unwrap_or_default();
+    let last_user = last_user(&messages);
     let last_is_tool_result = messages.last().is_some_and(|m| {
         m.get("role").and_then(Value::as_str) == Some("tool")
             || m.pointer("/content/0/type").and_then(Value::as_str) == Some("tool_result")
@@ -112,4 +107,35 @@ pub(super) fn strings(v: Option<&Value>) -> Vec<String> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// A tool call's arguments as the stream sends them: in pieces of `n`
+/// characters like the text (`n` = 0: whole).
+pub(super) fn argument_pieces(input: &Value, n: usize) -> Vec<String> {
+    repiece(vec![input.to_string()], n)
+}
+
+/// What a reasoning model thinks before it answers: the question again,
+/// so tests can see a value in a thinking or reasoning stream.
+pub(super) fn thoughts(body: &Value, n: usize) -> Vec<String> {
+    let asked = body.pointer("/thinking/type").and_then(Value::as_str) == Some("enabled")
+        || body.get("reasoning_effort").is_some_and(Value::is_string);
+    if !asked {
+        return Vec::new();
+    }
+    let messages = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    let words = format!("the user wrote: {}", last_user(messages));
+    repiece(words.split_inclusive(' ').map(str::to_string).collect(), n)
+}
+
+fn last_user(messages: &[Value]) -> String {
+    messages
+        .iter()
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        .map(|m| text_of(m.get("content").unwrap_or(&Value::Null)))
+        .unwrap_or_default()
 }

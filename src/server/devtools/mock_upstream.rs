@@ -18,7 +18,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use super::mock_plan::{plan, repiece, strings, text_of, words};
+use super::mock_plan::{argument_pieces, plan, repiece, strings, text_of, thoughts, words};
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct MockOptions {
@@ -219,13 +219,16 @@ async fn anthropic(State(m): State<Mock>, headers: HeaderMap, Json(body): Json<V
         Some((name, input)) => {
             frames.push(ev("content_block_start", json!({ "type": "content_block_start", "index": 0,
                 "content_block": { "type": "tool_use", "id": format!("toolu_{id}"), "name": name, "input": {} } })));
-            frames.push(ev(
-                "content_block_delta",
-                json!({ "type": "content_block_delta", "index": 0,
-                "delta": { "type": "input_json_delta", "partial_json": input.to_string() } }),
-            ));
+            for piece in argument_pieces(input, m.opts.stream_piece_chars) {
+                frames.push(ev(
+                    "content_block_delta",
+                    json!({ "type": "content_block_delta", "index": 0,
+                    "delta": { "type": "input_json_delta", "partial_json": piece } }),
+                ));
+            }
         }
         None => {
+            frames.extend(thinking_frames(&body, m.opts.stream_piece_chars));
             frames.push(ev(
                 "content_block_start",
                 json!({ "type": "content_block_start", "index": 0,
@@ -324,10 +327,30 @@ pub(super) async fn openai(
         json!({ "role": "assistant", "content": "" }),
         Value::Null,
     )];
-    match &call {
-        Some(c) => frames.push(chunk(json!({ "tool_calls": [{ "index": 0, "id": c["id"], "type": "function",
-            "function": { "name": c["function"]["name"], "arguments": c["function"]["arguments"] } }] }), Value::Null)),
-        None => frames.extend(p.reply.iter().map(|w| chunk(json!({ "content": w }), Value::Null))),
+    let n = m.opts.stream_piece_chars;
+    match (&call, &p.tool) {
+        (Some(c), Some((_, input))) => {
+            frames.push(chunk(
+                json!({ "tool_calls": [{ "index": 0, "id": c["id"], "type": "function",
+                "function": { "name": c["function"]["name"], "arguments": "" } }] }),
+                Value::Null,
+            ));
+            frames.extend(argument_pieces(input, n).into_iter().map(|a| {
+                chunk(
+                    json!({ "tool_calls": [{ "index": 0, "function": { "arguments": a } }] }),
+                    Value::Null,
+                )
+            }));
+        }
+        _ => {
+            let thought = thoughts(&body, n).into_iter();
+            frames.extend(thought.map(|t| chunk(json!({ "reasoning_content": t }), Value::Null)));
+            frames.extend(
+                p.reply
+                    .iter()
+                    .map(|w| chunk(json!({ "content": w }), Value::Null)),
+            );
+        }
     }
     frames.push(chunk(json!({}), json!(finish)));
     let wants_usage = body
@@ -343,4 +366,37 @@ pub(super) async fn openai(
     }
     frames.push("data: [DONE]\n\n".to_string());
     sse_response(frames, m.opts.stream_chunk_delay_ms)
+}
+
+/// A thinking block before the text when the request enables thinking:
+/// its deltas, a signature, its end. The text block keeps index 0, so
+/// the thinking block takes index 1 (any index is valid to clients).
+fn thinking_frames(body: &Value, n: usize) -> Vec<String> {
+    let pieces = thoughts(body, n);
+    if pieces.is_empty() {
+        return Vec::new();
+    }
+    let ev = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
+    let mut frames = vec![ev(
+        "content_block_start",
+        json!({ "type": "content_block_start",
+        "index": 1, "content_block": { "type": "thinking", "thinking": "", "signature": "" } }),
+    )];
+    for t in pieces {
+        frames.push(ev(
+            "content_block_delta",
+            json!({ "type": "content_block_delta",
+            "index": 1, "delta": { "type": "thinking_delta", "thinking": t } }),
+        ));
+    }
+    frames.push(ev(
+        "content_block_delta",
+        json!({ "type": "content_block_delta",
+        "index": 1, "delta": { "type": "signature_delta", "signature": "c2lnbmF0dXJl" } }),
+    ));
+    frames.push(ev(
+        "content_block_stop",
+        json!({ "type": "content_block_stop", "index": 1 }),
+    ));
+    frames
 }

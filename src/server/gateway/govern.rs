@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::audit_writer;
 use super::error::GatewayError;
+use super::vocabulary::Position;
 use super::Gateway;
 use crate::domain::audit::{AuditAction, AuditStatus};
 use crate::domain::flag::Capability;
@@ -14,21 +15,6 @@ use crate::domain::pii::{self, Classification};
 use crate::domain::policy::{self, Action, Decision, Direction, PolicyRule};
 use crate::server::services::api_keys::Authenticated;
 use crate::server::services::{flags, policies};
-
-/// Keys whose string values are the protocol's own vocabulary (a role, a
-/// block type, the model, a stop reason): not free text, and rewriting
-/// them would break the request. Every other string the provider
-/// receives, and every object key, is scanned (issue: fields outside
-/// `messages` reached the provider unscanned).
-const VOCABULARY: &[&str] = &[
-    "role",
-    "type",
-    "model",
-    "media_type",
-    "stop_reason",
-    "finish_reason",
-    "object",
-];
 
 /// The outcome for one request: its action, its most sensitive finding,
 /// and the refusal to answer with when the action is `block`.
@@ -102,6 +88,20 @@ pub async fn response(
         .map_err(|e| GatewayError::Internal(format!("encoding a redacted response: {e}")))
 }
 
+/// Scans one value (a streamed event) under `rules`, redacting in place;
+/// merges its decision into `overall` and returns its action.
+pub fn scan_value(
+    rules: &[PolicyRule],
+    direction: Direction,
+    v: &mut Value,
+    overall: &mut Decision,
+) -> Action {
+    let d = Walk::new(rules, direction).decide(v);
+    let action = d.action;
+    overall.merge(d);
+    action
+}
+
 /// One pass over a body: the rules, the direction, and what is left of
 /// the request's findings budget (shared by all its strings, so a body of
 /// many strings is bounded as one of few).
@@ -127,38 +127,39 @@ impl<'a> Walk<'a> {
     /// Classifies `body` and, when the rules redact something, rewrites it
     /// in a second pass (a block or allow leaves it untouched).
     fn decide(mut self, body: &mut Value) -> Decision {
-        self.value(body);
+        self.value(body, Position::Root);
         if self.overall.action == Action::Redact
             || (self.direction == Direction::Response && self.overall.action == Action::Block)
         {
             let mut rewrite = Walk::new(self.rules, self.direction);
             rewrite.rewrite = true;
-            rewrite.value(body);
+            rewrite.value(body, Position::Root);
         }
         self.overall
     }
 
-    fn value(&mut self, v: &mut Value) {
+    fn value(&mut self, v: &mut Value, at: Position) {
         match v {
             Value::String(s) => {
                 if let Some(redacted) = self.text(s) {
                     *s = redacted;
                 }
             }
-            Value::Array(items) => items.iter_mut().for_each(|item| self.value(item)),
-            Value::Object(map) => self.object(map),
+            Value::Array(items) => items.iter_mut().for_each(|item| self.value(item, at)),
+            Value::Object(map) => self.object(map, at),
             _ => {}
         }
     }
 
-    fn object(&mut self, map: &mut Map<String, Value>) {
+    /// Every key and value, but protocol vocabulary at its own positions.
+    fn object(&mut self, map: &mut Map<String, Value>, at: Position) {
         let mut renamed = Vec::new();
         for (k, v) in map.iter_mut() {
             if let Some(new_key) = self.text(k) {
                 renamed.push((k.clone(), new_key));
             }
-            if !(VOCABULARY.contains(&k.as_str()) && v.is_string()) {
-                self.value(v);
+            if !(v.is_string() && at.skips(k)) {
+                self.value(v, at.child(k));
             }
         }
         // Keys are forwarded too (metadata, tool schemas): redact them by renaming.

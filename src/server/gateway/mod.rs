@@ -27,6 +27,7 @@ pub mod streamed;
 mod tests;
 pub mod translate;
 pub mod upstream;
+mod vocabulary;
 pub mod whole;
 
 use std::sync::Arc;
