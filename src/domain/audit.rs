@@ -187,24 +187,11 @@ pub fn csv_line(e: &AuditEvent) -> String {
     ];
     let mut line = cells
         .iter()
-        .map(|c| csv_cell(c))
+        .map(|c| super::csv::cell(c))
         .collect::<Vec<_>>()
         .join(",");
     line.push('\n');
     line
-}
-
-fn csv_cell(c: &str) -> String {
-    let guarded = if c.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{c}")
-    } else {
-        c.to_string()
-    };
-    if guarded.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
-    }
 }
 
 #[cfg(test)]

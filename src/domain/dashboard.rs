@@ -229,6 +229,29 @@ mod tests {
         assert_eq!(Span::parse("").map(Span::as_str), Ok("30d"));
         assert!(Span::parse("1y").is_err());
     }
+
+    #[test]
+    fn the_usage_csv_defuses_formulas_in_model_names() {
+        let day = Day {
+            day: 0,
+            by_model: [("=HYPERLINK(\"x\",\"y\")".to_string(), (1_500_000, 7))].into(),
+        };
+        let usage = TenantUsage {
+            tenant_id: "t".into(),
+            tenant_name: "T".into(),
+            span: Span::parse("30d").expect("span"),
+            model: None,
+            key: None,
+            days: vec![day],
+            traffic: Vec::new(),
+            burn: None,
+            models: Vec::new(),
+            keys: Vec::new(),
+        };
+        let csv = usage.to_csv();
+        assert!(csv.contains(",\"'=HYPERLINK("), "{csv}");
+        assert!(!csv.contains(",=HYPERLINK"), "{csv}");
+    }
 }
 
 /// A tenant's Usage page: what the filters (`span`, `model`, `key`) select.
@@ -257,7 +280,7 @@ impl TenantUsage {
                 out.push_str(&format!(
                     "{},{},{tokens},{}\n",
                     super::time::rfc3339(d.day).get(..10).unwrap_or_default(),
-                    model.replace([',', '"', '\n'], " "),
+                    super::csv::cell(model),
                     super::pricing::format_usd(*cost).trim_start_matches('$')
                 ));
             }

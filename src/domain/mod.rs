@@ -7,6 +7,7 @@ pub mod audit_search;
 pub mod budget;
 pub mod catalog;
 pub mod completion;
+pub mod csv;
 pub mod custom_model;
 pub mod dashboard;
 pub mod flag;

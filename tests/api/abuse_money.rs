@@ -16,6 +16,7 @@ on_both_backends!(
     made_up_model_names_share_one_ledger_name,
     server_side_tools_are_refused,
     priced_flag_evaluations_are_held_against_hard_budgets,
+    viewers_see_only_the_host_of_a_budget_webhook,
 );
 
 /// One OpenAI-dialect request; its status and body.
@@ -241,5 +242,49 @@ async fn priced_flag_evaluations_are_held_against_hard_budgets(app: TestApp) -> 
     assert_eq!(crate::flags::ofrep(&app, &key, one, context).await.0, 429);
     let spent = crate::budgets::spent(&app, &tenant).await;
     assert_eq!(spent, 10_000, "ten evaluations, never more");
+    app
+}
+
+/// A webhook URL often carries its receiver's secret: tenant viewers see
+/// its host only; those who may change the budget see it whole.
+async fn viewers_see_only_the_host_of_a_budget_webhook(app: TestApp) -> TestApp {
+    use atrium::domain::budget::{Enforcement, Period};
+    use atrium::domain::role::Role;
+    use atrium::server::services::budgets::{self, BudgetSpec};
+    use atrium::server::services::Actor;
+    let (tenant, _) = tenant_with_key(&app, "Hooks", 100, "eu-west").await;
+    let url = "https://127.0.0.1:9/hooks/T000/SECRET-TOKEN?sig=abc";
+    let spec = BudgetSpec {
+        tenant: tenant.to_string(),
+        api_key: None,
+        limit_micros: 1_000_000,
+        period: Period::Month,
+        enforcement: Enforcement::Soft,
+        webhook_url: Some(url.into()),
+    };
+    budgets::set(&app.svc, &Actor::system("test"), spec)
+        .await
+        .expect("budget");
+    let as_role = |role| Actor {
+        user_id: Some("u".into()),
+        label: "u@hooks.test".into(),
+        role,
+        tenant_id: Some(tenant.clone()),
+        client_ip: None,
+    };
+    let seen = |budgets: Vec<atrium::domain::budget::Budget>| {
+        budgets
+            .into_iter()
+            .find_map(|b| b.webhook_url)
+            .unwrap_or_default()
+    };
+    let viewer = budgets::list(&app.svc, &as_role(Role::TenantViewer), &tenant)
+        .await
+        .expect("list");
+    assert_eq!(seen(viewer), "https://127.0.0.1:9/…");
+    let admin = budgets::list(&app.svc, &as_role(Role::TenantAdmin), &tenant)
+        .await
+        .expect("list");
+    assert_eq!(seen(admin), url);
     app
 }

@@ -9,6 +9,7 @@ mod common;
 
 mod abuse;
 mod abuse_audit;
+mod abuse_billing;
 mod abuse_leaving;
 mod abuse_money;
 mod abuse_stream;
@@ -45,6 +46,7 @@ fn main() -> std::process::ExitCode {
     let trials: Vec<_> = [
         abuse::trials(),
         abuse_audit::trials(),
+        abuse_billing::trials(),
         abuse_leaving::trials(),
         abuse_money::trials(),
         abuse_stream::trials(),

@@ -194,6 +194,16 @@ impl Budget {
     }
 }
 
+/// A webhook URL as readers without write access see it: its scheme and
+/// host only, since the path and query often hold the receiver's secret.
+pub fn mask_webhook(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    // Credentials before the host are secret too.
+    let host = host.rsplit('@').next().unwrap_or(host);
+    format!("{scheme}://{host}/…")
+}
+
 /// A budget with what has been spent in its current period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BudgetStatus {

@@ -149,3 +149,12 @@ fn the_refusal_names_the_budget_its_limit_and_period() {
     hooked.webhook_url = Some("https://example.com".into());
     assert!(hooked.check().is_err(), "hard budgets do not alert");
 }
+
+#[test]
+fn webhook_urls_are_masked_to_their_host() {
+    assert_eq!(
+        mask_webhook("https://user:pw@hooks.example.com/T000/B000/XXXX?token=s"),
+        "https://hooks.example.com/…"
+    );
+    assert_eq!(mask_webhook("https://example.com"), "https://example.com/…");
+}

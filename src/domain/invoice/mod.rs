@@ -123,29 +123,15 @@ impl Invoice {
             out.push_str(&format!(
                 "{},{},{},{},{},{}\n",
                 l.kind.as_str(),
-                csv_field(&l.description),
+                super::csv::cell(&l.description),
                 l.quantity,
-                csv_field(&l.unit),
+                super::csv::cell(&l.unit),
                 l.unit_price_micros.map(usd).unwrap_or_default(),
                 usd(l.amount_micros)
             ));
         }
         out.push_str(&format!("total,,,,,{}\n", usd(self.total_micros)));
         out
-    }
-}
-
-/// Quoted when it must be, and never read as a formula by a spreadsheet.
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
     }
 }
 

@@ -16,7 +16,7 @@ use sqlx::FromRow;
 use super::audit::Entry;
 use super::{control, new_id, tenants, Actor, Result, ServiceError, Services};
 use crate::domain::audit::AuditAction;
-use crate::domain::budget::{Budget, Enforcement, Period};
+use crate::domain::budget::{mask_webhook, Budget, Enforcement, Period};
 use crate::domain::catalog;
 use crate::domain::pricing::Micros;
 use crate::domain::role::Access;
@@ -211,7 +211,18 @@ pub async fn list(svc: &Services, actor: &Actor, tenant_id: &TenantId) -> Result
     .bind(tenant_id.as_str())
     .fetch_all(&svc.db.pool)
     .await?;
-    rows.into_iter().map(Budget::try_from).collect()
+    let mut budgets: Vec<Budget> = rows
+        .into_iter()
+        .map(Budget::try_from)
+        .collect::<Result<_>>()?;
+    // A webhook URL often carries its receiver's secret in its path or
+    // query: only those who may change the budget see it whole.
+    if actor.require(tenant_id, Access::Manage).is_err() {
+        for b in &mut budgets {
+            b.webhook_url = b.webhook_url.as_deref().map(mask_webhook);
+        }
+    }
+    Ok(budgets)
 }
 
 async fn find(

@@ -109,11 +109,16 @@ pub async fn issue(
 
 async fn insert(svc: &Services, actor: &Actor, inv: &mut Invoice, tenant_name: &str) -> Result<()> {
     let mut tx = svc.db.pool.begin().await?;
-    let issued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM invoices WHERE month = $1")
-        .bind(inv.month.to_string())
-        .fetch_one(&mut *tx)
-        .await?;
-    let number = Invoice::number_for(inv.month, issued + 1);
+    // The month's sequence, in the same transaction: a number is never
+    // given twice, whatever has been deleted since.
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO invoice_sequences (month, last) VALUES ($1, 1) \
+         ON CONFLICT (month) DO UPDATE SET last = invoice_sequences.last + 1 RETURNING last",
+    )
+    .bind(inv.month.to_string())
+    .fetch_one(&mut *tx)
+    .await?;
+    let number = Invoice::number_for(inv.month, seq);
     inv.status = InvoiceStatus::Issued;
     inv.number = Some(number.clone());
     inv.issued_at = Some(now_millis());
