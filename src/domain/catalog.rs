@@ -2,7 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::net::IpAddr;
 use std::str::FromStr;
 
 use super::price::PriceHistory;
@@ -137,66 +136,7 @@ pub fn slug(field: &'static str, raw: &str) -> Result<String, Invalid> {
     }
 }
 
-/// A provider's base URL. Requests carry the provider's credential, so
-/// they go over https; plain http only to loopback. A literal private,
-/// link-local or unspecified address (a cloud metadata endpoint, an
-/// internal service) is refused unless its host is in `allowed_private`
-/// (`ATRIUM_ALLOW_PRIVATE_UPSTREAMS`, for tests and self-hosted engines),
-/// which also permits http to it.
-pub fn base_url(raw: &str, allowed_private: &[String]) -> Result<String, Invalid> {
-    let bad = |m: &str| Invalid::new("base_url", m.to_string());
-    let u = raw.trim().trim_end_matches('/');
-    if u.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad("must be a URL without spaces"));
-    }
-    let (https, rest) = match (u.strip_prefix("https://"), u.strip_prefix("http://")) {
-        (Some(rest), _) => (true, rest),
-        (None, Some(rest)) => (false, rest),
-        _ => return Err(bad("must be an https:// URL")),
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.contains('@') {
-        return Err(bad("must not carry credentials in the URL"));
-    }
-    let host = host_of(authority).ok_or_else(|| bad("must name a host"))?;
-    let allowed = allowed_private
-        .iter()
-        .any(|h| h.eq_ignore_ascii_case(&host));
-    let ip = host.parse::<IpAddr>().ok();
-    let loopback = host.eq_ignore_ascii_case("localhost") || ip.is_some_and(|ip| ip.is_loopback());
-    if ip.is_some_and(|ip| !ip.is_loopback() && is_private(ip)) && !allowed {
-        return Err(bad(
-            "is a private address; list its host in ATRIUM_ALLOW_PRIVATE_UPSTREAMS to allow it",
-        ));
-    }
-    if !https && !loopback && !allowed {
-        return Err(bad(
-            "must be https:// (http:// only to loopback or an allowed private host)",
-        ));
-    }
-    Ok(u.to_string())
-}
-
-/// The host of `host[:port]` or `[v6]:port`, lower-cased.
-fn host_of(authority: &str) -> Option<String> {
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next()?,
-        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-    };
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
-}
-
-fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_private() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast()
-        }
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            v6.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
-        }
-    }
-}
+pub use super::address::base_url;
 
 /// Provider keys come from variables of this prefix only, so a provider
 /// cannot be pointed at `DATABASE_URL` or `ATRIUM_SECRET_KEY` and have the

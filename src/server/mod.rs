@@ -12,6 +12,7 @@ pub mod db;
 pub mod devtools;
 pub mod gateway;
 pub mod http;
+pub mod net;
 pub mod runtime;
 pub mod services;
 #[cfg(test)]

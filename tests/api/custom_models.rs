@@ -215,6 +215,11 @@ async fn register_deploy_and_route(app: TestApp) -> TestApp {
         report["by_model"]["support-bot:1"]["requests"].as_u64() >= Some(3),
         "{report}"
     );
+    // Metrics name it by its base model: `name:version` is the tenant's to
+    // choose and would mint label values (issue 21, item 17).
+    let metrics = app.metrics().await;
+    assert!(!metrics.contains("model=\"support-bot"), "{metrics}");
+    assert!(metrics.contains("model=\"tiny-llama\""), "{metrics}");
     cli_json(&app, &["usage", "sample-meters", "--json"]);
     let month = atrium::domain::invoice::Month::of(atrium::domain::time::now_millis()).to_string();
     let meters = cli_json(

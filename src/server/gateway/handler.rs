@@ -199,7 +199,13 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
     let price = route.model.price_at(now_millis()).ok_or_else(|| {
         GatewayError::Internal(format!("model {} has no price in force", route.model.name))
     })?;
-    settle.routed(&route.model.name, price);
+    // Metrics name a custom model by its base model: its `name:version`
+    // is the tenant's to choose and would mint label values.
+    let label = route
+        .custom
+        .as_ref()
+        .map_or(&route.model.name, |c| &c.base_model);
+    settle.routed(label, price);
     let hold = hold_budgets(gw, &auth, &mut request, &price, settle.request_id()).await?;
     settle.held(hold);
     let version = parts

@@ -65,13 +65,11 @@ impl Gateway {
     pub async fn start(svc: Services) -> Result<Self, StartError> {
         metrics::spawn_upkeep();
         let limiter = admit::Limiter::connect(svc.config.redis_url.as_deref()).await?;
-        let http = reqwest::Client::builder()
+        // No redirects, and only addresses the provider check allows.
+        let http = crate::server::net::client(&svc.config.allow_private_upstreams)
             .pool_max_idle_per_host(256)
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_secs(10))
-            // A provider's answer is the answer: a redirect could carry the
-            // credential to another host.
-            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self {
             budgets: Arc::new(budget::BudgetGuard::new(limiter.redis())),

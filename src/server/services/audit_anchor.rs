@@ -76,7 +76,10 @@ pub async fn write(svc: &Services, sink: &str, cp: &Checkpoint) -> Result<()> {
     {
         return Err(Invalid::new("audit_anchor", "must be file:///path or an https:// URL").into());
     }
-    let res = reqwest::Client::new()
+    let client = crate::server::net::client(&svc.config.allow_private_upstreams)
+        .build()
+        .map_err(|e| ServiceError::Unavailable(format!("audit anchor client: {e}")))?;
+    let res = client
         .post(sink)
         .timeout(Duration::from_secs(10))
         .header("content-type", "application/json")

@@ -136,9 +136,8 @@ pub(super) async fn deliver(
         Ok(None) => return (false, "failed: the budget has no webhook secret".into()),
         Err(e) => return (false, format!("failed: {e}")),
     };
-    let client = reqwest::Client::builder()
+    let client = crate::server::net::client(&svc.config.allow_private_upstreams)
         .timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
         .build();
     let Ok(client) = client else {
         return (false, "failed: no HTTP client".into());

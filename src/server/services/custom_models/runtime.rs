@@ -60,7 +60,11 @@ pub struct PoolRuntime {
 impl Default for PoolRuntime {
     fn default() -> Self {
         PoolRuntime {
-            http: reqwest::Client::new(),
+            // An engine's answer is its answer: never follow a redirect.
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
             endpoints: RwLock::default(),
             last_used: Mutex::default(),
             unflushed: Mutex::default(),
