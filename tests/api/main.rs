@@ -16,6 +16,7 @@ mod abuse_stream;
 mod abuse_stream_fields;
 mod budget_leases;
 mod budget_media;
+mod budget_property;
 mod budget_webhooks;
 mod budgets;
 mod cli;
@@ -53,6 +54,7 @@ fn main() -> std::process::ExitCode {
         abuse_stream_fields::trials(),
         budget_leases::trials(),
         budget_media::trials(),
+        budget_property::trials(),
         budget_webhooks::trials(),
         budgets::trials(),
         cli::trials(),

@@ -139,3 +139,11 @@ fn last_user(messages: &[Value]) -> String {
         .map(|m| text_of(m.get("content").unwrap_or(&Value::Null)))
         .unwrap_or_default()
 }
+
+/// The reply as long as `max` allows: a word a token, at most a million.
+pub(super) fn fill(p: &mut Plan, max: i64) {
+    if p.tool.is_none() {
+        p.reply = vec!["w ".to_string(); max.clamp(0, 1_000_000) as usize];
+        p.stopped_by = "length";
+    }
+}

@@ -3,22 +3,21 @@
 //! It answers deterministically: it echoes the last user message, or calls
 //! the first tool when tools are offered.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use super::mock_plan::{argument_pieces, plan, repiece, strings, text_of, thoughts, words};
+use super::mock_frames::{sse_response, thinking_frames};
+use super::mock_plan::{argument_pieces, fill, plan, repiece, strings, text_of, thoughts, words};
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct MockOptions {
@@ -38,6 +37,11 @@ pub struct MockOptions {
     /// a value can be split anywhere (0: by word).
     #[arg(long, default_value_t = 0)]
     pub stream_piece_chars: usize,
+    /// Answer with as many tokens as the request allows (a word a token),
+    /// every choice of OpenAI's `n` billed: the worst case a hard budget
+    /// holds, for its tests.
+    #[arg(long)]
+    pub fill_max_tokens: bool,
     /// Report no token usage at all (a provider that omits it), so the
     /// gateway's floor for unreported usage can be tested.
     #[arg(long)]
@@ -140,22 +144,6 @@ async fn admit(m: &Mock, path: &str, headers: &HeaderMap, body: &Value) -> Optio
     None
 }
 
-fn sse_response(frames: Vec<String>, delay_ms: u64) -> Response {
-    let body = async_stream::stream! {
-        for f in frames {
-            if delay_ms > 0 {
-                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-            }
-            yield Ok::<Bytes, Infallible>(Bytes::from(f));
-        }
-    };
-    (
-        [(header::CONTENT_TYPE, "text/event-stream")],
-        Body::from_stream(body),
-    )
-        .into_response()
-}
-
 async fn anthropic(State(m): State<Mock>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     if let Some(r) = admit(&m, "/v1/messages", &headers, &body).await {
         return r;
@@ -169,16 +157,21 @@ async fn anthropic(State(m): State<Mock>, headers: HeaderMap, Json(body): Json<V
         .map(str::to_string)
         .collect();
     let allowed = body.pointer("/tool_choice/type").and_then(Value::as_str) != Some("none");
+    let max = body
+        .get("max_tokens")
+        .and_then(Value::as_i64)
+        .unwrap_or(1024);
     let mut p = plan(
         &body,
         &text_of(body.get("system").unwrap_or(&Value::Null)),
-        body.get("max_tokens")
-            .and_then(Value::as_i64)
-            .unwrap_or(1024),
+        max,
         &strings(body.get("stop_sequences")),
         tools,
         allowed,
     );
+    if m.opts.fill_max_tokens {
+        fill(&mut p, max);
+    }
     p.reply = repiece(p.reply, m.opts.stream_piece_chars);
     let model = body.get("model").cloned().unwrap_or(json!("mock"));
     let id = format!("msg_mock_{}", m.count.load(Ordering::SeqCst));
@@ -288,6 +281,9 @@ pub(super) async fn openai(
         .and_then(Value::as_i64)
         .unwrap_or(1024);
     let mut p = plan(&body, "", max, &strings(body.get("stop")), tools, allowed);
+    if m.opts.fill_max_tokens {
+        fill(&mut p, max);
+    }
     p.reply = repiece(p.reply, m.opts.stream_piece_chars);
     p.prompt_tokens = p.prompt_tokens.max(words(&system));
     let model = body.get("model").cloned().unwrap_or(json!("mock"));
@@ -302,6 +298,8 @@ pub(super) async fn openai(
     } else {
         p.reply.len() as i64
     };
+    // Every one of `n` choices is billed (the mock sends the first).
+    let output = output * body.get("n").and_then(Value::as_i64).unwrap_or(1).max(1);
     let usage = json!({ "prompt_tokens": p.prompt_tokens, "completion_tokens": output,
                         "total_tokens": p.prompt_tokens + output });
     let call = p.tool.as_ref().map(|(name, input)| {
@@ -366,37 +364,4 @@ pub(super) async fn openai(
     }
     frames.push("data: [DONE]\n\n".to_string());
     sse_response(frames, m.opts.stream_chunk_delay_ms)
-}
-
-/// A thinking block before the text when the request enables thinking:
-/// its deltas, a signature, its end. The text block keeps index 0, so
-/// the thinking block takes index 1 (any index is valid to clients).
-fn thinking_frames(body: &Value, n: usize) -> Vec<String> {
-    let pieces = thoughts(body, n);
-    if pieces.is_empty() {
-        return Vec::new();
-    }
-    let ev = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
-    let mut frames = vec![ev(
-        "content_block_start",
-        json!({ "type": "content_block_start",
-        "index": 1, "content_block": { "type": "thinking", "thinking": "", "signature": "" } }),
-    )];
-    for t in pieces {
-        frames.push(ev(
-            "content_block_delta",
-            json!({ "type": "content_block_delta",
-            "index": 1, "delta": { "type": "thinking_delta", "thinking": t } }),
-        ));
-    }
-    frames.push(ev(
-        "content_block_delta",
-        json!({ "type": "content_block_delta",
-        "index": 1, "delta": { "type": "signature_delta", "signature": "c2lnbmF0dXJl" } }),
-    ));
-    frames.push(ev(
-        "content_block_stop",
-        json!({ "type": "content_block_stop", "index": 1 }),
-    ));
-    frames
 }

@@ -5,6 +5,7 @@
 pub mod audit_bench;
 pub mod flag_bench;
 pub mod loadgen;
+mod mock_frames;
 mod mock_plan;
 pub mod mock_upstream;
 pub mod mock_vllm;

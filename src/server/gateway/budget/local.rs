@@ -76,6 +76,17 @@ impl Counts {
         Ok(Ok(()))
     }
 
+    /// The period's spend and what is held, as counted here now.
+    pub(super) fn observe(&self, budget: &Budget) -> (Micros, Micros) {
+        let Ok(map) = self.map.lock() else {
+            return (0, 0);
+        };
+        map.get(&(budget.id.clone(), budget.period))
+            .map_or((0, 0), |c| {
+                (c.spent(budget.period.days(now_millis())), c.held)
+            })
+    }
+
     /// Replaces a hold of `held` by `cost` spent today; returns the spend
     /// in the budget's current period afterwards. A count not loaded here
     /// (its budget changed period meanwhile) is left to load from the ledger.

@@ -177,6 +177,19 @@ impl BudgetGuard {
         }
     }
 
+    /// A budget's spend in its period and its outstanding holds, as this
+    /// guard counts them now: in Redis when it is configured and reachable
+    /// (leases included), else in process (for tests and operators).
+    pub async fn observe(&self, budget: &Budget) -> (Micros, Micros) {
+        if let Some(conn) = &self.redis {
+            match shared::observe(conn.clone(), budget).await {
+                Ok(counts) => return counts,
+                Err(e) => tracing::warn!(error = %e, "Redis unavailable; budget read in process"),
+            }
+        }
+        self.local.observe(budget)
+    }
+
     /// Leases this process holds (for tests and operators).
     pub fn leases(&self) -> usize {
         self.leases.count()

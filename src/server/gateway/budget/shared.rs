@@ -128,6 +128,35 @@ return spent(ARGV[8], ARGV[5], ARGV[6], ARGV[7])
     ))
 });
 
+/// KEYS: sum of holds. ARGV: day prefix, first, last, period's month key.
+/// Returns the period's spend and what is held, read at one moment.
+static OBSERVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{SPENT_LUA}{}",
+        r#"
+return {spent(ARGV[4], ARGV[1], ARGV[2], ARGV[3]), tonumber(redis.call('GET', KEYS[1]) or '0')}
+"#
+    ))
+});
+
+/// A budget's spend in its period and its holds (leases included), as
+/// Redis counts them now.
+pub(super) async fn observe(
+    mut conn: ConnectionManager,
+    budget: &Budget,
+) -> redis::RedisResult<(Micros, Micros)> {
+    let p = prefix(budget);
+    let (first, last) = budget.period.days(now_millis());
+    OBSERVE
+        .key(format!("{p}held_sum"))
+        .arg(format!("{p}d:"))
+        .arg(first)
+        .arg(last)
+        .arg(period_month_key(&p, budget, first))
+        .invoke_async(&mut conn)
+        .await
+}
+
 /// Keys share the budget id as hash tag, so a cluster keeps them together.
 fn prefix(budget: &Budget) -> String {
     format!("atrium:budget:{{{}}}:", budget.id)
