@@ -26,7 +26,7 @@ e1=$(engine 19311); e2=$(engine 19312); e3=$(engine 19313); pids+=($e1 $e2 $e3)
 for p in 19311 19312 19313; do
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$p/v1/models" > /dev/null && break; sleep 0.05; done
 done
-"$BIN" pool add --name lora --base-model tiny-llama --endpoint http://127.0.0.1:19311/v1 \
+"$BIN" pool add --name lora --base-model tiny-llama --region any --endpoint http://127.0.0.1:19311/v1 \
   --endpoint http://127.0.0.1:19312/v1 --endpoint http://127.0.0.1:19313/v1 \
   --input-price-per-mtok 1 --output-price-per-mtok 2 > /dev/null
 "$BIN" tenant create --name Bench --rpm 100000000 --tpm 1000000000 > /dev/null

@@ -17,11 +17,12 @@ const atrium = (args) => execFileSync(process.env.ATRIUM_BIN || '../target/relea
 
 test('a tenant admin registers and deploys an adapter, loaded on all three engines', async ({ page }) => {
   const endpoints = [2, 3, 4].flatMap((i) => ['--endpoint', `http://127.0.0.1:${port + i}/v1`]);
-  atrium(['pool', 'add', '--name', `lora-${unique()}`, '--base-model', 'tiny-llama', ...endpoints]);
+  atrium(['pool', 'add', '--name', `lora-${unique()}`, '--base-model', 'tiny-llama', '--region', 'any', ...endpoints]);
   const tenant = `Lora ${unique()}`;
   const owner = { email: `lora-${unique()}@e2e.test`, password: 'owner-password-12' };
   await signIn(page, ADMIN);
   await tenantPage(page, tenant);
+  atrium(['flag', 'target', 'models.custom', '--tenants', tenant]);
   await createUser(page, owner, 'tenant_admin', tenant);
   await page.getByRole('button', { name: 'Sign out' }).click();
 

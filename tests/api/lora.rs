@@ -137,7 +137,10 @@ pub(crate) async fn pool_of_three(app: &TestApp, max_loras: usize) -> (Vec<Engin
         "lora".into(),
     ];
     args.extend(["--base-model".into(), "tiny-llama".into()]);
-    args.extend(["--max-loras".into(), max_loras.to_string()]);
+    // Engines without a limit (0) still get a pool limit: pools need one.
+    let pool_max = if max_loras == 0 { 64 } else { max_loras };
+    args.extend(["--max-loras".into(), pool_max.to_string()]);
+    args.extend(["--region".into(), "eu-west".into()]);
     for e in &engines {
         args.extend(["--endpoint".into(), e.url()]);
     }

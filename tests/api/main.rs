@@ -12,6 +12,7 @@ mod abuse_audit;
 mod abuse_billing;
 mod abuse_leaving;
 mod abuse_money;
+mod abuse_pools;
 mod abuse_stream;
 mod abuse_stream_fields;
 mod budget_leases;
@@ -50,6 +51,7 @@ fn main() -> std::process::ExitCode {
         abuse_billing::trials(),
         abuse_leaving::trials(),
         abuse_money::trials(),
+        abuse_pools::trials(),
         abuse_stream::trials(),
         abuse_stream_fields::trials(),
         budget_leases::trials(),

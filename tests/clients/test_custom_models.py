@@ -25,7 +25,7 @@ def lora(atrium):
     engines = [atrium.start(["mock-upstream", "--kind", "vllm", "--base-model", "tiny-llama",
                              "--forget-on-restart", "--addr", "127.0.0.1:0"], "listening on ")
                for _ in range(3)]
-    args = ["pool", "add", "--name", "sdk-lora", "--base-model", "tiny-llama"]
+    args = ["pool", "add", "--name", "sdk-lora", "--base-model", "tiny-llama", "--region", "any"]
     for e in engines:
         args += ["--endpoint", f"http://{e}"]
     atrium.cli(*args)

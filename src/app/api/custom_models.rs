@@ -28,6 +28,7 @@ pub struct PoolRow {
     pub max_loras: i64,
     pub max_lora_rank: i64,
     pub endpoints: usize,
+    pub region: String,
 }
 
 /// A version with where it is loaded: (endpoint, reachable, loaded).
@@ -49,6 +50,8 @@ pub struct DeploymentsView {
     /// Base models tenants can build on (those with a pool).
     pub base_models: Vec<String>,
     pub can_manage: bool,
+    /// Pinning keeps an adapter resident in a shared pool: platform admins only.
+    pub can_pin: bool,
 }
 
 #[cfg(feature = "ssr")]
@@ -92,6 +95,7 @@ pub async fn deployments(
             base_model: p.base_model,
             max_loras: p.max_loras,
             max_lora_rank: p.max_lora_rank,
+            region: p.region,
         });
         let eps = o.endpoints.into_iter().map(|e| EndpointRow {
             pool: e.pool,
@@ -125,6 +129,7 @@ pub async fn deployments(
         endpoints,
         base_models,
         can_manage,
+        can_pin: actor.is_platform_admin(),
     })
 }
 

@@ -57,7 +57,7 @@ fn Deployments(
         let rows = view
             .models
             .iter()
-            .map(|m| model_row(m, &tenant, manage, act))
+            .map(|m| model_row(m, &tenant, (manage, view.can_pin), act))
             .collect();
         view! {
             <section class="card">
@@ -85,10 +85,12 @@ const MODEL_COLUMNS: [Column; 7] = [
     Column::plain("Actions"),
 ];
 
+/// `(manage, pin)`: whether the viewer may act on the tenant's versions,
+/// and whether it may pin them (platform admins).
 fn model_row(
     r: &ModelRow,
     tenant: &str,
-    manage: bool,
+    (manage, pin): (bool, bool),
     act: ServerAction<CustomModelAction>,
 ) -> AnyView {
     let m = &r.model;
@@ -121,7 +123,11 @@ fn model_row(
     .flatten()
     .collect::<Vec<_>>()
     .join(" · ");
-    let actions = if manage { Action::offered(m) } else { vec![] };
+    let actions = if manage {
+        Action::offered(m, pin)
+    } else {
+        vec![]
+    };
     let buttons = actions
         .into_iter()
         .map(|a| {
@@ -219,10 +225,11 @@ fn pools_view(v: &DeploymentsView) -> AnyView {
         .iter()
         .map(|p| {
             format!(
-                "{} serves {} on {} endpoint(s); at most {} adapters each, rank ≤ {}",
+                "{} serves {} on {} endpoint(s) in {}; at most {} adapters each, rank ≤ {}",
                 p.name,
                 p.base_model,
                 p.endpoints,
+                p.region,
                 if p.max_loras == 0 {
                     "any".to_string()
                 } else {

@@ -323,7 +323,9 @@ impl Action {
 
     /// The actions that make sense for a version in this state (the
     /// service checks again; this only decides which buttons to show).
-    pub fn offered(m: &CustomModel) -> Vec<Action> {
+    /// The actions a version's admins may take now; pinning only for
+    /// platform admins (`pin`), who alone may keep an adapter resident.
+    pub fn offered(m: &CustomModel, pin: bool) -> Vec<Action> {
         let mut out: Vec<Action> = [
             (Action::Validate, Status::Validating),
             (Action::Deploy, Status::Deploying),
@@ -338,7 +340,7 @@ impl Action {
         if m.status.servable() && !m.active {
             out.push(Action::Rollback);
         }
-        if m.status.on_engines() {
+        if pin && m.status.on_engines() {
             out.push(if m.pinned { Action::Unpin } else { Action::Pin });
         }
         out

@@ -239,9 +239,14 @@ pub struct PoolArgs {
     /// An engine's base URL, repeatable.
     #[arg(long = "endpoint", required = true)]
     endpoints: Vec<String>,
-    /// How many adapters each engine holds at once (0: no limit).
-    #[arg(long, default_value_t = 0)]
+    /// How many adapters each engine holds at once (vLLM's --max-loras,
+    /// whose default is 1).
+    #[arg(long, default_value_t = pools::DEFAULT_MAX_LORAS)]
     max_loras: i64,
+    /// Where the engines are: a region code (tenants reach them under the
+    /// data-location rule), or `any`.
+    #[arg(long)]
+    region: String,
     #[arg(long, default_value_t = 64)]
     max_lora_rank: i64,
     /// Another name adapters may give for the base model, repeatable.
@@ -274,6 +279,7 @@ pub async fn pool(svc: &Services, cmd: PoolCmd) -> Result<(), ServiceError> {
                     ..Price::default()
                 },
                 timeout_ms: p.timeout_ms,
+                region: p.region.clone(),
             };
             let pool = pools::add(svc, &a, new).await?;
             if p.json {

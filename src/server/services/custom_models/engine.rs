@@ -30,6 +30,22 @@ impl std::fmt::Display for EngineError {
     }
 }
 
+impl EngineError {
+    /// What may be shown of an engine's failure, to a tenant in a failed
+    /// deploy's reason or on a page: its kind, never the engine's text,
+    /// which can echo an adapter file's bytes or a remote server's answer
+    /// (that goes to the log).
+    pub fn summary(&self) -> String {
+        tracing::warn!(status = ?self.status, message = %self.message, "engine call failed");
+        match self.status {
+            None => "the engine could not be reached or did not answer in time".into(),
+            Some(404) => "the engine does not have it (404)".into(),
+            Some(s) if s < 500 => format!("the engine refused it ({s})"),
+            Some(s) => format!("the engine failed ({s})"),
+        }
+    }
+}
+
 fn unreachable(e: reqwest::Error) -> EngineError {
     EngineError {
         status: None,

@@ -131,7 +131,10 @@ pub async fn deploy(
     model: &str,
 ) -> Result<CustomModel> {
     actor.require(tenant_id, Access::Manage)?;
+    let tenant = super::super::tenants::get(svc, actor, tenant_id).await?;
+    super::admission::require_enabled(svc, &tenant).await?;
     let m = to_deploy(svc, actor, tenant_id, model).await?;
+    super::admission::within_pool_quota(svc, &m).await?;
     set_status(
         svc,
         actor,
@@ -280,6 +283,8 @@ pub async fn rollback(
 }
 
 /// Pins a version so it is never evicted from a full pool (or unpins it).
+/// Platform admins only: a pinned adapter stays resident on every engine
+/// of a shared pool, whoever else needs the room.
 pub async fn pin(
     svc: &Services,
     actor: &Actor,
@@ -287,7 +292,7 @@ pub async fn pin(
     model: &str,
     pinned: bool,
 ) -> Result<CustomModel> {
-    actor.require(tenant_id, Access::Manage)?;
+    actor.require_platform_admin()?;
     let m = find(svc, actor, tenant_id, model).await?;
     let mut tx = svc.db.pool.begin().await?;
     sqlx::query("UPDATE custom_models SET pinned = $1, updated_at = $2 WHERE id = $3")

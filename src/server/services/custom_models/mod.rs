@@ -4,6 +4,7 @@
 //! from the catalog snapshot (`routes`), and moved through their
 //! lifecycle (`lifecycle`). Every change is audited.
 
+mod admission;
 pub mod engine;
 pub mod lifecycle;
 pub mod pool_edit;
@@ -27,6 +28,7 @@ use crate::domain::time::now_millis;
 use super::audit::Entry;
 use super::{control, new_id, Actor, Result, ServiceError, Services};
 
+pub use admission::{MAX_DEPLOYED_PER_POOL, MAX_VERSION};
 pub use runtime::PoolRuntime;
 
 pub(super) const COLUMNS: &str = "c.id, c.tenant_id, c.name, c.version, c.base_model, c.adapter, \
@@ -129,8 +131,21 @@ pub const DEFAULT_MARKUP_PERCENT: i64 = 20;
 #[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %new.tenant_id))]
 pub async fn register(svc: &Services, actor: &Actor, new: NewCustomModel) -> Result<CustomModel> {
     actor.require(&new.tenant_id, Access::Manage)?;
-    super::tenants::get(svc, actor, &new.tenant_id).await?;
+    let tenant = super::tenants::get(svc, actor, &new.tenant_id).await?;
+    admission::require_enabled(svc, &tenant).await?;
+    admission::check_pricing(actor, &new)?;
     let name = cm::name(&new.name)?;
+    let version = match new.version {
+        Some(v) if !(1..=MAX_VERSION).contains(&i64::from(v)) => {
+            return Err(crate::domain::validation::Invalid::new(
+                "version",
+                format!("must be 1 to {MAX_VERSION}"),
+            )
+            .into())
+        }
+        Some(v) => i64::from(v),
+        None => next_version(svc, &new.tenant_id, &name).await?,
+    };
     let adapter = AdapterSource::parse(&new.adapter)?;
     if let AdapterSource::Local(dir) = &adapter {
         validate::within_roots(svc, dir).await?;
@@ -164,13 +179,6 @@ pub async fn register(svc: &Services, actor: &Actor, new: NewCustomModel) -> Res
             "a tenant keeps at most {MAX_VERSIONS_PER_TENANT} custom model versions that are not retired; retire old ones first"
         )));
     }
-    let version = match new.version {
-        Some(0) => {
-            return Err(crate::domain::validation::Invalid::new("version", "starts at 1").into())
-        }
-        Some(v) => i64::from(v),
-        None => next_version(svc, &new.tenant_id, &name).await?,
-    };
     let id = new_id().replace('-', "");
     let now = now_millis();
     let status = if new.training {
@@ -246,7 +254,13 @@ async fn next_version(svc: &Services, tenant_id: &TenantId, name: &str) -> Resul
     .bind(name)
     .fetch_one(&svc.db.pool)
     .await?;
-    Ok(max.unwrap_or(0) + 1)
+    let next = max.unwrap_or(0).saturating_add(1);
+    if next > MAX_VERSION {
+        return Err(ServiceError::Conflict(format!(
+            "{name} has reached version {MAX_VERSION}; register it under a new name"
+        )));
+    }
+    Ok(next)
 }
 
 /// One version, in the tenant's scope (another tenant's id is "not found").

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::domain::audit::AuditAction;
 use crate::domain::catalog;
 
-use super::pools::{self, attach, engine_provider, with_v1, Pool};
+use super::pools::{self, attach, engine_provider, with_v1, EngineSpec, Pool};
 use crate::server::services::audit::Entry;
 use crate::server::services::{control, Actor, Result, ServiceError, Services};
 
@@ -43,7 +43,14 @@ pub async fn add_endpoint(
         ));
     }
     let n = p.endpoints.len() + 1;
-    let provider = engine_provider(svc, actor, &p.name, n, &url, timeout_ms).await?;
+    let engine = EngineSpec {
+        pool: &p.name,
+        n,
+        url: &url,
+        timeout_ms,
+        region: &p.region,
+    };
+    let provider = engine_provider(svc, actor, engine).await?;
     let model_id: String = sqlx::query_scalar("SELECT model_id FROM serving_pools WHERE id = $1")
         .bind(&p.id)
         .fetch_one(&svc.db.pool)

@@ -28,6 +28,9 @@ pub struct Pool {
     /// Other names adapters may give for the base model.
     pub aliases: Vec<String>,
     pub endpoints: Vec<Endpoint>,
+    /// Where the engines are: tenants reach them under the data-location
+    /// rule like any provider (`any`: every region).
+    pub region: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -46,7 +49,14 @@ pub struct NewPool {
     pub aliases: Vec<String>,
     pub price: Price,
     pub timeout_ms: i64,
+    /// A region code, or `any`; required, so engines are never placed
+    /// everywhere by default.
+    pub region: String,
 }
+
+/// vLLM's own default for `--max-loras`: what a pool holds when the
+/// operator does not say.
+pub const DEFAULT_MAX_LORAS: i64 = 1;
 
 #[derive(FromRow)]
 struct PoolRow {
@@ -56,6 +66,7 @@ struct PoolRow {
     max_loras: i64,
     max_lora_rank: i64,
     base_aliases: String,
+    region: String,
 }
 
 /// Checks everything before creating anything, so a bad endpoint leaves
@@ -66,9 +77,12 @@ fn check(svc: &Services, new: &NewPool) -> Result<Vec<String>> {
     if new.endpoints.is_empty() || new.endpoints.len() > 64 {
         return Err(Invalid::new("endpoint", "give 1 to 64 endpoints").into());
     }
-    if !(0..=4096).contains(&new.max_loras) {
-        return Err(Invalid::new("max_loras", "must be 0 (no limit) to 4096").into());
+    // vLLM serves at most `--max-loras` adapters per batch; an unlimited
+    // pool would let one tenant's adapters fill every engine.
+    if !(1..=4096).contains(&new.max_loras) {
+        return Err(Invalid::new("max_loras", "must be 1 to 4096 (vLLM's --max-loras)").into());
     }
+    pool_region(&new.region)?;
     if !(1..=1024).contains(&new.max_lora_rank) {
         return Err(Invalid::new("max_lora_rank", "must be 1 to 1024").into());
     }
@@ -82,6 +96,15 @@ fn check(svc: &Services, new: &NewPool) -> Result<Vec<String>> {
         .collect::<std::result::Result<Vec<_>, _>>()?;
     let _ = name;
     Ok(urls)
+}
+
+/// `any`, or a region code as tenants' data locations use.
+pub(super) fn pool_region(raw: &str) -> Result<String> {
+    let r = raw.trim();
+    if r.eq_ignore_ascii_case(catalog::ANY_REGION) {
+        return Ok(catalog::ANY_REGION.to_string());
+    }
+    Ok(crate::domain::tenant::region(r)?)
 }
 
 /// vLLM serves its OpenAI API under `/v1`; an endpoint given without it
@@ -112,17 +135,24 @@ pub async fn add(svc: &Services, actor: &Actor, new: NewPool) -> Result<Pool> {
     if for_base_model(svc, &base).await?.is_some() {
         return Err(ServiceError::Conflict(format!("{base} already has a pool")));
     }
+    let region = pool_region(&new.region)?;
     let mut providers = Vec::new();
     for (i, url) in urls.iter().enumerate() {
-        let provider = engine_provider(svc, actor, &name, i + 1, url, new.timeout_ms).await?;
-        providers.push((provider, url.clone()));
+        let engine = EngineSpec {
+            pool: &name,
+            n: i + 1,
+            url,
+            timeout_ms: new.timeout_ms,
+            region: &region,
+        };
+        providers.push((engine_provider(svc, actor, engine).await?, url.clone()));
     }
     let model_id = base_model_id(svc, actor, &base, &providers, new.price).await?;
     let id = new_id();
     let mut tx = svc.db.pool.begin().await?;
     sqlx::query(
         "INSERT INTO serving_pools (id, name, base_model, model_id, max_loras, max_lora_rank, \
-         base_aliases, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         base_aliases, created_at, region) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&id)
     .bind(&name)
@@ -132,6 +162,7 @@ pub async fn add(svc: &Services, actor: &Actor, new: NewPool) -> Result<Pool> {
     .bind(new.max_lora_rank)
     .bind(serde_json::to_string(&new.aliases).unwrap_or_else(|_| "[]".into()))
     .bind(now_millis())
+    .bind(&region)
     .execute(&mut *tx)
     .await
     .map_err(ServiceError::conflict_on("a pool with this name"))?;
@@ -139,29 +170,37 @@ pub async fn add(svc: &Services, actor: &Actor, new: NewPool) -> Result<Pool> {
         attach(&mut tx, &id, &model_id, &base, provider, url).await?;
     }
     let e = Entry::success(AuditAction::PoolCreate, "pool", &id).details(json!({
-        "name": name, "base_model": base, "endpoints": urls,
+        "name": name, "base_model": base, "endpoints": urls, "region": region,
         "max_loras": new.max_loras, "max_lora_rank": new.max_lora_rank }));
     control::commit(svc, tx, actor, e).await?;
     super::reconcile::kick(svc);
     get(svc, &id).await?.ok_or(ServiceError::NotFound("pool"))
 }
 
-/// An engine as a provider the gateway calls: `POOL-N`, OpenAI-compatible.
+/// One engine of a pool, as a provider is made of it.
+pub(super) struct EngineSpec<'a> {
+    pub pool: &'a str,
+    /// Its place in the pool: the provider is `POOL-N`.
+    pub n: usize,
+    pub url: &'a str,
+    pub timeout_ms: i64,
+    pub region: &'a str,
+}
+
+/// An engine as a provider the gateway calls: `POOL-N`, OpenAI-compatible,
+/// in the pool's region.
 pub(super) async fn engine_provider(
     svc: &Services,
     actor: &Actor,
-    pool: &str,
-    n: usize,
-    url: &str,
-    timeout_ms: i64,
+    e: EngineSpec<'_>,
 ) -> Result<String> {
-    let provider = format!("{pool}-{n}");
+    let provider = format!("{}-{}", e.pool, e.n);
     let new = NewProvider {
         name: provider.clone(),
         kind: ProviderKind::Openai,
-        base_url: url.to_string(),
-        region: String::new(),
-        timeout_ms,
+        base_url: e.url.to_string(),
+        region: e.region.to_string(),
+        timeout_ms: e.timeout_ms,
         credential: Credential::None,
     };
     cat::add_provider(svc, actor, new).await?;
@@ -241,8 +280,8 @@ async fn get(svc: &Services, id: &str) -> Result<Option<Pool>> {
 /// Every pool with its endpoints (no secrets: engines take none here).
 pub(super) async fn all(svc: &Services) -> Result<Vec<Pool>> {
     let rows: Vec<PoolRow> = sqlx::query_as(
-        "SELECT id, name, base_model, max_loras, max_lora_rank, base_aliases FROM serving_pools \
-         ORDER BY name",
+        "SELECT id, name, base_model, max_loras, max_lora_rank, base_aliases, region \
+         FROM serving_pools ORDER BY name",
     )
     .fetch_all(&svc.db.pool)
     .await?;
@@ -272,6 +311,7 @@ pub(super) async fn all(svc: &Services) -> Result<Vec<Pool>> {
                 base_model: r.base_model,
                 max_loras: r.max_loras,
                 max_lora_rank: r.max_lora_rank,
+                region: r.region,
             })
         })
         .collect()

@@ -115,9 +115,12 @@ pub async fn ensure_resident(svc: &Services, engine_name: &str, base_model: &str
     }
 }
 
-/// One pass over every pool (or one), one at a time in this process.
+/// One pass over every pool (or one). No lock is held: reconciling is
+/// idempotent (a load of what is loaded, an unload of what is gone, are
+/// answered as done), so passes may overlap, and an engine that is slow or
+/// failing cannot hold up another pool's pass or another tenant's
+/// on-demand load behind a process-wide lock.
 async fn pass(svc: &Services, only: Option<&str>) -> Result<()> {
-    let _one = svc.pools.pass.lock().await;
     let mut versions = super::on_engines(svc).await?;
     if super::retirement::retire_lapsed(svc, &versions).await? > 0 {
         versions = super::on_engines(svc).await?;
@@ -191,7 +194,7 @@ async fn reconcile_endpoint(
     let listed = match engine::loaded(http, &ep.base_url).await {
         Ok(l) => l,
         Err(e) => {
-            state.error = Some(e.to_string());
+            state.error = Some(e.summary());
             return state;
         }
     };
@@ -210,7 +213,7 @@ async fn reconcile_endpoint(
                 loaded.remove(extra);
                 state.repaired.push(format!("unloaded {extra}"));
             }
-            Err(e) => state.error = Some(format!("unload {extra}: {e}")),
+            Err(e) => state.error = Some(format!("unload {extra}: {}", e.summary())),
         }
     }
     let missing: Vec<&str> = keep
@@ -218,9 +221,14 @@ async fn reconcile_endpoint(
         .copied()
         .filter(|n| !loaded.contains(*n))
         .collect();
-    for name in missing {
+    // Side by side: one adapter whose load fails slowly (a tenant's broken
+    // or remote one) does not hold up the others on this engine.
+    let loads = missing.iter().map(|name| {
         let path = paths.get(name).copied().unwrap_or_default();
-        match engine::load(http, &ep.base_url, name, path).await {
+        engine::load(http, &ep.base_url, name, path)
+    });
+    for (name, result) in missing.iter().zip(futures::future::join_all(loads).await) {
+        match result {
             Ok(()) => {
                 loaded.insert(name.to_string());
                 state.repaired.push(format!("loaded {name}"));
@@ -228,7 +236,7 @@ async fn reconcile_endpoint(
             Err(e) if e.message.contains("already been loaded") => {
                 loaded.insert(name.to_string());
             }
-            Err(e) => state.error = Some(format!("load {name}: {e}")),
+            Err(e) => state.error = Some(format!("load {name}: {}", e.summary())),
         }
     }
     if !state.repaired.is_empty() {

@@ -53,7 +53,6 @@ pub struct PoolRuntime {
     unflushed: Mutex<HashMap<String, Millis>>,
     /// When each pool last ran a pass for an on-demand load.
     on_demand: Mutex<HashMap<String, std::time::Instant>>,
-    pub(super) pass: tokio::sync::Mutex<()>,
     pub(super) kick: tokio::sync::Notify,
 }
 
@@ -69,7 +68,6 @@ impl Default for PoolRuntime {
             last_used: Mutex::default(),
             unflushed: Mutex::default(),
             on_demand: Mutex::default(),
-            pass: tokio::sync::Mutex::new(()),
             kick: tokio::sync::Notify::new(),
         }
     }
