@@ -21,6 +21,7 @@ on_both_backends!(
     pools_follow_the_data_location_rule,
     a_tenant_cannot_take_over_a_shared_pool,
     tenants_set_no_prices_and_no_unbounded_versions,
+    hosting_is_billed_by_the_hour_served,
 );
 
 async fn lora_co(app: &TestApp) -> TenantId {
@@ -188,5 +189,85 @@ async fn tenants_set_no_prices_and_no_unbounded_versions(app: TestApp) -> TestAp
     );
     let listed = custom_models::list(&app.svc, &admin, &tenant).await;
     assert!(listed.is_ok(), "the tenant's pages still load: {listed:?}");
+    app
+}
+
+/// Before, one sample a day (taken early) billed custom models and their
+/// hosting fees, so a schedule that undeployed around it paid nothing:
+/// every hour a version is served is billed, however briefly.
+async fn hosting_is_billed_by_the_hour_served(app: TestApp) -> TestApp {
+    use atrium::domain::meter::{Meter, DAY_MS, HOUR_MS};
+    use atrium::domain::time::now_millis;
+    use atrium::server::services::meters;
+    let (_engines, _key) = pool_of_three(&app, 4).await;
+    let tenant = lora_co(&app).await;
+    let register = [
+        "custom-model",
+        "register",
+        "--tenant",
+        "Lora Co",
+        "--name",
+        "nightly",
+        "--base-model",
+        "tiny-llama",
+        "--adapter",
+        &fixture(),
+        "--hosting-fee",
+        "30",
+        "--json",
+    ];
+    assert!(atrium(&app, &register, None).status.success());
+    let system = Actor::system("test");
+    lifecycle::deploy(&app.svc, &system, &tenant, "nightly")
+        .await
+        .expect("deploy");
+    lifecycle::undeploy(&app.svc, &system, &tenant, "nightly:1")
+        .await
+        .expect("undeploy");
+    // Yesterday, a version served from 10:00 to 12:30 (three hours).
+    let yesterday = (now_millis() / DAY_MS - 1) * DAY_MS;
+    sqlx::query(
+        "INSERT INTO custom_model_served (model_id, tenant_id, hosting_fee_micros, served_from, \
+         served_to) VALUES ('old', $1, 60000000, $2, $3)",
+    )
+    .bind(tenant.as_str())
+    .bind(yesterday + 10 * HOUR_MS)
+    .bind(yesterday + 12 * HOUR_MS + HOUR_MS / 2)
+    .execute(&app.svc.db.pool)
+    .await
+    .expect("stretch");
+    sqlx::query("UPDATE tenants SET created_at = $1 WHERE id = $2")
+        .bind(yesterday)
+        .bind(tenant.as_str())
+        .execute(&app.svc.db.pool)
+        .await
+        .expect("created");
+    let samples = meters::samples(
+        &app.svc,
+        &system,
+        &tenant,
+        yesterday,
+        yesterday + 2 * DAY_MS,
+    )
+    .await
+    .expect("samples");
+    let value = |meter, day| {
+        samples
+            .iter()
+            .find(|s| s.meter == meter && s.day == day)
+            .map(|s| s.value)
+    };
+    let today = yesterday + DAY_MS;
+    assert_eq!(
+        value(Meter::CustomModels, yesterday),
+        Some(3),
+        "{samples:?}"
+    );
+    assert_eq!(value(Meter::HostingFees, yesterday), Some(3 * 60_000_000));
+    // Deployed and undeployed at once today: still this hour (an undeploy
+    // across an hour's end would make it two).
+    let hours = value(Meter::CustomModels, today).unwrap_or(0);
+    assert!((1..=2).contains(&hours), "{samples:?}");
+    assert_eq!(value(Meter::HostingFees, today), Some(hours * 30_000_000));
     app
 }

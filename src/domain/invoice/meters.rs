@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::{InvoiceLine, LineKind, Month};
-use crate::domain::meter::{Meter, Sample, BYTES_PER_GB, DAY_MS};
+use crate::domain::meter::{Meter, Sample, BYTES_PER_GB, DAY_MS, HOURS_PER_DAY};
 use crate::domain::plan::{days_in_month, Plan};
 use crate::domain::pricing::{format_money, Micros};
 use crate::domain::time::Millis;
@@ -57,9 +57,11 @@ fn unit_month_price(plan: &Plan, meter: Meter) -> Micros {
 }
 
 fn line(meter: Meter, plan: &str, t: &Tally, days: i128) -> InvoiceLine {
+    // Custom models are sampled in hours served: a unit-month is 24 of
+    // them a day.
     let per_unit = match meter {
         Meter::StorageBytes => i128::from(BYTES_PER_GB),
-        Meter::CustomModels | Meter::HostingFees => 1,
+        Meter::CustomModels | Meter::HostingFees => i128::from(HOURS_PER_DAY),
     };
     let denominator = per_unit * days;
     let amount = (t.sum * i128::from(t.price) + denominator / 2) / denominator;
@@ -85,19 +87,19 @@ fn line(meter: Meter, plan: &str, t: &Tally, days: i128) -> InvoiceLine {
         Meter::CustomModels => (
             LineKind::CustomModels,
             format!(
-                "Custom models, plan {plan}: {} model-days ({months} model-months) \
+                "Custom models, plan {plan}: {} model-hours ({months} model-months) \
                  at {price} per model-month",
                 t.sum
             ),
             i64::try_from(t.sum).unwrap_or(i64::MAX),
-            "model-days",
+            "model-hours",
         ),
         Meter::HostingFees => (
             LineKind::HostingFees,
             format!(
-                "Custom model hosting fees, plan {plan}: {} days of fees totalling {} a month",
-                t.days,
-                format_money(i64::try_from(t.sum / i128::from(t.days.max(1))).unwrap_or(i64::MAX))
+                "Custom model hosting fees, plan {plan}: fees by the hour served over {} days \
+                 ({months} fee-months)",
+                t.days
             ),
             t.days,
             "days",

@@ -249,7 +249,7 @@ fn storage_and_custom_models_are_priced_per_unit_month_by_the_plan_of_each_day()
             samples.push(Sample {
                 meter: Meter::CustomModels,
                 day,
-                value: 2,
+                value: 48, // two models all day: 48 model-hours
             });
         }
     }
@@ -272,7 +272,7 @@ fn storage_and_custom_models_are_priced_per_unit_month_by_the_plan_of_each_day()
         .collect();
     // Small: 20 days × 2 GB = 40 GB-days = 4/3 GB-month × $0.30 = $0.40;
     // Big: 10 days × 2 GB = 2/3 GB-month × $0.15 = $0.10; custom models:
-    // 30 model-days = 1 model-month × $30 on Small; Big prices them at 0.
+    // 720 model-hours = 1 model-month × $30 on Small; Big prices them at 0.
     assert!(
         amounts.contains(&(LineKind::Storage, 20, 400_000)),
         "{lines:#?}"
@@ -281,7 +281,7 @@ fn storage_and_custom_models_are_priced_per_unit_month_by_the_plan_of_each_day()
         amounts.contains(&(LineKind::Storage, 10, 100_000)),
         "{lines:#?}"
     );
-    assert!(amounts.contains(&(LineKind::CustomModels, 30, 30_000_000)));
+    assert!(amounts.contains(&(LineKind::CustomModels, 720, 30_000_000)));
     assert_eq!(amounts.len(), 3, "{lines:#?}");
     let small_storage = lines
         .iter()
@@ -305,7 +305,8 @@ fn hosting_fees_are_billed_for_the_days_deployed() {
         .map(|d| Sample {
             meter: Meter::HostingFees,
             day: first + d * DAY_MS,
-            value: if d < 10 { 30_000_000 } else { 60_000_000 },
+            // Fee-hours: a whole day of each month's fee.
+            value: 24 * if d < 10 { 30_000_000 } else { 60_000_000 },
         })
         .collect();
     let lines = lines(&Inputs {

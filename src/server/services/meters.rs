@@ -1,8 +1,9 @@
-//! Daily meters (DESIGN: billing): each tenant's stored data is sampled
-//! once per UTC day, and the first sample of a day stands, so replicas
-//! sampling at once write it once. Invoices price the month's samples by
-//! the plan in force on each day. Custom models are sampled the same way
-//! once the custom-models service exists (it brings their count).
+//! Meters (DESIGN: billing): each tenant's stored data is sampled once per
+//! UTC day, and the first sample of a day stands, so replicas sampling at
+//! once write it once. Custom models are not sampled: their days are
+//! counted from the hours each version was served (`custom_models::served`),
+//! so no schedule around a sampling moment dodges them. Invoices price the
+//! month's days by the plan in force on each.
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use crate::domain::role::Access;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::{now_millis, Millis};
 
-use super::{Actor, Result, ServiceError, Services};
+use super::{custom_models, Actor, Result, ServiceError, Services};
 
 /// How often the sampler looks for tenants without today's sample.
 const EVERY: Duration = Duration::from_secs(3600);
@@ -50,40 +51,6 @@ pub async fn sample_today(svc: &Services) -> Result<Vec<(TenantId, Sample)>> {
         };
         if record(svc, &id, &sample).await? {
             written.push((id, sample));
-        }
-    }
-    written.extend(sample_custom_models(svc, day).await?);
-    Ok(written)
-}
-
-/// Deployed custom model versions (deployed or deprecated, so on the
-/// engines) and their monthly hosting fees, per tenant, for one day. A
-/// tenant with none samples 0: a count, not a guess.
-async fn sample_custom_models(svc: &Services, day: Millis) -> Result<Vec<(TenantId, Sample)>> {
-    let due = unsampled(svc, Meter::CustomModels, day).await?;
-    if due.is_empty() {
-        return Ok(vec![]);
-    }
-    let deployed: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT tenant_id, COUNT(*), CAST(COALESCE(SUM(hosting_fee_micros), 0) AS BIGINT) FROM custom_models \
-         WHERE status IN ('deployed', 'deprecated') GROUP BY tenant_id",
-    )
-    .fetch_all(&svc.db.pool)
-    .await?;
-    let mut written = Vec::new();
-    for id in due {
-        let Ok(id) = TenantId::parse(&id) else {
-            continue;
-        };
-        let (count, fees) = deployed
-            .iter()
-            .find(|(t, _, _)| *t == id.as_str())
-            .map_or((0, 0), |(_, c, f)| (*c, *f));
-        for (meter, value) in [(Meter::CustomModels, count), (Meter::HostingFees, fees)] {
-            let sample = Sample { meter, day, value };
-            if record(svc, &id, &sample).await? {
-                written.push((id.clone(), sample));
-            }
         }
     }
     Ok(written)
@@ -126,13 +93,29 @@ pub async fn samples(
     to: Millis,
 ) -> Result<Vec<Sample>> {
     actor.require(tenant_id.as_str(), Access::Read)?;
+    let since = super::tenants::get(svc, actor, tenant_id).await?.created_at;
+    let mut out = stored(svc, tenant_id, from, to).await?;
+    out.extend(custom_models::served::samples(svc, tenant_id, since, from, to).await?);
+    out.sort_by_key(|s| (s.day, s.meter));
+    Ok(out)
+}
+
+/// The sampled meters (stored data): custom models are not sampled but
+/// billed from the hours they were served.
+async fn stored(
+    svc: &Services,
+    tenant_id: &TenantId,
+    from: Millis,
+    to: Millis,
+) -> Result<Vec<Sample>> {
     let rows: Vec<(String, i64, i64)> = sqlx::query_as(
         "SELECT meter, day, value FROM meter_samples WHERE tenant_id = $1 AND day >= $2 \
-         AND day < $3 ORDER BY day, meter",
+         AND day < $3 AND meter = $4 ORDER BY day, meter",
     )
     .bind(tenant_id.as_str())
     .bind(from)
     .bind(to)
+    .bind(Meter::StorageBytes.as_str())
     .fetch_all(&svc.db.pool)
     .await?;
     rows.into_iter()

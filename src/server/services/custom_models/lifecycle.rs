@@ -81,7 +81,8 @@ pub(super) async fn write_status(
             m.versioned_name()
         )));
     }
-    Ok(())
+    // Billing follows every move in and out of service, in this transaction.
+    super::served::follow(tx, m, next).await
 }
 
 pub(super) async fn record_validation(

@@ -13,6 +13,7 @@ pub mod reconcile;
 mod retirement;
 pub mod routes;
 pub mod runtime;
+pub mod served;
 mod validate;
 
 use serde::Serialize;
