@@ -14,7 +14,7 @@ RATE=${BENCH_RATE:-1000}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 fixtures=$(cd "$here/../tests/fixtures" && pwd)
-export ATRIUM_ADAPTER_ROOTS=$fixtures
+export ATRIUM_ADAPTER_ROOTS=$work/adapters
 now_ms() { date +%s%3N; }
 
 engine() {
@@ -32,8 +32,11 @@ done
 "$BIN" tenant create --name Bench --rpm 100000000 --tpm 1000000000 > /dev/null
 KEY=$("$BIN" key create --tenant Bench --json | sed -n 's/.*"key": "\(atr_[^"]*\)".*/\1/p')
 "$BIN" flag target models.custom --tenants Bench > /dev/null
+# A tenant registers adapters from its own folder of the adapter roots.
+TENANT=$("$BIN" tenant list --json | sed -n 's/.*"id": "\([^"]*\)".*/\1/p' | head -1)
+mkdir -p "$ATRIUM_ADAPTER_ROOTS/$TENANT" && cp -r "$fixtures/lora-tiny" "$ATRIUM_ADAPTER_ROOTS/$TENANT/"
 ID=$("$BIN" custom-model register --tenant Bench --name support-bot --base-model tiny-llama \
-  --adapter "$fixtures/lora-tiny" --json | sed -n 's/^  "id": "\([^"]*\)".*/\1/p')
+  --adapter "$ATRIUM_ADAPTER_ROOTS/$TENANT/lora-tiny" --json | sed -n 's/^  "id": "\([^"]*\)".*/\1/p')
 LEPTOS_SITE_ADDR=127.0.0.1:19300 "$BIN" serve > "$work/serve.log" 2>&1 & server=$!; pids+=($server)
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:19300/readyz > /dev/null && break; sleep 0.1; done
 

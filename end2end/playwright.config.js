@@ -59,8 +59,8 @@ module.exports = defineConfig({
       ATRIUM_DEMO_UPSTREAM: `127.0.0.1:${port + 1}`,
       // Last month's invoices may be issued at once (no grace period).
       ATRIUM_INVOICE_GRACE_SECS: '0',
-      // Local LoRA adapters may come from the repository's fixtures.
-      ATRIUM_ADAPTER_ROOTS: path.resolve(__dirname, '../tests/fixtures'),
+      // Local LoRA adapters: each tenant's from its own folder under here.
+      ATRIUM_ADAPTER_ROOTS: path.join(dataDir, 'adapters'),
       RUST_LOG: 'warn',
     },
   }],

@@ -4,6 +4,7 @@
 // engine; the platform admin sees each engine holding it.
 const { test, expect } = require('@playwright/test');
 const { execFileSync } = require('child_process');
+const fs = require('fs');
 const path = require('path');
 
 const { ADMIN, unique, failOnBrowserErrors, hydrated, signIn, tenantPage, createUser } = require('./support');
@@ -21,8 +22,11 @@ test('a tenant admin registers and deploys an adapter, loaded on all three engin
   const tenant = `Lora ${unique()}`;
   const owner = { email: `lora-${unique()}@e2e.test`, password: 'owner-password-12' };
   await signIn(page, ADMIN);
-  await tenantPage(page, tenant);
+  const tenantId = await tenantPage(page, tenant);
   atrium(['flag', 'target', 'models.custom', '--tenants', tenant]);
+  // The adapter goes into the tenant's own folder of the adapter roots.
+  const adapter = path.join(process.env.ATRIUM_E2E_DATA_DIR, 'adapters', tenantId, 'lora-tiny');
+  fs.cpSync(path.resolve(__dirname, '../../tests/fixtures/lora-tiny'), adapter, { recursive: true });
   await createUser(page, owner, 'tenant_admin', tenant);
   await page.getByRole('button', { name: 'Sign out' }).click();
 
@@ -34,7 +38,7 @@ test('a tenant admin registers and deploys an adapter, loaded on all three engin
   const form = page.getByTestId('register-custom-model');
   await form.getByLabel('Name').fill('support-bot');
   await form.getByLabel('Base model').selectOption('tiny-llama');
-  await form.getByLabel('Adapter').fill(path.resolve(__dirname, '../../tests/fixtures/lora-tiny'));
+  await form.getByLabel('Adapter').fill(adapter);
   await form.getByRole('button', { name: 'Register' }).click();
   await expect(page.getByText('Registered support-bot:1 (ready).')).toBeVisible();
 

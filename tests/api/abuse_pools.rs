@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::cli::atrium;
 use crate::common::TestApp;
-use crate::custom_models::{fixture, pool_of_three};
+use crate::custom_models::pool_of_three;
 use crate::gateway::tenant_with_key;
 use crate::lora::{ask, register};
 
@@ -106,7 +106,7 @@ async fn pools_follow_the_data_location_rule(app: TestApp) -> TestApp {
 async fn a_tenant_cannot_take_over_a_shared_pool(app: TestApp) -> TestApp {
     let (_engines, _key) = pool_of_three(&app, 4).await;
     let tenant = lora_co(&app).await;
-    register(&app, "support-bot");
+    register(&app, "support-bot").await;
     let admin = tenant_admin(&tenant);
     let pinned = lifecycle::pin(&app.svc, &admin, &tenant, "support-bot:1", true).await;
     assert!(matches!(pinned, Err(ServiceError::Forbidden)), "{pinned:?}");
@@ -150,7 +150,7 @@ async fn a_tenant_cannot_take_over_a_shared_pool(app: TestApp) -> TestApp {
             "--base-model",
             "tiny-llama",
             "--adapter",
-            &fixture(),
+            &crate::lora::fixture_for(&tenant),
             "--json",
         ],
         None,
@@ -166,7 +166,7 @@ async fn tenants_set_no_prices_and_no_unbounded_versions(app: TestApp) -> TestAp
         tenant_id: tenant.clone(),
         name: "priced".into(),
         base_model: "tiny-llama".into(),
-        adapter: fixture(),
+        adapter: crate::lora::fixture_for(&tenant),
         version,
         fine_tune_config: Some(json!({})),
         training: true,
@@ -211,7 +211,7 @@ async fn hosting_is_billed_by_the_hour_served(app: TestApp) -> TestApp {
         "--base-model",
         "tiny-llama",
         "--adapter",
-        &fixture(),
+        &crate::lora::fixture_for(&tenant),
         "--hosting-fee",
         "30",
         "--json",

@@ -26,7 +26,7 @@ on_both_backends!(
 
 async fn engines_restart_switch_and_evict(app: TestApp) -> TestApp {
     let (mut engines, key) = pool_of_three(&app, 2).await;
-    register(&app, "support-bot");
+    register(&app, "support-bot").await;
     let v1 = deploy(&app, "support-bot");
 
     // An engine restarts and forgets: the reconciler loads it again.
@@ -86,7 +86,7 @@ async fn engines_restart_switch_and_evict(app: TestApp) -> TestApp {
             }
         }));
     }
-    register(&app, "support-bot");
+    register(&app, "support-bot").await;
     // The bare name deploys the newest ready version: version 2.
     let v2 = deploy(&app, "support-bot");
     // Requests for the name reach version 2 once the server has the change.
@@ -148,7 +148,7 @@ async fn engines_restart_switch_and_evict(app: TestApp) -> TestApp {
             "--json",
         ],
     );
-    register(&app, "other-bot");
+    register(&app, "other-bot").await;
     let other = deploy(&app, "other-bot");
     for e in &engines {
         let mut loaded = e.loaded().await;
@@ -186,7 +186,7 @@ async fn engines_restart_switch_and_evict(app: TestApp) -> TestApp {
 /// it off every engine, and its name is no longer served.
 async fn deprecated_versions_warn_then_retire(app: TestApp) -> TestApp {
     let (engines, key) = pool_of_three(&app, 0).await;
-    register(&app, "support-bot");
+    register(&app, "support-bot").await;
     let v1 = deploy(&app, "support-bot");
     until_status(
         &app,

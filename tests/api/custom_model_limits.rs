@@ -2,7 +2,7 @@
 //! PostgreSQL: at most 1,000 custom model versions that are not retired.
 
 use crate::common::TestApp;
-use crate::custom_models::{fixture, pool_of_three};
+use crate::custom_models::pool_of_three;
 use atrium::server::services::{custom_models, tenants, Actor, ServiceError};
 
 on_both_backends!(a_tenant_keeps_a_bounded_number_of_versions,);
@@ -33,11 +33,12 @@ async fn a_tenant_keeps_a_bounded_number_of_versions(app: TestApp) -> TestApp {
         .expect("insert");
     }
     tx.commit().await.expect("commit");
+    let adapter = crate::lora::fixture_for(&tenant);
     let new = |name: &str| custom_models::NewCustomModel {
         tenant_id: tenant.clone(),
         name: name.into(),
         base_model: "tiny-llama".into(),
-        adapter: fixture(),
+        adapter: adapter.clone(),
         version: None,
         fine_tune_config: None,
         training: false,

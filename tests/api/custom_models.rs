@@ -17,7 +17,7 @@ on_both_backends!(register_deploy_and_route,);
 
 async fn register_deploy_and_route(app: TestApp) -> TestApp {
     let (engines, key) = pool_of_three(&app, 0).await;
-    let fixture = fixture();
+    let fixture = crate::lora::lora_co_fixture(&app).await;
     let m = cli_json(
         &app,
         &[
@@ -44,7 +44,9 @@ async fn register_deploy_and_route(app: TestApp) -> TestApp {
     assert_eq!(m["target_modules"], json!(["q_proj", "v_proj"]));
 
     // A rank over the pool's limit, and a corrupt weights file: failed, with the reason.
-    let dir = tempfile::tempdir().expect("dir");
+    // In Lora Co's own folder of the adapter roots, beside the fixture.
+    let home = std::path::Path::new(&fixture).parent().expect("folder");
+    let dir = tempfile::tempdir_in(home).expect("dir");
     let config = std::fs::read_to_string(format!("{fixture}/adapter_config.json")).expect("config");
     std::fs::write(
         dir.path().join("adapter_config.json"),

@@ -4,7 +4,7 @@
 //! is refused, and the page is rendered on the server (before any wasm).
 
 use crate::common::TestApp;
-use crate::custom_models::{fixture, pool_of_three};
+use crate::custom_models::pool_of_three;
 use crate::portal::{create_tenant, create_user, s};
 
 on_both_backends!(the_deployments_page_follows_roles,);
@@ -31,7 +31,7 @@ async fn the_deployments_page_follows_roles(app: TestApp) -> TestApp {
         assert_eq!(app.sign_in(c, who, "a-long-password-1").await, "/");
     }
 
-    let adapter = fixture();
+    let adapter = crate::lora::lora_co_fixture(&app).await;
     let form = [
         ("tenant", tid.as_str()),
         ("name", "support-bot"),

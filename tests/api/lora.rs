@@ -123,6 +123,30 @@ pub(crate) fn fixture() -> String {
     concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/lora-tiny").to_string()
 }
 
+/// The fixture copied into `tenant`'s own folder of the adapter roots
+/// (`<tmp>/<tenant id>/lora-tiny`): a tenant registers adapters from
+/// there only. Copied once; the same path after.
+pub(crate) fn fixture_for(tenant: &atrium::domain::tenant::TenantId) -> String {
+    let dir = std::env::temp_dir().join(tenant.as_str()).join("lora-tiny");
+    std::fs::create_dir_all(&dir).expect("tenant folder");
+    for file in ["adapter_config.json", "adapter_model.safetensors"] {
+        let to = dir.join(file);
+        if !to.exists() {
+            std::fs::copy(format!("{}/{file}", fixture()), &to).expect("copy fixture");
+        }
+    }
+    dir.display().to_string()
+}
+
+/// The fixture in Lora Co's folder.
+pub(crate) async fn lora_co_fixture(app: &TestApp) -> String {
+    let system = atrium::server::services::Actor::system("test");
+    let tenant = atrium::server::services::tenants::find(&app.svc, &system, "Lora Co")
+        .await
+        .expect("Lora Co");
+    fixture_for(&tenant.id)
+}
+
 /// Three engines in pool `lora` for `tiny-llama`, and a tenant allowed
 /// custom models with a key.
 pub(crate) async fn pool_of_three(app: &TestApp, max_loras: usize) -> (Vec<Engine>, String) {
@@ -194,8 +218,8 @@ pub(crate) async fn until_status(
 }
 
 /// Registers the fixture as `name` for Lora Co; it validates as ready.
-pub(crate) fn register(app: &TestApp, name: &str) -> Value {
-    let f = fixture();
+pub(crate) async fn register(app: &TestApp, name: &str) -> Value {
+    let f = lora_co_fixture(app).await;
     let m = cli_json(
         app,
         &[

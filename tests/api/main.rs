@@ -8,6 +8,7 @@
 mod common;
 
 mod abuse;
+mod abuse_adapters;
 mod abuse_audit;
 mod abuse_billing;
 mod abuse_leaving;
@@ -47,6 +48,7 @@ fn main() -> std::process::ExitCode {
     let args = libtest_mimic::Arguments::from_args();
     let trials: Vec<_> = [
         abuse::trials(),
+        abuse_adapters::trials(),
         abuse_audit::trials(),
         abuse_billing::trials(),
         abuse_leaving::trials(),

@@ -15,7 +15,7 @@ on_both_backends!(an_engine_joins_and_the_pool_goes,);
 
 async fn an_engine_joins_and_the_pool_goes(app: TestApp) -> TestApp {
     let (_engines, key) = pool_of_three(&app, 0).await;
-    register(&app, "support-bot");
+    register(&app, "support-bot").await;
     let adapter = deploy(&app, "support-bot");
 
     // A fourth engine joins: the server's reconciler loads the adapter there.

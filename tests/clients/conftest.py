@@ -2,6 +2,7 @@
 configured through the CLI, for the official SDKs to call."""
 import json
 import os
+import shutil
 import re
 import subprocess
 import tempfile
@@ -14,10 +15,11 @@ BIN = os.environ.get("ATRIUM_BIN", "atrium")
 class Atrium:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="atrium-sdk-")
-        fixtures = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "fixtures"))
+        # Each tenant registers adapters from its own folder of the roots.
+        self.adapters = os.path.join(self.dir, "adapters")
         self.env = dict(os.environ, DATABASE_URL=f"sqlite://{self.dir}/atrium.db",
                         ATRIUM_DATA_DIR=self.dir, ATRIUM_NO_DEMO="true", RUST_LOG="warn",
-                        ATRIUM_ADAPTER_ROOTS=fixtures)
+                        ATRIUM_ADAPTER_ROOTS=self.adapters)
         self.env.pop("REDIS_URL", None)
         self.procs = []
 
@@ -40,6 +42,15 @@ class Atrium:
         """A new tenant of its own and a key for it, so tests share no counters."""
         self.cli("tenant", "create", "--name", name, "--rpm", str(rpm), "--tpm", str(tpm))
         return json.loads(self.cli("key", "create", "--tenant", name, "--json"))["key"]
+
+    def tenant_adapter(self, tenant, fixture):
+        """`fixture` copied into the tenant's own folder of the adapter roots."""
+        listed = json.loads(self.cli("tenant", "list", "--json"))
+        rows = listed.get("items", listed) if isinstance(listed, dict) else listed
+        tid = next(t["id"] for t in rows if t["name"] == tenant)
+        dest = os.path.join(self.adapters, tid, os.path.basename(fixture))
+        shutil.copytree(fixture, dest, dirs_exist_ok=True)
+        return dest
 
     def stop(self):
         for p in self.procs:

@@ -32,7 +32,8 @@ def lora(atrium):
     key = atrium.tenant_key("Lora SDK", rpm=100000)
     atrium.cli("flag", "target", "models.custom", "--tenants", "Lora SDK")
     model = json.loads(atrium.cli("custom-model", "register", "--tenant", "Lora SDK", "--name", "support-bot",
-                                  "--base-model", "tiny-llama", "--adapter", os.path.abspath(FIXTURE), "--json"))
+                                  "--base-model", "tiny-llama", "--adapter",
+                                  atrium.tenant_adapter("Lora SDK", os.path.abspath(FIXTURE)), "--json"))
     assert model["status"] == "ready", model
     deployed = json.loads(atrium.cli("custom-model", "deploy", "support-bot", "--tenant", "Lora SDK", "--json"))
     assert deployed["status"] == "deployed", deployed

@@ -56,6 +56,7 @@ pub fn check(text: &str, base_names: &[String], max_rank: u32) -> Result<Adapter
             "rank {rank} is above the pool's max_lora_rank {max_rank}"
         )));
     }
+    served_by_vllm(&v, max_rank)?;
     let alpha = v.get("lora_alpha").and_then(Value::as_f64);
     let target_modules = target_modules(v.get("target_modules"))?;
     Ok(AdapterConfig {
@@ -64,6 +65,55 @@ pub fn check(text: &str, base_names: &[String], max_rank: u32) -> Result<Adapter
         alpha,
         target_modules,
     })
+}
+
+/// What vLLM refuses to load (`vllm/lora/peft_helper.py`), refused here
+/// first so an engine never fails every load of a `ready` version: DoRA,
+/// `modules_to_save`, a bias other than `none`, and a per-module rank
+/// (`rank_pattern`) above the pool's limit; `alpha_pattern` must be numbers.
+fn served_by_vllm(v: &Value, max_rank: u32) -> Result<(), Invalid> {
+    if v.get("use_dora").and_then(Value::as_bool) == Some(true) {
+        return Err(bad(
+            "use_dora: DoRA adapters cannot be served (vLLM does not load them)",
+        ));
+    }
+    if v.get("modules_to_save").is_some_and(|m| !m.is_null()) {
+        return Err(bad(
+            "modules_to_save must be null: vLLM serves only the LoRA matrices",
+        ));
+    }
+    match v.get("bias") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(b)) if b == "none" => {}
+        Some(_) => {
+            return Err(bad(
+                "bias must be \"none\": vLLM does not serve adapter biases",
+            ))
+        }
+    }
+    pattern(v, "rank_pattern", |r| {
+        r.as_u64()
+            .is_some_and(|r| (1..=u64::from(max_rank)).contains(&r))
+    })
+    .map_err(|_| {
+        bad(format!(
+            "rank_pattern: every rank must be 1 to the pool's max_lora_rank {max_rank}"
+        ))
+    })?;
+    pattern(v, "alpha_pattern", |a| {
+        a.as_f64().is_some_and(f64::is_finite)
+    })
+    .map_err(|_| bad("alpha_pattern: every alpha must be a number"))
+}
+
+/// A `{module: value}` map whose every value passes `ok` (absent or empty:
+/// nothing to check).
+fn pattern(v: &Value, key: &str, ok: impl Fn(&Value) -> bool) -> Result<(), ()> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Object(m)) if m.values().all(ok) => Ok(()),
+        Some(_) => Err(()),
+    }
 }
 
 /// PEFT writes a list of module names, or one regular expression as a

@@ -31,8 +31,10 @@ pub fn header_len(first8: &[u8], file_len: u64) -> Result<u64, Invalid> {
         .try_into()
         .map_err(|_| bad("is shorter than its 8-byte header length"))?;
     let n = u64::from_le_bytes(bytes);
+    // Not the number itself: it is the file's first bytes, and the reason
+    // is shown to the tenant.
     if !(2..=MAX_HEADER_BYTES).contains(&n) {
-        return Err(bad(format!("declares a header of {n} bytes")));
+        return Err(bad("does not start with a valid header length"));
     }
     if n > file_len.saturating_sub(8) {
         return Err(bad("declares a header longer than the file"));

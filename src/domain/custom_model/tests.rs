@@ -253,3 +253,52 @@ fn prices_follow_the_base_model_with_a_markup() {
     assert_eq!(sample(None).versioned_name(), "bot:2");
     assert_eq!(sample(None).engine_name(), "atrium-abc");
 }
+
+/// vLLM's own refusals (`vllm/lora/peft_helper.py`), mirrored so a
+/// version is never `ready` that every engine then fails to load.
+#[test]
+fn configs_vllm_refuses_are_refused_naming_the_field() {
+    let with = |key: &str, value: serde_json::Value| {
+        let mut v: serde_json::Value = serde_json::from_str(CONFIG).expect("json");
+        v[key] = value;
+        peft::check(&v.to_string(), &base(), 8)
+    };
+    for (key, value, named) in [
+        ("use_dora", serde_json::json!(true), "use_dora"),
+        (
+            "modules_to_save",
+            serde_json::json!(["lm_head"]),
+            "modules_to_save",
+        ),
+        ("bias", serde_json::json!("all"), "bias"),
+        ("bias", serde_json::json!("lora_only"), "bias"),
+        ("r", serde_json::json!(0), "r (the rank)"),
+        (
+            "rank_pattern",
+            serde_json::json!({ "q_proj": 64 }),
+            "rank_pattern",
+        ),
+        (
+            "rank_pattern",
+            serde_json::json!({ "q_proj": 0 }),
+            "rank_pattern",
+        ),
+        (
+            "alpha_pattern",
+            serde_json::json!({ "q_proj": "x" }),
+            "alpha_pattern",
+        ),
+    ] {
+        let e = with(key, value.clone()).expect_err(key);
+        assert!(e.message.contains(named), "{key}={value}: {}", e.message);
+    }
+    assert!(with("use_dora", serde_json::json!(false)).is_ok());
+    assert!(with("rank_pattern", serde_json::json!({ "q_proj": 8 })).is_ok());
+    assert!(with("alpha_pattern", serde_json::json!({ "q_proj": 32 })).is_ok());
+}
+
+#[test]
+fn a_bad_header_length_is_not_echoed() {
+    let e = header_len(b"\xff\xff\xff\xff\xff\xff\xff\x7f", 100).expect_err("too long");
+    assert!(!e.message.contains("9223"), "{}", e.message);
+}

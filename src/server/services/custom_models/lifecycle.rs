@@ -136,6 +136,14 @@ pub async fn deploy(
     super::admission::require_enabled(svc, &tenant).await?;
     let m = to_deploy(svc, actor, tenant_id, model).await?;
     super::admission::within_pool_quota(svc, &m).await?;
+    // Its files may have changed since validation: checked again, so an
+    // engine never loads what no longer passes.
+    if let Err(reason) = super::validate::recheck(svc, &m).await? {
+        return Err(ServiceError::Conflict(format!(
+            "{} no longer passes validation: {reason}",
+            m.versioned_name()
+        )));
+    }
     set_status(
         svc,
         actor,

@@ -147,9 +147,11 @@ pub async fn register(svc: &Services, actor: &Actor, new: NewCustomModel) -> Res
         Some(v) => i64::from(v),
         None => next_version(svc, &new.tenant_id, &name).await?,
     };
-    let adapter = AdapterSource::parse(&new.adapter)?;
+    let mut adapter = AdapterSource::parse(&new.adapter)?;
     if let AdapterSource::Local(dir) = &adapter {
-        validate::within_roots(svc, dir).await?;
+        // The real path is kept: engines are sent what was checked.
+        let real = validate::within_roots(svc, &new.tenant_id, dir).await?;
+        adapter = AdapterSource::Local(real.display().to_string());
     }
     let markup = cm::markup_percent(new.markup_percent.unwrap_or(DEFAULT_MARKUP_PERCENT))?;
     let base = new.base_model.trim().to_string();

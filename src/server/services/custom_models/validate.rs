@@ -71,53 +71,69 @@ async fn check(svc: &Services, m: &CustomModel) -> Result<std::result::Result<Ch
         }
     };
     let rank = u32::try_from(pool.max_lora_rank).unwrap_or(u32::MAX);
-    let real = match within_roots(svc, &dir).await {
+    let tenant = TenantId::parse(&m.tenant_id).map_err(|_| {
+        crate::server::services::ServiceError::Internal("a version's tenant id".into())
+    })?;
+    let real = match within_roots(svc, &tenant, &dir).await {
         Ok(real) => real,
         Err(e) => return Ok(Err(e)),
     };
     Ok(local(&real, &names, rank).await)
 }
 
-/// A local adapter directory, if it lies under one of the operator's
-/// adapter roots: checked on the path as given (no `..`), then again on
-/// the real path, so a symbolic link cannot lead out. Outside the roots,
-/// nothing about the path is revealed, not even whether it exists.
+/// A local adapter directory of `tenant`: inside its own folder
+/// (`<root>/<tenant id>/…`) under one of the operator's adapter roots.
+/// Checked on the path as given (no `..`), then again on the real path, so
+/// a symbolic link cannot lead out; the real path is what is kept and sent
+/// to the engines. Every refusal reads the same, so a tenant learns nothing
+/// of other folders, not even whether a path exists.
 pub(super) async fn within_roots(
     svc: &Services,
+    tenant: &TenantId,
     dir: &str,
 ) -> std::result::Result<PathBuf, Invalid> {
     let outside = || {
         Invalid::new(
             "adapter",
-            "must be a directory under the adapter roots the operator allows (ATRIUM_ADAPTER_ROOTS)",
+            format!(
+                "must be a directory inside this tenant's folder of the adapter roots the \
+                 operator allows (ATRIUM_ADAPTER_ROOTS/{tenant}/…)"
+            ),
         )
     };
     let path = Path::new(dir);
-    let roots = svc.config.adapter_roots();
+    let homes: Vec<PathBuf> = svc
+        .config
+        .adapter_roots()
+        .iter()
+        .map(|r| r.join(tenant.as_str()))
+        .collect();
     let lexical = path
         .components()
         .all(|c| !matches!(c, Component::ParentDir))
-        && roots.iter().any(|r| path.starts_with(r));
+        && homes.iter().any(|h| path.starts_with(h) && path != h);
     if !lexical {
         return Err(outside());
     }
-    let real = tokio::fs::canonicalize(path)
-        .await
-        .map_err(|e| Invalid::new("adapter", format!("cannot be read: {e}")))?;
-    let mut inside = false;
-    for r in &roots {
-        if tokio::fs::canonicalize(r)
-            .await
-            .is_ok_and(|r| real.starts_with(r))
-        {
-            inside = true;
+    let real = tokio::fs::canonicalize(path).await.map_err(|_| outside())?;
+    let is_dir = tokio::fs::metadata(&real).await.is_ok_and(|m| m.is_dir());
+    for h in &homes {
+        if let Ok(home) = tokio::fs::canonicalize(h).await {
+            if is_dir && real.starts_with(&home) && real != home {
+                return Ok(real);
+            }
         }
     }
-    if inside {
-        Ok(real)
-    } else {
-        Err(outside())
-    }
+    Err(outside())
+}
+
+/// Checks a local version's folder and files again (before a deploy: they
+/// may have changed since validation); the reason when they no longer pass.
+pub(super) async fn recheck(
+    svc: &Services,
+    m: &CustomModel,
+) -> Result<std::result::Result<(), Invalid>> {
+    Ok(check(svc, m).await?.map(|_| ()))
 }
 
 async fn local(
@@ -144,11 +160,29 @@ async fn local(
     })
 }
 
-async fn read_bounded(path: &Path, max: u64) -> std::result::Result<Vec<u8>, String> {
-    let f = tokio::fs::File::open(path)
+/// Opens one of the adapter's files: never through a symbolic link (its
+/// folder was checked, a link inside could lead anywhere), never blocking
+/// (a FIFO would hold a worker), and only a regular file.
+async fn open_file(path: &Path) -> std::result::Result<tokio::fs::File, String> {
+    let f = tokio::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
         .await
-        .map_err(|e| format!("cannot be read: {e}"))?;
-    let len = f.metadata().await.map_err(|e| e.to_string())?.len();
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => "is a symbolic link; give the file itself".to_string(),
+            _ => format!("cannot be read: {}", e.kind()),
+        })?;
+    let meta = f.metadata().await.map_err(|e| e.kind().to_string())?;
+    if !meta.is_file() {
+        return Err("is not a regular file".into());
+    }
+    Ok(f)
+}
+
+async fn read_bounded(path: &Path, max: u64) -> std::result::Result<Vec<u8>, String> {
+    let f = open_file(path).await?;
+    let len = f.metadata().await.map_err(|e| e.kind().to_string())?.len();
     if len > max {
         return Err(format!("is {len} bytes, more than {max}"));
     }
@@ -156,7 +190,7 @@ async fn read_bounded(path: &Path, max: u64) -> std::result::Result<Vec<u8>, Str
     f.take(max)
         .read_to_end(&mut buf)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.kind().to_string())?;
     Ok(buf)
 }
 
@@ -165,20 +199,22 @@ async fn weights_header(
     path: &Path,
 ) -> std::result::Result<std::collections::BTreeMap<String, safetensors::Tensor>, Invalid> {
     let bad = |m: String| Invalid::new("adapter_model.safetensors", m);
-    let mut f = tokio::fs::File::open(path)
+    let mut f = open_file(path).await.map_err(bad)?;
+    let file_len = f
+        .metadata()
         .await
-        .map_err(|e| bad(format!("cannot be read: {e}")))?;
-    let file_len = f.metadata().await.map_err(|e| bad(e.to_string()))?.len();
+        .map_err(|e| bad(e.kind().to_string()))?
+        .len();
     let mut first8 = [0u8; 8];
     let got = file_len.min(8) as usize;
     f.read_exact(&mut first8[..got])
         .await
-        .map_err(|e| bad(e.to_string()))?;
+        .map_err(|e| bad(e.kind().to_string()))?;
     let n = safetensors::header_len(&first8[..got], file_len)?;
     let mut header = vec![0u8; n as usize];
     f.read_exact(&mut header)
         .await
-        .map_err(|e| bad(format!("header cannot be read: {e}")))?;
+        .map_err(|e| bad(format!("header cannot be read: {}", e.kind())))?;
     safetensors::parse_header(&header, file_len - 8 - n)
 }
 

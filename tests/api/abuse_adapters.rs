@@ -1,0 +1,206 @@
+//! Issue 21, items 5 and 12, on both backends: a tenant's adapters come
+//! from its own folder of the adapter roots, and the files in it cannot
+//! lead out. Before, tenant A registered tenant B's adapter directory and
+//! got `ready` (then deployed and queried B's fine-tune), different error
+//! texts let A list B's folders, a symbolic link inside a folder read any
+//! file, a FIFO blocked a worker, and engines got the path as typed.
+
+use std::path::Path;
+
+use atrium::domain::tenant::TenantId;
+use atrium::server::services::{custom_models, tenants, Actor};
+use serde_json::Value;
+
+use crate::cli::atrium;
+use crate::common::TestApp;
+use crate::custom_models::{fixture_for, pool_of_three};
+
+on_both_backends!(
+    another_tenants_folder_is_refused_like_any_other_path,
+    files_cannot_lead_out_of_the_folder,
+    a_deploy_checks_the_files_again,
+);
+
+async fn id_of(app: &TestApp, name: &str) -> TenantId {
+    tenants::find(&app.svc, &Actor::system("test"), name)
+        .await
+        .expect("tenant")
+        .id
+}
+
+/// `custom-model register` for `tenant`; the JSON on success, else stderr.
+fn register(app: &TestApp, tenant: &str, name: &str, adapter: &str) -> Result<Value, String> {
+    let out = atrium(
+        app,
+        &[
+            "custom-model",
+            "register",
+            "--tenant",
+            tenant,
+            "--name",
+            name,
+            "--base-model",
+            "tiny-llama",
+            "--adapter",
+            adapter,
+            "--json",
+        ],
+        None,
+    );
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).expect("json"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+async fn another_tenants_folder_is_refused_like_any_other_path(app: TestApp) -> TestApp {
+    let (_engines, _key) = pool_of_three(&app, 4).await;
+    crate::gateway::tenant_with_key(&app, "Other Co", 1_000, "eu-west").await;
+    crate::flags::cli(
+        &app,
+        &[
+            "flag",
+            "target",
+            "models.custom",
+            "--tenants",
+            "Lora Co,Other Co",
+        ],
+    );
+    let lora = id_of(&app, "Lora Co").await;
+    let other = id_of(&app, "Other Co").await;
+    let theirs = fixture_for(&lora);
+    let mine = fixture_for(&other);
+    // Lora Co's adapter, its folder, a missing path in it, the root, and
+    // a missing path in Other Co's own folder: one refusal, word for word.
+    let root = std::env::temp_dir().display().to_string();
+    let missing_mine = format!(
+        "{}/nothing-here",
+        Path::new(&mine).parent().expect("home").display()
+    );
+    let probes = [
+        theirs.clone(),
+        Path::new(&theirs)
+            .parent()
+            .expect("home")
+            .display()
+            .to_string(),
+        format!(
+            "{}/nothing-here",
+            Path::new(&theirs).parent().expect("home").display()
+        ),
+        root,
+        missing_mine,
+    ];
+    let refusals: Vec<String> = probes
+        .iter()
+        .map(|p| register(&app, "Other Co", "probe", p).expect_err(p))
+        .map(|e| e.replace(other.as_str(), "<id>"))
+        .collect();
+    assert!(
+        refusals[0].contains("this tenant's folder"),
+        "{}",
+        refusals[0]
+    );
+    assert!(refusals.iter().all(|r| *r == refusals[0]), "{refusals:#?}");
+    assert!(!refusals[0].contains(lora.as_str()), "{}", refusals[0]);
+    let own = register(&app, "Other Co", "own", &mine).expect("its own folder");
+    assert_eq!(own["status"], "ready", "{own}");
+    app
+}
+
+async fn files_cannot_lead_out_of_the_folder(app: TestApp) -> TestApp {
+    let (_engines, _key) = pool_of_three(&app, 4).await;
+    let lora = id_of(&app, "Lora Co").await;
+    let good = fixture_for(&lora);
+    let home = Path::new(&good).parent().expect("home").to_path_buf();
+    let copy = |dir: &Path| {
+        std::fs::create_dir_all(dir).expect("dir");
+        for f in ["adapter_config.json", "adapter_model.safetensors"] {
+            let to = dir.join(f);
+            let _ = std::fs::remove_file(&to);
+            std::fs::copy(Path::new(&good).join(f), to).expect("copy");
+        }
+    };
+    // A config that is a link to a file outside the folder.
+    let linked = home.join("linked");
+    copy(&linked);
+    std::fs::remove_file(linked.join("adapter_config.json")).expect("rm");
+    std::os::unix::fs::symlink("/etc/passwd", linked.join("adapter_config.json")).expect("link");
+    let m = register(&app, "Lora Co", "linked", &linked.display().to_string()).expect("registered");
+    assert_eq!(m["status"], "failed", "{m}");
+    let reason = m["status_reason"].as_str().unwrap_or("");
+    assert!(
+        reason.contains("symbolic link") && !reason.contains("root"),
+        "{reason}"
+    );
+    // Weights that are a link to a file outside: the reason echoes nothing of it.
+    let weights = home.join("weights");
+    copy(&weights);
+    let outside = tempfile::NamedTempFile::new().expect("outside");
+    std::fs::write(outside.path(), b"SECRET!!and more").expect("write");
+    std::fs::remove_file(weights.join("adapter_model.safetensors")).expect("rm");
+    std::os::unix::fs::symlink(outside.path(), weights.join("adapter_model.safetensors"))
+        .expect("link");
+    let m =
+        register(&app, "Lora Co", "weights", &weights.display().to_string()).expect("registered");
+    assert_eq!(m["status"], "failed", "{m}");
+    assert!(!m.to_string().contains("SECRET"), "{m}");
+    // A FIFO fails at once instead of holding a worker.
+    let fifo = home.join("fifo");
+    copy(&fifo);
+    std::fs::remove_file(fifo.join("adapter_config.json")).expect("rm");
+    let made = std::process::Command::new("mkfifo")
+        .arg(fifo.join("adapter_config.json"))
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let started = std::time::Instant::now();
+    let m = register(&app, "Lora Co", "fifo", &fifo.display().to_string()).expect("registered");
+    assert_eq!(m["status"], "failed", "{m}");
+    assert!(
+        m["status_reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not a regular file"),
+        "{m}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // A link to a folder inside is followed once, and the real path kept:
+    // the engines are sent what was checked.
+    let alias = home.join("alias");
+    let _ = std::fs::remove_file(&alias);
+    std::os::unix::fs::symlink(&good, &alias).expect("link");
+    let m = register(&app, "Lora Co", "aliased", &alias.display().to_string()).expect("registered");
+    assert_eq!(m["status"], "ready", "{m}");
+    let real = std::fs::canonicalize(&good).expect("real");
+    assert_eq!(m["adapter"]["at"], real.display().to_string(), "{m}");
+    app
+}
+
+async fn a_deploy_checks_the_files_again(app: TestApp) -> TestApp {
+    let (_engines, _key) = pool_of_three(&app, 4).await;
+    let lora = id_of(&app, "Lora Co").await;
+    let good = fixture_for(&lora);
+    let dir = Path::new(&good).parent().expect("home").join("changing");
+    std::fs::create_dir_all(&dir).expect("dir");
+    for f in ["adapter_config.json", "adapter_model.safetensors"] {
+        std::fs::copy(Path::new(&good).join(f), dir.join(f)).expect("copy");
+    }
+    let m = register(&app, "Lora Co", "changing", &dir.display().to_string()).expect("registered");
+    assert_eq!(m["status"], "ready", "{m}");
+    let config = std::fs::read_to_string(dir.join("adapter_config.json")).expect("config");
+    std::fs::write(
+        dir.join("adapter_config.json"),
+        config.replace("\"r\": 2", "\"r\": 999"),
+    )
+    .expect("write");
+    let deployed =
+        custom_models::lifecycle::deploy(&app.svc, &Actor::system("test"), &lora, "changing:1")
+            .await;
+    assert!(
+        matches!(&deployed, Err(atrium::server::services::ServiceError::Conflict(m)) if m.contains("no longer passes")),
+        "{deployed:?}"
+    );
+    app
+}
