@@ -148,6 +148,16 @@ pub struct Config {
     )]
     pub adapter_roots: Vec<std::path::PathBuf>,
 
+    /// URI prefixes remote (s3:// or https://) adapters may be registered
+    /// under, `{tenant}` standing for the tenant's id; none: no remote adapters.
+    #[arg(
+        long,
+        env = "ATRIUM_ADAPTER_REMOTE_PREFIXES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub adapter_remote_prefixes: Vec<String>,
+
     /// Database-per-tenant stores kept open at once (least recently used close first).
     #[arg(long, env = "ATRIUM_TENANT_POOLS", default_value_t = 32, global = true)]
     pub tenant_pools: usize,

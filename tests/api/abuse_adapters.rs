@@ -19,6 +19,7 @@ on_both_backends!(
     another_tenants_folder_is_refused_like_any_other_path,
     files_cannot_lead_out_of_the_folder,
     a_deploy_checks_the_files_again,
+    remote_adapters_only_under_the_tenants_prefixes,
 );
 
 async fn id_of(app: &TestApp, name: &str) -> TenantId {
@@ -202,5 +203,48 @@ async fn a_deploy_checks_the_files_again(app: TestApp) -> TestApp {
         matches!(&deployed, Err(atrium::server::services::ServiceError::Conflict(m)) if m.contains("no longer passes")),
         "{deployed:?}"
     );
+    app
+}
+
+/// Before, any `https://` or `s3://` address passed to the engines.
+async fn remote_adapters_only_under_the_tenants_prefixes(app: TestApp) -> TestApp {
+    let (_engines, _key) = pool_of_three(&app, 4).await;
+    let lora = id_of(&app, "Lora Co").await;
+    let new = |adapter: &str| custom_models::NewCustomModel {
+        tenant_id: lora.clone(),
+        name: "remote".into(),
+        base_model: "tiny-llama".into(),
+        adapter: adapter.into(),
+        version: None,
+        fine_tune_config: None,
+        training: false,
+        input_per_mtok: None,
+        output_per_mtok: None,
+        markup_percent: None,
+        hosting_fee_micros: 0,
+    };
+    let system = Actor::system("test");
+    for uri in ["https://evil.example/adapter", "s3://any-bucket/adapter"] {
+        let r = custom_models::register(&app.svc, &system, new(uri)).await;
+        assert!(
+            matches!(r, Err(atrium::server::services::ServiceError::Invalid(_))),
+            "{uri}: {r:?}"
+        );
+    }
+    // With the operator's prefix for each tenant's own place.
+    let mut config = (*app.svc.config).clone();
+    config.adapter_remote_prefixes = vec!["s3://adapters/{tenant}/".into()];
+    let db = atrium::server::db::Db::connect(&app.db_url)
+        .await
+        .expect("pool");
+    let svc = atrium::server::services::Services::new(db, config, app.svc.secrets.clone());
+    let mine = format!("s3://adapters/{lora}/support-bot");
+    let m = custom_models::register(&svc, &system, new(&mine))
+        .await
+        .expect("its own prefix");
+    assert_eq!(m.status.as_str(), "ready");
+    let theirs =
+        custom_models::register(&svc, &system, new("s3://adapters/someone-else/bot")).await;
+    assert!(theirs.is_err(), "{theirs:?}");
     app
 }

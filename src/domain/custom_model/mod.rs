@@ -160,6 +160,35 @@ impl AdapterSource {
         Ok(AdapterSource::Local(s.trim_end_matches('/').to_string()))
     }
 
+    /// A remote adapter must lie under one of the operator's prefixes for
+    /// this tenant (`{tenant}` in a prefix stands for its id), so a tenant
+    /// cannot make the engines fetch another tenant's adapter or any URL.
+    /// A local one is checked against its folder elsewhere.
+    pub fn check_remote(&self, prefixes: &[String], tenant: &str) -> Result<(), Invalid> {
+        let AdapterSource::Remote(uri) = self else {
+            return Ok(());
+        };
+        let refused = || {
+            Invalid::new(
+                "adapter",
+                "a remote adapter must lie under a prefix the operator allows this tenant \
+                 (ATRIUM_ADAPTER_REMOTE_PREFIXES)",
+            )
+        };
+        // Whatever could step out of a prefix once decoded or normalised.
+        let path = uri.split_once("://").map_or("", |(_, rest)| rest);
+        let sneaky = path.split('/').any(|seg| seg == ".." || seg == ".")
+            || ['\\', '?', '#', '@', '%'].iter().any(|c| path.contains(*c));
+        let under = prefixes.iter().any(|p| {
+            let p = p.trim().replace("{tenant}", tenant);
+            !p.is_empty() && p.ends_with('/') && uri.starts_with(&p) && uri.len() > p.len()
+        });
+        if sneaky || !under {
+            return Err(refused());
+        }
+        Ok(())
+    }
+
     /// What the engine is told to load.
     pub fn as_str(&self) -> &str {
         match self {

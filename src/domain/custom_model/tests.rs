@@ -302,3 +302,35 @@ fn a_bad_header_length_is_not_echoed() {
     let e = header_len(b"\xff\xff\xff\xff\xff\xff\xff\x7f", 100).expect_err("too long");
     assert!(!e.message.contains("9223"), "{}", e.message);
 }
+
+#[test]
+fn remote_adapters_only_under_the_tenants_prefixes() {
+    let prefixes = vec![
+        "s3://adapters/{tenant}/".to_string(),
+        "https://models.example/t/{tenant}/".into(),
+    ];
+    let ok = |uri: &str| {
+        AdapterSource::parse(uri)
+            .expect("parses")
+            .check_remote(&prefixes, "t1")
+    };
+    assert!(ok("s3://adapters/t1/support-bot").is_ok());
+    assert!(ok("https://models.example/t/t1/bot/v2").is_ok());
+    for bad in [
+        "s3://adapters/t2/support-bot",
+        "s3://adapters/t1/../t2/bot",
+        "s3://adapters/t1/%2e%2e/t2",
+        "https://models.example/t/t1@evil.example/x",
+        "https://evil.example/t/t1/x",
+        "s3://adapters/t1/",
+        "https://models.example/t/t1/x?u=1",
+    ] {
+        assert!(ok(bad).is_err(), "{bad}");
+    }
+    let none: Vec<String> = vec![];
+    let remote = AdapterSource::parse("s3://adapters/t1/bot").expect("parses");
+    assert!(
+        remote.check_remote(&none, "t1").is_err(),
+        "no prefixes: no remote adapters"
+    );
+}

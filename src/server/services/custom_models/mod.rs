@@ -148,6 +148,7 @@ pub async fn register(svc: &Services, actor: &Actor, new: NewCustomModel) -> Res
         None => next_version(svc, &new.tenant_id, &name).await?,
     };
     let mut adapter = AdapterSource::parse(&new.adapter)?;
+    adapter.check_remote(&svc.config.adapter_remote_prefixes, new.tenant_id.as_str())?;
     if let AdapterSource::Local(dir) = &adapter {
         // The real path is kept: engines are sent what was checked.
         let real = validate::within_roots(svc, &new.tenant_id, dir).await?;

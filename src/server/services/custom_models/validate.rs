@@ -60,6 +60,11 @@ async fn check(svc: &Services, m: &CustomModel) -> Result<std::result::Result<Ch
     let dir = match &m.adapter {
         AdapterSource::Local(dir) => dir.clone(),
         AdapterSource::Remote(uri) => {
+            // The operator's prefixes may have changed since it was registered.
+            let prefixes = &svc.config.adapter_remote_prefixes;
+            if let Err(e) = m.adapter.check_remote(prefixes, &m.tenant_id) {
+                return Ok(Err(e));
+            }
             return Ok(Ok(Checked {
                 rank: None,
                 alpha: None,
@@ -67,7 +72,7 @@ async fn check(svc: &Services, m: &CustomModel) -> Result<std::result::Result<Ch
                 note: Some(format!(
                     "{uri} is read by the engines only; they check it when it loads"
                 )),
-            }))
+            }));
         }
     };
     let rank = u32::try_from(pool.max_lora_rank).unwrap_or(u32::MAX);
