@@ -11,6 +11,7 @@ mod abuse;
 mod abuse_adapters;
 mod abuse_audit;
 mod abuse_billing;
+mod abuse_flags;
 mod abuse_leaving;
 mod abuse_money;
 mod abuse_pools;
@@ -51,6 +52,7 @@ fn main() -> std::process::ExitCode {
         abuse_adapters::trials(),
         abuse_audit::trials(),
         abuse_billing::trials(),
+        abuse_flags::trials(),
         abuse_leaving::trials(),
         abuse_money::trials(),
         abuse_pools::trials(),

@@ -118,14 +118,19 @@ impl Flag {
 /// Unleash's weighted variant choice: a point in 1..=total, then the
 /// variant whose cumulative weight first reaches it.
 pub(super) fn pick<'w>(weights: &'w [Weighted], group: &str, key: &str) -> Option<&'w str> {
-    let total: u32 = weights.iter().map(|w| w.weight).sum();
-    if total == 0 {
-        return None;
-    }
+    let total = split_total(weights)?;
     let point = normalized_weight(group, key, total);
-    let mut reached = 0;
+    let mut reached = 0u32;
     weights.iter().find_map(|w| {
-        reached += w.weight;
+        reached = reached.saturating_add(w.weight);
         (point <= reached).then_some(w.variant.as_str())
     })
+}
+
+/// The weights' sum, if it is a usable total: more than 0 and within a
+/// u32 (checked flags always are; a stored one that is not picks nothing
+/// rather than wrapping).
+pub(super) fn split_total(weights: &[Weighted]) -> Option<u32> {
+    let total: u64 = weights.iter().map(|w| u64::from(w.weight)).sum();
+    u32::try_from(total).ok().filter(|t| *t > 0)
 }

@@ -46,7 +46,7 @@ impl Flag {
                     })
                 }
                 Rule::Split { weights, group_id } => {
-                    let total: u32 = weights.iter().map(|w| w.weight).sum();
+                    let total = super::eval::split_total(weights).unwrap_or(0);
                     let g = group(group_id);
                     Some(RuleBucket {
                         rule: i,

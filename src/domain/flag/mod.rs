@@ -22,6 +22,16 @@ pub use explain::{describe_change, rollout, BucketCheck, FlagChange, Preview, Ru
 /// A target list long enough for any real allow-list, short enough that a
 /// flag stays a small document every replica keeps in memory.
 const MAX_TARGETS: usize = 10_000;
+/// The most one variant of a split may weigh (Unleash splits 1,000
+/// points), so a split's total fits in a u32 whatever its variants.
+pub const MAX_WEIGHT: u32 = 100_000;
+/// A whole flag, as stored: rules, targets and variants together. Every
+/// replica holds every flag, and history shows each change.
+pub const MAX_FLAG_BYTES: usize = 256 * 1024;
+/// One variant's value (a JSON flag's document).
+pub const MAX_VARIANT_BYTES: usize = 32 * 1024;
+/// Flags one tenant (or the platform) may keep.
+pub const MAX_FLAGS_PER_SCOPE: i64 = 500;
 
 /// A flag's key: a slug, 1 to 64 of `a-z 0-9 . _ -`, starting with a letter.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -220,6 +230,7 @@ impl Flag {
         if self.rules.len() > 64 {
             return Err(Invalid::new("rules", "at most 64 rules"));
         }
+        self.check_size()?;
         let named = self.rules.iter().flat_map(rule_variants);
         for name in [&self.default_variant, &self.off_variant]
             .into_iter()
@@ -242,17 +253,81 @@ impl Flag {
                 Rule::Rollout { percentage, .. } if *percentage > 100 => {
                     return Err(Invalid::new("percentage", "must be 0 to 100"));
                 }
-                Rule::Split { weights, .. }
-                    if weights.iter().map(|w| w.weight).sum::<u32>() == 0 =>
-                {
-                    return Err(Invalid::new("weights", "must add up to more than 0"));
-                }
+                Rule::Split { weights, .. } => check_weights(weights)?,
                 Rule::Conditions { all, .. } => all.iter().try_for_each(Condition::check)?,
                 _ => {}
             }
         }
         Ok(())
     }
+}
+
+impl Flag {
+    /// Bounded in bytes: each variant's value, and the whole flag.
+    fn check_size(&self) -> Result<(), Invalid> {
+        let size = |v: &dyn erased::Size| v.json_len();
+        if let Some(v) = self
+            .variants
+            .iter()
+            .find(|v| size(&v.value) > MAX_VARIANT_BYTES)
+        {
+            return Err(Invalid::new(
+                "variants",
+                format!("{} is larger than {} KiB", v.name, MAX_VARIANT_BYTES / 1024),
+            ));
+        }
+        if size(self) > MAX_FLAG_BYTES {
+            return Err(Invalid::new(
+                "flag",
+                format!("is larger than {} KiB in all", MAX_FLAG_BYTES / 1024),
+            ));
+        }
+        Ok(())
+    }
+}
+
+mod erased {
+    /// The size of a value as JSON, without keeping the text.
+    pub trait Size {
+        fn json_len(&self) -> usize;
+    }
+
+    impl<T: serde::Serialize> Size for T {
+        fn json_len(&self) -> usize {
+            let mut counter = Counter(0);
+            // A value that cannot be written is as large as can be.
+            match serde_json::to_writer(&mut counter, self) {
+                Ok(()) => counter.0,
+                Err(_) => usize::MAX,
+            }
+        }
+    }
+
+    struct Counter(usize);
+
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 = self.0.saturating_add(buf.len());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+}
+
+/// A split's weights: each at most `MAX_WEIGHT`, together more than 0.
+fn check_weights(weights: &[Weighted]) -> Result<(), Invalid> {
+    if weights.iter().any(|w| w.weight > MAX_WEIGHT) {
+        return Err(Invalid::new(
+            "weights",
+            format!("each must be 0 to {MAX_WEIGHT}"),
+        ));
+    }
+    if weights.iter().all(|w| w.weight == 0) {
+        return Err(Invalid::new("weights", "must add up to more than 0"));
+    }
+    Ok(())
 }
 
 fn rule_variants(rule: &Rule) -> Vec<&String> {

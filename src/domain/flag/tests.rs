@@ -303,3 +303,38 @@ fn changes_read_as_a_line() {
     );
     assert_eq!(describe_change(None, &before), "created (2 variants)");
 }
+
+/// Issue 21, items 14 and 17: a split's weights cannot overflow its total,
+/// and a flag is bounded in bytes.
+#[test]
+fn splits_and_sizes_are_bounded() {
+    let mut f = Flag::boolean(FlagKey::parse("big").expect("key"), "");
+    f.rules = vec![Rule::Split {
+        weights: vec![
+            Weighted {
+                variant: "on".into(),
+                weight: u32::MAX,
+            },
+            Weighted {
+                variant: "off".into(),
+                weight: 2,
+            },
+        ],
+        group_id: None,
+    }];
+    let e = f.check().expect_err("overflowing weights");
+    assert_eq!(e.field, "weights");
+    // A stored flag with such weights picks nothing instead of wrapping.
+    if let Rule::Split { weights, .. } = &f.rules[0] {
+        assert_eq!(super::eval::split_total(weights), None);
+    }
+    let mut json = Flag::boolean(FlagKey::parse("doc").expect("key"), "");
+    json.kind = FlagKind::Json;
+    json.variants = vec![Variant {
+        name: "huge".into(),
+        value: serde_json::json!({ "blob": "x".repeat(MAX_VARIANT_BYTES) }),
+    }];
+    json.default_variant = "huge".into();
+    json.off_variant = "huge".into();
+    assert_eq!(json.check().expect_err("too big").field, "variants");
+}

@@ -120,6 +120,20 @@ fn definition(flag: &Flag) -> Result<String> {
 pub async fn create(svc: &Services, actor: &Actor, scope: &Scope, flag: Flag) -> Result<Flag> {
     scope.require(actor, Access::Manage)?;
     flag.check()?;
+    let kept: i64 = match scope.tenant() {
+        None => sqlx::query_scalar("SELECT COUNT(*) FROM flags WHERE tenant_id IS NULL"),
+        Some(t) => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM flags WHERE tenant_id = $1").bind(t.as_str())
+        }
+    }
+    .fetch_one(&svc.db.pool)
+    .await?;
+    if kept >= crate::domain::flag::MAX_FLAGS_PER_SCOPE {
+        return Err(ServiceError::Conflict(format!(
+            "at most {} flags here; archive or delete some first",
+            crate::domain::flag::MAX_FLAGS_PER_SCOPE
+        )));
+    }
     if find(svc, scope, &flag.key).await?.is_some() {
         return Err(ServiceError::Conflict(format!(
             "a flag {} already exists here",
