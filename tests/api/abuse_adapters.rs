@@ -4,6 +4,7 @@
 //! got `ready` (then deployed and queried B's fine-tune), different error
 //! texts let A list B's folders, a symbolic link inside a folder read any
 //! file, a FIFO blocked a worker, and engines got the path as typed.
+//! Item 16: what vLLM refuses to load was `ready`.
 
 use std::path::Path;
 
@@ -19,6 +20,9 @@ on_both_backends!(
     another_tenants_folder_is_refused_like_any_other_path,
     files_cannot_lead_out_of_the_folder,
     a_deploy_checks_the_files_again,
+    a_hard_link_to_another_tenants_file_is_refused,
+    a_folder_swapped_for_a_link_is_not_deployed,
+    what_vllm_refuses_is_never_ready,
     remote_adapters_only_under_the_tenants_prefixes,
 );
 
@@ -203,6 +207,110 @@ async fn a_deploy_checks_the_files_again(app: TestApp) -> TestApp {
         matches!(&deployed, Err(atrium::server::services::ServiceError::Conflict(m)) if m.contains("no longer passes")),
         "{deployed:?}"
     );
+    app
+}
+
+/// A copy of the fixture in a new folder of `home`.
+fn copy_into(good: &str, dir: &Path) {
+    std::fs::create_dir_all(dir).expect("dir");
+    for f in ["adapter_config.json", "adapter_model.safetensors"] {
+        let to = dir.join(f);
+        let _ = std::fs::remove_file(&to);
+        std::fs::copy(Path::new(good).join(f), to).expect("copy");
+    }
+}
+
+/// A hard link is another tenant's file under this tenant's name: the
+/// engines would serve that tenant's weights as this one's.
+async fn a_hard_link_to_another_tenants_file_is_refused(app: TestApp) -> TestApp {
+    let (_engines, _key) = pool_of_three(&app, 4).await;
+    crate::gateway::tenant_with_key(&app, "Other Co", 1_000, "eu-west").await;
+    let lora = id_of(&app, "Lora Co").await;
+    let theirs = fixture_for(&id_of(&app, "Other Co").await);
+    let home = Path::new(&fixture_for(&lora))
+        .parent()
+        .expect("home")
+        .to_path_buf();
+    let linked = home.join("hard");
+    copy_into(&theirs, &linked);
+    let weights = linked.join("adapter_model.safetensors");
+    std::fs::remove_file(&weights).expect("rm");
+    std::fs::hard_link(
+        Path::new(&theirs).join("adapter_model.safetensors"),
+        &weights,
+    )
+    .expect("hard link");
+    let m = register(&app, "Lora Co", "hard", &linked.display().to_string()).expect("registered");
+    assert_eq!(m["status"], "failed", "{m}");
+    assert!(
+        m["status_reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("hard link"),
+        "{m}"
+    );
+    app
+}
+
+/// Registered at its real path, then the folder becomes a link (to a copy
+/// inside the same home, so only the stored path gives it away): the
+/// engines would be sent somewhere that was never checked.
+async fn a_folder_swapped_for_a_link_is_not_deployed(app: TestApp) -> TestApp {
+    let (_engines, _key) = pool_of_three(&app, 4).await;
+    let lora = id_of(&app, "Lora Co").await;
+    let good = fixture_for(&lora);
+    let home = Path::new(&good).parent().expect("home").to_path_buf();
+    let moving = home.join("moving");
+    copy_into(&good, &moving);
+    let m = register(&app, "Lora Co", "moving", &moving.display().to_string()).expect("registered");
+    assert_eq!(m["status"], "ready", "{m}");
+    std::fs::rename(&moving, home.join("moved")).expect("rename");
+    std::os::unix::fs::symlink(home.join("moved"), &moving).expect("link");
+    let deployed =
+        custom_models::lifecycle::deploy(&app.svc, &Actor::system("test"), &lora, "moving:1").await;
+    assert!(
+        matches!(&deployed, Err(atrium::server::services::ServiceError::Conflict(m)) if m.contains("no longer where")),
+        "{deployed:?}"
+    );
+    app
+}
+
+/// Before, these were `ready` and every engine then failed to load them.
+async fn what_vllm_refuses_is_never_ready(app: TestApp) -> TestApp {
+    let (_engines, _key) = pool_of_three(&app, 4).await;
+    let good = fixture_for(&id_of(&app, "Lora Co").await);
+    let home = Path::new(&good).parent().expect("home").to_path_buf();
+    let config =
+        std::fs::read_to_string(Path::new(&good).join("adapter_config.json")).expect("config");
+    for (i, (from, to, named)) in [
+        ("\"use_rslora\": false", "\"use_dora\": true", "use_dora"),
+        ("\"bias\": \"none\"", "\"bias\": \"all\"", "bias"),
+        (
+            "\"modules_to_save\": null",
+            "\"modules_to_save\": [\"lm_head\"]",
+            "modules_to_save",
+        ),
+        ("\"r\": 2", "\"r\": 0", "r (the rank)"),
+        (
+            "\"rank_pattern\": {}",
+            "\"rank_pattern\": {\"q_proj\": 128}",
+            "rank_pattern",
+        ),
+        ("\"lora_alpha\": 16,", "", "lora_alpha"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let dir = home.join(format!("vllm-refuses-{i}"));
+        copy_into(&good, &dir);
+        assert!(config.contains(from), "the fixture changed: {from}");
+        std::fs::write(dir.join("adapter_config.json"), config.replace(from, to)).expect("write");
+        let name = format!("refused-{i}");
+        let m = register(&app, "Lora Co", &name, &dir.display().to_string()).expect("registered");
+        assert_eq!(m["status"], "failed", "{to}: {m}");
+        let reason = m["status_reason"].as_str().unwrap_or("");
+        assert!(reason.contains(named), "{to}: {reason}");
+    }
     app
 }
 

@@ -10,7 +10,7 @@ use crate::domain::validation::Invalid;
 pub struct AdapterConfig {
     pub base_model: String,
     pub rank: u32,
-    pub alpha: Option<f64>,
+    pub alpha: f64,
     pub target_modules: Vec<String>,
 }
 
@@ -53,11 +53,16 @@ pub fn check(text: &str, base_names: &[String], max_rank: u32) -> Result<Adapter
         .ok_or_else(|| bad("r (the rank) must be a positive whole number"))?;
     if rank > u64::from(max_rank) {
         return Err(bad(format!(
-            "rank {rank} is above the pool's max_lora_rank {max_rank}"
+            "r (the rank) {rank} is above the pool's max_lora_rank {max_rank}"
         )));
     }
     served_by_vllm(&v, max_rank)?;
-    let alpha = v.get("lora_alpha").and_then(Value::as_f64);
+    // vLLM requires it (a required field of its PEFTHelper) and divides by r.
+    let alpha = v
+        .get("lora_alpha")
+        .and_then(Value::as_f64)
+        .filter(|a| a.is_finite())
+        .ok_or_else(|| bad("lora_alpha must be a number (vLLM requires it)"))?;
     let target_modules = target_modules(v.get("target_modules"))?;
     Ok(AdapterConfig {
         base_model: base.to_string(),
@@ -71,19 +76,22 @@ pub fn check(text: &str, base_names: &[String], max_rank: u32) -> Result<Adapter
 /// first so an engine never fails every load of a `ready` version: DoRA,
 /// `modules_to_save`, a bias other than `none`, and a per-module rank
 /// (`rank_pattern`) above the pool's limit; `alpha_pattern` must be numbers.
+/// vLLM tests `use_dora` and `modules_to_save` by Python truth (`"yes"` is
+/// DoRA, `[]` saves nothing) and compares `bias` with `"none"` (so `null`
+/// is a bias), so the same is done here.
 fn served_by_vllm(v: &Value, max_rank: u32) -> Result<(), Invalid> {
-    if v.get("use_dora").and_then(Value::as_bool) == Some(true) {
+    if v.get("use_dora").is_some_and(truthy) {
         return Err(bad(
             "use_dora: DoRA adapters cannot be served (vLLM does not load them)",
         ));
     }
-    if v.get("modules_to_save").is_some_and(|m| !m.is_null()) {
+    if v.get("modules_to_save").is_some_and(truthy) {
         return Err(bad(
-            "modules_to_save must be null: vLLM serves only the LoRA matrices",
+            "modules_to_save must be null or empty: vLLM serves only the LoRA matrices",
         ));
     }
     match v.get("bias") {
-        None | Some(Value::Null) => {}
+        None => {}
         Some(Value::String(b)) if b == "none" => {}
         Some(_) => {
             return Err(bad(
@@ -104,6 +112,18 @@ fn served_by_vllm(v: &Value, max_rank: u32) -> Result<(), Invalid> {
         a.as_f64().is_some_and(f64::is_finite)
     })
     .map_err(|_| bad("alpha_pattern: every alpha must be a number"))
+}
+
+/// Python's truth of a JSON value, as vLLM tests a flag or a list.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|x| x != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
 }
 
 /// A `{module: value}` map whose every value passes `ok` (absent or empty:

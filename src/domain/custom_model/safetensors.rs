@@ -141,3 +141,22 @@ pub fn check_targets(
     }
     Ok(())
 }
+
+/// Every LoRA matrix is 2-D with a rank (`lora_A`'s rows, `lora_B`'s
+/// columns) the pool can serve: the weights, not the config, decide what
+/// vLLM copies into its `max_lora_rank` slots, and a larger one fails
+/// every load.
+pub fn check_ranks(tensors: &BTreeMap<String, Tensor>, max_rank: u32) -> Result<(), Invalid> {
+    for (name, t) in tensors {
+        let rank = match (t.shape.as_slice(), name.contains(".lora_A")) {
+            ([r, _], true) | ([_, r], false) => *r,
+            _ => return Err(bad(format!("tensor {name} is not a 2-D matrix"))),
+        };
+        if rank == 0 || rank > u64::from(max_rank) {
+            return Err(bad(format!(
+                "tensor {name} has rank {rank}, not 1 to the pool's max_lora_rank {max_rank}"
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,5 +1,5 @@
 use super::peft;
-use super::safetensors::{check_targets, header_len, lora_module, parse_header};
+use super::safetensors::{check_ranks, check_targets, header_len, lora_module, parse_header};
 use super::*;
 
 const CONFIG: &str = include_str!("../../../tests/fixtures/lora-tiny/adapter_config.json");
@@ -72,7 +72,7 @@ fn names_sources_and_requests() {
 #[test]
 fn the_fixture_config_passes_and_each_fault_is_named() {
     let c = peft::check(CONFIG, &base(), 64).expect("valid");
-    assert_eq!((c.rank, c.alpha), (2, Some(16.0)));
+    assert_eq!((c.rank, c.alpha), (2, 16.0));
     assert_eq!(c.target_modules, ["q_proj", "v_proj"]);
 
     let other = peft::check(CONFIG, &["llama-70b".to_string()], 64).expect_err("base");
@@ -288,13 +288,65 @@ fn configs_vllm_refuses_are_refused_naming_the_field() {
             serde_json::json!({ "q_proj": "x" }),
             "alpha_pattern",
         ),
+        // vLLM's tests are Python's truth and `bias != "none"`.
+        ("use_dora", serde_json::json!("false"), "use_dora"),
+        ("use_dora", serde_json::json!(1), "use_dora"),
+        (
+            "modules_to_save",
+            serde_json::json!("lm_head"),
+            "modules_to_save",
+        ),
+        ("bias", serde_json::json!(null), "bias"),
+        ("r", serde_json::json!(-8), "r (the rank)"),
+        ("r", serde_json::json!(null), "r (the rank)"),
+        ("r", serde_json::json!(64), "r (the rank)"),
+        ("lora_alpha", serde_json::json!(null), "lora_alpha"),
+        ("lora_alpha", serde_json::json!("16"), "lora_alpha"),
     ] {
         let e = with(key, value.clone()).expect_err(key);
         assert!(e.message.contains(named), "{key}={value}: {}", e.message);
     }
+    // Absent fields: vLLM requires r and lora_alpha, defaults the rest.
+    for (key, ok) in [("r", false), ("lora_alpha", false), ("bias", true)] {
+        let mut v: serde_json::Value = serde_json::from_str(CONFIG).expect("json");
+        v.as_object_mut().expect("object").remove(key);
+        let r = peft::check(&v.to_string(), &base(), 8);
+        assert_eq!(r.is_ok(), ok, "without {key}: {r:?}");
+    }
+    // What vLLM loads passes.
     assert!(with("use_dora", serde_json::json!(false)).is_ok());
+    assert!(with("use_dora", serde_json::json!(null)).is_ok());
+    assert!(with("modules_to_save", serde_json::json!([])).is_ok());
     assert!(with("rank_pattern", serde_json::json!({ "q_proj": 8 })).is_ok());
     assert!(with("alpha_pattern", serde_json::json!({ "q_proj": 32 })).is_ok());
+}
+
+/// The weights decide the rank vLLM loads, whatever the config says.
+#[test]
+fn weights_of_a_rank_above_the_pool_are_refused() {
+    let mut tensors = header_of(WEIGHTS).expect("header");
+    assert_eq!(check_ranks(&tensors, 2), Ok(()));
+    let e = check_ranks(&tensors, 1).expect_err("rank 2 > 1");
+    assert!(
+        e.message.contains("rank 2") && e.message.contains("max_lora_rank 1"),
+        "{}",
+        e.message
+    );
+    let b = "base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight";
+    if let Some(t) = tensors.get_mut(b) {
+        t.shape = vec![8, 64];
+    }
+    assert!(check_ranks(&tensors, 8)
+        .expect_err("lora_B's columns")
+        .message
+        .contains("v_proj.lora_B"));
+    if let Some(t) = tensors.get_mut(b) {
+        t.shape = vec![8, 2, 1];
+    }
+    assert!(check_ranks(&tensors, 8)
+        .expect_err("3-D")
+        .message
+        .contains("2-D"));
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! never a 500. Reads are bounded: the config to 256 KiB, the header to
 //! 16 MiB, and the weights themselves are never read.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 use serde_json::json;
@@ -83,6 +84,14 @@ async fn check(svc: &Services, m: &CustomModel) -> Result<std::result::Result<Ch
         Ok(real) => real,
         Err(e) => return Ok(Err(e)),
     };
+    // The engines are sent the stored path: it must still be the real one
+    // (no folder on the way swapped for a link since it was registered).
+    if real != Path::new(&dir) {
+        return Ok(Err(Invalid::new(
+            "adapter",
+            "its folder is no longer where it was registered (a link on the way); register it again",
+        )));
+    }
     Ok(local(&real, &names, rank).await)
 }
 
@@ -157,9 +166,10 @@ async fn local(
     let c = peft::check(&text, names, max_rank)?;
     let tensors = weights_header(&dir.join("adapter_model.safetensors")).await?;
     safetensors::check_targets(&tensors, &c.target_modules)?;
+    safetensors::check_ranks(&tensors, max_rank)?;
     Ok(Checked {
         rank: Some(c.rank),
-        alpha: c.alpha,
+        alpha: Some(c.alpha),
         targets: c.target_modules,
         note: None,
     })
@@ -181,6 +191,11 @@ async fn open_file(path: &Path) -> std::result::Result<tokio::fs::File, String> 
     let meta = f.metadata().await.map_err(|e| e.kind().to_string())?;
     if !meta.is_file() {
         return Err("is not a regular file".into());
+    }
+    // A hard link is a second name for a file that may lie in another
+    // tenant's folder; the engines would serve it as this tenant's.
+    if meta.nlink() > 1 {
+        return Err("has other names (a hard link); give a copy of its own".into());
     }
     Ok(f)
 }
