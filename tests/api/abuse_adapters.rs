@@ -7,6 +7,7 @@
 //! Item 16: what vLLM refuses to load was `ready`.
 
 use std::path::Path;
+use std::time::Duration;
 
 use atrium::domain::tenant::TenantId;
 use atrium::server::services::{custom_models, tenants, Actor};
@@ -14,7 +15,7 @@ use serde_json::Value;
 
 use crate::cli::atrium;
 use crate::common::TestApp;
-use crate::custom_models::{fixture_for, pool_of_three};
+use crate::custom_models::{deploy, eventually, fixture_for, pool_of_three};
 
 on_both_backends!(
     another_tenants_folder_is_refused_like_any_other_path,
@@ -22,6 +23,7 @@ on_both_backends!(
     a_deploy_checks_the_files_again,
     a_hard_link_to_another_tenants_file_is_refused,
     a_folder_swapped_for_a_link_is_not_deployed,
+    an_engine_reload_checks_the_files_again,
     what_vllm_refuses_is_never_ready,
     remote_adapters_only_under_the_tenants_prefixes,
 );
@@ -272,6 +274,45 @@ async fn a_folder_swapped_for_a_link_is_not_deployed(app: TestApp) -> TestApp {
         matches!(&deployed, Err(atrium::server::services::ServiceError::Conflict(m)) if m.contains("no longer where")),
         "{deployed:?}"
     );
+    app
+}
+
+/// An engine that restarted reads the files long after the deploy: the
+/// reconciler checks them again before it loads, so files changed since
+/// (here a rank the pool cannot serve) are not loaded, and are once fixed.
+async fn an_engine_reload_checks_the_files_again(app: TestApp) -> TestApp {
+    let (mut engines, _key) = pool_of_three(&app, 4).await;
+    let good = fixture_for(&id_of(&app, "Lora Co").await);
+    let dir = Path::new(&good).parent().expect("home").join("reloaded");
+    copy_into(&good, &dir);
+    let m = register(&app, "Lora Co", "reloaded", &dir.display().to_string()).expect("registered");
+    assert_eq!(m["status"], "ready", "{m}");
+    let engine_name = deploy(&app, "reloaded");
+    let config_path = dir.join("adapter_config.json");
+    let config = std::fs::read_to_string(&config_path).expect("config");
+    std::fs::write(&config_path, config.replace("\"r\": 2", "\"r\": 999")).expect("write");
+    engines[0].restart().await;
+    let refused = || {
+        app.svc
+            .pools
+            .endpoints()
+            .into_iter()
+            .find(|e| e.provider == "lora-1")
+            .and_then(|e| e.error)
+            .is_some_and(|e| e.contains("no longer passes validation"))
+    };
+    eventually("the reload is refused", Duration::from_secs(10), || async {
+        refused()
+    })
+    .await;
+    assert!(engines[0].loaded().await.is_empty());
+    std::fs::write(&config_path, config).expect("restore");
+    eventually(
+        "the fixed adapter is loaded",
+        Duration::from_secs(10),
+        || async { engines[0].loaded().await == [engine_name.clone()] },
+    )
+    .await;
     app
 }
 

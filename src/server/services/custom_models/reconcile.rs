@@ -154,16 +154,14 @@ async fn reconcile_pool(svc: &Services, pool: &Pool, wanted: &[&CustomModel]) {
         })
         .collect();
     let keep = resident(&wants, usize::try_from(pool.max_loras).unwrap_or(0));
-    let paths: HashMap<&str, &str> = names
-        .iter()
-        .map(|(n, m)| (n.as_str(), m.adapter.as_str()))
-        .collect();
+    let versions: HashMap<&str, &CustomModel> =
+        names.iter().map(|(n, m)| (n.as_str(), *m)).collect();
     // Engines are repaired side by side: one slow load does not hold up
     // the others (each call is bounded by the engine client's timeout).
     let states = futures::future::join_all(
         pool.endpoints
             .iter()
-            .map(|ep| reconcile_endpoint(svc, pool, ep, &keep, &paths)),
+            .map(|ep| reconcile_endpoint(svc, pool, ep, &keep, &versions)),
     )
     .await;
     for state in states {
@@ -176,7 +174,7 @@ async fn reconcile_endpoint(
     pool: &Pool,
     ep: &pools::Endpoint,
     keep: &BTreeSet<&str>,
-    paths: &HashMap<&str, &str>,
+    versions: &HashMap<&str, &CustomModel>,
 ) -> EndpointState {
     let http = &svc.pools.http;
     let mut state = EndpointState {
@@ -223,20 +221,19 @@ async fn reconcile_endpoint(
         .collect();
     // Side by side: one adapter whose load fails slowly (a tenant's broken
     // or remote one) does not hold up the others on this engine.
-    let loads = missing.iter().map(|name| {
-        let path = paths.get(name).copied().unwrap_or_default();
-        engine::load(http, &ep.base_url, name, path)
-    });
+    let loads = missing
+        .iter()
+        .map(|name| load_checked(svc, &ep.base_url, name, versions.get(name).copied()));
     for (name, result) in missing.iter().zip(futures::future::join_all(loads).await) {
         match result {
-            Ok(()) => {
+            Load::Done => {
                 loaded.insert(name.to_string());
                 state.repaired.push(format!("loaded {name}"));
             }
-            Err(e) if e.message.contains("already been loaded") => {
+            Load::AlreadyThere => {
                 loaded.insert(name.to_string());
             }
-            Err(e) => state.error = Some(format!("load {name}: {}", e.summary())),
+            Load::Failed(why) => state.error = Some(format!("load {name}: {why}")),
         }
     }
     if !state.repaired.is_empty() {
@@ -244,6 +241,39 @@ async fn reconcile_endpoint(
     }
     state.loaded = loaded;
     state
+}
+
+/// What became of one load; a failure as it may be shown.
+enum Load {
+    Done,
+    AlreadyThere,
+    Failed(String),
+}
+
+/// Loads a version onto an engine once its adapter passes again: an engine
+/// that restarted, or a reload after an eviction, reads the files long
+/// after the deploy checked them, and a tenant who can write its folder
+/// could by then have pointed them at another tenant's.
+async fn load_checked(svc: &Services, base_url: &str, name: &str, m: Option<&CustomModel>) -> Load {
+    let Some(m) = m else {
+        return Load::Failed("not a version this pool serves".into());
+    };
+    match super::validate::recheck(svc, m).await {
+        Ok(Ok(())) => {}
+        Ok(Err(reason)) => {
+            tracing::warn!(version = %m.id, %reason, "adapter no longer passes validation; not loaded");
+            return Load::Failed("its adapter no longer passes validation".into());
+        }
+        Err(e) => {
+            tracing::warn!(version = %m.id, error = ?e, "adapter could not be checked; not loaded");
+            return Load::Failed("its adapter could not be checked".into());
+        }
+    }
+    match engine::load(&svc.pools.http, base_url, name, m.adapter.as_str()).await {
+        Ok(()) => Load::Done,
+        Err(e) if e.message.contains("already been loaded") => Load::AlreadyThere,
+        Err(e) => Load::Failed(e.summary()),
+    }
 }
 
 /// Pools and their endpoints as this process sees them, for platform
