@@ -166,17 +166,20 @@ fn RegisterForm(
     bases: Vec<String>,
     action: ServerAction<RegisterCustomModel>,
 ) -> impl IntoView {
+    // A tenant's local adapters come only from its own folder of the roots.
+    let folder = format!("<adapter root>/{tenant}/");
+    let example = format!("/srv/adapters/{tenant}/support-bot");
     view! {
         <section class="card">
             <h2>"Register an adapter"</h2>
-            <p class="muted">"A PEFT LoRA directory the engines can read (checked now), or an s3:// or https:// URI (checked by the engines when they load it)."</p>
+            <p class="muted">"A PEFT LoRA directory inside this tenant's own folder, "<code>{folder}</code>", that the engines can read (checked now), or an s3:// or https:// URI under a prefix the operator allows this tenant (checked by the engines when they load it)."</p>
             <ActionForm action attr:class="grid-form" attr:data-testid="register-custom-model">
                 <input type="hidden" name="tenant" value=tenant/>
                 <label>"Name" <input name="name" required placeholder="support-bot"/></label>
                 <label>"Base model" <select name="base_model">
                     {bases.into_iter().map(|b| view! { <option value=b.clone()>{b.clone()}</option> }).collect_view()}
                 </select></label>
-                <label>"Adapter" <input name="adapter" required placeholder="/srv/adapters/support-bot"/></label>
+                <label>"Adapter" <input name="adapter" required placeholder=example/></label>
                 <label>"Version" <input name="version" type="number" min="1" placeholder="next"/></label>
                 <label>"Still training" <input name="training" type="checkbox" value="yes"/></label>
                 <button type="submit" class="primary">"Register"</button>

@@ -13,8 +13,10 @@ use super::{actor, print_json};
 
 #[derive(Subcommand, Debug)]
 pub enum CustomModelCmd {
-    /// Register an adapter (a local PEFT directory, s3:// or https://);
-    /// a local one is validated at once.
+    /// Register an adapter: a local PEFT directory inside the tenant's own
+    /// folder of the adapter roots (ATRIUM_ADAPTER_ROOTS/<tenant id>/…),
+    /// validated at once, or an s3:// or https:// URI under a prefix the
+    /// operator allows the tenant (ATRIUM_ADAPTER_REMOTE_PREFIXES).
     Register(Box<RegisterArgs>),
     /// Validate a training or failed version again.
     Validate(Target),
