@@ -34,9 +34,10 @@ impl EngineError {
     /// What may be shown of an engine's failure, to a tenant in a failed
     /// deploy's reason or on a page: its kind, never the engine's text,
     /// which can echo an adapter file's bytes or a remote server's answer
-    /// (that goes to the log).
+    /// (that goes to the log, at debug level: the reconciler meets a down
+    /// engine on every pass, and one line each time would flood it).
     pub fn summary(&self) -> String {
-        tracing::warn!(status = ?self.status, message = %self.message, "engine call failed");
+        tracing::debug!(status = ?self.status, message = %self.message, "engine call failed");
         match self.status {
             None => "the engine could not be reached or did not answer in time".into(),
             Some(404) => "the engine does not have it (404)".into(),
