@@ -64,6 +64,8 @@ pub enum AuditAction {
     PoolRemove,
     #[serde(rename = "model.upsert")]
     ModelUpsert,
+    #[serde(rename = "model.server_tools")]
+    ModelServerTools,
     #[serde(rename = "price.set")]
     PriceSet,
     #[serde(rename = "plan.create")]
@@ -111,7 +113,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 51] = [
+    pub const ALL: [AuditAction; 52] = [
         AuditAction::ApiKeyCreate,
         AuditAction::ApiKeyRevoke,
         AuditAction::AuditExport,
@@ -145,6 +147,7 @@ impl AuditAction {
         AuditAction::PlanCreate,
         AuditAction::TenantSetPlan,
         AuditAction::ModelAliasSet,
+        AuditAction::ModelServerTools,
         AuditAction::PolicyAdd,
         AuditAction::PolicyRemove,
         AuditAction::PolicyBlock,
@@ -200,6 +203,7 @@ impl AuditAction {
             AuditAction::PlanCreate => "plan.create",
             AuditAction::TenantSetPlan => "tenant.set_plan",
             AuditAction::ModelAliasSet => "model_alias.set",
+            AuditAction::ModelServerTools => "model.server_tools",
             AuditAction::PolicyAdd => "policy.add",
             AuditAction::PolicyRemove => "policy.remove",
             AuditAction::PolicyBlock => "policy.block",

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+use super::completion::ServerTools;
 use super::price::PriceHistory;
 use super::pricing::Price;
 use super::time::Millis;
@@ -91,6 +92,9 @@ pub struct Model {
     pub prices: PriceHistory,
     pub deployments: Vec<Deployment>,
     pub created_at: i64,
+    /// Server-side tools a platform admin allows this model (none by default).
+    #[serde(default)]
+    pub server_tools: ServerTools,
 }
 
 impl Model {

@@ -17,6 +17,10 @@ pub struct Price {
     /// its tokens; refused and failed requests do not pay it.
     #[serde(default)]
     pub per_request: Micros,
+    /// A charge per use of a server-side tool (a web search or fetch run
+    /// by the provider), which providers bill on top of tokens.
+    #[serde(default)]
+    pub per_server_tool_use: Micros,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,9 +29,14 @@ pub struct TokenCounts {
     pub output: i64,
     pub cache_read: i64,
     pub cache_write: i64,
+    /// Server-side tool uses the provider reported (Anthropic's
+    /// `usage.server_tool_use`): not tokens, priced per use.
+    #[serde(default)]
+    pub server_tool_uses: i64,
 }
 
 impl TokenCounts {
+    /// Tokens of every kind (what rate limits count); tool uses are not tokens.
     pub fn total(&self) -> i64 {
         self.input + self.output + self.cache_read + self.cache_write
     }
@@ -44,15 +53,21 @@ pub fn cost(price: &Price, tokens: &TokenCounts) -> Micros {
     i64::try_from((total + 500_000) / 1_000_000).unwrap_or(i64::MAX)
 }
 
-/// What one request costs: its tokens, and the per-request charge when it
-/// was answered.
+/// What one request costs: its tokens, its server-side tool uses (billed
+/// by the provider whatever the outcome), and the per-request charge when
+/// it was answered.
 pub fn request_cost(price: &Price, tokens: &TokenCounts, answered: bool) -> Micros {
     let flat = if answered {
         price.per_request.max(0)
     } else {
         0
     };
-    cost(price, tokens).saturating_add(flat)
+    cost(price, tokens)
+        .saturating_add(units_cost(
+            tokens.server_tool_uses,
+            price.per_server_tool_use,
+        ))
+        .saturating_add(flat)
 }
 
 /// Evaluations times the price of one, saturating.
@@ -137,12 +152,14 @@ mod tests {
             cache_read_per_mtok: 300_000,
             cache_write_per_mtok: 3_750_000,
             per_request: 0,
+            per_server_tool_use: 0,
         };
         let t = TokenCounts {
             input: 1000,
             output: 500,
             cache_read: 0,
             cache_write: 0,
+            server_tool_uses: 0,
         };
         // 1000 * $3/M + 500 * $15/M = $0.003 + $0.0075
         assert_eq!(cost(&price, &t), 10_500);
@@ -151,6 +168,7 @@ mod tests {
             output: 0,
             cache_read: 0,
             cache_write: 0,
+            server_tool_uses: 0,
         };
         assert_eq!(cost(&price, &t), 3);
         let huge = TokenCounts {
@@ -158,6 +176,7 @@ mod tests {
             output: i64::MAX,
             cache_read: 0,
             cache_write: 0,
+            server_tool_uses: 0,
         };
         assert!(cost(&price, &huge) > 0);
     }

@@ -20,7 +20,8 @@ pub struct UsageEvent {
     /// What was metered: a completion (tokens) or flag evaluations (units).
     #[serde(default)]
     pub kind: UsageKind,
-    /// Evaluations in one OFREP request; 0 for completions.
+    /// Evaluations in one OFREP request; for a completion, the uses of
+    /// server-side tools the provider reported.
     #[serde(default)]
     pub units: i64,
     pub model: String,
@@ -41,6 +42,11 @@ pub struct UsageEvent {
     pub policy_action: Action,
     /// The most sensitive classification found in the prompt.
     pub classification: Classification,
+    /// When the price version that priced this row took effect: with
+    /// `model` (the catalog's own name, never an alias) it names the exact
+    /// price used. None when nothing was priced (refused before routing).
+    #[serde(default)]
+    pub price_from: Option<i64>,
 }
 
 /// The kinds of usage the ledger meters, each priced on its own.
@@ -134,8 +140,10 @@ impl UsageEvent {
                 "output_tokens": self.output_tokens,
                 "cache_read_tokens": self.cache_read_tokens,
                 "cache_write_tokens": self.cache_write_tokens,
-                "evaluations": self.units,
+                "evaluations": if self.kind == UsageKind::FlagEvaluation { self.units } else { 0 },
+                "server_tool_uses": if self.kind == UsageKind::Completion { self.units } else { 0 },
                 "cost_micros": self.cost_micros,
+                "price_from": self.price_from,
                 "status": self.status,
                 "latency_ms": self.latency_ms,
             }

@@ -297,6 +297,7 @@ async fn a_poisoned_event_cannot_stall_the_ledger(app: TestApp) -> TestApp {
         created_at: 1,
         policy_action: Action::Allow,
         classification: Classification::Public,
+        price_from: None,
     };
     gw.ledger.push(poison).await;
     let body = json!({ "model": "claude-mock", "max_tokens": 16,

@@ -165,8 +165,9 @@ async fn made_up_model_names_share_one_ledger_name(app: TestApp) -> TestApp {
     app
 }
 
-/// Server-side tools add tokens and per-use fees no hold bounds: refused
-/// in both dialects, naming the tool.
+/// Server-side tools add tokens and per-use fees: refused in both
+/// dialects, naming the tool, while no platform admin allowed them for the
+/// model (`abuse_server_tools` covers them allowed).
 async fn server_side_tools_are_refused(app: TestApp) -> TestApp {
     setup(&app, MockOptions::default()).await;
     let (_, key) = tenant_with_key(&app, "Tools", 1_000, "eu-west").await;

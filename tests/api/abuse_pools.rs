@@ -31,7 +31,7 @@ async fn lora_co(app: &TestApp) -> TenantId {
         .id
 }
 
-fn tenant_admin(tenant: &TenantId) -> Actor {
+pub(crate) fn tenant_admin(tenant: &TenantId) -> Actor {
     Actor {
         user_id: Some("admin".into()),
         label: "admin@lora.test".into(),

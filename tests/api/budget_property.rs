@@ -1,7 +1,8 @@
 //! Hard budgets as a property (issue 21), on both backends, in process and
 //! with two replicas sharing Redis: random mixes of requests from 64
 //! concurrent clients (OpenAI `n`, both output fields, values past i64,
-//! media by reference, streams left early, server tools, OFREP bulk calls)
+//! media by reference, streams left early, server tools allowed and priced
+//! per use, OFREP bulk calls)
 //! against a provider that always answers with the most tokens allowed.
 //! At every moment sampled, spend plus outstanding holds stays within the
 //! limit; at the end nothing is held and the ledger equals what the budget
@@ -12,7 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use atrium::domain::budget::Budget;
+use atrium::domain::completion::ServerTools;
 use atrium::domain::flag::{Flag, FlagKey};
+use atrium::domain::pricing::Price;
 use atrium::domain::tenant::TenantId;
 use atrium::server::devtools::mock_upstream::MockOptions;
 use atrium::server::gateway::budget::BudgetGuard;
@@ -35,6 +38,9 @@ on_both_backends!(
 const LIMIT: i64 = 100_000; // $0.10: reached early, then pressed by every client
 const CLIENTS: usize = 64;
 const PER_CLIENT: usize = 8;
+/// Server-side tool uses claude-mock allows per tool, and what each costs.
+const MAX_TOOL_USES: i64 = 3;
+const TOOL_USE_MICROS: i64 = 2_000;
 
 /// xorshift64*: the mix is reproducible from the seed in a failure message.
 struct Rng(u64);
@@ -58,7 +64,8 @@ struct Ask {
     path: &'static str,
     body: Value,
     leave_early: bool,
-    server_tool: bool,
+    /// A server-side tool past what the model allows: refused with 400.
+    refused: bool,
 }
 
 fn output_limit(rng: &mut Rng) -> Value {
@@ -80,7 +87,7 @@ fn ask(rng: &mut Rng) -> Ask {
         path: "/v1/chat/completions",
         body: json!({ "model": "gpt-mock", "messages": [{ "role": "user", "content": content }] }),
         leave_early: false,
-        server_tool: false,
+        refused: false,
     };
     match rng.below(8) {
         0 | 7 => {
@@ -112,8 +119,9 @@ fn ask(rng: &mut Rng) -> Ask {
             a.path = "/v1/messages";
             a.body["model"] = json!("claude-mock");
             a.body["max_tokens"] = json!(64);
-            a.body["tools"] = json!([{ "type": "web_search_20250305", "name": "web_search" }]);
-            a.server_tool = true;
+            a.body["tools"] = server_tools(rng);
+            a.refused = a.body["tools"][0]["max_uses"].as_i64() > Some(MAX_TOOL_USES)
+                || a.body["tools"][0]["type"] == "code_execution_20250522";
         }
         _ => {
             a.path = "/ofrep/v1/evaluate/flags";
@@ -121,6 +129,20 @@ fn ask(rng: &mut Rng) -> Ask {
         }
     }
     a
+}
+
+/// Server-side tools as clients send them: search or fetch with or without
+/// their own limits, now and then past the model's or of a kind never
+/// allowed. The mock runs each to its limit.
+fn server_tools(rng: &mut Rng) -> Value {
+    let uses = rng.below(MAX_TOOL_USES as u64 + 2) as i64;
+    let uses = (uses > 0).then_some(uses);
+    match rng.below(5) {
+        0 => json!([{ "type": "web_search_20250305", "name": "web_search" }]),
+        1 | 2 => json!([{ "type": "web_search_20250305", "name": "web_search", "max_uses": uses }]),
+        3 => json!([{ "type": "web_fetch_20250910", "name": "web_fetch", "max_uses": uses }]),
+        _ => json!([{ "type": "code_execution_20250522", "name": "code_execution" }]),
+    }
 }
 
 /// Sends one request; its status.
@@ -135,8 +157,8 @@ async fn send(base: &str, key: &str, a: Ask) -> u16 {
         .await
         .expect("request");
     let status = r.status().as_u16();
-    if a.server_tool {
-        assert_eq!(status, 400, "server tools are refused");
+    if a.refused {
+        assert_eq!(status, 400, "past what the model allows: {}", a.body);
         return status;
     }
     assert!(status == 200 || status == 429, "{status} for {}", a.body);
@@ -254,6 +276,17 @@ async fn budgeted(app: &TestApp) -> (TenantId, String) {
     prices::set_evaluation(&app.svc, &admin, 100, None)
         .await
         .expect("price");
+    let tools = ServerTools::new(MAX_TOOL_USES, 2_000).expect("allowance");
+    catalog::set_server_tools(&app.svc, &admin, "claude-mock", tools)
+        .await
+        .expect("server tools");
+    let price = Price {
+        per_server_tool_use: TOOL_USE_MICROS,
+        ..crate::budgets::price()
+    };
+    prices::set(&app.svc, &admin, "claude-mock", price, None)
+        .await
+        .expect("tool price");
     hard_budget(app, &tenant, LIMIT).await;
     let now = atrium::domain::time::now_millis;
     for _ in 0..100 {

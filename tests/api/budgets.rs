@@ -60,6 +60,7 @@ pub(crate) fn worst(dialect_openai: bool) -> i64 {
         &Exposure {
             input: bytes as i64,
             output: 64,
+            server_tool_uses: 0,
         },
     )
 }

@@ -29,6 +29,7 @@ const FIRST: Price = Price {
     cache_read_per_mtok: 0,
     cache_write_per_mtok: 0,
     per_request: 0,
+    per_server_tool_use: 0,
 };
 /// From mid-month, cheaper tokens and $0.001 per answered request.
 const SECOND: Price = Price {
@@ -37,6 +38,7 @@ const SECOND: Price = Price {
     cache_read_per_mtok: 0,
     cache_write_per_mtok: 0,
     per_request: 1_000,
+    per_server_tool_use: 0,
 };
 /// $0.00002 per flag evaluation, and $0.50 per GB-month on both plans.
 const EVALUATION: i64 = 20;
@@ -69,6 +71,7 @@ fn event(tenant: &TenantId, n: usize, at: i64, price: &Price) -> UsageEvent {
         created_at: at,
         policy_action: Action::Allow,
         classification: Classification::Public,
+        price_from: None,
     }
 }
 

@@ -319,6 +319,7 @@ fn event(tenant_id: &TenantId, n: u64) -> UsageEvent {
         error_type: None,
         policy_action: atrium::domain::policy::Action::Allow,
         classification: atrium::domain::pii::Classification::Public,
+        price_from: None,
         created_at: 1_700_000_000_000 + n as i64,
     }
 }

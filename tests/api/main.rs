@@ -15,6 +15,7 @@ mod abuse_flags;
 mod abuse_leaving;
 mod abuse_money;
 mod abuse_pools;
+mod abuse_server_tools;
 mod abuse_stream;
 mod abuse_stream_fields;
 mod budget_leases;
@@ -56,6 +57,7 @@ fn main() -> std::process::ExitCode {
         abuse_leaving::trials(),
         abuse_money::trials(),
         abuse_pools::trials(),
+        abuse_server_tools::trials(),
         abuse_stream::trials(),
         abuse_stream_fields::trials(),
         budget_leases::trials(),

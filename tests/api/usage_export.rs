@@ -39,6 +39,7 @@ fn event(tenant_id: &TenantId, id: &str, created_at: i64) -> UsageEvent {
         created_at,
         policy_action: Action::Allow,
         classification: Classification::Public,
+        price_from: None,
     }
 }
 

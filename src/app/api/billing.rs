@@ -100,6 +100,7 @@ pub async fn set_price(
     #[server(default)] cache_read: String,
     #[server(default)] cache_write: String,
     #[server(default)] per_request: String,
+    #[server(default)] per_server_tool_use: String,
     #[server(default)] effective_from: String,
 ) -> Result<PriceVersion, ServerFnError> {
     use crate::domain::pricing::{parse_usd, parse_usd_or_zero, Price};
@@ -112,6 +113,7 @@ pub async fn set_price(
         cache_read_per_mtok: optional("cache_read", &cache_read)?,
         cache_write_per_mtok: optional("cache_write", &cache_write)?,
         per_request: optional("per_request", &per_request)?,
+        per_server_tool_use: optional("per_server_tool_use", &per_server_tool_use)?,
     };
     prices::set(&svc, &actor, &model, price, from(&effective_from)?)
         .await

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use crate::domain::catalog::{Model, Provider};
+use crate::domain::completion::ServerTools;
 use crate::domain::usage::UsageReport;
 
 #[cfg(feature = "ssr")]
@@ -62,8 +63,9 @@ pub async fn add_model(
             .map_err(invalid)?,
         cache_write_per_mtok: parse_usd_or_zero("cache_write_price", &cache_write_price)
             .map_err(invalid)?,
-        // A per-request charge is a price version, set on the Billing page.
+        // Per-request and per-use charges are a price version, set on the Billing page.
         per_request: 0,
+        per_server_tool_use: 0,
     };
     let new = NewModel {
         name,
@@ -83,4 +85,27 @@ pub async fn tenant_usage(tenant_id: String) -> Result<UsageReport, ServerFnErro
     usage::month_to_date(&svc, &actor, &parse_tenant(&tenant_id)?)
         .await
         .map_err(fail)
+}
+
+/// Allows a model's server-side tools (or refuses them, with 0 uses).
+#[server(endpoint = "set_server_tools")]
+pub async fn set_server_tools(
+    model: String,
+    max_uses: String,
+    #[server(default)] tokens_per_use: String,
+) -> Result<(String, ServerTools), ServerFnError> {
+    use crate::domain::validation::{optional_whole_number, whole_number};
+    use crate::server::services::catalog;
+    let (svc, actor) = actor().await?;
+    let tools = ServerTools::new(
+        whole_number("max_uses", &max_uses).map_err(invalid)?,
+        optional_whole_number("tokens_per_use", &tokens_per_use)
+            .map_err(invalid)?
+            .unwrap_or(0),
+    )
+    .map_err(invalid)?;
+    let set = catalog::set_server_tools(&svc, &actor, &model, tools)
+        .await
+        .map_err(fail)?;
+    Ok((model, set))
 }

@@ -63,7 +63,7 @@ pub fn BillingPage() -> impl IntoView {
         </section>
         <section class="card">
             <h2>"Set a price"</h2>
-            <p class="muted">"Per million tokens, plus an optional charge per answered request. From now, or from a later moment (RFC 3339); never earlier."</p>
+            <p class="muted">"Per million tokens, plus optional charges per answered request and per server-side tool use. From now, or from a later moment (RFC 3339); never earlier."</p>
             <ActionForm action=price attr:class="grid-form" attr:data-testid="price-set">
                 <label>"Model" <input name="model" required/></label>
                 <label>"Input ($)" <input name="input" required/></label>
@@ -71,6 +71,7 @@ pub fn BillingPage() -> impl IntoView {
                 <label>"Cache read ($)" <input name="cache_read" placeholder="0"/></label>
                 <label>"Cache write ($)" <input name="cache_write" placeholder="0"/></label>
                 <label>"Per request ($)" <input name="per_request" placeholder="0"/></label>
+                <label>"Per server tool use ($)" <input name="per_server_tool_use" placeholder="0"/></label>
                 <label>"Effective from" <input name="effective_from" placeholder="2026-12-01T00:00:00Z"/></label>
                 <button type="submit" class="primary">"Set price"</button>
             </ActionForm>
@@ -118,7 +119,8 @@ fn Overview(billing: Billing) -> impl IntoView {
                     <tr><td><code>{model.clone()}</code></td><td>{format_millis(v.effective_from)}</td>
                         <td>{format_usd(v.price.input_per_mtok)}</td><td>{format_usd(v.price.output_per_mtok)}</td>
                         <td>{format_usd(v.price.cache_read_per_mtok)}</td><td>{format_usd(v.price.cache_write_per_mtok)}</td>
-                        <td>{format_usd(v.price.per_request)}</td><td>{state(now, v.effective_from, in_force)}</td></tr>
+                        <td>{format_usd(v.price.per_request)}</td><td>{format_usd(v.price.per_server_tool_use)}</td>
+                        <td>{state(now, v.effective_from, in_force)}</td></tr>
                 }
                 .into_any()
             }).collect::<Vec<_>>()
@@ -148,7 +150,7 @@ fn Overview(billing: Billing) -> impl IntoView {
             <h2>"Prices"</h2>
             <DataTable columns=vec![Column::plain("Model"), Column::plain("From"), Column::plain("Input / MTok"),
                 Column::plain("Output / MTok"), Column::plain("Cache read"), Column::plain("Cache write"),
-                Column::plain("Per request"), Column::plain("")]
+                Column::plain("Per request"), Column::plain("Per tool use"), Column::plain("")]
                 rows=prices testid="price-list" empty="No models yet."/>
             <h3>"Flag evaluations"</h3>
             <DataTable columns=vec![Column::plain("From"), Column::plain("Per evaluation"), Column::plain("")]

@@ -2,7 +2,7 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::app::api::catalog::{list_catalog, AddModel, AddProvider};
+use crate::app::api::catalog::{list_catalog, AddModel, AddProvider, SetServerTools};
 use crate::app::components::data_table::{Column, DataTable};
 use crate::app::components::flash::{outcome, ErrorBox};
 use crate::domain::catalog::{Model, Provider, ANY_REGION};
@@ -17,11 +17,12 @@ const PROVIDER_COLUMNS: [Column; 6] = [
     Column::plain("Key"),
 ];
 
-const MODEL_COLUMNS: [Column; 5] = [
+const MODEL_COLUMNS: [Column; 6] = [
     Column::plain("Model"),
     Column::plain("Input / MTok"),
     Column::plain("Output / MTok"),
     Column::plain("Cache read / write"),
+    Column::plain("Server-side tools"),
     Column::plain("Served by"),
 ];
 
@@ -56,12 +57,23 @@ fn model_rows(models: Vec<Model>) -> Vec<AnyView> {
                 format_usd(m.price.cache_read_per_mtok),
                 format_usd(m.price.cache_write_per_mtok)
             );
+            let tools = if m.server_tools.allowed() {
+                format!(
+                    "≤ {} uses per tool, {} tokens held per use, {} per use",
+                    m.server_tools.max_uses,
+                    m.server_tools.tokens_per_use,
+                    format_usd(m.price.per_server_tool_use)
+                )
+            } else {
+                "refused".to_string()
+            };
             view! {
                 <tr>
                     <td><code>{m.name}</code></td>
                     <td>{format_usd(m.price.input_per_mtok)}</td>
                     <td>{format_usd(m.price.output_per_mtok)}</td>
                     <td>{cache}</td>
+                    <td>{tools}</td>
                     <td>{via}</td>
                 </tr>
             }
@@ -75,8 +87,15 @@ fn model_rows(models: Vec<Model>) -> Vec<AnyView> {
 pub fn ModelsPage() -> impl IntoView {
     let add_provider = ServerAction::<AddProvider>::new();
     let add_model = ServerAction::<AddModel>::new();
+    let server_tools = ServerAction::<SetServerTools>::new();
     let catalog = Resource::new(
-        move || (add_provider.version().get(), add_model.version().get()),
+        move || {
+            (
+                add_provider.version().get(),
+                add_model.version().get(),
+                server_tools.version().get(),
+            )
+        },
         |_| list_catalog(),
     );
     view! {
@@ -87,6 +106,7 @@ pub fn ModelsPage() -> impl IntoView {
                 match catalog.await {
                     Ok((providers, models)) => {
                         let names: Vec<String> = providers.iter().map(|p| p.name.clone()).collect();
+                        let model_names: Vec<String> = models.iter().map(|m| m.name.clone()).collect();
                         view! {
                             <h2>"Providers"</h2>
                             <DataTable columns=PROVIDER_COLUMNS.to_vec() rows=provider_rows(providers)
@@ -95,6 +115,7 @@ pub fn ModelsPage() -> impl IntoView {
                             <DataTable columns=MODEL_COLUMNS.to_vec() rows=model_rows(models)
                                 empty="No models yet: add one below."/>
                             <ModelForm action=add_model providers=names/>
+                            <ServerToolsForm action=server_tools models=model_names/>
                         }.into_any()
                     }
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
@@ -149,6 +170,36 @@ fn ModelForm(action: ServerAction<AddModel>, providers: Vec<String>) -> impl Int
                 <label>"Cache read $/MTok" <input name="cache_read_price" placeholder="0"/></label>
                 <label>"Cache write $/MTok" <input name="cache_write_price" placeholder="0"/></label>
                 <button type="submit" class="primary">"Save model"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// Server-side tools (web search and fetch, run by the provider) are
+/// refused until allowed here per model, with a bound on uses that hard
+/// budgets hold.
+#[component]
+fn ServerToolsForm(action: ServerAction<SetServerTools>, models: Vec<String>) -> impl IntoView {
+    view! {
+        <section class="card">
+            <h2>"Server-side tools"</h2>
+            <p class="muted">"Web search and web fetch run on the provider and are billed per use on top of tokens. "
+               "Allow them per model: at most this many uses per tool in a request (0 refuses them), each held as this many input tokens "
+               "against hard budgets (web fetch is held to it with max_content_tokens). Price each use on the Billing page."</p>
+            {move || outcome(action.value().get(), |(m, t)| if t.allowed() {
+                format!("{m}: server-side tools allowed, at most {} uses per tool.", t.max_uses)
+            } else {
+                format!("{m}: server-side tools refused.")
+            })}
+            <ActionForm action=action attr:class="grid-form" attr:data-testid="server-tools-set">
+                <label>"Model"
+                    <select name="model">
+                        {models.into_iter().map(|m| view! { <option value=m.clone()>{m.clone()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>"Max uses per tool" <input name="max_uses" type="number" min="0" max="100" required value="0"/></label>
+                <label>"Tokens held per use" <input name="tokens_per_use" type="number" min="0" placeholder="20000"/></label>
+                <button type="submit" class="primary">"Save"</button>
             </ActionForm>
         </section>
     }

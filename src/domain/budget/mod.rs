@@ -240,6 +240,7 @@ pub fn worst_case(price: &Price, exposure: &Exposure) -> Micros {
     let tokens = TokenCounts {
         input: exposure.input.max(1),
         output: exposure.output.max(0),
+        server_tool_uses: exposure.server_tool_uses.max(0),
         ..TokenCounts::default()
     };
     request_cost(&bound, &tokens, true)

@@ -54,8 +54,18 @@ fn worst_case_bounds_every_real_cost() {
         cache_read_per_mtok: 300_000,
         cache_write_per_mtok: 3_750_000,
         per_request: 0,
+        per_server_tool_use: 0,
     };
-    let at = |input, output| worst_case(&price, &Exposure { input, output });
+    let at = |input, output| {
+        worst_case(
+            &price,
+            &Exposure {
+                input,
+                output,
+                server_tool_uses: 0,
+            },
+        )
+    };
     let worst = at(400, 100);
     assert_eq!(
         at(1_400, 100) - worst,
@@ -72,6 +82,7 @@ fn worst_case_bounds_every_real_cost() {
                     output,
                     cache_read: 0,
                     cache_write: split,
+                    server_tool_uses: 0,
                 };
                 assert!(cost(&price, &real) <= worst);
             }
@@ -87,10 +98,12 @@ fn a_worst_case_beyond_any_limit_saturates_instead_of_wrapping() {
         cache_read_per_mtok: 0,
         cache_write_per_mtok: 0,
         per_request: 1_000_000_000_000,
+        per_server_tool_use: 0,
     };
     let huge = Exposure {
         input: i64::MAX,
         output: i64::MAX,
+        server_tool_uses: i64::MAX,
     };
     assert_eq!(worst_case(&price, &huge), i64::MAX);
     let body = serde_json::json!({});
@@ -157,4 +170,34 @@ fn webhook_urls_are_masked_to_their_host() {
         "https://hooks.example.com/…"
     );
     assert_eq!(mask_webhook("https://example.com"), "https://example.com/…");
+}
+
+#[test]
+fn server_tool_uses_are_held_at_their_price_and_allowance() {
+    use crate::domain::completion::ToolUses;
+    let price = Price {
+        input_per_mtok: 3_000_000,
+        per_server_tool_use: 10_000,
+        ..Price::default()
+    };
+    let body = serde_json::json!({});
+    let plain = Exposure::of(&body, 100, 0, 1);
+    let tools = plain.with_server_tools(ToolUses {
+        uses: 3,
+        tokens_per_use: 5_000,
+    });
+    assert_eq!(tools.input, 100 + 15_000);
+    assert_eq!(
+        worst_case(&price, &tools) - worst_case(&price, &plain),
+        3 * 10_000 + 15_000 * 3,
+        "three uses and their tokens at the input price"
+    );
+    let real = TokenCounts {
+        input: 100 + 15_000,
+        server_tool_uses: 3,
+        ..TokenCounts::default()
+    };
+    assert!(
+        crate::domain::pricing::request_cost(&price, &real, true) <= worst_case(&price, &tools)
+    );
 }

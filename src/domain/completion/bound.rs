@@ -6,7 +6,9 @@
 //!   byte), plus an allowance per medium named by reference (`media`),
 //!   plus the prompts providers add for tools, which the body does not carry;
 //! - output: the output limit (the larger of both field names) times the
-//!   number of choices (OpenAI's `n`).
+//!   number of choices (OpenAI's `n`);
+//! - server-side tools, where a model allows them: their uses at most,
+//!   each adding its allowance of input tokens (`server_tools`).
 //!
 //! All sums saturate: a request whose bound does not fit is refused by any
 //! hard budget, never wrapped into a small one.
@@ -14,6 +16,7 @@
 use serde_json::Value;
 
 use super::media;
+use super::server_tools::ToolUses;
 
 /// Tokens a provider adds once when a request defines tools: its tool-use
 /// system prompt (Anthropic documents up to 346) with room to spare.
@@ -29,6 +32,8 @@ pub struct Exposure {
     pub input: i64,
     /// Output tokens at most, all choices together.
     pub output: i64,
+    /// Server-side tool uses at most (priced per use).
+    pub server_tool_uses: i64,
 }
 
 impl Exposure {
@@ -39,6 +44,20 @@ impl Exposure {
                 .saturating_add(media::referenced_tokens(body))
                 .saturating_add(tool_tokens(body)),
             output: max_output.max(0).saturating_mul(choices.max(1)),
+            server_tool_uses: 0,
+        }
+    }
+
+    /// Adds what the request's server-side tools can bill: their uses,
+    /// and each use's result tokens as input.
+    pub fn with_server_tools(self, tools: ToolUses) -> Self {
+        let uses = tools.uses.max(0);
+        Self {
+            input: self
+                .input
+                .saturating_add(uses.saturating_mul(tools.tokens_per_use.max(0))),
+            server_tool_uses: uses,
+            ..self
         }
     }
 }

@@ -13,8 +13,10 @@ use super::catalog::ProviderKind;
 mod bound;
 mod fields;
 pub mod media;
+mod server_tools;
 pub use bound::Exposure;
 pub use fields::MAX_MODEL_LEN;
+pub use server_tools::{ServerTools, ToolUses};
 
 /// The two client (and provider) APIs Atrium speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -202,6 +204,8 @@ pub struct CompletionRequest {
     pub body: Value,
     /// Size of the body as received, for the token estimate.
     pub body_bytes: usize,
+    /// Its server-side tools as bounded by `bound_server_tools`.
+    pub server_tools: ToolUses,
 }
 
 impl CompletionRequest {
@@ -221,6 +225,7 @@ impl CompletionRequest {
             include_usage,
             body,
             body_bytes: bytes.len(),
+            server_tools: ToolUses::default(),
         })
     }
 
@@ -245,6 +250,7 @@ impl CompletionRequest {
     /// `max_output` tokens per choice (see `bound`).
     pub fn exposure(&self, max_output: i64) -> Exposure {
         Exposure::of(&self.body, self.body_bytes, max_output, self.choices())
+            .with_server_tools(self.server_tools)
     }
 
     /// The client's own limit on output tokens per choice: the larger of
@@ -276,26 +282,6 @@ impl CompletionRequest {
                 .max(1),
             Dialect::Anthropic => 1,
         }
-    }
-
-    /// The first server-side tool the request asks the provider to run
-    /// (Anthropic's `web_search`, `web_fetch`, code execution; OpenAI's
-    /// `web_search_options`): each use adds tokens and fees that the
-    /// request's bytes do not bound.
-    pub fn server_tool(&self) -> Option<String> {
-        // Request-level switches for the same: OpenAI's search models and
-        // Anthropic's MCP connector (calls made by the provider).
-        for key in ["web_search_options", "mcp_servers"] {
-            if self.body.get(key).is_some_and(|v| !v.is_null()) {
-                return Some(key.into());
-            }
-        }
-        let tools = self.body.get("tools").and_then(Value::as_array)?;
-        tools
-            .iter()
-            .filter_map(|t| t.get("type").and_then(Value::as_str))
-            .find(|ty| fields::is_server_tool(ty))
-            .map(str::to_string)
     }
 
     /// The output limit the provider is held to: the client's, or `cap`

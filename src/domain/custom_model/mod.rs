@@ -285,6 +285,8 @@ impl CustomModel {
                         cache_read_per_mtok: up(v.price.cache_read_per_mtok),
                         cache_write_per_mtok: up(v.price.cache_write_per_mtok),
                         per_request: up(v.price.per_request),
+                        // Engines run no provider-side tools.
+                        per_server_tool_use: 0,
                     },
                 })
                 .collect(),

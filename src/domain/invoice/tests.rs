@@ -34,6 +34,7 @@ const PRICE: Price = Price {
     cache_read_per_mtok: 300_000,
     cache_write_per_mtok: 0,
     per_request: 0,
+    per_server_tool_use: 0,
 };
 
 /// A slice of `n` requests of 7 input and 3 output tokens each, costed as

@@ -3,6 +3,7 @@
 
 use clap::Subcommand;
 
+use crate::domain::completion::ServerTools;
 use crate::domain::pricing::{format_usd, parse_usd, Price};
 use crate::server::services::catalog::{self, Credential, NewModel, NewProvider};
 use crate::server::services::{tenants, ServiceError, Services};
@@ -68,6 +69,21 @@ pub enum ModelCmd {
     },
     /// List the catalog.
     List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Allow a model's server-side tools (web search and fetch, run by the
+    /// provider): at most --max-uses uses per tool in a request, each held
+    /// as --tokens-per-use input tokens against hard budgets. --max-uses 0
+    /// refuses them again (the default). Price each use with
+    /// `price set --per-server-tool-use`.
+    ServerTools {
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        max_uses: i64,
+        #[arg(long, default_value_t = 0)]
+        tokens_per_use: i64,
         #[arg(long)]
         json: bool,
     },
@@ -157,8 +173,9 @@ pub async fn model(svc: &Services, cmd: ModelCmd) -> Result<(), CliError> {
                     "cache_write_price_per_mtok",
                     &cache_write_price_per_mtok,
                 )?,
-                // A per-request charge is a price version: `price set`.
+                // Per-request and per-use charges are a price version: `price set`.
                 per_request: 0,
+                per_server_tool_use: 0,
             };
             let new = NewModel {
                 name,
@@ -176,6 +193,25 @@ pub async fn model(svc: &Services, cmd: ModelCmd) -> Result<(), CliError> {
             }
         }
         ModelCmd::List { json } => list_models(svc, json).await?,
+        ModelCmd::ServerTools {
+            model,
+            max_uses,
+            tokens_per_use,
+            json,
+        } => {
+            let tools = ServerTools::new(max_uses, tokens_per_use).map_err(ServiceError::from)?;
+            let t = catalog::set_server_tools(svc, &actor(), &model, tools).await?;
+            if json {
+                print_json(&t);
+            } else if t.allowed() {
+                println!(
+                    "{model}: server-side tools allowed, at most {} uses per tool, {} tokens held per use",
+                    t.max_uses, t.tokens_per_use
+                );
+            } else {
+                println!("{model}: server-side tools refused");
+            }
+        }
         ModelCmd::Alias {
             tenant,
             alias,

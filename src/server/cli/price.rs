@@ -31,6 +31,11 @@ pub enum PriceCmd {
         /// A flat charge per answered request, on top of its tokens.
         #[arg(long, default_value = "0")]
         per_request: String,
+        /// A charge per server-side tool use (a web search or fetch run by
+        /// the provider); such tools are allowed per model with
+        /// `model server-tools`.
+        #[arg(long, default_value = "0")]
+        per_server_tool_use: String,
         #[arg(long)]
         effective_from: Option<String>,
         #[arg(long)]
@@ -69,6 +74,7 @@ pub async fn run(svc: &Services, cmd: PriceCmd) -> Result<(), ServiceError> {
             cache_read,
             cache_write,
             per_request,
+            per_server_tool_use,
             effective_from,
             json,
         } => {
@@ -78,6 +84,7 @@ pub async fn run(svc: &Services, cmd: PriceCmd) -> Result<(), ServiceError> {
                 cache_read_per_mtok: parse_usd("cache_read", &cache_read)?,
                 cache_write_per_mtok: parse_usd("cache_write", &cache_write)?,
                 per_request: parse_usd("per_request", &per_request)?,
+                per_server_tool_use: parse_usd("per_server_tool_use", &per_server_tool_use)?,
             };
             let from = moment(effective_from)?;
             let v = prices::set(svc, &actor(), &model, price, from).await?;
@@ -147,12 +154,13 @@ fn show<P: serde::Serialize>(
 
 fn model_price(p: &Price) -> String {
     format!(
-        "in {} out {} cache read {} write {} per MTok, {} per request",
+        "in {} out {} cache read {} write {} per MTok, {} per request, {} per server tool use",
         format_usd(p.input_per_mtok),
         format_usd(p.output_per_mtok),
         format_usd(p.cache_read_per_mtok),
         format_usd(p.cache_write_per_mtok),
-        format_usd(p.per_request)
+        format_usd(p.per_request),
+        format_usd(p.per_server_tool_use)
     )
 }
 

@@ -59,3 +59,30 @@ pub(super) fn thinking_frames(body: &Value, n: usize) -> Vec<String> {
     ));
     frames
 }
+
+/// As a provider that runs every server-side tool to its limit: each web
+/// search or fetch is used `max_uses` times, and each fetch brings in
+/// `max_content_tokens` of content. Returns the extra input tokens and the
+/// `server_tool_use` usage object (none when no such tool was asked for).
+pub(super) fn server_tool_use(body: &Value) -> (i64, Option<Value>) {
+    let (mut searches, mut fetches, mut content) = (0i64, 0i64, 0i64);
+    for t in body
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let ty = t.get("type").and_then(Value::as_str).unwrap_or("");
+        let uses = t.get("max_uses").and_then(Value::as_i64).unwrap_or(1);
+        if ty.starts_with("web_search") {
+            searches += uses;
+        } else if ty.starts_with("web_fetch") {
+            fetches += uses;
+            let tokens = t.get("max_content_tokens").and_then(Value::as_i64);
+            content += uses * tokens.unwrap_or(0);
+        }
+    }
+    let usage = (searches + fetches > 0)
+        .then(|| json!({ "web_search_requests": searches, "web_fetch_requests": fetches }));
+    (content, usage)
+}

@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use super::mock_frames::{sse_response, thinking_frames};
+use super::mock_frames::{server_tool_use, sse_response, thinking_frames};
 use super::mock_plan::{argument_pieces, fill, plan, repiece, strings, text_of, thoughts, words};
 
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -173,6 +173,9 @@ async fn anthropic(State(m): State<Mock>, headers: HeaderMap, Json(body): Json<V
         fill(&mut p, max);
     }
     p.reply = repiece(p.reply, m.opts.stream_piece_chars);
+    let (fetched, tool_use) = server_tool_use(&body);
+    p.prompt_tokens += fetched;
+    let tool_use = tool_use.unwrap_or(Value::Null);
     let model = body.get("model").cloned().unwrap_or(json!("mock"));
     let id = format!("msg_mock_{}", m.count.load(Ordering::SeqCst));
     let stop_reason = match p.stopped_by {
@@ -196,7 +199,8 @@ async fn anthropic(State(m): State<Mock>, headers: HeaderMap, Json(body): Json<V
         return Json(
             json!({ "id": id, "type": "message", "role": "assistant", "model": model,
             "content": content, "stop_reason": stop_reason, "stop_sequence": null,
-            "usage": { "input_tokens": p.prompt_tokens, "output_tokens": output } }),
+            "usage": { "input_tokens": p.prompt_tokens, "output_tokens": output,
+                "server_tool_use": tool_use } }),
         )
         .into_response();
     }
@@ -242,7 +246,7 @@ async fn anthropic(State(m): State<Mock>, headers: HeaderMap, Json(body): Json<V
         json!({ "type": "content_block_stop", "index": 0 }),
     ));
     frames.push(ev("message_delta", json!({ "type": "message_delta",
-        "delta": { "stop_reason": stop_reason, "stop_sequence": null }, "usage": { "output_tokens": output } })));
+        "delta": { "stop_reason": stop_reason, "stop_sequence": null }, "usage": { "output_tokens": output, "server_tool_use": tool_use } })));
     frames.push(ev("message_stop", json!({ "type": "message_stop" })));
     sse_response(frames, m.opts.stream_chunk_delay_ms)
 }

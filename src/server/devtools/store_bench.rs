@@ -105,6 +105,7 @@ fn event(tenant_id: &TenantId) -> UsageEvent {
         error_type: None,
         policy_action: crate::domain::policy::Action::Allow,
         classification: crate::domain::pii::Classification::Public,
+        price_from: None,
         created_at: now_millis(),
     }
 }

@@ -68,6 +68,7 @@ pub async fn seed(svc: &Services, opts: SeedOptions) -> Result<Value, ServiceErr
             created_at: start + n as i64 * step,
             policy_action: Action::Allow,
             classification: Classification::Public,
+            price_from: None,
         });
         if batch.len() == opts.batch {
             svc.stores.write_usage(&tenant.id, &batch).await?;

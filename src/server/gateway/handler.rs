@@ -172,12 +172,6 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
             "streaming is not enabled for this tenant; send \"stream\": false".into(),
         ));
     }
-    if let Some(tool) = request.server_tool() {
-        return Err(GatewayError::Invalid(format!(
-            "tools: {tool} runs on the provider, and its uses are billed beyond what Atrium can \
-             bound or price; server-side tools are not enabled on this gateway"
-        )));
-    }
     let estimate = request.estimate_tokens();
     let rate = gw.limiter.reserve(&auth.tenant, estimate).await?;
     settle.reserved(estimate);
@@ -191,12 +185,18 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
     let deprecation = match route.custom.clone() {
         Some(custom) => {
             custom_route(gw, &auth, &mut route, &custom).await?;
-            settle.record_as(&route.model.name);
             custom.deprecated_until
         }
         None => None,
     };
-    let price = route.model.price_at(now_millis()).ok_or_else(|| {
+    // The ledger names the model the request resolved to (a custom model's
+    // `name:version`), never an alias: invoices price and mark up each row
+    // by that name, and an alias moved later must not move past usage.
+    settle.record_as(&route.model.name);
+    // Server-side tools are refused unless the model allows them, and then
+    // bounded (`max_uses`) so the hold below covers every use.
+    request.bound_server_tools(route.model.server_tools)?;
+    let price = *route.model.prices.at(now_millis()).ok_or_else(|| {
         GatewayError::Internal(format!("model {} has no price in force", route.model.name))
     })?;
     // Metrics name a custom model by its base model: its `name:version`
@@ -206,6 +206,7 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
         .as_ref()
         .map_or(&route.model.name, |c| &c.base_model);
     settle.routed(label, price);
+    let price = price.price;
     let hold = hold_budgets(gw, &auth, &mut request, &price, settle.request_id()).await?;
     settle.held(hold);
     let version = parts

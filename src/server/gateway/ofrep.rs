@@ -97,6 +97,8 @@ struct Meter {
     started: Instant,
     /// The price of one evaluation in force when the request came.
     price: i64,
+    /// When that price took effect, for the ledger row.
+    price_from: Option<i64>,
     created_at: i64,
 }
 
@@ -107,14 +109,15 @@ impl Meter {
             .get::<RequestId>()
             .map_or_else(RequestId::fresh_string, |id| id.0.clone());
         let created_at = now_millis();
-        let price = crate::server::services::catalog::snapshot(&gw.svc)
+        let version = crate::server::services::catalog::snapshot(&gw.svc)
             .evaluation_prices
             .at(created_at)
-            .map_or(0, |v| v.price);
+            .copied();
         Meter {
             request_id,
             started: Instant::now(),
-            price,
+            price: version.map_or(0, |v| v.price),
+            price_from: version.map(|v| v.effective_from),
             created_at,
         }
     }
@@ -191,6 +194,7 @@ impl Meter {
             created_at: self.created_at,
             policy_action: Action::Allow,
             classification: Classification::Public,
+            price_from: self.price_from,
         };
         gw.ledger.push(event).await;
         res

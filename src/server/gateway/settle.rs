@@ -15,6 +15,7 @@ use super::Gateway;
 use crate::domain::completion::{Dialect, ErrorKind};
 use crate::domain::pii::Classification;
 use crate::domain::policy::Action;
+use crate::domain::price::PriceVersion;
 use crate::domain::pricing::{request_cost, Price, TokenCounts};
 use crate::domain::time::now_millis;
 use crate::domain::usage::{UsageEvent, UsageKind};
@@ -33,6 +34,8 @@ pub struct Settlement {
     provider: Option<String>,
     stream: bool,
     price: Price,
+    /// When `price` took effect: names the version on the ledger row.
+    price_from: Option<i64>,
     /// The catalog model the request resolved to: the metrics label, so a
     /// client cannot mint label values with made-up model names.
     catalog_model: Option<String>,
@@ -67,6 +70,7 @@ impl Settlement {
             provider: None,
             stream: false,
             price: Price::default(),
+            price_from: None,
             catalog_model: None,
             ledger_model: None,
             policy_action: Action::Allow,
@@ -106,9 +110,10 @@ impl Settlement {
         self.classification = classification;
     }
 
-    pub fn routed(&mut self, model: &str, price: Price) {
+    pub fn routed(&mut self, model: &str, price: PriceVersion) {
         self.catalog_model = Some(model.to_string());
-        self.price = price;
+        self.price = price.price;
+        self.price_from = Some(price.effective_from);
     }
 
     /// Records usage under `model` instead of the name the client asked for.
@@ -202,7 +207,7 @@ impl Settlement {
             tenant_id: auth.tenant.id.clone(),
             api_key_id: Some(auth.api_key.id.clone()),
             kind: UsageKind::Completion,
-            units: 0,
+            units: self.tokens.server_tool_uses,
             model: self.ledger_name(&auth.tenant.id),
             provider: self.provider.clone(),
             dialect: Some(self.dialect),
@@ -218,11 +223,13 @@ impl Settlement {
             created_at: now_millis(),
             policy_action: self.policy_action,
             classification: self.classification,
+            price_from: self.price_from,
         })
     }
 
-    /// The model the ledger names: a custom model's version, or the name
-    /// the client asked for when the catalog knows it for this tenant.
+    /// The model the ledger names: the catalog model the request resolved
+    /// to (a custom model's version), else what the client asked for
+    /// resolved through the tenant's aliases.
     /// A name that resolves to nothing is recorded as `UNKNOWN_MODEL`, so
     /// made-up names cannot mint usage groups, rollup rows or invoice
     /// lines (the refusal itself names what was asked for).
@@ -233,10 +240,12 @@ impl Settlement {
         if self.model.is_empty() {
             return "-".into();
         }
-        let known = self.catalog_model.is_some()
-            || crate::server::services::catalog::snapshot(&self.gw.svc)
-                .knows(tenant_id, &self.model);
-        if known {
+        // Refused before routing: an alias is still recorded as the model
+        // it names today, so no row carries an alias.
+        let cat = crate::server::services::catalog::snapshot(&self.gw.svc);
+        if let Some(m) = cat.resolve(tenant_id, &self.model) {
+            m.name.clone()
+        } else if cat.knows(tenant_id, &self.model) {
             self.model.clone()
         } else {
             UNKNOWN_MODEL.into()

@@ -5,7 +5,7 @@
 //! The shared row-level tables get the same changes from
 //! `migrations/{sqlite,postgres}`: a change here needs its twin there.
 
-pub const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
 
@@ -68,6 +68,12 @@ const V4: &[&str] = &[
     )",
     ROLLUP_FROM_EVENTS,
 ];
+
+/// The price version each row was priced with, by the moment it took
+/// effect (twin of migrations/*/0022_usage_price_version.sql): an invoice
+/// or an auditor can tell which version priced a request without
+/// re-resolving it through today's catalog. None on older rows.
+const V5: &[&str] = &["ALTER TABLE {t:usage_events} ADD COLUMN price_from BIGINT"];
 
 /// Every rollup row from the events: the backfill, and the rebuild.
 pub const ROLLUP_FROM_EVENTS: &str = "INSERT INTO {t:usage_hourly} (tenant_id, hour, model, \

@@ -10,8 +10,8 @@ use crate::server::db::{Backend, DbError};
 
 const COLUMNS: &str = "request_id, tenant_id, api_key_id, model, provider, dialect, stream, \
      input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, \
-     latency_ms, status, error_type, created_at, policy_action, classification, kind, units";
-const COLUMN_COUNT: usize = 20;
+     latency_ms, status, error_type, created_at, policy_action, classification, kind, units, price_from";
+const COLUMN_COUNT: usize = 21;
 /// The dialect column of rows that are not completions.
 const NO_DIALECT: &str = "-";
 /// Rows per INSERT statement: far below both backends' parameter limits.
@@ -39,6 +39,7 @@ struct EventRow {
     classification: String,
     kind: String,
     units: i64,
+    price_from: Option<i64>,
 }
 
 /// A stored value this version cannot read: the row is refused, not guessed at.
@@ -85,6 +86,7 @@ impl TryFrom<EventRow> for UsageEvent {
                 .classification
                 .parse()
                 .map_err(|e| unreadable("classification", e))?,
+            price_from: r.price_from,
         })
     }
 }
@@ -168,7 +170,8 @@ impl TenantStore {
                     .bind(e.policy_action.as_str())
                     .bind(e.classification.as_str())
                     .bind(e.kind.as_str())
-                    .bind(e.units);
+                    .bind(e.units)
+                    .bind(e.price_from);
             }
             inserted.extend(q.fetch_all(&mut *tx).await?);
         }

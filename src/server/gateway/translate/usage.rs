@@ -8,14 +8,27 @@ fn n(v: &Value, ptr: &str) -> i64 {
     v.pointer(ptr).and_then(Value::as_i64).unwrap_or(0)
 }
 
-/// Anthropic counts cached prompt tokens apart from `input_tokens`.
+/// Anthropic counts cached prompt tokens apart from `input_tokens`, and
+/// the uses of its server-side tools apart from tokens.
 pub fn from_anthropic(usage: &Value) -> TokenCounts {
     TokenCounts {
         input: n(usage, "/input_tokens"),
         output: n(usage, "/output_tokens"),
         cache_read: n(usage, "/cache_read_input_tokens"),
         cache_write: n(usage, "/cache_creation_input_tokens"),
+        server_tool_uses: server_tool_uses(usage).unwrap_or(0),
     }
+}
+
+/// Anthropic's `server_tool_use` counts (web searches and fetches run by
+/// the provider), summed; `None` when the usage object carries none.
+pub fn server_tool_uses(usage: &Value) -> Option<i64> {
+    let uses = usage.get("server_tool_use")?.as_object()?;
+    Some(
+        uses.values()
+            .filter_map(Value::as_i64)
+            .fold(0i64, |sum, n| sum.saturating_add(n.max(0))),
+    )
 }
 
 /// OpenAI's `prompt_tokens` includes the cached ones; split them out.
@@ -26,6 +39,7 @@ pub fn from_openai(usage: &Value) -> TokenCounts {
         output: n(usage, "/completion_tokens"),
         cache_read: cached,
         cache_write: 0,
+        server_tool_uses: 0,
     }
 }
 

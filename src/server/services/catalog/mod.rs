@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::domain::audit::AuditAction;
 use crate::domain::catalog::{self, Model, Provider, ProviderKind};
+use crate::domain::completion::ServerTools;
 use crate::domain::price::PriceVersion;
 use crate::domain::pricing::Price;
 use crate::domain::role::Access;
@@ -223,6 +224,38 @@ pub async fn set_alias(
         .details(json!({ "alias": alias, "model": model.trim() }));
     control::commit(svc, tx, actor, entry).await?;
     Ok(())
+}
+
+/// Allows (or, with `max_uses` 0, refuses) a model's server-side tools;
+/// platform admins only, since each use bills the platform's provider
+/// account. Audited with the setting it replaces.
+#[tracing::instrument(level = "debug", skip_all, fields(model = %model))]
+pub async fn set_server_tools(
+    svc: &Services,
+    actor: &Actor,
+    model: &str,
+    tools: ServerTools,
+) -> Result<ServerTools> {
+    actor.require_platform_admin()?;
+    let found = load(svc)
+        .await?
+        .models
+        .get(model.trim())
+        .cloned()
+        .ok_or(ServiceError::NotFound("model"))?;
+    let mut tx = svc.db.pool.begin().await?;
+    sqlx::query(
+        "UPDATE models SET server_tool_max_uses = $1, server_tool_tokens_per_use = $2 WHERE id = $3",
+    )
+    .bind(tools.max_uses)
+    .bind(tools.tokens_per_use)
+    .bind(&found.id)
+    .execute(&mut *tx)
+    .await?;
+    let entry = Entry::success(AuditAction::ModelServerTools, "model", &found.id)
+        .details(json!({ "model": found.name, "before": found.server_tools, "after": tools }));
+    control::commit(svc, tx, actor, entry).await?;
+    Ok(tools)
 }
 
 /// For the portal and CLI: providers and models, without secrets.

@@ -26,13 +26,15 @@ pub(super) async fn write(
     sqlx::query(
         "INSERT INTO model_prices (model_id, effective_from, input_micros_per_mtok, \
          output_micros_per_mtok, cache_read_micros_per_mtok, cache_write_micros_per_mtok, \
-         request_micros, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         request_micros, server_tool_use_micros, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          ON CONFLICT (model_id, effective_from) DO UPDATE SET \
          input_micros_per_mtok = excluded.input_micros_per_mtok, \
          output_micros_per_mtok = excluded.output_micros_per_mtok, \
          cache_read_micros_per_mtok = excluded.cache_read_micros_per_mtok, \
          cache_write_micros_per_mtok = excluded.cache_write_micros_per_mtok, \
-         request_micros = excluded.request_micros",
+         request_micros = excluded.request_micros, \
+         server_tool_use_micros = excluded.server_tool_use_micros",
     )
     .bind(model_id)
     .bind(v.effective_from)
@@ -41,6 +43,7 @@ pub(super) async fn write(
     .bind(v.price.cache_read_per_mtok)
     .bind(v.price.cache_write_per_mtok)
     .bind(v.price.per_request)
+    .bind(v.price.per_server_tool_use)
     .bind(now_millis())
     .execute(&mut **tx)
     .await?;

@@ -8,6 +8,7 @@ use arc_swap::ArcSwap;
 use sqlx::{AnyConnection, FromRow};
 
 use crate::domain::catalog::{Deployment, Model, Provider};
+use crate::domain::completion::ServerTools;
 use crate::domain::price::{EvaluationPrices, PriceHistory, PriceVersion};
 use crate::domain::pricing::Price;
 use crate::domain::time::now_millis;
@@ -151,6 +152,7 @@ struct PriceRow {
     cache_read_micros_per_mtok: i64,
     cache_write_micros_per_mtok: i64,
     request_micros: i64,
+    server_tool_use_micros: i64,
 }
 
 impl PriceRow {
@@ -163,6 +165,7 @@ impl PriceRow {
                 cache_read_per_mtok: self.cache_read_micros_per_mtok,
                 cache_write_per_mtok: self.cache_write_micros_per_mtok,
                 per_request: self.request_micros,
+                per_server_tool_use: self.server_tool_use_micros,
             },
         }
     }
@@ -172,7 +175,8 @@ impl PriceRow {
 async fn load_prices(conn: &mut AnyConnection) -> Result<ById<PriceHistory>> {
     let rows: Vec<PriceRow> = sqlx::query_as(
         "SELECT model_id, effective_from, input_micros_per_mtok, output_micros_per_mtok, \
-         cache_read_micros_per_mtok, cache_write_micros_per_mtok, request_micros FROM model_prices",
+         cache_read_micros_per_mtok, cache_write_micros_per_mtok, request_micros, \
+         server_tool_use_micros FROM model_prices",
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -303,15 +307,16 @@ async fn load_models(
             });
         }
     }
-    let rows: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT id, name, created_at FROM models")
-            .fetch_all(&mut *conn)
-            .await?;
+    let rows: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT id, name, created_at, server_tool_max_uses, server_tool_tokens_per_use FROM models",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     let mut prices = load_prices(conn).await?;
     let now = now_millis();
     let mut names_by_id = HashMap::new();
     let mut models = HashMap::new();
-    for (id, name, created_at) in rows {
+    for (id, name, created_at, max_uses, tokens_per_use) in rows {
         let mut deps = deployments.remove(&id).unwrap_or_default();
         deps.sort_by(|a, b| {
             a.priority
@@ -332,6 +337,11 @@ async fn load_models(
             prices: history,
             deployments: deps,
             created_at,
+            // Stored only through `ServerTools::new`, so already in range.
+            server_tools: ServerTools {
+                max_uses,
+                tokens_per_use,
+            },
         };
         names_by_id.insert(id, name.clone());
         models.insert(name, Arc::new(model));

@@ -94,6 +94,8 @@ fn route(m: &CustomModel, base: &Model, pool_providers: &[(String, String)]) -> 
             prices,
             deployments,
             created_at: m.created_at,
+            // Engines run no provider-side tools.
+            server_tools: crate::domain::completion::ServerTools::default(),
         }),
         engine_name,
         base_model: m.base_model.clone(),

@@ -68,6 +68,9 @@ fn observe_anthropic(v: &Value, seen: &mut Observed) {
                 if let Some(inp) = u.get("input_tokens").and_then(Value::as_i64) {
                     usage.input = inp;
                 }
+                if let Some(uses) = usage::server_tool_uses(u) {
+                    usage.server_tool_uses = uses;
+                }
             }
         }
         Some("message_stop") => seen.completed = true,
