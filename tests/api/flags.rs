@@ -20,7 +20,7 @@ use atrium::server::services::{tenants, Actor, ServiceError};
 on_both_backends!(
     capabilities_follow_a_cli_change_within_two_seconds,
     tenant_flags_stay_inside_their_tenant,
-    changes_are_audited_with_before_and_after,
+    changes_are_audited_with_what_changed,
     ofrep_answers_in_its_own_terms,
 );
 
@@ -195,7 +195,7 @@ async fn tenant_flags_stay_inside_their_tenant(app: TestApp) -> TestApp {
     app
 }
 
-async fn changes_are_audited_with_before_and_after(app: TestApp) -> TestApp {
+async fn changes_are_audited_with_what_changed(app: TestApp) -> TestApp {
     cli(
         &app,
         &[
@@ -218,8 +218,10 @@ async fn changes_are_audited_with_before_and_after(app: TestApp) -> TestApp {
     let actions: Vec<&str> = rows.iter().map(|(a, _)| a.as_str()).collect();
     assert_eq!(actions, ["flag.create", "flag.rollout", "flag.rollout"]);
     let last: serde_json::Value = serde_json::from_str(&rows[2].1).expect("details");
-    assert_eq!(last["before"]["rules"][0]["percentage"], 10);
-    assert_eq!(last["after"]["rules"][0]["percentage"], 20);
+    let step = &last["changes"]["/rules/0/percentage"];
+    assert_eq!(step["before"], 10, "{last}");
+    assert_eq!(step["after"], 20, "{last}");
+    assert_eq!(last["summary"], "rollout 10% → 20%");
     let bad = atrium(&app, &["flag", "set-rollout", "router.v2", "101"], None);
     assert!(!bad.status.success(), "101% is refused");
     app

@@ -184,12 +184,15 @@ pub struct FlagChange {
 }
 
 impl FlagChange {
+    /// Changes are audited with their summary and a diff; changes audited
+    /// before that carry the flag before and after, summarised here.
     pub fn from_event(e: AuditEvent) -> FlagChange {
         let details: Value = serde_json::from_str(&e.details).unwrap_or(Value::Null);
         let flag = |k: &str| serde_json::from_value::<Flag>(details[k].clone()).ok();
-        let summary = match flag("after") {
-            Some(after) => describe_change(flag("before").as_ref(), &after),
-            None => "(details unreadable)".to_string(),
+        let summary = match (details["summary"].as_str(), flag("after")) {
+            (Some(s), _) => s.to_string(),
+            (None, Some(after)) => describe_change(flag("before").as_ref(), &after),
+            (None, None) => "(details unreadable)".to_string(),
         };
         FlagChange {
             at: e.at,

@@ -6,6 +6,7 @@
 pub mod bucket;
 mod capability;
 mod condition;
+mod diff;
 mod eval;
 mod explain;
 
@@ -16,6 +17,7 @@ use super::validation::Invalid;
 
 pub use capability::Capability;
 pub use condition::{Condition, Operator};
+pub use diff::diff;
 pub use eval::{Context, Evaluation, Reason};
 pub use explain::{describe_change, rollout, BucketCheck, FlagChange, Preview, RuleBucket};
 

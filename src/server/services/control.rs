@@ -15,6 +15,19 @@ pub async fn bump<'c, E: Executor<'c, Database = Any>>(exec: E) -> Result<()> {
     Ok(())
 }
 
+/// Bumps the version and returns it, in the caller's transaction: rows
+/// stamped with it are newer than any a cache loaded at an older version.
+/// The version row stays locked until the transaction ends, so stamped
+/// rows commit in version order.
+pub async fn next_version(conn: &mut sqlx::AnyConnection) -> Result<i64> {
+    let v: i64 = sqlx::query_scalar(
+        "UPDATE control_version SET version = version + 1 WHERE id = 1 RETURNING version",
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(v)
+}
+
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn current(svc: &Services) -> Result<i64> {
     let v: i64 = sqlx::query_scalar("SELECT version FROM control_version WHERE id = 1")
