@@ -15,6 +15,7 @@ on_both_backends!(
     the_larger_output_field_is_held,
     made_up_model_names_share_one_ledger_name,
     server_side_tools_are_refused,
+    a_redacted_prompt_is_held_at_its_redacted_size,
     priced_flag_evaluations_are_held_against_hard_budgets,
     viewers_see_only_the_host_of_a_budget_webhook,
 );
@@ -193,6 +194,34 @@ async fn server_side_tools_are_refused(app: TestApp) -> TestApp {
     let function = json!({ "tools": [{ "type": "function", "function": { "name": "f" } }] });
     let (status, body) = send(&app, &key, ask("gpt-mock", function)).await;
     assert_eq!(status, 200, "a plain function tool is the client's: {body}");
+    app
+}
+
+/// Redaction can lengthen a prompt (`[REDACTED:IP_ADDRESS]` for
+/// `1.2.3.4`): the hold covers what is forwarded, not what was received.
+async fn a_redacted_prompt_is_held_at_its_redacted_size(app: TestApp) -> TestApp {
+    use atrium::domain::pii::EntityType;
+    use atrium::domain::policy::{Action, Direction, Target};
+    setup(&app, MockOptions::default()).await;
+    let (tenant, key) = tenant_with_key(&app, "Redacted", 1_000, "eu-west").await;
+    atrium::server::services::policies::add(
+        &app.svc,
+        &atrium::server::services::Actor::system("test"),
+        Some(&tenant),
+        Target::Entity(EntityType::IpAddress),
+        Action::Redact,
+        Direction::Prompt,
+    )
+    .await
+    .expect("policy");
+    // 2,000 addresses: about 16 KB received ($0.05 held at $3/M), about
+    // 44 KB forwarded ($0.13): a $0.08 budget fits the one, not the other.
+    hard_budget(&app, &tenant, 80_000).await;
+    let text = vec!["1.2.3.4"; 2_000].join(" ");
+    let body = json!({ "model": "gpt-mock", "max_tokens": 64,
+        "messages": [{ "role": "user", "content": text }] });
+    let (status, body) = send(&app, &key, body).await;
+    assert_budget_refusal(status, &body);
     app
 }
 

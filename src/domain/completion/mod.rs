@@ -241,6 +241,14 @@ impl CompletionRequest {
             .saturating_add(output.saturating_mul(self.choices()))
     }
 
+    /// After the body was rewritten (redaction puts `[REDACTED:IP_ADDRESS]`
+    /// where `1.2.3.4` was): its size is the larger of before and after,
+    /// so the worst case still bounds what is forwarded.
+    pub fn rewritten(&mut self) {
+        let now = serde_json::to_vec(&self.body).map_or(usize::MAX, |b| b.len());
+        self.body_bytes = self.body_bytes.max(now);
+    }
+
     /// The input's tokens, guessed at about four bytes a token.
     pub fn input_estimate(&self) -> i64 {
         (i64::try_from(self.body_bytes).unwrap_or(i64::MAX) / 4).max(1)

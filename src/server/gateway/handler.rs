@@ -308,6 +308,9 @@ async fn govern_prompt(
     })
     .await?;
     request.body = body;
+    if governed.action == crate::domain::policy::Action::Redact {
+        request.rewritten();
+    }
     govern::record(gw, governed.audit.take()).await;
     Ok(governed)
 }
