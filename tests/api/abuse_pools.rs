@@ -224,6 +224,25 @@ async fn hosting_is_billed_by_the_hour_served(app: TestApp) -> TestApp {
     lifecycle::undeploy(&app.svc, &system, &tenant, "nightly:1")
         .await
         .expect("undeploy");
+    // Flapping within the hour reopens the hour's stretch: no new rows.
+    for _ in 0..5 {
+        lifecycle::deploy(&app.svc, &system, &tenant, "nightly:1")
+            .await
+            .expect("deploy again");
+        lifecycle::undeploy(&app.svc, &system, &tenant, "nightly:1")
+            .await
+            .expect("undeploy again");
+    }
+    let rows: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM custom_model_served WHERE tenant_id = $1")
+            .bind(tenant.as_str())
+            .fetch_one(&app.svc.db.pool)
+            .await
+            .expect("rows");
+    assert!(
+        rows <= 2,
+        "one stretch per hour touched, not per deploy: {rows}"
+    );
     // Yesterday, a version served from 10:00 to 12:30 (three hours).
     let yesterday = (now_millis() / DAY_MS - 1) * DAY_MS;
     sqlx::query(

@@ -7,6 +7,8 @@ use crate::domain::custom_model::{CustomModel, Status};
 use crate::domain::meter::{served_samples, Sample, Served};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::{now_millis, Millis};
+
+const HOUR_MS: Millis = 3_600_000;
 use crate::server::services::{Result, Services};
 
 /// Opens or closes `m`'s stretch as its status moves to `next`.
@@ -18,6 +20,22 @@ pub(super) async fn follow(
     let now = now_millis();
     match (m.status.servable(), next.servable()) {
         (false, true) => {
+            // Billing counts each clock hour a version was served once, so a
+            // stretch that closed this hour is reopened, not followed by a
+            // new row: deploy/undeploy in a loop cannot grow this table
+            // faster than one row per version per hour, and bills the same.
+            let reopened = sqlx::query(
+                "UPDATE custom_model_served SET served_to = NULL, hosting_fee_micros = $1 \
+                 WHERE model_id = $2 AND served_to >= $3",
+            )
+            .bind(m.hosting_fee_micros)
+            .bind(&m.id)
+            .bind(now.div_euclid(HOUR_MS) * HOUR_MS)
+            .execute(&mut **tx)
+            .await?;
+            if reopened.rows_affected() > 0 {
+                return Ok(());
+            }
             sqlx::query(
                 "INSERT INTO custom_model_served (model_id, tenant_id, hosting_fee_micros, \
                  served_from, served_to) VALUES ($1, $2, $3, $4, NULL)",
