@@ -241,12 +241,11 @@ impl CompletionRequest {
             .saturating_add(output.saturating_mul(self.choices()))
     }
 
-    /// After the body was rewritten (redaction puts `[REDACTED:IP_ADDRESS]`
-    /// where `1.2.3.4` was): its size is the larger of before and after,
-    /// so the worst case still bounds what is forwarded.
-    pub fn rewritten(&mut self) {
-        let now = serde_json::to_vec(&self.body).map_or(usize::MAX, |b| b.len());
-        self.body_bytes = self.body_bytes.max(now);
+    /// After a rewrite added up to `bytes` to the body (redaction puts
+    /// `[REDACTED:IP_ADDRESS]` where `1.2.3.4` was), so the worst case
+    /// still bounds what is forwarded.
+    pub fn grew(&mut self, bytes: usize) {
+        self.body_bytes = self.body_bytes.saturating_add(bytes);
     }
 
     /// The input's tokens, guessed at about four bytes a token.

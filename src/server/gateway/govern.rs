@@ -22,6 +22,9 @@ pub struct Governed {
     pub action: Action,
     pub classification: Classification,
     pub refusal: Option<GatewayError>,
+    /// Bytes redaction added to the body at most (`[REDACTED:IP_ADDRESS]`
+    /// where `1.2.3.4` was), so a hold can cover what is forwarded.
+    pub grown: usize,
     /// The audit event to record (see [`record`]), when not a plain allow.
     pub audit: Option<audit_writer::Decision>,
 }
@@ -32,13 +35,14 @@ pub struct Governed {
 #[tracing::instrument(skip_all)]
 pub fn prompt(gw: &Gateway, tenant_id: &TenantId, request_id: &str, body: &mut Value) -> Governed {
     let rules = policies::effective(&gw.svc, tenant_id);
-    let overall = Walk::new(&rules, Direction::Prompt).decide(body);
+    let (overall, grown) = Walk::new(&rules, Direction::Prompt).decide_sized(body);
     let refusal =
         (overall.action == Action::Block).then(|| GatewayError::Forbidden(overall.refusal()));
     Governed {
         action: overall.action,
         classification: overall.classification,
         refusal,
+        grown,
         audit: event(tenant_id, request_id, &overall, Direction::Prompt),
     }
 }
@@ -111,6 +115,9 @@ struct Walk<'a> {
     budget: usize,
     overall: Decision,
     rewrite: bool,
+    /// Bytes the rewrite added (a placeholder longer than what it
+    /// replaced); escapes removed with the original only make it less.
+    grown: usize,
 }
 
 impl<'a> Walk<'a> {
@@ -121,27 +128,38 @@ impl<'a> Walk<'a> {
             budget: pii::MAX_FINDINGS_PER_REQUEST,
             overall: Decision::allow(),
             rewrite: false,
+            grown: 0,
         }
     }
 
     /// Classifies `body` and, when the rules redact something, rewrites it
     /// in a second pass (a block or allow leaves it untouched).
-    fn decide(mut self, body: &mut Value) -> Decision {
+    fn decide(self, body: &mut Value) -> Decision {
+        self.decide_sized(body).0
+    }
+
+    /// As `decide`, with the bytes the rewrite added.
+    fn decide_sized(mut self, body: &mut Value) -> (Decision, usize) {
         self.value(body, Position::Root);
+        let mut grown = 0;
         if self.overall.action == Action::Redact
             || (self.direction == Direction::Response && self.overall.action == Action::Block)
         {
             let mut rewrite = Walk::new(self.rules, self.direction);
             rewrite.rewrite = true;
             rewrite.value(body, Position::Root);
+            grown = rewrite.grown;
         }
-        self.overall
+        (self.overall, grown)
     }
 
     fn value(&mut self, v: &mut Value, at: Position) {
         match v {
             Value::String(s) => {
                 if let Some(redacted) = self.text(s) {
+                    self.grown = self
+                        .grown
+                        .saturating_add(redacted.len().saturating_sub(s.len()));
                     *s = redacted;
                 }
             }
@@ -156,6 +174,9 @@ impl<'a> Walk<'a> {
         let mut renamed = Vec::new();
         for (k, v) in map.iter_mut() {
             if let Some(new_key) = self.text(k) {
+                self.grown = self
+                    .grown
+                    .saturating_add(new_key.len().saturating_sub(k.len()));
                 renamed.push((k.clone(), new_key));
             }
             if !(v.is_string() && at.skips(k)) {

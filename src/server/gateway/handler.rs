@@ -308,9 +308,7 @@ async fn govern_prompt(
     })
     .await?;
     request.body = body;
-    if governed.action == crate::domain::policy::Action::Redact {
-        request.rewritten();
-    }
+    request.grew(governed.grown);
     govern::record(gw, governed.audit.take()).await;
     Ok(governed)
 }
