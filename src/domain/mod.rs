@@ -11,6 +11,7 @@ pub mod completion;
 pub mod csv;
 pub mod custom_model;
 pub mod dashboard;
+pub mod data_map;
 pub mod flag;
 pub mod flash;
 pub mod gcra;

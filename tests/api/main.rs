@@ -28,6 +28,7 @@ mod custom_model_engines;
 mod custom_model_limits;
 mod custom_models;
 mod dashboards;
+mod data_map;
 mod deployment_pages;
 mod flag_insight;
 mod flag_pages;
@@ -70,6 +71,7 @@ fn main() -> std::process::ExitCode {
         custom_model_engines::trials(),
         custom_model_limits::trials(),
         dashboards::trials(),
+        data_map::trials(),
         deployment_pages::trials(),
         flags::trials(),
         flag_insight::trials(),

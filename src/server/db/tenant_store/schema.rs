@@ -112,6 +112,29 @@ pub fn render(sql: &str, table: impl Fn(&str) -> String) -> String {
 mod tests {
     use super::*;
 
+    /// The data map lists every table a tenant store creates, and
+    /// `TABLES` (counts, moves, erasure) names exactly those.
+    #[test]
+    fn every_tenant_table_is_in_the_data_map() {
+        use crate::domain::data_map::{in_store, Store};
+        let mut created: Vec<&str> = MIGRATIONS
+            .iter()
+            .flat_map(|v| v.iter())
+            .filter_map(|sql| sql.trim().strip_prefix("CREATE TABLE {t:"))
+            .filter_map(|rest| rest.split('}').next())
+            .collect();
+        created.sort_unstable();
+        let mut mapped: Vec<&str> = in_store(Store::Tenant).map(|t| t.name).collect();
+        mapped.sort_unstable();
+        assert_eq!(
+            created, mapped,
+            "a tenant-store table missing from domain/data_map.rs"
+        );
+        let mut tables = TABLES.to_vec();
+        tables.sort_unstable();
+        assert_eq!(tables, mapped, "schema::TABLES and the data map disagree");
+    }
+
     #[test]
     fn renders_prefixed_and_plain_names() {
         let sql = "CREATE INDEX {t:usage_events}_tenant ON {t:usage_events}(tenant_id)";
