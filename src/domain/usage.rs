@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::completion::{Dialect, ErrorKind};
-use super::pii::Classification;
+use super::pii::{Classification, EntitySet};
 use super::policy::Action;
 use super::pricing::Micros;
 
@@ -47,6 +47,17 @@ pub struct UsageEvent {
     /// price used. None when nothing was priced (refused before routing).
     #[serde(default)]
     pub price_from: Option<i64>,
+    /// Every PII class detected in the prompt (when the tenant's policies
+    /// scan it), acted on or not: the record of processing's categories.
+    #[serde(default)]
+    pub pii_classes: EntitySet,
+    /// The region of the provider that was called.
+    #[serde(default)]
+    pub provider_region: Option<String>,
+    /// The end user the client named (OpenAI `user`, Anthropic
+    /// `metadata.user_id`), at most 256 bytes.
+    #[serde(default)]
+    pub end_user: Option<String>,
 }
 
 /// The kinds of usage the ledger meters, each priced on its own.
@@ -144,6 +155,8 @@ impl UsageEvent {
                 "server_tool_uses": if self.kind == UsageKind::Completion { self.units } else { 0 },
                 "cost_micros": self.cost_micros,
                 "price_from": self.price_from,
+                "provider_region": self.provider_region,
+                "pii_classes": self.pii_classes.types().map(|t| t.as_str()).collect::<Vec<_>>(),
                 "status": self.status,
                 "latency_ms": self.latency_ms,
             }

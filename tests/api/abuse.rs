@@ -298,6 +298,9 @@ async fn a_poisoned_event_cannot_stall_the_ledger(app: TestApp) -> TestApp {
         policy_action: Action::Allow,
         classification: Classification::Public,
         price_from: None,
+        pii_classes: Default::default(),
+        provider_region: None,
+        end_user: None,
     };
     gw.ledger.push(poison).await;
     let body = json!({ "model": "claude-mock", "max_tokens": 16,

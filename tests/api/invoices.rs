@@ -72,6 +72,9 @@ fn event(tenant: &TenantId, n: usize, at: i64, price: &Price) -> UsageEvent {
         policy_action: Action::Allow,
         classification: Classification::Public,
         price_from: None,
+        pii_classes: Default::default(),
+        provider_region: None,
+        end_user: None,
     }
 }
 

@@ -320,6 +320,9 @@ fn event(tenant_id: &TenantId, n: u64) -> UsageEvent {
         policy_action: atrium::domain::policy::Action::Allow,
         classification: atrium::domain::pii::Classification::Public,
         price_from: None,
+        pii_classes: Default::default(),
+        provider_region: None,
+        end_user: None,
         created_at: 1_700_000_000_000 + n as i64,
     }
 }

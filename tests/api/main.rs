@@ -37,6 +37,7 @@ mod gateway;
 mod governance;
 mod invoices;
 mod isolation;
+mod ledger_compliance;
 mod lora;
 mod meters;
 mod plans;
@@ -84,6 +85,7 @@ fn main() -> std::process::ExitCode {
         governance::trials(),
         invoices::trials(),
         isolation::trials(),
+        ledger_compliance::trials(),
         meters::trials(),
         portal::trials(),
         portal_abuse::trials(),

@@ -40,6 +40,9 @@ fn event(tenant_id: &TenantId, id: &str, created_at: i64) -> UsageEvent {
         policy_action: Action::Allow,
         classification: Classification::Public,
         price_from: None,
+        pii_classes: Default::default(),
+        provider_region: None,
+        end_user: None,
     }
 }
 

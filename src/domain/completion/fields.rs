@@ -8,6 +8,9 @@ use super::{Dialect, RequestError};
 
 /// Longest model name accepted: it reaches logs, the ledger and the audit trail.
 pub const MAX_MODEL_LEN: usize = 256;
+/// Longest end-user id accepted (Anthropic's `metadata.user_id` limit):
+/// it is stored on the ledger row.
+pub const MAX_END_USER_LEN: usize = 256;
 
 const ANTHROPIC_ROLES: &[&str] = &["user", "assistant"];
 const OPENAI_ROLES: &[&str] = &[
@@ -94,12 +97,46 @@ pub(super) fn check(dialect: Dialect, body: &Map<String, Value>) -> Result<(), R
         }
     }
     messages(dialect, body)?;
+    end_user(dialect, body)?;
     for (key, v) in body {
         if has_nul(v) {
             return Err(invalid(key, "must not contain NUL characters"));
         }
     }
     Ok(())
+}
+
+/// The end user the client names, where its dialect puts it: OpenAI's
+/// `user`, Anthropic's `metadata.user_id`. A string of at most 256 bytes
+/// without control characters, or absent.
+pub(super) fn end_user_of(dialect: Dialect, body: &Value) -> Option<&str> {
+    match dialect {
+        Dialect::OpenAi => body.get("user"),
+        Dialect::Anthropic => body.pointer("/metadata/user_id"),
+    }
+    .and_then(Value::as_str)
+    .filter(|u| !u.is_empty())
+}
+
+fn end_user(dialect: Dialect, body: &Map<String, Value>) -> Result<(), RequestError> {
+    let (field, v) = match dialect {
+        Dialect::OpenAi => ("user", body.get("user")),
+        Dialect::Anthropic => (
+            "metadata.user_id",
+            body.get("metadata").and_then(|m| m.get("user_id")),
+        ),
+    };
+    match v {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(u)) if u.len() > MAX_END_USER_LEN => {
+            Err(invalid(field, "must be at most 256 bytes"))
+        }
+        Some(Value::String(u)) if u.chars().any(char::is_control) => {
+            Err(invalid(field, "must not contain control characters"))
+        }
+        Some(Value::String(_)) => Ok(()),
+        Some(_) => Err(invalid(field, "must be a string")),
+    }
 }
 
 fn positive_integer(body: &Map<String, Value>, key: &str) -> Result<(), RequestError> {

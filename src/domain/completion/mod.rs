@@ -248,6 +248,12 @@ impl CompletionRequest {
         self.body_bytes = self.body_bytes.saturating_add(bytes);
     }
 
+    /// The end user the client named (OpenAI `user`, Anthropic
+    /// `metadata.user_id`), checked at parse.
+    pub fn end_user(&self) -> Option<&str> {
+        fields::end_user_of(self.dialect, &self.body)
+    }
+
     /// The input's tokens, guessed at about four bytes a token.
     pub fn input_estimate(&self) -> i64 {
         (i64::try_from(self.body_bytes).unwrap_or(i64::MAX) / 4).max(1)

@@ -7,9 +7,12 @@
 //! exclusive.
 
 mod context;
+mod entity_set;
 mod recognizers;
 mod shapes;
 mod validators;
+
+pub use entity_set::EntitySet;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -106,6 +106,9 @@ fn event(tenant_id: &TenantId) -> UsageEvent {
         policy_action: crate::domain::policy::Action::Allow,
         classification: crate::domain::pii::Classification::Public,
         price_from: None,
+        pii_classes: Default::default(),
+        provider_region: None,
+        end_user: None,
         created_at: now_millis(),
     }
 }

@@ -69,6 +69,9 @@ pub async fn seed(svc: &Services, opts: SeedOptions) -> Result<Value, ServiceErr
             policy_action: Action::Allow,
             classification: Classification::Public,
             price_from: None,
+            pii_classes: Default::default(),
+            provider_region: None,
+            end_user: None,
         });
         if batch.len() == opts.batch {
             svc.stores.write_usage(&tenant.id, &batch).await?;

@@ -11,7 +11,7 @@ use super::vocabulary::Position;
 use super::Gateway;
 use crate::domain::audit::{AuditAction, AuditStatus};
 use crate::domain::flag::Capability;
-use crate::domain::pii::{self, Classification};
+use crate::domain::pii::{self, Classification, EntitySet};
 use crate::domain::policy::{self, Action, Decision, Direction, PolicyRule};
 use crate::server::services::api_keys::Authenticated;
 use crate::server::services::{flags, policies};
@@ -25,6 +25,8 @@ pub struct Governed {
     /// Bytes redaction added to the body at most (`[REDACTED:IP_ADDRESS]`
     /// where `1.2.3.4` was), so a hold can cover what is forwarded.
     pub grown: usize,
+    /// Every PII class detected in the prompt, acted on or not.
+    pub entities: EntitySet,
     /// The audit event to record (see [`record`]), when not a plain allow.
     pub audit: Option<audit_writer::Decision>,
 }
@@ -35,7 +37,7 @@ pub struct Governed {
 #[tracing::instrument(skip_all)]
 pub fn prompt(gw: &Gateway, tenant_id: &TenantId, request_id: &str, body: &mut Value) -> Governed {
     let rules = policies::effective(&gw.svc, tenant_id);
-    let (overall, grown) = Walk::new(&rules, Direction::Prompt).decide_sized(body);
+    let (overall, grown, entities) = Walk::new(&rules, Direction::Prompt).decide_sized(body);
     let refusal =
         (overall.action == Action::Block).then(|| GatewayError::Forbidden(overall.refusal()));
     Governed {
@@ -43,6 +45,7 @@ pub fn prompt(gw: &Gateway, tenant_id: &TenantId, request_id: &str, body: &mut V
         classification: overall.classification,
         refusal,
         grown,
+        entities,
         audit: event(tenant_id, request_id, &overall, Direction::Prompt),
     }
 }
@@ -118,6 +121,8 @@ struct Walk<'a> {
     /// Bytes the rewrite added (a placeholder longer than what it
     /// replaced); escapes removed with the original only make it less.
     grown: usize,
+    /// Every entity type found, whatever the rules do with it.
+    seen: EntitySet,
 }
 
 impl<'a> Walk<'a> {
@@ -129,6 +134,7 @@ impl<'a> Walk<'a> {
             overall: Decision::allow(),
             rewrite: false,
             grown: 0,
+            seen: EntitySet::default(),
         }
     }
 
@@ -138,8 +144,8 @@ impl<'a> Walk<'a> {
         self.decide_sized(body).0
     }
 
-    /// As `decide`, with the bytes the rewrite added.
-    fn decide_sized(mut self, body: &mut Value) -> (Decision, usize) {
+    /// As `decide`, with the bytes the rewrite added and the types found.
+    fn decide_sized(mut self, body: &mut Value) -> (Decision, usize, EntitySet) {
         self.value(body, Position::Root);
         let mut grown = 0;
         if self.overall.action == Action::Redact
@@ -150,7 +156,7 @@ impl<'a> Walk<'a> {
             rewrite.value(body, Position::Root);
             grown = rewrite.grown;
         }
-        (self.overall, grown)
+        (self.overall, grown, self.seen)
     }
 
     fn value(&mut self, v: &mut Value, at: Position) {
@@ -199,6 +205,7 @@ impl<'a> Walk<'a> {
             return None;
         }
         self.budget = self.budget.saturating_sub(findings.len());
+        self.seen = self.seen.union(EntitySet::of(&findings));
         let d = policy::evaluate(self.rules, &findings, self.direction);
         let redacted = (self.rewrite && !d.redact.is_empty()).then(|| pii::redact(s, &d.redact));
         self.overall.merge(d);

@@ -164,7 +164,7 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
         .await
         .map_err(|_| GatewayError::TooLarge(limit))?;
     let mut request = CompletionRequest::parse(settle.dialect(), &bytes)?;
-    settle.requested(&request.model, request.stream);
+    settle.requested(&request.model, request.stream, request.end_user());
     if request.stream
         && !flags::capability(&gw.svc, Capability::GatewayStreaming, &auth.flag_context)?
     {
@@ -176,7 +176,7 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
     let rate = gw.limiter.reserve(&auth.tenant, estimate).await?;
     settle.reserved(estimate);
     let governed = govern_prompt(gw, &auth, settle.request_id(), &mut request, bytes.len()).await?;
-    settle.governed(governed.action, governed.classification);
+    settle.governed(governed.action, governed.classification, governed.entities);
     if let Some(refusal) = governed.refusal {
         return Err(refusal);
     }
@@ -217,7 +217,11 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
         forward::body_for(&request, d)
     })
     .await?;
-    settle.called(&answer.provider().name, request.input_estimate());
+    settle.called(
+        &answer.provider().name,
+        &answer.provider().region,
+        request.input_estimate(),
+    );
     metrics::histogram!("atrium_upstream_seconds", "provider" => answer.provider().name.clone())
         .record(answer.upstream_latency.as_secs_f64());
     Ok(Called {

@@ -195,6 +195,9 @@ impl Meter {
             policy_action: Action::Allow,
             classification: Classification::Public,
             price_from: self.price_from,
+            pii_classes: Default::default(),
+            provider_region: None,
+            end_user: None,
         };
         gw.ledger.push(event).await;
         res

@@ -13,7 +13,7 @@ use super::budget::Hold;
 use super::error::GatewayError;
 use super::Gateway;
 use crate::domain::completion::{Dialect, ErrorKind};
-use crate::domain::pii::Classification;
+use crate::domain::pii::{Classification, EntitySet};
 use crate::domain::policy::Action;
 use crate::domain::price::PriceVersion;
 use crate::domain::pricing::{request_cost, Price, TokenCounts};
@@ -32,6 +32,9 @@ pub struct Settlement {
     auth: Option<Arc<Authenticated>>,
     model: String,
     provider: Option<String>,
+    provider_region: Option<String>,
+    end_user: Option<String>,
+    pii: EntitySet,
     stream: bool,
     price: Price,
     /// When `price` took effect: names the version on the ledger row.
@@ -68,6 +71,9 @@ impl Settlement {
             auth: None,
             model: String::new(),
             provider: None,
+            provider_region: None,
+            end_user: None,
+            pii: EntitySet::default(),
             stream: false,
             price: Price::default(),
             price_from: None,
@@ -100,14 +106,16 @@ impl Settlement {
         self.auth = Some(auth);
     }
 
-    pub fn requested(&mut self, model: &str, stream: bool) {
+    pub fn requested(&mut self, model: &str, stream: bool, end_user: Option<&str>) {
         self.model = model.to_string();
         self.stream = stream;
+        self.end_user = end_user.map(str::to_string);
     }
 
-    pub fn governed(&mut self, action: Action, classification: Classification) {
+    pub fn governed(&mut self, action: Action, classification: Classification, pii: EntitySet) {
         self.policy_action = action;
         self.classification = classification;
+        self.pii = pii;
     }
 
     pub fn routed(&mut self, model: &str, price: PriceVersion) {
@@ -131,8 +139,9 @@ impl Settlement {
 
     /// A provider answered; `input_estimate` is what its input is billed
     /// at if it never says.
-    pub fn called(&mut self, provider: &str, input_estimate: i64) {
+    pub fn called(&mut self, provider: &str, region: &str, input_estimate: i64) {
         self.provider = Some(provider.to_string());
+        self.provider_region = Some(region.to_string());
         self.input_floor = input_estimate.max(1);
     }
 
@@ -224,6 +233,9 @@ impl Settlement {
             policy_action: self.policy_action,
             classification: self.classification,
             price_from: self.price_from,
+            pii_classes: self.pii,
+            provider_region: self.provider_region.clone(),
+            end_user: self.end_user.clone(),
         })
     }
 

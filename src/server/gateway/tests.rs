@@ -116,7 +116,7 @@ async fn a_settlement_records_one_event_however_the_request_ends() {
     // Answered: one event, and dropping the finished settlement adds none.
     let mut s = Settlement::new(&gw, Dialect::OpenAi, "req_a".into());
     s.authenticated(Arc::clone(&auth));
-    s.requested("m", false);
+    s.requested("m", false, None);
     s.used(TokenCounts {
         input: 3,
         output: 4,

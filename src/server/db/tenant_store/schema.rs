@@ -5,7 +5,7 @@
 //! The shared row-level tables get the same changes from
 //! `migrations/{sqlite,postgres}`: a change here needs its twin there.
 
-pub const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
 
@@ -74,6 +74,15 @@ const V4: &[&str] = &[
 /// or an auditor can tell which version priced a request without
 /// re-resolving it through today's catalog. None on older rows.
 const V5: &[&str] = &["ALTER TABLE {t:usage_events} ADD COLUMN price_from BIGINT"];
+
+/// What compliance reports need per request (twin of
+/// migrations/*/0025_ledger_compliance.sql): the PII classes detected (a
+/// bitmask of `EntityType`), the provider's region, the client's end user.
+const V6: &[&str] = &[
+    "ALTER TABLE {t:usage_events} ADD COLUMN pii_classes BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE {t:usage_events} ADD COLUMN provider_region TEXT",
+    "ALTER TABLE {t:usage_events} ADD COLUMN end_user TEXT",
+];
 
 /// Every rollup row from the events: the backfill, and the rebuild.
 pub const ROLLUP_FROM_EVENTS: &str = "INSERT INTO {t:usage_hourly} (tenant_id, hour, model, \

@@ -5,13 +5,15 @@ use sqlx::FromRow;
 
 use super::store::TenantStore;
 use crate::domain::completion::ErrorKind;
+use crate::domain::pii::EntitySet;
 use crate::domain::usage::{UsageEvent, UsageKind, UsageTotals};
 use crate::server::db::{Backend, DbError};
 
 const COLUMNS: &str = "request_id, tenant_id, api_key_id, model, provider, dialect, stream, \
      input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, \
-     latency_ms, status, error_type, created_at, policy_action, classification, kind, units, price_from";
-const COLUMN_COUNT: usize = 21;
+     latency_ms, status, error_type, created_at, policy_action, classification, kind, units, price_from, \
+     pii_classes, provider_region, end_user";
+const COLUMN_COUNT: usize = 24;
 /// The dialect column of rows that are not completions.
 const NO_DIALECT: &str = "-";
 /// Rows per INSERT statement: far below both backends' parameter limits.
@@ -40,6 +42,9 @@ struct EventRow {
     kind: String,
     units: i64,
     price_from: Option<i64>,
+    pii_classes: i64,
+    provider_region: Option<String>,
+    end_user: Option<String>,
 }
 
 /// A stored value this version cannot read: the row is refused, not guessed at.
@@ -87,6 +92,9 @@ impl TryFrom<EventRow> for UsageEvent {
                 .parse()
                 .map_err(|e| unreadable("classification", e))?,
             price_from: r.price_from,
+            pii_classes: EntitySet::from_bits(r.pii_classes),
+            provider_region: r.provider_region,
+            end_user: r.end_user,
         })
     }
 }
@@ -171,7 +179,10 @@ impl TenantStore {
                     .bind(e.classification.as_str())
                     .bind(e.kind.as_str())
                     .bind(e.units)
-                    .bind(e.price_from);
+                    .bind(e.price_from)
+                    .bind(e.pii_classes.bits())
+                    .bind(e.provider_region.as_deref())
+                    .bind(e.end_user.as_deref());
             }
             inserted.extend(q.fetch_all(&mut *tx).await?);
         }
