@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::budgets::{hard_budget, spent};
 use crate::common::TestApp;
-use crate::gateway::{post, setup, tenant_with_key};
+use crate::gateway::{last_upstream, post, setup, tenant_with_key};
 
 on_both_backends!(
     server_tools_are_bounded_held_and_priced_where_a_model_allows_them,
@@ -25,15 +25,6 @@ const USE_MICROS: i64 = 10_000; // $0.01 a use
 fn search(tools: Value) -> Value {
     json!({ "model": "claude-mock", "max_tokens": 16, "tools": tools,
         "messages": [{ "role": "user", "content": "look it up" }] })
-}
-
-async fn last_upstream(mock: std::net::SocketAddr) -> Value {
-    reqwest::get(format!("http://{mock}/mock/last-request"))
-        .await
-        .expect("mock")
-        .json()
-        .await
-        .expect("json")
 }
 
 async fn server_tools_are_bounded_held_and_priced_where_a_model_allows_them(
@@ -66,7 +57,7 @@ async fn server_tools_are_bounded_held_and_priced_where_a_model_allows_them(
     // No limit of its own: the model's is written in, and each use billed.
     let r = post(&app, "/v1/messages", &s.anthropic_key, search(web_search)).await;
     assert_eq!(r.status(), 200);
-    let sent = last_upstream(s.mock).await;
+    let sent = last_upstream(&s).await;
     assert_eq!(sent["body"]["tools"][0]["max_uses"], 3, "{sent}");
     let b: Value = r.json().await.expect("json");
     assert_eq!(b["usage"]["server_tool_use"]["web_search_requests"], 3);
@@ -88,7 +79,7 @@ async fn server_tools_are_bounded_held_and_priced_where_a_model_allows_them(
     let fetch = json!([{ "type": "web_fetch_20250910", "name": "web_fetch", "max_uses": 2 }]);
     let r = post(&app, "/v1/messages", &s.anthropic_key, search(fetch)).await;
     assert_eq!(r.status(), 200);
-    let sent = last_upstream(s.mock).await;
+    let sent = last_upstream(&s).await;
     assert_eq!(sent["body"]["tools"][0]["max_content_tokens"], 5_000);
 
     // Past the model's limits, or of a kind no field bounds: refused.

@@ -150,7 +150,7 @@ async fn usage_rows(app: &TestApp) -> Vec<(String, i64, i64, i64, i64, i64)> {
         .fetch_all(&app.svc.db.pool).await.expect("usage rows")
 }
 
-async fn last_upstream(s: &Setup) -> Value {
+pub(crate) async fn last_upstream(s: &Setup) -> Value {
     reqwest::get(format!("http://{}/mock/last-request", s.mock))
         .await
         .expect("mock")

@@ -32,14 +32,6 @@ pub struct FlagSet {
 }
 
 impl FlagSet {
-    pub fn new(flags: Vec<(Option<TenantId>, Flag)>) -> Self {
-        let mut set = FlagSet::default();
-        for (tenant, flag) in flags {
-            set.put(tenant, flag);
-        }
-        set
-    }
-
     /// Adds or replaces one flag, copying only its tenant's index.
     fn put(&mut self, tenant: Option<TenantId>, flag: Flag) {
         let key = flag.key.as_str().to_string();
