@@ -102,6 +102,18 @@ pub enum AuditAction {
     TenantSetIsolation,
     #[serde(rename = "tenant.audit_retention")]
     TenantAuditRetention,
+    #[serde(rename = "tenant.request_log")]
+    TenantRequestLog,
+    #[serde(rename = "tenant.contacts")]
+    TenantContacts,
+    #[serde(rename = "request_log.purge")]
+    RequestLogPurge,
+    #[serde(rename = "compliance.report")]
+    ComplianceReport,
+    #[serde(rename = "compliance.erase")]
+    ComplianceErase,
+    #[serde(rename = "data.read")]
+    DataRead,
     #[serde(rename = "user.create")]
     UserCreate,
     #[serde(rename = "user.reset_password")]
@@ -113,7 +125,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 52] = [
+    pub const ALL: [AuditAction; 58] = [
         AuditAction::ApiKeyCreate,
         AuditAction::ApiKeyRevoke,
         AuditAction::AuditExport,
@@ -162,6 +174,12 @@ impl AuditAction {
         AuditAction::TenantErase,
         AuditAction::TenantSetIsolation,
         AuditAction::TenantAuditRetention,
+        AuditAction::TenantRequestLog,
+        AuditAction::TenantContacts,
+        AuditAction::RequestLogPurge,
+        AuditAction::ComplianceReport,
+        AuditAction::ComplianceErase,
+        AuditAction::DataRead,
         AuditAction::UserCreate,
         AuditAction::UserResetPassword,
         AuditAction::UserDisable,
@@ -218,6 +236,12 @@ impl AuditAction {
             AuditAction::TenantErase => "tenant.erase",
             AuditAction::TenantSetIsolation => "tenant.set_isolation",
             AuditAction::TenantAuditRetention => "tenant.audit_retention",
+            AuditAction::TenantRequestLog => "tenant.request_log",
+            AuditAction::TenantContacts => "tenant.contacts",
+            AuditAction::RequestLogPurge => "request_log.purge",
+            AuditAction::ComplianceReport => "compliance.report",
+            AuditAction::ComplianceErase => "compliance.erase",
+            AuditAction::DataRead => "data.read",
             AuditAction::UserCreate => "user.create",
             AuditAction::UserResetPassword => "user.reset_password",
             AuditAction::UserDisable => "user.disable",

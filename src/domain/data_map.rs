@@ -32,6 +32,9 @@ pub enum SubjectKey {
     Email,
     /// A client IP address.
     ClientIp,
+    /// People named in prompts and answers: found through the request
+    /// log's subject index (keyed hashes of e-mails, phones, end-user ids).
+    DataSubject,
 }
 
 /// Categories of personal data (GDPR Art. 30(1)(c)).
@@ -52,6 +55,8 @@ pub enum Category {
     BillingRecords,
     /// Pseudonymous identifiers: end-user ids, keyed hashes.
     PseudonymousIds,
+    /// The text of prompts and answers, after the tenant's redaction.
+    PromptContent,
 }
 
 /// Why a table is kept (GDPR Art. 6(1)).
@@ -84,6 +89,8 @@ pub enum Retention {
     Bookkeeping,
     /// Configuration, kept while the deployment runs.
     Configuration,
+    /// The tenant's request-log retention in days (purges are audited).
+    RequestLogRetention,
 }
 
 /// How rows are erased.
@@ -102,6 +109,9 @@ pub enum Erasure {
     RetentionPurge,
     /// Kept for bookkeeping after the tenant is deleted.
     KeptForBookkeeping,
+    /// Erased per subject through the subject index (Art. 17), purged by
+    /// retention, and with the tenant.
+    BySubject,
     /// Holds no personal data.
     NotPersonal,
 }
@@ -265,6 +275,39 @@ pub const TABLES: &[Table] = &[
         ..tenant_config(
             "usage_hourly",
             "hourly rollups of the ledger for dashboards",
+        )
+    },
+    Table {
+        store: Store::Tenant,
+        subjects: &[S::Tenant, S::ApiKey, S::DataSubject],
+        categories: &[C::PromptContent, C::UsageRecords],
+        retention: Retention::RequestLogRetention,
+        erasure: Erasure::BySubject,
+        ..tenant_config(
+            "request_log",
+            "the opt-in request log: prompts and answers after redaction",
+        )
+    },
+    Table {
+        store: Store::Tenant,
+        subjects: &[S::DataSubject],
+        categories: &[C::PseudonymousIds],
+        retention: Retention::RequestLogRetention,
+        erasure: Erasure::BySubject,
+        ..tenant_config(
+            "request_log_subjects",
+            "keyed hashes of identifiers found in the request log",
+        )
+    },
+    Table {
+        subjects: &[S::Tenant, S::DataSubject],
+        categories: &[C::ActivityRecords, C::PromptContent, C::PseudonymousIds],
+        basis: LawfulBasis::LegalObligation,
+        retention: Retention::Bookkeeping,
+        erasure: Erasure::BySubject,
+        ..tenant_config(
+            "compliance_reports",
+            "issued compliance reports and erasure receipts, signed",
         )
     },
 ];

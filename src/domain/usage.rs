@@ -9,6 +9,7 @@ use super::completion::{Dialect, ErrorKind};
 use super::pii::{Classification, EntitySet};
 use super::policy::Action;
 use super::pricing::Micros;
+use super::request_log::LogEntry;
 
 /// One request's outcome. `request_id` makes writes idempotent: a retried
 /// batch does not count twice.
@@ -58,6 +59,10 @@ pub struct UsageEvent {
     /// `metadata.user_id`), at most 256 bytes.
     #[serde(default)]
     pub end_user: Option<String>,
+    /// What the tenant's request log keeps of this request, when it is on:
+    /// written with the event, in the same transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<Box<LogEntry>>,
 }
 
 /// The kinds of usage the ledger meters, each priced on its own.

@@ -301,6 +301,7 @@ async fn a_poisoned_event_cannot_stall_the_ledger(app: TestApp) -> TestApp {
         pii_classes: Default::default(),
         provider_region: None,
         end_user: None,
+        log: None,
     };
     gw.ledger.push(poison).await;
     let body = json!({ "model": "claude-mock", "max_tokens": 16,

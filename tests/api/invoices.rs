@@ -75,6 +75,7 @@ fn event(tenant: &TenantId, n: usize, at: i64, price: &Price) -> UsageEvent {
         pii_classes: Default::default(),
         provider_region: None,
         end_user: None,
+        log: None,
     }
 }
 

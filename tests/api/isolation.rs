@@ -323,6 +323,7 @@ fn event(tenant_id: &TenantId, n: u64) -> UsageEvent {
         pii_classes: Default::default(),
         provider_region: None,
         end_user: None,
+        log: None,
         created_at: 1_700_000_000_000 + n as i64,
     }
 }

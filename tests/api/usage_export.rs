@@ -43,6 +43,7 @@ fn event(tenant_id: &TenantId, id: &str, created_at: i64) -> UsageEvent {
         pii_classes: Default::default(),
         provider_region: None,
         end_user: None,
+        log: None,
     }
 }
 

@@ -8,9 +8,9 @@ use super::ssr::{actor, fail, invalid, parse_tenant};
 
 #[server(endpoint = "dashboard_counts")]
 pub async fn dashboard_counts() -> Result<TenantCounts, ServerFnError> {
-    use crate::server::services::tenants;
+    use crate::server::services::dashboards;
     let (svc, actor) = actor().await?;
-    tenants::counts(&svc, &actor).await.map_err(fail)
+    dashboards::counts(&svc, &actor).await.map_err(fail)
 }
 
 /// Items the usage ledger or policy audit could not store (platform admins).

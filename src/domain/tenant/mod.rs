@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+use super::request_log::LogSettings;
 use super::time::Millis;
 
 mod id;
@@ -128,6 +129,14 @@ pub struct Tenant {
     /// target it as the `plan` attribute).
     #[serde(default)]
     pub plan: Option<String>,
+    /// The opt-in request log (compliance).
+    #[serde(default)]
+    pub request_log: LogSettings,
+    /// Who the tenant is as a controller, and its DPO (GDPR Art. 30(1)(a)).
+    #[serde(default)]
+    pub controller_contact: Option<String>,
+    #[serde(default)]
+    pub dpo_contact: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }

@@ -50,6 +50,8 @@ pub enum AuditCmd {
     },
     /// Purge events past each tenant's retention now (the server does this hourly).
     Purge,
+    /// The Ed25519 public key that signs compliance reports, with its id.
+    PublicKey,
     /// Seed events and time searches (`make bench`; use a scratch database).
     #[cfg(feature = "devtools")]
     #[command(hide = true)]
@@ -64,6 +66,13 @@ pub async fn run(svc: &Services, cmd: AuditCmd) -> Result<bool, ServiceError> {
     let actor = actor();
     match cmd {
         AuditCmd::Verify { json, anchor } => return verify(svc, json, anchor).await,
+        AuditCmd::PublicKey => {
+            let (key_id, public_key) = svc.secrets.reports().public_key();
+            print_json(
+                &serde_json::json!({ "algorithm": "Ed25519", "key_id": key_id,
+                                            "public_key": public_key }),
+            );
+        }
         AuditCmd::Anchor { to } => {
             let Some(sink) = to.or_else(|| svc.config.audit_anchor.clone()) else {
                 return Err(Invalid::new("to", "set ATRIUM_AUDIT_ANCHOR or pass --to").into());

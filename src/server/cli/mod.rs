@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod budget;
 pub mod catalog;
+pub mod compliance;
 pub mod custom_model;
 pub mod flag;
 pub mod invoice;
@@ -91,6 +92,9 @@ pub enum Command {
     /// The audit trail: verify its hash chains, export, retention.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
+    /// Compliance evidence: signed reports, erasure with receipts.
+    #[command(subcommand)]
+    Compliance(compliance::ComplianceCmd),
     /// Find PII and secrets in text (no database needed).
     #[command(subcommand)]
     Pii(pii::PiiCmd),
@@ -212,6 +216,7 @@ async fn on_database(svc: &Services, command: Command) -> Result<(), CliError> {
         Command::Flag(cmd) => Ok(flag::run(svc, cmd).await?),
         Command::CustomModel(cmd) => Ok(custom_model::run(svc, cmd).await?),
         Command::Pool(cmd) => Ok(custom_model::pool(svc, cmd).await?),
+        Command::Compliance(cmd) => compliance::run(svc, cmd).await,
         Command::Audit(cmd) => match audit::run(svc, cmd).await? {
             true => Ok(()),
             false => Err(CliError::Failed),

@@ -3,10 +3,12 @@
 use clap::Subcommand;
 
 use crate::domain::page::{PageRequest, SortDir};
+use crate::domain::request_log::{LogMode, LogSettings};
 use crate::domain::tenant::{
     IsolationLevel, TenantSettings, TenantSort, TenantStatus, DEFAULT_REGION, DEFAULT_RPM,
     DEFAULT_TPM,
 };
+use crate::server::services::compliance::request_log;
 use crate::server::services::{tenant_data, tenants, ServiceError, Services};
 
 use super::{actor, print_json, CliError};
@@ -61,6 +63,23 @@ pub enum TenantCmd {
         #[arg(long)]
         json: bool,
     },
+    /// The opt-in request log: full text after redaction, hashes only, or off.
+    RequestLog {
+        tenant: String,
+        #[arg(long)]
+        mode: LogMode,
+        /// Purge rows older than this many days (kept forever without it).
+        #[arg(long)]
+        retention_days: Option<i64>,
+    },
+    /// The controller's contact and its DPO, named in the record of processing.
+    Contacts {
+        tenant: String,
+        #[arg(long)]
+        controller: Option<String>,
+        #[arg(long)]
+        dpo: Option<String>,
+    },
     /// Where a tenant's data lives, its size and row counts.
     Data {
         tenant: String,
@@ -101,6 +120,30 @@ pub async fn run(svc: &Services, cmd: TenantCmd) -> Result<(), CliError> {
             json,
         } => set_isolation(svc, &tenant, level, json).await?,
         TenantCmd::Data { tenant, json } => data(svc, &tenant, json).await?,
+        TenantCmd::RequestLog {
+            tenant,
+            mode,
+            retention_days,
+        } => {
+            let settings = LogSettings::new(mode, retention_days).map_err(ServiceError::from)?;
+            let t = tenants::find(svc, &actor(), &tenant).await?;
+            let t = request_log::set(svc, &actor(), &t.id, settings).await?;
+            let days = t
+                .request_log
+                .retention_days
+                .map_or_else(|| "kept until erased".into(), |d| format!("{d} days"));
+            println!("request log of {}: {} ({days})", t.name, t.request_log.mode);
+        }
+        TenantCmd::Contacts {
+            tenant,
+            controller,
+            dpo,
+        } => {
+            let t = tenants::find(svc, &actor(), &tenant).await?;
+            let (c, d) = (controller.as_deref(), dpo.as_deref());
+            let t = request_log::set_contacts(svc, &actor(), &t.id, c, d).await?;
+            println!("contacts of {} set", t.name);
+        }
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 pub mod audit_key;
 pub mod password;
+pub mod report_key;
 pub mod secret_box;
 pub mod token;
 pub mod webhook;

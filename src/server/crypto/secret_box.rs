@@ -3,6 +3,7 @@
 //! directory for the embedded default.
 
 use super::audit_key::AuditKeys;
+use super::report_key::ReportKeys;
 use std::path::Path;
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
@@ -36,6 +37,8 @@ pub struct SecretBox {
     cipher: ChaCha20Poly1305,
     /// The audit trail's keys, derived from the same secret.
     audit: std::sync::Arc<AuditKeys>,
+    /// Report signing and subject-index keys, from the same secret.
+    reports: std::sync::Arc<ReportKeys>,
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -53,6 +56,7 @@ impl SecretBox {
         Ok(Self {
             cipher: ChaCha20Poly1305::new(Key::from_slice(&bytes)),
             audit: std::sync::Arc::new(AuditKeys::derive(&bytes)),
+            reports: std::sync::Arc::new(ReportKeys::derive(&bytes)),
         })
     }
 
@@ -60,7 +64,19 @@ impl SecretBox {
     pub fn with_retired_audit_keys(mut self, retired: &[String]) -> Result<Self, CryptoError> {
         let keys = (*self.audit).clone().with_retired(retired)?;
         self.audit = std::sync::Arc::new(keys);
+        let mut reports = (*self.reports).clone();
+        for hex_key in retired.iter().filter(|k| !k.trim().is_empty()) {
+            // Checked by `with_retired` above.
+            let bytes = hex::decode(hex_key.trim()).map_err(|_| CryptoError::BadKey)?;
+            reports.retire(&bytes);
+        }
+        self.reports = std::sync::Arc::new(reports);
         Ok(self)
+    }
+
+    /// Report signing and subject-index keys.
+    pub fn reports(&self) -> &ReportKeys {
+        &self.reports
     }
 
     pub fn audit(&self) -> &AuditKeys {

@@ -109,6 +109,7 @@ fn event(tenant_id: &TenantId) -> UsageEvent {
         pii_classes: Default::default(),
         provider_region: None,
         end_user: None,
+        log: None,
         created_at: now_millis(),
     }
 }

@@ -72,6 +72,7 @@ pub async fn seed(svc: &Services, opts: SeedOptions) -> Result<Value, ServiceErr
             pii_classes: Default::default(),
             provider_region: None,
             end_user: None,
+            log: None,
         });
         if batch.len() == opts.batch {
             svc.stores.write_usage(&tenant.id, &batch).await?;

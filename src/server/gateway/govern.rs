@@ -29,15 +29,26 @@ pub struct Governed {
     pub entities: EntitySet,
     /// The audit event to record (see [`record`]), when not a plain allow.
     pub audit: Option<audit_writer::Decision>,
+    /// E-mails and phone numbers found in the prompt before redaction,
+    /// normalised, for the request log's subject index (when collected).
+    pub subjects: Vec<String>,
 }
 
 /// Classifies `body`'s prompt (system and messages), redacts in place or
 /// refuses, and audits every decision that is not a plain allow. Reads the
 /// policy snapshot only.
 #[tracing::instrument(skip_all)]
-pub fn prompt(gw: &Gateway, tenant_id: &TenantId, request_id: &str, body: &mut Value) -> Governed {
+pub fn prompt(
+    gw: &Gateway,
+    tenant_id: &TenantId,
+    request_id: &str,
+    body: &mut Value,
+    collect_subjects: bool,
+) -> Governed {
     let rules = policies::effective(&gw.svc, tenant_id);
-    let (overall, grown, entities) = Walk::new(&rules, Direction::Prompt).decide_sized(body);
+    let mut walk = Walk::new(&rules, Direction::Prompt);
+    walk.subjects = collect_subjects.then(Vec::new);
+    let (overall, grown, entities, subjects) = walk.decide_sized(body);
     let refusal =
         (overall.action == Action::Block).then(|| GatewayError::Forbidden(overall.refusal()));
     Governed {
@@ -47,6 +58,7 @@ pub fn prompt(gw: &Gateway, tenant_id: &TenantId, request_id: &str, body: &mut V
         grown,
         entities,
         audit: event(tenant_id, request_id, &overall, Direction::Prompt),
+        subjects,
     }
 }
 
@@ -123,6 +135,8 @@ struct Walk<'a> {
     grown: usize,
     /// Every entity type found, whatever the rules do with it.
     seen: EntitySet,
+    /// Identifiers found, when the request log indexes subjects.
+    subjects: Option<Vec<String>>,
 }
 
 impl<'a> Walk<'a> {
@@ -135,6 +149,7 @@ impl<'a> Walk<'a> {
             rewrite: false,
             grown: 0,
             seen: EntitySet::default(),
+            subjects: None,
         }
     }
 
@@ -144,8 +159,9 @@ impl<'a> Walk<'a> {
         self.decide_sized(body).0
     }
 
-    /// As `decide`, with the bytes the rewrite added and the types found.
-    fn decide_sized(mut self, body: &mut Value) -> (Decision, usize, EntitySet) {
+    /// As `decide`, with the bytes the rewrite added, the types found and
+    /// the subjects collected.
+    fn decide_sized(mut self, body: &mut Value) -> (Decision, usize, EntitySet, Vec<String>) {
         self.value(body, Position::Root);
         let mut grown = 0;
         if self.overall.action == Action::Redact
@@ -156,7 +172,8 @@ impl<'a> Walk<'a> {
             rewrite.value(body, Position::Root);
             grown = rewrite.grown;
         }
-        (self.overall, grown, self.seen)
+        let subjects = self.subjects.unwrap_or_default();
+        (self.overall, grown, self.seen, subjects)
     }
 
     fn value(&mut self, v: &mut Value, at: Position) {
@@ -206,10 +223,48 @@ impl<'a> Walk<'a> {
         }
         self.budget = self.budget.saturating_sub(findings.len());
         self.seen = self.seen.union(EntitySet::of(&findings));
+        if let Some(subjects) = &mut self.subjects {
+            collect_subjects(s, &findings, subjects);
+        }
         let d = policy::evaluate(self.rules, &findings, self.direction);
         let redacted = (self.rewrite && !d.redact.is_empty()).then(|| pii::redact(s, &d.redact));
         self.overall.merge(d);
         redacted
+    }
+}
+
+/// Adds the e-mails and phone numbers among `findings` (char offsets in
+/// `s`), normalised, up to the request log's bound.
+fn collect_subjects(s: &str, findings: &[pii::Finding], out: &mut Vec<String>) {
+    use crate::domain::pii::EntityType;
+    use crate::domain::request_log::{normalise_subject, MAX_SUBJECTS};
+    let wanted = |f: &&pii::Finding| {
+        matches!(
+            f.entity_type,
+            EntityType::EmailAddress | EntityType::PhoneNumber
+        )
+    };
+    if out.len() >= MAX_SUBJECTS || !findings.iter().any(|f| wanted(&f)) {
+        return;
+    }
+    // One pass maps char offsets to bytes for every finding.
+    let at: Vec<usize> = s
+        .char_indices()
+        .map(|(b, _)| b)
+        .chain(std::iter::once(s.len()))
+        .collect();
+    for f in findings.iter().filter(wanted) {
+        let (Some(&from), Some(&to)) = (at.get(f.start), at.get(f.end)) else {
+            continue;
+        };
+        if let Some(n) = s.get(from..to).and_then(normalise_subject) {
+            if out.len() >= MAX_SUBJECTS {
+                return;
+            }
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
     }
 }
 

@@ -165,6 +165,7 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
         .map_err(|_| GatewayError::TooLarge(limit))?;
     let mut request = CompletionRequest::parse(settle.dialect(), &bytes)?;
     settle.requested(&request.model, request.stream, request.end_user());
+    settle.log(auth.tenant.request_log.mode);
     if request.stream
         && !flags::capability(&gw.svc, Capability::GatewayStreaming, &auth.flag_context)?
     {
@@ -175,8 +176,9 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
     let estimate = request.estimate_tokens();
     let rate = gw.limiter.reserve(&auth.tenant, estimate).await?;
     settle.reserved(estimate);
-    let governed = govern_prompt(gw, &auth, settle.request_id(), &mut request, bytes.len()).await?;
+    let governed = govern_prompt(gw, &auth, settle, &mut request, bytes.len()).await?;
     settle.governed(governed.action, governed.classification, governed.entities);
+    settle.log_subjects(&governed.subjects);
     if let Some(refusal) = governed.refusal {
         return Err(refusal);
     }
@@ -209,6 +211,7 @@ async fn call(gw: &Gateway, settle: &mut Settlement, req: Request) -> Result<Cal
     let price = price.price;
     let hold = hold_budgets(gw, &auth, &mut request, &price, settle.request_id()).await?;
     settle.held(hold);
+    settle.log_prompt(&request.body);
     let version = parts
         .headers
         .get("anthropic-version")
@@ -300,14 +303,15 @@ fn is_json(headers: &HeaderMap) -> bool {
 async fn govern_prompt(
     gw: &Gateway,
     auth: &Authenticated,
-    request_id: &str,
+    settle: &Settlement,
     request: &mut CompletionRequest,
     size: usize,
 ) -> Result<govern::Governed, GatewayError> {
     let mut body = std::mem::take(&mut request.body);
-    let (g, tenant_id, request_id) = (gw.clone(), auth.tenant.id.clone(), request_id.to_string());
+    let (g, tenant_id) = (gw.clone(), auth.tenant.id.clone());
+    let (request_id, collect) = (settle.request_id().to_string(), settle.logging());
     let (body, mut governed) = services::cpu_bound(size, move || {
-        let governed = govern::prompt(&g, &tenant_id, &request_id, &mut body);
+        let governed = govern::prompt(&g, &tenant_id, &request_id, &mut body, collect);
         (body, governed)
     })
     .await?;

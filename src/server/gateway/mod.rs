@@ -15,6 +15,7 @@ pub mod forward;
 pub mod govern;
 pub mod handler;
 pub mod ledger;
+mod log_capture;
 pub mod metrics;
 pub mod ofrep;
 mod relay;

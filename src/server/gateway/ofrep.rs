@@ -198,6 +198,7 @@ impl Meter {
             pii_classes: Default::default(),
             provider_region: None,
             end_user: None,
+            log: None,
         };
         gw.ledger.push(event).await;
         res

@@ -11,12 +11,14 @@ use axum::response::Response;
 
 use super::budget::Hold;
 use super::error::GatewayError;
+use super::log_capture::LogCapture;
 use super::Gateway;
 use crate::domain::completion::{Dialect, ErrorKind};
 use crate::domain::pii::{Classification, EntitySet};
 use crate::domain::policy::Action;
 use crate::domain::price::PriceVersion;
 use crate::domain::pricing::{request_cost, Price, TokenCounts};
+use crate::domain::request_log::{normalise_subject, LogMode};
 use crate::domain::time::now_millis;
 use crate::domain::usage::{UsageEvent, UsageKind};
 use crate::server::services::api_keys::Authenticated;
@@ -58,6 +60,8 @@ pub struct Settlement {
     delivered: i64,
     /// What the request holds against its budgets.
     hold: Option<Hold>,
+    /// What the request log keeps, when the tenant's log is on.
+    log: Option<LogCapture>,
     done: bool,
 }
 
@@ -86,6 +90,7 @@ impl Settlement {
             input_floor: 0,
             delivered: 0,
             hold: None,
+            log: None,
             done: false,
         }
     }
@@ -127,6 +132,39 @@ impl Settlement {
     /// Records usage under `model` instead of the name the client asked for.
     pub fn record_as(&mut self, model: &str) {
         self.ledger_model = Some(model.to_string());
+    }
+
+    /// Starts the request-log capture when the tenant's log is on.
+    pub fn log(&mut self, mode: LogMode) {
+        self.log = mode.is_on().then(|| LogCapture::new(mode));
+    }
+
+    pub fn logging(&self) -> bool {
+        self.log.is_some()
+    }
+
+    /// Indexes the identifiers found in the prompt, and the end user.
+    pub fn log_subjects(&mut self, found: &[String]) {
+        let (Some(log), Some(auth)) = (self.log.as_mut(), self.auth.as_ref()) else {
+            return;
+        };
+        let end_user = self.end_user.as_deref().and_then(normalise_subject);
+        let all = end_user.iter().chain(found).map(String::as_str);
+        log.subjects(self.gw.svc.secrets.reports(), &auth.tenant.id, all);
+    }
+
+    /// The prompt as forwarded.
+    pub fn log_prompt(&mut self, body: &serde_json::Value) {
+        if let Some(log) = &mut self.log {
+            log.prompt(body);
+        }
+    }
+
+    /// A piece of the answer as the client received it.
+    pub fn log_response(&mut self, piece: &str) {
+        if let Some(log) = &mut self.log {
+            log.response(piece);
+        }
     }
 
     pub fn reserved(&mut self, tokens: i64) {
@@ -236,6 +274,7 @@ impl Settlement {
             pii_classes: self.pii,
             provider_region: self.provider_region.clone(),
             end_user: self.end_user.clone(),
+            log: self.log.take().map(|l| Box::new(l.finish())),
         })
     }
 

@@ -84,6 +84,7 @@ pub async fn respond(gw: &Gateway, settle: Settlement, called: Called) -> Respon
                             Ok(frames) => {
                                 r.sent(frames.len());
                                 for frame in frames {
+                                    r.settle.log_response(&frame);
                                     yield Ok::<Bytes, Infallible>(Bytes::from(frame));
                                 }
                             }
@@ -108,6 +109,7 @@ pub async fn respond(gw: &Gateway, settle: Settlement, called: Called) -> Respon
             Ok(frames) => {
                 r.sent(frames.len());
                 for frame in frames {
+                    r.settle.log_response(&frame);
                     yield Ok(Bytes::from(frame));
                 }
             }

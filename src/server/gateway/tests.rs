@@ -78,7 +78,7 @@ async fn governance_blocks_or_redacts_the_prompt_and_audits_it() {
         .expect("rule");
     }
     let mut body = json!({"messages": [{"role": "user", "content": "mail jane.doe@example.com"}]});
-    let mut redacted = govern::prompt(&gw, &t.id, "req_1", &mut body);
+    let mut redacted = govern::prompt(&gw, &t.id, "req_1", &mut body, false);
     govern::record(&gw, redacted.audit.take()).await;
     assert_eq!(redacted.action, Action::Redact);
     assert!(redacted.refusal.is_none());
@@ -89,7 +89,7 @@ async fn governance_blocks_or_redacts_the_prompt_and_audits_it() {
     );
 
     let mut body = json!({"system": "card 4111 1111 1111 1111", "messages": []});
-    let mut blocked = govern::prompt(&gw, &t.id, "req_2", &mut body);
+    let mut blocked = govern::prompt(&gw, &t.id, "req_2", &mut body, false);
     assert_eq!(blocked.action, Action::Block);
     assert!(blocked.refusal.is_some());
     // A block's record is stored before the refusal can be sent: no flush.

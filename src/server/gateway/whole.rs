@@ -34,6 +34,9 @@ pub async fn respond(gw: &Gateway, mut settle: Settlement, called: Called) -> Re
         Ok(out) => out,
         Err(e) => return settle.refuse(e).await,
     };
+    if settle.logging() {
+        settle.log_response(&String::from_utf8_lossy(&out));
+    }
     let mut res = Response::new(Body::from(out));
     res.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -389,6 +389,11 @@ pub fn spawn_retention(svc: Services) -> tokio::task::JoinHandle<()> {
                 Ok(n) => tracing::info!(events = n, "audit events past retention purged"),
                 Err(e) => tracing::error!(error = %e, "audit retention purge failed"),
             }
+            match super::compliance::request_log::purge_expired(&svc).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "request log rows past retention purged"),
+                Err(e) => tracing::error!(error = %e, "request log retention purge failed"),
+            }
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
         }
     })

@@ -10,7 +10,7 @@ use crate::domain::dashboard::{burn, days, traffic, Hour, PlatformUsage, Span, T
 use crate::domain::invoice::Month;
 use crate::domain::plan::days_in_month;
 use crate::domain::role::Access;
-use crate::domain::tenant::TenantId;
+use crate::domain::tenant::{TenantCounts, TenantId};
 use crate::domain::time::{now_millis, DAY, HOUR};
 use crate::server::db::tenant_store::DayRow;
 
@@ -208,4 +208,33 @@ pub async fn rebuild_rollups(
         rows += svc.stores.open(&tid).await?.rebuild_rollups().await?;
     }
     Ok((ids.len(), rows))
+}
+
+/// Numbers for the dashboard, scoped to the actor's tenant for tenant users.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn counts(svc: &Services, actor: &Actor) -> Result<TenantCounts> {
+    let scope = actor.scope()?;
+    let count = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sql)
+            .bind(scope)
+            .fetch_one(&svc.db.pool)
+            .await
+    };
+    let active_keys: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM api_keys WHERE ($1 IS NULL OR tenant_id = $1) \
+         AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+    )
+    .bind(scope)
+    .bind(now_millis())
+    .fetch_one(&svc.db.pool)
+    .await?;
+    Ok(TenantCounts {
+        tenants: count("SELECT COUNT(*) FROM tenants WHERE ($1 IS NULL OR id = $1)").await?,
+        active_tenants: count(
+            "SELECT COUNT(*) FROM tenants WHERE ($1 IS NULL OR id = $1) AND status = 'active'",
+        )
+        .await?,
+        active_keys,
+        users: count("SELECT COUNT(*) FROM users WHERE ($1 IS NULL OR tenant_id = $1)").await?,
+    })
 }

@@ -10,6 +10,7 @@ pub mod audit_names;
 pub mod bootstrap;
 pub mod budgets;
 pub mod catalog;
+pub mod compliance;
 pub mod control;
 pub mod custom_models;
 pub mod dashboards;

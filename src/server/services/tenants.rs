@@ -5,10 +5,10 @@ use serde_json::json;
 use sqlx::FromRow;
 
 use crate::domain::page::{Page, PageRequest, SortDir};
+use crate::domain::request_log::LogSettings;
 use crate::domain::role::Access;
 use crate::domain::tenant::{
-    name_key, IsolationLevel, Tenant, TenantCounts, TenantId, TenantSettings, TenantSort,
-    TenantStatus,
+    name_key, IsolationLevel, Tenant, TenantId, TenantSettings, TenantSort, TenantStatus,
 };
 use crate::domain::time::now_millis;
 use crate::domain::validation::Invalid;
@@ -21,7 +21,7 @@ use crate::server::db::tenant_store::{Location, TenantStores};
 /// subscription (subscriptions only ever start now, never later).
 pub(super) const COLUMNS: &str =
     "id, name, isolation, data_location, rpm_limit, tpm_limit, status, audit_retention_days, \
-     created_at, updated_at, (SELECT p.name FROM subscriptions s JOIN plans p ON p.id = s.plan_id \
+     request_log_mode, request_log_retention_days, controller_contact, dpo_contact, created_at, updated_at, (SELECT p.name FROM subscriptions s JOIN plans p ON p.id = s.plan_id \
      WHERE s.tenant_id = tenants.id ORDER BY s.effective_from DESC LIMIT 1) AS plan";
 
 #[derive(FromRow)]
@@ -34,6 +34,10 @@ pub(super) struct TenantRow {
     tpm_limit: i64,
     status: String,
     audit_retention_days: Option<i64>,
+    request_log_mode: String,
+    request_log_retention_days: Option<i64>,
+    controller_contact: Option<String>,
+    dpo_contact: Option<String>,
     created_at: i64,
     updated_at: i64,
     plan: Option<String>,
@@ -54,6 +58,12 @@ impl TenantRow {
             status,
             audit_retention_days: self.audit_retention_days,
             plan: self.plan,
+            request_log: LogSettings {
+                mode: self.request_log_mode.parse()?,
+                retention_days: self.request_log_retention_days,
+            },
+            controller_contact: self.controller_contact,
+            dpo_contact: self.dpo_contact,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -74,6 +84,9 @@ pub async fn create(svc: &Services, actor: &Actor, settings: TenantSettings) -> 
         status: TenantStatus::Active,
         audit_retention_days: None,
         plan: None,
+        request_log: LogSettings::default(),
+        controller_contact: None,
+        dpo_contact: None,
         created_at: now,
         updated_at: now,
     };
@@ -366,33 +379,4 @@ pub async fn delete(
         tenant_data::erase(svc, actor, &placement).await?;
     }
     Ok(())
-}
-
-/// Numbers for the dashboard, scoped to the actor's tenant for tenant users.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn counts(svc: &Services, actor: &Actor) -> Result<TenantCounts> {
-    let scope = actor.scope()?;
-    let count = |sql: &'static str| async move {
-        sqlx::query_scalar::<_, i64>(sql)
-            .bind(scope)
-            .fetch_one(&svc.db.pool)
-            .await
-    };
-    let active_keys: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM api_keys WHERE ($1 IS NULL OR tenant_id = $1) \
-         AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
-    )
-    .bind(scope)
-    .bind(now_millis())
-    .fetch_one(&svc.db.pool)
-    .await?;
-    Ok(TenantCounts {
-        tenants: count("SELECT COUNT(*) FROM tenants WHERE ($1 IS NULL OR id = $1)").await?,
-        active_tenants: count(
-            "SELECT COUNT(*) FROM tenants WHERE ($1 IS NULL OR id = $1) AND status = 'active'",
-        )
-        .await?,
-        active_keys,
-        users: count("SELECT COUNT(*) FROM users WHERE ($1 IS NULL OR tenant_id = $1)").await?,
-    })
 }

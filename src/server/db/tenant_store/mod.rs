@@ -13,6 +13,8 @@ mod lifecycle;
 mod location;
 mod moves;
 mod pools;
+mod processing;
+mod request_log;
 mod rollup;
 mod schema;
 mod spend;
@@ -28,6 +30,8 @@ use sqlx::{AnyPool, Executor};
 
 pub use location::Location;
 pub use moves::OnSwitch;
+pub use processing::ProcessingRow;
+pub use request_log::MAX_ACCESS_ROWS;
 pub use rollup::DayRow;
 pub use store::TenantStore;
 

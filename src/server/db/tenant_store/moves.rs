@@ -125,6 +125,11 @@ impl TenantStores {
             target.insert_usage(&page, Some(epoch)).await?;
             copied += page.len() as u64;
         }
+        // The request log: its rows describe ledger rows copied above.
+        let mut after = String::new();
+        while let Some(last) = source.copy_log_page(&target, &after, PAGE).await? {
+            after = last;
+        }
         Ok(copied)
     }
 

@@ -5,12 +5,17 @@
 //! The shared row-level tables get the same changes from
 //! `migrations/{sqlite,postgres}`: a change here needs its twin there.
 
-pub const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6];
+pub const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
 
 /// Tables holding tenant data, for counts, sizes and erasure.
-pub const TABLES: &[&str] = &["usage_events", "usage_hourly"];
+pub const TABLES: &[&str] = &[
+    "usage_events",
+    "usage_hourly",
+    "request_log",
+    "request_log_subjects",
+];
 
 const V1: &[&str] = &[
     "CREATE TABLE {t:usage_events} (
@@ -82,6 +87,33 @@ const V6: &[&str] = &[
     "ALTER TABLE {t:usage_events} ADD COLUMN pii_classes BIGINT NOT NULL DEFAULT 0",
     "ALTER TABLE {t:usage_events} ADD COLUMN provider_region TEXT",
     "ALTER TABLE {t:usage_events} ADD COLUMN end_user TEXT",
+];
+
+/// The opt-in request log and its subject index (twin of
+/// migrations/*/0026_request_log.sql): the prompt and response after the
+/// tenant's redaction (or their SHA-256s), and keyed hashes of the
+/// identifiers found in them, so a subject is found without storing
+/// identifiers in clear.
+const V7: &[&str] = &[
+    "CREATE TABLE {t:request_log} (
+        request_id     TEXT PRIMARY KEY,
+        tenant_id      TEXT NOT NULL,
+        created_at     BIGINT NOT NULL,
+        mode           TEXT NOT NULL,
+        prompt         TEXT NOT NULL,
+        response       TEXT NOT NULL,
+        prompt_bytes   BIGINT NOT NULL,
+        response_bytes BIGINT NOT NULL
+    )",
+    "CREATE INDEX {t:request_log}_tenant ON {t:request_log}(tenant_id, created_at)",
+    "CREATE TABLE {t:request_log_subjects} (
+        tenant_id  TEXT NOT NULL,
+        subject    TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant_id, subject, request_id)
+    )",
+    "CREATE INDEX {t:request_log_subjects}_request ON {t:request_log_subjects}(tenant_id, request_id)",
 ];
 
 /// Every rollup row from the events: the backfill, and the rebuild.

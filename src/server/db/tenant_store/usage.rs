@@ -95,6 +95,7 @@ impl TryFrom<EventRow> for UsageEvent {
             pii_classes: EntitySet::from_bits(r.pii_classes),
             provider_region: r.provider_region,
             end_user: r.end_user,
+            log: None,
         })
     }
 }
@@ -191,6 +192,7 @@ impl TenantStore {
             .filter(|e| inserted.contains(&e.request_id))
             .collect();
         self.roll_up(&mut tx, &new).await?;
+        self.insert_log(&mut tx, &new).await?;
         // SQLite: the insert took the write lock, so nothing can move the
         // tenant between this check and the commit.
         if let (Some(epoch), Backend::Sqlite) = (fenced, self.backend) {
