@@ -24,6 +24,8 @@ mod budget_property;
 mod budget_webhooks;
 mod budgets;
 mod cli;
+mod compliance;
+mod compliance_cli;
 mod custom_model_engines;
 mod custom_model_limits;
 mod custom_models;
@@ -45,6 +47,7 @@ mod pool_edits;
 mod portal;
 mod portal_abuse;
 mod prices;
+mod request_log;
 mod shutdown;
 mod usage_export;
 
@@ -85,6 +88,9 @@ fn main() -> std::process::ExitCode {
         governance::trials(),
         invoices::trials(),
         isolation::trials(),
+        compliance::trials(),
+        compliance_cli::trials(),
+        request_log::trials(),
         ledger_compliance::trials(),
         meters::trials(),
         portal::trials(),

@@ -83,6 +83,11 @@ pub async fn set_contacts(
 /// something is audited in the tenant's chain. Returns rows removed.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn purge_expired(svc: &Services) -> Result<u64> {
+    purge_expired_at(svc, now_millis()).await
+}
+
+/// As `purge_expired`, as if the time were `now`.
+pub async fn purge_expired_at(svc: &Services, now: i64) -> Result<u64> {
     let tenants: Vec<(TenantId, i64)> = sqlx::query_as(
         "SELECT id, request_log_retention_days FROM tenants \
          WHERE request_log_retention_days IS NOT NULL",
@@ -91,7 +96,7 @@ pub async fn purge_expired(svc: &Services) -> Result<u64> {
     .await?;
     let mut removed = 0;
     for (tenant_id, days) in tenants {
-        let cutoff = now_millis().saturating_sub(days.max(0).saturating_mul(DAY));
+        let cutoff = now.saturating_sub(days.max(0).saturating_mul(DAY));
         let n = svc
             .stores
             .open(&tenant_id)
