@@ -10,8 +10,8 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use pages::{
-    audit, billing, dashboard, deployments, flag_detail, flags, invoice, layout, login, models,
-    not_found, policies, tenant_detail, tenants, usage, users,
+    audit, billing, compliance, dashboard, deployments, flag_detail, flags, invoice, layout, login,
+    models, not_found, policies, tenant_detail, tenants, usage, users,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -75,6 +75,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("flags") view=flags::FlagsPage/>
                     <Route path=path!("flags/:key") view=flag_detail::FlagDetailPage/>
                     <Route path=path!("deployments") view=deployments::DeploymentsPage/>
+                    <Route path=path!("compliance") view=compliance::CompliancePage/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -26,6 +26,7 @@ mod budgets;
 mod cli;
 mod compliance;
 mod compliance_cli;
+mod compliance_portal;
 mod custom_model_engines;
 mod custom_model_limits;
 mod custom_models;
@@ -90,6 +91,7 @@ fn main() -> std::process::ExitCode {
         isolation::trials(),
         compliance::trials(),
         compliance_cli::trials(),
+        compliance_portal::trials(),
         request_log::trials(),
         ledger_compliance::trials(),
         meters::trials(),

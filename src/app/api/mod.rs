@@ -6,6 +6,7 @@ pub mod audit;
 pub mod billing;
 pub mod budgets;
 pub mod catalog;
+pub mod compliance;
 pub mod custom_models;
 pub mod flags;
 pub mod invoices;

@@ -63,6 +63,7 @@ fn Sidebar(me: Me) -> impl IntoView {
                     view! { <li><A href=deployments>"Model deployments"</A></li> }
                 }
                 {can_manage_users.then(|| view! { <li><A href="/audit">"Audit log"</A></li> })}
+                {can_manage_users.then(|| view! { <li><A href="/compliance">"Compliance"</A></li> })}
             </ul>
             <div class="whoami">
                 <span class="email">{me.email.clone()}</span>

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod billing;
 pub mod budgets;
+pub mod compliance;
 pub mod dashboard;
 pub mod deployments;
 pub mod flag_detail;

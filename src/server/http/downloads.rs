@@ -106,3 +106,50 @@ pub async fn usage(
         Err(e) => e.into_response(),
     }
 }
+
+/// An issued compliance report: the signed JSON document as stored (an
+/// attachment), its printable page (shown inline), or its tables as CSV.
+pub async fn compliance_report(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+    Query(f): Query<Format>,
+) -> Response {
+    use crate::domain::compliance_render;
+    use crate::server::services::compliance::report;
+    let (_, document) = match report::get(&state.services, &actor, &id).await {
+        Ok(found) => found,
+        Err(e) => return e.into_response(),
+    };
+    let doc = || serde_json::from_str::<serde_json::Value>(&document);
+    let (body, kind, attachment) = match f.format.as_str() {
+        "" | "json" => (document.clone(), "application/json", Some("json")),
+        "html" => match doc() {
+            Ok(d) => (
+                compliance_render::html(&d),
+                "text/html; charset=utf-8",
+                None,
+            ),
+            Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        },
+        "csv" => match doc() {
+            Ok(d) => (
+                compliance_render::csv(&d),
+                "text/csv; charset=utf-8",
+                Some("csv"),
+            ),
+            Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        },
+        _ => return (StatusCode::BAD_REQUEST, "format must be json, html or csv").into_response(),
+    };
+    let mut res = body.into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    if let Some(ext) = attachment {
+        // The id was found in the database, so it is one of ours: no quoting issues.
+        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{id}.{ext}\"")) {
+            res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    res
+}

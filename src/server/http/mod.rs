@@ -51,6 +51,10 @@ pub fn router(state: AppState, gateway: crate::server::gateway::Gateway) -> Rout
             get(downloads::invoice),
         )
         .route("/tenants/{id}/usage/download", get(downloads::usage))
+        .route(
+            "/compliance/reports/{id}",
+            get(downloads::compliance_report),
+        )
         .leptos_routes_with_context(&state, routes, context, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -1,0 +1,132 @@
+//! The Compliance page: thin adapters over `services::compliance`.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::compliance::ReportSummary;
+use crate::domain::request_log::LogSettings;
+
+#[cfg(feature = "ssr")]
+use super::ssr::{actor, fail, flash, invalid, parse_tenant};
+
+/// What the page shows for one tenant, or for the platform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComplianceOverview {
+    /// `(id, name)` of the tenant shown; none for the platform.
+    pub tenant: Option<(String, String)>,
+    /// Tenants a platform admin can pick.
+    pub tenants: Vec<(String, String)>,
+    pub request_log: LogSettings,
+    pub controller: Option<String>,
+    pub dpo: Option<String>,
+    pub reports: Vec<ReportSummary>,
+}
+
+/// A tenant user sees their own tenant; a platform admin the one picked,
+/// or the platform.
+#[server(endpoint = "compliance_view")]
+pub async fn compliance_view(
+    #[server(default)] tenant: String,
+) -> Result<ComplianceOverview, ServerFnError> {
+    use crate::server::services::compliance::report;
+    use crate::server::services::tenants;
+    let (svc, actor) = actor().await?;
+    let picked = match (tenant.trim(), actor.scope().map_err(fail)?) {
+        ("", Some(own)) => Some(own.clone()),
+        ("", None) => None,
+        (t, _) => Some(parse_tenant(t)?),
+    };
+    report::require(&actor, picked.as_ref()).map_err(fail)?;
+    let tenants = match actor.is_platform_admin() {
+        true => tenants::names(&svc, &actor).await.map_err(fail)?,
+        false => Vec::new(),
+    };
+    let t = match &picked {
+        Some(id) => Some(tenants::get(&svc, &actor, id).await.map_err(fail)?),
+        None => None,
+    };
+    let reports = report::list(&svc, &actor, picked.as_ref())
+        .await
+        .map_err(fail)?;
+    Ok(ComplianceOverview {
+        tenant: t.as_ref().map(|t| (t.id.to_string(), t.name.clone())),
+        tenants,
+        request_log: t.as_ref().map(|t| t.request_log).unwrap_or_default(),
+        controller: t.as_ref().and_then(|t| t.controller_contact.clone()),
+        dpo: t.as_ref().and_then(|t| t.dpo_contact.clone()),
+        reports,
+    })
+}
+
+#[server(endpoint = "set_request_log")]
+pub async fn set_request_log(
+    tenant_id: String,
+    mode: String,
+    #[server(default)] retention_days: String,
+) -> Result<LogSettings, ServerFnError> {
+    use crate::domain::flash::Flash;
+    use crate::domain::validation::optional_whole_number;
+    use crate::server::services::compliance::request_log;
+    let (svc, actor) = actor().await?;
+    let days = optional_whole_number("retention_days", &retention_days).map_err(invalid)?;
+    let settings = LogSettings::new(mode.parse().map_err(invalid)?, days).map_err(invalid)?;
+    let t = request_log::set(&svc, &actor, &parse_tenant(&tenant_id)?, settings)
+        .await
+        .map_err(fail)?;
+    flash(
+        &svc,
+        Flash::success(format!("Request log: {}.", t.request_log.mode.label())),
+    );
+    Ok(t.request_log)
+}
+
+#[server(endpoint = "set_compliance_contacts")]
+pub async fn set_compliance_contacts(
+    tenant_id: String,
+    #[server(default)] controller: String,
+    #[server(default)] dpo: String,
+) -> Result<(), ServerFnError> {
+    use crate::domain::flash::Flash;
+    use crate::server::services::compliance::request_log;
+    let (svc, actor) = actor().await?;
+    let id = parse_tenant(&tenant_id)?;
+    request_log::set_contacts(&svc, &actor, &id, Some(&controller), Some(&dpo))
+        .await
+        .map_err(fail)?;
+    flash(&svc, Flash::success("Contacts saved.".to_string()));
+    Ok(())
+}
+
+/// Generates a report; empty `tenant_id` is the platform.
+#[server(endpoint = "generate_report")]
+pub async fn generate_report(
+    #[server(default)] tenant_id: String,
+    kind: String,
+    from: String,
+    to: String,
+    #[server(default)] subject: String,
+) -> Result<String, ServerFnError> {
+    use crate::domain::compliance::Period;
+    use crate::domain::flash::Flash;
+    use crate::server::services::compliance;
+    let (svc, actor) = actor().await?;
+    let tenant = match tenant_id.trim() {
+        "" => None,
+        t => Some(parse_tenant(t)?),
+    };
+    let req = compliance::Request {
+        kind: kind.parse().map_err(invalid)?,
+        tenant: tenant.as_ref(),
+        period: Period::days(&from, &to).map_err(invalid)?,
+        subject: Some(subject.trim()).filter(|s| !s.is_empty()),
+    };
+    let doc = compliance::generate(&svc, &actor, req)
+        .await
+        .map_err(fail)?;
+    let id = doc["id"].as_str().unwrap_or_default().to_string();
+    flash(
+        &svc,
+        Flash::success(format!("Report {id} generated: it heads the list below.")),
+    );
+    Ok(id)
+}
