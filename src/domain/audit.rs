@@ -86,6 +86,9 @@ pub struct Named {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditRow {
     pub event: AuditEvent,
+    /// The actor as people read it: a `user:<id>` shown by the user's
+    /// e-mail while the user exists.
+    pub actor: Named,
     pub tenant: Option<Named>,
     pub resource: Named,
     pub details: Vec<(String, String)>,

@@ -114,6 +114,14 @@ pub enum AuditAction {
     ComplianceErase,
     #[serde(rename = "data.read")]
     DataRead,
+    #[serde(rename = "breach.record")]
+    BreachRecord,
+    #[serde(rename = "breach.notify")]
+    BreachNotify,
+    #[serde(rename = "breach.inform")]
+    BreachInform,
+    #[serde(rename = "breach.art34")]
+    BreachArt34,
     #[serde(rename = "user.create")]
     UserCreate,
     #[serde(rename = "user.reset_password")]
@@ -125,7 +133,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 58] = [
+    pub const ALL: [AuditAction; 62] = [
         AuditAction::ApiKeyCreate,
         AuditAction::ApiKeyRevoke,
         AuditAction::AuditExport,
@@ -180,6 +188,10 @@ impl AuditAction {
         AuditAction::ComplianceReport,
         AuditAction::ComplianceErase,
         AuditAction::DataRead,
+        AuditAction::BreachRecord,
+        AuditAction::BreachNotify,
+        AuditAction::BreachInform,
+        AuditAction::BreachArt34,
         AuditAction::UserCreate,
         AuditAction::UserResetPassword,
         AuditAction::UserDisable,
@@ -242,6 +254,10 @@ impl AuditAction {
             AuditAction::ComplianceReport => "compliance.report",
             AuditAction::ComplianceErase => "compliance.erase",
             AuditAction::DataRead => "data.read",
+            AuditAction::BreachRecord => "breach.record",
+            AuditAction::BreachNotify => "breach.notify",
+            AuditAction::BreachInform => "breach.inform",
+            AuditAction::BreachArt34 => "breach.art34",
             AuditAction::UserCreate => "user.create",
             AuditAction::UserResetPassword => "user.reset_password",
             AuditAction::UserDisable => "user.disable",

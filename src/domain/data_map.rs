@@ -310,6 +310,28 @@ pub const TABLES: &[Table] = &[
             "issued compliance reports and erasure receipts, signed",
         )
     },
+    Table {
+        subjects: &[S::Tenant],
+        categories: &[C::ActivityRecords, C::ContactDetails],
+        basis: LawfulBasis::LegalObligation,
+        retention: Retention::Bookkeeping,
+        erasure: Erasure::KeptForBookkeeping,
+        ..config(
+            "breaches",
+            "the breach register (Art. 33(5)): every breach, notified or not",
+        )
+    },
+    Table {
+        subjects: &[S::Tenant],
+        categories: &[C::ActivityRecords],
+        basis: LawfulBasis::LegalObligation,
+        retention: Retention::Bookkeeping,
+        erasure: Erasure::KeptForBookkeeping,
+        ..config(
+            "breach_notices",
+            "which tenants were informed of a breach, when",
+        )
+    },
 ];
 
 /// The map's entry for `name`.

@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod audit;
 pub mod audit_action;
 pub mod audit_search;
+pub mod breach;
 pub mod budget;
 pub mod catalog;
 pub mod completion;

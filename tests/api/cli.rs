@@ -193,7 +193,9 @@ async fn cli_manages_tenants_keys_and_users(app: TestApp) -> TestApp {
         .await
         .expect("actors");
     assert!(
-        actors.contains(&"cli".to_string()),
+        actors
+            .iter()
+            .any(|a| a.starts_with("cli:") && a.contains('@')),
         "CLI changes are audited: {actors:?}"
     );
     app

@@ -18,6 +18,8 @@ mod abuse_pools;
 mod abuse_server_tools;
 mod abuse_stream;
 mod abuse_stream_fields;
+mod audit_pseudonyms;
+mod breaches;
 mod budget_leases;
 mod budget_media;
 mod budget_property;
@@ -70,6 +72,8 @@ fn main() -> std::process::ExitCode {
         budget_media::trials(),
         budget_property::trials(),
         budget_webhooks::trials(),
+        audit_pseudonyms::trials(),
+        breaches::trials(),
         budgets::trials(),
         cli::trials(),
         custom_models::trials(),

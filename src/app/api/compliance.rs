@@ -130,3 +130,117 @@ pub async fn generate_report(
     );
     Ok(id)
 }
+
+/// The breach register as the actor may see it, with each deadline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreachLine {
+    pub breach: crate::domain::breach::Breach,
+    pub countdown: String,
+    pub overdue: bool,
+}
+
+#[server(endpoint = "breach_register")]
+pub async fn breach_register(
+    #[server(default)] tenant: String,
+) -> Result<Vec<BreachLine>, ServerFnError> {
+    use crate::domain::breach::DeadlineState;
+    use crate::domain::time::now_millis;
+    use crate::server::services::compliance::breaches;
+    let (svc, actor) = actor().await?;
+    let tenant = match tenant.trim() {
+        "" => None,
+        t => Some(parse_tenant(t)?),
+    };
+    let now = now_millis();
+    Ok(breaches::list(&svc, &actor, tenant.as_ref())
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .map(|b| BreachLine {
+            countdown: b.countdown(now),
+            overdue: matches!(b.state(now), DeadlineState::Overdue(_)),
+            breach: b,
+        })
+        .collect())
+}
+
+/// Records a breach; `detected_at` is a date or an RFC 3339 time, empty for now.
+#[server(endpoint = "record_breach")]
+#[allow(clippy::too_many_arguments)]
+pub async fn record_breach(
+    #[server(default)] tenant_id: String,
+    #[server(default)] detected_at: String,
+    nature: String,
+    categories: String,
+    subjects: String,
+    records: String,
+    consequences: String,
+    measures: String,
+    dpo: String,
+) -> Result<String, ServerFnError> {
+    use crate::domain::breach::NewBreach;
+    use crate::domain::flash::Flash;
+    use crate::domain::time::{now_millis, parse_day_or_time};
+    use crate::domain::validation::{optional_whole_number, Invalid};
+    use crate::server::services::compliance::breaches;
+    let (svc, actor) = actor().await?;
+    let now = now_millis();
+    let at = match detected_at.trim() {
+        "" => now,
+        s => parse_day_or_time(s)
+            .ok_or_else(|| invalid(Invalid::new("detected_at", "must be a date or a time")))?,
+    };
+    let count = |f: &'static str, v: &str| {
+        optional_whole_number(f, v)
+            .map(|n| n.unwrap_or(0))
+            .map_err(invalid)
+    };
+    let new = NewBreach::new(
+        at,
+        &nature,
+        &categories,
+        (count("subjects", &subjects)?, count("records", &records)?),
+        &consequences,
+        &measures,
+        &dpo,
+        now,
+    )
+    .map_err(invalid)?;
+    let tenant = match tenant_id.trim() {
+        "" => None,
+        t => Some(parse_tenant(t)?),
+    };
+    let b = breaches::record(&svc, &actor, tenant.as_ref(), new)
+        .await
+        .map_err(fail)?;
+    flash(
+        &svc,
+        Flash::success(format!("Breach {} recorded: {}.", b.id, b.countdown(now))),
+    );
+    Ok(b.id)
+}
+
+/// Records the notification to the supervisory authority, now.
+#[server(endpoint = "notify_breach")]
+pub async fn notify_breach(
+    id: String,
+    #[server(default)] reference: String,
+) -> Result<String, ServerFnError> {
+    use crate::domain::flash::Flash;
+    use crate::domain::time::now_millis;
+    use crate::server::services::compliance::breaches::{self, Step};
+    let (svc, actor) = actor().await?;
+    let reference = Some(reference.trim()).filter(|r| !r.is_empty());
+    let step = Step::Notified {
+        at: now_millis(),
+        reference,
+    };
+    let b = breaches::step(&svc, &actor, &id, step)
+        .await
+        .map_err(fail)?;
+    flash(
+        &svc,
+        Flash::success(format!("Breach {}: {}.", b.id, b.countdown(now_millis()))),
+    );
+    Ok(b.id)
+}

@@ -113,7 +113,7 @@ fn AuditTableRow(row: AuditRow) -> impl IntoView {
     view! {
         <tr>
             <td><a href=format!("/audit/{}", e.id)>{format_millis(e.at)}</a></td>
-            <td>{e.actor}</td>
+            <td title=e.actor>{row.actor.label}</td>
             <td><code>{e.action}</code></td>
             <td>{row.tenant.map(|t| view! { <NamedLink named=t/> })}</td>
             <td><span class="muted">{e.resource_type}</span> " " <NamedLink named=row.resource/></td>

@@ -3,6 +3,7 @@
 //! table otherwise.
 
 pub mod audit;
+pub mod breach;
 pub mod budget;
 pub mod catalog;
 pub mod compliance;
@@ -92,6 +93,9 @@ pub enum Command {
     /// The audit trail: verify its hash chains, export, retention.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
+    /// The breach register (GDPR Art. 33 and 34).
+    #[command(subcommand)]
+    Breach(breach::BreachCmd),
     /// Compliance evidence: signed reports, erasure with receipts.
     #[command(subcommand)]
     Compliance(compliance::ComplianceCmd),
@@ -217,6 +221,7 @@ async fn on_database(svc: &Services, command: Command) -> Result<(), CliError> {
         Command::CustomModel(cmd) => Ok(custom_model::run(svc, cmd).await?),
         Command::Pool(cmd) => Ok(custom_model::pool(svc, cmd).await?),
         Command::Compliance(cmd) => compliance::run(svc, cmd).await,
+        Command::Breach(cmd) => breach::run(svc, cmd).await,
         Command::Audit(cmd) => match audit::run(svc, cmd).await? {
             true => Ok(()),
             false => Err(CliError::Failed),
@@ -243,7 +248,30 @@ async fn on_database(svc: &Services, command: Command) -> Result<(), CliError> {
 
 /// The operator at the command line: full access, named `cli` in the audit trail.
 pub(crate) fn actor() -> Actor {
-    Actor::system("cli")
+    Actor::system(&cli_name())
+}
+
+/// `cli:alice@ops-1`: the operating-system user and host, so a change
+/// made at the command line names who made it. Both are bounded and kept
+/// to plain characters, as they come from the environment.
+fn cli_name() -> String {
+    let clean = |s: &str| -> String {
+        s.trim()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            .take(64)
+            .collect()
+    };
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .map(|u| clean(&u))
+        .unwrap_or_default();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .map(|h| clean(&h))
+        .unwrap_or_default();
+    let or = |s: String, d: &str| if s.is_empty() { d.to_string() } else { s };
+    format!("cli:{}@{}", or(user, "unknown"), or(host, "localhost"))
 }
 
 pub(crate) fn print_json<T: Serialize>(value: &T) {

@@ -27,6 +27,16 @@ impl Actor {
         }
     }
 
+    /// What the audit trail and `created_by` columns name: a portal user
+    /// as `user:<id>` (the users row maps it to a person, and erasing the
+    /// user ends the mapping), anyone else by their label.
+    pub fn audit_name(&self) -> String {
+        match &self.user_id {
+            Some(id) => format!("user:{id}"),
+            None => self.label.clone(),
+        }
+    }
+
     pub fn is_platform_admin(&self) -> bool {
         self.role == Role::PlatformAdmin
     }

@@ -74,7 +74,7 @@ pub async fn record(
     let link = Link {
         id: new_id(),
         at: now_millis(),
-        actor: actor.label.clone(),
+        actor: actor.audit_name(),
         action: entry.action.as_str().to_string(),
         resource_type: entry.resource_type.to_string(),
         resource_id: entry.resource_id.map(str::to_string),
@@ -172,6 +172,22 @@ impl Conditions {
     }
 }
 
+/// The actor filter as searched: an e-mail of a portal user becomes the
+/// e-mail and `user:<id>` (newline separated: no actor name has one).
+async fn actor_alias(svc: &Services, given: String) -> Result<String> {
+    if !given.contains('@') {
+        return Ok(given);
+    }
+    let id: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE LOWER(email) = $1")
+        .bind(given.trim().to_lowercase())
+        .fetch_optional(&svc.db.pool)
+        .await?;
+    Ok(match id {
+        Some(id) => format!("{given}\nuser:{id}"),
+        None => given,
+    })
+}
+
 /// Turns filters into conditions. Tenant users are held to their tenant
 /// whatever the filter says.
 /// What free-text search looks in (the trigram index covers exactly this).
@@ -191,7 +207,12 @@ fn conditions(actor: &Actor, q: &AuditSearch, backend: Backend) -> Result<Condit
         c.push("tenant_id = ?", vec![Bound::Text(t.into())]);
     }
     if let Some(a) = &q.actor {
-        c.push("actor = ?", vec![Bound::Text(a.clone())]);
+        // An e-mail also finds the user's events named `user:<id>`.
+        let (first, second) = a.split_once('\n').unwrap_or((a, a));
+        c.push(
+            "(actor = ? OR actor = ?)",
+            vec![Bound::Text(first.into()), Bound::Text(second.into())],
+        );
     }
     if let Some(a) = &q.action {
         c.push("action = ?", vec![Bound::Text(a.clone())]);
@@ -240,7 +261,12 @@ pub async fn search(
     q: &AuditQuery,
     page: PageRequest,
 ) -> Result<Page<AuditEvent>> {
-    let c = conditions(actor, &q.parse()?, svc.db.backend)?;
+    let mut search = q.parse()?;
+    search.actor = match search.actor.take() {
+        Some(a) => Some(actor_alias(svc, a).await?),
+        None => None,
+    };
+    let c = conditions(actor, &search, svc.db.backend)?;
     let wh = c.where_clause();
     let count_sql = format!(
         "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events {wh} LIMIT {COUNT_CAP}) AS capped"

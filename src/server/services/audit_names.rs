@@ -50,6 +50,9 @@ pub async fn rows(svc: &Services, events: Vec<AuditEvent>) -> Result<Vec<AuditRo
         if let (Some(kind), Some(id)) = (kind_of(&e.resource_type), &e.resource_id) {
             wanted.add(kind, id);
         }
+        if let Some(user) = e.actor.strip_prefix("user:") {
+            wanted.add("user", user);
+        }
     }
     let names = wanted.resolve(svc).await?;
     let named = |kind: &str, id: &str| names.get(&(kind.to_string(), id.to_string())).cloned();
@@ -70,7 +73,16 @@ pub async fn rows(svc: &Services, events: Vec<AuditEvent>) -> Result<Vec<AuditRo
                     href: None,
                 });
             let details = detail_pairs(&event.details);
+            let actor = event
+                .actor
+                .strip_prefix("user:")
+                .and_then(|u| named("user", u))
+                .unwrap_or(Named {
+                    label: event.actor.clone(),
+                    href: None,
+                });
             AuditRow {
+                actor,
                 event,
                 tenant,
                 resource,

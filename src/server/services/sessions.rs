@@ -65,7 +65,7 @@ pub async fn sign_in(
     let email = Email::parse(email).map_or_else(|_| attempted_email(email), String::from);
     let attempt = Actor {
         client_ip: Some(client_ip.to_string()),
-        ..Actor::system(&email)
+        ..Actor::system(&attempt_name(svc, &email))
     };
     let claim = sign_in_throttle::claim(svc, &attempt, &email, client_ip).await?;
     let creds: Option<Credentials> = sqlx::query_as(
@@ -87,7 +87,7 @@ pub async fn sign_in(
                 Some(c) if c.disabled_at.is_some() => "disabled",
                 Some(_) => "wrong_password",
             };
-            record_failure(svc, &attempt, &email, reason).await?;
+            record_failure(svc, &attempt, reason).await?;
             return Err(ServiceError::Unauthenticated);
         }
     };
@@ -119,10 +119,21 @@ pub async fn sign_in(
     })
 }
 
+/// How the audit trail names a sign-in attempt: a keyed hash of the typed
+/// e-mail, so failed attempts at someone's address are evidence without
+/// the address in clear (and an erased user's address stays erased).
+pub fn attempt_name(svc: &Services, email: &str) -> String {
+    let hash = svc
+        .secrets
+        .reports()
+        .subject_hash("sign-in", &email.trim().to_lowercase());
+    format!("attempt:{}", &hash[..32])
+}
+
 /// The failure itself was counted when the attempt was claimed; this only
 /// records it in the audit trail.
-async fn record_failure(svc: &Services, attempt: &Actor, email: &str, reason: &str) -> Result<()> {
-    let entry = Entry::success(AuditAction::AuthSignIn, "user", email)
+async fn record_failure(svc: &Services, attempt: &Actor, reason: &str) -> Result<()> {
+    let entry = Entry::success(AuditAction::AuthSignIn, "user", &attempt.label)
         .status(AuditStatus::Failure)
         .details(json!({ "reason": reason }));
     audit::append(svc, attempt, entry).await

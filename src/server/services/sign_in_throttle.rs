@@ -82,7 +82,7 @@ pub async fn claim(svc: &Services, attempt: &Actor, email: &str, client_ip: &str
         (&claim.account, &ACCOUNT),
     ] {
         if !take(svc, key, rule, now).await? {
-            return Err(refuse(svc, attempt, email, key, now).await?);
+            return Err(refuse(svc, attempt, key, now).await?);
         }
     }
     Ok(claim)
@@ -143,13 +143,7 @@ async fn take(svc: &Services, key: &str, rule: &Rule, now: i64) -> Result<bool> 
 
 /// The refusal, audited once per key and window: a flood of throttled
 /// attempts becomes one event that says how many were suppressed.
-async fn refuse(
-    svc: &Services,
-    attempt: &Actor,
-    email: &str,
-    key: &str,
-    now: i64,
-) -> Result<ServiceError> {
+async fn refuse(svc: &Services, attempt: &Actor, key: &str, now: i64) -> Result<ServiceError> {
     let next_at: Option<i64> =
         sqlx::query_scalar("SELECT next_at FROM sign_in_throttle WHERE key = $1")
             .bind(key)
@@ -170,7 +164,8 @@ async fn refuse(
     match suppressed {
         Some(suppressed) => {
             let scope = key.split(':').next().unwrap_or("address");
-            let entry = Entry::success(AuditAction::AuthSignIn, "user", email)
+            // The typed e-mail is audited as the attempt's keyed hash.
+            let entry = Entry::success(AuditAction::AuthSignIn, "user", &attempt.label)
                 .status(AuditStatus::Denied)
                 .details(json!({
                     "reason": "throttled",

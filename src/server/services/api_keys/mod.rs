@@ -89,7 +89,7 @@ pub async fn create(
     .bind(&created.name)
     .bind(&created.prefix)
     .bind(hash_token(&key))
-    .bind(&actor.label)
+    .bind(actor.audit_name())
     .bind(now)
     .bind(created.expires_at)
     .execute(&mut *tx)

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::super::{Result, Services};
+use super::super::{sessions, Result, Services};
 use crate::domain::compliance::{jurisdiction, Period};
 use crate::domain::request_log::{normalise_subject, LoggedRequest};
 use crate::domain::tenant::Tenant;
@@ -96,8 +96,8 @@ async fn events(svc: &Services, t: &Tenant, a: &Account, period: &Period) -> Res
     let rows: Vec<(String, i64, String, String, Option<String>, String)> =
         sqlx::query_as(&format!(
             "SELECT id, at, actor, action, resource_id, status FROM audit_events \
-         WHERE chain = $1 AND at >= $2 AND at < $3 \
-         AND (actor = $4 OR actor = $5 OR resource_id = $6) ORDER BY at, id LIMIT {MAX_EVENTS}"
+         WHERE chain IN ($1, 'platform') AND at >= $2 AND at < $3 \
+         AND (actor IN ($4, $5, $7) OR resource_id IN ($6, $7)) ORDER BY at, id LIMIT {MAX_EVENTS}"
         ))
         .bind(t.id.as_str())
         .bind(period.from)
@@ -105,6 +105,7 @@ async fn events(svc: &Services, t: &Tenant, a: &Account, period: &Period) -> Res
         .bind(&a.email)
         .bind(format!("user:{}", a.id))
         .bind(&a.id)
+        .bind(sessions::attempt_name(svc, &a.email))
         .fetch_all(&svc.db.pool)
         .await?;
     Ok(rows

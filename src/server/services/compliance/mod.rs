@@ -3,6 +3,7 @@
 //! built from the data map and the facts the ledger and audit trail hold.
 
 pub mod access;
+pub mod breaches;
 pub mod erasure;
 pub mod report;
 pub mod request_log;

@@ -68,7 +68,7 @@ pub async fn issue(svc: &Services, actor: &Actor, new: Issue<'_>) -> Result<Valu
     .bind(new.period.to)
     .bind(new.subject_hash)
     .bind(now)
-    .bind(&actor.label)
+    .bind(actor.audit_name())
     .bind(&body_sha256)
     .bind(&stored)
     .execute(&mut *tx)

@@ -3,6 +3,8 @@
 //! downloads. Tenant admins see their own tenant; platform admins pick a
 //! tenant or the platform. Plain forms: they work before the wasm loads.
 
+mod breaches;
+
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -69,12 +71,13 @@ fn Compliance(
         {picker}
         <h2>{heading}</h2>
         {settings}
-        <GenerateForm tenant_id=tenant_id.unwrap_or_default() generate/>
+        <GenerateForm tenant_id=tenant_id.clone().unwrap_or_default() generate/>
         <section class="card">
             <h2>"Issued reports"</h2>
             <DataTable columns=REPORT_COLUMNS.to_vec() rows testid="compliance-reports"
                 empty="No reports issued yet."/>
         </section>
+        <breaches::BreachRegister tenant_id=tenant_id.unwrap_or_default()/>
     }
 }
 
