@@ -122,6 +122,18 @@ pub enum AuditAction {
     BreachInform,
     #[serde(rename = "breach.art34")]
     BreachArt34,
+    #[serde(rename = "user.delete")]
+    UserDelete,
+    #[serde(rename = "user.mfa_enable")]
+    UserMfaEnable,
+    #[serde(rename = "user.mfa_reset")]
+    UserMfaReset,
+    #[serde(rename = "mfa.require")]
+    MfaRequire,
+    #[serde(rename = "access_review.start")]
+    AccessReviewStart,
+    #[serde(rename = "access_review.attest")]
+    AccessReviewAttest,
     #[serde(rename = "user.create")]
     UserCreate,
     #[serde(rename = "user.reset_password")]
@@ -133,7 +145,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 62] = [
+    pub const ALL: [AuditAction; 68] = [
         AuditAction::ApiKeyCreate,
         AuditAction::ApiKeyRevoke,
         AuditAction::AuditExport,
@@ -192,6 +204,12 @@ impl AuditAction {
         AuditAction::BreachNotify,
         AuditAction::BreachInform,
         AuditAction::BreachArt34,
+        AuditAction::UserDelete,
+        AuditAction::UserMfaEnable,
+        AuditAction::UserMfaReset,
+        AuditAction::MfaRequire,
+        AuditAction::AccessReviewStart,
+        AuditAction::AccessReviewAttest,
         AuditAction::UserCreate,
         AuditAction::UserResetPassword,
         AuditAction::UserDisable,
@@ -258,6 +276,12 @@ impl AuditAction {
             AuditAction::BreachNotify => "breach.notify",
             AuditAction::BreachInform => "breach.inform",
             AuditAction::BreachArt34 => "breach.art34",
+            AuditAction::UserDelete => "user.delete",
+            AuditAction::UserMfaEnable => "user.mfa_enable",
+            AuditAction::UserMfaReset => "user.mfa_reset",
+            AuditAction::MfaRequire => "mfa.require",
+            AuditAction::AccessReviewStart => "access_review.start",
+            AuditAction::AccessReviewAttest => "access_review.attest",
             AuditAction::UserCreate => "user.create",
             AuditAction::UserResetPassword => "user.reset_password",
             AuditAction::UserDisable => "user.disable",

@@ -20,14 +20,17 @@ pub enum ReportKind {
     Access,
     /// GDPR Art. 17: what an erasure removed (a receipt).
     Erasure,
+    /// SOC 2 evidence: access, MFA, monitoring, change, audit integrity.
+    Soc2,
 }
 
 impl ReportKind {
-    pub const ALL: [ReportKind; 4] = [
+    pub const ALL: [ReportKind; 5] = [
         ReportKind::Ropa,
         ReportKind::Processor,
         ReportKind::Access,
         ReportKind::Erasure,
+        ReportKind::Soc2,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +39,7 @@ impl ReportKind {
             ReportKind::Processor => "processor",
             ReportKind::Access => "access",
             ReportKind::Erasure => "erasure",
+            ReportKind::Soc2 => "soc2",
         }
     }
 
@@ -45,6 +49,7 @@ impl ReportKind {
             ReportKind::Processor => "Processor record (Art. 30(2))",
             ReportKind::Access => "Access and portability (Art. 15, 20)",
             ReportKind::Erasure => "Erasure receipt (Art. 17)",
+            ReportKind::Soc2 => "SOC 2 evidence (CC6, CC7.2, CC8.1)",
         }
     }
 }
@@ -62,7 +67,7 @@ impl FromStr for ReportKind {
         ReportKind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| Invalid::new("kind", "must be ropa, processor or access"))
+            .ok_or_else(|| Invalid::new("kind", "must be ropa, processor, access or soc2"))
     }
 }
 
@@ -102,6 +107,8 @@ pub enum Format {
     Json,
     Html,
     Csv,
+    /// SOC 2 only: one CSV per control and the JSON, zipped.
+    Zip,
 }
 
 impl FromStr for Format {
@@ -111,7 +118,8 @@ impl FromStr for Format {
             "json" => Ok(Format::Json),
             "html" => Ok(Format::Html),
             "csv" => Ok(Format::Csv),
-            _ => Err(Invalid::new("format", "must be json, html or csv")),
+            "zip" => Ok(Format::Zip),
+            _ => Err(Invalid::new("format", "must be json, html, csv or zip")),
         }
     }
 }

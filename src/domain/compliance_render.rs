@@ -36,7 +36,7 @@ fn is_table(v: &Value) -> bool {
 }
 
 /// The column names of an array of objects, in first-seen order.
-fn columns(items: &[Value]) -> Vec<String> {
+pub fn columns(items: &[Value]) -> Vec<String> {
     let mut cols: Vec<String> = Vec::new();
     for o in items.iter().filter_map(Value::as_object) {
         for k in o.keys() {
@@ -124,6 +124,22 @@ pub fn html(doc: &Value) -> String {
         m = html_fields(&meta, 1),
         b = body
     )
+}
+
+/// One table (an array of objects) as CSV with a header row.
+pub fn table_csv(items: &[Value]) -> String {
+    let cols = columns(items);
+    let mut out = cols.iter().map(|c| cell(c)).collect::<Vec<_>>().join(",");
+    out.push('\n');
+    for o in items.iter().filter_map(Value::as_object) {
+        let row: Vec<String> = cols
+            .iter()
+            .map(|c| cell(&o.get(c).map(text).unwrap_or_default()))
+            .collect();
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
 }
 
 /// Every table in the report's body as CSV, each headed by a `# name` line.

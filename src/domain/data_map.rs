@@ -332,6 +332,33 @@ pub const TABLES: &[Table] = &[
             "which tenants were informed of a breach, when",
         )
     },
+    Table {
+        subjects: &[S::User],
+        categories: &[C::Credentials],
+        retention: Retention::UntilSubjectDeleted,
+        erasure: Erasure::WithSubject,
+        ..tenant_config("user_recovery_codes", "MFA recovery codes (hashes only)")
+    },
+    config("mfa_requirements", "the roles that must sign in with MFA"),
+    Table {
+        subjects: &[S::Tenant, S::User, S::ApiKey],
+        categories: &[C::ActivityRecords],
+        basis: LawfulBasis::LegitimateInterests,
+        retention: Retention::Bookkeeping,
+        erasure: Erasure::KeptForBookkeeping,
+        ..config("access_reviews", "access reviews: who attested what, when")
+    },
+    Table {
+        subjects: &[S::User, S::ApiKey],
+        categories: &[C::ActivityRecords, C::ContactDetails],
+        basis: LawfulBasis::LegitimateInterests,
+        retention: Retention::Bookkeeping,
+        erasure: Erasure::KeptForBookkeeping,
+        ..config(
+            "access_review_items",
+            "each user and key reviewed, and the decision",
+        )
+    },
 ];
 
 /// The map's entry for `name`.

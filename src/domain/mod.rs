@@ -1,5 +1,6 @@
 //! Pure types and rules: no I/O, no async. Shared by the server and the browser.
 
+pub mod access_review;
 pub mod address;
 pub mod api_key;
 pub mod audit;

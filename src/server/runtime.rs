@@ -15,8 +15,8 @@ use crate::server::crypto::SecretBox;
 use crate::server::db::{Db, DbError};
 use crate::server::gateway::Gateway;
 use crate::server::services::{
-    api_keys, audit, audit_anchor, bootstrap, budgets, control, custom_models, flags, invoices,
-    meters, ServiceError, Services,
+    api_keys, audit_anchor, audit_retention, bootstrap, budgets, control, custom_models, flags,
+    invoices, meters, ServiceError, Services,
 };
 
 use super::http::{router, AppState};
@@ -135,7 +135,7 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
     let gateway = Gateway::start(services.clone()).await?;
     let watcher = control::spawn_watcher(services.clone(), version);
     let flusher = api_keys::spawn_last_used_flusher(services.clone());
-    let retention = audit::spawn_retention(services.clone());
+    let retention = audit_retention::spawn_retention(services.clone());
     let anchor = audit_anchor::spawn(services.clone());
     let issuer = invoices::spawn_issuer(services.clone());
     let sampler = meters::spawn_sampler(services.clone());

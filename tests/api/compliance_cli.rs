@@ -167,7 +167,8 @@ async fn the_compliance_commands_work_end_to_end(app: TestApp) -> TestApp {
         .as_array()
         .expect("removed")
         .contains(&json!({ "table": "request_log", "rows": 1 })));
-    let soc2 = atrium(
+    let pack = path("soc2.zip");
+    ok(&atrium(
         &app,
         &[
             "compliance",
@@ -181,11 +182,51 @@ async fn the_compliance_commands_work_end_to_end(app: TestApp) -> TestApp {
             "--format",
             "zip",
             "--out",
+            &pack,
+        ],
+        None,
+    ));
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&pack).expect("zip")).expect("a zip");
+    let names: Vec<String> = zip.file_names().map(str::to_string).collect();
+    for expected in [
+        "report.json",
+        "cc6_users.csv",
+        "cc7_monitoring.csv",
+        "cc8_changes.csv",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
+    }
+    let mut users = String::new();
+    std::io::Read::read_to_string(
+        &mut zip.by_name("cc6_users.csv").expect("users"),
+        &mut users,
+    )
+    .expect("read");
+    assert!(users.contains("admin@test.local"), "{users}");
+    let wrong = atrium(
+        &app,
+        &[
+            "compliance",
+            "report",
+            "--kind",
+            "ropa",
+            "--tenant",
+            &t,
+            "--from",
+            &day,
+            "--to",
+            &day,
+            "--format",
+            "zip",
+            "--out",
             &path("x.zip"),
         ],
         None,
     );
-    assert!(!soc2.status.success(), "not built yet, and says so");
+    assert!(!wrong.status.success(), "zip is for soc2");
     let actions: Vec<String> = app
         .audit_actions()
         .await

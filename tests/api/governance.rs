@@ -495,7 +495,9 @@ async fn retention_purges_and_the_chain_still_verifies(app: TestApp) -> TestApp 
     tenants::set_audit_retention(&app.svc, &admin(), &chain, Some(1))
         .await
         .expect("retention");
-    let removed = audit::purge_expired(&app.svc).await.expect("purge");
+    let removed = atrium::server::services::audit_retention::purge_expired(&app.svc)
+        .await
+        .expect("purge");
     assert_eq!(removed, 3);
     let checks = audit_chain::verify(&app.svc).await.expect("verify");
     assert!(checks.iter().all(|c| c.broken.is_none()), "{checks:?}");

@@ -52,6 +52,7 @@ mod portal_abuse;
 mod prices;
 mod request_log;
 mod shutdown;
+mod soc2;
 mod usage_export;
 
 fn main() -> std::process::ExitCode {
@@ -102,6 +103,7 @@ fn main() -> std::process::ExitCode {
         portal::trials(),
         portal_abuse::trials(),
         shutdown::trials(),
+        soc2::trials(),
     ]
     .into_iter()
     .flatten()

@@ -13,6 +13,10 @@ pub fn LoginPage() -> impl IntoView {
                 "Too many failed sign-ins. Wait a while and try again: each further failure doubles the wait."
             }
             "busy" => "The server is busy checking sign-ins. Try again in a few seconds.",
+            "mfa" => {
+                "A one-time code is needed: enter the code from your authenticator (or a recovery code). \
+                 If your role requires MFA and you have not enrolled, ask an admin."
+            }
             _ => "Wrong email or password.",
         })
     };
@@ -27,6 +31,10 @@ pub fn LoginPage() -> impl IntoView {
                 <label>
                     "Password"
                     <input type="password" name="password" autocomplete="current-password" required/>
+                </label>
+                <label>
+                    "One-time code (if you use MFA)"
+                    <input type="text" name="code" autocomplete="one-time-code" inputmode="numeric" maxlength="20"/>
                 </label>
                 <button type="submit" class="primary">"Sign in"</button>
             </form>

@@ -7,7 +7,9 @@ use futures::StreamExt;
 
 use crate::domain::audit::ExportFormat;
 use crate::domain::validation::Invalid;
-use crate::server::services::{audit, audit_anchor, audit_chain, tenants, ServiceError, Services};
+use crate::server::services::{
+    audit, audit_anchor, audit_chain, audit_retention, tenants, ServiceError, Services,
+};
 
 use super::{actor, print_json};
 
@@ -115,7 +117,7 @@ pub async fn run(svc: &Services, cmd: AuditCmd) -> Result<bool, ServiceError> {
             print_json(&crate::server::devtools::audit_bench::run(svc, events).await?);
         }
         AuditCmd::Purge => {
-            let n = audit::purge_expired(svc).await?;
+            let n = audit_retention::purge_expired(svc).await?;
             println!("purged {n} audit events past retention");
         }
     }

@@ -17,7 +17,7 @@ use super::{actor, print_json, CliError};
 pub enum ComplianceCmd {
     /// Generate, sign and store a report, and write it to --out.
     Report {
-        /// ropa (Art. 30(1)), processor (Art. 30(2)) or access (Art. 15, 20).
+        /// ropa (Art. 30(1)), processor (Art. 30(2)), access (Art. 15, 20) or soc2.
         #[arg(long)]
         kind: String,
         /// Name or id; without it, the platform (processor record only).
@@ -30,7 +30,7 @@ pub enum ComplianceCmd {
         /// The data subject of an access report: e-mail, phone or end-user id.
         #[arg(long)]
         subject: Option<String>,
-        /// json (the signed document), html or csv.
+        /// json (the signed document), html, csv, or zip (soc2: a CSV per control and the JSON).
         #[arg(long, default_value = "json")]
         format: String,
         #[arg(long)]
@@ -62,15 +62,13 @@ pub async fn run(svc: &Services, cmd: ComplianceCmd) -> Result<(), CliError> {
             format,
             out,
         } => {
-            if kind.trim().eq_ignore_ascii_case("soc2") {
-                return Err(CliError::Usage(
-                    "soc2 evidence is not built yet (issue 22, open)".into(),
-                ));
-            }
             let kind: ReportKind = kind.parse().map_err(|e| CliError::Usage(format!("{e}")))?;
             let format: Format = format
                 .parse()
                 .map_err(|e| CliError::Usage(format!("{e}")))?;
+            if format == Format::Zip && kind != ReportKind::Soc2 {
+                return Err(CliError::Usage("zip packs are for soc2 evidence".into()));
+            }
             let period = Period::days(&from, &to).map_err(|e| CliError::Usage(format!("{e}")))?;
             let tenant = match tenant {
                 Some(t) => Some(tenants::find(svc, &actor, &t).await?.id),
@@ -83,13 +81,15 @@ pub async fn run(svc: &Services, cmd: ComplianceCmd) -> Result<(), CliError> {
                 subject: subject.as_deref(),
             };
             let doc = compliance::generate(svc, &actor, req).await?;
-            let text = match format {
+            let bytes = match format {
                 Format::Json => serde_json::to_string_pretty(&doc)
-                    .map_err(|e| CliError::Usage(format!("encoding the report: {e}")))?,
-                Format::Html => compliance_render::html(&doc),
-                Format::Csv => compliance_render::csv(&doc),
+                    .map_err(|e| CliError::Usage(format!("encoding the report: {e}")))?
+                    .into_bytes(),
+                Format::Html => compliance_render::html(&doc).into_bytes(),
+                Format::Csv => compliance_render::csv(&doc).into_bytes(),
+                Format::Zip => compliance::pack::zip(&doc)?,
             };
-            std::fs::write(&out, text)
+            std::fs::write(&out, bytes)
                 .map_err(|e| CliError::Usage(format!("writing {}: {e}", out.display())))?;
             eprintln!(
                 "report {} written to {}",

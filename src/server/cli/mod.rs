@@ -2,6 +2,7 @@
 //! one file per command group, printing JSON with `--json` and a short
 //! table otherwise.
 
+pub mod access_review;
 pub mod audit;
 pub mod breach;
 pub mod budget;
@@ -93,6 +94,9 @@ pub enum Command {
     /// The audit trail: verify its hash chains, export, retention.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
+    /// Access reviews: attest each user and key as still needed, or revoke it.
+    #[command(subcommand)]
+    AccessReview(access_review::AccessReviewCmd),
     /// The breach register (GDPR Art. 33 and 34).
     #[command(subcommand)]
     Breach(breach::BreachCmd),
@@ -222,6 +226,7 @@ async fn on_database(svc: &Services, command: Command) -> Result<(), CliError> {
         Command::Pool(cmd) => Ok(custom_model::pool(svc, cmd).await?),
         Command::Compliance(cmd) => compliance::run(svc, cmd).await,
         Command::Breach(cmd) => breach::run(svc, cmd).await,
+        Command::AccessReview(cmd) => access_review::run(svc, cmd).await,
         Command::Audit(cmd) => match audit::run(svc, cmd).await? {
             true => Ok(()),
             false => Err(CliError::Failed),

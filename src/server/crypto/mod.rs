@@ -6,6 +6,7 @@ pub mod password;
 pub mod report_key;
 pub mod secret_box;
 pub mod token;
+pub mod totp;
 pub mod webhook;
 
 pub use secret_box::{CryptoError, SecretBox};

@@ -19,6 +19,9 @@ use super::AppState;
 pub struct SignInForm {
     email: String,
     password: String,
+    /// The one-time code, for users with MFA.
+    #[serde(default)]
+    code: String,
 }
 
 pub async fn sign_in(
@@ -29,12 +32,14 @@ pub async fn sign_in(
     let Ok(Form(form)) = form else {
         return Redirect::to("/login?error=invalid").into_response();
     };
-    match sessions::sign_in(&state.services, &form.email, &form.password, &client.ip).await {
+    let (svc, code) = (&state.services, &form.code);
+    match sessions::sign_in(svc, &form.email, &form.password, code, &client.ip).await {
         Ok(signed) => {
             let cookie = cookie::set_session(&signed.token, signed.max_age_secs, client.https);
             ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
         }
         Err(ServiceError::Unauthenticated) => Redirect::to("/login?error=invalid").into_response(),
+        Err(ServiceError::MfaRequired(_)) => Redirect::to("/login?error=mfa").into_response(),
         Err(ServiceError::TooManyAttempts(_)) => {
             Redirect::to("/login?error=throttled").into_response()
         }

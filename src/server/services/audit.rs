@@ -14,7 +14,7 @@ use crate::domain::audit_search::AuditSearch;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::role::Access;
 use crate::domain::time::now_millis;
-use crate::domain::time::DAY;
+
 use crate::server::db::Backend;
 
 use super::audit_chain::{self, Link, LINK_COLUMNS};
@@ -172,22 +172,6 @@ impl Conditions {
     }
 }
 
-/// The actor filter as searched: an e-mail of a portal user becomes the
-/// e-mail and `user:<id>` (newline separated: no actor name has one).
-async fn actor_alias(svc: &Services, given: String) -> Result<String> {
-    if !given.contains('@') {
-        return Ok(given);
-    }
-    let id: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE LOWER(email) = $1")
-        .bind(given.trim().to_lowercase())
-        .fetch_optional(&svc.db.pool)
-        .await?;
-    Ok(match id {
-        Some(id) => format!("{given}\nuser:{id}"),
-        None => given,
-    })
-}
-
 /// Turns filters into conditions. Tenant users are held to their tenant
 /// whatever the filter says.
 /// What free-text search looks in (the trigram index covers exactly this).
@@ -263,7 +247,7 @@ pub async fn search(
 ) -> Result<Page<AuditEvent>> {
     let mut search = q.parse()?;
     search.actor = match search.actor.take() {
-        Some(a) => Some(actor_alias(svc, a).await?),
+        Some(a) => Some(super::audit_names::actor_alias(svc, a).await?),
         None => None,
     };
     let c = conditions(actor, &search, svc.db.backend)?;
@@ -370,57 +354,4 @@ pub async fn export(
             yield "\n]\n".to_string();
         }
     }))
-}
-
-/// Removes each tenant's events older than its retention setting, moving
-/// the chain's anchor and recording the purge in the chain, so that
-/// `verify` still passes. Returns how many events were removed.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn purge_expired(svc: &Services) -> Result<u64> {
-    let tenants: Vec<(TenantId, i64)> = sqlx::query_as(
-        "SELECT id, audit_retention_days FROM tenants WHERE audit_retention_days IS NOT NULL",
-    )
-    .fetch_all(&svc.db.pool)
-    .await?;
-    let mut removed = 0;
-    for (tenant_id, days) in tenants {
-        let cutoff = now_millis() - days.max(0) * DAY;
-        let through: Option<i64> = sqlx::query_scalar(
-            "SELECT MAX(chain_seq) FROM audit_events WHERE chain = $1 AND at < $2 AND chain_seq > 0",
-        )
-        .bind(&tenant_id)
-        .bind(cutoff)
-        .fetch_one(&svc.db.pool)
-        .await?;
-        let Some(through) = through else { continue };
-        let mut tx = svc.db.pool.begin().await?;
-        let n = audit_chain::purge_through(&mut tx, &tenant_id, through).await?;
-        let entry = Entry::success(AuditAction::AuditPurge, "tenant", &tenant_id)
-            .tenant(&tenant_id)
-            .details(serde_json::json!({ "purged_through": through, "events": n,
-                                          "older_than_days": days }));
-        record(svc, &mut tx, &Actor::system("retention"), entry).await?;
-        tx.commit().await?;
-        removed += n;
-    }
-    Ok(removed)
-}
-
-/// Applies audit retention at start and then hourly.
-pub fn spawn_retention(svc: Services) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            match purge_expired(&svc).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(events = n, "audit events past retention purged"),
-                Err(e) => tracing::error!(error = %e, "audit retention purge failed"),
-            }
-            match super::compliance::request_log::purge_expired(&svc).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(rows = n, "request log rows past retention purged"),
-                Err(e) => tracing::error!(error = %e, "request log retention purge failed"),
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-        }
-    })
 }

@@ -121,3 +121,19 @@ impl Wanted {
         Ok(out)
     }
 }
+
+/// The actor filter as searched: an e-mail of a portal user becomes the
+/// e-mail and `user:<id>` (newline separated: no actor name has one).
+pub(super) async fn actor_alias(svc: &Services, given: String) -> Result<String> {
+    if !given.contains('@') {
+        return Ok(given);
+    }
+    let id: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE LOWER(email) = $1")
+        .bind(given.trim().to_lowercase())
+        .fetch_optional(&svc.db.pool)
+        .await?;
+    Ok(match id {
+        Some(id) => format!("{given}\nuser:{id}"),
+        None => given,
+    })
+}

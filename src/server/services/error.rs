@@ -15,6 +15,10 @@ pub enum ServiceError {
     Conflict(String),
     #[error("sign in required")]
     Unauthenticated,
+    /// The password was right; a one-time code is missing or wrong, or the
+    /// role requires MFA and the user has not enrolled.
+    #[error("{0}")]
+    MfaRequired(String),
     #[error("you do not have permission to do this")]
     Forbidden,
     #[error("{0}")]
@@ -89,7 +93,7 @@ impl ServiceError {
             ServiceError::Invalid(_) => 400,
             ServiceError::NotFound(_) => 404,
             ServiceError::Conflict(_) => 409,
-            ServiceError::Unauthenticated => 401,
+            ServiceError::Unauthenticated | ServiceError::MfaRequired(_) => 401,
             ServiceError::Forbidden => 403,
             ServiceError::TooManyAttempts(_) => 429,
             ServiceError::Unavailable(_) => 503,

@@ -1,12 +1,14 @@
 //! Use-cases, one module per concept: the only place business rules live.
 //! The portal, the CLI and the gateway are thin adapters over these functions.
 
+pub mod access_reviews;
 pub mod actor;
 pub mod api_keys;
 pub mod audit;
 pub mod audit_anchor;
 pub mod audit_chain;
 pub mod audit_names;
+pub mod audit_retention;
 pub mod bootstrap;
 pub mod budgets;
 pub mod catalog;
@@ -20,6 +22,7 @@ pub mod flags;
 pub mod flash;
 pub mod invoices;
 pub mod meters;
+pub mod mfa;
 pub mod plans;
 pub mod policies;
 pub mod sessions;

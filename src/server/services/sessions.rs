@@ -59,6 +59,7 @@ pub async fn sign_in(
     svc: &Services,
     email: &str,
     password_text: &str,
+    code: &str,
     client_ip: &str,
 ) -> Result<SignedIn> {
     // Not an address: no account can match, but the attempt still counts.
@@ -92,6 +93,11 @@ pub async fn sign_in(
         }
     };
     let actor = creds.actor(client_ip)?;
+    // The claim stays taken on a wrong code: codes are throttled like passwords.
+    if let Err(e) = super::mfa::check_sign_in(svc, &creds.id, actor.role, code).await {
+        record_failure(svc, &attempt, "mfa").await?;
+        return Err(e);
+    }
     let token = random_hex(32);
     let now = now_millis();
     let lifetime = svc.config.session_hours.clamp(1, 24 * 30) * HOUR;
@@ -101,6 +107,11 @@ pub async fn sign_in(
         .bind(&creds.id)
         .bind(now)
         .bind(now + lifetime)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE users SET last_sign_in_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(&creds.id)
         .execute(&mut *tx)
         .await?;
     sqlx::query("DELETE FROM sessions WHERE expires_at < $1")

@@ -80,8 +80,8 @@ pub async fn create(svc: &Services, actor: &Actor, new: NewUser<'_>) -> Result<U
     let now = now_millis();
     let mut tx = svc.db.pool.begin().await?;
     sqlx::query(
-        "INSERT INTO users (id, email, password_hash, role, tenant_id, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO users (id, email, password_hash, role, tenant_id, created_at, updated_at, \
+         created_by, password_changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6)",
     )
     .bind(&id)
     .bind(&email)
@@ -90,11 +90,13 @@ pub async fn create(svc: &Services, actor: &Actor, new: NewUser<'_>) -> Result<U
     .bind(tenant_id)
     .bind(now)
     .bind(now)
+    .bind(actor.audit_name())
     .execute(&mut *tx)
     .await
     .map_err(ServiceError::conflict_on("a user with this email"))?;
-    let entry = Entry::success(AuditAction::UserCreate, "user", &id)
-        .details(json!({ "email": email, "role": new.role }));
+    // Events name the user by id; the users row maps it to the address.
+    let entry =
+        Entry::success(AuditAction::UserCreate, "user", &id).details(json!({ "role": new.role }));
     let entry = entry.tenant_opt(tenant_id);
     audit::record(svc, &mut tx, actor, entry).await?;
     tx.commit().await?;
@@ -154,18 +156,20 @@ pub async fn reset_password(
     user::password(new_password)?;
     let hash = password::hash(new_password).await?;
     let mut tx = svc.db.pool.begin().await?;
-    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-        .bind(&hash)
-        .bind(now_millis())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE users SET password_hash = $1, updated_at = $2, password_changed_at = $2 \
+         WHERE id = $3",
+    )
+    .bind(&hash)
+    .bind(now_millis())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let entry = Entry::success(AuditAction::UserResetPassword, "user", id)
-        .details(json!({ "email": target.email }));
+    let entry = Entry::success(AuditAction::UserResetPassword, "user", id);
     let entry = entry.tenant_opt(target.tenant_id.as_ref());
     audit::record(svc, &mut tx, actor, entry).await?;
     tx.commit().await?;
@@ -204,11 +208,62 @@ pub async fn set_disabled(svc: &Services, actor: &Actor, id: &str, disabled: boo
     } else {
         AuditAction::UserEnable
     };
-    let entry = Entry::success(action, "user", id).details(json!({ "email": target.email }));
+    let entry = Entry::success(action, "user", id);
     let entry = entry.tenant_opt(target.tenant_id.as_ref());
     audit::record(svc, &mut tx, actor, entry).await?;
     tx.commit().await?;
     get(svc, actor, id).await
+}
+
+/// The id of the user with this e-mail (any case), for the CLI.
+pub async fn id_by_email(svc: &Services, email: &str) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM users WHERE LOWER(email) = $1")
+            .bind(email.trim().to_lowercase())
+            .fetch_optional(&svc.db.pool)
+            .await?,
+    )
+}
+
+/// Disables a user who left the organisation, recording when they left:
+/// access evidence compares the two (on time within 24 hours).
+pub async fn mark_leaver(svc: &Services, actor: &Actor, id: &str, left_at: i64) -> Result<User> {
+    get(svc, actor, id).await?;
+    if left_at > now_millis() + crate::domain::time::DAY {
+        return Err(Invalid::new("left_at", "must not be in the future").into());
+    }
+    sqlx::query("UPDATE users SET left_at = $1 WHERE id = $2")
+        .bind(left_at)
+        .bind(id)
+        .execute(&svc.db.pool)
+        .await?;
+    set_disabled(svc, actor, id, true).await
+}
+
+/// Deletes a user for good (their sessions, MFA and recovery codes go
+/// with them). Audit events keep naming them as `user:<id>`, which now
+/// maps to nobody.
+pub async fn delete(svc: &Services, actor: &Actor, id: &str) -> Result<()> {
+    let target = get(svc, actor, id).await?;
+    if actor.user_id.as_deref() == Some(id) {
+        return Err(Invalid::new("user", "you cannot delete your own account").into());
+    }
+    if target.role == Role::PlatformAdmin {
+        actor.require_platform_admin()?;
+    }
+    let mut tx = svc.db.pool.begin().await?;
+    for sql in [
+        "DELETE FROM sessions WHERE user_id = $1",
+        "DELETE FROM user_recovery_codes WHERE user_id = $1",
+        "DELETE FROM users WHERE id = $1",
+    ] {
+        sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+    }
+    let entry =
+        Entry::success(AuditAction::UserDelete, "user", id).tenant_opt(target.tenant_id.as_ref());
+    audit::record(svc, &mut tx, actor, entry).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A platform admin's suspension stands until a platform admin lifts it:

@@ -30,7 +30,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use location::Location;
 pub use moves::OnSwitch;
-pub use processing::ProcessingRow;
+pub use processing::{DayOutcomes, ProcessingRow};
 pub use request_log::MAX_ACCESS_ROWS;
 pub use rollup::DayRow;
 pub use store::TenantStore;

@@ -50,3 +50,41 @@ impl TenantStore {
         Ok(row)
     }
 }
+
+/// One day's refusals and failures, for monitoring evidence.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DayOutcomes {
+    pub day: i64,
+    pub requests: i64,
+    pub rate_limited: i64,
+    pub budget_refused: i64,
+    pub policy_blocks: i64,
+    pub client_errors: i64,
+    pub server_errors: i64,
+}
+
+impl TenantStore {
+    /// Per UTC day in `[from, to)`: requests, refusals by cause, 4xx and 5xx.
+    pub async fn daily_outcomes(&self, from: i64, to: i64) -> Result<Vec<DayOutcomes>, DbError> {
+        let sql = format!(
+            "SELECT created_at / 86400000 AS day, COUNT(*) AS requests, \
+             CAST(SUM(CASE WHEN error_type = 'rate_limit_error' THEN 1 ELSE 0 END) AS BIGINT) AS rate_limited, \
+             CAST(SUM(CASE WHEN error_type = 'budget_exceeded' THEN 1 ELSE 0 END) AS BIGINT) AS budget_refused, \
+             CAST(SUM(CASE WHEN policy_action = 'block' THEN 1 ELSE 0 END) AS BIGINT) AS policy_blocks, \
+             CAST(SUM(CASE WHEN status >= 400 AND status < 500 THEN 1 ELSE 0 END) AS BIGINT) AS client_errors, \
+             CAST(SUM(CASE WHEN status >= 500 THEN 1 ELSE 0 END) AS BIGINT) AS server_errors \
+             FROM {} WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3 \
+             AND kind = 'completion' GROUP BY created_at / 86400000 ORDER BY day",
+            self.table("usage_events")
+        );
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query_as::<_, DayOutcomes>(&sql)
+            .bind(&self.tenant_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+}

@@ -5,6 +5,8 @@
 pub mod access;
 pub mod breaches;
 pub mod erasure;
+pub mod evidence;
+pub mod pack;
 pub mod report;
 pub mod request_log;
 pub mod ropa;
@@ -48,6 +50,14 @@ pub async fn generate(svc: &Services, actor: &Actor, req: Request<'_>) -> Result
             let s = access::Subject::new(svc, t, raw)?;
             let hash = s.hash().to_string();
             (access::body(svc, t, &s, &req.period).await?, Some(hash))
+        }
+        (ReportKind::Soc2, _) => {
+            let all = match &tenant {
+                Some(t) => vec![t.clone()],
+                None => all_tenants(svc, actor).await?,
+            };
+            let body = evidence::body(svc, actor, &all, req.tenant, &req.period).await?;
+            (body, None)
         }
         (ReportKind::Erasure, _) => {
             return Err(Invalid::new("kind", "erasure receipts come from erasing").into())
