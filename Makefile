@@ -120,6 +120,7 @@ bench: build
 	ATRIUM_BIN=$(BIN) bench/budgets.sh
 	ATRIUM_BIN=$(BIN) bench/dashboards.sh
 	ATRIUM_BIN=$(BIN) bench/custom_models.sh
+	ATRIUM_BIN=$(BIN) bench/compliance.sh
 
 clean-data:
 	rm -rf data

@@ -10,8 +10,8 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use pages::{
-    audit, billing, compliance, dashboard, deployments, flag_detail, flags, invoice, layout, login,
-    models, not_found, policies, tenant_detail, tenants, usage, users,
+    account, audit, billing, compliance, dashboard, deployments, flag_detail, flags, invoice,
+    layout, login, models, not_found, policies, tenant_detail, tenants, usage, users,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -76,6 +76,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("flags/:key") view=flag_detail::FlagDetailPage/>
                     <Route path=path!("deployments") view=deployments::DeploymentsPage/>
                     <Route path=path!("compliance") view=compliance::CompliancePage/>
+                    <Route path=path!("account") view=account::AccountPage/>
                 </ParentRoute>
             </Routes>
         </Router>

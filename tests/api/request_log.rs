@@ -79,7 +79,13 @@ async fn the_log_is_opt_in_hashed_moved_and_purged(app: TestApp) -> TestApp {
         .expect("a tenant admin turns it on");
     ask(&app, &s.anthropic_key, "hashed: carol@example.net").await;
     app.running.gateway.ledger.flush().await;
-    let found = access(&app, &admin(), t, "carol@example.net").await;
+    // A platform admin who is a person: their read is written into the
+    // tenant's own chain; the server's own reads are not.
+    let operator = Actor {
+        user_id: Some("op-1".into()),
+        ..admin()
+    };
+    let found = access(&app, &operator, t, "carol@example.net").await;
     let rows = found["body"]["requests"].as_array().expect("rows").clone();
     assert_eq!(rows.len(), 1, "only the request made while logging");
     let prompt = rows[0]["prompt"].as_str().expect("prompt");
@@ -117,6 +123,22 @@ async fn the_log_is_opt_in_hashed_moved_and_purged(app: TestApp) -> TestApp {
     let purged = request_log::purge_expired_at(&app.svc, later).await;
     assert_eq!(purged.expect("purge"), 1);
     assert_eq!(log_rows(&app, t).await, 0);
+    let period = atrium::domain::dashboard::Span::parse("7d").expect("span");
+    atrium::server::services::dashboards::tenant(&app.svc, &operator, t, period, None, None)
+        .await
+        .expect("usage");
+    let reads: Vec<(String, String)> = sqlx::query_as(
+        "SELECT chain, details FROM audit_events WHERE action = 'data.read' ORDER BY seq",
+    )
+    .fetch_all(&app.svc.db.pool)
+    .await
+    .expect("reads");
+    assert_eq!(reads.len(), 2, "{reads:?}");
+    assert!(
+        reads.iter().all(|(chain, _)| chain == t.as_str()),
+        "in the tenant's chain"
+    );
+    assert!(reads[1].1.contains("usage"));
     let actions = app.audit_actions().await;
     for expected in ["tenant.request_log", "request_log.purge", "data.read"] {
         assert!(

@@ -245,3 +245,66 @@ pub async fn notify_breach(
     );
     Ok(b.id)
 }
+
+/// The tenant's access reviews (the platform's with an empty tenant).
+#[server(endpoint = "access_reviews_view")]
+pub async fn access_reviews_view(
+    #[server(default)] tenant: String,
+) -> Result<Vec<crate::domain::access_review::AccessReview>, ServerFnError> {
+    use crate::server::services::access_reviews;
+    let (svc, actor) = actor().await?;
+    let tenant = match tenant.trim() {
+        "" => None,
+        t => Some(parse_tenant(t)?),
+    };
+    access_reviews::list(&svc, &actor, tenant.as_ref())
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "start_access_review")]
+pub async fn start_access_review(
+    #[server(default)] tenant_id: String,
+) -> Result<String, ServerFnError> {
+    use crate::domain::flash::Flash;
+    use crate::server::services::access_reviews;
+    let (svc, actor) = actor().await?;
+    let tenant = match tenant_id.trim() {
+        "" => None,
+        t => Some(parse_tenant(t)?),
+    };
+    let r = access_reviews::start(&svc, &actor, tenant.as_ref())
+        .await
+        .map_err(fail)?;
+    flash(
+        &svc,
+        Flash::success(format!(
+            "Access review started: {} to attest.",
+            r.items.len()
+        )),
+    );
+    Ok(r.id)
+}
+
+#[server(endpoint = "attest_access")]
+pub async fn attest_access(
+    review_id: String,
+    kind: String,
+    id: String,
+    decision: String,
+) -> Result<String, ServerFnError> {
+    use crate::domain::flash::Flash;
+    use crate::server::services::access_reviews;
+    let (svc, actor) = actor().await?;
+    let kind = kind.parse().map_err(invalid)?;
+    let decision = decision.parse().map_err(invalid)?;
+    let r = access_reviews::attest(&svc, &actor, &review_id, (kind, &id), decision)
+        .await
+        .map_err(fail)?;
+    let note = match r.closed_at {
+        Some(_) => "Attested. The review is complete.".to_string(),
+        None => format!("Attested. {} left to attest.", r.waiting()),
+    };
+    flash(&svc, Flash::success(note.clone()));
+    Ok(note)
+}

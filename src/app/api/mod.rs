@@ -2,6 +2,7 @@
 //! Each resolves the signed-in actor, calls one service, and maps errors to
 //! a readable message plus the right HTTP status.
 
+pub mod account;
 pub mod audit;
 pub mod billing;
 pub mod budgets;

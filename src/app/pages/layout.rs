@@ -66,7 +66,7 @@ fn Sidebar(me: Me) -> impl IntoView {
                 {can_manage_users.then(|| view! { <li><A href="/compliance">"Compliance"</A></li> })}
             </ul>
             <div class="whoami">
-                <span class="email">{me.email.clone()}</span>
+                <A href="/account"><span class="email">{me.email.clone()}</span></A>
                 <span class="muted">{me.role.label()}</span>
                 <form method="post" action="/auth/sign-out">
                     <button type="submit" class="link">"Sign out"</button>

@@ -124,6 +124,10 @@ pub enum Command {
     #[cfg(feature = "devtools")]
     #[command(hide = true)]
     SeedUsage(super::devtools::usage_bench::SeedOptions),
+    /// Report generation and subject lookup over many log rows (`make bench`).
+    #[cfg(feature = "devtools")]
+    #[command(hide = true)]
+    ComplianceBench(super::devtools::compliance_bench::ComplianceBenchOptions),
     /// Server time of the usage dashboards, p50/p95 (`make bench`).
     #[cfg(feature = "devtools")]
     #[command(hide = true)]
@@ -239,6 +243,11 @@ async fn on_database(svc: &Services, command: Command) -> Result<(), CliError> {
         #[cfg(feature = "devtools")]
         Command::SeedUsage(opts) => {
             print_json(&super::devtools::usage_bench::seed(svc, opts).await?);
+            Ok(())
+        }
+        #[cfg(feature = "devtools")]
+        Command::ComplianceBench(opts) => {
+            print_json(&super::devtools::compliance_bench::run(svc, opts).await?);
             Ok(())
         }
         #[cfg(feature = "devtools")]

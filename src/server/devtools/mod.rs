@@ -3,6 +3,7 @@
 //! binary operators deploy does not.
 
 pub mod audit_bench;
+pub mod compliance_bench;
 pub mod flag_bench;
 pub mod loadgen;
 mod mock_frames;

@@ -140,16 +140,48 @@ pub async fn compliance_report(
             ),
             Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
         },
-        _ => return (StatusCode::BAD_REQUEST, "format must be json, html or csv").into_response(),
+        "zip" => {
+            let pack = doc()
+                .map_err(|e| e.to_string())
+                .and_then(|d| report::pack_zip(&d).map_err(|e| e.to_string()));
+            return match pack {
+                Ok(bytes) => zip_response(bytes, &id),
+                Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
+            };
+        }
+        _ => {
+            let why = "format must be json, html, csv or zip";
+            return (StatusCode::BAD_REQUEST, why).into_response();
+        }
     };
     let mut res = body.into_response();
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    // The page shows tenant text (prompts, names), escaped; no script may
+    // run there even so.
+    res.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        ),
+    );
     if let Some(ext) = attachment {
         // The id was found in the database, so it is one of ours: no quoting issues.
         if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{id}.{ext}\"")) {
             res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
         }
+    }
+    res
+}
+
+fn zip_response(bytes: Vec<u8>, id: &str) -> Response {
+    let mut res = bytes.into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{id}.zip\"")) {
+        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
     res
 }

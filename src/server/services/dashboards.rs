@@ -37,6 +37,7 @@ pub async fn tenant(
     key: Option<String>,
 ) -> Result<TenantUsage> {
     actor.require(tenant_id, Access::Read)?;
+    super::compliance::report::note_read(svc, actor, Some(tenant_id), "usage").await?;
     let tenant = super::tenants::get(svc, actor, tenant_id).await?;
     let now = now_millis();
     let window = span.window(now);

@@ -28,6 +28,29 @@ fn own_id(actor: &Actor) -> Result<&str> {
         .ok_or_else(|| Invalid::new("user", "only a signed-in user enrols their own device").into())
 }
 
+/// The actor's own MFA: on, or an enrolment waiting for its first code.
+pub struct Status {
+    pub on: bool,
+    pub pending_secret: Option<String>,
+}
+
+pub async fn status(svc: &Services, actor: &Actor) -> Result<Status> {
+    let id = own_id(actor)?;
+    let (sealed, enabled): (Option<String>, Option<i64>) =
+        sqlx::query_as("SELECT mfa_secret, mfa_enabled_at FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_one(&svc.db.pool)
+            .await?;
+    let pending_secret = match (sealed, enabled) {
+        (Some(s), None) => Some(svc.secrets.open(&s)?),
+        _ => None,
+    };
+    Ok(Status {
+        on: enabled.is_some(),
+        pending_secret,
+    })
+}
+
 /// Starts (or restarts) the actor's own enrolment; MFA is not on until a
 /// code confirms it.
 pub async fn start(svc: &Services, actor: &Actor) -> Result<Enrolment> {

@@ -4,6 +4,7 @@
 //! tenant or the platform. Plain forms: they work before the wasm loads.
 
 mod breaches;
+mod reviews;
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -77,6 +78,7 @@ fn Compliance(
             <DataTable columns=REPORT_COLUMNS.to_vec() rows testid="compliance-reports"
                 empty="No reports issued yet."/>
         </section>
+        <reviews::AccessReviews tenant_id=tenant_id.clone().unwrap_or_default()/>
         <breaches::BreachRegister tenant_id=tenant_id.unwrap_or_default()/>
     }
 }
@@ -162,11 +164,16 @@ fn GenerateForm(tenant_id: String, generate: ServerAction<GenerateReport>) -> im
         .chars()
         .take(10)
         .collect::<String>();
-    let kinds = [ReportKind::Ropa, ReportKind::Processor, ReportKind::Access]
-        .into_iter()
-        .filter(|k| !tenant_id.is_empty() || *k == ReportKind::Processor)
-        .map(|k| view! { <option value=k.as_str()>{k.label()}</option> })
-        .collect_view();
+    let kinds = [
+        ReportKind::Ropa,
+        ReportKind::Processor,
+        ReportKind::Access,
+        ReportKind::Soc2,
+    ]
+    .into_iter()
+    .filter(|k| !tenant_id.is_empty() || matches!(k, ReportKind::Processor | ReportKind::Soc2))
+    .map(|k| view! { <option value=k.as_str()>{k.label()}</option> })
+    .collect_view();
     view! {
         <section class="card" id="generate">
             <h2>"Generate a report"</h2>
@@ -207,6 +214,7 @@ fn report_row(r: &ReportSummary) -> AnyView {
             <td>
                 <a href=href("json") download data-testid="report-json">"JSON"</a>" · "
                 <a href=href("csv") download>"CSV"</a>
+                {(r.kind == ReportKind::Soc2).then(|| view! { " · " <a href=href("zip") download>"Evidence pack (zip)"</a> })}
             </td>
         </tr>
     }

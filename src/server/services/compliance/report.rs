@@ -92,14 +92,17 @@ pub fn require(actor: &Actor, tenant_id: Option<&TenantId>) -> Result<()> {
 }
 
 /// A platform admin reading a tenant's data leaves a `data.read` event in
-/// that tenant's own chain (access transparency).
+/// that tenant's own chain (access transparency). People only: a portal
+/// user, or an operator at the CLI; the server's own jobs and benches
+/// read without a trace.
 pub async fn note_read(
     svc: &Services,
     actor: &Actor,
     tenant_id: Option<&TenantId>,
     what: &str,
 ) -> Result<()> {
-    let Some(t) = tenant_id.filter(|_| actor.is_platform_admin()) else {
+    let person = actor.user_id.is_some() || actor.label.starts_with("cli:");
+    let Some(t) = tenant_id.filter(|_| actor.is_platform_admin() && person) else {
         return Ok(());
     };
     let entry = Entry::success(AuditAction::DataRead, "tenant", t)
@@ -206,4 +209,13 @@ pub fn verify(svc: &Services, text: &str) -> std::result::Result<Value, Unverifi
     }
     doc["signature"] = sig;
     Ok(doc)
+}
+
+/// A stored SOC 2 document's evidence pack; other reports have none.
+pub fn pack_zip(doc: &Value) -> Result<Vec<u8>> {
+    if doc["kind"] != "soc2" {
+        let why = "zip packs are for soc2 evidence";
+        return Err(crate::domain::validation::Invalid::new("format", why).into());
+    }
+    super::pack::zip(doc)
 }

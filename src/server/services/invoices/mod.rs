@@ -28,6 +28,8 @@ pub async fn get(
     month: Month,
 ) -> Result<Invoice> {
     actor.require(tenant_id, Access::Read)?;
+    let what = format!("invoice {month}");
+    super::compliance::report::note_read(svc, actor, Some(tenant_id), &what).await?;
     match stored(svc, tenant_id, month).await? {
         Some(inv) => Ok(inv),
         None => gather::draft(svc, actor, tenant_id, month).await,
