@@ -206,6 +206,19 @@ async fn the_compliance_commands_work_end_to_end(app: TestApp) -> TestApp {
     )
     .expect("read");
     assert!(users.contains("admin@test.local"), "{users}");
+    // The platform chain exports too: the platform evidence was generated there.
+    let platform = ok(&atrium(
+        &app,
+        &["audit", "export", "--platform", "--format", "json"],
+        None,
+    ));
+    let events: Value = serde_json::from_str(&platform).expect("json");
+    let events = events.as_array().expect("events");
+    assert!(events.iter().any(|e| e["action"] == "compliance.report"));
+    assert!(
+        events.iter().all(|e| e["chain"] == "platform"),
+        "only the platform chain"
+    );
     let wrong = atrium(
         &app,
         &[

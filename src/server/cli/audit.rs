@@ -30,10 +30,13 @@ pub enum AuditCmd {
         #[arg(long)]
         to: Option<String>,
     },
-    /// Export a tenant's events (dates YYYY-MM-DD, inclusive) to stdout.
+    /// Export a tenant's events, or the platform chain's with --platform
+    /// (dates YYYY-MM-DD, inclusive), to stdout.
     Export {
-        #[arg(long)]
-        tenant: String,
+        #[arg(long, required_unless_present = "platform")]
+        tenant: Option<String>,
+        #[arg(long, conflicts_with = "tenant")]
+        platform: bool,
         #[arg(long, default_value = "")]
         from: String,
         #[arg(long, default_value = "")]
@@ -85,12 +88,16 @@ pub async fn run(svc: &Services, cmd: AuditCmd) -> Result<bool, ServiceError> {
         }
         AuditCmd::Export {
             tenant,
+            platform: _,
             from,
             to,
             format,
         } => {
-            let t = tenants::find(svc, &actor, &tenant).await?;
-            let mut stream = audit::export(svc, &actor, &t.id, &from, &to, format).await?;
+            let t = match tenant {
+                Some(t) => Some(tenants::find(svc, &actor, &t).await?.id),
+                None => None,
+            };
+            let mut stream = audit::export(svc, &actor, t.as_ref(), &from, &to, format).await?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             while let Some(chunk) = stream.next().await {
                 out.write_all(chunk?.as_bytes())

@@ -301,27 +301,36 @@ pub async fn get(svc: &Services, actor: &Actor, id: &str) -> Result<AuditEvent> 
     }
 }
 
-/// Streams a tenant's events over `[from, to]` (dates) as CSV or JSON, oldest
-/// first; the export is itself audited before the first byte goes out.
-#[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
+/// Streams a tenant's events (or, with `None`, the platform chain's) over
+/// `[from, to]` (dates) as CSV or JSON, oldest first; the export is itself
+/// audited before the first byte goes out.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn export(
     svc: &Services,
     actor: &Actor,
-    tenant_id: &TenantId,
+    tenant_id: Option<&TenantId>,
     from: &str,
     to: &str,
     format: ExportFormat,
 ) -> Result<BoxStream<'static, Result<String>>> {
-    actor.require(tenant_id, Access::Manage)?;
+    match tenant_id {
+        Some(t) => actor.require(t, Access::Manage)?,
+        None => actor.require_platform_admin()?,
+    }
     let q = AuditQuery {
-        tenant_id: tenant_id.to_string(),
+        tenant_id: tenant_id.map(ToString::to_string).unwrap_or_default(),
         from: from.to_string(),
         to: to.to_string(),
         ..Default::default()
     };
-    let c = conditions(actor, &q.parse()?, svc.db.backend)?;
-    let entry = Entry::success(AuditAction::AuditExport, "tenant", tenant_id)
-        .tenant(tenant_id)
+    let mut c = conditions(actor, &q.parse()?, svc.db.backend)?;
+    let platform = audit_chain::PLATFORM;
+    if tenant_id.is_none() {
+        c.push("chain = ?", vec![Bound::Text(platform.into())]);
+    }
+    let (kind, id) = tenant_id.map_or(("platform", platform), |t| ("tenant", t.as_str()));
+    let entry = Entry::success(AuditAction::AuditExport, kind, id)
+        .tenant_opt(tenant_id)
         .details(serde_json::json!({ "from": from, "to": to, "format": format }));
     append(svc, actor, entry).await?;
     let sql = format!(
