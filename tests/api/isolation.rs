@@ -298,7 +298,7 @@ async fn every_level_provisions_moves_and_erases(app: TestApp) -> TestApp {
     app
 }
 
-fn event(tenant_id: &TenantId, n: u64) -> UsageEvent {
+pub(crate) fn event(tenant_id: &TenantId, n: u64) -> UsageEvent {
     UsageEvent {
         request_id: format!("{tenant_id}-{n:08}"),
         tenant_id: tenant_id.clone(),

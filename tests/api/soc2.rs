@@ -16,7 +16,8 @@ use crate::portal::{create_tenant, create_user, s};
 
 on_both_backends!(
     mfa_signs_in_with_codes_and_roles_can_require_it,
-    leavers_reviews_and_evidence
+    leavers_reviews_and_evidence,
+    rollups_count_server_errors_apart
 );
 
 fn admin() -> Actor {
@@ -94,12 +95,15 @@ async fn mfa_signs_in_with_codes_and_roles_can_require_it(app: TestApp) -> TestA
         "once"
     );
 
+    // Required while someone of the role has not enrolled: refused, or
+    // they could never sign in to enrol.
+    let early = mfa::require(&app.svc, &admin(), Role::PlatformAdmin, true).await;
+    assert!(early.is_err(), "the platform admin has not enrolled");
     // A role that requires MFA: an unenrolled user of it cannot sign in.
-    create_user(&app, &c, "vi@mfa.io", "tenant_viewer", &t).await;
-    assert_eq!(sign_in(&app, "vi@mfa.io", "").await, "/");
     mfa::require(&app.svc, &admin(), Role::TenantViewer, true)
         .await
         .expect("require");
+    create_user(&app, &c, "vi@mfa.io", "tenant_viewer", &t).await;
     assert_eq!(sign_in(&app, "vi@mfa.io", "").await, "/login?error=mfa");
     let refused = mfa::require(&app.svc, &mo, Role::TenantViewer, false).await;
     assert!(refused.is_err(), "platform admins set it");
@@ -239,5 +243,45 @@ async fn leavers_reviews_and_evidence(app: TestApp) -> TestApp {
         .await
         .expect("q")
         .is_none());
+    app
+}
+
+/// The hourly rollups count 5xx apart from 4xx, written and rebuilt alike.
+async fn rollups_count_server_errors_apart(app: TestApp) -> TestApp {
+    let c = app.admin().await;
+    let t: atrium::domain::tenant::TenantId = s(&create_tenant(&app, &c, "Errors Co").await, "id")
+        .parse()
+        .expect("id");
+    let events: Vec<_> = [200u16, 400, 429, 502, 504]
+        .into_iter()
+        .enumerate()
+        .map(|(i, status)| atrium::domain::usage::UsageEvent {
+            status,
+            created_at: now_millis(),
+            ..crate::isolation::event(&t, i as u64)
+        })
+        .collect();
+    app.svc
+        .stores
+        .write_usage(&t, &events)
+        .await
+        .expect("write");
+    let store = app.svc.stores.open(&t).await.expect("store");
+    let window = (now_millis() - 2 * HOUR, now_millis() + HOUR);
+    let totals = |rows: Vec<atrium::server::db::tenant_store::DayRow>| {
+        rows.iter()
+            .fold((0, 0), |(e, s), r| (e + r.errors, s + r.server_errors))
+    };
+    let written = store
+        .rollup_totals(window, false, None, None)
+        .await
+        .expect("totals");
+    assert_eq!(totals(written), (4, 2), "4 errors, 2 of them 5xx");
+    store.rebuild_rollups().await.expect("rebuild");
+    let rebuilt = store
+        .rollup_totals(window, false, None, None)
+        .await
+        .expect("totals");
+    assert_eq!(totals(rebuilt), (4, 2));
     app
 }

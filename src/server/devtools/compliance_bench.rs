@@ -148,7 +148,7 @@ pub async fn run(svc: &Services, o: ComplianceBenchOptions) -> Result<Compliance
     let (ropa_s, _) = timed(ReportKind::Ropa, None).await?;
     let store = svc.stores.open(&t.id).await?;
     let lookup = Instant::now();
-    let rows = store
+    let (rows, _) = store
         .logged_for(
             &keys.subject_hashes(&t.id, "user7@example.com"),
             (period.from, period.to),

@@ -247,14 +247,28 @@ fn collect_subjects(s: &str, findings: &[pii::Finding], out: &mut Vec<String>) {
     if out.len() >= MAX_SUBJECTS || !findings.iter().any(|f| wanted(&f)) {
         return;
     }
-    // One pass maps char offsets to bytes for every finding.
-    let at: Vec<usize> = s
-        .char_indices()
-        .map(|(b, _)| b)
-        .chain(std::iter::once(s.len()))
+    // One pass maps the findings' char offsets to bytes, keeping only
+    // those offsets: memory follows the findings, not the string.
+    let mut points: Vec<usize> = findings
+        .iter()
+        .filter(wanted)
+        .flat_map(|f| [f.start, f.end])
         .collect();
+    points.sort_unstable();
+    points.dedup();
+    let mut bytes = Vec::with_capacity(points.len());
+    for (ci, (bi, _)) in s.char_indices().enumerate() {
+        while bytes.len() < points.len() && points[bytes.len()] == ci {
+            bytes.push(bi);
+        }
+        if bytes.len() == points.len() {
+            break;
+        }
+    }
+    bytes.resize(points.len(), s.len());
+    let at = |c: usize| points.binary_search(&c).ok().map(|i| bytes[i]);
     for f in findings.iter().filter(wanted) {
-        let (Some(&from), Some(&to)) = (at.get(f.start), at.get(f.end)) else {
+        let (Some(from), Some(to)) = (at(f.start), at(f.end)) else {
             continue;
         };
         if let Some(n) = s.get(from..to).and_then(normalise_subject) {

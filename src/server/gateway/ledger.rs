@@ -25,7 +25,13 @@ impl Sink<UsageEvent> for LedgerSink {
         item: &'a UsageEvent,
         error: &'a str,
     ) -> BoxFuture<'a, Result<(), WriteError>> {
-        Box::pin(async move { Ok(dead_letters::record(&self.0, QUEUE, item, error).await?) })
+        // A dead letter keeps what bills, never the request log's text: it
+        // is not erased with the log, and the log entry is not replayed.
+        let bare = UsageEvent {
+            log: None,
+            ..item.clone()
+        };
+        Box::pin(async move { Ok(dead_letters::record(&self.0, QUEUE, &bare, error).await?) })
     }
 }
 

@@ -163,6 +163,25 @@ pub async fn verify(svc: &Services) -> Result<Vec<ChainCheck>> {
     )
     .fetch_all(&svc.db.pool)
     .await?;
+    verify_heads(svc, heads).await
+}
+
+/// Walks one chain only: a tenant's evidence checks its own chain, not
+/// every tenant's.
+pub async fn verify_chain(svc: &Services, chain: &str) -> Result<Option<ChainCheck>> {
+    let heads: Vec<Head> = sqlx::query_as(
+        "SELECT chain, head_seq, head_hash, anchor_seq, anchor_hash FROM audit_chains WHERE chain = $1",
+    )
+    .bind(chain)
+    .fetch_all(&svc.db.pool)
+    .await?;
+    match heads.first() {
+        Some(head) => Ok(Some(walk(svc, head).await?)),
+        None => Ok(None),
+    }
+}
+
+async fn verify_heads(svc: &Services, heads: Vec<Head>) -> Result<Vec<ChainCheck>> {
     let unchained: Vec<(String, i64)> = sqlx::query_as(
         "SELECT chain, COUNT(*) FROM audit_events WHERE chain_seq = 0 GROUP BY chain ORDER BY chain",
     )

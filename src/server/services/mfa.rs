@@ -151,6 +151,19 @@ pub async fn reset(svc: &Services, actor: &Actor, user_id: &str) -> Result<()> {
 /// Requires MFA for a role, or stops requiring it (platform admins).
 pub async fn require(svc: &Services, actor: &Actor, role: Role, required: bool) -> Result<()> {
     actor.require_platform_admin()?;
+    // Enrolment needs a session: users of the role enrol first, or they
+    // could never sign in again.
+    let unenrolled: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE role = $1 AND disabled_at IS NULL AND mfa_enabled_at IS NULL",
+    )
+    .bind(role.as_str())
+    .fetch_one(&svc.db.pool)
+    .await?;
+    if required && unenrolled > 0 {
+        return Err(ServiceError::Conflict(format!(
+            "{unenrolled} enabled users of this role have not enrolled MFA: they enrol first"
+        )));
+    }
     let mut tx = svc.db.pool.begin().await?;
     sqlx::query("DELETE FROM mfa_requirements WHERE role = $1")
         .bind(role.as_str())

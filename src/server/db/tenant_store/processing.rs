@@ -59,20 +59,17 @@ pub struct DayOutcomes {
     pub rate_limited: i64,
     pub budget_refused: i64,
     pub policy_blocks: i64,
-    pub client_errors: i64,
-    pub server_errors: i64,
 }
 
 impl TenantStore {
-    /// Per UTC day in `[from, to)`: requests, refusals by cause, 4xx and 5xx.
+    /// Per UTC day in `[from, to)`: requests and refusals by cause (4xx
+    /// and 5xx come from the rollups).
     pub async fn daily_outcomes(&self, from: i64, to: i64) -> Result<Vec<DayOutcomes>, DbError> {
         let sql = format!(
             "SELECT created_at / 86400000 AS day, COUNT(*) AS requests, \
              CAST(SUM(CASE WHEN error_type = 'rate_limit_error' THEN 1 ELSE 0 END) AS BIGINT) AS rate_limited, \
              CAST(SUM(CASE WHEN error_type = 'budget_exceeded' THEN 1 ELSE 0 END) AS BIGINT) AS budget_refused, \
-             CAST(SUM(CASE WHEN policy_action = 'block' THEN 1 ELSE 0 END) AS BIGINT) AS policy_blocks, \
-             CAST(SUM(CASE WHEN status >= 400 AND status < 500 THEN 1 ELSE 0 END) AS BIGINT) AS client_errors, \
-             CAST(SUM(CASE WHEN status >= 500 THEN 1 ELSE 0 END) AS BIGINT) AS server_errors \
+             CAST(SUM(CASE WHEN policy_action = 'block' THEN 1 ELSE 0 END) AS BIGINT) AS policy_blocks \
              FROM {} WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3 \
              AND kind = 'completion' GROUP BY created_at / 86400000 ORDER BY day",
             self.table("usage_events")

@@ -7,12 +7,15 @@ use super::store::{TenantStore, Tx};
 use crate::domain::pii::EntitySet;
 use crate::domain::request_log::{LogEntry, LoggedRequest};
 use crate::domain::usage::UsageEvent;
-use crate::server::db::DbError;
+use crate::server::db::{Backend, DbError};
 
 /// Hashes looked up per statement, and rows per insert.
 const CHUNK: usize = 50;
 /// The most rows an access request returns; a subject with more is told so.
 pub const MAX_ACCESS_ROWS: i64 = 100_000;
+/// The most prompt and answer text an access request loads (the rest is
+/// reported as truncated), so one report cannot exhaust the server's memory.
+pub const MAX_ACCESS_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(FromRow)]
 struct LoggedRow {
@@ -92,6 +95,25 @@ impl PageRow {
     }
 }
 
+/// Rows per multi-row INSERT: far below both backends' parameter limits.
+const ROWS_PER_STATEMENT: usize = 100;
+
+/// `(…), (…)` placeholders for `rows` rows of `cols` values. SQLite gets
+/// positional `?` (its driver resolves many `$N` in quadratic time).
+fn tuples(backend: Backend, cols: usize, rows: usize) -> String {
+    let mark = |n: usize| match backend {
+        Backend::Sqlite => "?".to_string(),
+        Backend::Postgres => format!("${n}"),
+    };
+    (0..rows)
+        .map(|r| {
+            let p: Vec<String> = (1..=cols).map(|c| mark(r * cols + c)).collect();
+            format!("({})", p.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `$first, $first+1, …` for `n` values.
 fn markers(first: usize, n: usize) -> String {
     (first..first + n)
@@ -101,54 +123,65 @@ fn markers(first: usize, n: usize) -> String {
 }
 
 impl TenantStore {
-    /// Writes the log rows of newly stored events, in the ledger's transaction.
+    /// Writes the log rows of newly stored events, in the ledger's
+    /// transaction: multi-row statements, so a busy tenant's log costs a
+    /// few statements per batch, not one per request and subject.
     pub(super) async fn insert_log(&self, tx: &mut Tx, new: &[&UsageEvent]) -> Result<(), DbError> {
-        for e in new {
-            if let Some(l) = e.log.as_deref() {
-                self.insert_log_row(tx, &e.request_id, e.created_at, l)
-                    .await?;
-            }
-        }
-        Ok(())
+        let rows: Vec<(&str, i64, &LogEntry)> = new
+            .iter()
+            .filter_map(|e| {
+                e.log
+                    .as_deref()
+                    .map(|l| (e.request_id.as_str(), e.created_at, l))
+            })
+            .collect();
+        self.insert_log_rows(tx, &rows).await
     }
 
-    async fn insert_log_row(
+    async fn insert_log_rows(
         &self,
         tx: &mut Tx,
-        request_id: &str,
-        created_at: i64,
-        l: &LogEntry,
+        rows: &[(&str, i64, &LogEntry)],
     ) -> Result<(), DbError> {
         let (log, subjects) = (
             self.table("request_log"),
             self.table("request_log_subjects"),
         );
-        sqlx::query(&format!(
-            "INSERT INTO {log} (request_id, tenant_id, created_at, mode, prompt, response, \
-             prompt_bytes, response_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (request_id) DO NOTHING"
-        ))
-        .bind(request_id)
-        .bind(&self.tenant_id)
-        .bind(created_at)
-        .bind(l.mode.as_str())
-        .bind(&l.prompt)
-        .bind(&l.response)
-        .bind(l.prompt_bytes)
-        .bind(l.response_bytes)
-        .execute(&mut **tx)
-        .await?;
-        for s in &l.subjects {
-            sqlx::query(&format!(
-                "INSERT INTO {subjects} (tenant_id, subject, request_id, created_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
-            ))
-            .bind(&self.tenant_id)
-            .bind(s)
-            .bind(request_id)
-            .bind(created_at)
-            .execute(&mut **tx)
-            .await?;
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO {log} (request_id, tenant_id, created_at, mode, prompt, response, \
+                 prompt_bytes, response_bytes) VALUES {} ON CONFLICT (request_id) DO NOTHING",
+                tuples(self.backend, 8, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for (id, at, l) in chunk {
+                q = q
+                    .bind(*id)
+                    .bind(&self.tenant_id)
+                    .bind(*at)
+                    .bind(l.mode.as_str())
+                    .bind(&l.prompt)
+                    .bind(&l.response)
+                    .bind(l.prompt_bytes)
+                    .bind(l.response_bytes);
+            }
+            q.execute(&mut **tx).await?;
+        }
+        let index: Vec<(&str, i64, &str)> = rows
+            .iter()
+            .flat_map(|(id, at, l)| l.subjects.iter().map(move |s| (*id, *at, s.as_str())))
+            .collect();
+        for chunk in index.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO {subjects} (tenant_id, subject, request_id, created_at) VALUES {} \
+                 ON CONFLICT DO NOTHING",
+                tuples(self.backend, 4, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for (id, at, subject) in chunk {
+                q = q.bind(&self.tenant_id).bind(*subject).bind(*id).bind(*at);
+            }
+            q.execute(&mut **tx).await?;
         }
         Ok(())
     }
@@ -193,9 +226,11 @@ impl TenantStore {
         }
         tx.commit().await?;
         let mut out = target.begin().await?;
-        for (id, at, entry) in &entries {
-            target.insert_log_row(&mut out, id, *at, entry).await?;
-        }
+        let rows: Vec<(&str, i64, &LogEntry)> = entries
+            .iter()
+            .map(|(id, at, e)| (id.as_str(), *at, e))
+            .collect();
+        target.insert_log_rows(&mut out, &rows).await?;
         out.commit().await?;
         Ok(Some(last))
     }
@@ -230,17 +265,24 @@ impl TenantStore {
     }
 
     /// Every logged request indexed under `hashes` in `[from, to)`, with
-    /// its ledger row, in request-id order.
+    /// its ledger row, in request-id order, up to [`MAX_ACCESS_ROWS`] rows
+    /// and [`MAX_ACCESS_BYTES`] of text; the flag says whether it stopped.
     pub async fn logged_for(
         &self,
         hashes: &[String],
         period: (i64, i64),
-    ) -> Result<Vec<LoggedRequest>, DbError> {
+    ) -> Result<(Vec<LoggedRequest>, bool), DbError> {
         let mut tx = self.begin().await?;
         let ids = self.subject_requests(&mut tx, hashes, period).await?;
         let (log, usage) = (self.table("request_log"), self.table("usage_events"));
         let mut out = Vec::with_capacity(ids.len());
+        let mut truncated = ids.len() as i64 >= MAX_ACCESS_ROWS;
+        let mut bytes = 0usize;
         for chunk in ids.chunks(CHUNK) {
+            if bytes >= MAX_ACCESS_BYTES {
+                truncated = true;
+                break;
+            }
             let sql = format!(
                 "SELECT r.request_id, r.created_at, u.api_key_id, u.model, u.provider, \
                  u.provider_region, u.pii_classes, u.policy_action, u.input_tokens, \
@@ -255,11 +297,50 @@ impl TenantStore {
                 q = q.bind(id);
             }
             for row in q.fetch_all(&mut *tx).await? {
+                bytes = bytes.saturating_add(row.prompt.len() + row.response.len());
                 out.push(row.into_logged()?);
             }
         }
         tx.commit().await?;
-        Ok(out)
+        Ok((out, truncated))
+    }
+
+    /// The providers and regions that received the subject's logged
+    /// requests, with counts: for an erasure receipt, without their text.
+    pub async fn recipients_for(
+        &self,
+        hashes: &[String],
+    ) -> Result<Vec<(String, String, i64)>, DbError> {
+        let mut tx = self.begin().await?;
+        let mut counts: std::collections::BTreeMap<(String, String), i64> = Default::default();
+        // The first MAX_ACCESS_ROWS requests: enough to name every provider
+        // in practice; the receipt names them, not each request.
+        let ids = self
+            .subject_requests(&mut tx, hashes, (i64::MIN, i64::MAX))
+            .await?;
+        {
+            for chunk in ids.chunks(CHUNK) {
+                let sql = format!(
+                    "SELECT COALESCE(provider, ''), COALESCE(provider_region, '') FROM {} \
+                     WHERE tenant_id = $1 AND request_id IN ({})",
+                    self.table("usage_events"),
+                    markers(2, chunk.len())
+                );
+                let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(&self.tenant_id);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                for (p, r) in q.fetch_all(&mut *tx).await? {
+                    *counts.entry((p, r)).or_default() += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(counts
+            .into_iter()
+            .filter(|((p, _), _)| !p.is_empty())
+            .map(|((p, r), n)| (p, r, n))
+            .collect())
     }
 
     /// Erases what the store holds about a subject: the log rows indexed
@@ -272,26 +353,37 @@ impl TenantStore {
         end_users: &[String],
     ) -> Result<Vec<(String, u64)>, DbError> {
         let mut tx = self.begin().await?;
-        let ids = self
-            .subject_requests(&mut tx, hashes, (i64::MIN, i64::MAX))
-            .await?;
-        let mut counts = Vec::new();
-        for table in ["request_log", "request_log_subjects"] {
-            let mut n = 0;
-            for chunk in ids.chunks(CHUNK) {
-                let sql = format!(
-                    "DELETE FROM {} WHERE tenant_id = $1 AND request_id IN ({})",
-                    self.table(table),
-                    markers(2, chunk.len())
-                );
-                let mut q = sqlx::query(&sql).bind(&self.tenant_id);
-                for id in chunk {
-                    q = q.bind(id);
-                }
-                n += q.execute(&mut *tx).await?.rows_affected();
+        let mut removed = [0u64; 2];
+        // Pages of at most MAX_ACCESS_ROWS ids, until none is left.
+        loop {
+            let ids = self
+                .subject_requests(&mut tx, hashes, (i64::MIN, i64::MAX))
+                .await?;
+            if ids.is_empty() {
+                break;
             }
-            counts.push((table.to_string(), n));
+            for (i, table) in ["request_log", "request_log_subjects"]
+                .into_iter()
+                .enumerate()
+            {
+                for chunk in ids.chunks(CHUNK) {
+                    let sql = format!(
+                        "DELETE FROM {} WHERE tenant_id = $1 AND request_id IN ({})",
+                        self.table(table),
+                        markers(2, chunk.len())
+                    );
+                    let mut q = sqlx::query(&sql).bind(&self.tenant_id);
+                    for id in chunk {
+                        q = q.bind(id);
+                    }
+                    removed[i] += q.execute(&mut *tx).await?.rows_affected();
+                }
+            }
         }
+        let mut counts = vec![
+            ("request_log".to_string(), removed[0]),
+            ("request_log_subjects".to_string(), removed[1]),
+        ];
         let mut cleared = 0;
         for user in end_users {
             let sql = format!(

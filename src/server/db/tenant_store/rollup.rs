@@ -21,6 +21,7 @@ struct HourRow {
     pub api_key_id: String,
     pub requests: i64,
     pub errors: i64,
+    pub server_errors: i64,
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub cache_read_tokens: i64,
@@ -33,6 +34,7 @@ impl HourRow {
     fn add(&mut self, e: &UsageEvent) {
         self.requests += i64::from(e.kind == UsageKind::Completion);
         self.errors += i64::from(e.status >= 400);
+        self.server_errors += i64::from(e.status >= 500);
         self.input_tokens += e.input_tokens;
         self.output_tokens += e.output_tokens;
         self.cache_read_tokens += e.cache_read_tokens;
@@ -42,8 +44,8 @@ impl HourRow {
     }
 }
 
-const COLUMNS: &str = "hour, model, api_key_id, requests, errors, input_tokens, output_tokens, \
-     cache_read_tokens, cache_write_tokens, cost_micros, units";
+const COLUMNS: &str = "hour, model, api_key_id, requests, errors, server_errors, input_tokens, \
+     output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, units";
 
 impl TenantStore {
     /// Adds `inserted` (events this transaction just stored) to their hours.
@@ -64,9 +66,9 @@ impl TenantStore {
         let t = self.table("usage_hourly");
         let sum = |c: &str| format!("{c} = {t}.{c} + excluded.{c}");
         let sql = format!(
-            "INSERT INTO {t} (tenant_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+            "INSERT INTO {t} (tenant_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (tenant_id, hour, model, api_key_id) DO UPDATE SET {}",
-            ["requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
+            ["requests", "errors", "server_errors", "input_tokens", "output_tokens", "cache_read_tokens",
              "cache_write_tokens", "cost_micros", "units"].map(sum).join(", ")
         );
         for ((hour, model, key), r) in hours {
@@ -77,6 +79,7 @@ impl TenantStore {
                 .bind(key)
                 .bind(r.requests)
                 .bind(r.errors)
+                .bind(r.server_errors)
                 .bind(r.input_tokens)
                 .bind(r.output_tokens)
                 .bind(r.cache_read_tokens)
@@ -119,6 +122,8 @@ pub struct DayRow {
     pub model: String,
     pub requests: i64,
     pub errors: i64,
+    /// Of `errors`, those of 500 and up (monitoring counts them apart).
+    pub server_errors: i64,
     pub tokens: i64,
     pub cost_micros: i64,
 }
@@ -142,6 +147,7 @@ impl TenantStore {
         let sql = format!(
             "SELECT CAST((hour / {bucket}) * {bucket} AS BIGINT) AS day, model, \
              CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(errors) AS BIGINT) AS errors, \
+             CAST(SUM(server_errors) AS BIGINT) AS server_errors, \
              CAST(SUM(input_tokens + output_tokens + cache_read_tokens + cache_write_tokens) AS BIGINT) AS tokens, \
              CAST(SUM(cost_micros) AS BIGINT) AS cost_micros \
              FROM {} WHERE tenant_id = $1 AND hour >= $2 AND hour < $3 \

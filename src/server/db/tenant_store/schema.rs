@@ -5,7 +5,7 @@
 //! The shared row-level tables get the same changes from
 //! `migrations/{sqlite,postgres}`: a change here needs its twin there.
 
-pub const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7];
+pub const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
 
@@ -71,7 +71,7 @@ const V4: &[&str] = &[
         units              BIGINT NOT NULL,
         PRIMARY KEY (tenant_id, hour, model, api_key_id)
     )",
-    ROLLUP_FROM_EVENTS,
+    ROLLUP_FROM_EVENTS_V4,
 ];
 
 /// The price version each row was priced with, by the moment it took
@@ -116,8 +116,32 @@ const V7: &[&str] = &[
     "CREATE INDEX {t:request_log_subjects}_request ON {t:request_log_subjects}(tenant_id, request_id)",
 ];
 
-/// Every rollup row from the events: the backfill, and the rebuild.
+/// 5xx counted apart from 4xx in the rollups (twin of
+/// migrations/*/0029_rollup_server_errors.sql), for monitoring evidence:
+/// `errors` keeps every status of 400 and up, `server_errors` those of 500
+/// and up. Existing hours are backfilled from the events.
+const V8: &[&str] = &[
+    "ALTER TABLE {t:usage_hourly} ADD COLUMN server_errors BIGINT NOT NULL DEFAULT 0",
+    "UPDATE {t:usage_hourly} SET server_errors = (SELECT COUNT(*) FROM {t:usage_events} e \
+     WHERE e.tenant_id = {t:usage_hourly}.tenant_id AND e.status >= 500 \
+     AND (e.created_at / 3600000) * 3600000 = {t:usage_hourly}.hour \
+     AND e.model = {t:usage_hourly}.model AND COALESCE(e.api_key_id, '') = {t:usage_hourly}.api_key_id)",
+];
+
+/// Every rollup row from the events: the rebuild.
 pub const ROLLUP_FROM_EVENTS: &str = "INSERT INTO {t:usage_hourly} (tenant_id, hour, model, \
+     api_key_id, requests, errors, server_errors, input_tokens, output_tokens, cache_read_tokens, \
+     cache_write_tokens, cost_micros, units) \
+     SELECT tenant_id, (created_at / 3600000) * 3600000, model, COALESCE(api_key_id, ''), \
+     SUM(CASE WHEN kind = 'completion' THEN 1 ELSE 0 END), \
+     SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), SUM(CASE WHEN status >= 500 THEN 1 ELSE 0 END), \
+     SUM(input_tokens), SUM(output_tokens), \
+     SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(cost_micros), SUM(units) \
+     FROM {t:usage_events} GROUP BY tenant_id, (created_at / 3600000) * 3600000, model, \
+     COALESCE(api_key_id, '')";
+
+/// The backfill as migration 4 ran it, before `server_errors` existed.
+const ROLLUP_FROM_EVENTS_V4: &str = "INSERT INTO {t:usage_hourly} (tenant_id, hour, model, \
      api_key_id, requests, errors, input_tokens, output_tokens, cache_read_tokens, \
      cache_write_tokens, cost_micros, units) \
      SELECT tenant_id, (created_at / 3600000) * 3600000, model, COALESCE(api_key_id, ''), \

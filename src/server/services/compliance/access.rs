@@ -148,7 +148,7 @@ pub(super) fn recipients(rows: &[LoggedRequest]) -> Vec<Value> {
 /// The access report's body.
 pub async fn body(svc: &Services, t: &Tenant, s: &Subject, period: &Period) -> Result<Value> {
     let store = svc.stores.open(&t.id).await?;
-    let rows = store
+    let (rows, truncated) = store
         .logged_for(&s.hashes, (period.from, period.to))
         .await?;
     let account = account(svc, t, s).await?;
@@ -166,7 +166,7 @@ pub async fn body(svc: &Services, t: &Tenant, s: &Subject, period: &Period) -> R
         "tenant_id": t.id,
         "subject": { "identifier": s.given, "normalised": s.normalised, "hash": s.hash() },
         "requests": rows,
-        "requests_truncated": rows.len() as i64 >= crate::server::db::tenant_store::MAX_ACCESS_ROWS,
+        "requests_truncated": truncated,
         "portal_account": portal,
         "purposes": ["answering the tenant's API clients through language-model providers",
                      "metering and billing", "security and audit"],

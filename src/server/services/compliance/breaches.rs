@@ -137,7 +137,7 @@ pub async fn get(svc: &Services, actor: &Actor, id: &str) -> Result<Breach> {
     if !visible {
         return Err(ServiceError::NotFound("breach"));
     }
-    row.into_breach(informed)
+    row.into_breach(scoped(actor, informed)?)
 }
 
 async fn informed(svc: &Services, id: &str) -> Result<Vec<(String, i64)>> {
@@ -171,9 +171,20 @@ pub async fn list(svc: &Services, actor: &Actor, tenant: Option<&TenantId>) -> R
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let informed = informed(svc, &row.id).await?;
-        out.push(row.into_breach(informed)?);
+        out.push(row.into_breach(scoped(actor, informed)?)?);
     }
     Ok(out)
+}
+
+/// A tenant's admins see only their own tenant among those informed.
+fn scoped(actor: &Actor, informed: Vec<(String, i64)>) -> Result<Vec<(String, i64)>> {
+    Ok(match actor.scope()? {
+        Some(own) => informed
+            .into_iter()
+            .filter(|(t, _)| t == own.as_str())
+            .collect(),
+        None => informed,
+    })
 }
 
 /// What happened after recording.

@@ -21,9 +21,17 @@ pub async fn erase(svc: &Services, actor: &Actor, t: &Tenant, raw: &str) -> Resu
     report::require(actor, Some(&t.id))?;
     let s = Subject::new(svc, t, raw)?;
     let store = svc.stores.open(&t.id).await?;
-    // Who received the data, read before the rows go.
-    let rows = store.logged_for(&s.hashes, (i64::MIN, i64::MAX)).await?;
-    let recipients = access::recipients(&rows);
+    // Who received the data, read before the rows go (providers, not text).
+    let recipients: Vec<Value> = store
+        .recipients_for(&s.hashes)
+        .await?
+        .into_iter()
+        .map(|(provider, region, n)| {
+            let j = crate::domain::compliance::jurisdiction(&region);
+            json!({ "provider": provider, "region": region, "requests": n,
+                    "jurisdiction": j.unwrap_or_else(|| "unpinned".into()) })
+        })
+        .collect();
     let mut removed: Vec<Value> = store
         .erase_subject(&s.hashes, &s.end_user_forms())
         .await?
@@ -64,7 +72,9 @@ pub async fn erase(svc: &Services, actor: &Actor, t: &Tenant, raw: &str) -> Resu
         "removed": removed,
         "recipients_informed_under_art_17_2": recipients,
         "kept": ["ledger rows (billing, Art. 17(3)(b)), without the end-user id",
-                 "audit events (Art. 17(3)(b) and (e)); the chain still verifies"],
+                 "audit events (Art. 17(3)(b) and (e)); the chain still verifies",
+                 "issued SOC 2 evidence and access-review records naming a portal user \
+                  (Art. 17(3)(b): security evidence, unchanged once issued)"],
     });
     let issue = Issue {
         kind: ReportKind::Erasure,

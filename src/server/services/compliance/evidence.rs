@@ -168,23 +168,23 @@ async fn monitoring(
                 rate_limited,
                 budget_refused,
                 policy_blocks,
-                client_errors,
-                server_errors,
             } = d;
             let w = weeks.entry(week(day)).or_default();
-            for (i, n) in [
-                requests,
-                rate_limited,
-                budget_refused,
-                policy_blocks,
-                client_errors,
-                server_errors,
-            ]
-            .into_iter()
-            .enumerate()
+            for (i, n) in [requests, rate_limited, budget_refused, policy_blocks]
+                .into_iter()
+                .enumerate()
             {
                 w[i] += n;
             }
+        }
+        // 4xx and 5xx from the hourly rollups, which count them apart.
+        for d in store
+            .rollup_totals((p.from, p.to), false, None, None)
+            .await?
+        {
+            let w = weeks.entry(week(d.day / DAY)).or_default();
+            w[4] += d.errors - d.server_errors;
+            w[5] += d.server_errors;
         }
     }
     let sign_ins: Vec<(i64, String)> = sqlx::query_as(
@@ -245,10 +245,16 @@ pub async fn body(
     tenant: Option<&TenantId>,
     p: &Period,
 ) -> Result<Value> {
-    let chains: Vec<Value> = audit_chain::verify(svc)
-        .await?
+    // A tenant's evidence walks its own chain only, not every tenant's.
+    let checks = match tenant {
+        Some(t) => audit_chain::verify_chain(svc, t.as_str())
+            .await?
+            .into_iter()
+            .collect(),
+        None => audit_chain::verify(svc).await?,
+    };
+    let chains: Vec<Value> = checks
         .into_iter()
-        .filter(|c| tenant.is_none_or(|t| c.chain == t.as_str()))
         .map(|c| {
             json!({ "chain": c.chain, "events": c.events, "verified": c.broken.is_none(),
                          "broken": c.broken, "notes": c.notes })

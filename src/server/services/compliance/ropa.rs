@@ -89,8 +89,13 @@ fn purposes() -> Vec<Value> {
         .collect()
 }
 
+async fn mfa_roles(svc: &Services) -> Result<Vec<String>> {
+    let roles = super::super::mfa::required_roles(svc).await?;
+    Ok(roles.iter().map(|r| r.as_str().to_string()).collect())
+}
+
 /// The measures in force for the tenant.
-fn security(svc: &Services, t: &Tenant) -> Value {
+fn security(svc: &Services, t: &Tenant, mfa_roles: &[String]) -> Value {
     json!({
         "isolation": t.isolation,
         "provider_secrets_sealed": "ChaCha20-Poly1305 under a key outside the database",
@@ -98,7 +103,7 @@ fn security(svc: &Services, t: &Tenant) -> Value {
         "data_policies": policies::effective(svc, &t.id).len(),
         "audit_trail": "HMAC-SHA256 chain per tenant, key outside the database, signed checkpoints",
         "request_log": t.request_log,
-        "mfa": "not yet enforced (TOTP is planned)",
+        "mfa": { "method": "TOTP (RFC 6238) with recovery codes", "required_for_roles": mfa_roles },
     })
 }
 
@@ -129,7 +134,7 @@ pub async fn controller(svc: &Services, t: &Tenant, period: &Period) -> Result<V
         "transfers": transfers,
         "retention": { "request_log": t.request_log, "audit_events_days": audit_days,
                        "tables": purposes() },
-        "security_measures": security(svc, t),
+        "security_measures": security(svc, t, &mfa_roles(svc).await?),
         "audit_pseudonymity": "events before issue 22 may name users by e-mail; they are \
                                kept under Art. 17(3)(b) and (e)",
         "changes_since_period_end": super::changes_since(svc, Some(&t.id), period.to).await?,
@@ -149,7 +154,7 @@ pub async fn processor(svc: &Services, tenants_in: &[Tenant], period: &Period) -
             "categories_of_processing": ["forwarding prompts to language-model providers",
                                          "PII detection and redaction", "metering and billing"],
             "sub_processors": p.recipients(home.as_deref()),
-            "security_measures": security(svc, t),
+            "security_measures": security(svc, t, &mfa_roles(svc).await?),
         }));
     }
     Ok(json!({
