@@ -236,6 +236,9 @@ impl TenantStore {
     }
 
     /// Request ids indexed under any of `hashes`, made in `[from, to)`.
+    /// No ORDER BY: sorting by request id lets SQLite walk the request-id
+    /// index over the whole tenant instead of the subject's primary key
+    /// (640 ms against 6 ms over a million rows); the ids are sorted here.
     async fn subject_requests(
         &self,
         tx: &mut Tx,
@@ -247,7 +250,7 @@ impl TenantStore {
         for chunk in hashes.chunks(CHUNK) {
             let sql = format!(
                 "SELECT request_id FROM {table} WHERE tenant_id = $1 AND created_at >= $2 \
-                 AND created_at < $3 AND subject IN ({}) ORDER BY request_id LIMIT {MAX_ACCESS_ROWS}",
+                 AND created_at < $3 AND subject IN ({}) LIMIT {MAX_ACCESS_ROWS}",
                 markers(4, chunk.len())
             );
             let mut q = sqlx::query_scalar::<_, String>(&sql)
@@ -289,9 +292,12 @@ impl TenantStore {
                  u.output_tokens, u.status, r.mode, r.prompt, r.response, r.prompt_bytes, \
                  r.response_bytes FROM {log} r LEFT JOIN {usage} u \
                  ON u.request_id = r.request_id AND u.tenant_id = r.tenant_id \
-                 WHERE r.tenant_id = $1 AND r.request_id IN ({}) ORDER BY r.request_id",
+                 WHERE r.tenant_id || '' = $1 AND r.request_id IN ({}) ORDER BY r.request_id",
                 markers(2, chunk.len())
             );
+            // `tenant_id || ''` keeps the tenant check but not its index: on
+            // the tenant index SQLite walks every log row of the tenant (90 ms
+            // at 300k rows) instead of looking up these ids (under 1 ms).
             let mut q = sqlx::query_as::<_, LoggedRow>(&sql).bind(&self.tenant_id);
             for id in chunk {
                 q = q.bind(id);
