@@ -15,7 +15,10 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use sqlx::AnyConnection;
 
-use super::{Location, Placement, TenantStores};
+use sqlx::FromRow;
+
+use super::{Location, Placement, TenantStore, TenantStores};
+use crate::domain::request_log::LogEntry;
 use crate::domain::tenant::{IsolationLevel, MoveReport};
 use crate::domain::time::now_millis;
 use crate::server::db::DbError;
@@ -214,5 +217,85 @@ impl TenantStores {
         }
         self.erase(&p.tenant_id, target).await?;
         Ok(())
+    }
+}
+
+#[derive(FromRow)]
+struct PageRow {
+    request_id: String,
+    created_at: i64,
+    mode: String,
+    prompt: String,
+    response: String,
+    prompt_bytes: i64,
+    response_bytes: i64,
+}
+
+impl PageRow {
+    fn into_entry(self, subjects: Vec<String>) -> Result<(String, i64, LogEntry), DbError> {
+        let mode = self
+            .mode
+            .parse()
+            .map_err(|e| DbError::Store(format!("request log mode: {e}")))?;
+        let entry = LogEntry {
+            mode,
+            prompt: self.prompt,
+            response: self.response,
+            prompt_bytes: self.prompt_bytes,
+            response_bytes: self.response_bytes,
+            subjects,
+        };
+        Ok((self.request_id, self.created_at, entry))
+    }
+}
+
+impl TenantStore {
+    /// Copies log rows after `after` (request-id order) to `target`, one
+    /// page; returns the last id copied. For isolation moves: rows written
+    /// during the move reach the target by dual writes.
+    async fn copy_log_page(
+        &self,
+        target: &TenantStore,
+        after: &str,
+        limit: i64,
+    ) -> Result<Option<String>, DbError> {
+        let mut tx = self.begin().await?;
+        let sql = format!(
+            "SELECT request_id, created_at, mode, prompt, response, prompt_bytes, response_bytes \
+             FROM {} WHERE tenant_id = $1 AND request_id > $2 ORDER BY request_id LIMIT $3",
+            self.table("request_log")
+        );
+        let rows: Vec<PageRow> = sqlx::query_as(&sql)
+            .bind(&self.tenant_id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        let Some(last) = rows.last().map(|r| r.request_id.clone()) else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let mut entries = Vec::with_capacity(rows.len());
+        for r in rows {
+            let sql = format!(
+                "SELECT subject FROM {} WHERE tenant_id = $1 AND request_id = $2",
+                self.table("request_log_subjects")
+            );
+            let subjects: Vec<String> = sqlx::query_scalar(&sql)
+                .bind(&self.tenant_id)
+                .bind(&r.request_id)
+                .fetch_all(&mut *tx)
+                .await?;
+            entries.push(r.into_entry(subjects)?);
+        }
+        tx.commit().await?;
+        let mut out = target.begin().await?;
+        let rows: Vec<(&str, i64, &LogEntry)> = entries
+            .iter()
+            .map(|(id, at, e)| (id.as_str(), *at, e))
+            .collect();
+        target.insert_log_rows(&mut out, &rows).await?;
+        out.commit().await?;
+        Ok(Some(last))
     }
 }
