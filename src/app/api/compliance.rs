@@ -11,6 +11,20 @@ use crate::domain::request_log::LogSettings;
 #[cfg(feature = "ssr")]
 use super::ssr::{actor, fail, flash, invalid, parse_tenant};
 
+/// The tenant a form or view names; empty means the actor's own tenant
+/// for tenant users, the platform for platform admins.
+#[cfg(feature = "ssr")]
+fn picked(
+    actor: &crate::server::services::Actor,
+    raw: &str,
+) -> Result<Option<crate::domain::tenant::TenantId>, ServerFnError> {
+    match (raw.trim(), actor.scope().map_err(fail)?) {
+        ("", Some(own)) => Ok(Some(own.clone())),
+        ("", None) => Ok(None),
+        (t, _) => Ok(Some(parse_tenant(t)?)),
+    }
+}
+
 /// What the page shows for one tenant, or for the platform.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ComplianceOverview {
@@ -33,11 +47,7 @@ pub async fn compliance_view(
     use crate::server::services::compliance::report;
     use crate::server::services::tenants;
     let (svc, actor) = actor().await?;
-    let picked = match (tenant.trim(), actor.scope().map_err(fail)?) {
-        ("", Some(own)) => Some(own.clone()),
-        ("", None) => None,
-        (t, _) => Some(parse_tenant(t)?),
-    };
+    let picked = picked(&actor, &tenant)?;
     report::require(&actor, picked.as_ref()).map_err(fail)?;
     let tenants = match actor.is_platform_admin() {
         true => tenants::names(&svc, &actor).await.map_err(fail)?,
@@ -149,10 +159,7 @@ pub async fn breach_register(
     use crate::domain::time::now_millis;
     use crate::server::services::compliance::breaches;
     let (svc, actor) = actor().await?;
-    let tenant = match tenant.trim() {
-        "" => None,
-        t => Some(parse_tenant(t)?),
-    };
+    let tenant = picked(&actor, &tenant)?;
     let now = now_millis();
     Ok(breaches::list(&svc, &actor, tenant.as_ref())
         .await
@@ -207,10 +214,7 @@ pub async fn record_breach(
         now,
     )
     .map_err(invalid)?;
-    let tenant = match tenant_id.trim() {
-        "" => None,
-        t => Some(parse_tenant(t)?),
-    };
+    let tenant = picked(&actor, &tenant_id)?;
     let b = breaches::record(&svc, &actor, tenant.as_ref(), new)
         .await
         .map_err(fail)?;
@@ -253,10 +257,7 @@ pub async fn access_reviews_view(
 ) -> Result<Vec<crate::domain::access_review::AccessReview>, ServerFnError> {
     use crate::server::services::access_reviews;
     let (svc, actor) = actor().await?;
-    let tenant = match tenant.trim() {
-        "" => None,
-        t => Some(parse_tenant(t)?),
-    };
+    let tenant = picked(&actor, &tenant)?;
     access_reviews::list(&svc, &actor, tenant.as_ref())
         .await
         .map_err(fail)
@@ -269,10 +270,7 @@ pub async fn start_access_review(
     use crate::domain::flash::Flash;
     use crate::server::services::access_reviews;
     let (svc, actor) = actor().await?;
-    let tenant = match tenant_id.trim() {
-        "" => None,
-        t => Some(parse_tenant(t)?),
-    };
+    let tenant = picked(&actor, &tenant_id)?;
     let r = access_reviews::start(&svc, &actor, tenant.as_ref())
         .await
         .map_err(fail)?;

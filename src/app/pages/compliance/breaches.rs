@@ -10,15 +10,28 @@ use crate::app::components::data_table::{Column, DataTable};
 use crate::app::components::flash::{outcome, ErrorBox};
 use crate::domain::time::rfc3339;
 
+pub type BreachLines = Resource<Result<Vec<BreachLine>, ServerFnError>>;
+
+/// The register's resource, made by the page itself (not inside another
+/// Suspense), so the server's data hydrates in place.
+pub fn lines(
+    tenant: Signal<String>,
+    record: ServerAction<RecordBreach>,
+    notify: ServerAction<NotifyBreach>,
+) -> BreachLines {
+    Resource::new(
+        move || (tenant.get(), record.version().get(), notify.version().get()),
+        |(t, _, _)| breach_register(t),
+    )
+}
+
 #[component]
-pub fn BreachRegister(tenant_id: String) -> impl IntoView {
-    let record = ServerAction::<RecordBreach>::new();
-    let notify = ServerAction::<NotifyBreach>::new();
-    let t = tenant_id.clone();
-    let lines = Resource::new(
-        move || (record.version().get(), notify.version().get()),
-        move |_| breach_register(t.clone()),
-    );
+pub fn BreachRegister(
+    tenant: Signal<String>,
+    lines: BreachLines,
+    record: ServerAction<RecordBreach>,
+    notify: ServerAction<NotifyBreach>,
+) -> impl IntoView {
     view! {
         <section class="card" id="breaches">
             <h2>"Breach register"</h2>
@@ -38,7 +51,7 @@ pub fn BreachRegister(tenant_id: String) -> impl IntoView {
                     }
                 })}
             </Suspense>
-            <RecordForm tenant_id record/>
+            <RecordForm tenant record/>
         </section>
     }
 }
@@ -84,11 +97,11 @@ fn breach_row(l: BreachLine, notify: ServerAction<NotifyBreach>) -> AnyView {
 }
 
 #[component]
-fn RecordForm(tenant_id: String, record: ServerAction<RecordBreach>) -> impl IntoView {
+fn RecordForm(tenant: Signal<String>, record: ServerAction<RecordBreach>) -> impl IntoView {
     view! {
         <h3>"Record a breach"</h3>
         <ActionForm action=record attr:class="stacked" attr:data-testid="record-breach">
-            <input type="hidden" name="tenant_id" value=tenant_id/>
+            <input type="hidden" name="tenant_id" value=move || tenant.get()/>
             <label>"Detected at (date or time; empty for now) "
                 <input type="text" name="detected_at" placeholder="2026-12-05T08:00:00Z"/></label>
             <label>"Nature " <input type="text" name="nature" required maxlength="4000"/></label>

@@ -27,6 +27,11 @@ pub fn CompliancePage() -> impl IntoView {
     let log = ServerAction::<SetRequestLog>::new();
     let contacts = ServerAction::<SetComplianceContacts>::new();
     let generate = ServerAction::<GenerateReport>::new();
+    let tenant_signal = Signal::derive(tenant);
+    let (start, attest) = (ServerAction::new(), ServerAction::new());
+    let review_list = reviews::reviews(tenant_signal, start, attest);
+    let (record, notify) = (ServerAction::new(), ServerAction::new());
+    let breach_lines = breaches::lines(tenant_signal, record, notify);
     let data = Resource::new(
         move || {
             let versions = (log.version().get(), contacts.version().get());
@@ -48,6 +53,8 @@ pub fn CompliancePage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <reviews::AccessReviews tenant=tenant_signal reviews=review_list start attest/>
+        <breaches::BreachRegister tenant=tenant_signal lines=breach_lines record notify/>
     }
 }
 
@@ -72,14 +79,12 @@ fn Compliance(
         {picker}
         <h2>{heading}</h2>
         {settings}
-        <GenerateForm tenant_id=tenant_id.clone().unwrap_or_default() generate/>
+        <GenerateForm tenant_id=tenant_id.unwrap_or_default() generate/>
         <section class="card">
             <h2>"Issued reports"</h2>
             <DataTable columns=REPORT_COLUMNS.to_vec() rows testid="compliance-reports"
                 empty="No reports issued yet."/>
         </section>
-        <reviews::AccessReviews tenant_id=tenant_id.clone().unwrap_or_default()/>
-        <breaches::BreachRegister tenant_id=tenant_id.unwrap_or_default()/>
     }
 }
 

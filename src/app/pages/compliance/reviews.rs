@@ -9,15 +9,27 @@ use crate::app::components::flash::{outcome, ErrorBox};
 use crate::domain::access_review::{AccessReview, ReviewItem};
 use crate::domain::time::format_millis;
 
+pub type Reviews = Resource<Result<Vec<AccessReview>, ServerFnError>>;
+
+/// The reviews' resource, made by the page itself (see `breaches::lines`).
+pub fn reviews(
+    tenant: Signal<String>,
+    start: ServerAction<StartAccessReview>,
+    attest: ServerAction<AttestAccess>,
+) -> Reviews {
+    Resource::new(
+        move || (tenant.get(), start.version().get(), attest.version().get()),
+        |(t, _, _)| access_reviews_view(t),
+    )
+}
+
 #[component]
-pub fn AccessReviews(tenant_id: String) -> impl IntoView {
-    let start = ServerAction::<StartAccessReview>::new();
-    let attest = ServerAction::<AttestAccess>::new();
-    let t = tenant_id.clone();
-    let reviews = Resource::new(
-        move || (start.version().get(), attest.version().get()),
-        move |_| access_reviews_view(t.clone()),
-    );
+pub fn AccessReviews(
+    tenant: Signal<String>,
+    reviews: Reviews,
+    start: ServerAction<StartAccessReview>,
+    attest: ServerAction<AttestAccess>,
+) -> impl IntoView {
     view! {
         <section class="card" id="access-reviews">
             <h2>"Access reviews"</h2>
@@ -34,7 +46,7 @@ pub fn AccessReviews(tenant_id: String) -> impl IntoView {
                 })}
             </Suspense>
             <ActionForm action=start>
-                <input type="hidden" name="tenant_id" value=tenant_id/>
+                <input type="hidden" name="tenant_id" value=move || tenant.get()/>
                 <button type="submit">"Start an access review"</button>
             </ActionForm>
         </section>
