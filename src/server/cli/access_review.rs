@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use crate::domain::access_review::{Decision, SubjectKind};
-use crate::server::services::{access_reviews, tenants, Services};
+use crate::server::services::{access_reviews, Services};
 
 use super::{actor, print_json, CliError};
 
@@ -34,15 +34,9 @@ pub enum AccessReviewCmd {
 
 pub async fn run(svc: &Services, cmd: AccessReviewCmd) -> Result<(), CliError> {
     let actor = actor();
-    let tenant_id = |t: Option<String>| async move {
-        match t {
-            Some(t) => Ok::<_, CliError>(Some(tenants::find(svc, &super::actor(), &t).await?.id)),
-            None => Ok(None),
-        }
-    };
     match cmd {
         AccessReviewCmd::Start { tenant } => {
-            let t = tenant_id(tenant).await?;
+            let t = super::optional_tenant(svc, &actor, tenant).await?;
             print_json(&access_reviews::start(svc, &actor, t.as_ref()).await?);
         }
         AccessReviewCmd::Attest {
@@ -55,7 +49,7 @@ pub async fn run(svc: &Services, cmd: AccessReviewCmd) -> Result<(), CliError> {
             print_json(&r);
         }
         AccessReviewCmd::List { tenant } => {
-            let t = tenant_id(tenant).await?;
+            let t = super::optional_tenant(svc, &actor, tenant).await?;
             print_json(&access_reviews::list(svc, &actor, t.as_ref()).await?);
         }
     }

@@ -93,10 +93,7 @@ pub async fn run(svc: &Services, cmd: AuditCmd) -> Result<bool, ServiceError> {
             to,
             format,
         } => {
-            let t = match tenant {
-                Some(t) => Some(tenants::find(svc, &actor, &t).await?.id),
-                None => None,
-            };
+            let t = super::optional_tenant(svc, &actor, tenant).await?;
             let mut stream = audit::export(svc, &actor, t.as_ref(), &from, &to, format).await?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             while let Some(chunk) = stream.next().await {

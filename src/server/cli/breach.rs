@@ -75,12 +75,6 @@ fn time(field: &'static str, raw: Option<&str>) -> Result<i64, CliError> {
 
 pub async fn run(svc: &Services, cmd: BreachCmd) -> Result<(), CliError> {
     let actor = actor();
-    let tenant_id = |t: Option<String>| async move {
-        match t {
-            Some(t) => Ok::<_, CliError>(Some(tenants::find(svc, &super::actor(), &t).await?.id)),
-            None => Ok(None),
-        }
-    };
     match cmd {
         BreachCmd::Record {
             tenant,
@@ -105,7 +99,7 @@ pub async fn run(svc: &Services, cmd: BreachCmd) -> Result<(), CliError> {
                 now_millis(),
             )
             .map_err(ServiceError::from)?;
-            let t = tenant_id(tenant).await?;
+            let t = super::optional_tenant(svc, &actor, tenant).await?;
             print_json(&breaches::record(svc, &actor, t.as_ref(), new).await?);
         }
         BreachCmd::Notify {
@@ -140,7 +134,7 @@ pub async fn run(svc: &Services, cmd: BreachCmd) -> Result<(), CliError> {
             }
         }
         BreachCmd::List { tenant, json } => {
-            let t = tenant_id(tenant).await?;
+            let t = super::optional_tenant(svc, &actor, tenant).await?;
             let all = breaches::list(svc, &actor, t.as_ref()).await?;
             if json {
                 print_json(&all);

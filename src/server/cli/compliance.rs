@@ -70,10 +70,7 @@ pub async fn run(svc: &Services, cmd: ComplianceCmd) -> Result<(), CliError> {
                 return Err(CliError::Usage("zip packs are for soc2 evidence".into()));
             }
             let period = Period::days(&from, &to).map_err(|e| CliError::Usage(format!("{e}")))?;
-            let tenant = match tenant {
-                Some(t) => Some(tenants::find(svc, &actor, &t).await?.id),
-                None => None,
-            };
+            let tenant = super::optional_tenant(svc, &actor, tenant).await?;
             let req = compliance::Request {
                 kind,
                 tenant: tenant.as_ref(),

@@ -28,7 +28,8 @@ use serde::Serialize;
 
 use super::config::{Config, LogFormat};
 use super::runtime::{self, ServeError};
-use super::services::{Actor, ServiceError, Services};
+use super::services::{tenants, Actor, ServiceError, Services};
+use crate::domain::tenant::TenantId;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -286,6 +287,18 @@ fn cli_name() -> String {
         .unwrap_or_default();
     let or = |s: String, d: &str| if s.is_empty() { d.to_string() } else { s };
     format!("cli:{}@{}", or(user, "unknown"), or(host, "localhost"))
+}
+
+/// The tenant a command names, by name or id; `None` when it names none.
+pub(crate) async fn optional_tenant(
+    svc: &Services,
+    actor: &Actor,
+    tenant: Option<String>,
+) -> Result<Option<TenantId>, ServiceError> {
+    match tenant {
+        Some(t) => Ok(Some(tenants::find(svc, actor, &t).await?.id)),
+        None => Ok(None),
+    }
 }
 
 pub(crate) fn print_json<T: Serialize>(value: &T) {

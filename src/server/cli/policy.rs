@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use crate::domain::policy::{Action, Direction, Target};
-use crate::server::services::{policies, tenants, ServiceError, Services};
+use crate::server::services::{policies, ServiceError, Services};
 
 use super::{actor, print_json};
 
@@ -51,10 +51,7 @@ pub async fn run(svc: &Services, cmd: PolicyCmd) -> Result<(), ServiceError> {
             json,
         } => {
             let target = Target::parse(entity.as_deref(), classification.as_deref())?;
-            let tenant_id = match tenant {
-                Some(t) => Some(tenants::find(svc, &actor, &t).await?.id),
-                None => None,
-            };
+            let tenant_id = super::optional_tenant(svc, &actor, tenant).await?;
             let rule =
                 policies::add(svc, &actor, tenant_id.as_ref(), target, action, direction).await?;
             if json {
@@ -70,10 +67,7 @@ pub async fn run(svc: &Services, cmd: PolicyCmd) -> Result<(), ServiceError> {
             }
         }
         PolicyCmd::List { tenant, json } => {
-            let tenant_id = match tenant {
-                Some(t) => Some(tenants::find(svc, &actor, &t).await?.id),
-                None => None,
-            };
+            let tenant_id = super::optional_tenant(svc, &actor, tenant).await?;
             let rules = policies::list(svc, &actor, tenant_id.as_ref()).await?;
             if json {
                 print_json(&rules);

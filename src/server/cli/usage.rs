@@ -124,10 +124,7 @@ async fn export(
     use std::io::Write;
     let actor = actor();
     let period = (instant("from", from)?, instant("to", to)?);
-    let tenant = match tenant {
-        Some(t) => Some(tenants::find(svc, &actor, &t).await?.id),
-        None => None,
-    };
+    let tenant = super::optional_tenant(svc, &actor, tenant).await?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written =
@@ -152,10 +149,7 @@ pub async fn run(svc: &Services, cmd: UsageCmd) -> Result<(), CliError> {
             return meters(svc, cmd).await
         }
         UsageCmd::RebuildRollups { tenant } => {
-            let tenant = match tenant {
-                Some(t) => Some(tenants::find(svc, &actor, &t).await?.id),
-                None => None,
-            };
+            let tenant = super::optional_tenant(svc, &actor, tenant).await?;
             let (tenants, rows) =
                 crate::server::services::dashboards::rebuild_rollups(svc, &actor, tenant.as_ref())
                     .await?;

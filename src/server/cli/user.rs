@@ -4,7 +4,7 @@ use clap::Subcommand;
 
 use crate::domain::role::Role;
 use crate::server::services::users::{self, NewUser};
-use crate::server::services::{mfa, tenants, Services};
+use crate::server::services::{mfa, Services};
 
 use super::{actor, print_json, read_stdin_line, CliError};
 
@@ -80,10 +80,7 @@ pub async fn run(svc: &Services, cmd: UserCmd) -> Result<(), CliError> {
         } => {
             let password = read_stdin_line("the password")?;
             let password = password.as_str();
-            let tenant_id = match tenant {
-                Some(t) => Some(tenants::find(svc, &actor, &t).await?.id),
-                None => None,
-            };
+            let tenant_id = super::optional_tenant(svc, &actor, tenant).await?;
             let new = NewUser {
                 email: &email,
                 password,
