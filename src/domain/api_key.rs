@@ -29,6 +29,7 @@ impl KeyStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiKey {
     pub id: String,
     pub tenant_id: TenantId,
@@ -54,6 +55,7 @@ impl ApiKey {
 
 /// The one moment the secret exists outside the client: returned at creation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreatedKey {
     pub key: String,
     pub api_key: ApiKey,

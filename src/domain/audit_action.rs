@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 /// variant here, so a writer cannot misspell one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AuditAction {
+    #[serde(rename = "admin_token.create")]
+    AdminTokenCreate,
+    #[serde(rename = "admin_token.revoke")]
+    AdminTokenRevoke,
     #[serde(rename = "api_key.create")]
     ApiKeyCreate,
     #[serde(rename = "api_key.revoke")]
@@ -145,7 +149,9 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 68] = [
+    pub const ALL: [AuditAction; 70] = [
+        AuditAction::AdminTokenCreate,
+        AuditAction::AdminTokenRevoke,
         AuditAction::ApiKeyCreate,
         AuditAction::ApiKeyRevoke,
         AuditAction::AuditExport,
@@ -218,6 +224,8 @@ impl AuditAction {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            AuditAction::AdminTokenCreate => "admin_token.create",
+            AuditAction::AdminTokenRevoke => "admin_token.revoke",
             AuditAction::ApiKeyCreate => "api_key.create",
             AuditAction::ApiKeyRevoke => "api_key.revoke",
             AuditAction::AuditExport => "audit.export",

@@ -2,6 +2,7 @@
 
 pub mod access_review;
 pub mod address;
+pub mod admin_token;
 pub mod api_key;
 pub mod audit;
 pub mod audit_action;
@@ -13,6 +14,8 @@ pub mod completion;
 pub mod compliance;
 pub mod compliance_render;
 pub mod csv;
+#[cfg(feature = "ssr")]
+pub mod cursor;
 pub mod custom_model;
 pub mod dashboard;
 pub mod data_map;

@@ -23,6 +23,7 @@ pub const MAX_RETENTION_DAYS: i64 = 3_650;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum LogMode {
     #[default]
     Off,
@@ -73,6 +74,7 @@ impl FromStr for LogMode {
 
 /// A tenant's request-log settings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LogSettings {
     pub mode: LogMode,
     /// Rows older than this are purged; `None` keeps them.

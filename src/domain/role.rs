@@ -9,16 +9,27 @@ use super::validation::Invalid;
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     PlatformAdmin,
+    /// Reads every tenant and the platform's settings, changes nothing:
+    /// what a `platform:read` admin token acts as (auditors, warehouses).
+    PlatformViewer,
     TenantAdmin,
     TenantViewer,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::PlatformAdmin, Role::TenantAdmin, Role::TenantViewer];
+    pub const ALL: [Role; 4] = [
+        Role::PlatformAdmin,
+        Role::PlatformViewer,
+        Role::TenantAdmin,
+        Role::TenantViewer,
+    ];
+    /// The roles a portal user can hold; the platform viewer is a token's.
+    pub const FOR_USERS: [Role; 3] = [Role::PlatformAdmin, Role::TenantAdmin, Role::TenantViewer];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Role::PlatformAdmin => "platform_admin",
+            Role::PlatformViewer => "platform_viewer",
             Role::TenantAdmin => "tenant_admin",
             Role::TenantViewer => "tenant_viewer",
         }
@@ -27,13 +38,19 @@ impl Role {
     pub fn label(self) -> &'static str {
         match self {
             Role::PlatformAdmin => "Platform admin",
+            Role::PlatformViewer => "Platform viewer",
             Role::TenantAdmin => "Tenant admin",
             Role::TenantViewer => "Tenant viewer",
         }
     }
 
     pub fn needs_tenant(self) -> bool {
-        !matches!(self, Role::PlatformAdmin)
+        !matches!(self, Role::PlatformAdmin | Role::PlatformViewer)
+    }
+
+    /// Whether the role reaches every tenant (to read at least).
+    pub fn is_platform(self) -> bool {
+        !self.needs_tenant()
     }
 }
 
@@ -52,7 +69,7 @@ impl FromStr for Role {
             .ok_or_else(|| {
                 Invalid::new(
                     "role",
-                    "must be platform_admin, tenant_admin or tenant_viewer",
+                    "must be platform_admin, platform_viewer, tenant_admin or tenant_viewer",
                 )
             })
     }
@@ -70,6 +87,7 @@ pub enum Access {
 pub fn may_access(role: Role, own_tenant: Option<&str>, tenant_id: &str, access: Access) -> bool {
     match role {
         Role::PlatformAdmin => true,
+        Role::PlatformViewer => access == Access::Read,
         Role::TenantAdmin => own_tenant == Some(tenant_id),
         Role::TenantViewer => own_tenant == Some(tenant_id) && access == Access::Read,
     }
@@ -90,6 +108,13 @@ mod tests {
     #[test]
     fn platform_admin_reaches_everything() {
         assert!(may_access(Role::PlatformAdmin, None, "t1", Access::Manage));
+        assert!(may_access(Role::PlatformViewer, None, "t1", Access::Read));
+        assert!(!may_access(
+            Role::PlatformViewer,
+            None,
+            "t1",
+            Access::Manage
+        ));
     }
 
     #[test]

@@ -68,13 +68,13 @@ async fn the_deployments_page_follows_roles(app: TestApp) -> TestApp {
     ];
     assert_eq!(
         app.call(&stranger, "custom_model_action", &theirs).await.0,
-        403
+        404
     );
     assert_eq!(
         app.call(&stranger, "deployments", &[("tenant", tid.as_str())])
             .await
             .0,
-        403,
+        404,
         "another tenant's models are not theirs"
     );
     let bad = [

@@ -367,7 +367,7 @@ async fn an_issued_invoice_equals_the_ledger_and_never_changes(app: TestApp) -> 
     let (other, _) = tenant_with_key(&app, "Other", 100, "eu-west").await;
     assert!(matches!(
         invoices::list(&app.svc, &viewer, &other).await,
-        Err(ServiceError::Forbidden)
+        Err(ServiceError::NotFound(_))
     ));
     let audited = app
         .audit_actions()

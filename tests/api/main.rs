@@ -18,6 +18,7 @@ mod abuse_pools;
 mod abuse_server_tools;
 mod abuse_stream;
 mod abuse_stream_fields;
+mod admin_api;
 mod audit_pseudonyms;
 mod breaches;
 mod budget_leases;
@@ -59,6 +60,7 @@ fn main() -> std::process::ExitCode {
     let args = libtest_mimic::Arguments::from_args();
     let trials: Vec<_> = [
         abuse::trials(),
+        admin_api::trials(),
         abuse_adapters::trials(),
         abuse_audit::trials(),
         abuse_billing::trials(),

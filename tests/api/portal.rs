@@ -549,7 +549,7 @@ async fn roles_are_enforced_by_the_service_layer(app: TestApp) -> TestApp {
         403
     );
     assert_eq!(app.call(&viewer, "get_tenant", &[("id", &a)]).await.0, 200);
-    assert_eq!(app.call(&viewer, "get_tenant", &[("id", &b)]).await.0, 403);
+    assert_eq!(app.call(&viewer, "get_tenant", &[("id", &b)]).await.0, 404);
     assert_eq!(
         app.call(&viewer, "list_keys", &[("tenant_id", &a)]).await.0,
         403
@@ -608,7 +608,7 @@ async fn roles_are_enforced_by_the_service_layer(app: TestApp) -> TestApp {
         )
         .await
         .0,
-        403
+        404
     );
     assert_eq!(
         app.call(
@@ -661,7 +661,7 @@ async fn roles_are_enforced_by_the_service_layer(app: TestApp) -> TestApp {
         )
         .await
         .0,
-        403
+        404
     );
 
     // The same rules hold when a service is called directly, whatever the adapter.

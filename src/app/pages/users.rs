@@ -107,7 +107,7 @@ fn CreateUserForm(action: ServerAction<CreateUser>) -> impl IntoView {
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         let admin = me.await.ok().flatten().is_some_and(|m| m.is_platform_admin());
-                        let roles: Vec<Role> = Role::ALL.into_iter().filter(|r| admin || r.needs_tenant()).collect();
+                        let roles: Vec<Role> = Role::FOR_USERS.into_iter().filter(|r| admin || r.needs_tenant()).collect();
                         let options = tenants.await.unwrap_or_default();
                         view! {
                             <label>"Role"

@@ -34,6 +34,7 @@ pub fn day_of(ms: Millis) -> Day {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Period {
     /// The calendar month, UTC.
     Month,
@@ -103,6 +104,7 @@ impl FromStr for Period {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Enforcement {
     /// Refuses requests that could cross the limit.
     Hard,
@@ -130,7 +132,25 @@ impl FromStr for Enforcement {
     }
 }
 
+/// A budget as an admin describes it, from any adapter; `tenant` is a
+/// tenant's id or name, `api_key` a key's id or name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct BudgetSpec {
+    /// In the admin API the tenant is the path's, and this is ignored.
+    #[serde(default)]
+    pub tenant: String,
+    #[serde(default)]
+    pub api_key: Option<String>,
+    pub limit_micros: Micros,
+    pub period: Period,
+    pub enforcement: Enforcement,
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Budget {
     pub id: String,
     pub tenant_id: TenantId,

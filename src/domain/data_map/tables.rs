@@ -55,6 +55,23 @@ pub const TABLES: &[Table] = &[
         ..tenant_config("sessions", "signed-in portal sessions (token hashes)")
     },
     Table {
+        // The creator is named as `user:<id>`, a pseudonym; tenant tokens
+        // go with their tenant, platform tokens stay until revoked.
+        subjects: &[S::Tenant, S::User],
+        ..tenant_config(
+            "admin_tokens",
+            "authenticating admin API clients (hashes only; creator as user:<id>)",
+        )
+    },
+    Table {
+        retention: Retention::Expires,
+        erasure: Erasure::OnExpiry,
+        ..config(
+            "idempotency_keys",
+            "answering a retried admin API create with its first result (24 hours)",
+        )
+    },
+    Table {
         subjects: &[S::Email, S::ClientIp],
         categories: &[C::ContactDetails, C::NetworkIdentifiers],
         basis: LawfulBasis::LegitimateInterests,

@@ -102,6 +102,21 @@ impl PartialEq<&str> for TenantId {
     }
 }
 
+/// In the admin API's OpenAPI document: a string in UUID format.
+#[cfg(feature = "ssr")]
+impl utoipa::PartialSchema for TenantId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::Custom("uuid".into())))
+            .into()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::ToSchema for TenantId {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,12 +6,15 @@ use super::request_log::LogSettings;
 use super::time::Millis;
 
 mod id;
+mod input;
 use super::validation::Invalid;
 pub use id::TenantId;
+pub use input::{NewTenant, TenantPatch};
 
 /// Where a tenant's usage data lives (DESIGN §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum IsolationLevel {
     RowLevel,
     SchemaPerTenant,
@@ -66,6 +69,7 @@ impl FromStr for IsolationLevel {
 
 /// Where a tenant's data lives and how much there is of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TenantData {
     pub level: IsolationLevel,
     /// What an operator looks for: a schema, a database, a file, or the shared table.
@@ -73,12 +77,14 @@ pub struct TenantData {
     /// Set while the data moves to another level.
     pub moving_to: Option<IsolationLevel>,
     pub bytes: Option<i64>,
-    /// Rows per tenant table.
+    /// Rows per tenant table, as `[table, rows]` pairs.
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Vec<Object>>))]
     pub rows: Vec<(String, i64)>,
 }
 
 /// What a move of a tenant's data to another isolation level did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MoveReport {
     pub from: IsolationLevel,
     pub to: IsolationLevel,
@@ -92,6 +98,7 @@ pub struct MoveReport {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum TenantStatus {
     Active,
     Suspended,
@@ -115,6 +122,7 @@ impl TenantStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Tenant {
     pub id: TenantId,
     pub name: String,
@@ -139,6 +147,10 @@ pub struct Tenant {
     pub dpo_contact: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// Counts changes to the row: the admin API's ETag, so an update
+    /// based on a stale read is refused rather than silently applied.
+    #[serde(default)]
+    pub revision: i64,
 }
 
 impl Tenant {

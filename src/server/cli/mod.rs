@@ -3,6 +3,7 @@
 //! table otherwise.
 
 pub mod access_review;
+pub mod admin_token;
 pub mod audit;
 pub mod breach;
 pub mod budget;
@@ -56,6 +57,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(key::KeyCmd),
+    /// Manage tokens for the admin REST API (/admin/v1).
+    #[command(subcommand)]
+    AdminToken(admin_token::AdminTokenCmd),
     /// Manage portal users.
     #[command(subcommand)]
     User(user::UserCmd),
@@ -217,6 +221,7 @@ async fn on_database(svc: &Services, command: Command) -> Result<(), CliError> {
         }
         Command::Tenant(cmd) => tenant::run(svc, cmd).await,
         Command::Key(cmd) => key::run(svc, cmd).await,
+        Command::AdminToken(cmd) => admin_token::run(svc, cmd).await,
         Command::User(cmd) => user::run(svc, cmd).await,
         Command::Provider(cmd) => catalog::provider(svc, cmd).await,
         Command::Model(cmd) => catalog::model(svc, cmd).await,

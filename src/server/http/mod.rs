@@ -1,6 +1,7 @@
 //! The HTTP face: one axum router serving the portal, its server functions,
 //! sign-in, and the operational endpoints.
 
+pub mod admin;
 pub mod downloads;
 pub mod error;
 pub mod export;
@@ -37,10 +38,13 @@ pub fn router(state: AppState, gateway: crate::server::gateway::Gateway) -> Rout
     let routes = route_list();
     let svc = state.services.clone();
     let hsts = svc.config.secure_cookies();
+    let limiter = std::sync::Arc::new(admin::TokenLimiter::new(gateway.limiter.redis()));
+    let admin_api = admin::router(svc.clone(), limiter);
     let context = move || provide_context(svc.clone());
     // leptos_routes_with_context also mounts every server function under /api.
     Router::new()
         .merge(crate::server::gateway::routes(gateway))
+        .nest_service(admin::BASE, admin_api)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/auth/sign-in", post(sign_in::sign_in))

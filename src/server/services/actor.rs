@@ -49,9 +49,32 @@ impl Actor {
         }
     }
 
-    pub fn require(&self, tenant_id: &str, access: Access) -> Result<()> {
-        if may_access(self.role, self.tenant_id.as_deref(), tenant_id, access) {
+    /// Reads that cross tenants (lists, catalogs, platform dashboards):
+    /// platform admins and platform viewers.
+    pub fn require_platform_read(&self) -> Result<()> {
+        if self.role.is_platform() {
             Ok(())
+        } else {
+            Err(ServiceError::Forbidden)
+        }
+    }
+
+    pub fn require(&self, tenant_id: &str, access: Access) -> Result<()> {
+        self.require_on(tenant_id, access, "tenant")
+    }
+
+    /// As `require`, for an object (`what`) of that tenant. Another
+    /// tenant's objects do not exist for a tenant-bound actor: a 403 would
+    /// confirm that the id is real, so they answer as `what` not found,
+    /// the same as an id nobody holds. Within its own tenant a viewer
+    /// asking to change something is forbidden.
+    pub fn require_on(&self, tenant_id: &str, access: Access, what: &'static str) -> Result<()> {
+        if may_access(self.role, self.tenant_id.as_deref(), tenant_id, access) {
+            return Ok(());
+        }
+        let own = self.tenant_id.as_deref() == Some(tenant_id);
+        if self.role.needs_tenant() && !own {
+            Err(ServiceError::NotFound(what))
         } else {
             Err(ServiceError::Forbidden)
         }
@@ -61,7 +84,7 @@ impl Actor {
     /// Fails closed: a tenant role without a tenant sees nothing, rather
     /// than everything.
     pub fn scope(&self) -> Result<Option<&TenantId>> {
-        if self.is_platform_admin() {
+        if self.role.is_platform() {
             return Ok(None);
         }
         self.tenant_id
@@ -86,5 +109,39 @@ mod tests {
         };
         assert!(matches!(orphan.scope(), Err(ServiceError::Forbidden)));
         assert!(matches!(Actor::system("cli").scope(), Ok(None)));
+    }
+
+    #[test]
+    fn another_tenants_objects_are_not_found_and_a_viewers_writes_forbidden() {
+        let viewer = Actor {
+            user_id: None,
+            label: "x".into(),
+            role: Role::TenantViewer,
+            tenant_id: Some(TenantId::random()),
+            client_ip: None,
+        };
+        let own = viewer.tenant_id.clone().unwrap_or_else(TenantId::random);
+        let other = TenantId::random();
+        assert!(matches!(
+            viewer.require_on(&other, Access::Read, "api key"),
+            Err(ServiceError::NotFound("api key"))
+        ));
+        assert!(matches!(
+            viewer.require(&own, Access::Manage),
+            Err(ServiceError::Forbidden)
+        ));
+        assert!(viewer.require(&own, Access::Read).is_ok());
+        let reader = Actor {
+            role: Role::PlatformViewer,
+            tenant_id: None,
+            ..viewer
+        };
+        assert!(reader.require(&other, Access::Read).is_ok());
+        assert!(matches!(
+            reader.require(&other, Access::Manage),
+            Err(ServiceError::Forbidden)
+        ));
+        assert!(reader.require_platform_admin().is_err());
+        assert!(reader.require_platform_read().is_ok());
     }
 }

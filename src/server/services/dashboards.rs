@@ -124,7 +124,7 @@ async fn key_names(svc: &Services, tenant_id: &TenantId) -> Result<Vec<(String, 
 
 /// Every tenant's usage this month and the last 30 days' trend (platform admins).
 pub async fn platform(svc: &Services, actor: &Actor) -> Result<PlatformUsage> {
-    actor.require_platform_admin()?;
+    actor.require_platform_read()?;
     let now = now_millis();
     let month = Month::of(now).window();
     let trend_window = Span::Days(30).window(now);

@@ -31,7 +31,7 @@ pub async fn record(svc: &Services, queue: &str, item: &impl Serialize, error: &
 
 /// How many items wait in the dead-letter table (platform admins only).
 pub async fn count(svc: &Services, actor: &Actor) -> Result<i64> {
-    actor.require_platform_admin()?;
+    actor.require_platform_read()?;
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM dead_letters")
         .fetch_one(&svc.db.pool)
         .await?;

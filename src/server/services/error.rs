@@ -23,6 +23,9 @@ pub enum ServiceError {
     Forbidden,
     #[error("{0}")]
     TooManyAttempts(String),
+    /// A conditional write whose precondition (a revision) no longer holds.
+    #[error("{0}")]
+    Stale(String),
     /// Worth retrying shortly: the data moved under a write.
     #[error("{0}")]
     Unavailable(String),
@@ -96,6 +99,7 @@ impl ServiceError {
             ServiceError::Unauthenticated | ServiceError::MfaRequired(_) => 401,
             ServiceError::Forbidden => 403,
             ServiceError::TooManyAttempts(_) => 429,
+            ServiceError::Stale(_) => 412,
             ServiceError::Unavailable(_) => 503,
             ServiceError::Internal(_) | ServiceError::Db(_) => 500,
         }

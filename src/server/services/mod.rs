@@ -3,6 +3,7 @@
 
 pub mod access_reviews;
 pub mod actor;
+pub mod admin_tokens;
 pub mod api_keys;
 pub mod audit;
 pub mod audit_anchor;

@@ -145,7 +145,7 @@ pub async fn create(svc: &Services, actor: &Actor, new: NewPlan) -> Result<Plan>
 }
 
 pub async fn list(svc: &Services, actor: &Actor) -> Result<Vec<Plan>> {
-    actor.require_platform_admin()?;
+    actor.require_platform_read()?;
     let rows: Vec<PlanRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM plans ORDER BY name"))
         .fetch_all(&svc.db.pool)
         .await?;

@@ -18,7 +18,7 @@ use super::{tenants, Actor, Result, ServiceError, Services};
 pub async fn data(svc: &Services, actor: &Actor, tenant_id: &TenantId) -> Result<TenantData> {
     actor.require(tenant_id, Access::Read)?;
     let mut data = svc.stores.stats(tenant_id).await?;
-    if !actor.is_platform_admin() {
+    if !actor.role.is_platform() {
         // Schema, database and file names are the operator's business.
         data.location = data.level.label().to_string();
     }
@@ -101,11 +101,13 @@ async fn record_isolation(
     tenant_id: TenantId,
     level: IsolationLevel,
 ) -> std::result::Result<(), DbError> {
-    sqlx::query("UPDATE tenants SET isolation = $1, updated_at = $2 WHERE id = $3")
-        .bind(level.as_str())
-        .bind(now_millis())
-        .bind(&tenant_id)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE tenants SET revision = revision + 1, isolation = $1, updated_at = $2 WHERE id = $3",
+    )
+    .bind(level.as_str())
+    .bind(now_millis())
+    .bind(&tenant_id)
+    .execute(conn)
+    .await?;
     Ok(())
 }

@@ -26,7 +26,7 @@ pub async fn export(
             vec![t.clone()]
         }
         None => {
-            actor.require_platform_admin()?;
+            actor.require_platform_read()?;
             sqlx::query_scalar("SELECT id FROM tenants ORDER BY id")
                 .fetch_all(&svc.db.pool)
                 .await?

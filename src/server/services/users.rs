@@ -65,6 +65,9 @@ pub async fn create(svc: &Services, actor: &Actor, new: NewUser<'_>) -> Result<U
         .transpose()?;
     let tenant_id = tenant_id.as_ref();
     user::role_binding(new.role, tenant_id.map(|t| t.as_str()))?;
+    if !Role::FOR_USERS.contains(&new.role) {
+        return Err(Invalid::new("role", "is held by admin tokens, not by portal users").into());
+    }
     match tenant_id {
         Some(t) => actor.require(t, Access::Manage)?,
         None => actor.require_platform_admin()?,
@@ -111,7 +114,8 @@ pub async fn get(svc: &Services, actor: &Actor, id: &str) -> Result<User> {
         .await?;
     let user = row.ok_or(ServiceError::NotFound("user"))?.into_user()?;
     match &user.tenant_id {
-        Some(t) => actor.require(t, Access::Manage)?,
+        // Callers that change the user rely on this check: manage rights.
+        Some(t) => actor.require_on(t, Access::Manage, "user")?,
         None => actor.require_platform_admin()?,
     }
     Ok(user)

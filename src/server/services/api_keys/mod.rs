@@ -14,6 +14,7 @@ use thiserror::Error;
 
 use crate::domain::api_key::{self, ApiKey, CreatedKey, KeyStatus};
 use crate::domain::audit::AuditAction;
+use crate::domain::cursor::{CursorPage, CursorRequest};
 use crate::domain::role::Access;
 use crate::domain::tenant::Tenant;
 use crate::domain::time::{now_millis, DAY};
@@ -119,6 +120,57 @@ pub async fn list(svc: &Services, actor: &Actor, tenant_id: &TenantId) -> Result
     Ok(rows.into_iter().map(ApiKey::from).collect())
 }
 
+/// A tenant's keys oldest first, after a cursor (the admin API).
+pub async fn list_cursor(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: &TenantId,
+    page: &CursorRequest,
+) -> Result<CursorPage<ApiKey>> {
+    actor.require(tenant_id, Access::Manage)?;
+    svc.keys.flush_last_used(svc).await;
+    let (key, id) = page.bounds();
+    let rows: Vec<KeyRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 \
+         AND (created_at > $2 OR (created_at = $2 AND id > $3)) ORDER BY created_at, id LIMIT $4"
+    ))
+    .bind(tenant_id)
+    .bind(key)
+    .bind(id)
+    .bind(page.fetch())
+    .fetch_all(&svc.db.pool)
+    .await?;
+    let keys = rows.into_iter().map(ApiKey::from).collect();
+    Ok(page.page(keys, |k: &ApiKey| (k.created_at, k.id.clone())))
+}
+
+/// One key, by id; another tenant's key is not found.
+pub async fn get(svc: &Services, actor: &Actor, key_id: &str) -> Result<ApiKey> {
+    let row: Option<KeyRow> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"))
+            .bind(key_id.trim())
+            .fetch_optional(&svc.db.pool)
+            .await?;
+    let key = ApiKey::from(row.ok_or(ServiceError::NotFound("api key"))?);
+    actor.require_on(&key.tenant_id, Access::Manage, "api key")?;
+    Ok(key)
+}
+
+/// A new secret for a key: a fresh key with the same name and remaining
+/// lifetime is issued, then the old one revoked. Both steps are audited.
+pub async fn rotate(svc: &Services, actor: &Actor, key_id: &str) -> Result<CreatedKey> {
+    let old = get(svc, actor, key_id).await?;
+    if old.status(now_millis()) != KeyStatus::Active {
+        return Err(ServiceError::Conflict(
+            "only an active key can be rotated".into(),
+        ));
+    }
+    let days = old.expires_at.map(|e| ((e - now_millis()) / DAY).max(1));
+    let created = create(svc, actor, &old.tenant_id, &old.name, days).await?;
+    revoke(svc, actor, &old.id).await?;
+    Ok(created)
+}
+
 #[tracing::instrument(level = "debug", skip_all, fields(key_id = %key_id))]
 pub async fn revoke(svc: &Services, actor: &Actor, key_id: &str) -> Result<ApiKey> {
     let row: Option<KeyRow> =
@@ -127,7 +179,7 @@ pub async fn revoke(svc: &Services, actor: &Actor, key_id: &str) -> Result<ApiKe
             .fetch_optional(&svc.db.pool)
             .await?;
     let mut key = ApiKey::from(row.ok_or(ServiceError::NotFound("api key"))?);
-    actor.require(&key.tenant_id, Access::Manage)?;
+    actor.require_on(&key.tenant_id, Access::Manage, "api key")?;
     if key.revoked_at.is_some() {
         return Ok(key);
     }

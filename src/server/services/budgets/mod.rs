@@ -16,24 +16,15 @@ use sqlx::FromRow;
 use super::audit::Entry;
 use super::{control, new_id, tenants, Actor, Result, ServiceError, Services};
 use crate::domain::audit::AuditAction;
-use crate::domain::budget::{mask_webhook, Budget, Enforcement, Period};
+use crate::domain::budget::{mask_webhook, Budget, Enforcement};
 use crate::domain::catalog;
-use crate::domain::pricing::Micros;
 use crate::domain::role::Access;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::now_millis;
 use crate::domain::validation::Invalid;
 use crate::server::crypto::webhook;
 
-/// A budget as the admin describes it; `api_key` is a key's id or name.
-pub struct BudgetSpec {
-    pub tenant: String,
-    pub api_key: Option<String>,
-    pub limit_micros: Micros,
-    pub period: Period,
-    pub enforcement: Enforcement,
-    pub webhook_url: Option<String>,
-}
+pub use crate::domain::budget::BudgetSpec;
 
 /// What `set` made; the webhook secret only when it was just created.
 pub struct SetBudget {

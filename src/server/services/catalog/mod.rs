@@ -261,7 +261,7 @@ pub async fn set_server_tools(
 /// For the portal and CLI: providers and models, without secrets.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(svc: &Services, actor: &Actor) -> Result<(Vec<Provider>, Vec<Model>)> {
-    actor.require_platform_admin()?;
+    actor.require_platform_read()?;
     let c = load(svc).await?;
     let mut providers: Vec<Provider> = c.providers.values().map(|p| p.provider.clone()).collect();
     providers.sort_by(|a, b| a.name.cmp(&b.name));

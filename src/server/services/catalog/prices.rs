@@ -52,7 +52,7 @@ pub(super) async fn write(
 
 /// The model's versions, oldest first.
 pub async fn history(svc: &Services, actor: &Actor, model: &str) -> Result<PriceHistory> {
-    actor.require_platform_admin()?;
+    actor.require_platform_read()?;
     let (_, history) = find(svc, model).await?;
     Ok(history)
 }
@@ -111,7 +111,7 @@ fn starting(effective_from: Option<Millis>) -> Result<Millis> {
 
 /// The price of one OFREP flag evaluation, by version.
 pub async fn evaluation_history(svc: &Services, actor: &Actor) -> Result<EvaluationPrices> {
-    actor.require_platform_admin()?;
+    actor.require_platform_read()?;
     Ok(super::load(svc).await?.evaluation_prices)
 }
 

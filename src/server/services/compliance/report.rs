@@ -101,8 +101,10 @@ pub async fn note_read(
     tenant_id: Option<&TenantId>,
     what: &str,
 ) -> Result<()> {
-    let person = actor.user_id.is_some() || actor.label.starts_with("cli:");
-    let Some(t) = tenant_id.filter(|_| actor.is_platform_admin() && person) else {
+    let person = actor.user_id.is_some()
+        || actor.label.starts_with("cli:")
+        || actor.label.starts_with("token:");
+    let Some(t) = tenant_id.filter(|_| actor.role.is_platform() && person) else {
         return Ok(());
     };
     let entry = Entry::success(AuditAction::DataRead, "tenant", t)

@@ -24,7 +24,7 @@ pub async fn set(
     let before = tenants::get(svc, actor, id).await?;
     let mut tx = svc.db.pool.begin().await?;
     sqlx::query(
-        "UPDATE tenants SET request_log_mode = $1, request_log_retention_days = $2, \
+        "UPDATE tenants SET revision = revision + 1, request_log_mode = $1, request_log_retention_days = $2, \
          updated_at = $3 WHERE id = $4",
     )
     .bind(settings.mode.as_str())
@@ -63,7 +63,7 @@ pub async fn set_contacts(
     let (controller, dpo) = (clean("controller", controller)?, clean("dpo", dpo)?);
     let mut tx = svc.db.pool.begin().await?;
     sqlx::query(
-        "UPDATE tenants SET controller_contact = $1, dpo_contact = $2, updated_at = $3 \
+        "UPDATE tenants SET revision = revision + 1, controller_contact = $1, dpo_contact = $2, updated_at = $3 \
          WHERE id = $4",
     )
     .bind(&controller)

@@ -319,7 +319,7 @@ pub(super) async fn all(svc: &Services) -> Result<Vec<Pool>> {
 
 /// Pools, for platform admins.
 pub async fn list(svc: &Services, actor: &Actor) -> Result<Vec<Pool>> {
-    actor.require_platform_admin()?;
+    actor.require_platform_read()?;
     all(svc).await
 }
 

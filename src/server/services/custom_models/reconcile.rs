@@ -289,7 +289,7 @@ pub async fn overview(
     actor: &crate::server::services::Actor,
     fresh: bool,
 ) -> Result<Overview> {
-    actor.require_platform_admin()?;
+    actor.require_platform_read()?;
     if fresh {
         pass(svc, None).await?;
     }

@@ -47,7 +47,7 @@ pub async fn history(
 /// Who gets a platform flag: every tenant counted by the variant it is
 /// served, the tenants a rule placed listed first.
 pub async fn preview(svc: &Services, actor: &Actor, key: &FlagKey) -> Result<Preview> {
-    actor.require_platform_admin()?;
+    actor.require_platform_read()?;
     let flag = get(svc, actor, &Scope::Platform, key).await?;
     let mut out = Preview::default();
     let mut counts = std::collections::BTreeMap::<String, usize>::new();

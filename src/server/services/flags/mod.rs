@@ -50,6 +50,7 @@ impl Scope {
     /// by its users and changed by its admins.
     fn require(&self, actor: &Actor, access: Access) -> Result<()> {
         match self {
+            Scope::Platform if access == Access::Read => actor.require_platform_read(),
             Scope::Platform => actor.require_platform_admin(),
             Scope::Tenant(t) => actor.require(t, access),
         }

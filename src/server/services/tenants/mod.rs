@@ -4,14 +4,18 @@ use crate::domain::audit::AuditAction;
 use serde_json::json;
 use sqlx::FromRow;
 
-use crate::domain::page::{Page, PageRequest, SortDir};
 use crate::domain::request_log::LogSettings;
 use crate::domain::role::Access;
 use crate::domain::tenant::{
-    name_key, IsolationLevel, Tenant, TenantId, TenantSettings, TenantSort, TenantStatus,
+    name_key, IsolationLevel, NewTenant, Tenant, TenantId, TenantPatch, TenantSettings,
+    TenantStatus,
 };
 use crate::domain::time::now_millis;
 use crate::domain::validation::Invalid;
+
+mod listing;
+
+pub use listing::{list, list_cursor, names};
 
 use super::audit::{self, Entry};
 use super::{control, tenant_data, Actor, Result, ServiceError, Services};
@@ -21,7 +25,7 @@ use crate::server::db::tenant_store::{Location, TenantStores};
 /// subscription (subscriptions only ever start now, never later).
 pub(super) const COLUMNS: &str =
     "id, name, isolation, data_location, rpm_limit, tpm_limit, status, audit_retention_days, \
-     request_log_mode, request_log_retention_days, controller_contact, dpo_contact, created_at, updated_at, (SELECT p.name FROM subscriptions s JOIN plans p ON p.id = s.plan_id \
+     request_log_mode, request_log_retention_days, controller_contact, dpo_contact, created_at, updated_at, revision, (SELECT p.name FROM subscriptions s JOIN plans p ON p.id = s.plan_id \
      WHERE s.tenant_id = tenants.id ORDER BY s.effective_from DESC LIMIT 1) AS plan";
 
 #[derive(FromRow)]
@@ -40,6 +44,7 @@ pub(super) struct TenantRow {
     dpo_contact: Option<String>,
     created_at: i64,
     updated_at: i64,
+    revision: i64,
     plan: Option<String>,
 }
 
@@ -66,8 +71,17 @@ impl TenantRow {
             dpo_contact: self.dpo_contact,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            revision: self.revision,
         })
     }
+}
+
+/// Creates a tenant from what a caller sent: the caller's right to
+/// create is checked before the input, so a caller without it learns
+/// nothing from validation messages.
+pub async fn create_from(svc: &Services, actor: &Actor, new: &NewTenant) -> Result<Tenant> {
+    actor.require_platform_admin()?;
+    create(svc, actor, new.settings()?).await
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
@@ -89,6 +103,7 @@ pub async fn create(svc: &Services, actor: &Actor, settings: TenantSettings) -> 
         dpo_contact: None,
         created_at: now,
         updated_at: now,
+        revision: 1,
     };
     // The store first: a tenant row never points at a store that is not there.
     let location = svc.stores.provision(&tenant.id, tenant.isolation).await?;
@@ -169,71 +184,6 @@ pub async fn find(svc: &Services, actor: &Actor, name_or_id: &str) -> Result<Ten
     Ok(tenant)
 }
 
-/// Search by name; platform admins only, as it crosses tenants.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn list(
-    svc: &Services,
-    actor: &Actor,
-    search: &str,
-    (sort, dir): (TenantSort, SortDir),
-    page: PageRequest,
-) -> Result<Page<Tenant>> {
-    actor.require_platform_admin()?;
-    let pattern = format!("%{}%", escape_like(&name_key(search)));
-    let cond = "name_key LIKE $1 ESCAPE '\\'";
-    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM tenants WHERE {cond}"))
-        .bind(&pattern)
-        .fetch_one(&svc.db.pool)
-        .await?;
-    let column = match sort {
-        TenantSort::Name => "name_key",
-        TenantSort::Created => "created_at",
-    };
-    let order = match dir {
-        SortDir::Asc => "ASC",
-        SortDir::Desc => "DESC",
-    };
-    let rows: Vec<TenantRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM tenants WHERE {cond} ORDER BY {column} {order}, id \
-         LIMIT $2 OFFSET $3"
-    ))
-    .bind(&pattern)
-    .bind(page.limit())
-    .bind(page.offset())
-    .fetch_all(&svc.db.pool)
-    .await?;
-    let items = rows
-        .into_iter()
-        .map(TenantRow::into_tenant)
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Page::new(items, total, page))
-}
-
-/// The few tenants a picker needs: id and name, for admins.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn names(svc: &Services, actor: &Actor) -> Result<Vec<(String, String)>> {
-    let rows: Vec<(String, String)> = match actor.scope()? {
-        None => {
-            sqlx::query_as("SELECT id, name FROM tenants ORDER BY name_key LIMIT 1000")
-                .fetch_all(&svc.db.pool)
-                .await?
-        }
-        Some(own) => {
-            sqlx::query_as("SELECT id, name FROM tenants WHERE id = $1")
-                .bind(own)
-                .fetch_all(&svc.db.pool)
-                .await?
-        }
-    };
-    Ok(rows)
-}
-
-fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
 /// Changes name, region and limits. The isolation level moves data, so it
 /// is changed by its own operation, not here.
 #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
@@ -243,8 +193,26 @@ pub async fn update(
     id: &TenantId,
     settings: TenantSettings,
 ) -> Result<Tenant> {
+    update_if(svc, actor, id, settings, None).await
+}
+
+/// As `update`, applied only while the tenant is at `expected` revision
+/// (the admin API's `If-Match`). Without one, the write still applies
+/// only to the row that was read, so a concurrent change is never
+/// silently overwritten with stale values.
+pub async fn update_if(
+    svc: &Services,
+    actor: &Actor,
+    id: &TenantId,
+    settings: TenantSettings,
+    expected: Option<i64>,
+) -> Result<Tenant> {
     actor.require_platform_admin()?;
     let before = get(svc, actor, id).await?;
+    let revision = expected.unwrap_or(before.revision);
+    if revision != before.revision {
+        return Err(stale(expected));
+    }
     if settings.isolation != before.isolation {
         return Err(Invalid::new(
             "isolation",
@@ -254,9 +222,9 @@ pub async fn update(
     }
     let now = now_millis();
     let mut tx = svc.db.pool.begin().await?;
-    sqlx::query(
-        "UPDATE tenants SET name = $1, name_key = $2, data_location = $3, rpm_limit = $4, \
-         tpm_limit = $5, updated_at = $6 WHERE id = $7",
+    let done = sqlx::query(
+        "UPDATE tenants SET revision = revision + 1, name = $1, name_key = $2, data_location = $3, rpm_limit = $4, \
+         tpm_limit = $5, updated_at = $6 WHERE id = $7 AND revision = $8",
     )
     .bind(&settings.name)
     .bind(name_key(&settings.name))
@@ -265,9 +233,13 @@ pub async fn update(
     .bind(settings.tpm_limit)
     .bind(now)
     .bind(id)
+    .bind(revision)
     .execute(&mut *tx)
     .await
     .map_err(ServiceError::conflict_on("a tenant with this name"))?;
+    if done.rows_affected() == 0 {
+        return Err(stale(expected));
+    }
     let entry = Entry::success(AuditAction::TenantUpdate, "tenant", id)
         .tenant(id)
         .details(json!({
@@ -278,6 +250,32 @@ pub async fn update(
         }));
     control::commit(svc, tx, actor, entry).await?;
     get(svc, actor, id).await
+}
+
+/// Applies a partial update (absent fields keep their values), at the
+/// revision the caller read when it names one.
+pub async fn patch(
+    svc: &Services,
+    actor: &Actor,
+    id: &TenantId,
+    patch: &TenantPatch,
+    expected: Option<i64>,
+) -> Result<Tenant> {
+    actor.require_platform_admin()?;
+    let current = get(svc, actor, id).await?;
+    let settings = patch.apply(&current)?;
+    update_if(svc, actor, id, settings, expected).await
+}
+
+/// A write that lost a race: 412 when the caller named the revision it
+/// read, otherwise a conflict to retry after reading again.
+fn stale(expected: Option<i64>) -> ServiceError {
+    match expected {
+        Some(_) => ServiceError::Stale("the tenant changed since this revision was read".into()),
+        None => {
+            ServiceError::Conflict("the tenant changed while this update ran; try again".into())
+        }
+    }
 }
 
 /// Suspending stops every key of the tenant at once; resuming restores them.
@@ -298,12 +296,14 @@ pub async fn set_status(
         TenantStatus::Suspended => AuditAction::TenantSuspend,
     };
     let mut tx = svc.db.pool.begin().await?;
-    sqlx::query("UPDATE tenants SET status = $1, updated_at = $2 WHERE id = $3")
-        .bind(status.as_str())
-        .bind(now_millis())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE tenants SET revision = revision + 1, status = $1, updated_at = $2 WHERE id = $3",
+    )
+    .bind(status.as_str())
+    .bind(now_millis())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     let entry = Entry::success(action, "tenant", id).tenant(id);
     control::commit(svc, tx, actor, entry).await?;
     get(svc, actor, id).await
@@ -326,7 +326,7 @@ pub async fn set_audit_retention(
     }
     let before = get(svc, actor, id).await?;
     let mut tx = svc.db.pool.begin().await?;
-    sqlx::query("UPDATE tenants SET audit_retention_days = $1, updated_at = $2 WHERE id = $3")
+    sqlx::query("UPDATE tenants SET revision = revision + 1, audit_retention_days = $1, updated_at = $2 WHERE id = $3")
         .bind(days)
         .bind(now_millis())
         .bind(id)

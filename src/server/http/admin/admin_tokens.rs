@@ -1,0 +1,81 @@
+//! `/admin/v1/admin-tokens`: platform admins create (secret shown once),
+//! list, read and revoke the tokens this API is called with.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use axum::Json;
+use bytes::Bytes;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::caller::Caller;
+use super::conventions::{body, once, Paging};
+use super::problem::{ApiResult, Problem};
+use super::tenants::json;
+use super::{AdminState, AdminTokenPage};
+use crate::domain::admin_token::{AdminToken, CreatedToken, NewAdminToken};
+use crate::server::services::admin_tokens;
+
+pub fn routes() -> OpenApiRouter<AdminState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, revoke))
+}
+
+#[utoipa::path(get, path = "/admin-tokens", tag = "admin-tokens", params(Paging),
+    responses((status = 200, body = AdminTokenPage), (status = "4XX", body = Problem)))]
+async fn list(
+    State(state): State<AdminState>,
+    caller: Caller,
+    Query(paging): Query<Paging>,
+) -> ApiResult<Json<AdminTokenPage>> {
+    let page = admin_tokens::list(&state.services, &caller.actor, &paging.request()?).await?;
+    Ok(Json(page.into()))
+}
+
+/// Creates a token; `token` in the answer is the secret, shown this once.
+#[utoipa::path(post, path = "/admin-tokens", tag = "admin-tokens", request_body = NewAdminToken,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = CreatedToken), (status = "4XX", body = Problem)))]
+async fn create(
+    State(state): State<AdminState>,
+    caller: Caller,
+    headers: HeaderMap,
+    uri: Uri,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let svc = &state.services;
+    once(svc, &caller, &headers, (uri.path(), &bytes), || async {
+        let new: NewAdminToken = body(&bytes)?;
+        let created = admin_tokens::create(svc, &caller.actor, new).await?;
+        Ok((StatusCode::CREATED, json(&created)?))
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/admin-tokens/{token_id}", tag = "admin-tokens",
+    params(("token_id" = String, Path)),
+    responses((status = 200, body = AdminToken), (status = "4XX", body = Problem)))]
+async fn show(
+    State(state): State<AdminState>,
+    caller: Caller,
+    Path(token_id): Path<String>,
+) -> ApiResult<Json<AdminToken>> {
+    Ok(Json(
+        admin_tokens::get(&state.services, &caller.actor, &token_id).await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/admin-tokens/{token_id}", tag = "admin-tokens",
+    params(("token_id" = String, Path)),
+    responses((status = 200, body = AdminToken), (status = "4XX", body = Problem)))]
+async fn revoke(
+    State(state): State<AdminState>,
+    caller: Caller,
+    Path(token_id): Path<String>,
+) -> ApiResult<Json<AdminToken>> {
+    Ok(Json(
+        admin_tokens::revoke(&state.services, &caller.actor, &token_id).await?,
+    ))
+}

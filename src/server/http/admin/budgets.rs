@@ -1,0 +1,99 @@
+//! `/admin/v1/tenants/{id}/budgets`: a tenant's (and its keys') spending
+//! limits: list, set (create or replace) and remove.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use axum::Json;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::caller::Caller;
+use super::conventions::{body, once};
+use super::problem::{ApiResult, Problem};
+use super::tenants::{json, tenant_id};
+use super::{AdminState, BudgetPage};
+use crate::domain::budget::{Budget, BudgetSpec, Enforcement};
+use crate::server::services::budgets;
+
+pub fn routes() -> OpenApiRouter<AdminState> {
+    OpenApiRouter::new().routes(routes!(list, set, remove))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SetBudgetAnswer {
+    pub budget: Budget,
+    /// The webhook's signing secret, only when this call created it.
+    pub webhook_secret: Option<String>,
+}
+
+/// Every budget of the tenant, tenant-wide first (one page).
+#[utoipa::path(get, path = "/tenants/{id}/budgets", tag = "budgets",
+    params(("id" = String, Path)),
+    responses((status = 200, body = BudgetPage), (status = "4XX", body = Problem)))]
+async fn list(
+    State(state): State<AdminState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<BudgetPage>> {
+    let id = tenant_id(&id)?;
+    let data = budgets::list(&state.services, &caller.actor, &id).await?;
+    Ok(Json(BudgetPage {
+        data,
+        next_cursor: None,
+    }))
+}
+
+/// Sets the tenant's (or one key's) budget of that enforcement, replacing
+/// the one there was.
+#[utoipa::path(put, path = "/tenants/{id}/budgets", tag = "budgets", request_body = BudgetSpec,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = SetBudgetAnswer), (status = "4XX", body = Problem)))]
+async fn set(
+    State(state): State<AdminState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let svc = &state.services;
+    let id = tenant_id(&id)?;
+    once(svc, &caller, &headers, (uri.path(), &bytes), || async {
+        let mut spec: BudgetSpec = body(&bytes)?;
+        spec.tenant = id.to_string();
+        let set = budgets::set(svc, &caller.actor, spec).await?;
+        let answer = SetBudgetAnswer {
+            budget: set.budget,
+            webhook_secret: set.webhook_secret,
+        };
+        Ok((StatusCode::OK, json(&answer)?))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BudgetSelector {
+    pub enforcement: Enforcement,
+    /// A key's id or name; none: the tenant-wide budget.
+    pub api_key: Option<String>,
+}
+
+#[utoipa::path(delete, path = "/tenants/{id}/budgets", tag = "budgets",
+    params(("id" = String, Path), BudgetSelector),
+    responses((status = 200, body = Budget), (status = "4XX", body = Problem)))]
+async fn remove(
+    State(state): State<AdminState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(which): Query<BudgetSelector>,
+) -> ApiResult<Json<Budget>> {
+    let id = tenant_id(&id)?;
+    let key = which.api_key.as_deref();
+    let removed = budgets::remove(&state.services, &caller.actor, &id, key, which.enforcement);
+    Ok(Json(removed.await?))
+}

@@ -1,0 +1,207 @@
+//! What every admin endpoint shares: cursor paging from the query, JSON
+//! bodies read into domain types, revisions as ETags checked against
+//! If-Match, and idempotent creates.
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::IntoParams;
+
+use super::caller::Caller;
+use super::problem::{ApiResult, Problem};
+use crate::domain::cursor::CursorRequest;
+use crate::domain::time::{now_millis, DAY};
+use crate::server::services::{ServiceError, Services};
+
+/// `?limit=&cursor=`: at most 200 per page; pass `next_cursor` back.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Paging {
+    /// Rows per page, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl Paging {
+    pub fn request(&self) -> ApiResult<CursorRequest> {
+        Ok(CursorRequest::new(self.limit, self.cursor.as_deref()).map_err(ServiceError::from)?)
+    }
+}
+
+/// A JSON body read into a domain type; a malformed one is a 400 that
+/// says where.
+pub fn body<T: DeserializeOwned>(bytes: &Bytes) -> ApiResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| Problem::bad_request("body", e.to_string()))
+}
+
+/// A resource with its revision as a strong ETag.
+pub fn with_etag<T: Serialize>(status: StatusCode, value: &T, revision: i64) -> Response {
+    let mut res = (status, axum::Json(value)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{revision}\"")) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res
+}
+
+/// The revision an `If-Match` names: `None` without the header or with
+/// `*`; a value that is not one of our ETags can never match (412).
+pub fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
+    let Some(raw) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let raw = raw.to_str().unwrap_or("").trim();
+    if raw == "*" {
+        return Ok(None);
+    }
+    let tag = raw.strip_prefix("W/").unwrap_or(raw);
+    tag.trim_matches('"').parse::<i64>().map(Some).map_err(|_| {
+        ServiceError::Stale("If-Match names no revision of this resource".into()).into()
+    })
+}
+
+const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+const KEEP_MS: i64 = DAY;
+
+/// Runs a create once per `Idempotency-Key`: a retry with the same key
+/// and body gets the first answer again (marked `Idempotent-Replayed`),
+/// the same key with another body a 422, and a retry while the first is
+/// still running a 409. Failures are not kept, so they can be retried.
+pub async fn once<F, Fut>(
+    svc: &Services,
+    caller: &Caller,
+    headers: &HeaderMap,
+    request: (&str, &Bytes),
+    run: F,
+) -> ApiResult<Response>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ApiResult<(StatusCode, serde_json::Value)>>,
+{
+    let Some(key) = idempotency_key(headers)? else {
+        let (status, value) = run().await?;
+        return Ok((status, axum::Json(value)).into_response());
+    };
+    let hash = request_hash(request);
+    if let Some(replay) = claim(svc, &caller.token.id, &key, &hash).await? {
+        return Ok(replay);
+    }
+    match run().await {
+        Ok((status, value)) => {
+            let body = value.to_string();
+            sqlx::query(
+                "UPDATE idempotency_keys SET status = $1, body = $2 \
+                 WHERE token_id = $3 AND idem_key = $4",
+            )
+            .bind(i64::from(status.as_u16()))
+            .bind(&body)
+            .bind(&caller.token.id)
+            .bind(&key)
+            .execute(&svc.db.pool)
+            .await
+            .map_err(ServiceError::from)?;
+            Ok((status, axum::Json(value)).into_response())
+        }
+        Err(problem) => {
+            release(svc, &caller.token.id, &key).await;
+            Err(problem)
+        }
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(raw) = headers.get(IDEMPOTENCY_HEADER) else {
+        return Ok(None);
+    };
+    let key = raw.to_str().unwrap_or("").trim();
+    let printable = key.bytes().all(|b| b.is_ascii_graphic());
+    if key.is_empty() || key.len() > 255 || !printable {
+        return Err(Problem::bad_request(
+            "Idempotency-Key",
+            "must be 1 to 255 printable ASCII characters",
+        ));
+    }
+    Ok(Some(key.to_string()))
+}
+
+fn request_hash((path, body): (&str, &Bytes)) -> String {
+    let mut h = Sha256::new();
+    h.update(path.as_bytes());
+    h.update([0]);
+    h.update(body);
+    hex::encode(h.finalize())
+}
+
+/// Takes the key for this request, or answers from its earlier use.
+async fn claim(svc: &Services, token: &str, key: &str, hash: &str) -> ApiResult<Option<Response>> {
+    let now = now_millis();
+    let pool = &svc.db.pool;
+    sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+        .bind(now - KEEP_MS)
+        .execute(pool)
+        .await
+        .map_err(ServiceError::from)?;
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (token_id, idem_key, request_hash, status, body, created_at) \
+         VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(token)
+    .bind(key)
+    .bind(hash)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map_err(ServiceError::from)?;
+    if inserted.rows_affected() == 1 {
+        return Ok(None);
+    }
+    let (stored_hash, status, body): (String, i64, String) = sqlx::query_as(
+        "SELECT request_hash, status, body FROM idempotency_keys \
+         WHERE token_id = $1 AND idem_key = $2",
+    )
+    .bind(token)
+    .bind(key)
+    .fetch_one(pool)
+    .await
+    .map_err(ServiceError::from)?;
+    if stored_hash != hash {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "Idempotency key reused",
+            "this Idempotency-Key was used with another request; use a new key".into(),
+        ));
+    }
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .filter(|s| s.is_success());
+    let Some(status) = status else {
+        return Err(ServiceError::Conflict(
+            "the first request with this Idempotency-Key is still running".into(),
+        )
+        .into());
+    };
+    let mut res = (status, body).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    Ok(Some(res))
+}
+
+async fn release(svc: &Services, token: &str, key: &str) {
+    let done = sqlx::query("DELETE FROM idempotency_keys WHERE token_id = $1 AND idem_key = $2")
+        .bind(token)
+        .bind(key)
+        .execute(&svc.db.pool)
+        .await;
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "releasing an idempotency key failed; it expires in 24 hours");
+    }
+}

@@ -1,0 +1,146 @@
+//! The admin REST API, `/admin/v1/…`: one module per resource, each a thin
+//! adapter over the same services as the portal and the CLI. Calls carry
+//! an admin token; errors are RFC 9457 problem+json; lists page by cursor;
+//! creates honour `Idempotency-Key`; revisions travel as ETags. The
+//! OpenAPI 3.1 document is generated from the handlers themselves.
+
+mod admin_tokens;
+mod api_keys;
+mod budgets;
+pub mod caller;
+mod conventions;
+mod limit;
+pub mod problem;
+mod tenants;
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::domain::admin_token::AdminToken;
+use crate::domain::api_key::ApiKey;
+use crate::domain::budget::Budget;
+use crate::domain::cursor::CursorPage;
+use crate::domain::tenant::Tenant;
+use crate::server::services::{ServiceError, Services};
+
+pub use limit::TokenLimiter;
+
+pub const BASE: &str = "/admin/v1";
+
+#[derive(Clone, FromRef)]
+pub struct AdminState {
+    pub services: Services,
+    pub limiter: Arc<TokenLimiter>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Atrium admin API", version = "1",
+         description = "Tenants, keys, budgets and admin tokens over HTTP. \
+Authenticate with `Authorization: Bearer atr_adm_…`. Errors are RFC 9457 \
+`application/problem+json`. Lists answer `{\"data\": [...], \"next_cursor\": …}`."),
+    servers((url = "/admin/v1")),
+    modifiers(&BearerAuth),
+    security(("admin_token" = [])),
+    tags((name = "tenants"), (name = "api-keys"), (name = "budgets"), (name = "admin-tokens"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+fn api() -> OpenApiRouter<AdminState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(tenants::routes())
+        .merge(api_keys::routes())
+        .merge(budgets::routes())
+        .merge(admin_tokens::routes())
+}
+
+/// The OpenAPI document, as served and as checked into the repository.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
+
+/// The router mounted at `/admin/v1`.
+pub fn router(services: Services, limiter: Arc<TokenLimiter>) -> Router {
+    let (routes, doc) = api().split_for_parts();
+    let doc = Arc::new(doc);
+    routes
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async {
+            problem::Problem::from(ServiceError::NotFound("endpoint")).into_response()
+        })
+        .with_state(AdminState { services, limiter })
+}
+
+macro_rules! page_type {
+    ($name:ident, $item:ty) => {
+        /// One page of a list; pass `next_cursor` back as `cursor`.
+        #[derive(Debug, Serialize, ToSchema)]
+        pub struct $name {
+            pub data: Vec<$item>,
+            pub next_cursor: Option<String>,
+        }
+
+        impl From<CursorPage<$item>> for $name {
+            fn from(p: CursorPage<$item>) -> Self {
+                $name {
+                    data: p.data,
+                    next_cursor: p.next_cursor,
+                }
+            }
+        }
+    };
+}
+
+page_type!(TenantPage, Tenant);
+page_type!(ApiKeyPage, ApiKey);
+page_type!(BudgetPage, Budget);
+page_type!(AdminTokenPage, AdminToken);
+
+#[cfg(test)]
+mod tests {
+    /// The document in the repository is the one the code generates: a
+    /// change to the API shows in review as a change to this file.
+    /// `ATRIUM_UPDATE_OPENAPI=1 cargo test …` rewrites it.
+    #[test]
+    fn the_checked_in_openapi_document_is_the_generated_one() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/public/openapi.json");
+        let generated = super::openapi().to_pretty_json().expect("serializes") + "\n";
+        if std::env::var_os("ATRIUM_UPDATE_OPENAPI").is_some() {
+            std::fs::write(path, &generated).expect("write public/openapi.json");
+        }
+        let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            checked_in == generated,
+            "public/openapi.json is stale; rerun with ATRIUM_UPDATE_OPENAPI=1"
+        );
+        let doc: serde_json::Value = serde_json::from_str(&generated).expect("json");
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert!(doc["paths"]["/tenants/{id}"]["patch"].is_object());
+    }
+}

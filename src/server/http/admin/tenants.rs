@@ -1,0 +1,200 @@
+//! `/admin/v1/tenants`: create, list, read, update (If-Match), suspend and
+//! resume, delete, and the tenant's data store, over the tenant services.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use axum::Json;
+use bytes::Bytes;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::caller::Caller;
+use super::conventions::{body, if_match, once, with_etag, Paging};
+use super::problem::{ApiResult, Problem};
+use super::{AdminState, TenantPage};
+use crate::domain::tenant::{
+    IsolationLevel, MoveReport, NewTenant, Tenant, TenantData, TenantId, TenantPatch, TenantStatus,
+};
+use crate::server::services::{tenant_data, tenants, ServiceError};
+
+pub fn routes() -> OpenApiRouter<AdminState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, delete))
+        .routes(routes!(suspend))
+        .routes(routes!(resume))
+        .routes(routes!(data, move_isolation))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TenantFilter {
+    /// Part of the tenant's name, any case.
+    pub search: Option<String>,
+}
+
+pub fn tenant_id(raw: &str) -> ApiResult<TenantId> {
+    TenantId::parse(raw).map_err(|_| ServiceError::NotFound("tenant").into())
+}
+
+/// Tenants, oldest first: all of them for platform scopes, the token's
+/// own for tenant scopes.
+#[utoipa::path(get, path = "/tenants", tag = "tenants",
+    params(Paging, TenantFilter),
+    responses((status = 200, body = TenantPage), (status = "4XX", body = Problem)))]
+async fn list(
+    State(state): State<AdminState>,
+    caller: Caller,
+    Query(paging): Query<Paging>,
+    Query(filter): Query<TenantFilter>,
+) -> ApiResult<Json<TenantPage>> {
+    let search = filter.search.unwrap_or_default();
+    let page =
+        tenants::list_cursor(&state.services, &caller.actor, &search, &paging.request()?).await?;
+    Ok(Json(page.into()))
+}
+
+/// Creates a tenant and provisions its data store.
+#[utoipa::path(post, path = "/tenants", tag = "tenants", request_body = NewTenant,
+    params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key return the first result for 24 hours")),
+    responses((status = 201, body = Tenant), (status = "4XX", body = Problem)))]
+async fn create(
+    State(state): State<AdminState>,
+    caller: Caller,
+    headers: HeaderMap,
+    uri: Uri,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let svc = &state.services;
+    once(svc, &caller, &headers, (uri.path(), &bytes), || async {
+        let new: NewTenant = body(&bytes)?;
+        let tenant = tenants::create_from(svc, &caller.actor, &new).await?;
+        Ok((StatusCode::CREATED, json(&tenant)?))
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/tenants/{id}", tag = "tenants",
+    params(("id" = String, Path, description = "tenant id")),
+    responses((status = 200, body = Tenant, headers(("ETag" = String))), (status = "4XX", body = Problem)))]
+async fn show(
+    State(state): State<AdminState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let tenant = tenants::get(&state.services, &caller.actor, &tenant_id(&id)?).await?;
+    Ok(with_etag(StatusCode::OK, &tenant, tenant.revision))
+}
+
+/// Changes name, region or limits. Send the ETag you read as `If-Match`:
+/// a stale one gets 412 instead of overwriting someone else's change.
+#[utoipa::path(patch, path = "/tenants/{id}", tag = "tenants", request_body = TenantPatch,
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = Tenant), (status = 412, body = Problem), (status = "4XX", body = Problem)))]
+async fn update(
+    State(state): State<AdminState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let svc = &state.services;
+    let id = tenant_id(&id)?;
+    let patch: TenantPatch = body(&bytes)?;
+    let expected = if_match(&headers)?;
+    let tenant = tenants::patch(svc, &caller.actor, &id, &patch, expected).await?;
+    Ok(with_etag(StatusCode::OK, &tenant, tenant.revision))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteConfirm {
+    /// The tenant's exact name: deleting erases its data store.
+    pub confirm_name: String,
+}
+
+#[utoipa::path(delete, path = "/tenants/{id}", tag = "tenants",
+    params(("id" = String, Path), DeleteConfirm),
+    responses((status = 204), (status = "4XX", body = Problem)))]
+async fn delete(
+    State(state): State<AdminState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(confirm): Query<DeleteConfirm>,
+) -> ApiResult<StatusCode> {
+    let id = tenant_id(&id)?;
+    tenants::delete(&state.services, &caller.actor, &id, &confirm.confirm_name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/tenants/{id}/suspend", tag = "tenants",
+    params(("id" = String, Path)), responses((status = 200, body = Tenant), (status = "4XX", body = Problem)))]
+async fn suspend(
+    State(state): State<AdminState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    set_status(&state, &caller, &id, TenantStatus::Suspended).await
+}
+
+#[utoipa::path(post, path = "/tenants/{id}/resume", tag = "tenants",
+    params(("id" = String, Path)), responses((status = 200, body = Tenant), (status = "4XX", body = Problem)))]
+async fn resume(
+    State(state): State<AdminState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    set_status(&state, &caller, &id, TenantStatus::Active).await
+}
+
+async fn set_status(
+    state: &AdminState,
+    caller: &Caller,
+    id: &str,
+    status: TenantStatus,
+) -> ApiResult<Response> {
+    let id = tenant_id(id)?;
+    let tenant = tenants::set_status(&state.services, &caller.actor, &id, status).await?;
+    Ok(with_etag(StatusCode::OK, &tenant, tenant.revision))
+}
+
+/// Where the tenant's data lives and how much of it there is.
+#[utoipa::path(get, path = "/tenants/{id}/data", tag = "tenants",
+    params(("id" = String, Path)), responses((status = 200, body = TenantData), (status = "4XX", body = Problem)))]
+async fn data(
+    State(state): State<AdminState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TenantData>> {
+    let id = tenant_id(&id)?;
+    Ok(Json(
+        tenant_data::data(&state.services, &caller.actor, &id).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct IsolationMove {
+    pub isolation: IsolationLevel,
+}
+
+/// Moves the tenant's data to another isolation level, online.
+#[utoipa::path(put, path = "/tenants/{id}/data", tag = "tenants", request_body = IsolationMove,
+    params(("id" = String, Path)), responses((status = 200, body = MoveReport), (status = "4XX", body = Problem)))]
+async fn move_isolation(
+    State(state): State<AdminState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult<Json<MoveReport>> {
+    let id = tenant_id(&id)?;
+    let to: IsolationMove = body(&bytes)?;
+    let report = tenant_data::set_isolation(&state.services, &caller.actor, &id, to.isolation);
+    Ok(Json(report.await?))
+}
+
+pub fn json<T: serde::Serialize>(value: &T) -> ApiResult<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| ServiceError::Internal(e.to_string()).into())
+}
