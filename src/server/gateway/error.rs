@@ -134,8 +134,31 @@ impl From<RequestError> for GatewayError {
 
 /// A service the gateway leans on failed (a cache load, the database): the
 /// caller sees an internal error, the log sees why.
+/// A service's refusal keeps its meaning in the caller's dialect: bad
+/// input, not found and forbidden are the client's to fix, not a 500.
 impl From<ServiceError> for GatewayError {
     fn from(e: ServiceError) -> Self {
-        GatewayError::Internal(format!("{e:?}"))
+        match e {
+            ServiceError::Invalid(i) => GatewayError::Invalid(i.to_string()),
+            ServiceError::NotFound(_) => GatewayError::NotFound(e.to_string()),
+            ServiceError::Forbidden => GatewayError::Forbidden(e.to_string()),
+            ServiceError::Unauthenticated => GatewayError::Unauthorized(AuthError::Invalid),
+            ServiceError::Conflict(m) => GatewayError::Invalid(m),
+            other => GatewayError::Internal(format!("{other:?}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_refusal_is_not_a_server_error() {
+        let status = |e: ServiceError| GatewayError::from(e).status().as_u16();
+        assert_eq!(status(ServiceError::NotFound("model")), 404);
+        assert_eq!(status(ServiceError::Forbidden), 403);
+        assert_eq!(status(ServiceError::Unauthenticated), 401);
+        assert_eq!(status(ServiceError::Internal("x".into())), 500);
     }
 }
