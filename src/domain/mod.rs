@@ -23,6 +23,7 @@ pub mod flag;
 pub mod flash;
 pub mod gcra;
 pub mod invoice;
+pub mod litellm;
 pub mod meter;
 pub mod page;
 pub mod pii;

@@ -44,6 +44,7 @@ mod governance;
 mod invoices;
 mod isolation;
 mod ledger_compliance;
+mod litellm_compat;
 mod lora;
 mod meters;
 mod plans;
@@ -61,6 +62,7 @@ fn main() -> std::process::ExitCode {
     let trials: Vec<_> = [
         abuse::trials(),
         admin_api::trials(),
+        litellm_compat::trials(),
         abuse_adapters::trials(),
         abuse_audit::trials(),
         abuse_billing::trials(),

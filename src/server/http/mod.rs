@@ -5,6 +5,7 @@ pub mod admin;
 pub mod downloads;
 pub mod error;
 pub mod export;
+pub mod litellm;
 pub mod ops;
 pub mod request_id;
 pub mod sign_in;
@@ -39,12 +40,17 @@ pub fn router(state: AppState, gateway: crate::server::gateway::Gateway) -> Rout
     let svc = state.services.clone();
     let hsts = svc.config.secure_cookies();
     let limiter = std::sync::Arc::new(admin::TokenLimiter::new(gateway.limiter.redis()));
-    let admin_api = admin::router(svc.clone(), limiter);
+    let admin_api = admin::router(svc.clone(), limiter.clone());
+    let litellm_api = litellm::router(svc.clone(), limiter);
     let context = move || provide_context(svc.clone());
     // leptos_routes_with_context also mounts every server function under /api.
-    Router::new()
+    let mut router = Router::new()
         .merge(crate::server::gateway::routes(gateway))
-        .nest_service(admin::BASE, admin_api)
+        .nest_service(admin::BASE, admin_api);
+    for path in litellm::PATHS {
+        router = router.route_service(path, litellm_api.clone());
+    }
+    router
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/auth/sign-in", post(sign_in::sign_in))

@@ -22,6 +22,7 @@ pub mod error;
 pub mod flags;
 pub mod flash;
 pub mod invoices;
+pub mod litellm;
 pub mod meters;
 pub mod mfa;
 pub mod plans;

@@ -86,3 +86,20 @@ pub async fn month_to_date(
         .map(|t| t.timestamp_millis());
     report(svc, actor, tenant_id, from, None).await
 }
+
+/// The most a request-by-request read returns at once.
+pub const MAX_EVENTS: i64 = 1_000;
+
+/// A tenant's newest events in `[from, to)`, optionally of one key (the
+/// key must be the tenant's), at most `MAX_EVENTS`.
+pub async fn events(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: &TenantId,
+    api_key_id: Option<&str>,
+    period: (i64, i64),
+) -> Result<Vec<UsageEvent>> {
+    actor.require(tenant_id, Access::Read)?;
+    let store = svc.stores.open(tenant_id).await?;
+    Ok(store.recent_usage(period, api_key_id, MAX_EVENTS).await?)
+}

@@ -299,6 +299,33 @@ impl TenantStore {
         rows.into_iter().map(UsageEvent::try_from).collect()
     }
 
+    /// The newest events of a period, optionally of one key: for callers
+    /// reading request by request (LiteLLM's `/spend/logs`).
+    pub async fn recent_usage(
+        &self,
+        (from, to): (i64, i64),
+        api_key_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<UsageEvent>, DbError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM {} WHERE tenant_id = $1 AND created_at >= $2 \
+             AND created_at < $3 AND ($4 IS NULL OR api_key_id = $4) \
+             ORDER BY created_at DESC, request_id DESC LIMIT $5",
+            self.table("usage_events")
+        );
+        let mut tx = self.begin().await?;
+        let rows: Vec<EventRow> = sqlx::query_as(&sql)
+            .bind(&self.tenant_id)
+            .bind(from)
+            .bind(to)
+            .bind(api_key_id)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.into_iter().map(UsageEvent::try_from).collect()
+    }
+
     /// The largest request id stored now: where a copy that runs beside
     /// live writes can stop (later rows reach the target by dual writes).
     pub async fn last_request_id(&self) -> Result<Option<String>, DbError> {

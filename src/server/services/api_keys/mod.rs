@@ -64,9 +64,23 @@ pub async fn create(
     expires_in_days: Option<i64>,
 ) -> Result<CreatedKey> {
     actor.require(tenant_id, Access::Manage)?;
+    let days = api_key::expiry_days(expires_in_days)?;
+    let expires_at = days.map(|d| now_millis() + d * DAY);
+    create_until(svc, actor, tenant_id, name, expires_at).await
+}
+
+/// As `create`, expiring at an exact time (LiteLLM's `duration` may be
+/// hours or minutes); the caller bounds it.
+pub async fn create_until(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: &TenantId,
+    name: &str,
+    expires_at: Option<i64>,
+) -> Result<CreatedKey> {
+    actor.require(tenant_id, Access::Manage)?;
     let tenant = tenants::get(svc, actor, tenant_id).await?;
     let name = api_key::key_name(name)?;
-    let days = api_key::expiry_days(expires_in_days)?;
     let now = now_millis();
     let id = random_hex(api_key::ID_LEN / 2);
     let key = api_key::compose(&id, &random_hex(api_key::SECRET_LEN / 2));
@@ -76,7 +90,7 @@ pub async fn create(
         name,
         prefix: api_key::display_prefix(&id),
         created_at: now,
-        expires_at: days.map(|d| now + d * DAY),
+        expires_at,
         last_used_at: None,
         revoked_at: None,
     };
@@ -156,8 +170,23 @@ pub async fn get(svc: &Services, actor: &Actor, key_id: &str) -> Result<ApiKey> 
     Ok(key)
 }
 
-/// A new secret for a key: a fresh key with the same name and remaining
-/// lifetime is issued, then the old one revoked. Both steps are audited.
+/// The ids of the live keys with this name within the caller's reach:
+/// its own tenant's for a tenant-bound caller, any tenant's otherwise.
+pub async fn ids_named(svc: &Services, actor: &Actor, name: &str) -> Result<Vec<String>> {
+    let own = actor.scope()?;
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM api_keys WHERE name = $1 AND revoked_at IS NULL \
+         AND ($2 IS NULL OR tenant_id = $2) ORDER BY id LIMIT 101",
+    )
+    .bind(name.trim())
+    .bind(own)
+    .fetch_all(&svc.db.pool)
+    .await?;
+    Ok(ids)
+}
+
+/// A new secret for a key: a fresh key with the same name and expiry
+/// is issued, then the old one revoked. Both steps are audited.
 pub async fn rotate(svc: &Services, actor: &Actor, key_id: &str) -> Result<CreatedKey> {
     let old = get(svc, actor, key_id).await?;
     if old.status(now_millis()) != KeyStatus::Active {
@@ -165,8 +194,7 @@ pub async fn rotate(svc: &Services, actor: &Actor, key_id: &str) -> Result<Creat
             "only an active key can be rotated".into(),
         ));
     }
-    let days = old.expires_at.map(|e| ((e - now_millis()) / DAY).max(1));
-    let created = create(svc, actor, &old.tenant_id, &old.name, days).await?;
+    let created = create_until(svc, actor, &old.tenant_id, &old.name, old.expires_at).await?;
     revoke(svc, actor, &old.id).await?;
     Ok(created)
 }
