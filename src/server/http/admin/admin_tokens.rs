@@ -23,7 +23,7 @@ pub fn routes() -> OpenApiRouter<AdminState> {
         .routes(routes!(show, revoke))
 }
 
-#[utoipa::path(get, path = "/admin-tokens", tag = "admin-tokens", params(Paging),
+#[utoipa::path(operation_id = "list_admin_tokens", get, path = "/admin-tokens", tag = "admin-tokens", params(Paging),
     responses((status = 200, body = AdminTokenPage), (status = "4XX", body = Problem)))]
 async fn list(
     State(state): State<AdminState>,
@@ -35,7 +35,7 @@ async fn list(
 }
 
 /// Creates a token; `token` in the answer is the secret, shown this once.
-#[utoipa::path(post, path = "/admin-tokens", tag = "admin-tokens", request_body = NewAdminToken,
+#[utoipa::path(operation_id = "create_admin_token", post, path = "/admin-tokens", tag = "admin-tokens", request_body = NewAdminToken,
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = CreatedToken), (status = "4XX", body = Problem)))]
 async fn create(
@@ -54,7 +54,7 @@ async fn create(
     .await
 }
 
-#[utoipa::path(get, path = "/admin-tokens/{token_id}", tag = "admin-tokens",
+#[utoipa::path(operation_id = "get_admin_token", get, path = "/admin-tokens/{token_id}", tag = "admin-tokens",
     params(("token_id" = String, Path)),
     responses((status = 200, body = AdminToken), (status = "4XX", body = Problem)))]
 async fn show(
@@ -67,7 +67,7 @@ async fn show(
     ))
 }
 
-#[utoipa::path(delete, path = "/admin-tokens/{token_id}", tag = "admin-tokens",
+#[utoipa::path(operation_id = "revoke_admin_token", delete, path = "/admin-tokens/{token_id}", tag = "admin-tokens",
     params(("token_id" = String, Path)),
     responses((status = 200, body = AdminToken), (status = "4XX", body = Problem)))]
 async fn revoke(

@@ -34,7 +34,7 @@ pub struct NewKey {
     pub expires_in_days: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/tenants/{id}/api-keys", tag = "api-keys",
+#[utoipa::path(operation_id = "list_api_keys", get, path = "/tenants/{id}/api-keys", tag = "api-keys",
     params(("id" = String, Path), Paging),
     responses((status = 200, body = ApiKeyPage), (status = "4XX", body = Problem)))]
 async fn list(
@@ -50,7 +50,7 @@ async fn list(
 }
 
 /// Creates a key; `key` in the answer is the secret, shown this once.
-#[utoipa::path(post, path = "/tenants/{id}/api-keys", tag = "api-keys", request_body = NewKey,
+#[utoipa::path(operation_id = "create_api_key", post, path = "/tenants/{id}/api-keys", tag = "api-keys", request_body = NewKey,
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = CreatedKey), (status = "4XX", body = Problem)))]
 async fn create(
@@ -72,7 +72,7 @@ async fn create(
     .await
 }
 
-#[utoipa::path(get, path = "/api-keys/{key_id}", tag = "api-keys",
+#[utoipa::path(operation_id = "get_api_key", get, path = "/api-keys/{key_id}", tag = "api-keys",
     params(("key_id" = String, Path)),
     responses((status = 200, body = ApiKey), (status = "4XX", body = Problem)))]
 async fn show(
@@ -86,7 +86,7 @@ async fn show(
 }
 
 /// Revokes the key at once; revoking twice is harmless.
-#[utoipa::path(delete, path = "/api-keys/{key_id}", tag = "api-keys",
+#[utoipa::path(operation_id = "revoke_api_key", delete, path = "/api-keys/{key_id}", tag = "api-keys",
     params(("key_id" = String, Path)),
     responses((status = 200, body = ApiKey), (status = "4XX", body = Problem)))]
 async fn revoke(
@@ -101,7 +101,7 @@ async fn revoke(
 
 /// Issues a new secret under the same name and lifetime, and revokes the
 /// old key.
-#[utoipa::path(post, path = "/api-keys/{key_id}/rotate", tag = "api-keys",
+#[utoipa::path(operation_id = "rotate_api_key", post, path = "/api-keys/{key_id}/rotate", tag = "api-keys",
     params(("key_id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = CreatedKey), (status = "4XX", body = Problem)))]
 async fn rotate(

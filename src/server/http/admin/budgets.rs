@@ -31,7 +31,7 @@ pub struct SetBudgetAnswer {
 }
 
 /// Every budget of the tenant, tenant-wide first (one page).
-#[utoipa::path(get, path = "/tenants/{id}/budgets", tag = "budgets",
+#[utoipa::path(operation_id = "list_budgets", get, path = "/tenants/{id}/budgets", tag = "budgets",
     params(("id" = String, Path)),
     responses((status = 200, body = BudgetPage), (status = "4XX", body = Problem)))]
 async fn list(
@@ -49,7 +49,7 @@ async fn list(
 
 /// Sets the tenant's (or one key's) budget of that enforcement, replacing
 /// the one there was.
-#[utoipa::path(put, path = "/tenants/{id}/budgets", tag = "budgets", request_body = BudgetSpec,
+#[utoipa::path(operation_id = "set_budget", put, path = "/tenants/{id}/budgets", tag = "budgets", request_body = BudgetSpec,
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 200, body = SetBudgetAnswer), (status = "4XX", body = Problem)))]
 async fn set(
@@ -83,7 +83,7 @@ pub struct BudgetSelector {
     pub api_key: Option<String>,
 }
 
-#[utoipa::path(delete, path = "/tenants/{id}/budgets", tag = "budgets",
+#[utoipa::path(operation_id = "remove_budget", delete, path = "/tenants/{id}/budgets", tag = "budgets",
     params(("id" = String, Path), BudgetSelector),
     responses((status = 200, body = Budget), (status = "4XX", body = Problem)))]
 async fn remove(

@@ -42,7 +42,7 @@ pub fn tenant_id(raw: &str) -> ApiResult<TenantId> {
 
 /// Tenants, oldest first: all of them for platform scopes, the token's
 /// own for tenant scopes.
-#[utoipa::path(get, path = "/tenants", tag = "tenants",
+#[utoipa::path(operation_id = "list_tenants", get, path = "/tenants", tag = "tenants",
     params(Paging, TenantFilter),
     responses((status = 200, body = TenantPage), (status = "4XX", body = Problem)))]
 async fn list(
@@ -58,7 +58,7 @@ async fn list(
 }
 
 /// Creates a tenant and provisions its data store.
-#[utoipa::path(post, path = "/tenants", tag = "tenants", request_body = NewTenant,
+#[utoipa::path(operation_id = "create_tenant", post, path = "/tenants", tag = "tenants", request_body = NewTenant,
     params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key return the first result for 24 hours")),
     responses((status = 201, body = Tenant), (status = "4XX", body = Problem)))]
 async fn create(
@@ -77,7 +77,7 @@ async fn create(
     .await
 }
 
-#[utoipa::path(get, path = "/tenants/{id}", tag = "tenants",
+#[utoipa::path(operation_id = "get_tenant", get, path = "/tenants/{id}", tag = "tenants",
     params(("id" = String, Path, description = "tenant id")),
     responses((status = 200, body = Tenant, headers(("ETag" = String))), (status = "4XX", body = Problem)))]
 async fn show(
@@ -91,7 +91,7 @@ async fn show(
 
 /// Changes name, region or limits. Send the ETag you read as `If-Match`:
 /// a stale one gets 412 instead of overwriting someone else's change.
-#[utoipa::path(patch, path = "/tenants/{id}", tag = "tenants", request_body = TenantPatch,
+#[utoipa::path(operation_id = "update_tenant", patch, path = "/tenants/{id}", tag = "tenants", request_body = TenantPatch,
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = Tenant), (status = 412, body = Problem), (status = "4XX", body = Problem)))]
 async fn update(
@@ -116,7 +116,7 @@ pub struct DeleteConfirm {
     pub confirm_name: String,
 }
 
-#[utoipa::path(delete, path = "/tenants/{id}", tag = "tenants",
+#[utoipa::path(operation_id = "delete_tenant", delete, path = "/tenants/{id}", tag = "tenants",
     params(("id" = String, Path), DeleteConfirm),
     responses((status = 204), (status = "4XX", body = Problem)))]
 async fn delete(
@@ -130,7 +130,7 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/tenants/{id}/suspend", tag = "tenants",
+#[utoipa::path(operation_id = "suspend_tenant", post, path = "/tenants/{id}/suspend", tag = "tenants",
     params(("id" = String, Path)), responses((status = 200, body = Tenant), (status = "4XX", body = Problem)))]
 async fn suspend(
     State(state): State<AdminState>,
@@ -140,7 +140,7 @@ async fn suspend(
     set_status(&state, &caller, &id, TenantStatus::Suspended).await
 }
 
-#[utoipa::path(post, path = "/tenants/{id}/resume", tag = "tenants",
+#[utoipa::path(operation_id = "resume_tenant", post, path = "/tenants/{id}/resume", tag = "tenants",
     params(("id" = String, Path)), responses((status = 200, body = Tenant), (status = "4XX", body = Problem)))]
 async fn resume(
     State(state): State<AdminState>,
@@ -162,7 +162,7 @@ async fn set_status(
 }
 
 /// Where the tenant's data lives and how much of it there is.
-#[utoipa::path(get, path = "/tenants/{id}/data", tag = "tenants",
+#[utoipa::path(operation_id = "get_tenant_data", get, path = "/tenants/{id}/data", tag = "tenants",
     params(("id" = String, Path)), responses((status = 200, body = TenantData), (status = "4XX", body = Problem)))]
 async fn data(
     State(state): State<AdminState>,
@@ -181,7 +181,7 @@ pub struct IsolationMove {
 }
 
 /// Moves the tenant's data to another isolation level, online.
-#[utoipa::path(put, path = "/tenants/{id}/data", tag = "tenants", request_body = IsolationMove,
+#[utoipa::path(operation_id = "move_tenant_data", put, path = "/tenants/{id}/data", tag = "tenants", request_body = IsolationMove,
     params(("id" = String, Path)), responses((status = 200, body = MoveReport), (status = "4XX", body = Problem)))]
 async fn move_isolation(
     State(state): State<AdminState>,
