@@ -7,6 +7,7 @@ use super::validation::Invalid;
 /// What a portal user may do. Tenant roles are bound to exactly one tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Role {
     PlatformAdmin,
     /// Reads every tenant and the platform's settings, changes nothing:

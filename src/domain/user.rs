@@ -6,6 +6,7 @@ use super::time::Millis;
 use super::validation::Invalid;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: String,
     pub email: String,
@@ -14,6 +15,30 @@ pub struct User {
     pub tenant_name: Option<String>,
     pub disabled: bool,
     pub created_at: Millis,
+}
+
+/// A new portal account as any adapter sends it. Never printed whole:
+/// the password stays out of logs.
+#[derive(Clone, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NewUserRequest {
+    pub email: String,
+    /// At least 12 characters.
+    pub password: String,
+    pub role: Role,
+    /// Required for tenant roles, absent for platform admins.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+}
+
+impl std::fmt::Debug for NewUserRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUserRequest")
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("tenant_id", &self.tenant_id)
+            .finish_non_exhaustive()
+    }
 }
 
 pub const MIN_PASSWORD_LEN: usize = 12;

@@ -21,6 +21,7 @@ on_both_backends!(
     lists_page_by_cursor_stably_under_inserts,
     a_stale_if_match_is_refused,
     tokens_are_rate_limited_revocable_and_audited,
+    users_are_managed_within_reach,
 );
 
 pub(crate) async fn token(app: &TestApp, scope: Scope, tenant: Option<&TenantId>) -> String {
@@ -533,5 +534,105 @@ async fn tokens_are_rate_limited_revocable_and_audited(app: TestApp) -> TestApp 
     let acts = app.audit_actions().await;
     assert!(acts.iter().any(|(a, _)| a == "admin_token.create"));
     assert!(acts.iter().any(|(a, _)| a == "admin_token.revoke"));
+    app
+}
+
+async fn users_are_managed_within_reach(app: TestApp) -> TestApp {
+    let (a, _) = tenant_with_key(&app, "Users A", 100, "any").await;
+    let (b, _) = tenant_with_key(&app, "Users B", 100, "any").await;
+    let admin = token(&app, Scope::PlatformWrite, None).await;
+    let a_admin = token(&app, Scope::TenantWrite, Some(&a)).await;
+    let new = |email: &str, tenant: &TenantId| {
+        json!({"email": email, "password": "a-long-password-1", "role": "tenant_viewer",
+               "tenant_id": tenant.to_string()})
+    };
+    let (s, b_user) = call(
+        &app,
+        &admin,
+        Method::POST,
+        "/users",
+        Some(new("bee@b.io", &b)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b_user}");
+    let b_id = b_user["id"].as_str().expect("id");
+    let (s, mine) = call(
+        &app,
+        &a_admin,
+        Method::POST,
+        "/users",
+        Some(new("ann@a.io", &a)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{mine}");
+    let (s, _) = call(
+        &app,
+        &a_admin,
+        Method::POST,
+        "/users",
+        Some(new("spy@b.io", &b)),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "another tenant is not there to add users to"
+    );
+    let (s, p) = call(&app, &a_admin, Method::POST, "/users",
+        Some(json!({"email": "boss@a.io", "password": "a-long-password-1", "role": "platform_admin"}))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
+    let (s, p) = call(
+        &app,
+        &admin,
+        Method::POST,
+        "/users",
+        Some(
+            json!({"email": "v@p.io", "password": "a-long-password-1", "role": "platform_viewer"}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "platform viewers are tokens, not people: {p}"
+    );
+
+    let (_, listed) = call(&app, &a_admin, Method::GET, "/users", None).await;
+    let emails: Vec<&str> = listed["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|u| u["email"].as_str())
+        .collect();
+    assert_eq!(emails, vec!["ann@a.io"]);
+    for (method, path) in [
+        (Method::GET, format!("/users/{b_id}")),
+        (Method::POST, format!("/users/{b_id}/disable")),
+        (Method::DELETE, format!("/users/{b_id}")),
+    ] {
+        let (s, _) = call(&app, &a_admin, method, &path, None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
+    }
+    let (s, left) = call(
+        &app,
+        &admin,
+        Method::POST,
+        &format!("/users/{b_id}/leave"),
+        Some(json!({"left_at": "2026-01-02T03:04:05Z"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{left}");
+    assert_eq!(left["disabled"], true);
+    let (s, _) = call(
+        &app,
+        &admin,
+        Method::DELETE,
+        &format!("/users/{b_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = call(&app, &admin, Method::GET, &format!("/users/{b_id}"), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
     app
 }

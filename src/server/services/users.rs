@@ -6,6 +6,7 @@ use crate::domain::tenant::TenantId;
 use serde_json::json;
 use sqlx::FromRow;
 
+use crate::domain::cursor::{CursorPage, CursorRequest};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::role::{Access, Role};
 use crate::domain::time::now_millis;
@@ -178,6 +179,36 @@ pub async fn reset_password(
     audit::record(svc, &mut tx, actor, entry).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Users oldest first, after a cursor (the admin API): every user for
+/// platform readers, a tenant admin's own tenant's users otherwise.
+pub async fn list_cursor(
+    svc: &Services,
+    actor: &Actor,
+    page: &CursorRequest,
+) -> Result<CursorPage<User>> {
+    let scope = actor.scope()?;
+    if let Some(own) = scope {
+        actor.require(own, Access::Manage)?;
+    }
+    let (key, id) = page.bounds();
+    let rows: Vec<UserRow> = sqlx::query_as(&format!(
+        "{SELECT} WHERE ($1 IS NULL OR u.tenant_id = $1) \
+         AND (u.created_at > $2 OR (u.created_at = $2 AND u.id > $3)) \
+         ORDER BY u.created_at, u.id LIMIT $4"
+    ))
+    .bind(scope)
+    .bind(key)
+    .bind(id)
+    .bind(page.fetch())
+    .fetch_all(&svc.db.pool)
+    .await?;
+    let users = rows
+        .into_iter()
+        .map(UserRow::into_user)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(page.page(users, |u| (u.created_at, u.id.clone())))
 }
 
 /// Disabling signs the user out everywhere; nobody can disable themselves.

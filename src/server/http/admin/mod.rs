@@ -12,6 +12,7 @@ mod conventions;
 mod limit;
 pub mod problem;
 mod tenants;
+mod users;
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ use crate::domain::api_key::ApiKey;
 use crate::domain::budget::Budget;
 use crate::domain::cursor::CursorPage;
 use crate::domain::tenant::Tenant;
+use crate::domain::user::User;
 use crate::server::services::{ServiceError, Services};
 
 pub use limit::TokenLimiter;
@@ -50,7 +52,7 @@ Authenticate with `Authorization: Bearer atr_adm_…`. Errors are RFC 9457 \
     servers((url = "/admin/v1")),
     modifiers(&BearerAuth),
     security(("admin_token" = [])),
-    tags((name = "tenants"), (name = "api-keys"), (name = "budgets"), (name = "admin-tokens"))
+    tags((name = "tenants"), (name = "api-keys"), (name = "budgets"), (name = "admin-tokens"), (name = "users"))
 )]
 struct ApiDoc;
 
@@ -72,6 +74,7 @@ fn api() -> OpenApiRouter<AdminState> {
         .merge(api_keys::routes())
         .merge(budgets::routes())
         .merge(admin_tokens::routes())
+        .merge(users::routes())
 }
 
 /// The OpenAPI document, as served and as checked into the repository.
@@ -121,6 +124,7 @@ page_type!(TenantPage, Tenant);
 page_type!(ApiKeyPage, ApiKey);
 page_type!(BudgetPage, Budget);
 page_type!(AdminTokenPage, AdminToken);
+page_type!(UserPage, User);
 
 #[cfg(test)]
 mod tests {
