@@ -18,7 +18,7 @@ use super::tenants::json;
 use super::{AdminState, UserPage};
 use crate::domain::time::{now_millis, parse_rfc3339};
 use crate::domain::user::{NewUserRequest, User};
-use crate::server::services::{users, ServiceError};
+use crate::server::services::users;
 
 pub fn routes() -> OpenApiRouter<AdminState> {
     OpenApiRouter::new()
@@ -155,5 +155,5 @@ async fn leave(
         None => now_millis(),
     };
     let user = users::mark_leaver(&state.services, &caller.actor, &user_id, left_at);
-    Ok(Json(user.await.map_err(ServiceError::from)?))
+    Ok(Json(user.await?))
 }
