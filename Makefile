@@ -121,6 +121,7 @@ bench: build
 	ATRIUM_BIN=$(BIN) bench/dashboards.sh
 	ATRIUM_BIN=$(BIN) bench/custom_models.sh
 	ATRIUM_BIN=$(BIN) bench/compliance.sh
+	ATRIUM_BIN=$(BIN) bench/admin_api.sh
 
 clean-data:
 	rm -rf data
