@@ -65,6 +65,9 @@ pub fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
 
 const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 const KEEP_MS: i64 = DAY;
+/// Keys one token may hold at once (24 hours' worth): the table cannot be
+/// grown without bound by one script sending a fresh key each time.
+const MAX_KEYS_PER_TOKEN: i64 = 10_000;
 
 /// Runs a create once per `Idempotency-Key`: a retry with the same key
 /// and body gets the first answer again (marked `Idempotent-Replayed`),
@@ -144,6 +147,25 @@ async fn claim(svc: &Services, token: &str, key: &str, hash: &str) -> ApiResult<
         .execute(pool)
         .await
         .map_err(ServiceError::from)?;
+    if let Some(earlier) = earlier_use(svc, token, key, hash).await? {
+        return Ok(Some(earlier));
+    }
+    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM idempotency_keys WHERE token_id = $1")
+        .bind(token)
+        .fetch_one(pool)
+        .await
+        .map_err(ServiceError::from)?;
+    if held >= MAX_KEYS_PER_TOKEN {
+        return Err(Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-idempotency-keys",
+            "Too many idempotency keys",
+            format!(
+                "this token holds {MAX_KEYS_PER_TOKEN} idempotency keys from the last 24 hours; \
+                 retry later or send creates without one"
+            ),
+        ));
+    }
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (token_id, idem_key, request_hash, status, body, created_at) \
          VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT DO NOTHING",
@@ -158,15 +180,30 @@ async fn claim(svc: &Services, token: &str, key: &str, hash: &str) -> ApiResult<
     if inserted.rows_affected() == 1 {
         return Ok(None);
     }
-    let (stored_hash, status, body): (String, i64, String) = sqlx::query_as(
+    // Another request took the key between the read and the insert.
+    earlier_use(svc, token, key, hash).await
+}
+
+/// The answer a key already holds: a replay, a 422 for another body, or a
+/// 409 while the first request still runs. `None` when the key is free.
+async fn earlier_use(
+    svc: &Services,
+    token: &str,
+    key: &str,
+    hash: &str,
+) -> ApiResult<Option<Response>> {
+    let row: Option<(String, i64, String)> = sqlx::query_as(
         "SELECT request_hash, status, body FROM idempotency_keys \
          WHERE token_id = $1 AND idem_key = $2",
     )
     .bind(token)
     .bind(key)
-    .fetch_one(pool)
+    .fetch_optional(&svc.db.pool)
     .await
     .map_err(ServiceError::from)?;
+    let Some((stored_hash, status, body)) = row else {
+        return Ok(None);
+    };
     if stored_hash != hash {
         return Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
