@@ -10,8 +10,8 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use pages::{
-    account, audit, billing, compliance, dashboard, deployments, flag_detail, flags, invoice,
-    layout, login, models, not_found, policies, tenant_detail, tenants, usage, users,
+    account, admin_tokens, audit, billing, compliance, dashboard, deployments, flag_detail, flags,
+    invoice, layout, login, models, not_found, policies, tenant_detail, tenants, usage, users,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -67,6 +67,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("tenants/:id/invoices/:month") view=invoice::InvoicePage/>
                     <Route path=path!("tenants/:id/usage") view=usage::UsagePage/>
                     <Route path=path!("users") view=users::UsersPage/>
+                    <Route path=path!("admin-tokens") view=admin_tokens::AdminTokensPage/>
                     <Route path=path!("models") view=models::ModelsPage/>
                     <Route path=path!("audit") view=audit::AuditPage/>
                     <Route path=path!("audit/:id") view=audit::AuditEventPage/>

@@ -3,6 +3,7 @@
 //! a readable message plus the right HTTP status.
 
 pub mod account;
+pub mod admin_tokens;
 pub mod audit;
 pub mod billing;
 pub mod budgets;

@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod account;
+pub mod admin_tokens;
 pub mod audit;
 pub mod billing;
 pub mod budgets;
