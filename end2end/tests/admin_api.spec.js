@@ -15,7 +15,7 @@ test('an admin token is made, shown once, works on /admin/v1, and is revoked', a
 
   const form = page.locator('section', { hasText: 'New admin token' });
   await form.getByLabel('Name').fill(name);
-  await form.getByLabel('Scope').selectOption('platform:read');
+  await form.locator('select[name=scope]').selectOption('platform:read');
   await form.getByRole('button', { name: 'Create token' }).click();
   const shown = page.getByTestId('new-key');
   await expect(shown).toBeVisible();
