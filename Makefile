@@ -15,6 +15,7 @@ export PATH := $(TOOLS)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 BIN := $(CARGO_TARGET_DIR)/release/atrium
 SITE := $(CURDIR)/target/site
 PY := $(CURDIR)/.venv/bin/python
+SWAGGER_UI := public/swagger/swagger-ui-bundle.js
 
 # PostgreSQL tests run when a server answers here; otherwise they report skipped.
 PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
@@ -46,7 +47,7 @@ release: tools
 	@test -x $(BIN) || { echo "expected server binary at $(BIN)"; exit 1; }
 
 ## Tools: each is installed only when missing or at the wrong version.
-tools: $(TOOLS)/.wasm-target $(TOOLS)/.cargo-leptos $(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION) $(TOOLS)/node_modules/.bin/wasm-opt
+tools: $(TOOLS)/.wasm-target $(TOOLS)/.cargo-leptos $(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION) $(TOOLS)/node_modules/.bin/wasm-opt $(SWAGGER_UI)
 
 $(TOOLS)/.wasm-target:
 	@mkdir -p $(TOOLS)
@@ -69,6 +70,14 @@ $(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION):
 $(TOOLS)/node_modules/.bin/wasm-opt:
 	@mkdir -p $(TOOLS)
 	cd $(TOOLS) && npm install --no-audit --no-fund --silent binaryen@132.0.0
+
+# The admin API's interactive reference (/admin/v1/docs): Swagger UI from the
+# npm registry, served by Atrium itself with the site's files, never a CDN.
+$(SWAGGER_UI):
+	@mkdir -p $(TOOLS) public/swagger
+	cd $(TOOLS) && npm install --no-audit --no-fund --silent swagger-ui-dist@5.35.0
+	cp $(TOOLS)/node_modules/swagger-ui-dist/swagger-ui-bundle.js $(TOOLS)/node_modules/swagger-ui-dist/swagger-ui.css \
+	   $(TOOLS)/node_modules/swagger-ui-dist/LICENSE public/swagger/
 
 ## Checks
 TEST_LOG := $(CARGO_TARGET_DIR)/make-test.log

@@ -43,3 +43,13 @@ test('an admin token is made, shown once, works on /admin/v1, and is revoked', a
   const after = await request.get('/admin/v1/tenants', { headers: { authorization: `Bearer ${token}` } });
   expect(after.status()).toBe(401);
 });
+
+test('the interactive reference renders the generated document, with no CDN', async ({ page }) => {
+  const foreign = [];
+  page.on('request', (r) => { if (!r.url().startsWith('http://127.0.0.1')) foreign.push(r.url()); });
+  await page.goto('/admin/v1/docs');
+  await expect(page.getByText('Atrium admin API').first()).toBeVisible();
+  await expect(page.locator('.opblock-tag', { hasText: 'tenants' })).toBeVisible();
+  await expect(page.getByText('/tenants/{id}/api-keys').first()).toBeVisible();
+  expect(foreign).toEqual([]);
+});

@@ -38,7 +38,8 @@ pub fn AdminTokensPage() -> impl IntoView {
         <h1>"Admin API"</h1>
         <p class="muted">
             "Automation calls " <code>"/admin/v1"</code> " with these tokens. The API is described by its "
-            <a href="/admin/v1/openapi.json" data-testid="openapi-link">"OpenAPI 3.1 document"</a> "."
+            <a href="/admin/v1/openapi.json" data-testid="openapi-link">"OpenAPI 3.1 document"</a>
+            ", browsable in the " <a href="/admin/v1/docs" rel="external">"interactive reference"</a> "."
         </p>
         {move || outcome(revoke.value().get(), |t| format!("Revoked {}.", t.prefix))}
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>

@@ -94,10 +94,31 @@ pub fn router(services: Services, limiter: Arc<TokenLimiter>) -> Router {
                 async move { Json(doc.as_ref().clone()) }
             }),
         )
+        .route("/docs", get(reference))
         .fallback(|| async {
             problem::Problem::from(ServiceError::NotFound("endpoint")).into_response()
         })
         .with_state(AdminState { services, limiter })
+}
+
+/// The interactive reference: Swagger UI, served with the site's own
+/// files (`make tools` fetches it from npm), reading `openapi.json`.
+async fn reference() -> impl IntoResponse {
+    const PAGE: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<title>Atrium admin API</title><link rel=\"stylesheet\" href=\"/swagger/swagger-ui.css\"></head>\
+<body><div id=\"reference\"></div><script src=\"/swagger/swagger-ui-bundle.js\"></script>\
+<script src=\"/swagger-init.js\"></script></body></html>";
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                 img-src 'self' data:; frame-ancestors 'none'; base-uri 'self'; object-src 'none'",
+            ),
+        ],
+        PAGE,
+    )
 }
 
 macro_rules! page_type {
