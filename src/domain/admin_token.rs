@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+use super::api_key::{self, KeyStatus};
 use super::role::Role;
 use super::tenant::TenantId;
 use super::time::Millis;
@@ -88,15 +89,6 @@ impl FromStr for Scope {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub enum TokenStatus {
-    Active,
-    Revoked,
-    Expired,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AdminToken {
@@ -115,14 +107,8 @@ pub struct AdminToken {
 }
 
 impl AdminToken {
-    pub fn status(&self, now: Millis) -> TokenStatus {
-        if self.revoked_at.is_some() {
-            TokenStatus::Revoked
-        } else if self.expires_at.is_some_and(|e| e <= now) {
-            TokenStatus::Expired
-        } else {
-            TokenStatus::Active
-        }
+    pub fn status(&self, now: Millis) -> KeyStatus {
+        api_key::status_at(self.revoked_at, self.expires_at, now)
     }
 }
 
@@ -202,14 +188,7 @@ pub fn display_prefix(id: &str) -> String {
 /// Splits a presented token into (id, secret) when it has the right shape,
 /// so junk is refused before any hashing or lookup.
 pub fn parse(token: &str) -> Option<(&str, &str)> {
-    let rest = token.strip_prefix(TOKEN_PREFIX)?;
-    let (id, secret) = rest.split_once('_')?;
-    let hex = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    };
-    (id.len() == ID_LEN && secret.len() == SECRET_LEN && hex(id) && hex(secret))
-        .then_some((id, secret))
+    api_key::split_token(token, TOKEN_PREFIX, ID_LEN, SECRET_LEN)
 }
 
 #[cfg(test)]

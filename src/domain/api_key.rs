@@ -43,13 +43,7 @@ pub struct ApiKey {
 
 impl ApiKey {
     pub fn status(&self, now: Millis) -> KeyStatus {
-        if self.revoked_at.is_some() {
-            KeyStatus::Revoked
-        } else if self.expires_at.is_some_and(|e| e <= now) {
-            KeyStatus::Expired
-        } else {
-            KeyStatus::Active
-        }
+        status_at(self.revoked_at, self.expires_at, now)
     }
 }
 
@@ -73,14 +67,36 @@ pub fn display_prefix(id: &str) -> String {
 /// Splits a presented key into (id, secret) when it has the right shape, so
 /// junk is rejected before any hashing or lookup.
 pub fn parse(key: &str) -> Option<(&str, &str)> {
-    let rest = key.strip_prefix(KEY_PREFIX)?;
+    split_token(key, KEY_PREFIX, ID_LEN, SECRET_LEN)
+}
+
+/// The shape every bearer credential shares, `<prefix><id>_<secret>` in
+/// lower-case hex of fixed lengths (API keys, admin tokens).
+pub fn split_token<'a>(
+    token: &'a str,
+    prefix: &str,
+    id_len: usize,
+    secret_len: usize,
+) -> Option<(&'a str, &'a str)> {
+    let rest = token.strip_prefix(prefix)?;
     let (id, secret) = rest.split_once('_')?;
     let hex = |s: &str| {
         s.bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
     };
-    (id.len() == ID_LEN && secret.len() == SECRET_LEN && hex(id) && hex(secret))
+    (id.len() == id_len && secret.len() == secret_len && hex(id) && hex(secret))
         .then_some((id, secret))
+}
+
+/// Whether a credential works now: revoked wins over expired.
+pub fn status_at(revoked_at: Option<Millis>, expires_at: Option<Millis>, now: Millis) -> KeyStatus {
+    if revoked_at.is_some() {
+        KeyStatus::Revoked
+    } else if expires_at.is_some_and(|e| e <= now) {
+        KeyStatus::Expired
+    } else {
+        KeyStatus::Active
+    }
 }
 
 pub fn key_name(raw: &str) -> Result<String, Invalid> {

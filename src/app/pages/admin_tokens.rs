@@ -11,7 +11,7 @@ use crate::app::api::tenants::tenant_options;
 use crate::app::components::data_table::{Column, DataTable};
 use crate::app::components::flash::{outcome, ErrorBox};
 use crate::app::components::status::Badge;
-use crate::domain::admin_token::{AdminToken, Scope, TokenStatus};
+use crate::domain::admin_token::{AdminToken, Scope};
 use crate::domain::time::{format_millis, format_opt, now_millis};
 
 const COLUMNS: [Column; 7] = [
@@ -96,11 +96,7 @@ pub fn AdminTokensPage() -> impl IntoView {
 
 #[component]
 fn TokenRow(token: AdminToken, revoke: ServerAction<RevokeAdminToken>) -> impl IntoView {
-    let status = match token.status(now_millis()) {
-        TokenStatus::Active => "active",
-        TokenStatus::Revoked => "revoked",
-        TokenStatus::Expired => "expired",
-    };
+    let status = token.status(now_millis()).as_str();
     let live = status == "active";
     let scope = match &token.tenant_id {
         Some(t) => format!("{} ({t})", token.scope),

@@ -6,7 +6,8 @@
 use serde_json::json;
 use sqlx::FromRow;
 
-use crate::domain::admin_token::{self, AdminToken, CreatedToken, NewAdminToken, TokenStatus};
+use crate::domain::admin_token::{self, AdminToken, CreatedToken, NewAdminToken};
+use crate::domain::api_key::KeyStatus;
 use crate::domain::audit::AuditAction;
 use crate::domain::cursor::{CursorPage, CursorRequest};
 use crate::domain::tenant::TenantId;
@@ -205,7 +206,7 @@ pub async fn authenticate(
         .transpose()?
         .ok_or(ServiceError::Unauthenticated)?;
     let now = now_millis();
-    if token.status(now) != TokenStatus::Active {
+    if token.status(now) != KeyStatus::Active {
         return Err(ServiceError::Unauthenticated);
     }
     touch(svc, &token, now).await?;
