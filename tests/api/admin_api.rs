@@ -332,6 +332,12 @@ async fn creates_are_idempotent_and_errors_are_problems(app: TestApp) -> TestApp
         (s, kind(&p)),
         (StatusCode::BAD_REQUEST, "urn:atrium:problem:invalid")
     );
+    let (s, p) = call(&app, &t, Method::GET, "/tenants?limit=-1", None).await;
+    assert_eq!(
+        (s, kind(&p)),
+        (StatusCode::BAD_REQUEST, "urn:atrium:problem:invalid"),
+        "{p}"
+    );
     let (s, p) = call(&app, &t, Method::GET, "/tenants?cursor=forged", None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{p}");
     let (s, p) = call(&app, &t, Method::GET, "/no-such-thing", None).await;

@@ -1,7 +1,7 @@
 //! `/admin/v1/admin-tokens`: platform admins create (secret shown once),
 //! list, read and revoke the tokens this API is called with.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::Json;
@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::caller::Caller;
-use super::conventions::{body, once, Paging};
+use super::conventions::{body, once, ApiQuery, Paging};
 use super::problem::{ApiResult, Problem};
 use super::tenants::json;
 use super::{AdminState, AdminTokenPage};
@@ -28,7 +28,7 @@ pub fn routes() -> OpenApiRouter<AdminState> {
 async fn list(
     State(state): State<AdminState>,
     caller: Caller,
-    Query(paging): Query<Paging>,
+    ApiQuery(paging): ApiQuery<Paging>,
 ) -> ApiResult<Json<AdminTokenPage>> {
     let page = admin_tokens::list(&state.services, &caller.actor, &paging.request()?).await?;
     Ok(Json(page.into()))

@@ -1,7 +1,7 @@
 //! `/admin/v1/tenants/{id}/api-keys` and `/admin/v1/api-keys/{key}`:
 //! create (secret shown once), list, read, rotate and revoke.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::Json;
@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::caller::Caller;
-use super::conventions::{body, once, Paging};
+use super::conventions::{body, once, ApiQuery, Paging};
 use super::problem::{ApiResult, Problem};
 use super::tenants::{json, tenant_id};
 use super::{AdminState, ApiKeyPage};
@@ -41,7 +41,7 @@ async fn list(
     State(state): State<AdminState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(paging): Query<Paging>,
+    ApiQuery(paging): ApiQuery<Paging>,
 ) -> ApiResult<Json<ApiKeyPage>> {
     let id = tenant_id(&id)?;
     let page = paging.request()?;

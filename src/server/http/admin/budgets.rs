@@ -1,7 +1,7 @@
 //! `/admin/v1/tenants/{id}/budgets`: a tenant's (and its keys') spending
 //! limits: list, set (create or replace) and remove.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::Json;
@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::caller::Caller;
-use super::conventions::{body, once};
+use super::conventions::{body, once, ApiQuery};
 use super::problem::{ApiResult, Problem};
 use super::tenants::{json, tenant_id};
 use super::{AdminState, BudgetPage};
@@ -90,7 +90,7 @@ async fn remove(
     State(state): State<AdminState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(which): Query<BudgetSelector>,
+    ApiQuery(which): ApiQuery<BudgetSelector>,
 ) -> ApiResult<Json<Budget>> {
     let id = tenant_id(&id)?;
     let key = which.api_key.as_deref();

@@ -242,3 +242,25 @@ async fn release(svc: &Services, token: &str, key: &str) {
         tracing::warn!(error = %e, "releasing an idempotency key failed; it expires in 24 hours");
     }
 }
+
+/// Query parameters read into a type; a malformed one (`limit=-1`) is a
+/// problem document naming the query, like every other refusal here.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Problem> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(q)| ApiQuery(q))
+            .map_err(|e| Problem::bad_request("query", e.body_text()))
+    }
+}

@@ -1,7 +1,7 @@
 //! `/admin/v1/tenants`: create, list, read, update (If-Match), suspend and
 //! resume, delete, and the tenant's data store, over the tenant services.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::Json;
@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::caller::Caller;
-use super::conventions::{body, if_match, once, with_etag, Paging};
+use super::conventions::{body, if_match, once, with_etag, ApiQuery, Paging};
 use super::problem::{ApiResult, Problem};
 use super::{AdminState, TenantPage};
 use crate::domain::tenant::{
@@ -48,8 +48,8 @@ pub fn tenant_id(raw: &str) -> ApiResult<TenantId> {
 async fn list(
     State(state): State<AdminState>,
     caller: Caller,
-    Query(paging): Query<Paging>,
-    Query(filter): Query<TenantFilter>,
+    ApiQuery(paging): ApiQuery<Paging>,
+    ApiQuery(filter): ApiQuery<TenantFilter>,
 ) -> ApiResult<Json<TenantPage>> {
     let search = filter.search.unwrap_or_default();
     let page =
@@ -123,7 +123,7 @@ async fn delete(
     State(state): State<AdminState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(confirm): Query<DeleteConfirm>,
+    ApiQuery(confirm): ApiQuery<DeleteConfirm>,
 ) -> ApiResult<StatusCode> {
     let id = tenant_id(&id)?;
     tenants::delete(&state.services, &caller.actor, &id, &confirm.confirm_name).await?;

@@ -1,7 +1,7 @@
 //! `/admin/v1/users`: portal accounts: create, list, read, disable and
 //! enable, record a leaver, delete. Tenant admins reach their own tenant's.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::Json;
@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::caller::Caller;
-use super::conventions::{body, once, Paging};
+use super::conventions::{body, once, ApiQuery, Paging};
 use super::problem::{ApiResult, Problem};
 use super::tenants::json;
 use super::{AdminState, UserPage};
@@ -34,7 +34,7 @@ pub fn routes() -> OpenApiRouter<AdminState> {
 async fn list(
     State(state): State<AdminState>,
     caller: Caller,
-    Query(paging): Query<Paging>,
+    ApiQuery(paging): ApiQuery<Paging>,
 ) -> ApiResult<Json<UserPage>> {
     let page = paging.request()?;
     Ok(Json(
