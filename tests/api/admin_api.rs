@@ -238,6 +238,43 @@ async fn every_scope_reaches_what_its_role_reaches_and_no_further(app: TestApp) 
     let (s, _) = call(&app, &t_read, Method::GET, &format!("/tenants/{b}"), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
+    // Audit verification: every chain for platform readers, one's own for
+    // a tenant's admins, nothing for viewers or across tenants.
+    let (s, v) = call(&app, &p_read, Method::GET, "/audit/verify", None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["intact"], true, "{v}");
+    assert!(v["chains"].as_array().expect("chains").len() >= 3);
+    let (s, v) = call(
+        &app,
+        &t_write,
+        Method::GET,
+        &format!("/audit/verify?tenant={a}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["chains"][0]["chain"], a.as_str());
+    let (s, _) = call(&app, &t_write, Method::GET, "/audit/verify", None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = call(
+        &app,
+        &t_write,
+        Method::GET,
+        &format!("/audit/verify?tenant={b}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = call(
+        &app,
+        &t_read,
+        Method::GET,
+        &format!("/audit/verify?tenant={a}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
     // Rotation: a new secret, the old key revoked.
     let own_key = k["api_key"]["id"].as_str().expect("id");
     let (s, rotated) = call(

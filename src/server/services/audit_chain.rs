@@ -133,7 +133,7 @@ pub async fn append(conn: &mut AnyConnection, keys: &AuditKeys, mut link: Link) 
 }
 
 /// The result of walking one chain.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ChainCheck {
     pub chain: String,
     pub events: i64,
@@ -164,6 +164,26 @@ pub async fn verify(svc: &Services) -> Result<Vec<ChainCheck>> {
     .fetch_all(&svc.db.pool)
     .await?;
     verify_heads(svc, heads).await
+}
+
+/// `audit verify` for a caller: every chain for platform readers, the
+/// caller's own tenant's chain for tenant users (its admins only, like
+/// the audit log itself).
+pub async fn verify_for(
+    svc: &Services,
+    actor: &super::Actor,
+    tenant: Option<&TenantId>,
+) -> Result<Vec<ChainCheck>> {
+    match tenant {
+        Some(t) => {
+            actor.require(t, crate::domain::role::Access::Manage)?;
+            Ok(verify_chain(svc, t).await?.into_iter().collect())
+        }
+        None => {
+            actor.require_platform_read()?;
+            verify(svc).await
+        }
+    }
 }
 
 /// Walks one chain only: a tenant's evidence checks its own chain, not

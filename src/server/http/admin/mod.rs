@@ -6,6 +6,7 @@
 
 mod admin_tokens;
 mod api_keys;
+mod audit;
 mod budgets;
 pub mod caller;
 mod conventions;
@@ -52,7 +53,7 @@ Authenticate with `Authorization: Bearer atr_adm_…`. Errors are RFC 9457 \
     servers((url = "/admin/v1")),
     modifiers(&BearerAuth),
     security(("admin_token" = [])),
-    tags((name = "tenants"), (name = "api-keys"), (name = "budgets"), (name = "admin-tokens"), (name = "users"))
+    tags((name = "tenants"), (name = "api-keys"), (name = "budgets"), (name = "admin-tokens"), (name = "users"), (name = "audit"))
 )]
 struct ApiDoc;
 
@@ -75,6 +76,7 @@ fn api() -> OpenApiRouter<AdminState> {
         .merge(budgets::routes())
         .merge(admin_tokens::routes())
         .merge(users::routes())
+        .merge(audit::routes())
 }
 
 /// The OpenAPI document, as served and as checked into the repository.
