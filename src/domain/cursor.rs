@@ -100,6 +100,9 @@ pub fn decode(cursor: &str) -> Result<(i64, String), Invalid> {
     let key: i64 = key.parse().map_err(|_| bad())?;
     let id = hex::decode(id).map_err(|_| bad())?;
     let id = String::from_utf8(id).map_err(|_| bad())?;
+    if id.chars().any(char::is_control) {
+        return Err(bad());
+    }
     Ok((key, id))
 }
 
@@ -114,6 +117,10 @@ mod tests {
         assert!(decode("x").is_err());
         assert!(decode("1.zz").is_err());
         assert!(decode(&"1".repeat(300)).is_err());
+        assert!(
+            decode(&encode(1, "a\0b")).is_err(),
+            "no NUL reaches the database"
+        );
         assert!(CursorRequest::new(Some(0), None).is_err());
         assert!(CursorRequest::new(Some(201), None).is_err());
     }

@@ -377,6 +377,25 @@ async fn creates_are_idempotent_and_errors_are_problems(app: TestApp) -> TestApp
     );
     let (s, p) = call(&app, &t, Method::GET, "/tenants?cursor=forged", None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{p}");
+    let (s, p) = call(&app, &t, Method::GET, "/api-keys/%00", None).await;
+    assert_eq!(
+        (s, kind(&p)),
+        (StatusCode::BAD_REQUEST, "urn:atrium:problem:invalid"),
+        "{p}"
+    );
+    let (s, _) = call(
+        &app,
+        &t,
+        Method::POST,
+        "/admin-tokens",
+        Some(json!({"name": "child", "scope": "platform:write"})),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "a token cannot mint tokens that outlive its revocation"
+    );
     let (s, p) = call(&app, &t, Method::GET, "/no-such-thing", None).await;
     assert_eq!(
         (s, kind(&p)),
@@ -486,6 +505,39 @@ async fn a_stale_if_match_is_refused(app: TestApp) -> TestApp {
     assert_eq!(kind(&p), "urn:atrium:problem:precondition-failed");
     let (_, now) = call(&app, &t, Method::GET, &format!("/tenants/{id}"), None).await;
     assert_eq!(now["rpm_limit"], 77, "the stale write changed nothing");
+    let current = send(&app, &t, Method::GET, &format!("/tenants/{id}"), None, &[]).await;
+    let strong = current.headers()["etag"]
+        .to_str()
+        .expect("etag")
+        .to_string();
+    let weak = send(
+        &app,
+        &t,
+        Method::PATCH,
+        &format!("/tenants/{id}"),
+        Some(json!({"rpm_limit": 6})),
+        &[("If-Match", &format!("W/{strong}"))],
+    )
+    .await;
+    assert_eq!(
+        weak.status(),
+        StatusCode::PRECONDITION_FAILED,
+        "If-Match compares strongly"
+    );
+    let listed = send(
+        &app,
+        &t,
+        Method::PATCH,
+        &format!("/tenants/{id}"),
+        Some(json!({"rpm_limit": 7})),
+        &[("If-Match", &format!("\"999\", {strong}"))],
+    )
+    .await;
+    assert_eq!(
+        listed.status(),
+        StatusCode::OK,
+        "a list of tags matches any of them"
+    );
     let unknown = send(
         &app,
         &t,
@@ -639,6 +691,37 @@ async fn users_are_managed_within_reach(app: TestApp) -> TestApp {
         StatusCode::BAD_REQUEST,
         "platform viewers are tokens, not people: {p}"
     );
+
+    // A platform admin's suspension stands: disabling again as the tenant's
+    // admin does not make it theirs to lift.
+    let ann = mine["id"].as_str().expect("id");
+    let (s, _) = call(
+        &app,
+        &admin,
+        Method::POST,
+        &format!("/users/{ann}/disable"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = call(
+        &app,
+        &a_admin,
+        Method::POST,
+        &format!("/users/{ann}/disable"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, p) = call(
+        &app,
+        &a_admin,
+        Method::POST,
+        &format!("/users/{ann}/enable"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{p}");
 
     let (_, listed) = call(&app, &a_admin, Method::GET, "/users", None).await;
     let emails: Vec<&str> = listed["data"]

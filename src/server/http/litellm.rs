@@ -40,6 +40,7 @@ pub fn router(services: Services, limiter: Arc<TokenLimiter>) -> Router {
         .route("/key/info", get(info))
         .route("/team/new", post(team_new))
         .route("/spend/logs", get(spend_logs))
+        .layer(axum::middleware::from_fn(super::admin::refuse_nul))
         .with_state(AdminState { services, limiter })
 }
 

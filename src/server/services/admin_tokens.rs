@@ -56,6 +56,11 @@ impl TokenRow {
 /// A platform admin creates a token; its secret is returned this once.
 pub async fn create(svc: &Services, actor: &Actor, new: NewAdminToken) -> Result<CreatedToken> {
     actor.require_platform_admin()?;
+    // Only people mint tokens (a portal user or the CLI): a leaked token
+    // that could make more would outlive its own revocation.
+    if actor.label.starts_with("token:") {
+        return Err(ServiceError::Forbidden);
+    }
     let (name, days, rate) = new.check()?;
     let tenant_id = match new.tenant.as_deref().filter(|t| !t.trim().is_empty()) {
         Some(t) => Some(tenants::find(svc, actor, t).await?.id),

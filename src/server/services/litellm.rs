@@ -95,25 +95,30 @@ fn key_id(named: &str) -> &str {
 /// is refused for platform callers, rather than revoking all of them.
 pub async fn delete_keys(svc: &Services, actor: &Actor, req: &KeyDelete) -> Result<Vec<String>> {
     req.check()?;
-    let mut deleted = Vec::new();
+    // Every name is resolved before anything is revoked: one unknown key
+    // refuses the whole request instead of leaving it half done.
+    let mut ids = Vec::new();
     for k in &req.keys {
-        api_keys::revoke(svc, actor, key_id(k)).await?;
-        deleted.push(k.clone());
+        ids.push(api_keys::get(svc, actor, key_id(k)).await?.id);
     }
     for alias in &req.key_aliases {
-        let ids = api_keys::ids_named(svc, actor, alias).await?;
-        if ids.len() > 1 && actor.tenant_id.is_none() {
-            return Err(ServiceError::Conflict(format!(
-                "{} keys are called {alias:?}; delete them by key",
-                ids.len()
-            )));
+        let named = api_keys::ids_named(svc, actor, alias).await?;
+        match named.len() {
+            0 => return Err(ServiceError::NotFound("api key")),
+            1 => {}
+            n if actor.tenant_id.is_none() => {
+                return Err(ServiceError::Conflict(format!(
+                    "{n} keys are called {alias:?}; delete them by key"
+                )))
+            }
+            _ => {}
         }
-        for id in ids {
-            api_keys::revoke(svc, actor, &id).await?;
-        }
-        deleted.push(alias.clone());
+        ids.extend(named);
     }
-    Ok(deleted)
+    for id in &ids {
+        api_keys::revoke(svc, actor, id).await?;
+    }
+    Ok(req.keys.iter().chain(&req.key_aliases).cloned().collect())
 }
 
 /// What `/key/info` tells about a key.

@@ -193,6 +193,11 @@ pub async fn subscribe(
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    // The plan is part of the tenant as read: its ETag must change.
+    sqlx::query("UPDATE tenants SET revision = revision + 1 WHERE id = $1")
+        .bind(tenant_id.as_str())
+        .execute(&mut *tx)
+        .await?;
     let entry = Entry::success(AuditAction::TenantSetPlan, "tenant", tenant_id.as_str())
         .tenant(tenant_id)
         .details(json!({ "before": before.map(|b| b.plan.name), "after": plan.name }));

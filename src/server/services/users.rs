@@ -117,6 +117,7 @@ pub async fn get(svc: &Services, actor: &Actor, id: &str) -> Result<User> {
     match &user.tenant_id {
         // Callers that change the user rely on this check: manage rights.
         Some(t) => actor.require_on(t, Access::Manage, "user")?,
+        None if actor.role.needs_tenant() => return Err(ServiceError::NotFound("user")),
         None => actor.require_platform_admin()?,
     }
     Ok(user)
@@ -224,7 +225,13 @@ pub async fn set_disabled(svc: &Services, actor: &Actor, id: &str, disabled: boo
     let now = now_millis();
     let mut tx = svc.db.pool.begin().await?;
     sqlx::query(
-        "UPDATE users SET disabled_at = $1, disabled_by_role = $2, updated_at = $3 WHERE id = $4",
+        // Disabling a disabled user keeps who disabled them first: a tenant
+        // admin must not turn a platform admin's suspension into their own.
+        "UPDATE users SET \
+         disabled_by_role = CASE WHEN $1 IS NULL THEN NULL WHEN disabled_at IS NULL THEN $2 \
+         ELSE disabled_by_role END, \
+         disabled_at = CASE WHEN $1 IS NULL THEN NULL ELSE COALESCE(disabled_at, $1) END, \
+         updated_at = $3 WHERE id = $4",
     )
     .bind(disabled.then_some(now))
     .bind(disabled.then_some(actor.role.as_str()))

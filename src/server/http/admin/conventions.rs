@@ -47,9 +47,10 @@ pub fn with_etag<T: Serialize>(status: StatusCode, value: &T, revision: i64) -> 
     res
 }
 
-/// The revision an `If-Match` names: `None` without the header or with
-/// `*`; a value that is not one of our ETags can never match (412).
-pub fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
+/// The revisions an `If-Match` names: `None` without the header or with
+/// `*`. If-Match compares strongly (RFC 9110 13.1.1), so weak tags never
+/// match; a header naming none of our ETags can never match (412).
+pub fn if_match(headers: &HeaderMap) -> ApiResult<Option<Vec<i64>>> {
     let Some(raw) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
@@ -57,10 +58,25 @@ pub fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
     if raw == "*" {
         return Ok(None);
     }
-    let tag = raw.strip_prefix("W/").unwrap_or(raw);
-    tag.trim_matches('"').parse::<i64>().map(Some).map_err(|_| {
-        ServiceError::Stale("If-Match names no revision of this resource".into()).into()
-    })
+    let tags: Vec<i64> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.starts_with("W/"))
+        .filter_map(|t| t.strip_prefix('"')?.strip_suffix('"')?.parse::<i64>().ok())
+        .take(16)
+        .collect();
+    if tags.is_empty() {
+        return Err(
+            ServiceError::Stale("If-Match names no revision of this resource".into()).into(),
+        );
+    }
+    Ok(Some(tags))
+}
+
+/// The one revision to hold a write to: the current one when the list
+/// names it, otherwise one it does not (the write is then refused, 412).
+pub fn expected_revision(tags: Option<Vec<i64>>, current: i64) -> Option<i64> {
+    tags.map(|t| if t.contains(&current) { current } else { t[0] })
 }
 
 const IDEMPOTENCY_HEADER: &str = "idempotency-key";
@@ -68,6 +84,8 @@ const KEEP_MS: i64 = DAY;
 /// Keys one token may hold at once (24 hours' worth): the table cannot be
 /// grown without bound by one script sending a fresh key each time.
 const MAX_KEYS_PER_TOKEN: i64 = 10_000;
+/// A claim older than this whose request never stored an answer is free.
+const STALE_CLAIM_MS: i64 = 5 * 60 * 1000;
 
 /// Runs a create once per `Idempotency-Key`: a retry with the same key
 /// and body gets the first answer again (marked `Idempotent-Replayed`),
@@ -88,30 +106,52 @@ where
         let (status, value) = run().await?;
         return Ok((status, axum::Json(value)).into_response());
     };
-    let hash = request_hash(request);
+    let hash = request_hash(svc, &caller.token.id, request);
     if let Some(replay) = claim(svc, &caller.token.id, &key, &hash).await? {
         return Ok(replay);
     }
     match run().await {
         Ok((status, value)) => {
-            let body = value.to_string();
-            sqlx::query(
-                "UPDATE idempotency_keys SET status = $1, body = $2 \
-                 WHERE token_id = $3 AND idem_key = $4",
-            )
-            .bind(i64::from(status.as_u16()))
-            .bind(&body)
-            .bind(&caller.token.id)
-            .bind(&key)
-            .execute(&svc.db.pool)
-            .await
-            .map_err(ServiceError::from)?;
+            keep(svc, &caller.token.id, &key, status, &value).await;
             Ok((status, axum::Json(value)).into_response())
         }
         Err(problem) => {
             release(svc, &caller.token.id, &key).await;
             Err(problem)
         }
+    }
+}
+
+/// Stores the answer for retries, sealed: it may hold a secret shown
+/// once (a new key or token). A failure to store is logged, not turned
+/// into an error: the change happened, and the caller must see its answer.
+async fn keep(
+    svc: &Services,
+    token: &str,
+    key: &str,
+    status: StatusCode,
+    value: &serde_json::Value,
+) {
+    let sealed = match svc.secrets.seal(&value.to_string()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "sealing an idempotent answer failed; the key is released");
+            release(svc, token, key).await;
+            return;
+        }
+    };
+    let stored = sqlx::query(
+        "UPDATE idempotency_keys SET status = $1, body = $2 WHERE token_id = $3 AND idem_key = $4",
+    )
+    .bind(i64::from(status.as_u16()))
+    .bind(sealed)
+    .bind(token)
+    .bind(key)
+    .execute(&svc.db.pool)
+    .await;
+    if let Err(e) = stored {
+        tracing::warn!(error = %e, "storing an idempotent answer failed; a retry runs again");
+        release(svc, token, key).await;
     }
 }
 
@@ -130,23 +170,33 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     Ok(Some(key.to_string()))
 }
 
-fn request_hash((path, body): (&str, &Bytes)) -> String {
+/// A keyed hash of the request (its body may hold a new user's password):
+/// the same request under the same token hashes the same, and the stored
+/// value tells nothing without the server's key.
+fn request_hash(svc: &Services, token: &str, (path, body): (&str, &Bytes)) -> String {
     let mut h = Sha256::new();
     h.update(path.as_bytes());
     h.update([0]);
     h.update(body);
-    hex::encode(h.finalize())
+    svc.secrets
+        .reports()
+        .subject_hash(token, &hex::encode(h.finalize()))
 }
 
 /// Takes the key for this request, or answers from its earlier use.
 async fn claim(svc: &Services, token: &str, key: &str, hash: &str) -> ApiResult<Option<Response>> {
     let now = now_millis();
     let pool = &svc.db.pool;
-    sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-        .bind(now - KEEP_MS)
-        .execute(pool)
-        .await
-        .map_err(ServiceError::from)?;
+    // Expired keys, and claims whose request never finished (the client
+    // went away, the process died) so their key is not stuck for a day.
+    sqlx::query(
+        "DELETE FROM idempotency_keys WHERE created_at < $1 OR (status = 0 AND created_at < $2)",
+    )
+    .bind(now - KEEP_MS)
+    .bind(now - STALE_CLAIM_MS)
+    .execute(pool)
+    .await
+    .map_err(ServiceError::from)?;
     if let Some(earlier) = earlier_use(svc, token, key, hash).await? {
         return Ok(Some(earlier));
     }
@@ -222,6 +272,7 @@ async fn earlier_use(
         )
         .into());
     };
+    let body = svc.secrets.open(&body).map_err(ServiceError::from)?;
     let mut res = (status, body).into_response();
     let h = res.headers_mut();
     h.insert(

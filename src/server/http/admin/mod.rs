@@ -100,7 +100,21 @@ pub fn router(services: Services, limiter: Arc<TokenLimiter>) -> Router {
         .fallback(|| async {
             problem::Problem::from(ServiceError::NotFound("endpoint")).into_response()
         })
+        .layer(axum::middleware::from_fn(refuse_nul))
         .with_state(AdminState { services, limiter })
+}
+
+/// A NUL in the path or query (`%00`) can never name anything here, and
+/// PostgreSQL refuses it in text: answered 400 before any handler runs.
+pub async fn refuse_nul(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let uri = req.uri().to_string();
+    if uri.contains("%00") || uri.contains('\0') {
+        return problem::Problem::bad_request("path", "must not contain NUL").into_response();
+    }
+    next.run(req).await
 }
 
 /// The interactive reference: Swagger UI, served with the site's own

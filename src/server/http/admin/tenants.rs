@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::caller::Caller;
-use super::conventions::{body, if_match, once, with_etag, ApiQuery, Paging};
+use super::conventions::{body, expected_revision, if_match, once, with_etag, ApiQuery, Paging};
 use super::problem::{ApiResult, Problem};
 use super::{AdminState, TenantPage};
 use crate::domain::tenant::{
@@ -104,7 +104,13 @@ async fn update(
     let svc = &state.services;
     let id = tenant_id(&id)?;
     let patch: TenantPatch = body(&bytes)?;
-    let expected = if_match(&headers)?;
+    let expected = match if_match(&headers)? {
+        Some(tags) => {
+            let current = tenants::get(svc, &caller.actor, &id).await?.revision;
+            expected_revision(Some(tags), current)
+        }
+        None => None,
+    };
     let tenant = tenants::patch(svc, &caller.actor, &id, &patch, expected).await?;
     Ok(with_etag(StatusCode::OK, &tenant, tenant.revision))
 }

@@ -209,8 +209,22 @@ pub async fn update_if(
 ) -> Result<Tenant> {
     actor.require_platform_admin()?;
     let before = get(svc, actor, id).await?;
-    let revision = expected.unwrap_or(before.revision);
-    if revision != before.revision {
+    apply_update(svc, actor, &before, settings, expected).await
+}
+
+/// Writes `settings` over `before`, only while the row is still at the
+/// revision `before` was read at (and at `expected`, when the caller
+/// named one): the audit's "before" is then exactly what was replaced.
+async fn apply_update(
+    svc: &Services,
+    actor: &Actor,
+    before: &Tenant,
+    settings: TenantSettings,
+    expected: Option<i64>,
+) -> Result<Tenant> {
+    let id = &before.id;
+    let revision = before.revision;
+    if expected.is_some_and(|e| e != revision) {
         return Err(stale(expected));
     }
     if settings.isolation != before.isolation {
@@ -264,7 +278,7 @@ pub async fn patch(
     actor.require_platform_admin()?;
     let current = get(svc, actor, id).await?;
     let settings = patch.apply(&current)?;
-    update_if(svc, actor, id, settings, expected).await
+    apply_update(svc, actor, &current, settings, expected).await
 }
 
 /// A write that lost a race: 412 when the caller named the revision it
