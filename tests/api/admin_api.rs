@@ -749,6 +749,17 @@ async fn users_are_managed_within_reach(app: TestApp) -> TestApp {
     .await;
     assert_eq!(s, StatusCode::OK, "{left}");
     assert_eq!(left["disabled"], true);
+    let details: Vec<String> = sqlx::query_scalar(
+        "SELECT details FROM audit_events WHERE action = 'user.disable' AND resource_id = $1",
+    )
+    .bind(b_id)
+    .fetch_all(&app.svc.db.pool)
+    .await
+    .expect("audit");
+    assert!(
+        details.iter().any(|d| d.contains("left_at")),
+        "the leaving date is audited: {details:?}"
+    );
     let (s, _) = call(
         &app,
         &admin,

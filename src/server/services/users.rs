@@ -215,6 +215,18 @@ pub async fn list_cursor(
 /// Disabling signs the user out everywhere; nobody can disable themselves.
 #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
 pub async fn set_disabled(svc: &Services, actor: &Actor, id: &str, disabled: bool) -> Result<User> {
+    disable_or_enable(svc, actor, id, disabled, None).await
+}
+
+/// Disables or enables; a leaver's `left_at` is written in the same
+/// transaction and named in the same audit event.
+async fn disable_or_enable(
+    svc: &Services,
+    actor: &Actor,
+    id: &str,
+    disabled: bool,
+    left_at: Option<i64>,
+) -> Result<User> {
     let target = get(svc, actor, id).await?;
     if disabled && actor.user_id.as_deref() == Some(id) {
         return Err(Invalid::new("user", "you cannot disable your own account").into());
@@ -245,6 +257,13 @@ pub async fn set_disabled(svc: &Services, actor: &Actor, id: &str, disabled: boo
             .execute(&mut *tx)
             .await?;
     }
+    if let Some(at) = left_at {
+        sqlx::query("UPDATE users SET left_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
     let action = if disabled {
         AuditAction::UserDisable
     } else {
@@ -252,6 +271,10 @@ pub async fn set_disabled(svc: &Services, actor: &Actor, id: &str, disabled: boo
     };
     let entry = Entry::success(action, "user", id);
     let entry = entry.tenant_opt(target.tenant_id.as_ref());
+    let entry = match left_at {
+        Some(at) => entry.details(json!({ "left_at": at })),
+        None => entry,
+    };
     audit::record(svc, &mut tx, actor, entry).await?;
     tx.commit().await?;
     get(svc, actor, id).await
@@ -274,12 +297,7 @@ pub async fn mark_leaver(svc: &Services, actor: &Actor, id: &str, left_at: i64) 
     if left_at > now_millis() + crate::domain::time::DAY {
         return Err(Invalid::new("left_at", "must not be in the future").into());
     }
-    sqlx::query("UPDATE users SET left_at = $1 WHERE id = $2")
-        .bind(left_at)
-        .bind(id)
-        .execute(&svc.db.pool)
-        .await?;
-    set_disabled(svc, actor, id, true).await
+    disable_or_enable(svc, actor, id, true, Some(left_at)).await
 }
 
 /// Deletes a user for good (their sessions, MFA and recovery codes go
