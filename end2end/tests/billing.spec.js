@@ -41,4 +41,21 @@ test.describe('without JavaScript', () => {
     await form.getByRole('button', { name: 'Set evaluation price' }).click();
     await expect(page.getByTestId('evaluation-price-list')).toContainText('$0.000021');
   });
+
+  test('archive a plan: it stays listed, marked archived', async ({ page }) => {
+    const name = `Old ${unique()}`;
+    await signIn(page, ADMIN);
+    await expect(page).toHaveURL(/\/$/);
+    await page.goto('/billing');
+    const create = page.getByTestId('plan-create');
+    await create.getByLabel('Name').fill(name);
+    await create.getByRole('button', { name: 'Create plan' }).click();
+    const row = page.getByTestId('plan-list').getByRole('row', { name: new RegExp(name) });
+    await expect(row).toContainText('open');
+    const archive = page.getByTestId('plan-archive');
+    await archive.getByLabel('Plan').fill(name);
+    await archive.getByRole('button', { name: 'Archive plan' }).click();
+    await expect(page.getByTestId('plan-list').getByRole('row', { name: new RegExp(name) }))
+      .toContainText('archived');
+  });
 });

@@ -6,6 +6,7 @@ use super::time::Millis;
 pub use super::audit_action::AuditAction;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AuditStatus {
     Success,
@@ -34,6 +35,7 @@ impl AuditStatus {
 
 /// One recorded fact: who did what to which resource, and how it went.
 /// `details` holds identifiers and field names, never secrets or PII values.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
     pub id: String,
@@ -115,8 +117,12 @@ pub fn detail_pairs(details: &str) -> Vec<(String, String)> {
     }
 }
 
-/// Audit search filters, as they appear in the portal's URL.
+/// Audit search filters, as they appear in the portal's URL and the
+/// admin API's query.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
+#[serde(default)]
 pub struct AuditQuery {
     pub tenant_id: String,
     pub actor: String,
@@ -133,7 +139,7 @@ pub struct AuditQuery {
 
 /// Export formats for audit events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "ssr", derive(clap::ValueEnum, utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ExportFormat {
     Csv,

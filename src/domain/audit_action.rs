@@ -68,18 +68,26 @@ pub enum AuditAction {
     PoolRemove,
     #[serde(rename = "model.upsert")]
     ModelUpsert,
+    #[serde(rename = "model.remove")]
+    ModelRemove,
     #[serde(rename = "model.server_tools")]
     ModelServerTools,
     #[serde(rename = "price.set")]
     PriceSet,
     #[serde(rename = "plan.create")]
     PlanCreate,
+    #[serde(rename = "plan.archive")]
+    PlanArchive,
     #[serde(rename = "tenant.set_plan")]
     TenantSetPlan,
     #[serde(rename = "model_alias.set")]
     ModelAliasSet,
+    #[serde(rename = "model_alias.remove")]
+    ModelAliasRemove,
     #[serde(rename = "policy.add")]
     PolicyAdd,
+    #[serde(rename = "policy.update")]
+    PolicyUpdate,
     #[serde(rename = "policy.remove")]
     PolicyRemove,
     #[serde(rename = "policy.block")]
@@ -90,6 +98,10 @@ pub enum AuditAction {
     PolicyFlag,
     #[serde(rename = "provider.create")]
     ProviderCreate,
+    #[serde(rename = "provider.remove")]
+    ProviderRemove,
+    #[serde(rename = "provider.update")]
+    ProviderUpdate,
     #[serde(rename = "tenant.create")]
     TenantCreate,
     #[serde(rename = "tenant.update")]
@@ -149,7 +161,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 70] = [
+    pub const ALL: [AuditAction; 76] = [
         AuditAction::AdminTokenCreate,
         AuditAction::AdminTokenRevoke,
         AuditAction::ApiKeyCreate,
@@ -181,17 +193,23 @@ impl AuditAction {
         AuditAction::PoolAddEndpoint,
         AuditAction::PoolRemove,
         AuditAction::ModelUpsert,
+        AuditAction::ModelRemove,
         AuditAction::PriceSet,
         AuditAction::PlanCreate,
+        AuditAction::PlanArchive,
         AuditAction::TenantSetPlan,
         AuditAction::ModelAliasSet,
+        AuditAction::ModelAliasRemove,
         AuditAction::ModelServerTools,
         AuditAction::PolicyAdd,
+        AuditAction::PolicyUpdate,
         AuditAction::PolicyRemove,
         AuditAction::PolicyBlock,
         AuditAction::PolicyRedact,
         AuditAction::PolicyFlag,
         AuditAction::ProviderCreate,
+        AuditAction::ProviderRemove,
+        AuditAction::ProviderUpdate,
         AuditAction::TenantCreate,
         AuditAction::TenantUpdate,
         AuditAction::TenantSuspend,
@@ -255,17 +273,23 @@ impl AuditAction {
             AuditAction::PoolAddEndpoint => "pool.add_endpoint",
             AuditAction::PoolRemove => "pool.remove",
             AuditAction::ModelUpsert => "model.upsert",
+            AuditAction::ModelRemove => "model.remove",
             AuditAction::PriceSet => "price.set",
             AuditAction::PlanCreate => "plan.create",
+            AuditAction::PlanArchive => "plan.archive",
             AuditAction::TenantSetPlan => "tenant.set_plan",
             AuditAction::ModelAliasSet => "model_alias.set",
+            AuditAction::ModelAliasRemove => "model_alias.remove",
             AuditAction::ModelServerTools => "model.server_tools",
             AuditAction::PolicyAdd => "policy.add",
+            AuditAction::PolicyUpdate => "policy.update",
             AuditAction::PolicyRemove => "policy.remove",
             AuditAction::PolicyBlock => "policy.block",
             AuditAction::PolicyRedact => "policy.redact",
             AuditAction::PolicyFlag => "policy.flag",
             AuditAction::ProviderCreate => "provider.create",
+            AuditAction::ProviderRemove => "provider.remove",
+            AuditAction::ProviderUpdate => "provider.update",
             AuditAction::TenantCreate => "tenant.create",
             AuditAction::TenantUpdate => "tenant.update",
             AuditAction::TenantSuspend => "tenant.suspend",

@@ -9,6 +9,7 @@ use std::str::FromStr;
 use super::time::Millis;
 use super::validation::Invalid;
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportKind {
@@ -125,6 +126,7 @@ impl FromStr for Format {
 }
 
 /// A stored report as lists show it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReportSummary {
     pub id: String,

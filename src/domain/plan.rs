@@ -16,6 +16,7 @@ use super::validation::Invalid;
 /// The model key that sets a plan's markup for every other model.
 pub const ANY_MODEL: &str = "*";
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub id: String,
@@ -37,9 +38,38 @@ pub struct Plan {
     #[serde(default)]
     pub custom_model_month_micros: Micros,
     pub created_at: Millis,
+    /// When it stopped taking new subscribers; tenants on it keep it.
+    #[serde(default)]
+    pub archived_at: Option<Millis>,
+}
+
+/// A plan as the platform admin describes it (portal, CLI and admin API).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewPlan {
+    pub name: String,
+    #[serde(default)]
+    pub base_fee_micros: Micros,
+    #[serde(default)]
+    pub included_credit_micros: Micros,
+    /// Percent added to a model's cost by model name (`*`: the others).
+    #[serde(default)]
+    pub markup_percent: BTreeMap<String, i32>,
+    #[serde(default)]
+    pub rpm: Option<i64>,
+    #[serde(default)]
+    pub tpm: Option<i64>,
+    #[serde(default)]
+    pub monthly_budget: Option<PlanBudget>,
+    #[serde(default)]
+    pub storage_gb_month_micros: Micros,
+    #[serde(default)]
+    pub custom_model_month_micros: Micros,
 }
 
 /// A plan's default budget: per calendar month, hard or soft.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanBudget {
     pub limit_micros: Micros,
@@ -234,6 +264,7 @@ mod tests {
             storage_gb_month_micros: 0,
             custom_model_month_micros: 0,
             created_at: 0,
+            archived_at: None,
         };
         assert_eq!(
             (plan.markup_for("gpt-big"), plan.markup_for("other")),
@@ -256,6 +287,7 @@ mod tests {
             storage_gb_month_micros: 0,
             custom_model_month_micros: 0,
             created_at: 0,
+            archived_at: None,
         }
     }
 

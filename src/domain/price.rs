@@ -12,6 +12,7 @@ use super::time::Millis;
 /// `effective_from`, until the next version's. A model's price is a
 /// `Price`; a flag evaluation's is micro-dollars per evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PriceVersion<P = Price> {
     pub effective_from: Millis,
     pub price: P,
@@ -19,6 +20,7 @@ pub struct PriceVersion<P = Price> {
 
 /// A model's versions, oldest first, effective times distinct.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PriceHistory<P = Price>(Vec<PriceVersion<P>>);
 
 /// The price of one OFREP flag evaluation, in micro-dollars.

@@ -8,6 +8,7 @@ pub type Micros = i64;
 
 /// What one model costs, per million tokens of each kind, and per request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Price {
     pub input_per_mtok: Micros,
     pub output_per_mtok: Micros,

@@ -13,6 +13,9 @@ pub mod devtools;
 pub mod gateway;
 pub mod http;
 pub mod net;
+/// The request id every response carries: below both the gateway and the
+/// HTTP routers, so neither imports the other for it.
+pub mod request_id;
 pub mod runtime;
 pub mod services;
 #[cfg(test)]

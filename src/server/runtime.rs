@@ -140,7 +140,7 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
     let issuer = invoices::spawn_issuer(services.clone());
     let sampler = meters::spawn_sampler(services.clone());
     let redeliverer = budgets::redeliver::spawn(services.clone());
-    let reconciler = custom_models::reconcile::spawn(services.clone());
+    let reconciler = custom_models::reconciler::spawn(services.clone());
     let metrics = serve_metrics(&services, &gateway).await?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state, gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -185,7 +185,7 @@ async fn serve_metrics(
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| ServeError::Bind(addr, e))?;
-    let app = crate::server::gateway::metrics_routes(gateway.clone());
+    let app = crate::server::http::ops::metrics_routes(gateway.clone());
     Ok(Some(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "metrics listener stopped");

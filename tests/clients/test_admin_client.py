@@ -59,3 +59,17 @@ def test_a_generated_client_creates_a_tenant_a_key_and_a_budget(atrium):
     answer = sdk.messages.create(model="claude-test", max_tokens=16,
                                  messages=[{"role": "user", "content": "hello"}])
     assert answer.content
+
+    # The rest of the platform is in the same document: the catalog the
+    # key just went through, and the usage it left, read with the client.
+    from atrium_admin.api.catalog import list_models
+    from atrium_admin.api.billing import usage_report
+    models = list_models.sync(client=client)
+    assert "claude-test" in [m.name for m in models.data]
+    import time
+    for _ in range(50):
+        report = usage_report.sync(id=tenant.id, client=client)
+        if report.totals.requests >= 1:
+            break
+        time.sleep(0.1)
+    assert report.totals.requests >= 1

@@ -91,6 +91,14 @@ pub async fn create_plan(
     plans::create(&svc, &actor, new).await.map_err(fail)
 }
 
+/// Stops a plan taking new subscribers (tenants on it keep it).
+#[server(endpoint = "archive_plan")]
+pub async fn archive_plan(name: String) -> Result<Plan, ServerFnError> {
+    use crate::server::services::plans;
+    let (svc, actor) = actor().await?;
+    plans::archive(&svc, &actor, &name).await.map_err(fail)
+}
+
 /// A new price for a model from `effective_from` (RFC 3339; empty: now).
 #[server(endpoint = "set_price")]
 pub async fn set_price(

@@ -180,22 +180,11 @@ pub async fn custom_model_action(
     action: String,
 ) -> Result<CustomModel, ServerFnError> {
     use crate::domain::custom_model::Action;
-    use crate::server::services::custom_models::{self, lifecycle as l};
+    use crate::server::services::custom_models::lifecycle;
     let (svc, actor) = actor().await?;
     let t = parse_tenant(&tenant)?;
-    let (svc, a, m) = (&svc, &actor, model.as_str());
-    let done = match Action::parse(&action).map_err(invalid)? {
-        Action::Validate => {
-            let v = custom_models::find(svc, a, &t, m).await.map_err(fail)?;
-            custom_models::validate(svc, a, &t, &v.id).await
-        }
-        Action::Deploy => l::deploy(svc, a, &t, m).await,
-        Action::Undeploy => l::undeploy(svc, a, &t, m).await,
-        Action::Rollback => l::rollback(svc, a, &t, m).await,
-        Action::Deprecate => l::deprecate(svc, a, &t, m, None).await,
-        Action::Retire => l::retire(svc, a, &t, m).await,
-        Action::Pin => l::pin(svc, a, &t, m, true).await,
-        Action::Unpin => l::pin(svc, a, &t, m, false).await,
-    };
-    done.map_err(fail)
+    let action = Action::parse(&action).map_err(invalid)?;
+    lifecycle::act(&svc, &actor, &t, &model, action)
+        .await
+        .map_err(fail)
 }

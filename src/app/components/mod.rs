@@ -5,3 +5,4 @@ pub mod data_table;
 pub mod flash;
 pub mod pager;
 pub mod status;
+pub mod tenant_select;

@@ -2,6 +2,7 @@
 //! Platform admins create one per pipeline, see when each was last used,
 //! and revoke it. Forms work before the wasm loads.
 
+use crate::app::components::tenant_select::TenantSelect;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -78,10 +79,7 @@ pub fn AdminTokensPage() -> impl IntoView {
                         let options = tenants.await.unwrap_or_default();
                         view! {
                             <label>"Tenant (tenant scopes)"
-                                <select name="tenant">
-                                    <option value="">"— none (platform scopes) —"</option>
-                                    {options.into_iter().map(|(id, name)| view! { <option value=id>{name}</option> }).collect_view()}
-                                </select>
+                                <TenantSelect options selected="" none="— none (platform scopes) —"/>
                             </label>
                         }
                     })}

@@ -1,3 +1,4 @@
+use crate::app::components::tenant_select::TenantSelect;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -57,13 +58,7 @@ pub fn AuditPage() -> impl IntoView {
                     let selected = get("tenant");
                     let options = tenants.await.unwrap_or_default();
                     view! {
-                        <select name="tenant" aria-label="tenant">
-                            <option value="">"All tenants"</option>
-                            {options.into_iter().map(|(id, name)| {
-                                let sel = id == selected;
-                                view! { <option value=id selected=sel>{name}</option> }
-                            }).collect_view()}
-                        </select>
+                        <TenantSelect options selected none="All tenants"/>
                     }
                 })}
             </Suspense>

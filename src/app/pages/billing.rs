@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::app::api::billing::{
-    billing_overview, Billing, CreatePlan, SetEvaluationPrice, SetPrice,
+    billing_overview, ArchivePlan, Billing, CreatePlan, SetEvaluationPrice, SetPrice,
 };
 use crate::app::components::data_table::{Column, DataTable};
 use crate::app::components::flash::{outcome, ErrorBox};
@@ -18,12 +18,14 @@ use crate::domain::time::format_millis;
 #[component]
 pub fn BillingPage() -> impl IntoView {
     let create = ServerAction::<CreatePlan>::new();
+    let archive = ServerAction::<ArchivePlan>::new();
     let price = ServerAction::<SetPrice>::new();
     let evaluation = ServerAction::<SetEvaluationPrice>::new();
     let data = Resource::new(
         move || {
             (
                 create.version().get(),
+                archive.version().get(),
                 price.version().get(),
                 evaluation.version().get(),
             )
@@ -35,6 +37,7 @@ pub fn BillingPage() -> impl IntoView {
         <h1>"Usage & billing"</h1>
         <PlatformUsageSection/>
         {move || outcome(create.value().get(), |p| format!("Created plan {}.", p.name))}
+        {move || outcome(archive.value().get(), |p| format!("Archived plan {}: it takes no new subscribers.", p.name))}
         {move || outcome(price.value().get(), |v| format!("Price set from {}.", format_millis(v.effective_from)))}
         {move || outcome(evaluation.value().get(), |v| format!("Evaluation price set from {}.", format_millis(v.effective_from)))}
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -59,6 +62,14 @@ pub fn BillingPage() -> impl IntoView {
                     <select name="budget_kind"><option value="hard">"hard: refuse"</option><option value="soft">"soft: alert"</option></select>
                 </label>
                 <button type="submit" class="primary">"Create plan"</button>
+            </ActionForm>
+        </section>
+        <section class="card">
+            <h2>"Archive a plan"</h2>
+            <p class="muted">"An archived plan takes no new subscribers; tenants on it keep it."</p>
+            <ActionForm action=archive attr:class="grid-form" attr:data-testid="plan-archive">
+                <label>"Plan" <input name="name" required/></label>
+                <button type="submit">"Archive plan"</button>
             </ActionForm>
         </section>
         <section class="card">
@@ -99,11 +110,12 @@ fn Overview(billing: Billing) -> impl IntoView {
                 || "none".to_string(),
                 |b| format!("{} {}", format_usd(b.limit_micros), b.enforcement.as_str()),
             );
+            let status = p.archived_at.map_or_else(|| "open".to_string(), |at| format!("archived {}", format_millis(at)));
             view! {
                 <tr><td>{p.name.clone()}</td><td>{format_usd(p.base_fee_micros)}</td>
                     <td>{format_usd(p.included_credit_micros)}</td><td>{markups.join(", ")}</td>
                     <td>{format_usd(p.storage_gb_month_micros)}</td><td>{format_usd(p.custom_model_month_micros)}</td>
-                    <td>{budget}</td></tr>
+                    <td>{budget}</td><td>{status}</td></tr>
             }
             .into_any()
         })
@@ -143,7 +155,7 @@ fn Overview(billing: Billing) -> impl IntoView {
         <section class="card">
             <h2>"Plans"</h2>
             <DataTable columns=vec![Column::plain("Plan"), Column::plain("Base fee"), Column::plain("Credit"), Column::plain("Markups"),
-                Column::plain("Storage / GB-month"), Column::plain("Custom model / month"), Column::plain("Monthly budget")]
+                Column::plain("Storage / GB-month"), Column::plain("Custom model / month"), Column::plain("Monthly budget"), Column::plain("Status")]
                 rows=plans testid="plan-list" empty="No plans yet."/>
         </section>
         <section class="card">

@@ -1,3 +1,4 @@
+use crate::app::components::tenant_select::TenantSelect;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -34,13 +35,7 @@ pub fn PoliciesPage() -> impl IntoView {
                     let selected = tenant();
                     let options = tenants.await.unwrap_or_default();
                     view! {
-                        <select name="tenant" aria-label="tenant" data-testid="policy-tenant">
-                            <option value="">"Platform default"</option>
-                            {options.into_iter().map(|(id, name)| {
-                                let sel = id == selected;
-                                view! { <option value=id selected=sel>{name}</option> }
-                            }).collect_view()}
-                        </select>
+                        <TenantSelect options selected none="Platform default" testid="policy-tenant"/>
                     }
                 })}
             </Suspense>

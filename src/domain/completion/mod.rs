@@ -8,7 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::catalog::ProviderKind;
+use super::catalog::kind::ProviderKind;
 
 mod bound;
 mod fields;

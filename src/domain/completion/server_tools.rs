@@ -24,6 +24,7 @@ pub const MAX_TOKENS_PER_USE: i64 = 1_000_000;
 /// `max_content_tokens`; web search results have no field to bound them,
 /// so for search the allowance is the operator's bound (README).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ServerTools {
     pub max_uses: i64,
     pub tokens_per_use: i64,

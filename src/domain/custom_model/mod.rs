@@ -19,6 +19,7 @@ use super::validation::Invalid;
 
 /// Where a version stands. `Training` is registered by an external job and
 /// not servable; `Deploying`, `Deployed` and `Deprecated` are on engines.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -126,6 +127,7 @@ impl FromStr for Status {
 }
 
 /// Where the serving engine reads the adapter from.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "at", rename_all = "snake_case")]
 pub enum AdapterSource {
@@ -223,6 +225,7 @@ pub fn engine_name(version_id: &str) -> String {
 }
 
 /// One version of a tenant's custom model.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CustomModel {
     pub id: String,
@@ -307,6 +310,7 @@ pub fn markup_percent(raw: i64) -> Result<i64, Invalid> {
 }
 
 /// What a person can do to a version from the portal or the API.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {

@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::eval::Context;
 use crate::domain::validation::Invalid;
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Operator {
@@ -18,6 +19,7 @@ pub enum Operator {
     Lt,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Condition {
     /// A context attribute, or `targetingKey`.

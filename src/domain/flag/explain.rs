@@ -173,6 +173,7 @@ pub fn rollout(flag: &Flag) -> Option<u8> {
 }
 
 /// One audited change of a flag.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlagChange {
     pub at: Millis,

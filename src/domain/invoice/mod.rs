@@ -18,6 +18,7 @@ use super::pricing::Micros;
 use super::tenant::TenantId;
 use super::time::Millis;
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InvoiceStatus {
     /// The month is open, or within its grace period: totals move.
@@ -35,6 +36,7 @@ impl InvoiceStatus {
     }
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LineKind {
     BaseFee,
@@ -76,6 +78,7 @@ impl LineKind {
     }
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvoiceLine {
     pub kind: LineKind,
@@ -88,6 +91,7 @@ pub struct InvoiceLine {
     pub amount_micros: Micros,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invoice {
     pub tenant_id: TenantId,
@@ -100,7 +104,9 @@ pub struct Invoice {
     /// The ledger's cost for the month when the invoice was made: what
     /// the usage lines add up to.
     pub usage_micros: Micros,
-    /// Late usage this invoice carries, by the month it belongs to.
+    /// Late usage this invoice carries, by the month it belongs to: pairs
+    /// of `["YYYY-MM", micros]`.
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Vec<serde_json::Value>>))]
     pub late: Vec<(Month, Micros)>,
     pub total_micros: Micros,
 }

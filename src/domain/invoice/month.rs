@@ -16,6 +16,21 @@ pub struct Month {
     month: u32,
 }
 
+/// In the admin API's OpenAPI document: `YYYY-MM`.
+#[cfg(feature = "ssr")]
+impl utoipa::PartialSchema for Month {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[0-9]{4}-[0-9]{2}$"))
+            .into()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::ToSchema for Month {}
+
 impl Month {
     pub fn new(year: i32, month: u32) -> Option<Self> {
         NaiveDate::from_ymd_opt(year, month, 1).map(|_| Month { year, month })

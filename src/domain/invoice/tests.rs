@@ -23,6 +23,7 @@ fn plan(name: &str, fee: i64, credit: i64, markups: &[(&str, i32)]) -> Plan {
         storage_gb_month_micros: 0,
         custom_model_month_micros: 0,
         created_at: 0,
+        archived_at: None,
     }
 }
 

@@ -29,6 +29,7 @@ pub const MIN_SCORE: f32 = 0.5;
 pub const MAX_FINDINGS_PER_STRING: usize = 2_000;
 pub const MAX_FINDINGS_PER_REQUEST: usize = 10_000;
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EntityType {
@@ -96,6 +97,7 @@ impl FromStr for EntityType {
 }
 
 /// Data classification levels, ordered from least to most sensitive.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Classification {
@@ -134,6 +136,7 @@ impl FromStr for Classification {
     }
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub entity_type: EntityType,
@@ -141,6 +144,13 @@ pub struct Finding {
     pub start: usize,
     pub end: usize,
     pub score: f32,
+}
+
+/// One line of a JSONL corpus, `{"text": …}`: what `atrium pii scan
+/// --jsonl` and the PII bench read.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CorpusLine {
+    pub text: String,
 }
 
 /// A candidate in byte offsets, before overlaps are resolved.

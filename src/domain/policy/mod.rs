@@ -12,6 +12,7 @@ use super::pii::{Classification, EntityType, Finding};
 use super::validation::Invalid;
 
 /// Ordered by severity: when several rules apply, the most severe wins.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
@@ -51,6 +52,7 @@ impl FromStr for Action {
     }
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
@@ -59,6 +61,10 @@ pub enum Direction {
 }
 
 impl Direction {
+    fn prompt() -> Direction {
+        Direction::Prompt
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Direction::Prompt => "prompt",
@@ -79,6 +85,7 @@ impl FromStr for Direction {
 }
 
 /// What a rule applies to.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "value")]
 pub enum Target {
@@ -147,6 +154,7 @@ impl fmt::Display for Target {
     }
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyRule {
     pub id: String,
@@ -158,7 +166,43 @@ pub struct PolicyRule {
     pub created_at: i64,
 }
 
+/// A new rule, for a tenant or (without one) the platform default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewPolicy {
+    #[serde(default)]
+    pub tenant_id: Option<TenantId>,
+    pub target: Target,
+    pub action: Action,
+    #[serde(default = "Direction::prompt")]
+    pub direction: Direction,
+}
+
+/// A rule's fields to change; absent ones stay. Its tenant is fixed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PolicyChange {
+    pub target: Option<Target>,
+    pub action: Option<Action>,
+    pub direction: Option<Direction>,
+}
+
+impl PolicyRule {
+    /// The rule with `change` applied.
+    pub fn changed(&self, change: &PolicyChange) -> PolicyRule {
+        PolicyRule {
+            target: change.target.unwrap_or(self.target),
+            action: change.action.unwrap_or(self.action),
+            direction: change.direction.unwrap_or(self.direction),
+            ..self.clone()
+        }
+    }
+}
+
 /// What a set of rules decides for some findings.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     pub action: Action,
@@ -173,6 +217,7 @@ pub struct Decision {
 }
 
 /// What a policy would do with a piece of text (the portal's "try it").
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trial {
     pub findings: Vec<Finding>,

@@ -3,6 +3,7 @@
 
 use clap::Subcommand;
 
+use crate::domain::catalog::ProviderPatch;
 use crate::domain::completion::ServerTools;
 use crate::domain::pricing::{format_usd, parse_usd, Price};
 use crate::server::services::catalog::{self, Credential, NewModel, NewProvider};
@@ -39,6 +40,29 @@ pub enum ProviderCmd {
     List {
         #[arg(long)]
         json: bool,
+    },
+    /// Change a provider's address, region, timeout or key source.
+    Update {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        base_url: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long)]
+        timeout_ms: Option<i64>,
+        #[arg(long, conflicts_with = "api_key_stdin")]
+        api_key_env: Option<String>,
+        /// Read a new API key from stdin (stored encrypted).
+        #[arg(long)]
+        api_key_stdin: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a provider no model is deployed on.
+    Remove {
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -96,6 +120,18 @@ pub enum ModelCmd {
         #[arg(long)]
         model: String,
     },
+    /// Remove a tenant's alias.
+    Unalias {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        alias: String,
+    },
+    /// Remove a model (its deployments and prices) no alias or pool points at.
+    Remove {
+        #[arg(long)]
+        name: String,
+    },
 }
 
 pub async fn provider(svc: &Services, cmd: ProviderCmd) -> Result<(), CliError> {
@@ -130,6 +166,40 @@ pub async fn provider(svc: &Services, cmd: ProviderCmd) -> Result<(), CliError> 
             } else {
                 println!("added provider {} ({} at {})", p.name, p.kind, p.base_url);
             }
+        }
+        ProviderCmd::Update {
+            name,
+            base_url,
+            region,
+            timeout_ms,
+            api_key_env,
+            api_key_stdin,
+            json,
+        } => {
+            let credential = match (api_key_env, api_key_stdin) {
+                (Some(var), _) => Some(Credential::Env(var)),
+                (None, true) => Some(Credential::Stored(read_stdin_line("the API key")?)),
+                (None, false) => None,
+            };
+            let patch = ProviderPatch {
+                base_url,
+                region,
+                timeout_ms,
+                credential,
+            };
+            let p = catalog::update_provider(svc, &actor, &name, patch).await?;
+            if json {
+                print_json(&p);
+            } else {
+                println!(
+                    "updated provider {} ({} region={})",
+                    p.name, p.base_url, p.region
+                );
+            }
+        }
+        ProviderCmd::Remove { name } => {
+            let p = catalog::remove_provider(svc, &actor, &name).await?;
+            println!("removed provider {}", p.name);
         }
         ProviderCmd::List { json } => {
             let (providers, _) = catalog::list(svc, &actor).await?;
@@ -220,6 +290,15 @@ pub async fn model(svc: &Services, cmd: ModelCmd) -> Result<(), CliError> {
             let t = tenants::find(svc, &actor(), &tenant).await?;
             catalog::set_alias(svc, &actor(), &t.id, &alias, &model).await?;
             println!("{} → {} for tenant {}", alias, model, t.name);
+        }
+        ModelCmd::Unalias { tenant, alias } => {
+            let t = tenants::find(svc, &actor(), &tenant).await?;
+            catalog::remove_alias(svc, &actor(), &t.id, &alias).await?;
+            println!("removed alias {alias} of tenant {}", t.name);
+        }
+        ModelCmd::Remove { name } => {
+            catalog::remove_model(svc, &actor(), &name).await?;
+            println!("removed model {name}");
         }
     }
     Ok(())

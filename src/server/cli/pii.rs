@@ -3,7 +3,6 @@
 use std::io::{BufRead, BufWriter, Read, Write};
 
 use clap::Subcommand;
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::domain::pii;
@@ -25,11 +24,6 @@ pub enum PiiCmd {
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
     },
-}
-
-#[derive(Deserialize)]
-pub(crate) struct Line {
-    pub(crate) text: String,
 }
 
 pub fn run(cmd: PiiCmd) -> Result<(), String> {
@@ -57,7 +51,7 @@ fn scan_lines() -> Result<(), String> {
         if line.trim().is_empty() {
             continue;
         }
-        let parsed: Line = serde_json::from_str(&line)
+        let parsed: pii::CorpusLine = serde_json::from_str(&line)
             .map_err(|e| format!("line {}: expected {{\"text\": …}}: {e}", n + 1))?;
         let findings = pii::detect(&parsed.text);
         writeln!(out, "{}", json!({ "findings": findings })).map_err(|e| e.to_string())?;

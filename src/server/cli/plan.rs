@@ -23,6 +23,13 @@ pub enum PlanCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Stop a plan taking new subscribers; tenants on it keep it.
+    Archive {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -99,6 +106,14 @@ pub async fn run(svc: &Services, cmd: PlanCmd) -> Result<(), ServiceError> {
             show(&[plan], json);
         }
         PlanCmd::List { json } => show(&plans::list(svc, &actor()).await?, json),
+        PlanCmd::Archive { name, json } => {
+            let plan = plans::archive(svc, &actor(), &name).await?;
+            if json {
+                super::print_json(&plan);
+            } else {
+                println!("plan {} archived: no new subscribers", plan.name);
+            }
+        }
     }
     Ok(())
 }

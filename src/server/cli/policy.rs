@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use crate::domain::policy::{Action, Direction, Target};
+use crate::domain::policy::{Action, Direction, PolicyChange, Target};
 use crate::server::services::{policies, ServiceError, Services};
 
 use super::{actor, print_json};
@@ -31,6 +31,20 @@ pub enum PolicyCmd {
     List {
         #[arg(long)]
         tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a rule in place (its id stays): target, action or direction.
+    Update {
+        id: String,
+        #[arg(long, conflicts_with = "classification")]
+        entity: Option<String>,
+        #[arg(long)]
+        classification: Option<String>,
+        #[arg(long)]
+        action: Option<Action>,
+        #[arg(long)]
+        direction: Option<Direction>,
         #[arg(long)]
         json: bool,
     },
@@ -81,6 +95,30 @@ pub async fn run(svc: &Services, cmd: PolicyCmd) -> Result<(), ServiceError> {
                         r.direction.as_str()
                     );
                 }
+            }
+        }
+        PolicyCmd::Update {
+            id,
+            entity,
+            classification,
+            action,
+            direction,
+            json,
+        } => {
+            let target = match (&entity, &classification) {
+                (None, None) => None,
+                _ => Some(Target::parse(entity.as_deref(), classification.as_deref())?),
+            };
+            let change = PolicyChange {
+                target,
+                action,
+                direction,
+            };
+            let rule = policies::update(svc, &actor, &id, &change).await?;
+            if json {
+                print_json(&rule);
+            } else {
+                println!("policy {}: {} → {}", rule.id, rule.target, rule.action);
             }
         }
         PolicyCmd::Remove { id } => {

@@ -18,24 +18,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::mock_upstream::{last_request, openai, Mock};
-
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct VllmOptions {
-    /// The base model's name, as `/v1/models` lists it.
-    #[arg(long, default_value = "tiny-llama")]
-    pub base_model: String,
-    /// Refuse to load more than this many adapters (0: no limit).
-    #[arg(long, default_value_t = 0)]
-    pub max_loras: usize,
-    /// Start with no adapters loaded, as vLLM does after a restart.
-    #[arg(long)]
-    pub forget_on_restart: bool,
-    /// Where loaded adapters are kept across restarts (default: a file in
-    /// the temporary directory named for the port).
-    #[arg(long)]
-    pub state_file: Option<PathBuf>,
-}
+use super::mock_options::{Mock, VllmOptions};
+use super::mock_provider::{last_request, openai};
 
 /// Adapter name → path, in load order.
 struct Engine {

@@ -5,13 +5,13 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::domain::pii;
-use crate::server::cli::pii::Line;
+use crate::domain::pii::CorpusLine;
 
 pub fn run(file: &std::path::Path, seconds: f64) -> Result<(), String> {
     let corpus = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let texts: Vec<String> = corpus
         .lines()
-        .filter_map(|l| serde_json::from_str::<Line>(l).ok())
+        .filter_map(|l| serde_json::from_str::<CorpusLine>(l).ok())
         .map(|l| l.text)
         .collect();
     let bytes_per_pass: usize = texts.iter().map(String::len).sum();

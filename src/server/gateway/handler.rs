@@ -2,16 +2,15 @@
 //! takes (DESIGN §1): authenticate → admit → parse and reserve tokens →
 //! govern → route → call → respond, with a `Settlement` accounting for it however it ends.
 
-use std::sync::Arc;
-
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
+use super::answer::Called;
 use super::budget::Hold;
-use super::dialect::{Dialect, RateInfo};
+use super::dialect::Dialect;
 use super::error::GatewayError;
 use super::settle::Settlement;
 use super::{authenticate, forward, govern, route, streamed, upstream, whole, Gateway};
@@ -19,8 +18,8 @@ use crate::domain::budget::{worst_case, Enforcement, UNBOUNDED_OUTPUT_CAP};
 use crate::domain::completion::CompletionRequest;
 use crate::domain::flag::Capability;
 use crate::domain::pricing::Price;
-use crate::domain::time::{now_millis, rfc3339, Millis};
-use crate::server::http::request_id::RequestId;
+use crate::domain::time::{now_millis, rfc3339};
+use crate::server::request_id::RequestId;
 use crate::server::services::api_keys::Authenticated;
 use crate::server::services::custom_models::{self, routes::CustomRoute};
 use crate::server::services::{self, catalog, flags};
@@ -47,40 +46,6 @@ async fn detached(gw: Gateway, dialect: Dialect, req: Request) -> Response {
             GatewayError::Internal("the request failed".into()).into_dialect(dialect, "")
         }
     }
-}
-
-/// `/metrics` on the public listener: only with `ATRIUM_METRICS_TOKEN`
-/// as a bearer token; unconfigured, it is not there.
-pub async fn public_metrics(State(gw): State<Gateway>, headers: HeaderMap) -> Response {
-    let Some(token) = gw.svc.config.metrics_token.as_deref() else {
-        return axum::http::StatusCode::NOT_FOUND.into_response();
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if !same_secret(given, token) {
-        let challenge = [(header::WWW_AUTHENTICATE, "Bearer")];
-        return (axum::http::StatusCode::UNAUTHORIZED, challenge).into_response();
-    }
-    metrics(State(gw)).await
-}
-
-/// Compares digests, so the time taken says nothing about the token.
-fn same_secret(given: &str, expected: &str) -> bool {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(given.as_bytes()) == Sha256::digest(expected.as_bytes())
-}
-
-/// `/metrics` as the scraper sees it (the private listener serves this as is).
-pub async fn metrics(State(gw): State<Gateway>) -> Response {
-    metrics::gauge!("atrium_ledger_queue_depth").set(gw.ledger.depth() as f64);
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        super::metrics::render(),
-    )
-        .into_response()
 }
 
 /// `GET /v1/models`: one shape both SDKs read.
@@ -115,16 +80,6 @@ fn model_list(gw: &Gateway, auth: &Authenticated) -> Value {
     let first = data.first().and_then(|m| m.get("id")).cloned();
     let last = data.last().and_then(|m| m.get("id")).cloned();
     json!({ "object": "list", "data": data, "has_more": false, "first_id": first, "last_id": last })
-}
-
-/// A request that reached a provider, ready to be answered.
-pub struct Called {
-    pub auth: Arc<Authenticated>,
-    pub request: CompletionRequest,
-    pub answer: upstream::Answer,
-    pub rate: RateInfo,
-    /// When the custom model version it reached stops being served.
-    pub deprecation: Option<Millis>,
 }
 
 /// The request's own span is the HTTP layer's (`request_id`, `tenant_id`);
@@ -319,39 +274,4 @@ async fn govern_prompt(
     request.grew(governed.grown);
     govern::record(gw, governed.audit.take()).await;
     Ok(governed)
-}
-
-/// The headers every answer carries: rate limits in the dialect's names and
-/// the request id.
-pub fn finish_headers(res: &mut Response, dialect: Dialect, rate: &RateInfo, request_id: &str) {
-    super::dialect::rate_headers(dialect, rate, res.headers_mut());
-    super::error::set_request_id(res.headers_mut(), request_id);
-}
-
-/// A deprecated custom model version says so on every answer: RFC 9745's
-/// `Deprecation` (deprecated now), RFC 8594's `Sunset` (when it stops
-/// being served) and a `Warning` a person can read.
-pub fn deprecation_headers(res: &mut Response, until: Option<Millis>) {
-    let Some(until) = until else { return };
-    let h = res.headers_mut();
-    let now = now_millis();
-    let at = |m: Millis| HeaderValue::from_str(&format!("@{}", m / 1000)).ok();
-    if let Some(v) = at(now) {
-        h.insert("deprecation", v);
-    }
-    let sunset = chrono::DateTime::from_timestamp_millis(until)
-        .map(|t| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string());
-    if let Some(v) = sunset
-        .as_deref()
-        .and_then(|s| HeaderValue::from_str(s).ok())
-    {
-        h.insert("sunset", v);
-    }
-    let warning = format!(
-        "299 atrium \"this custom model version is deprecated and stops being served at {}\"",
-        crate::domain::time::rfc3339(until)
-    );
-    if let Ok(v) = HeaderValue::from_str(&warning) {
-        h.insert("warning", v);
-    }
 }

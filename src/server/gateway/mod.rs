@@ -5,6 +5,7 @@
 //! before the call read only caches.
 
 pub mod admit;
+pub mod answer;
 pub mod audit_writer;
 pub mod authenticate;
 pub mod batch;
@@ -83,13 +84,6 @@ impl Gateway {
     }
 }
 
-/// The private listener's one route (`ATRIUM_METRICS_ADDR`).
-pub fn metrics_routes(gw: Gateway) -> Router {
-    Router::new()
-        .route("/metrics", get(handler::metrics))
-        .with_state(gw)
-}
-
 pub fn routes<S: Clone + Send + Sync + 'static>(gw: Gateway) -> Router<S> {
     Router::new()
         .route("/v1/messages", post(handler::messages))
@@ -97,7 +91,6 @@ pub fn routes<S: Clone + Send + Sync + 'static>(gw: Gateway) -> Router<S> {
         .route("/v1/models", get(handler::models))
         .route("/ofrep/v1/evaluate/flags", post(ofrep::evaluate_all))
         .route("/ofrep/v1/evaluate/flags/{key}", post(ofrep::evaluate_one))
-        .route("/metrics", get(handler::public_metrics))
         // The handlers enforce the configured limit themselves, so an
         // oversize body gets a 413 in the caller's dialect.
         .layer(DefaultBodyLimit::disable())

@@ -23,7 +23,7 @@ use crate::domain::policy::Action;
 use crate::domain::pricing::units_cost;
 use crate::domain::time::now_millis;
 use crate::domain::usage::{UsageEvent, UsageKind};
-use crate::server::http::request_id::RequestId;
+use crate::server::request_id::RequestId;
 use crate::server::services::api_keys::Authenticated;
 use crate::server::services::flags::{self, EvalError, Evaluated};
 

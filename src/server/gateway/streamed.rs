@@ -12,8 +12,8 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 
+use super::answer::{deprecation_headers, finish_headers, Called};
 use super::dialect::Dialect;
-use super::handler::{finish_headers, Called};
 use super::relay::{Read, Reading, Relay, Upstream};
 use super::settle::Settlement;
 use super::sse::encode;
@@ -144,6 +144,6 @@ pub async fn respond(gw: &Gateway, settle: Settlement, called: Called) -> Respon
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     finish_headers(&mut res, dialect, &called.rate, &request_id);
-    super::handler::deprecation_headers(&mut res, called.deprecation);
+    deprecation_headers(&mut res, called.deprecation);
     res
 }

@@ -10,9 +10,9 @@ use axum::response::Response;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::answer::{deprecation_headers, finish_headers, Called};
 use super::dialect::Dialect;
 use super::error::GatewayError;
-use super::handler::{finish_headers, Called};
 use super::settle::Settlement;
 use super::translate::{response, usage};
 use super::{govern, Gateway};
@@ -48,7 +48,7 @@ pub async fn respond(gw: &Gateway, mut settle: Settlement, called: Called) -> Re
         &called.rate,
         settle.request_id(),
     );
-    super::handler::deprecation_headers(&mut res, called.deprecation);
+    deprecation_headers(&mut res, called.deprecation);
     settle.finish(200, None).await;
     res
 }

@@ -1,5 +1,6 @@
-//! The HTTP face: one axum router serving the portal, its server functions,
-//! sign-in, and the operational endpoints.
+//! The HTTP face: one axum router serving the gateway's completion and
+//! OFREP routes, the admin API, the portal, its server functions, sign-in,
+//! and the operational endpoints (`/metrics` among them).
 
 pub mod admin;
 pub mod downloads;
@@ -7,7 +8,6 @@ pub mod error;
 pub mod export;
 pub mod litellm;
 pub mod ops;
-pub mod request_id;
 pub mod sign_in;
 pub mod state;
 
@@ -45,7 +45,8 @@ pub fn router(state: AppState, gateway: crate::server::gateway::Gateway) -> Rout
     let context = move || provide_context(svc.clone());
     // leptos_routes_with_context also mounts every server function under /api.
     let mut router = Router::new()
-        .merge(crate::server::gateway::routes(gateway))
+        .merge(crate::server::gateway::routes(gateway.clone()))
+        .merge(ops::public_metrics_routes(gateway))
         .nest_service(admin::BASE, admin_api);
     for path in litellm::PATHS {
         router = router.route_service(path, litellm_api.clone());
@@ -76,6 +77,6 @@ pub fn router(state: AppState, gateway: crate::server::gateway::Gateway) -> Rout
             ops::security_headers(hsts, req, next)
         }))
         .layer(TraceLayer::new_for_http().make_span_with(ops::request_span))
-        .layer(middleware::from_fn(request_id::assign))
+        .layer(middleware::from_fn(crate::server::request_id::assign))
         .with_state(state)
 }

@@ -10,14 +10,12 @@ use futures::StreamExt;
 use crate::domain::audit::{
     csv_line, AuditAction, AuditEvent, AuditQuery, AuditStatus, ExportFormat, CSV_HEADER,
 };
-use crate::domain::audit_search::AuditSearch;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::role::Access;
 use crate::domain::time::now_millis;
 
-use crate::server::db::Backend;
-
 use super::audit_chain::{self, Link, LINK_COLUMNS};
+use super::audit_query::{conditions, shown, Bound};
 use super::{new_id, Actor, Result, ServiceError, Services};
 
 /// What happened, before it is stamped with an id and a time.
@@ -128,115 +126,6 @@ impl TryFrom<Link> for AuditEvent {
 /// Counting stops here: a page only needs to know that there is more.
 const COUNT_CAP: i64 = 10_000;
 
-/// SQL conditions and their values, numbered as they are added.
-#[derive(Default)]
-struct Conditions {
-    sql: Vec<String>,
-    values: Vec<Bound>,
-}
-
-enum Bound {
-    Text(String),
-    Int(i64),
-}
-
-impl Conditions {
-    fn push(&mut self, template: &str, values: Vec<Bound>) {
-        let mut sql = template.to_string();
-        for v in values {
-            self.values.push(v);
-            sql = sql.replacen('?', &format!("${}", self.values.len()), 1);
-        }
-        self.sql.push(sql);
-    }
-
-    fn where_clause(&self) -> String {
-        if self.sql.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", self.sql.join(" AND "))
-        }
-    }
-
-    fn bind<'q, O>(
-        &'q self,
-        mut q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
-    ) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
-        for v in &self.values {
-            q = match v {
-                Bound::Text(s) => q.bind(s.as_str()),
-                Bound::Int(i) => q.bind(*i),
-            };
-        }
-        q
-    }
-}
-
-/// Turns filters into conditions. Tenant users are held to their tenant
-/// whatever the filter says.
-/// What free-text search looks in (the trigram index covers exactly this).
-const SEARCH_TEXT: &str =
-    "LOWER(action || ' ' || actor || ' ' || COALESCE(resource_id, '') || ' ' || details)";
-
-fn conditions(actor: &Actor, q: &AuditSearch, backend: Backend) -> Result<Conditions> {
-    let mut c = Conditions::default();
-    let tenant = match actor.scope()? {
-        Some(own) => {
-            actor.require(own, Access::Manage)?;
-            Some(own.clone())
-        }
-        None => q.tenant_id.clone(),
-    };
-    if let Some(t) = tenant {
-        c.push("tenant_id = ?", vec![Bound::Text(t.into())]);
-    }
-    if let Some(a) = &q.actor {
-        // An e-mail also finds the user's events named `user:<id>`.
-        let (first, second) = a.split_once('\n').unwrap_or((a, a));
-        c.push(
-            "(actor = ? OR actor = ?)",
-            vec![Bound::Text(first.into()), Bound::Text(second.into())],
-        );
-    }
-    if let Some(a) = &q.action {
-        c.push("action = ?", vec![Bound::Text(a.clone())]);
-    }
-    if let Some(r) = &q.resource {
-        c.push(
-            "(resource_type = ? OR resource_id = ?)",
-            vec![Bound::Text(r.clone()), Bound::Text(r.clone())],
-        );
-    }
-    if let Some(st) = q.status {
-        c.push("status = ?", vec![Bound::Text(st.as_str().into())]);
-    }
-    if let Some(at) = q.from {
-        c.push("at >= ?", vec![Bound::Int(at)]);
-    }
-    if let Some(at) = q.to {
-        c.push("at < ?", vec![Bound::Int(at)]);
-    }
-    if let Some(text) = &q.text {
-        let like = format!(
-            "%{}%",
-            text.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        // One expression, indexed by trigrams on PostgreSQL (migration 0004),
-        // where backslash is LIKE's escape already; SQLite needs it named.
-        let escape = match backend {
-            Backend::Sqlite => " ESCAPE '\\'",
-            Backend::Postgres => "",
-        };
-        c.push(
-            &format!("{SEARCH_TEXT} LIKE ?{escape}"),
-            vec![Bound::Text(like)],
-        );
-    }
-    Ok(c)
-}
-
 /// Newest first, filtered; tenant users see only their own tenant's events.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn search(
@@ -271,13 +160,7 @@ pub async fn search(
         .bind(page.offset())
         .fetch_all(&svc.db.pool)
         .await?;
-    let operator = actor.is_platform_admin();
-    let events = rows
-        .into_iter()
-        .map(|row| {
-            AuditEvent::try_from(row).map(|e| if operator { e } else { e.for_tenant_user() })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let events = shown(actor, rows)?;
     Ok(Page::new(events, total, page))
 }
 

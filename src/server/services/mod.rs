@@ -9,6 +9,7 @@ pub mod audit;
 pub mod audit_anchor;
 pub mod audit_chain;
 pub mod audit_names;
+pub mod audit_query;
 pub mod audit_retention;
 pub mod bootstrap;
 pub mod budgets;

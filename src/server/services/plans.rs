@@ -13,28 +13,15 @@ use super::budgets::{self, BudgetSpec};
 use super::{control, new_id, tenants, Actor, Result, ServiceError, Services};
 use crate::domain::audit::AuditAction;
 use crate::domain::budget::Period;
+pub use crate::domain::plan::NewPlan;
 use crate::domain::plan::{Plan, PlanBudget};
-use crate::domain::pricing::Micros;
 use crate::domain::role::Access;
 use crate::domain::tenant::{TenantId, TenantSettings};
 use crate::domain::time::{now_millis, Millis};
 use crate::domain::validation::Invalid;
 
-/// A plan as the platform admin describes it.
-pub struct NewPlan {
-    pub name: String,
-    pub base_fee_micros: Micros,
-    pub included_credit_micros: Micros,
-    pub markup_percent: BTreeMap<String, i32>,
-    pub rpm: Option<i64>,
-    pub tpm: Option<i64>,
-    pub monthly_budget: Option<PlanBudget>,
-    pub storage_gb_month_micros: Micros,
-    pub custom_model_month_micros: Micros,
-}
-
 /// A tenant's plan from a moment on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Subscription {
     pub tenant_id: TenantId,
     pub plan: Plan,
@@ -43,7 +30,7 @@ pub struct Subscription {
 
 const COLUMNS: &str = "id, name, base_fee_micros, included_credit_micros, markup_percent, \
      rpm, tpm, created_at, budget_micros, budget_enforcement, storage_gb_month_micros, \
-     custom_model_month_micros";
+     custom_model_month_micros, archived_at";
 
 #[derive(FromRow)]
 struct PlanRow {
@@ -59,6 +46,7 @@ struct PlanRow {
     budget_enforcement: Option<String>,
     storage_gb_month_micros: i64,
     custom_model_month_micros: i64,
+    archived_at: Option<i64>,
 }
 
 impl TryFrom<PlanRow> for Plan {
@@ -91,6 +79,7 @@ impl TryFrom<PlanRow> for Plan {
             storage_gb_month_micros: r.storage_gb_month_micros,
             custom_model_month_micros: r.custom_model_month_micros,
             created_at: r.created_at,
+            archived_at: r.archived_at,
         })
     }
 }
@@ -110,6 +99,7 @@ pub async fn create(svc: &Services, actor: &Actor, new: NewPlan) -> Result<Plan>
         storage_gb_month_micros: new.storage_gb_month_micros,
         custom_model_month_micros: new.custom_model_month_micros,
         created_at: now_millis(),
+        archived_at: None,
     };
     plan.check()?;
     if find(svc, &plan.name).await?.is_some() {
@@ -122,7 +112,7 @@ pub async fn create(svc: &Services, actor: &Actor, new: NewPlan) -> Result<Plan>
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
     let mut tx = svc.db.pool.begin().await?;
     sqlx::query(&format!(
-        "INSERT INTO plans ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        "INSERT INTO plans ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     ))
     .bind(&plan.id)
     .bind(&plan.name)
@@ -136,10 +126,36 @@ pub async fn create(svc: &Services, actor: &Actor, new: NewPlan) -> Result<Plan>
     .bind(plan.monthly_budget.map(|b| b.enforcement.as_str()))
     .bind(plan.storage_gb_month_micros)
     .bind(plan.custom_model_month_micros)
+    .bind(plan.archived_at)
     .execute(&mut *tx)
     .await?;
     let entry =
         Entry::success(AuditAction::PlanCreate, "plan", &plan.id).details(json!({ "after": plan }));
+    control::commit(svc, tx, actor, entry).await?;
+    Ok(plan)
+}
+
+/// Stops the plan taking new subscribers; tenants on it keep it, and its
+/// history and invoices stay. Archiving twice changes nothing.
+#[tracing::instrument(level = "debug", skip_all, fields(plan = %name))]
+pub async fn archive(svc: &Services, actor: &Actor, name: &str) -> Result<Plan> {
+    actor.require_platform_admin()?;
+    let mut plan = find(svc, name)
+        .await?
+        .ok_or(ServiceError::NotFound("plan"))?;
+    if plan.archived_at.is_some() {
+        return Ok(plan);
+    }
+    let at = now_millis();
+    let mut tx = svc.db.pool.begin().await?;
+    sqlx::query("UPDATE plans SET archived_at = $1 WHERE id = $2 AND archived_at IS NULL")
+        .bind(at)
+        .bind(&plan.id)
+        .execute(&mut *tx)
+        .await?;
+    plan.archived_at = Some(at);
+    let entry = Entry::success(AuditAction::PlanArchive, "plan", &plan.id)
+        .details(json!({ "name": plan.name }));
     control::commit(svc, tx, actor, entry).await?;
     Ok(plan)
 }
@@ -176,6 +192,12 @@ pub async fn subscribe(
     let plan = find(svc, plan)
         .await?
         .ok_or(ServiceError::NotFound("plan"))?;
+    if plan.archived_at.is_some() {
+        return Err(ServiceError::Conflict(format!(
+            "plan {} is archived: it takes no new subscribers",
+            plan.name
+        )));
+    }
     let before = history(svc, actor, tenant_id).await?.pop();
     let now = now_millis();
     // Two changes in one millisecond: the later one stands.

@@ -11,7 +11,9 @@ use serde_json::json;
 use sqlx::FromRow;
 
 use crate::domain::pii;
-use crate::domain::policy::{self, Action, Direction, PolicyRule, PolicySet, Target, Trial};
+use crate::domain::policy::{
+    self, Action, Direction, PolicyChange, PolicyRule, PolicySet, Target, Trial,
+};
 use crate::domain::role::Access;
 use crate::domain::time::now_millis;
 
@@ -90,6 +92,17 @@ pub async fn add(
     if let Some(t) = tenant_id {
         tenants::get(svc, actor, t).await?;
     }
+    let held = load(svc).await?;
+    if held
+        .iter()
+        .filter(|r| r.tenant_id.as_ref() == tenant_id)
+        .count()
+        >= MAX_RULES
+    {
+        return Err(ServiceError::Conflict(format!(
+            "at most {MAX_RULES} rules per tenant (and for the platform default)"
+        )));
+    }
     let rule = PolicyRule {
         id: new_id(),
         tenant_id: tenant_id.cloned(),
@@ -133,6 +146,57 @@ pub async fn list(
         .into_iter()
         .filter(|r| r.tenant_id.as_ref() == tenant_id)
         .collect())
+}
+
+/// One rule: a tenant's to its own readers, the platform default to all.
+pub async fn get(svc: &Services, actor: &Actor, id: &str) -> Result<PolicyRule> {
+    let rule = (load(svc).await?.into_iter().find(|r| r.id == id))
+        .ok_or(ServiceError::NotFound("policy"))?;
+    if let Some(t) = &rule.tenant_id {
+        actor.require_on(t, Access::Read, "policy")?;
+    }
+    Ok(rule)
+}
+
+/// Rules one tenant may hold: each is checked against every finding.
+const MAX_RULES: usize = 500;
+
+/// Changes a rule's target, action or direction in place, keeping its id
+/// (what audit events and decisions name). Audited before and after.
+#[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
+pub async fn update(
+    svc: &Services,
+    actor: &Actor,
+    id: &str,
+    change: &PolicyChange,
+) -> Result<PolicyRule> {
+    actor.require_platform_admin()?;
+    let all = load(svc).await?;
+    let before = all
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or(ServiceError::NotFound("policy"))?;
+    let after = before.changed(change);
+    let mut tx = svc.db.pool.begin().await?;
+    sqlx::query(
+        "UPDATE policies SET target_kind = $1, target_value = $2, action = $3, direction = $4 \
+         WHERE id = $5",
+    )
+    .bind(after.target.kind())
+    .bind(after.target.value())
+    .bind(after.action.as_str())
+    .bind(after.direction.as_str())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    let entry = Entry::success(AuditAction::PolicyUpdate, "policy", id)
+        .tenant_opt(before.tenant_id.as_ref())
+        .details(json!({
+            "before": { "target": before.target, "action": before.action, "direction": before.direction },
+            "after": { "target": after.target, "action": after.action, "direction": after.direction },
+        }));
+    control::commit(svc, tx, actor, entry).await?;
+    Ok(after)
 }
 
 #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]

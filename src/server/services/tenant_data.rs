@@ -1,5 +1,6 @@
 //! A tenant's data store as an administrator sees it: where it lives, how
-//! big it is, moving it to another isolation level, and erasing it.
+//! big it is, and moving it to another isolation level (erasing it is
+//! part of deleting the tenant: `tenants::erase`).
 
 use crate::domain::tenant::TenantId;
 use serde_json::json;
@@ -8,7 +9,7 @@ use crate::domain::audit::{AuditAction, AuditStatus};
 use crate::domain::role::Access;
 use crate::domain::tenant::{IsolationLevel, MoveReport, TenantData};
 use crate::domain::time::now_millis;
-use crate::server::db::tenant_store::{OnSwitch, Placement};
+use crate::server::db::tenant_store::OnSwitch;
 use crate::server::db::DbError;
 
 use super::audit::{self, Entry};
@@ -58,40 +59,6 @@ pub async fn set_isolation(
         .details(details);
     audit::append(svc, actor, entry).await?;
     Ok(result?)
-}
-
-/// Removes a deleted tenant's data wherever it lived, and says so in the audit trail.
-pub(super) async fn erase(svc: &Services, actor: &Actor, placement: &Placement) -> Result<()> {
-    let tenant_id = &placement.tenant_id;
-    let mut erased = Vec::new();
-    let mut failure = None;
-    for location in std::iter::once(&placement.location).chain(placement.target.iter()) {
-        match svc.stores.erase(tenant_id, location).await {
-            Ok(rows) => erased.push(json!({
-                "level": location.level(),
-                "store": location.describe(svc.db.backend),
-                "rows": rows,
-            })),
-            Err(e) => failure = Some(e),
-        }
-    }
-    let status = if failure.is_some() {
-        AuditStatus::Failure
-    } else {
-        AuditStatus::Success
-    };
-    let entry = Entry::success(AuditAction::TenantErase, "tenant", tenant_id)
-        .tenant(tenant_id)
-        .status(status)
-        .details(json!({
-            "erased": erased,
-            "error": failure.as_ref().map(ToString::to_string),
-        }));
-    audit::append(svc, actor, entry).await?;
-    match failure {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
-    }
 }
 
 /// Records a tenant's new isolation level, inside the transaction that

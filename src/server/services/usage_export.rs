@@ -50,3 +50,21 @@ pub async fn export(
     }
     Ok(written)
 }
+
+/// One page of a tenant's events in `[from, to)`, in request-id order,
+/// after `after` (a request id): the admin API's export, which a client
+/// resumes page by page, so neither side holds a whole month.
+pub async fn page(
+    svc: &Services,
+    actor: &Actor,
+    tenant: &TenantId,
+    period: (i64, i64),
+    after: &str,
+    limit: i64,
+) -> Result<Vec<UsageEvent>> {
+    actor.require(tenant, Access::Read)?;
+    let store = svc.stores.open(tenant).await?;
+    Ok(store
+        .usage_between(period, after, limit.clamp(1, PAGE))
+        .await?)
+}

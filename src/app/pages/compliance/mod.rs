@@ -6,6 +6,7 @@
 mod breaches;
 mod reviews;
 
+use crate::app::components::tenant_select::TenantSelect;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -94,21 +95,11 @@ fn picker(v: &ComplianceOverview) -> impl IntoView {
         .as_ref()
         .map(|(id, _)| id.clone())
         .unwrap_or_default();
-    let options = v
-        .tenants
-        .iter()
-        .map(|(id, name)| {
-            let selected = *id == current;
-            view! { <option value=id.clone() selected=selected>{name.clone()}</option> }
-        })
-        .collect_view();
+    let options = v.tenants.clone();
     view! {
         <form method="get" action="/compliance" class="filters">
             <label>"Tenant "
-                <select name="tenant">
-                    <option value="" selected=current.is_empty()>"The platform"</option>
-                    {options}
-                </select>
+                <TenantSelect options selected=current none="The platform"/>
             </label>
             <button type="submit">"Show"</button>
         </form>

@@ -13,8 +13,9 @@ use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
 
 use super::lease::Leases;
-use super::{alert, shared, Held};
-use crate::domain::budget::{day_of, Budget, Day};
+use super::shared::{self, Group};
+use super::{alert, Held};
+use crate::domain::budget::{day_of, Day};
 use crate::domain::pricing::Micros;
 use crate::domain::time::now_millis;
 use crate::server::services::Services;
@@ -31,15 +32,6 @@ pub(super) struct Settle {
     pub held: Held,
     pub cost: Micros,
     pub today: Day,
-}
-
-/// One budget's settles of one day in a batch.
-pub(super) struct Group {
-    pub budget: Budget,
-    pub today: Day,
-    /// Each hold's member (`AMOUNT:REQUEST`).
-    pub members: Vec<String>,
-    pub cost: Micros,
 }
 
 pub(super) struct Settler {
@@ -146,7 +138,7 @@ async fn settle(svc: &Services, conn: &ConnectionManager, groups: Vec<Group>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::budget::{Enforcement, Period};
+    use crate::domain::budget::{Budget, Enforcement, Period};
     use crate::domain::tenant::TenantId;
 
     fn settle(budget: &str, today: Day, cost: Micros) -> Settle {

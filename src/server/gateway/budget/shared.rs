@@ -13,13 +13,21 @@ use redis::aio::ConnectionManager;
 use redis::Script;
 
 use super::lease::Flush;
-use super::settler::Group;
 use super::{load, Spent};
 use crate::domain::budget::{Budget, Day, Period};
 use crate::domain::pricing::Micros;
 use crate::domain::time::now_millis;
 use crate::server::gateway::error::GatewayError;
 use crate::server::services::Services;
+
+/// One budget's settles of one day in a batch.
+pub(super) struct Group {
+    pub budget: Budget,
+    pub today: Day,
+    /// Each hold's member (`AMOUNT:REQUEST`).
+    pub members: Vec<String>,
+    pub cost: Micros,
+}
 
 /// A reservation lapses after this long: longer than any request lasts.
 const HOLD_MS: i64 = 15 * 60 * 1000;

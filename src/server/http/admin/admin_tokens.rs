@@ -2,17 +2,15 @@
 //! list, read and revoke the tokens this API is called with.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::Json;
-use bytes::Bytes;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::caller::Caller;
-use super::conventions::{body, once, ApiQuery, Paging};
+use super::conventions::{ApiQuery, Paging};
+use super::posted::Posted;
 use super::problem::{ApiResult, Problem};
-use super::tenants::json;
 use super::{AdminState, AdminTokenPage};
 use crate::domain::admin_token::{AdminToken, CreatedToken, NewAdminToken};
 use crate::server::services::admin_tokens;
@@ -41,17 +39,11 @@ async fn list(
 async fn create(
     State(state): State<AdminState>,
     caller: Caller,
-    headers: HeaderMap,
-    uri: Uri,
-    bytes: Bytes,
+    posted: Posted,
 ) -> ApiResult<Response> {
-    let svc = &state.services;
-    once(svc, &caller, &headers, (uri.path(), &bytes), || async {
-        let new: NewAdminToken = body(&bytes)?;
-        let created = admin_tokens::create(svc, &caller.actor, new).await?;
-        Ok((StatusCode::CREATED, json(&created)?))
-    })
-    .await
+    let (svc, actor) = (&state.services, &caller.actor);
+    let make = |new: NewAdminToken| async move { admin_tokens::create(svc, actor, new).await };
+    posted.create(svc, &caller, make).await
 }
 
 #[utoipa::path(operation_id = "get_admin_token", get, path = "/admin-tokens/{token_id}", tag = "admin-tokens",

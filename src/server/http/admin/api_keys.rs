@@ -12,7 +12,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::caller::Caller;
-use super::conventions::{body, once, ApiQuery, Paging};
+use super::conventions::{once, ApiQuery, Paging};
+use super::posted::Posted;
 use super::problem::{ApiResult, Problem};
 use super::tenants::{json, tenant_id};
 use super::{AdminState, ApiKeyPage};
@@ -57,19 +58,15 @@ async fn create(
     State(state): State<AdminState>,
     caller: Caller,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-    bytes: Bytes,
+    posted: Posted,
 ) -> ApiResult<Response> {
-    let svc = &state.services;
+    let (svc, actor) = (&state.services, &caller.actor);
     let id = tenant_id(&id)?;
-    once(svc, &caller, &headers, (uri.path(), &bytes), || async {
-        let new: NewKey = body(&bytes)?;
-        let created =
-            api_keys::create(svc, &caller.actor, &id, &new.name, new.expires_in_days).await?;
-        Ok((StatusCode::CREATED, json(&created)?))
-    })
-    .await
+    let id = &id;
+    let make = |new: NewKey| async move {
+        api_keys::create(svc, actor, id, &new.name, new.expires_in_days).await
+    };
+    posted.create(svc, &caller, make).await
 }
 
 #[utoipa::path(operation_id = "get_api_key", get, path = "/api-keys/{key_id}", tag = "api-keys",

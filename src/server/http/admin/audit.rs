@@ -1,23 +1,34 @@
-//! `/admin/v1/audit/verify`: the keyed chains' integrity, as `atrium audit
-//! verify` reports it: every chain for platform readers, the tenant's own
-//! for its admins.
+//! `/admin/v1/audit/…`: search (cursor paged, newest first), one event,
+//! a streamed export (CSV or JSON, itself audited), and the keyed chains'
+//! integrity as `atrium audit verify` reports it: every chain for platform
+//! readers, the tenant's own for its admins.
 
-use axum::extract::State;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
 use axum::Json;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::caller::Caller;
-use super::conventions::ApiQuery;
+use super::conventions::{ApiQuery, Paging};
 use super::problem::{ApiResult, Problem};
 use super::tenants::tenant_id;
-use super::AdminState;
+use super::{AdminState, AuditEventPage};
+use crate::domain::audit::{AuditEvent, AuditQuery, ExportFormat};
 use crate::server::services::audit_chain::{self, ChainCheck};
+use crate::server::services::{audit, audit_query};
 
 pub fn routes() -> OpenApiRouter<AdminState> {
-    OpenApiRouter::new().routes(routes!(verify))
+    OpenApiRouter::new()
+        .routes(routes!(verify))
+        .routes(routes!(search))
+        .routes(routes!(show))
+        .routes(routes!(export))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -48,4 +59,78 @@ async fn verify(
         intact: chains.iter().all(|c| c.broken.is_none()),
         chains,
     }))
+}
+
+/// Events newest first, filtered as the portal's audit page filters;
+/// tenant-bound callers see only their tenant's.
+#[utoipa::path(get, path = "/audit/events", tag = "audit", operation_id = "search_audit",
+    params(Paging, AuditQuery),
+    responses((status = 200, body = AuditEventPage), (status = "4XX", body = Problem)))]
+async fn search(
+    State(state): State<AdminState>,
+    caller: Caller,
+    ApiQuery(paging): ApiQuery<Paging>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<AuditEventPage>> {
+    let page = paging.request()?;
+    let found = audit_query::search_cursor(&state.services, &caller.actor, &q, &page).await?;
+    Ok(Json(found.into()))
+}
+
+#[utoipa::path(get, path = "/audit/events/{event_id}", tag = "audit", operation_id = "get_audit_event",
+    params(("event_id" = String, Path)),
+    responses((status = 200, body = AuditEvent), (status = "4XX", body = Problem)))]
+async fn show(
+    State(state): State<AdminState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AuditEvent>> {
+    Ok(Json(audit::get(&state.services, &caller.actor, &id).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportRange {
+    /// The tenant's chain; absent: the platform chain (platform admins).
+    pub tenant_id: Option<String>,
+    /// First day, `YYYY-MM-DD` (UTC), inclusive; absent: the beginning.
+    #[serde(default)]
+    pub from: String,
+    /// Last day, inclusive; absent: today.
+    #[serde(default)]
+    pub to: String,
+    /// `csv` (the default) or `json`.
+    #[param(inline)]
+    pub format: Option<ExportFormat>,
+}
+
+/// Every event of the range, oldest first, streamed; the export is
+/// audited before the first byte goes out.
+#[utoipa::path(get, path = "/audit/export", tag = "audit", operation_id = "export_audit",
+    params(ExportRange),
+    responses((status = 200, content_type = "text/csv", body = String), (status = "4XX", body = Problem)))]
+async fn export(
+    State(state): State<AdminState>,
+    caller: Caller,
+    ApiQuery(range): ApiQuery<ExportRange>,
+) -> ApiResult<Response> {
+    let tenant = range.tenant_id.as_deref().map(tenant_id).transpose()?;
+    let format = range.format.unwrap_or(ExportFormat::Csv);
+    let svc = &state.services;
+    let rows = audit::export(
+        svc,
+        &caller.actor,
+        tenant.as_ref(),
+        &range.from,
+        &range.to,
+        format,
+    )
+    .await?;
+    let body = Body::from_stream(rows.map(|chunk| chunk.map_err(std::io::Error::other)));
+    let mut res = Response::new(body);
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    Ok(res)
 }

@@ -2,22 +2,22 @@
 //! limits: list, set (create or replace) and remove.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::caller::Caller;
-use super::conventions::{body, once, ApiQuery};
+use super::conventions::ApiQuery;
+use super::posted::Posted;
 use super::problem::{ApiResult, Problem};
-use super::tenants::{json, tenant_id};
+use super::tenants::tenant_id;
 use super::{AdminState, BudgetPage};
 use crate::domain::budget::{Budget, BudgetSpec, Enforcement};
-use crate::server::services::budgets;
+use crate::server::services::{budgets, ServiceError};
 
 pub fn routes() -> OpenApiRouter<AdminState> {
     OpenApiRouter::new().routes(routes!(list, set, remove))
@@ -41,10 +41,7 @@ async fn list(
 ) -> ApiResult<Json<BudgetPage>> {
     let id = tenant_id(&id)?;
     let data = budgets::list(&state.services, &caller.actor, &id).await?;
-    Ok(Json(BudgetPage {
-        data,
-        next_cursor: None,
-    }))
+    Ok(Json(BudgetPage::from(data)))
 }
 
 /// Sets the tenant's (or one key's) budget of that enforcement, replacing
@@ -56,23 +53,19 @@ async fn set(
     State(state): State<AdminState>,
     caller: Caller,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-    bytes: Bytes,
+    posted: Posted,
 ) -> ApiResult<Response> {
-    let svc = &state.services;
+    let (svc, actor) = (&state.services, &caller.actor);
     let id = tenant_id(&id)?;
-    once(svc, &caller, &headers, (uri.path(), &bytes), || async {
-        let mut spec: BudgetSpec = body(&bytes)?;
+    let make = |mut spec: BudgetSpec| async move {
         spec.tenant = id.to_string();
-        let set = budgets::set(svc, &caller.actor, spec).await?;
-        let answer = SetBudgetAnswer {
+        let set = budgets::set(svc, actor, spec).await?;
+        Ok::<_, ServiceError>(SetBudgetAnswer {
             budget: set.budget,
             webhook_secret: set.webhook_secret,
-        };
-        Ok((StatusCode::OK, json(&answer)?))
-    })
-    .await
+        })
+    };
+    posted.answer(svc, &caller, StatusCode::OK, make).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -7,10 +7,18 @@
 mod admin_tokens;
 mod api_keys;
 mod audit;
+mod billing;
 mod budgets;
 pub mod caller;
+mod catalog;
+mod compliance;
 mod conventions;
+mod custom_models;
+mod flags;
 mod limit;
+mod plans;
+mod policies;
+mod posted;
 pub mod problem;
 mod tenants;
 mod users;
@@ -28,10 +36,20 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::domain::admin_token::AdminToken;
 use crate::domain::api_key::ApiKey;
+use crate::domain::audit::AuditEvent;
 use crate::domain::budget::Budget;
+use crate::domain::catalog::{Model, ModelAlias, Provider};
+use crate::domain::compliance::ReportSummary;
 use crate::domain::cursor::CursorPage;
+use crate::domain::custom_model::CustomModel;
+use crate::domain::flag::{Flag, FlagChange};
+use crate::domain::invoice::Invoice;
+use crate::domain::plan::Plan;
+use crate::domain::policy::PolicyRule;
 use crate::domain::tenant::Tenant;
 use crate::domain::user::User;
+use crate::server::services::custom_models::pools::Pool;
+use crate::server::services::plans::Subscription;
 use crate::server::services::{ServiceError, Services};
 
 pub use limit::TokenLimiter;
@@ -47,13 +65,13 @@ pub struct AdminState {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Atrium admin API", version = "1",
-         description = "Tenants, keys, budgets and admin tokens over HTTP. \
+         description = "Everything the portal and the CLI do, over HTTP. \
 Authenticate with `Authorization: Bearer atr_adm_…`. Errors are RFC 9457 \
 `application/problem+json`. Lists answer `{\"data\": [...], \"next_cursor\": …}`."),
     servers((url = "/admin/v1")),
     modifiers(&BearerAuth),
     security(("admin_token" = [])),
-    tags((name = "tenants"), (name = "api-keys"), (name = "budgets"), (name = "admin-tokens"), (name = "users"), (name = "audit"))
+    tags((name = "tenants"), (name = "api-keys"), (name = "budgets"), (name = "admin-tokens"), (name = "users"), (name = "audit"), (name = "catalog"), (name = "policies"), (name = "flags"), (name = "billing"), (name = "plans"), (name = "custom-models"), (name = "compliance"))
 )]
 struct ApiDoc;
 
@@ -77,6 +95,13 @@ fn api() -> OpenApiRouter<AdminState> {
         .merge(admin_tokens::routes())
         .merge(users::routes())
         .merge(audit::routes())
+        .merge(catalog::routes())
+        .merge(policies::routes())
+        .merge(flags::routes())
+        .merge(billing::routes())
+        .merge(plans::routes())
+        .merge(custom_models::routes())
+        .merge(compliance::routes())
 }
 
 /// The OpenAPI document, as served and as checked into the repository.
@@ -146,6 +171,16 @@ macro_rules! page_type {
             pub next_cursor: Option<String>,
         }
 
+        /// A whole list, in one page.
+        impl From<Vec<$item>> for $name {
+            fn from(data: Vec<$item>) -> Self {
+                $name {
+                    data,
+                    next_cursor: None,
+                }
+            }
+        }
+
         impl From<CursorPage<$item>> for $name {
             fn from(p: CursorPage<$item>) -> Self {
                 $name {
@@ -162,6 +197,19 @@ page_type!(ApiKeyPage, ApiKey);
 page_type!(BudgetPage, Budget);
 page_type!(AdminTokenPage, AdminToken);
 page_type!(UserPage, User);
+page_type!(ProviderPage, Provider);
+page_type!(ModelPage, Model);
+page_type!(AliasPage, ModelAlias);
+page_type!(PolicyPage, PolicyRule);
+page_type!(FlagPage, Flag);
+page_type!(AuditEventPage, AuditEvent);
+page_type!(InvoicePage, Invoice);
+page_type!(PlanPage, Plan);
+page_type!(SubscriptionPage, Subscription);
+page_type!(CustomModelPage, CustomModel);
+page_type!(PoolPage, Pool);
+page_type!(ReportPage, ReportSummary);
+page_type!(FlagChangePage, FlagChange);
 
 #[cfg(test)]
 mod tests {

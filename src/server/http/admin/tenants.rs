@@ -2,7 +2,7 @@
 //! resume, delete, and the tenant's data store, over the tenant services.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use bytes::Bytes;
@@ -12,7 +12,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::caller::Caller;
-use super::conventions::{body, expected_revision, if_match, once, with_etag, ApiQuery, Paging};
+use super::conventions::{body, expected_revision, if_match, with_etag, ApiQuery, Paging};
+use super::posted::Posted;
 use super::problem::{ApiResult, Problem};
 use super::{AdminState, TenantPage};
 use crate::domain::tenant::{
@@ -64,17 +65,11 @@ async fn list(
 async fn create(
     State(state): State<AdminState>,
     caller: Caller,
-    headers: HeaderMap,
-    uri: Uri,
-    bytes: Bytes,
+    posted: Posted,
 ) -> ApiResult<Response> {
-    let svc = &state.services;
-    once(svc, &caller, &headers, (uri.path(), &bytes), || async {
-        let new: NewTenant = body(&bytes)?;
-        let tenant = tenants::create_from(svc, &caller.actor, &new).await?;
-        Ok((StatusCode::CREATED, json(&tenant)?))
-    })
-    .await
+    let (svc, actor) = (&state.services, &caller.actor);
+    let make = |new: NewTenant| async move { tenants::create_from(svc, actor, &new).await };
+    posted.create(svc, &caller, make).await
 }
 
 #[utoipa::path(operation_id = "get_tenant", get, path = "/tenants/{id}", tag = "tenants",

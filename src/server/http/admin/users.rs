@@ -2,7 +2,7 @@
 //! enable, record a leaver, delete. Tenant admins reach their own tenant's.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
 use bytes::Bytes;
@@ -12,9 +12,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::caller::Caller;
-use super::conventions::{body, once, ApiQuery, Paging};
+use super::conventions::{body, ApiQuery, Paging};
+use super::posted::Posted;
 use super::problem::{ApiResult, Problem};
-use super::tenants::json;
 use super::{AdminState, UserPage};
 use crate::domain::time::{now_millis, parse_rfc3339};
 use crate::domain::user::{NewUserRequest, User};
@@ -50,27 +50,19 @@ async fn list(
 async fn create(
     State(state): State<AdminState>,
     caller: Caller,
-    headers: HeaderMap,
-    uri: Uri,
-    bytes: Bytes,
+    posted: Posted,
 ) -> ApiResult<Response> {
-    let svc = &state.services;
-    once(svc, &caller, &headers, (uri.path(), &bytes), || async {
-        let new: NewUserRequest = body(&bytes)?;
-        let user = users::create(
-            svc,
-            &caller.actor,
-            users::NewUser {
-                email: &new.email,
-                password: &new.password,
-                role: new.role,
-                tenant_id: new.tenant_id.as_deref(),
-            },
-        )
-        .await?;
-        Ok((StatusCode::CREATED, json(&user)?))
-    })
-    .await
+    let (svc, actor) = (&state.services, &caller.actor);
+    let make = |new: NewUserRequest| async move {
+        let user = users::NewUser {
+            email: &new.email,
+            password: &new.password,
+            role: new.role,
+            tenant_id: new.tenant_id.as_deref(),
+        };
+        users::create(svc, actor, user).await
+    };
+    posted.create(svc, &caller, make).await
 }
 
 #[utoipa::path(get, path = "/users/{user_id}", tag = "users", operation_id = "get_user",

@@ -3,36 +3,19 @@
 //! tenant's pages, and POSTed to the budget's webhook signed as Standard
 //! Webhooks specify.
 
-use std::time::Duration;
-
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::domain::audit::AuditAction;
-use crate::domain::budget::{percent_spent, Budget};
-use crate::domain::pricing::{format_money, Micros};
+use crate::domain::budget::Budget;
+use crate::domain::pricing::Micros;
 use crate::domain::role::Access;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::{now_millis, rfc3339, Millis};
-use crate::server::crypto::webhook;
 use crate::server::services::audit::{self, Entry};
 use crate::server::services::{Actor, Result, Services};
 
-/// Each delivery round tries this many times, a little apart; a round
-/// that fails leaves the alert due again later (`redeliver`).
-const ATTEMPTS: u32 = 3;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
-pub struct Alert {
-    pub budget_id: String,
-    pub period_start: Millis,
-    pub threshold: i64,
-    pub spent_micros: Micros,
-    pub limit_micros: Micros,
-    /// What the webhook answered: `delivered 200`, `failed: …`, or `none`.
-    pub delivery: String,
-    pub created_at: Millis,
-}
+use super::delivery;
+pub use super::delivery::Alert;
 
 /// Records that `budget` reached `threshold` percent in the period that
 /// starts at `period_start`; the first caller audits and notifies.
@@ -51,7 +34,7 @@ pub async fn raise(
     let due = budget
         .webhook_url
         .as_ref()
-        .map(|_| now + super::redeliver::CLAIM_MS);
+        .map(|_| now + delivery::CLAIM_MS);
     let mut tx = svc.db.pool.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO budget_alerts (budget_id, tenant_id, period_start, threshold, \
@@ -95,86 +78,9 @@ pub async fn raise(
             delivery: "pending".into(),
             created_at: now,
         };
-        super::redeliver::round(svc, budget, &alert, &message_id, 0).await?;
+        delivery::round(svc, budget, &alert, &message_id, 0).await?;
     }
     Ok(())
-}
-
-/// The alert's body: the same on every attempt (its time is the alert's).
-pub(super) fn payload(budget: &Budget, a: &Alert) -> String {
-    json!({
-        "type": "budget.threshold_reached",
-        "timestamp": rfc3339(a.created_at),
-        "data": {
-            "budget_id": budget.id,
-            "tenant_id": budget.tenant_id,
-            "api_key_id": budget.api_key_id,
-            "threshold_percent": a.threshold,
-            "spent_micros": a.spent_micros,
-            "limit_micros": a.limit_micros,
-            "period": budget.period.to_string(),
-            "period_start": rfc3339(a.period_start),
-            "message": format!("{} is {}% spent ({} of {})", budget.describe(),
-                percent_spent(a.spent_micros, a.limit_micros), format_money(a.spent_micros),
-                format_money(a.limit_micros)),
-        }
-    })
-    .to_string()
-}
-
-/// POSTs the alert, signed, up to three times under the message id `id`;
-/// whether it was delivered, and how it went.
-pub(super) async fn deliver(
-    svc: &Services,
-    budget: &Budget,
-    url: &str,
-    id: &str,
-    body: &str,
-) -> (bool, String) {
-    let secret = match secret(svc, &budget.id).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return (false, "failed: the budget has no webhook secret".into()),
-        Err(e) => return (false, format!("failed: {e}")),
-    };
-    let client = crate::server::net::client(&svc.config.allow_private_upstreams)
-        .timeout(Duration::from_secs(10))
-        .build();
-    let Ok(client) = client else {
-        return (false, "failed: no HTTP client".into());
-    };
-    let mut last = String::new();
-    for attempt in 0..ATTEMPTS {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
-        }
-        let ts = now_millis() / 1000;
-        let Ok(sig) = webhook::sign(&secret, id, ts, body) else {
-            return (false, "failed: the webhook secret is unreadable".into());
-        };
-        let sent = client
-            .post(url)
-            .header("content-type", "application/json")
-            .header("webhook-id", id)
-            .header("webhook-timestamp", ts.to_string())
-            .header("webhook-signature", sig)
-            .body(body.to_string())
-            .send()
-            .await;
-        match sent {
-            Ok(r) if r.status().is_success() => {
-                return (true, format!("delivered {}", r.status().as_u16()))
-            }
-            Ok(r) => last = format!("failed: answered {}", r.status().as_u16()),
-            Err(e) => last = format!("failed: {}", e.without_url()),
-        }
-    }
-    tracing::warn!(budget_id = %budget.id, outcome = %last, "budget webhook not delivered");
-    (false, last)
-}
-
-async fn secret(svc: &Services, budget_id: &str) -> Result<Option<String>> {
-    let sealed = super::stored_secret(svc, budget_id).await?;
-    Ok(sealed.map(|s| svc.secrets.open(&s)).transpose()?)
 }
 
 /// The tenant's alerts, newest first (its own users may read them).

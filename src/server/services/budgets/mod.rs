@@ -5,6 +5,7 @@
 
 pub mod alerts;
 mod cache;
+mod delivery;
 pub mod redeliver;
 pub mod status;
 

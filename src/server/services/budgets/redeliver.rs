@@ -10,18 +10,12 @@ use std::time::Duration;
 
 use sqlx::FromRow;
 
-use super::alerts::{deliver, payload, Alert};
+use super::delivery::{round, settle, Alert, CLAIM_MS};
 use super::{BudgetRow, COLUMNS, FROM};
 use crate::domain::budget::Budget;
 use crate::domain::time::{now_millis, Millis};
 use crate::server::services::{Result, Services};
 
-/// How long a round may take before another replica may take the alert.
-pub(super) const CLAIM_MS: Millis = 2 * 60 * 1000;
-/// Rounds before giving up: pauses of 1, 2, 4 … 64 minutes, about two hours.
-const MAX_ROUNDS: i64 = 8;
-/// Attempts in one round (`alerts::deliver`).
-const ROUND_ATTEMPTS: i64 = 3;
 const EVERY: Duration = Duration::from_secs(30);
 /// Alerts one pass takes at most.
 const BATCH: i64 = 50;
@@ -127,59 +121,4 @@ async fn budget(svc: &Services, id: &str) -> Result<Option<Budget>> {
         .map(Budget::try_from)
         .transpose()?
         .filter(|b| b.webhook_url.is_some()))
-}
-
-/// One round of attempts (the alert already claimed), then records how it
-/// went and when the next round is due, if any.
-pub(super) async fn round(
-    svc: &Services,
-    budget: &Budget,
-    alert: &Alert,
-    message_id: &str,
-    attempts_before: i64,
-) -> Result<()> {
-    let Some(url) = budget.webhook_url.as_deref() else {
-        return Ok(());
-    };
-    let body = payload(budget, alert);
-    let (delivered, outcome) = deliver(svc, budget, url, message_id, &body).await;
-    let attempts = attempts_before + ROUND_ATTEMPTS;
-    let rounds = attempts / ROUND_ATTEMPTS;
-    let (delivery, next) = if delivered {
-        (outcome, None)
-    } else if rounds >= MAX_ROUNDS {
-        (
-            format!("{outcome} (gave up after {attempts} attempts)"),
-            None,
-        )
-    } else {
-        let pause = 60_000 << (rounds - 1).clamp(0, 16);
-        (
-            format!("{outcome} (attempt {attempts}; retrying)"),
-            Some(now_millis() + pause),
-        )
-    };
-    settle(svc, alert, &delivery, next, attempts).await
-}
-
-async fn settle(
-    svc: &Services,
-    alert: &Alert,
-    delivery: &str,
-    next: Option<Millis>,
-    attempts: i64,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE budget_alerts SET delivery = $1, next_attempt_at = $2, attempts = $3 \
-         WHERE budget_id = $4 AND period_start = $5 AND threshold = $6",
-    )
-    .bind(delivery)
-    .bind(next)
-    .bind(attempts)
-    .bind(&alert.budget_id)
-    .bind(alert.period_start)
-    .bind(alert.threshold)
-    .execute(&svc.db.pool)
-    .await?;
-    Ok(())
 }

@@ -1,8 +1,12 @@
 //! Providers, models (the price table), deployments and tenant aliases: the
 //! admin side. `snapshot` is what the gateway routes from.
 
+mod edit;
 pub mod prices;
 mod snapshot;
+
+pub use crate::domain::catalog::{Credential, NewModel, NewProvider};
+pub use edit::{aliases, remove_alias, remove_model, remove_provider, update_provider};
 
 pub use snapshot::{refresh, snapshot, Catalog, CatalogCache, ProviderEntry};
 
@@ -10,55 +14,25 @@ use crate::domain::tenant::TenantId;
 use serde_json::json;
 
 use crate::domain::audit::AuditAction;
-use crate::domain::catalog::{self, Model, Provider, ProviderKind};
+use crate::domain::catalog::{self, Model, Provider};
 use crate::domain::completion::ServerTools;
 use crate::domain::price::PriceVersion;
-use crate::domain::pricing::Price;
 use crate::domain::role::Access;
 use crate::domain::time::now_millis;
+use crate::domain::validation::Invalid;
 
 use super::audit::Entry;
 use super::{control, new_id, tenants, Actor, Result, ServiceError, Services};
 pub(crate) use snapshot::load;
-
-/// Where a provider's API key comes from.
-#[derive(Debug, Clone)]
-pub enum Credential {
-    None,
-    /// Read from this environment variable at call time.
-    Env(String),
-    /// Sealed in the database; the plaintext is given here once.
-    Stored(String),
-}
-
-pub struct NewProvider {
-    pub name: String,
-    pub kind: ProviderKind,
-    pub base_url: String,
-    pub region: String,
-    pub timeout_ms: i64,
-    pub credential: Credential,
-}
 
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn add_provider(svc: &Services, actor: &Actor, new: NewProvider) -> Result<Provider> {
     actor.require_platform_admin()?;
     let name = catalog::provider_name(&new.name)?;
     let base_url = catalog::base_url(&new.base_url, &svc.config.allow_private_upstreams)?;
-    let region = if new.region.trim().is_empty() {
-        catalog::ANY_REGION.to_string()
-    } else {
-        crate::domain::tenant::region(&new.region)?
-    };
+    let region = provider_region(&new.region)?;
     let timeout_ms = catalog::timeout_ms(new.timeout_ms)?;
-    let (env, sealed) = match &new.credential {
-        Credential::None => (None, None),
-        Credential::Env(var) => (Some(catalog::api_key_env(var)?), None),
-        Credential::Stored(secret) => {
-            let sealed = svc.secrets.seal(secret.trim())?;
-            (None, Some(sealed))
-        }
-    };
+    let (env, sealed) = credential_columns(svc, &new.credential)?;
     let id = new_id();
     let mut tx = svc.db.pool.begin().await?;
     sqlx::query(
@@ -90,20 +64,41 @@ pub async fn add_provider(svc: &Services, actor: &Actor, new: NewProvider) -> Re
         .ok_or(ServiceError::NotFound("provider"))
 }
 
+/// A provider's region: empty means it serves every data location.
+pub(super) fn provider_region(raw: &str) -> Result<String> {
+    if raw.trim().is_empty() {
+        return Ok(catalog::ANY_REGION.to_string());
+    }
+    Ok(crate::domain::tenant::region(raw)?)
+}
+
+/// The columns a credential is stored in: the variable's name, or the
+/// secret sealed with the server's key.
+pub(super) fn credential_columns(
+    svc: &Services,
+    credential: &Credential,
+) -> Result<(Option<String>, Option<String>)> {
+    Ok(match credential {
+        Credential::None => (None, None),
+        Credential::Env(var) => (Some(catalog::api_key_env(var)?), None),
+        Credential::Stored(secret) => {
+            let secret = secret.trim();
+            if secret.is_empty() || secret.len() > 4096 {
+                return Err(
+                    Invalid::new("credential", "a stored key is 1 to 4096 characters").into(),
+                );
+            }
+            (None, Some(svc.secrets.seal(secret)?))
+        }
+    })
+}
+
 pub(super) fn credential_label(env: Option<&str>, stored: bool) -> String {
     match (env, stored) {
         (Some(var), _) => format!("env:{var}"),
         (None, true) => "stored".into(),
         (None, false) => "none".into(),
     }
-}
-
-pub struct NewModel {
-    pub name: String,
-    pub provider: String,
-    pub upstream_model: Option<String>,
-    pub price: Price,
-    pub priority: i64,
 }
 
 /// Adds a model to the catalog, or another deployment (provider) to an

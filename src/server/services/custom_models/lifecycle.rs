@@ -11,115 +11,9 @@ use crate::domain::tenant::TenantId;
 use crate::domain::time::now_millis;
 
 pub use super::retirement::{deprecate, retire, undeploy};
+use super::status::{entry, set_status, tenant_of, write_status};
 use super::{find, get, reconcile};
-use crate::server::services::audit::Entry;
 use crate::server::services::{control, Actor, Result, ServiceError, Services};
-
-pub(super) enum Outcome {
-    Valid {
-        rank: Option<u32>,
-        alpha: Option<f64>,
-        targets: Vec<String>,
-        note: Option<String>,
-    },
-    Invalid(String),
-}
-
-pub(super) fn entry<'a>(
-    action: AuditAction,
-    m: &'a CustomModel,
-    tenant: &'a TenantId,
-) -> Entry<'a> {
-    Entry::success(action, "custom_model", &m.id).tenant(tenant)
-}
-
-pub(super) fn tenant_of(m: &CustomModel) -> Result<TenantId> {
-    TenantId::parse(&m.tenant_id)
-        .map_err(|_| ServiceError::Internal(format!("custom model {} has a bad tenant", m.id)))
-}
-
-/// A plain status move, audited with before and after.
-pub(super) async fn set_status(
-    svc: &Services,
-    actor: &Actor,
-    m: &CustomModel,
-    next: Status,
-    reason: Option<&str>,
-    action: AuditAction,
-) -> Result<()> {
-    m.status.step(next)?;
-    let tenant = tenant_of(m)?;
-    let mut tx = svc.db.pool.begin().await?;
-    write_status(&mut tx, m, next, reason).await?;
-    let details = json!({ "name": m.name, "version": m.version, "before": m.status,
-                          "after": next, "reason": reason });
-    control::commit(svc, tx, actor, entry(action, m, &tenant).details(details)).await
-}
-
-/// Moves only from the status the caller read, so two racing moves
-/// cannot both pass the lifecycle check.
-pub(super) async fn write_status(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    m: &CustomModel,
-    next: Status,
-    reason: Option<&str>,
-) -> Result<()> {
-    let done = sqlx::query(
-        "UPDATE custom_models SET status = $1, status_reason = $2, updated_at = $3 \
-         WHERE id = $4 AND status = $5",
-    )
-    .bind(next.as_str())
-    .bind(reason)
-    .bind(now_millis())
-    .bind(&m.id)
-    .bind(m.status.as_str())
-    .execute(&mut **tx)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Err(ServiceError::Conflict(format!(
-            "{} changed meanwhile; look again",
-            m.versioned_name()
-        )));
-    }
-    // Billing follows every move in and out of service, in this transaction.
-    super::served::follow(tx, m, next).await
-}
-
-pub(super) async fn record_validation(
-    svc: &Services,
-    actor: &Actor,
-    m: &CustomModel,
-    outcome: Outcome,
-) -> Result<()> {
-    let tenant = tenant_of(m)?;
-    let details = super::validate::details(m, &outcome);
-    let mut tx = svc.db.pool.begin().await?;
-    match &outcome {
-        Outcome::Valid {
-            rank,
-            alpha,
-            targets,
-            note,
-        } => {
-            write_status(&mut tx, m, m.status.step(Status::Ready)?, note.as_deref()).await?;
-            sqlx::query(
-                "UPDATE custom_models SET lora_rank = $1, lora_alpha = $2, target_modules = $3 \
-                 WHERE id = $4",
-            )
-            .bind(rank.map(i64::from))
-            .bind(alpha.map(|a| a.to_string()))
-            .bind(serde_json::to_string(targets).unwrap_or_else(|_| "[]".into()))
-            .bind(&m.id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        Outcome::Invalid(reason) => {
-            write_status(&mut tx, m, m.status.step(Status::Failed)?, Some(reason)).await?;
-        }
-    }
-    let e = entry(AuditAction::CustomModelValidate, m, &tenant).details(details);
-    control::commit(svc, tx, actor, e).await
-}
 
 /// Loads a ready version on every endpoint of its pool; once at least one
 /// endpoint has it, it is `deployed` and its name switches to it in the
@@ -314,4 +208,29 @@ pub async fn pin(
         "name": m.name, "version": m.version, "before": m.pinned, "after": pinned }));
     control::commit(svc, tx, actor, e).await?;
     get(svc, actor, tenant_id, &m.id).await
+}
+
+/// One action on one version (`name` or `name:version`): what the
+/// portal's buttons, the CLI and the admin API all call.
+pub async fn act(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: &TenantId,
+    model: &str,
+    action: crate::domain::custom_model::Action,
+) -> Result<CustomModel> {
+    use crate::domain::custom_model::Action;
+    match action {
+        Action::Validate => {
+            let v = super::find(svc, actor, tenant_id, model).await?;
+            super::validate(svc, actor, tenant_id, &v.id).await
+        }
+        Action::Deploy => deploy(svc, actor, tenant_id, model).await,
+        Action::Undeploy => undeploy(svc, actor, tenant_id, model).await,
+        Action::Rollback => rollback(svc, actor, tenant_id, model).await,
+        Action::Deprecate => deprecate(svc, actor, tenant_id, model, None).await,
+        Action::Retire => retire(svc, actor, tenant_id, model).await,
+        Action::Pin => pin(svc, actor, tenant_id, model, true).await,
+        Action::Unpin => pin(svc, actor, tenant_id, model, false).await,
+    }
 }

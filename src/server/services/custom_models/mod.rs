@@ -10,13 +10,15 @@ pub mod lifecycle;
 pub mod pool_edit;
 pub mod pools;
 pub mod reconcile;
+pub mod reconciler;
 mod retirement;
 pub mod routes;
 pub mod runtime;
 pub mod served;
+mod status;
 mod validate;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::FromRow;
 
@@ -104,20 +106,30 @@ impl Row {
 }
 
 /// What a tenant admin (or an external training job) registers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewCustomModel {
     pub tenant_id: TenantId,
     pub name: String,
     pub base_model: String,
+    /// A directory both Atrium and the engines see, or an `s3://` or
+    /// `https://` URI.
     pub adapter: String,
+    #[serde(default)]
     pub version: Option<u32>,
+    #[serde(default)]
     pub fine_tune_config: Option<Value>,
     /// Registered by a training job that has not finished: not validated
     /// until `validate` is called.
+    #[serde(default)]
     pub training: bool,
+    #[serde(default)]
     pub input_per_mtok: Option<i64>,
+    #[serde(default)]
     pub output_per_mtok: Option<i64>,
+    #[serde(default)]
     pub markup_percent: Option<i64>,
+    #[serde(default)]
     pub hosting_fee_micros: i64,
 }
 
@@ -238,7 +250,7 @@ pub async fn validate(
 ) -> Result<CustomModel> {
     actor.require(tenant_id, Access::Manage)?;
     let m = get(svc, actor, tenant_id, id).await?;
-    lifecycle::set_status(
+    status::set_status(
         svc,
         actor,
         &m,

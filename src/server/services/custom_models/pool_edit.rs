@@ -60,7 +60,7 @@ pub async fn add_endpoint(
     let e = Entry::success(AuditAction::PoolAddEndpoint, "pool", &p.id)
         .details(json!({ "name": p.name, "endpoint": url, "provider": provider }));
     control::commit(svc, tx, actor, e).await?;
-    super::reconcile::kick(svc);
+    svc.pools.wake();
     named(svc, &p.name).await
 }
 

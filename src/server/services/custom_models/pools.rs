@@ -3,7 +3,7 @@
 //! catalog, so tenants can call it directly and the gateway's upstream
 //! path (retries, fallbacks, translation) serves adapters as well.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::FromRow;
 
@@ -17,7 +17,7 @@ use crate::server::services::audit::Entry;
 use crate::server::services::catalog::{self as cat, Credential, NewModel, NewProvider};
 use crate::server::services::{control, new_id, Actor, Result, ServiceError, Services};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Pool {
     pub id: String,
     pub name: String,
@@ -33,25 +33,39 @@ pub struct Pool {
     pub region: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Endpoint {
     /// The provider the gateway calls it through.
     pub provider: String,
     pub base_url: String,
 }
 
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewPool {
     pub name: String,
     pub base_model: String,
+    /// The engines' base URLs (`…/v1`).
     pub endpoints: Vec<String>,
+    #[serde(default = "default_max_loras")]
     pub max_loras: i64,
     pub max_lora_rank: i64,
+    #[serde(default)]
     pub aliases: Vec<String>,
     pub price: Price,
+    #[serde(default = "default_timeout_ms")]
     pub timeout_ms: i64,
     /// A region code, or `any`; required, so engines are never placed
     /// everywhere by default.
     pub region: String,
+}
+
+fn default_max_loras() -> i64 {
+    DEFAULT_MAX_LORAS
+}
+
+fn default_timeout_ms() -> i64 {
+    60_000
 }
 
 /// vLLM's own default for `--max-loras`: what a pool holds when the
@@ -173,7 +187,7 @@ pub async fn add(svc: &Services, actor: &Actor, new: NewPool) -> Result<Pool> {
         "name": name, "base_model": base, "endpoints": urls, "region": region,
         "max_loras": new.max_loras, "max_lora_rank": new.max_lora_rank }));
     control::commit(svc, tx, actor, e).await?;
-    super::reconcile::kick(svc);
+    svc.pools.wake();
     get(svc, &id).await?.ok_or(ServiceError::NotFound("pool"))
 }
 

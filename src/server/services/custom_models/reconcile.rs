@@ -18,26 +18,6 @@ use super::pools::{self, Pool};
 pub use super::runtime::{EndpointState, PoolRuntime, Presence};
 use crate::server::services::{Result, Services};
 
-/// Asks the reconciler for a pass now.
-pub fn kick(svc: &Services) {
-    svc.pools.kick.notify_one();
-}
-
-pub fn spawn(svc: Services) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            if let Err(e) = svc.pools.flush(&svc).await {
-                tracing::warn!(error = ?e, "writing adapter use times failed; retrying");
-            }
-            if let Err(e) = pass(&svc, None).await {
-                tracing::warn!(error = ?e, "custom model reconcile failed; retrying");
-            }
-            let every = Duration::from_millis(svc.config.reconcile_ms.max(100));
-            let _ = tokio::time::timeout(every, svc.pools.kick.notified()).await;
-        }
-    })
-}
-
 /// What a deploy learned: how many endpoints have the adapter.
 pub struct LoadReport {
     pub loaded: usize,
@@ -120,11 +100,8 @@ pub async fn ensure_resident(svc: &Services, engine_name: &str, base_model: &str
 /// answered as done), so passes may overlap, and an engine that is slow or
 /// failing cannot hold up another pool's pass or another tenant's
 /// on-demand load behind a process-wide lock.
-async fn pass(svc: &Services, only: Option<&str>) -> Result<()> {
-    let mut versions = super::on_engines(svc).await?;
-    if super::retirement::retire_lapsed(svc, &versions).await? > 0 {
-        versions = super::on_engines(svc).await?;
-    }
+pub(super) async fn pass(svc: &Services, only: Option<&str>) -> Result<()> {
+    let versions = super::on_engines(svc).await?;
     let all = pools::all(svc).await?;
     if only.is_none() {
         let names: Vec<String> = all.iter().map(|p| p.name.clone()).collect();

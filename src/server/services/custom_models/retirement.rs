@@ -11,7 +11,7 @@ use crate::domain::tenant::TenantId;
 use crate::domain::time::{now_millis, Millis};
 use crate::domain::validation::Invalid;
 
-use super::lifecycle::{entry, tenant_of, write_status};
+use super::status::{entry, tenant_of, write_status};
 use super::{find, get, reconcile};
 use crate::server::services::{control, Actor, Result, Services};
 

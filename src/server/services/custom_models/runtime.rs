@@ -74,6 +74,11 @@ impl Default for PoolRuntime {
 }
 
 impl PoolRuntime {
+    /// Asks the reconciler for a pass now.
+    pub fn wake(&self) {
+        self.kick.notify_one();
+    }
+
     pub fn touch(&self, engine_name: &str) {
         let now = now_millis();
         if let Ok(mut m) = self.last_used.lock() {

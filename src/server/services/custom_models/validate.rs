@@ -7,15 +7,14 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
-use serde_json::json;
 use tokio::io::AsyncReadExt;
 
-use crate::domain::custom_model::{peft, safetensors, AdapterSource, CustomModel, Status};
+use crate::domain::custom_model::{peft, safetensors, AdapterSource, CustomModel};
 use crate::domain::tenant::TenantId;
 use crate::domain::validation::Invalid;
 
-use super::lifecycle::{self, Outcome};
 use super::pools;
+use super::status::{self, Outcome};
 use crate::server::services::{Actor, Result, Services};
 
 /// What validation learned: the adapter's shape, or why it cannot serve.
@@ -42,7 +41,7 @@ pub(super) async fn run(
         },
         Err(e) => Outcome::Invalid(e.to_string()),
     };
-    lifecycle::record_validation(svc, actor, &m, outcome).await?;
+    status::record_validation(svc, actor, &m, outcome).await?;
     super::get(svc, actor, tenant_id, id).await
 }
 
@@ -236,19 +235,4 @@ async fn weights_header(
         .await
         .map_err(|e| bad(format!("header cannot be read: {}", e.kind())))?;
     safetensors::parse_header(&header, file_len - 8 - n)
-}
-
-/// For the audit trail: what validation concluded.
-pub(super) fn details(m: &CustomModel, outcome: &Outcome) -> serde_json::Value {
-    match outcome {
-        Outcome::Valid {
-            rank,
-            targets,
-            note,
-            ..
-        } => json!({ "name": m.name, "version": m.version,
-            "after": Status::Ready, "rank": rank, "target_modules": targets, "note": note }),
-        Outcome::Invalid(reason) => json!({ "name": m.name, "version": m.version,
-            "after": Status::Failed, "reason": reason }),
-    }
 }

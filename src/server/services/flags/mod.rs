@@ -17,7 +17,7 @@ pub use cache::{refresh, FlagCache, FlagSet};
 pub use evaluate::{tenant_flag, tenant_flags, EvalError, Evaluated};
 pub use insight::{bucket_check, history, preview};
 use write::definition;
-pub use write::{change, create, Change};
+pub use write::{change, change_if, create, Change};
 
 use super::{new_id, Actor, Result, ServiceError, Services};
 use crate::domain::flag::{Capability, Context, Flag, FlagKey, FlagVerdict};
@@ -128,20 +128,56 @@ pub async fn get(svc: &Services, actor: &Actor, scope: &Scope, key: &FlagKey) ->
 }
 
 async fn find(svc: &Services, scope: &Scope, key: &FlagKey) -> Result<Option<Flag>> {
-    let row: Option<FlagRow> = match scope.tenant() {
+    Ok(find_versioned(svc, scope, key).await?.map(|(flag, _)| flag))
+}
+
+#[derive(sqlx::FromRow)]
+struct VersionedRow {
+    tenant_id: Option<TenantId>,
+    definition: String,
+    version: i64,
+}
+
+/// The flag with the control-plane version of its last write: its
+/// revision, sent as the admin API's ETag.
+async fn find_versioned(
+    svc: &Services,
+    scope: &Scope,
+    key: &FlagKey,
+) -> Result<Option<(Flag, i64)>> {
+    let row: Option<VersionedRow> = match scope.tenant() {
         None => sqlx::query_as(
-            "SELECT tenant_id, definition FROM flags WHERE tenant_id IS NULL AND key = $1",
+            "SELECT tenant_id, definition, version FROM flags \
+             WHERE tenant_id IS NULL AND key = $1",
         )
         .bind(key.as_str()),
         Some(t) => sqlx::query_as(
-            "SELECT tenant_id, definition FROM flags WHERE key = $1 AND tenant_id = $2",
+            "SELECT tenant_id, definition, version FROM flags WHERE key = $1 AND tenant_id = $2",
         )
         .bind(key.as_str())
         .bind(t.as_str()),
     }
     .fetch_optional(&svc.db.pool)
     .await?;
-    row.map(|r| r.into_flag().map(|(_, f)| f)).transpose()
+    let Some(r) = row else { return Ok(None) };
+    let stored = FlagRow {
+        tenant_id: r.tenant_id,
+        definition: r.definition,
+    };
+    Ok(Some((stored.into_flag()?.1, r.version)))
+}
+
+/// A flag and its revision, for callers that change it conditionally.
+pub async fn get_versioned(
+    svc: &Services,
+    actor: &Actor,
+    scope: &Scope,
+    key: &FlagKey,
+) -> Result<(Flag, i64)> {
+    scope.require(actor, Access::Read)?;
+    find_versioned(svc, scope, key)
+        .await?
+        .ok_or(ServiceError::NotFound("flag"))
 }
 
 /// What every platform flag serves this tenant, and why (the tenant page).
@@ -191,10 +227,20 @@ pub fn tenant_context(tenant: &Tenant) -> Context {
 /// quiet default.
 pub fn capability(svc: &Services, capability: Capability, ctx: &Context) -> Result<bool> {
     #[cfg(feature = "devtools")]
-    if crate::server::devtools::flag_checks_skipped() {
+    if checks_skipped() {
         return Ok(true);
     }
     snapshot(svc).capability(capability, ctx).ok_or_else(|| {
         ServiceError::Internal(format!("no flag for capability {}", capability.key()))
     })
+}
+
+/// `ATRIUM_BENCH_NO_FLAG_CHECKS=1`, in builds with the bench tools only:
+/// every capability reads as on without evaluating its flag, so `make
+/// bench` can measure what flag checks cost the gateway. Absent from the
+/// binary operators deploy.
+#[cfg(feature = "devtools")]
+fn checks_skipped() -> bool {
+    static SKIP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SKIP.get_or_init(|| std::env::var("ATRIUM_BENCH_NO_FLAG_CHECKS").is_ok_and(|v| v == "1"))
 }

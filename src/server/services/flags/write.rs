@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use super::{find, Scope};
+use super::{find, find_versioned, Scope};
 use crate::domain::audit::AuditAction;
 use crate::domain::flag::{describe_change, diff, Capability, Flag, FlagKey, Rule};
 use crate::domain::role::Access;
@@ -164,7 +164,6 @@ fn set_targets(flag: &mut Flag, new_keys: Vec<String>) {
     }
 }
 
-#[tracing::instrument(level = "debug", skip_all, fields(key = %key))]
 pub async fn change(
     svc: &Services,
     actor: &Actor,
@@ -172,10 +171,28 @@ pub async fn change(
     key: &FlagKey,
     change: Change,
 ) -> Result<Flag> {
+    Ok(change_if(svc, actor, scope, key, change, None).await?.0)
+}
+
+/// Applies `change` to the flag as read, and only to that revision: a
+/// write in between (or a revision other than `expected`) is refused as
+/// stale rather than overwritten. Returns the flag and its new revision.
+#[tracing::instrument(level = "debug", skip_all, fields(key = %key))]
+pub async fn change_if(
+    svc: &Services,
+    actor: &Actor,
+    scope: &Scope,
+    key: &FlagKey,
+    change: Change,
+    expected: Option<i64>,
+) -> Result<(Flag, i64)> {
     scope.require(actor, Access::Manage)?;
-    let before = find(svc, scope, key)
+    let (before, read_at) = find_versioned(svc, scope, key)
         .await?
         .ok_or(ServiceError::NotFound("flag"))?;
+    if expected.is_some_and(|e| e != read_at) {
+        return Err(ServiceError::Stale(STALE.into()));
+    }
     let action = change.action();
     let mut after = before.clone();
     change.apply(&mut after)?;
@@ -184,28 +201,33 @@ pub async fn change(
     let sql = match scope.tenant() {
         None => {
             "UPDATE flags SET definition = $1, updated_at = $2, version = $3 \
-             WHERE key = $4 AND tenant_id IS NULL"
+             WHERE key = $4 AND version = $5 AND tenant_id IS NULL"
         }
         Some(_) => {
             "UPDATE flags SET definition = $1, updated_at = $2, version = $3 \
-             WHERE key = $4 AND tenant_id = $5"
+             WHERE key = $4 AND version = $5 AND tenant_id = $6"
         }
     };
     let mut update = sqlx::query(sql)
         .bind(definition(&after)?)
         .bind(now_millis())
         .bind(version)
-        .bind(key.as_str());
+        .bind(key.as_str())
+        .bind(read_at);
     if let Some(t) = scope.tenant() {
         update = update.bind(t.as_str());
     }
-    update.execute(&mut *tx).await?;
+    if update.execute(&mut *tx).await?.rows_affected() == 0 {
+        return Err(ServiceError::Stale(STALE.into()));
+    }
     let entry = Entry::success(action, "flag", key.as_str())
         .tenant_opt(scope.tenant())
         .details(changed(&before, &after)?);
     control::commit(svc, tx, actor, entry).await?;
-    Ok(after)
+    Ok((after, version))
 }
+
+const STALE: &str = "the flag changed since it was read; read it again";
 
 /// A change's audit details: its summary and what differs.
 fn changed(before: &Flag, after: &Flag) -> Result<Value> {

@@ -13,12 +13,13 @@ use crate::domain::tenant::{
 use crate::domain::time::now_millis;
 use crate::domain::validation::Invalid;
 
+mod erase;
 mod listing;
 
 pub use listing::{list, list_cursor, names};
 
 use super::audit::{self, Entry};
-use super::{control, tenant_data, Actor, Result, ServiceError, Services};
+use super::{control, Actor, Result, ServiceError, Services};
 use crate::server::db::tenant_store::{Location, TenantStores};
 
 /// Every read of a tenant also reads its current plan: the latest
@@ -390,7 +391,7 @@ pub async fn delete(
         .details(json!({ "name": tenant.name }));
     control::commit(svc, tx, actor, entry).await?;
     if let Some(placement) = placement {
-        tenant_data::erase(svc, actor, &placement).await?;
+        erase::erase(svc, actor, &placement).await?;
     }
     Ok(())
 }

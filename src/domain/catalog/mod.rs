@@ -1,53 +1,24 @@
 //! Providers, the model catalog (the price table) and tenant aliases.
 
+mod input;
+pub mod kind;
+
+pub use input::{Credential, NewModel, NewProvider, ProviderPatch};
+pub use kind::ProviderKind;
+
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
-use super::completion::ServerTools;
-use super::price::PriceHistory;
-use super::pricing::Price;
-use super::time::Millis;
-use super::validation::Invalid;
-
-/// The wire API a provider speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderKind {
-    Anthropic,
-    Openai,
-}
-
-impl ProviderKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::Anthropic => "anthropic",
-            ProviderKind::Openai => "openai",
-        }
-    }
-}
-
-impl fmt::Display for ProviderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ProviderKind {
-    type Err = Invalid;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            "anthropic" => Ok(ProviderKind::Anthropic),
-            "openai" => Ok(ProviderKind::Openai),
-            _ => Err(Invalid::new("kind", "must be anthropic or openai")),
-        }
-    }
-}
+use crate::domain::completion::ServerTools;
+use crate::domain::price::PriceHistory;
+use crate::domain::pricing::Price;
+use crate::domain::time::Millis;
+use crate::domain::validation::Invalid;
 
 /// Providers in this region serve tenants of every data location.
 pub const ANY_REGION: &str = "any";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Provider {
     pub id: String,
     pub name: String,
@@ -76,6 +47,7 @@ impl Provider {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Deployment {
     pub provider: Provider,
     pub upstream_model: String,
@@ -83,6 +55,7 @@ pub struct Deployment {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Model {
     pub id: String,
     pub name: String,
@@ -103,6 +76,16 @@ impl Model {
     pub fn price_at(&self, at: Millis) -> Option<Price> {
         self.prices.at(at).map(|v| v.price)
     }
+}
+
+/// A tenant's own name for a catalog model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ModelAlias {
+    pub alias: String,
+    /// The catalog model it routes to.
+    pub model: String,
+    pub created_at: i64,
 }
 
 pub fn provider_name(raw: &str) -> Result<String, Invalid> {
@@ -140,7 +123,7 @@ pub fn slug(field: &'static str, raw: &str) -> Result<String, Invalid> {
     }
 }
 
-pub use super::address::base_url;
+pub use crate::domain::address::base_url;
 
 /// Provider keys come from variables of this prefix only, so a provider
 /// cannot be pointed at `DATABASE_URL` or `ATRIUM_SECRET_KEY` and have the

@@ -1,0 +1,95 @@
+//! A create as the admin API takes it: the `Idempotency-Key` header, the
+//! path and query (what the key is bound to, with the body) and the body,
+//! read by one extractor, so each create handler is only its service call.
+
+use std::future::Future;
+
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::caller::Caller;
+use super::conventions::{body, once};
+use super::problem::{ApiResult, Problem};
+use super::tenants::json;
+use crate::server::services::Services;
+
+pub struct Posted {
+    headers: HeaderMap,
+    target: String,
+    bytes: Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Posted {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        let headers = req.headers().clone();
+        let uri = req.uri();
+        let target = uri
+            .path_and_query()
+            .map_or(uri.path(), |p| p.as_str())
+            .to_string();
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| Problem::bad_request("body", e.body_text()))?;
+        Ok(Posted {
+            headers,
+            target,
+            bytes,
+        })
+    }
+}
+
+impl Posted {
+    /// Reads the body as `T` and answers 201 with what `make` made, once
+    /// per `Idempotency-Key` (a retry gets the first answer again).
+    pub async fn create<T, R, E, F, Fut>(
+        self,
+        svc: &Services,
+        caller: &Caller,
+        make: F,
+    ) -> ApiResult<Response>
+    where
+        T: DeserializeOwned,
+        R: Serialize,
+        E: Into<Problem>,
+        F: FnOnce(T) -> Fut,
+        Fut: Future<Output = Result<R, E>>,
+    {
+        self.answer(svc, caller, StatusCode::CREATED, make).await
+    }
+
+    /// As `create`, answering `status`.
+    pub async fn answer<T, R, E, F, Fut>(
+        self,
+        svc: &Services,
+        caller: &Caller,
+        status: StatusCode,
+        make: F,
+    ) -> ApiResult<Response>
+    where
+        T: DeserializeOwned,
+        R: Serialize,
+        E: Into<Problem>,
+        F: FnOnce(T) -> Fut,
+        Fut: Future<Output = Result<R, E>>,
+    {
+        let bytes = &self.bytes;
+        once(
+            svc,
+            caller,
+            &self.headers,
+            (&self.target, bytes),
+            move || async move {
+                let input: T = body(bytes)?;
+                let made = make(input).await.map_err(Into::into)?;
+                Ok((status, json(&made)?))
+            },
+        )
+        .await
+    }
+}
