@@ -24,6 +24,32 @@ pub struct Price {
     pub per_server_tool_use: Micros,
 }
 
+impl Price {
+    /// Each charge from $0 to $1M (per million tokens, request or use),
+    /// as `parse_usd` bounds what people type: the worst case of a request
+    /// then stays far inside the money type.
+    pub fn check(&self) -> Result<(), Invalid> {
+        let fields = [
+            ("input_per_mtok", self.input_per_mtok),
+            ("output_per_mtok", self.output_per_mtok),
+            ("cache_read_per_mtok", self.cache_read_per_mtok),
+            ("cache_write_per_mtok", self.cache_write_per_mtok),
+            ("per_request", self.per_request),
+            ("per_server_tool_use", self.per_server_tool_use),
+        ];
+        match fields
+            .into_iter()
+            .find(|(_, v)| !(0..=MAX_PRICE).contains(v))
+        {
+            Some((field, _)) => Err(Invalid::new(field, "must be between $0 and $1,000,000")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The most any one price may be: $1M, in micro-dollars.
+pub const MAX_PRICE: Micros = 1_000_000_000_000;
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenCounts {
     pub input: i64,

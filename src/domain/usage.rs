@@ -113,14 +113,15 @@ pub struct UsageTotals {
 impl UsageTotals {
     /// Adds another stretch's or model's totals to these.
     pub fn add(&mut self, t: &UsageTotals) {
-        self.requests += t.requests;
-        self.input_tokens += t.input_tokens;
-        self.output_tokens += t.output_tokens;
-        self.cache_read_tokens += t.cache_read_tokens;
-        self.cache_write_tokens += t.cache_write_tokens;
-        self.cost_micros += t.cost_micros;
-        self.errors += t.errors;
-        self.evaluations += t.evaluations;
+        // Saturating: a total is never allowed to wrap into a refund.
+        self.requests = self.requests.saturating_add(t.requests);
+        self.input_tokens = self.input_tokens.saturating_add(t.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(t.output_tokens);
+        self.cache_read_tokens = self.cache_read_tokens.saturating_add(t.cache_read_tokens);
+        self.cache_write_tokens = self.cache_write_tokens.saturating_add(t.cache_write_tokens);
+        self.cost_micros = self.cost_micros.saturating_add(t.cost_micros);
+        self.errors = self.errors.saturating_add(t.errors);
+        self.evaluations = self.evaluations.saturating_add(t.evaluations);
     }
 }
 

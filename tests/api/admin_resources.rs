@@ -22,6 +22,7 @@ on_both_backends!(
     usage_invoices_and_plans_are_read_and_archived,
     audit_search_pages_and_stays_within_the_tenant,
     custom_models_pools_and_compliance_reports,
+    hostile_inputs_are_bounded_and_internals_stay_hidden,
 );
 
 fn has(actions: &[(String, String)], action: &str) -> bool {
@@ -746,5 +747,149 @@ async fn custom_models_pools_and_compliance_reports(app: TestApp) -> TestApp {
     )
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    app
+}
+
+/// The hostile review's findings: aliases have a quota, prices a bound, a
+/// stored key does not follow a provider to a new host, and one audit
+/// event read by id is redacted for tenant users as search is.
+async fn hostile_inputs_are_bounded_and_internals_stay_hidden(app: TestApp) -> TestApp {
+    let (a, _) = tenant_with_key(&app, "Hostile A", 100, "any").await;
+    let admin = token(&app, Scope::PlatformWrite, None).await;
+    let a_admin = token(&app, Scope::TenantWrite, Some(&a)).await;
+    let provider = json!({"name": "vault", "kind": "openai", "base_url": "http://127.0.0.1:9/v1",
+                          "credential": {"stored": "sk-vault"}});
+    let (s, _) = call(
+        &app,
+        &admin,
+        Method::POST,
+        "/catalog/providers",
+        Some(provider),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let elsewhere = json!({"base_url": "http://localhost:7/v1"});
+    let (s, why) = call(
+        &app,
+        &admin,
+        Method::PATCH,
+        "/catalog/providers/vault",
+        Some(elsewhere),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "the stored key stays with its host: {why}"
+    );
+    let with_key = json!({"base_url": "http://localhost:7/v1", "credential": {"stored": "sk-new"}});
+    let (s, _) = call(
+        &app,
+        &admin,
+        Method::PATCH,
+        "/catalog/providers/vault",
+        Some(with_key),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+
+    let huge = json!({"input_per_mtok": i64::MAX, "output_per_mtok": 1,
+                      "cache_read_per_mtok": 0, "cache_write_per_mtok": 0});
+    let model = json!({"name": "vault-m", "provider": "vault", "price": huge});
+    let (s, why) = call(&app, &admin, Method::POST, "/catalog/models", Some(model)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{why}");
+    assert!(why["errors"]["input_per_mtok"].is_array(), "{why}");
+    let fair = json!({"input_per_mtok": 1, "output_per_mtok": 1, "cache_read_per_mtok": 0, "cache_write_per_mtok": 0});
+    let model = json!({"name": "vault-m", "provider": "vault", "price": fair});
+    let (s, _) = call(&app, &admin, Method::POST, "/catalog/models", Some(model)).await;
+    assert_eq!(s, StatusCode::CREATED);
+
+    let model_id: String = sqlx::query_scalar("SELECT id FROM models WHERE name = 'vault-m'")
+        .fetch_one(&app.svc.db.pool)
+        .await
+        .expect("model");
+    for i in 0..atrium::server::services::catalog::MAX_ALIASES {
+        sqlx::query("INSERT INTO model_aliases (tenant_id, alias, model_id, created_at) VALUES ($1, $2, $3, 0)")
+            .bind(a.as_str()).bind(format!("a{i}")).bind(&model_id)
+            .execute(&app.svc.db.pool).await.expect("alias row");
+    }
+    let (s, why) = call(
+        &app,
+        &a_admin,
+        Method::PUT,
+        &format!("/tenants/{a}/aliases/one-more"),
+        Some(json!({"model": "vault-m"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{why}");
+    let (s, _) = call(
+        &app,
+        &a_admin,
+        Method::PUT,
+        &format!("/tenants/{a}/aliases/a7"),
+        Some(json!({"model": "vault-m"})),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "repointing a held alias is not a new one"
+    );
+
+    let (s, moved) = call(
+        &app,
+        &admin,
+        Method::PUT,
+        &format!("/tenants/{a}/data"),
+        Some(json!({"isolation": "schema_per_tenant"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{moved}");
+    let (_, found) = call(
+        &app,
+        &admin,
+        Method::GET,
+        "/audit/events?action=tenant.set_isolation",
+        None,
+    )
+    .await;
+    let id = found["data"][0]["id"].as_str().expect("event").to_string();
+    assert!(
+        !found["data"][0]["details"]
+            .as_str()
+            .unwrap_or("")
+            .contains("(internal)"),
+        "operators see it whole"
+    );
+    let (s, event) = call(
+        &app,
+        &a_admin,
+        Method::GET,
+        &format!("/audit/events/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        event["details"]
+            .as_str()
+            .expect("details")
+            .contains("(internal)"),
+        "{event}"
+    );
+    let url = app.url(&format!("/admin/v1/audit/export?tenant_id={a}&format=json"));
+    let text = plain_client()
+        .get(&url)
+        .bearer_auth(&a_admin)
+        .send()
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.contains("(internal)"),
+        "the export is redacted too: {text}"
+    );
     app
 }

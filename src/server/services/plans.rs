@@ -148,11 +148,17 @@ pub async fn archive(svc: &Services, actor: &Actor, name: &str) -> Result<Plan> 
     }
     let at = now_millis();
     let mut tx = svc.db.pool.begin().await?;
-    sqlx::query("UPDATE plans SET archived_at = $1 WHERE id = $2 AND archived_at IS NULL")
-        .bind(at)
-        .bind(&plan.id)
-        .execute(&mut *tx)
-        .await?;
+    let done =
+        sqlx::query("UPDATE plans SET archived_at = $1 WHERE id = $2 AND archived_at IS NULL")
+            .bind(at)
+            .bind(&plan.id)
+            .execute(&mut *tx)
+            .await?;
+    if done.rows_affected() == 0 {
+        // Archived meanwhile: that archive stands, audited once.
+        drop(tx);
+        return find(svc, name).await?.ok_or(ServiceError::NotFound("plan"));
+    }
     plan.archived_at = Some(at);
     let entry = Entry::success(AuditAction::PlanArchive, "plan", &plan.id)
         .details(json!({ "name": plan.name }));
@@ -205,9 +211,11 @@ pub async fn subscribe(
         .as_ref()
         .map_or(now, |b| now.max(b.effective_from + 1));
     let mut tx = svc.db.pool.begin().await?;
-    sqlx::query(
+    // Only while the plan is open: an archive committed meanwhile wins.
+    let taken = sqlx::query(
         "INSERT INTO subscriptions (tenant_id, plan_id, effective_from, created_at) \
-         VALUES ($1, $2, $3, $4)",
+         SELECT $1, $2, $3, $4 WHERE EXISTS \
+         (SELECT 1 FROM plans WHERE id = $2 AND archived_at IS NULL)",
     )
     .bind(tenant_id.as_str())
     .bind(&plan.id)
@@ -215,6 +223,12 @@ pub async fn subscribe(
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    if taken.rows_affected() == 0 {
+        return Err(ServiceError::Conflict(format!(
+            "plan {} is archived: it takes no new subscribers",
+            plan.name
+        )));
+    }
     // The plan is part of the tenant as read: its ETag must change.
     sqlx::query("UPDATE tenants SET revision = revision + 1 WHERE id = $1")
         .bind(tenant_id.as_str())

@@ -58,6 +58,15 @@ pub async fn update_provider(
         return Err(Invalid::new("patch", "names nothing to change").into());
     }
     refuse_pool_endpoint(svc, &before.id).await?;
+    let moves_host =
+        (patch.base_url.as_deref()).is_some_and(|u| origin(u) != origin(&before.base_url));
+    if moves_host && before.credential == "stored" && patch.credential.is_none() {
+        return Err(Invalid::new(
+            "credential",
+            "a stored key is not sent to another host: give the credential again with the new base_url",
+        )
+        .into());
+    }
     let allowed = &svc.config.allow_private_upstreams;
     let base_url = (patch.base_url.as_deref())
         .map(|u| catalog::base_url(u, allowed))
@@ -102,6 +111,14 @@ pub async fn update_provider(
     provider(svc, name).await
 }
 
+/// `scheme://host:port` of a base URL, compared before a stored key may follow it.
+fn origin(url: &str) -> String {
+    let url = url.trim();
+    let after = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after..].find('/').map_or(url.len(), |i| after + i);
+    url[..end].to_ascii_lowercase()
+}
+
 /// Removes a provider no model is deployed on any more.
 #[tracing::instrument(level = "debug", skip_all, fields(provider = %name))]
 pub async fn remove_provider(svc: &Services, actor: &Actor, name: &str) -> Result<Provider> {
@@ -109,6 +126,7 @@ pub async fn remove_provider(svc: &Services, actor: &Actor, name: &str) -> Resul
     let found = provider(svc, name).await?;
     refuse_pool_endpoint(svc, &found.id).await?;
     let mut tx = svc.db.pool.begin().await?;
+    lock(&mut tx, "providers", &found.id).await?;
     let models: Vec<String> = sqlx::query_scalar(
         "SELECT m.name FROM deployments d JOIN models m ON m.id = d.model_id \
          WHERE d.provider_id = $1 ORDER BY m.name",
@@ -141,6 +159,7 @@ pub async fn remove_model(svc: &Services, actor: &Actor, name: &str) -> Result<(
     let model = (load(svc).await?.models.get(name.trim()).cloned())
         .ok_or(ServiceError::NotFound("model"))?;
     let mut tx = svc.db.pool.begin().await?;
+    lock(&mut tx, "models", &model.id).await?;
     let aliases: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM model_aliases WHERE model_id = $1")
         .bind(&model.id)
         .fetch_one(&mut *tx)
@@ -168,6 +187,18 @@ pub async fn remove_model(svc: &Services, actor: &Actor, name: &str) -> Result<(
         "name": model.name, "price": model.price, "providers": providers,
     }));
     control::commit(svc, tx, actor, entry).await
+}
+
+/// Takes the row's write lock before the checks that guard its removal:
+/// an alias, deployment or pool that references it meanwhile waits for
+/// this transaction (and then fails its foreign key) instead of being
+/// swept away by the cascade. A no-op update locks on both databases.
+async fn lock(tx: &mut sqlx::Transaction<'_, sqlx::Any>, table: &str, id: &str) -> Result<()> {
+    sqlx::query(&format!("UPDATE {table} SET name = name WHERE id = $1"))
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 #[derive(FromRow)]

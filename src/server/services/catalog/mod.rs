@@ -106,6 +106,7 @@ pub(super) fn credential_label(env: Option<&str>, stored: bool) -> String {
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn add_model(svc: &Services, actor: &Actor, new: NewModel) -> Result<Model> {
     actor.require_platform_admin()?;
+    new.price.check()?;
     let name = catalog::model_name(&new.name)?;
     let upstream = match new.upstream_model.as_deref().map(str::trim) {
         Some(u) if !u.is_empty() => catalog::model_name(u)?,
@@ -186,6 +187,9 @@ pub async fn add_model(svc: &Services, actor: &Actor, new: NewModel) -> Result<M
         .ok_or(ServiceError::NotFound("model"))
 }
 
+/// Aliases one tenant may hold: every replica's catalog keeps them all.
+pub const MAX_ALIASES: i64 = 1000;
+
 /// Points a tenant's alias (e.g. `support-bot`) at a catalog model.
 #[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
 pub async fn set_alias(
@@ -204,6 +208,18 @@ pub async fn set_alias(
         .await?;
     let model_id = model_id.ok_or(ServiceError::NotFound("model"))?;
     let mut tx = svc.db.pool.begin().await?;
+    let held: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM model_aliases WHERE tenant_id = $1 AND alias <> $2",
+    )
+    .bind(tenant_id)
+    .bind(&alias)
+    .fetch_one(&mut *tx)
+    .await?;
+    if held >= MAX_ALIASES {
+        return Err(ServiceError::Conflict(format!(
+            "at most {MAX_ALIASES} aliases per tenant; remove some first"
+        )));
+    }
     sqlx::query(
         "INSERT INTO model_aliases (tenant_id, alias, model_id, created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (tenant_id, alias) DO UPDATE SET model_id = excluded.model_id",

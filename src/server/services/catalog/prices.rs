@@ -80,6 +80,7 @@ pub async fn set(
     effective_from: Option<Millis>,
 ) -> Result<PriceVersion> {
     actor.require_platform_admin()?;
+    price.check()?;
     let effective_from = starting(effective_from)?;
     let (model_id, history) = find(svc, model).await?;
     let version = PriceVersion {
