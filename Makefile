@@ -131,6 +131,7 @@ bench: build
 	ATRIUM_BIN=$(BIN) bench/custom_models.sh
 	ATRIUM_BIN=$(BIN) bench/compliance.sh
 	ATRIUM_BIN=$(BIN) bench/admin_api.sh
+	ATRIUM_BIN=$(BIN) LEPTOS_SITE_ROOT=$(SITE) bench/pages.sh
 
 clean-data:
 	rm -rf data

@@ -33,9 +33,15 @@ impl<S: Send + Sync> FromRequest<S> for Posted {
             .path_and_query()
             .map_or(uri.path(), |p| p.as_str())
             .to_string();
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| Problem::bad_request("body", e.body_text()))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            // Over the 2 MB body limit is a 413, not a malformed body.
+            let status = e.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::new(status, "too-large", "Body too large", e.body_text())
+            } else {
+                Problem::bad_request("body", e.body_text())
+            }
+        })?;
         Ok(Posted {
             headers,
             target,
