@@ -836,6 +836,50 @@ async fn hostile_inputs_are_bounded_and_internals_stay_hidden(app: TestApp) -> T
         "repointing a held alias is not a new one"
     );
 
+    // A quota holds under a burst: one slot left, eight creates at once.
+    let limit = atrium::domain::flag::MAX_FLAGS_PER_SCOPE;
+    for i in 0..limit - 1 {
+        let flag = Flag::boolean(
+            FlagKey::parse(&format!("seeded-{i}")).expect("key"),
+            "seeded",
+        );
+        sqlx::query("INSERT INTO flags (id, tenant_id, key, definition, created_at, updated_at) VALUES ($1, $2, $3, $4, 0, 0)")
+            .bind(format!("seed-{i}")).bind(a.as_str()).bind(flag.key.as_str())
+            .bind(serde_json::to_string(&flag).expect("json"))
+            .execute(&app.svc.db.pool).await.expect("flag row");
+    }
+    let burst = (0..8).map(|i| {
+        let flag = serde_json::to_value(Flag::boolean(
+            FlagKey::parse(&format!("burst-{i}")).expect("key"),
+            "b",
+        ))
+        .expect("json");
+        let (app, a_admin, a) = (&app, a_admin.clone(), a.clone());
+        async move {
+            call(
+                app,
+                &a_admin,
+                Method::POST,
+                &format!("/flags?tenant_id={a}"),
+                Some(flag),
+            )
+            .await
+            .0
+        }
+    });
+    let answers = futures::future::join_all(burst).await;
+    let made = answers
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    assert_eq!(made, 1, "exactly the one free slot is taken: {answers:?}");
+    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM flags WHERE tenant_id = $1")
+        .bind(a.as_str())
+        .fetch_one(&app.svc.db.pool)
+        .await
+        .expect("count");
+    assert_eq!(held, limit);
+
     let (s, moved) = call(
         &app,
         &admin,

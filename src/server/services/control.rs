@@ -84,3 +84,14 @@ pub async fn commit(
     }
     Ok(())
 }
+
+/// Holds the tenant's row until the transaction ends, so a quota counted
+/// after it cannot be overshot by the tenant's own concurrent creates
+/// (PostgreSQL row lock; SQLite's write lock). Changes nothing.
+pub async fn lock_tenant(conn: &mut sqlx::AnyConnection, tenant_id: &str) -> Result<()> {
+    sqlx::query("UPDATE tenants SET revision = revision WHERE id = $1")
+        .bind(tenant_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

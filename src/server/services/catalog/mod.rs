@@ -208,6 +208,7 @@ pub async fn set_alias(
         .await?;
     let model_id = model_id.ok_or(ServiceError::NotFound("model"))?;
     let mut tx = svc.db.pool.begin().await?;
+    control::lock_tenant(&mut tx, tenant_id).await?;
     let held: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM model_aliases WHERE tenant_id = $1 AND alias <> $2",
     )

@@ -137,6 +137,10 @@ pub struct NewCustomModel {
 /// reconciler stay small whatever a tenant admin does.
 pub const MAX_VERSIONS_PER_TENANT: i64 = 1000;
 
+/// Versions one tenant may have registered in all, retired ones included:
+/// registering and retiring in a loop cannot grow the table without bound.
+pub const MAX_ROWS_PER_TENANT: i64 = 10_000;
+
 /// Default markup on the base model's prices when a custom model has none.
 pub const DEFAULT_MARKUP_PERCENT: i64 = 20;
 
@@ -184,17 +188,6 @@ pub async fn register(svc: &Services, actor: &Actor, new: NewCustomModel) -> Res
         )
         .into());
     }
-    let held: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM custom_models WHERE tenant_id = $1 AND status <> 'retired'",
-    )
-    .bind(new.tenant_id.as_str())
-    .fetch_one(&svc.db.pool)
-    .await?;
-    if held >= MAX_VERSIONS_PER_TENANT {
-        return Err(ServiceError::Conflict(format!(
-            "a tenant keeps at most {MAX_VERSIONS_PER_TENANT} custom model versions that are not retired; retire old ones first"
-        )));
-    }
     let id = new_id().replace('-', "");
     let now = now_millis();
     let status = if new.training {
@@ -203,6 +196,20 @@ pub async fn register(svc: &Services, actor: &Actor, new: NewCustomModel) -> Res
         Status::Validating
     };
     let mut tx = svc.db.pool.begin().await?;
+    control::lock_tenant(&mut tx, new.tenant_id.as_str()).await?;
+    let (live, all): (i64, i64) = sqlx::query_as(
+        "SELECT COALESCE(SUM(CASE WHEN status <> 'retired' THEN 1 ELSE 0 END), 0), COUNT(*) \
+         FROM custom_models WHERE tenant_id = $1",
+    )
+    .bind(new.tenant_id.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    if live >= MAX_VERSIONS_PER_TENANT || all >= MAX_ROWS_PER_TENANT {
+        return Err(ServiceError::Conflict(format!(
+            "a tenant keeps at most {MAX_VERSIONS_PER_TENANT} custom model versions that are not retired \
+             (and {MAX_ROWS_PER_TENANT} in all); retire or delete old ones first"
+        )));
+    }
     sqlx::query(
         "INSERT INTO custom_models (id, tenant_id, name, version, base_model, adapter, \
          target_modules, fine_tune_config, status, input_micros_per_mtok, output_micros_per_mtok, \

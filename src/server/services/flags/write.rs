@@ -24,20 +24,6 @@ pub(super) fn definition(flag: &Flag) -> Result<String> {
 pub async fn create(svc: &Services, actor: &Actor, scope: &Scope, flag: Flag) -> Result<Flag> {
     scope.require(actor, Access::Manage)?;
     flag.check()?;
-    let kept: i64 = match scope.tenant() {
-        None => sqlx::query_scalar("SELECT COUNT(*) FROM flags WHERE tenant_id IS NULL"),
-        Some(t) => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM flags WHERE tenant_id = $1").bind(t.as_str())
-        }
-    }
-    .fetch_one(&svc.db.pool)
-    .await?;
-    if kept >= crate::domain::flag::MAX_FLAGS_PER_SCOPE {
-        return Err(ServiceError::Conflict(format!(
-            "at most {} flags here; archive or delete some first",
-            crate::domain::flag::MAX_FLAGS_PER_SCOPE
-        )));
-    }
     if find(svc, scope, &flag.key).await?.is_some() {
         return Err(ServiceError::Conflict(format!(
             "a flag {} already exists here",
@@ -45,7 +31,23 @@ pub async fn create(svc: &Services, actor: &Actor, scope: &Scope, flag: Flag) ->
         )));
     }
     let mut tx = svc.db.pool.begin().await?;
+    // The version row is held until commit: the count below cannot be
+    // overshot by concurrent creates.
     let version = control::next_version(&mut tx).await?;
+    let kept: i64 = match scope.tenant() {
+        None => sqlx::query_scalar("SELECT COUNT(*) FROM flags WHERE tenant_id IS NULL"),
+        Some(t) => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM flags WHERE tenant_id = $1").bind(t.as_str())
+        }
+    }
+    .fetch_one(&mut *tx)
+    .await?;
+    if kept >= crate::domain::flag::MAX_FLAGS_PER_SCOPE {
+        return Err(ServiceError::Conflict(format!(
+            "at most {} flags here; archive or delete some first",
+            crate::domain::flag::MAX_FLAGS_PER_SCOPE
+        )));
+    }
     let now = now_millis();
     sqlx::query(
         "INSERT INTO flags (id, tenant_id, key, definition, created_at, updated_at, version) \
