@@ -747,6 +747,33 @@ async fn custom_models_pools_and_compliance_reports(app: TestApp) -> TestApp {
     )
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    let limit = atrium::server::services::compliance::MAX_REPORTS_PER_DAY;
+    for i in 1..limit {
+        sqlx::query(
+            "INSERT INTO compliance_reports (id, tenant_id, kind, period_from, period_to, created_at, \
+             created_by, body_sha256, document) VALUES ($1, $2, 'ropa', 0, 0, $3, 'test', '', '{}')",
+        )
+        .bind(format!("rpt_seed{i}"))
+        .bind(a.as_str())
+        .bind(atrium::domain::time::now_millis())
+        .execute(&app.svc.db.pool)
+        .await
+        .expect("report row");
+    }
+    let again = json!({"kind": "ropa", "tenant_id": a, "from": "2026-01-01", "to": "2026-12-31"});
+    let (s, why) = call(
+        &app,
+        &a_admin,
+        Method::POST,
+        "/compliance/reports",
+        Some(again),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a day's reports are bounded: {why}"
+    );
     app
 }
 

@@ -30,6 +30,7 @@ pub struct Request<'a> {
 #[tracing::instrument(level = "debug", skip_all, fields(kind = %req.kind))]
 pub async fn generate(svc: &Services, actor: &Actor, req: Request<'_>) -> Result<Value> {
     report::require(actor, req.tenant)?;
+    within_daily_quota(svc, req.tenant).await?;
     let tenant = match req.tenant {
         Some(id) => Some(tenants::get(svc, actor, id).await?),
         None => None,
@@ -73,6 +74,30 @@ pub async fn generate(svc: &Services, actor: &Actor, req: Request<'_>) -> Result
         body,
     };
     report::issue(svc, actor, issue).await
+}
+
+/// Reports one tenant (or the platform) may generate in a day: each walks
+/// the ledger and the audit chain, and is stored for good. Erasure
+/// receipts come from erasing and are never refused.
+pub const MAX_REPORTS_PER_DAY: i64 = 100;
+
+async fn within_daily_quota(svc: &Services, tenant: Option<&TenantId>) -> Result<()> {
+    let since = crate::domain::time::now_millis() - 86_400_000;
+    let made: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM compliance_reports \
+         WHERE (tenant_id = $1 OR ($1 IS NULL AND tenant_id IS NULL)) \
+         AND created_at >= $2 AND kind <> 'erasure'",
+    )
+    .bind(tenant)
+    .bind(since)
+    .fetch_one(&svc.db.pool)
+    .await?;
+    if made >= MAX_REPORTS_PER_DAY {
+        return Err(super::ServiceError::TooManyAttempts(format!(
+            "at most {MAX_REPORTS_PER_DAY} reports a day here; the issued ones stay listed"
+        )));
+    }
+    Ok(())
 }
 
 async fn all_tenants(svc: &Services, actor: &Actor) -> Result<Vec<Tenant>> {
