@@ -59,7 +59,10 @@ pub(super) fn check_pricing(actor: &Actor, new: &NewCustomModel) -> Result<()> {
 
 /// A tenant's versions served from one pool stay within
 /// `MAX_DEPLOYED_PER_POOL` (the one being deployed aside).
-pub(super) async fn within_pool_quota(svc: &Services, m: &CustomModel) -> Result<()> {
+pub(super) async fn within_pool_quota(
+    conn: &mut sqlx::AnyConnection,
+    m: &CustomModel,
+) -> Result<()> {
     let served: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM custom_models WHERE tenant_id = $1 AND base_model = $2 \
          AND id <> $3 AND status IN ('deploying', 'deployed', 'deprecated')",
@@ -67,7 +70,7 @@ pub(super) async fn within_pool_quota(svc: &Services, m: &CustomModel) -> Result
     .bind(&m.tenant_id)
     .bind(&m.base_model)
     .bind(&m.id)
-    .fetch_one(&svc.db.pool)
+    .fetch_one(conn)
     .await?;
     if served >= MAX_DEPLOYED_PER_POOL {
         return Err(ServiceError::Conflict(format!(

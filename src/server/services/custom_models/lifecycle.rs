@@ -29,7 +29,6 @@ pub async fn deploy(
     let tenant = super::super::tenants::get(svc, actor, tenant_id).await?;
     super::admission::require_enabled(svc, &tenant).await?;
     let m = to_deploy(svc, actor, tenant_id, model).await?;
-    super::admission::within_pool_quota(svc, &m).await?;
     // Its files may have changed since validation: checked again, so an
     // engine never loads what no longer passes.
     if let Err(reason) = super::validate::recheck(svc, &m).await? {

@@ -47,6 +47,12 @@ pub(super) async fn set_status(
     m.status.step(next)?;
     let tenant = tenant_of(m)?;
     let mut tx = svc.db.pool.begin().await?;
+    if next == Status::Deploying {
+        // Checked under the tenant's row lock, in the move's own
+        // transaction: concurrent deploys cannot together pass the quota.
+        control::lock_tenant(&mut tx, &m.tenant_id).await?;
+        super::admission::within_pool_quota(&mut tx, m).await?;
+    }
     write_status(&mut tx, m, next, reason).await?;
     let details = json!({ "name": m.name, "version": m.version, "before": m.status,
                           "after": next, "reason": reason });
