@@ -88,6 +88,7 @@ test: lint unit e2e clients
 
 lint:
 	cargo fmt --check
+	python3 .ci/import_cycles.py
 	cargo clippy --features ssr,devtools --all-targets -- -D warnings
 	cargo clippy --features ssr --lib --bins -- -D warnings
 	cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings

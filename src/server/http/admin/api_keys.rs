@@ -12,10 +12,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::caller::Caller;
+use super::conventions::json;
 use super::conventions::{once, ApiQuery, Paging};
 use super::posted::Posted;
 use super::problem::{ApiResult, Problem};
-use super::tenants::{json, tenant_id};
+use super::tenants::tenant_id;
 use super::{AdminState, ApiKeyPage};
 use crate::domain::api_key::{ApiKey, CreatedKey};
 use crate::server::services::api_keys;

@@ -38,6 +38,11 @@ pub fn body<T: DeserializeOwned>(bytes: &Bytes) -> ApiResult<T> {
     serde_json::from_slice(bytes).map_err(|e| Problem::bad_request("body", e.to_string()))
 }
 
+/// A service's answer as the JSON an idempotent create keeps.
+pub fn json<T: serde::Serialize>(value: &T) -> ApiResult<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| ServiceError::Internal(e.to_string()).into())
+}
+
 /// A resource with its revision as a strong ETag.
 pub fn with_etag<T: Serialize>(status: StatusCode, value: &T, revision: i64) -> Response {
     let mut res = (status, axum::Json(value)).into_response();

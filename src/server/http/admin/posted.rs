@@ -12,9 +12,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::caller::Caller;
-use super::conventions::{body, once};
+use super::conventions::{body, json, once};
 use super::problem::{ApiResult, Problem};
-use super::tenants::json;
 use crate::server::services::Services;
 
 pub struct Posted {

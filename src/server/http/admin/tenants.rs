@@ -195,7 +195,3 @@ async fn move_isolation(
     let report = tenant_data::set_isolation(&state.services, &caller.actor, &id, to.isolation);
     Ok(Json(report.await?))
 }
-
-pub fn json<T: serde::Serialize>(value: &T) -> ApiResult<serde_json::Value> {
-    serde_json::to_value(value).map_err(|e| ServiceError::Internal(e.to_string()).into())
-}
