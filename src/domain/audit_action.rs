@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 /// variant here, so a writer cannot misspell one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AuditAction {
+    #[serde(rename = "admin_api.read")]
+    AdminApiRead,
     #[serde(rename = "admin_token.create")]
     AdminTokenCreate,
     #[serde(rename = "admin_token.revoke")]
@@ -161,7 +163,8 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 76] = [
+    pub const ALL: [AuditAction; 77] = [
+        AuditAction::AdminApiRead,
         AuditAction::AdminTokenCreate,
         AuditAction::AdminTokenRevoke,
         AuditAction::ApiKeyCreate,
@@ -242,6 +245,7 @@ impl AuditAction {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            AuditAction::AdminApiRead => "admin_api.read",
             AuditAction::AdminTokenCreate => "admin_token.create",
             AuditAction::AdminTokenRevoke => "admin_token.revoke",
             AuditAction::ApiKeyCreate => "api_key.create",

@@ -15,6 +15,7 @@ const MAX_TEXT: usize = 4_000;
 const MAX_CATEGORIES: usize = 32;
 
 /// Art. 34: whether the data subjects are told.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Art34Decision {
@@ -48,6 +49,7 @@ impl FromStr for Art34Decision {
 }
 
 /// What is known when a breach is recorded (Art. 33(3)).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewBreach {
     pub detected_at: Millis,
@@ -118,7 +120,31 @@ impl NewBreach {
     }
 }
 
+impl NewBreach {
+    /// The same checks for facts that arrive whole (the admin API) as for
+    /// a typed form; a category cannot contain a comma.
+    pub fn checked(&self, now: Millis) -> Result<Self, Invalid> {
+        if self.categories.iter().any(|c| c.contains(',')) {
+            return Err(Invalid::new(
+                "categories",
+                "a category cannot contain a comma",
+            ));
+        }
+        NewBreach::new(
+            self.detected_at,
+            &self.nature,
+            &self.categories.join(","),
+            (self.subjects_approx, self.records_approx),
+            &self.consequences,
+            &self.measures,
+            &self.dpo,
+            now,
+        )
+    }
+}
+
 /// A recorded breach.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Breach {
     pub id: String,
@@ -130,6 +156,7 @@ pub struct Breach {
     pub notified_at: Option<Millis>,
     pub notification_ref: Option<String>,
     /// Tenants (controllers) the operator informed, with when.
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Vec<Object>>))]
     pub tenants_informed: Vec<(String, Millis)>,
     pub art34_decision: Option<Art34Decision>,
     pub art34_reason: Option<String>,

@@ -157,18 +157,7 @@ pub fn csv(doc: &Value) -> String {
             out.push('\n');
         }
         out.push_str(&format!("# {name}\n"));
-        let cols = columns(items);
-        let header: Vec<String> = cols.iter().map(|c| cell(c)).collect();
-        out.push_str(&header.join(","));
-        out.push('\n');
-        for o in items.iter().filter_map(Value::as_object) {
-            let row: Vec<String> = cols
-                .iter()
-                .map(|c| cell(&o.get(c).map(text).unwrap_or_default()))
-                .collect();
-            out.push_str(&row.join(","));
-            out.push('\n');
-        }
+        out.push_str(&table_csv(items));
     }
     out
 }

@@ -17,7 +17,7 @@ use super::validation::Invalid;
 pub const ANY_MODEL: &str = "*";
 
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub id: String,
     pub name: String,
@@ -255,16 +255,8 @@ mod tests {
         let mut plan = Plan {
             id: "p".into(),
             name: "Team".into(),
-            base_fee_micros: 0,
-            included_credit_micros: 0,
             markup_percent: BTreeMap::from([("*".into(), 10), ("gpt-big".into(), -5)]),
-            rpm: None,
-            tpm: None,
-            monthly_budget: None,
-            storage_gb_month_micros: 0,
-            custom_model_month_micros: 0,
-            created_at: 0,
-            archived_at: None,
+            ..Plan::default()
         };
         assert_eq!(
             (plan.markup_for("gpt-big"), plan.markup_for("other")),

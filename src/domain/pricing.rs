@@ -25,6 +25,20 @@ pub struct Price {
 }
 
 impl Price {
+    /// A typical frontier model's prices ($3 in, $15 out, cache reads at a
+    /// tenth, writes at 1.25×): the tests' common example.
+    #[cfg(test)]
+    pub(crate) fn sonnet_like() -> Price {
+        Price {
+            input_per_mtok: 3_000_000,
+            output_per_mtok: 15_000_000,
+            cache_read_per_mtok: 300_000,
+            cache_write_per_mtok: 3_750_000,
+            per_request: 0,
+            per_server_tool_use: 0,
+        }
+    }
+
     /// Each charge from $0 to $1M (per million tokens, request or use),
     /// as `parse_usd` bounds what people type: the worst case of a request
     /// then stays far inside the money type.
@@ -173,14 +187,7 @@ mod tests {
 
     #[test]
     fn costs_in_micro_dollars() {
-        let price = Price {
-            input_per_mtok: 3_000_000,
-            output_per_mtok: 15_000_000,
-            cache_read_per_mtok: 300_000,
-            cache_write_per_mtok: 3_750_000,
-            per_request: 0,
-            per_server_tool_use: 0,
-        };
+        let price = Price::sonnet_like();
         let t = TokenCounts {
             input: 1000,
             output: 500,

@@ -9,6 +9,12 @@ pub fn now_millis() -> Millis {
     Utc::now().timestamp_millis()
 }
 
+/// Now in fractional milliseconds, for rate limiters whose intervals are
+/// finer than a millisecond.
+pub fn now_ms_f64() -> f64 {
+    Utc::now().timestamp_micros() as f64 / 1000.0
+}
+
 /// `2026-11-28 03:12 UTC`, for tables.
 pub fn format_millis(ms: Millis) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)

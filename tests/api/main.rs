@@ -19,6 +19,7 @@ mod abuse_server_tools;
 mod abuse_stream;
 mod abuse_stream_fields;
 mod admin_api;
+mod admin_evidence;
 mod admin_resources;
 mod admin_token_portal;
 mod audit_pseudonyms;
@@ -64,6 +65,7 @@ fn main() -> std::process::ExitCode {
     let trials: Vec<_> = [
         abuse::trials(),
         admin_api::trials(),
+        admin_evidence::trials(),
         admin_resources::trials(),
         admin_token_portal::trials(),
         litellm_compat::trials(),

@@ -48,14 +48,7 @@ fn periods_parse_and_print_the_same() {
 
 #[test]
 fn worst_case_bounds_every_real_cost() {
-    let price = Price {
-        input_per_mtok: 3_000_000,
-        output_per_mtok: 15_000_000,
-        cache_read_per_mtok: 300_000,
-        cache_write_per_mtok: 3_750_000,
-        per_request: 0,
-        per_server_tool_use: 0,
-    };
+    let price = Price::sonnet_like();
     let at = |input, output| {
         worst_case(
             &price,

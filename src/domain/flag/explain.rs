@@ -14,6 +14,7 @@ use crate::domain::validation::Invalid;
 
 /// One bucketed rule's placement of a key: its bucket (1 to `out_of`) and
 /// the variant it serves that key, if any.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleBucket {
     /// The rule's position (0-based).
@@ -207,17 +208,21 @@ impl FlagChange {
 
 /// Who gets a platform flag: every tenant counted by the variant it is
 /// served, the first tenants listed with why.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Preview {
     pub tenants: usize,
     /// Variant name → how many tenants get it.
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Vec<Object>>))]
     pub by_variant: Vec<(String, usize)>,
     /// Tenant name, tenant id, verdict; tenants served the default last.
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Vec<Object>>))]
     pub listed: Vec<(String, String, FlagVerdict)>,
 }
 
 /// What a flag serves one targeting key, and its bucket in every rollout
 /// and split (a tenant flag; for a platform flag the key is a tenant id).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BucketCheck {
     pub targeting_key: String,

@@ -363,6 +363,7 @@ fn rule_variants(rule: &Rule) -> Vec<&String> {
 
 /// What a flag serves one context, and why: for the portal's "which
 /// platform flags are on for this tenant".
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlagVerdict {
     pub key: String,

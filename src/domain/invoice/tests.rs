@@ -17,13 +17,7 @@ fn plan(name: &str, fee: i64, credit: i64, markups: &[(&str, i32)]) -> Plan {
             .iter()
             .map(|(m, p)| (m.to_string(), *p))
             .collect::<BTreeMap<_, _>>(),
-        rpm: None,
-        tpm: None,
-        monthly_budget: None,
-        storage_gb_month_micros: 0,
-        custom_model_month_micros: 0,
-        created_at: 0,
-        archived_at: None,
+        ..Plan::default()
     }
 }
 
@@ -59,6 +53,24 @@ fn slice(model: &str, n: i64, price: Price, markup: Option<(&str, i32)>) -> Slic
             ..UsageTotals::default()
         },
     }
+}
+
+/// A month's lines from daily meter samples alone (no usage slices).
+fn metered(month: Month, subs: &[(i64, &Plan)], samples: &[Sample]) -> Vec<InvoiceLine> {
+    lines(&Inputs {
+        month,
+        subscriptions: subs,
+        slices: vec![],
+        late: vec![],
+        samples,
+    })
+}
+
+fn amounts(lines: &[InvoiceLine]) -> Vec<(LineKind, i64, i64)> {
+    lines
+        .iter()
+        .map(|l| (l.kind, l.quantity, l.amount_micros))
+        .collect()
 }
 
 fn at(s: &str) -> i64 {
@@ -261,17 +273,8 @@ fn storage_and_custom_models_are_priced_per_unit_month_by_the_plan_of_each_day()
         day: first - DAY_MS,
         value: i64::MAX,
     });
-    let lines = lines(&Inputs {
-        month: nov,
-        subscriptions: &subs,
-        slices: vec![],
-        late: vec![],
-        samples: &samples,
-    });
-    let amounts: Vec<(LineKind, i64, i64)> = lines
-        .iter()
-        .map(|l| (l.kind, l.quantity, l.amount_micros))
-        .collect();
+    let lines = metered(nov, &subs, &samples);
+    let amounts = amounts(&lines);
     // Small: 20 days × 2 GB = 40 GB-days = 4/3 GB-month × $0.30 = $0.40;
     // Big: 10 days × 2 GB = 2/3 GB-month × $0.15 = $0.10; custom models:
     // 720 model-hours = 1 model-month × $30 on Small; Big prices them at 0.
@@ -311,18 +314,9 @@ fn hosting_fees_are_billed_for_the_days_deployed() {
             value: 24 * if d < 10 { 30_000_000 } else { 60_000_000 },
         })
         .collect();
-    let lines = lines(&Inputs {
-        month: nov,
-        subscriptions: &subs,
-        slices: vec![],
-        late: vec![],
-        samples: &samples,
-    });
+    let lines = metered(nov, &subs, &samples);
     // 10/30 × $30 + 5/30 × $60 = $10 + $10, whatever the plan prices.
-    let fees: Vec<(LineKind, i64, i64)> = lines
-        .iter()
-        .map(|l| (l.kind, l.quantity, l.amount_micros))
-        .collect();
+    let fees = amounts(&lines);
     assert_eq!(
         fees,
         [(LineKind::HostingFees, 15, 20_000_000)],

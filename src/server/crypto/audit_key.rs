@@ -7,22 +7,9 @@
 //! made under it still verify.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
-use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use super::CryptoError;
-
-type HmacSha256 = Hmac<Sha256>;
-
-/// HMAC-SHA256 under `key` of the parts, in order.
-fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    // HMAC accepts a key of any length, so this cannot fail.
-    let mut m = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    for p in parts {
-        m.update(p);
-    }
-    m.finalize().into_bytes().into()
-}
+use super::{mac, CryptoError};
 
 /// The key that links one chain event to the one before it.
 #[derive(Clone)]

@@ -10,3 +10,16 @@ pub mod totp;
 pub mod webhook;
 
 pub use secret_box::{CryptoError, SecretBox};
+
+/// HMAC-SHA256 under `key` of the parts, in order: how every derived key
+/// and audit link is made.
+fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    // HMAC accepts a key of any length, so this cannot fail.
+    let mut m =
+        <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    for p in parts {
+        m.update(p);
+    }
+    m.finalize().into_bytes().into()
+}

@@ -4,19 +4,9 @@
 //! still verify reports they signed and still find subjects they indexed.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
-use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-type HmacSha256 = Hmac<Sha256>;
-
-fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    // HMAC accepts a key of any length, so this cannot fail.
-    let mut m = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    for p in parts {
-        m.update(p);
-    }
-    m.finalize().into_bytes().into()
-}
+use super::mac;
 
 /// One secret's report signer and subject root.
 #[derive(Clone)]

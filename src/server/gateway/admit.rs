@@ -12,6 +12,7 @@ use redis::Script;
 use super::dialect::RateInfo;
 use crate::domain::gcra::{self, Decision, Limit};
 use crate::domain::tenant::Tenant;
+use crate::domain::time::now_ms_f64;
 
 pub struct Denied {
     pub retry_after_ms: f64,
@@ -27,13 +28,6 @@ struct LocalState {
 pub struct Limiter {
     local: Mutex<HashMap<TenantId, LocalState>>,
     redis: Option<ConnectionManager>,
-}
-
-fn now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64() * 1000.0)
-        .unwrap_or(0.0)
 }
 
 /// Both limits are checked and taken together, atomically, using Redis's
@@ -135,7 +129,7 @@ impl Limiter {
     }
 
     fn take_local(&self, tenant: &Tenant, requests: i64, tokens: i64) -> Result<RateInfo, Denied> {
-        let now = now_ms();
+        let now = now_ms_f64();
         let rpm = Limit {
             per_minute: tenant.rpm_limit,
         };
@@ -244,7 +238,7 @@ impl Limiter {
         };
         if let Ok(mut map) = self.local.lock() {
             let state = map.entry(tenant.id.clone()).or_default();
-            state.tpm_tat = gcra::settle(limit, state.tpm_tat, now_ms(), delta);
+            state.tpm_tat = gcra::settle(limit, state.tpm_tat, now_ms_f64(), delta);
         }
     }
 }

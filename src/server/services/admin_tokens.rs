@@ -15,7 +15,7 @@ use crate::domain::time::{now_millis, DAY, MINUTE};
 use crate::server::crypto::token::{hash_token, random_hex};
 
 use super::audit::{self, Entry};
-use super::{tenants, Actor, Result, ServiceError, Services};
+use super::{paged, tenants, Actor, Result, ServiceError, Services};
 
 const COLUMNS: &str = "id, name, scope, tenant_id, prefix, rate_per_minute, created_by, \
      created_at, expires_at, last_used_at, revoked_at";
@@ -132,16 +132,11 @@ pub async fn list(
     page: &CursorRequest,
 ) -> Result<CursorPage<AdminToken>> {
     actor.require_platform_read()?;
-    let (key, id) = page.bounds();
-    let rows: Vec<TokenRow> = sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT {COLUMNS} FROM admin_tokens WHERE created_at > $1 OR (created_at = $1 AND id > $2) \
          ORDER BY created_at, id LIMIT $3"
-    ))
-    .bind(key)
-    .bind(id)
-    .bind(page.fetch())
-    .fetch_all(&svc.db.pool)
-    .await?;
+    );
+    let rows: Vec<TokenRow> = paged::after_cursor(svc, &sql, &[], page).await?;
     let tokens = rows
         .into_iter()
         .map(TokenRow::into_token)

@@ -36,11 +36,7 @@ pub struct Status {
 
 pub async fn status(svc: &Services, actor: &Actor) -> Result<Status> {
     let id = own_id(actor)?;
-    let (sealed, enabled): (Option<String>, Option<i64>) =
-        sqlx::query_as("SELECT mfa_secret, mfa_enabled_at FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_one(&svc.db.pool)
-            .await?;
+    let (sealed, enabled) = enrolment(svc, id).await?;
     let pending_secret = match (sealed, enabled) {
         (Some(s), None) => Some(svc.secrets.open(&s)?),
         _ => None,
@@ -81,11 +77,7 @@ pub async fn start(svc: &Services, actor: &Actor) -> Result<Enrolment> {
 /// Confirms the enrolment with a code; returns the recovery codes, shown once.
 pub async fn confirm(svc: &Services, actor: &Actor, code: &str) -> Result<Vec<String>> {
     let id = own_id(actor)?;
-    let (sealed, enabled): (Option<String>, Option<i64>) =
-        sqlx::query_as("SELECT mfa_secret, mfa_enabled_at FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_one(&svc.db.pool)
-            .await?;
+    let (sealed, enabled) = enrolment(svc, id).await?;
     let (Some(sealed), None) = (sealed, enabled) else {
         return Err(Invalid::new("code", "start the enrolment first").into());
     };
@@ -101,10 +93,7 @@ pub async fn confirm(svc: &Services, actor: &Actor, code: &str) -> Result<Vec<St
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM user_recovery_codes WHERE user_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    forget_recovery_codes(&mut tx, id).await?;
     for c in &codes {
         sqlx::query("INSERT INTO user_recovery_codes (user_id, code_hash) VALUES ($1, $2)")
             .bind(id)
@@ -137,10 +126,7 @@ pub async fn reset(svc: &Services, actor: &Actor, user_id: &str) -> Result<()> {
     .bind(user_id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM user_recovery_codes WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
+    forget_recovery_codes(&mut tx, user_id).await?;
     let entry = Entry::success(AuditAction::UserMfaReset, "user", user_id)
         .tenant_opt(target.tenant_id.as_ref());
     audit::record(svc, &mut tx, actor, entry).await?;
@@ -244,4 +230,26 @@ pub async fn check_sign_in(svc: &Services, user_id: &str, role: Role, code: &str
     Err(ServiceError::MfaRequired(
         "the code is wrong or already used".into(),
     ))
+}
+
+/// Old recovery codes stop working when MFA is enrolled again or reset.
+async fn forget_recovery_codes(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: &str,
+) -> Result<()> {
+    sqlx::query("DELETE FROM user_recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The user's sealed secret (set once enrolment starts) and when MFA was
+/// enabled (set once a code confirmed it).
+async fn enrolment(svc: &Services, user_id: &str) -> Result<(Option<String>, Option<i64>)> {
+    let row = sqlx::query_as("SELECT mfa_secret, mfa_enabled_at FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(&svc.db.pool)
+        .await?;
+    Ok(row)
 }

@@ -26,6 +26,7 @@ pub mod invoices;
 pub mod litellm;
 pub mod meters;
 pub mod mfa;
+pub mod paged;
 pub mod plans;
 pub mod policies;
 pub mod sessions;

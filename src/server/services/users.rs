@@ -16,7 +16,7 @@ use crate::domain::validation::Invalid;
 use crate::server::crypto::password;
 
 use super::audit::{self, Entry};
-use super::{new_id, Actor, Result, ServiceError, Services};
+use super::{new_id, paged, Actor, Result, ServiceError, Services};
 
 #[derive(FromRow)]
 struct UserRow {
@@ -135,14 +135,11 @@ pub async fn list(svc: &Services, actor: &Actor, page: PageRequest) -> Result<Pa
             .bind(scope)
             .fetch_one(&svc.db.pool)
             .await?;
-    let rows: Vec<UserRow> = sqlx::query_as(&format!(
+    let sql = format!(
         "{SELECT} WHERE ($1 IS NULL OR u.tenant_id = $1) ORDER BY u.email LIMIT $2 OFFSET $3"
-    ))
-    .bind(scope)
-    .bind(page.limit())
-    .bind(page.offset())
-    .fetch_all(&svc.db.pool)
-    .await?;
+    );
+    let lead = [scope.map(TenantId::as_str)];
+    let rows: Vec<UserRow> = paged::on_page(svc, &sql, &lead, &page).await?;
     let items = rows
         .into_iter()
         .map(UserRow::into_user)
@@ -193,18 +190,13 @@ pub async fn list_cursor(
     if let Some(own) = scope {
         actor.require(own, Access::Manage)?;
     }
-    let (key, id) = page.bounds();
-    let rows: Vec<UserRow> = sqlx::query_as(&format!(
+    let sql = format!(
         "{SELECT} WHERE ($1 IS NULL OR u.tenant_id = $1) \
          AND (u.created_at > $2 OR (u.created_at = $2 AND u.id > $3)) \
          ORDER BY u.created_at, u.id LIMIT $4"
-    ))
-    .bind(scope)
-    .bind(key)
-    .bind(id)
-    .bind(page.fetch())
-    .fetch_all(&svc.db.pool)
-    .await?;
+    );
+    let scope = scope.map(TenantId::as_str);
+    let rows: Vec<UserRow> = paged::after_cursor(svc, &sql, &[scope], page).await?;
     let users = rows
         .into_iter()
         .map(UserRow::into_user)

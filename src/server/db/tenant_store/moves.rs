@@ -85,20 +85,8 @@ impl TenantStores {
 
     /// Returns the epoch at which writes go to both stores.
     async fn start_dual_writes(&self, p: &Placement, target: &Location) -> Result<i64, DbError> {
-        let changed = sqlx::query(
-            "UPDATE tenant_stores SET target_level = $1, target_location = $2, \
-             epoch = epoch + 1, updated_at = $3 \
-             WHERE tenant_id = $4 AND epoch = $5 AND target_level IS NULL",
-        )
-        .bind(target.level().as_str())
-        .bind(target.stored())
-        .bind(now_millis())
-        .bind(&p.tenant_id)
-        .bind(p.epoch)
-        .execute(&self.main.pool)
-        .await?
-        .rows_affected();
-        if changed == 1 {
+        let changed = self.next_epoch(p, Some(target)).await?;
+        if changed {
             Ok(p.epoch + 1)
         } else {
             Err(DbError::MoveRunning)
@@ -200,19 +188,31 @@ impl TenantStores {
         Ok(())
     }
 
-    /// Stops writing to an interrupted move's target, then removes it.
-    async fn abandon(&self, p: &Placement, target: &Location) -> Result<(), DbError> {
+    /// Moves the placement to its next epoch, only from the epoch it was
+    /// read at: with a target, dual writes start (and only if no move is
+    /// running); without, the target is dropped. False if another replica
+    /// or move got there first.
+    async fn next_epoch(&self, p: &Placement, target: Option<&Location>) -> Result<bool, DbError> {
         let changed = sqlx::query(
-            "UPDATE tenant_stores SET target_level = NULL, target_location = NULL, \
-             epoch = epoch + 1, updated_at = $1 WHERE tenant_id = $2 AND epoch = $3",
+            "UPDATE tenant_stores SET target_level = $4, target_location = $5, \
+             epoch = epoch + 1, updated_at = $1 WHERE tenant_id = $2 AND epoch = $3 \
+             AND ($4 IS NULL OR target_level IS NULL)",
         )
         .bind(now_millis())
         .bind(&p.tenant_id)
         .bind(p.epoch)
+        .bind(target.map(|t| t.level().as_str()))
+        .bind(target.map(Location::stored))
         .execute(&self.main.pool)
         .await?
         .rows_affected();
-        if changed != 1 {
+        Ok(changed == 1)
+    }
+
+    /// Stops writing to an interrupted move's target, then removes it.
+    async fn abandon(&self, p: &Placement, target: &Location) -> Result<(), DbError> {
+        let changed = self.next_epoch(p, None).await?;
+        if !changed {
             return Err(DbError::MoveRunning);
         }
         self.erase(&p.tenant_id, target).await?;

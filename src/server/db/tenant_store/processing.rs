@@ -24,15 +24,7 @@ impl TenantStore {
              ORDER BY provider, provider_region, pii_classes",
             self.table("usage_events")
         );
-        let mut tx = self.begin().await?;
-        let rows = sqlx::query_as::<_, ProcessingRow>(&sql)
-            .bind(&self.tenant_id)
-            .bind(from)
-            .bind(to)
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(rows)
+        self.rows_in_period(&sql, (from, to)).await
     }
 
     /// Log rows kept now, and the oldest: for the record's retention facts.
@@ -74,14 +66,6 @@ impl TenantStore {
              AND kind = 'completion' GROUP BY created_at / 86400000 ORDER BY day",
             self.table("usage_events")
         );
-        let mut tx = self.begin().await?;
-        let rows = sqlx::query_as::<_, DayOutcomes>(&sql)
-            .bind(&self.tenant_id)
-            .bind(from)
-            .bind(to)
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(rows)
+        self.rows_in_period(&sql, (from, to)).await
     }
 }

@@ -40,6 +40,27 @@ impl TenantStore {
         }
     }
 
+    /// Rows of a read whose binds are this tenant ($1) and a period
+    /// `[from, to)` ($2, $3), run in a transaction fenced to the tenant.
+    pub(super) async fn rows_in_period<R>(
+        &self,
+        sql: &str,
+        (from, to): (i64, i64),
+    ) -> Result<Vec<R>, DbError>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query_as::<_, R>(sql)
+            .bind(&self.tenant_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
     /// A transaction fenced to this tenant.
     pub(super) async fn begin(&self) -> Result<Tx, DbError> {
         let mut tx = self.pool.begin().await?;

@@ -237,14 +237,7 @@ impl TenantStore {
         from: i64,
         to: i64,
     ) -> Result<Vec<(String, UsageTotals)>, DbError> {
-        let mut tx = self.begin().await?;
-        let rows: Vec<ModelTotals> = sqlx::query_as(sql)
-            .bind(&self.tenant_id)
-            .bind(from)
-            .bind(to)
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        let rows: Vec<ModelTotals> = self.rows_in_period(sql, (from, to)).await?;
         Ok(rows.into_iter().map(ModelTotals::into_pair).collect())
     }
 
@@ -256,47 +249,51 @@ impl TenantStore {
         until: Option<&str>,
         limit: i64,
     ) -> Result<Vec<UsageEvent>, DbError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM {} WHERE tenant_id = $1 AND request_id > $2 \
-             AND ($3 IS NULL OR request_id <= $3) ORDER BY request_id LIMIT $4",
-            self.table("usage_events")
-        );
-        let mut tx = self.begin().await?;
-        let rows: Vec<EventRow> = sqlx::query_as(&sql)
-            .bind(&self.tenant_id)
-            .bind(after)
-            .bind(until)
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        rows.into_iter().map(UsageEvent::try_from).collect()
+        self.events_after((i64::MIN, i64::MAX), (after, until), limit)
+            .await
     }
 
     /// Events made in `[from, to)` after request id `after`, in request-id
     /// order: keyset pages for exports of a period.
     pub async fn usage_between(
         &self,
-        (from, to): (i64, i64),
+        period: (i64, i64),
         after: &str,
+        limit: i64,
+    ) -> Result<Vec<UsageEvent>, DbError> {
+        self.events_after(period, (after, None), limit).await
+    }
+
+    /// Runs a query for events in a transaction fenced to the tenant.
+    async fn events<'q>(
+        &self,
+        query: sqlx::query::QueryAs<'q, sqlx::Any, EventRow, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<Vec<UsageEvent>, DbError> {
+        let mut tx = self.begin().await?;
+        let rows = query.fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        rows.into_iter().map(UsageEvent::try_from).collect()
+    }
+
+    async fn events_after(
+        &self,
+        (from, to): (i64, i64),
+        (after, until): (&str, Option<&str>),
         limit: i64,
     ) -> Result<Vec<UsageEvent>, DbError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM {} WHERE tenant_id = $1 AND created_at >= $2 \
-             AND created_at < $3 AND request_id > $4 ORDER BY request_id LIMIT $5",
+             AND created_at < $3 AND request_id > $4 AND ($5 IS NULL OR request_id <= $5) \
+             ORDER BY request_id LIMIT $6",
             self.table("usage_events")
         );
-        let mut tx = self.begin().await?;
-        let rows: Vec<EventRow> = sqlx::query_as(&sql)
+        let query = sqlx::query_as(&sql)
             .bind(&self.tenant_id)
             .bind(from)
             .bind(to)
             .bind(after)
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        rows.into_iter().map(UsageEvent::try_from).collect()
+            .bind(until);
+        self.events(query.bind(limit)).await
     }
 
     /// The newest events of a period, optionally of one key: for callers
@@ -313,17 +310,12 @@ impl TenantStore {
              ORDER BY created_at DESC, request_id DESC LIMIT $5",
             self.table("usage_events")
         );
-        let mut tx = self.begin().await?;
-        let rows: Vec<EventRow> = sqlx::query_as(&sql)
+        let query = sqlx::query_as(&sql)
             .bind(&self.tenant_id)
             .bind(from)
             .bind(to)
-            .bind(api_key_id)
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        rows.into_iter().map(UsageEvent::try_from).collect()
+            .bind(api_key_id);
+        self.events(query.bind(limit)).await
     }
 
     /// The largest request id stored now: where a copy that runs beside

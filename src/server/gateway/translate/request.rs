@@ -38,13 +38,7 @@ fn anthropic_messages(req: &Value) -> Vec<Value> {
             messages.push(json!({ "role": "system", "content": text }));
         }
     }
-    for m in req
-        .get("messages")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let role = m.get("role").and_then(Value::as_str).unwrap_or("user");
+    for (role, m) in turns(req) {
         match m.get("content") {
             Some(Value::Array(blocks)) if role == "assistant" => {
                 messages.push(assistant_to_openai(blocks))
@@ -173,13 +167,7 @@ pub fn openai_to_anthropic(req: &Value, upstream_model: &str) -> Value {
 fn openai_turns(req: &Value) -> (Vec<String>, Vec<Value>) {
     let mut system = Vec::new();
     let mut messages: Vec<Value> = Vec::new();
-    for m in req
-        .get("messages")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let role = m.get("role").and_then(Value::as_str).unwrap_or("user");
+    for (role, m) in turns(req) {
         let content = m.get("content").cloned().unwrap_or(Value::Null);
         let (role, blocks) = match role {
             "system" | "developer" => {
@@ -286,6 +274,15 @@ fn image_block(url: &str) -> Value {
         }
     }
     json!({ "type": "image", "source": { "type": "url", "url": url } })
+}
+
+/// The request's messages with their roles (`user` when a role is absent).
+fn turns(req: &Value) -> impl Iterator<Item = (&str, &Value)> {
+    let messages = req.get("messages").and_then(Value::as_array);
+    messages.into_iter().flatten().map(|m| {
+        let role = m.get("role").and_then(Value::as_str).unwrap_or("user");
+        (role, m)
+    })
 }
 
 #[cfg(test)]

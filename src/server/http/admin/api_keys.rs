@@ -1,7 +1,7 @@
 //! `/admin/v1/tenants/{id}/api-keys` and `/admin/v1/api-keys/{key}`:
 //! create (secret shown once), list, read, rotate and revoke.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::Json;
@@ -40,14 +40,13 @@ pub struct NewKey {
     params(("id" = String, Path), Paging),
     responses((status = 200, body = ApiKeyPage), (status = "4XX", body = Problem)))]
 async fn list(
-    State(state): State<AdminState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiQuery(paging): ApiQuery<Paging>,
 ) -> ApiResult<Json<ApiKeyPage>> {
     let id = tenant_id(&id)?;
     let page = paging.request()?;
-    let keys = api_keys::list_cursor(&state.services, &caller.actor, &id, &page).await?;
+    let keys = api_keys::list_cursor(&caller.svc, &caller.actor, &id, &page).await?;
     Ok(Json(keys.into()))
 }
 
@@ -55,31 +54,22 @@ async fn list(
 #[utoipa::path(operation_id = "create_api_key", post, path = "/tenants/{id}/api-keys", tag = "api-keys", request_body = NewKey,
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = CreatedKey), (status = "4XX", body = Problem)))]
-async fn create(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    posted: Posted,
-) -> ApiResult<Response> {
-    let (svc, actor) = (&state.services, &caller.actor);
+async fn create(caller: Caller, Path(id): Path<String>, posted: Posted) -> ApiResult<Response> {
+    let (svc, actor) = (&caller.svc, &caller.actor);
     let id = tenant_id(&id)?;
     let id = &id;
     let make = |new: NewKey| async move {
         api_keys::create(svc, actor, id, &new.name, new.expires_in_days).await
     };
-    posted.create(svc, &caller, make).await
+    posted.create(&caller, make).await
 }
 
 #[utoipa::path(operation_id = "get_api_key", get, path = "/api-keys/{key_id}", tag = "api-keys",
     params(("key_id" = String, Path)),
     responses((status = 200, body = ApiKey), (status = "4XX", body = Problem)))]
-async fn show(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(key_id): Path<String>,
-) -> ApiResult<Json<ApiKey>> {
+async fn show(caller: Caller, Path(key_id): Path<String>) -> ApiResult<Json<ApiKey>> {
     Ok(Json(
-        api_keys::get(&state.services, &caller.actor, &key_id).await?,
+        api_keys::get(&caller.svc, &caller.actor, &key_id).await?,
     ))
 }
 
@@ -87,13 +77,9 @@ async fn show(
 #[utoipa::path(operation_id = "revoke_api_key", delete, path = "/api-keys/{key_id}", tag = "api-keys",
     params(("key_id" = String, Path)),
     responses((status = 200, body = ApiKey), (status = "4XX", body = Problem)))]
-async fn revoke(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(key_id): Path<String>,
-) -> ApiResult<Json<ApiKey>> {
+async fn revoke(caller: Caller, Path(key_id): Path<String>) -> ApiResult<Json<ApiKey>> {
     Ok(Json(
-        api_keys::revoke(&state.services, &caller.actor, &key_id).await?,
+        api_keys::revoke(&caller.svc, &caller.actor, &key_id).await?,
     ))
 }
 
@@ -103,22 +89,15 @@ async fn revoke(
     params(("key_id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = CreatedKey), (status = "4XX", body = Problem)))]
 async fn rotate(
-    State(state): State<AdminState>,
     caller: Caller,
     Path(key_id): Path<String>,
     headers: HeaderMap,
     uri: Uri,
 ) -> ApiResult<Response> {
-    let svc = &state.services;
-    once(
-        svc,
-        &caller,
-        &headers,
-        (uri.path(), &Bytes::new()),
-        || async {
-            let created = api_keys::rotate(svc, &caller.actor, &key_id).await?;
-            Ok((StatusCode::CREATED, json(&created)?))
-        },
-    )
+    let svc = &caller.svc;
+    once(&caller, &headers, (uri.path(), &Bytes::new()), || async {
+        let created = api_keys::rotate(svc, &caller.actor, &key_id).await?;
+        Ok((StatusCode::CREATED, json(&created)?))
+    })
     .await
 }

@@ -4,7 +4,7 @@
 //! readers, the tenant's own for its admins.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use axum::Json;
@@ -49,12 +49,11 @@ pub struct Verification {
     params(VerifyScope),
     responses((status = 200, body = Verification), (status = "4XX", body = Problem)))]
 async fn verify(
-    State(state): State<AdminState>,
     caller: Caller,
     ApiQuery(scope): ApiQuery<VerifyScope>,
 ) -> ApiResult<Json<Verification>> {
     let tenant = scope.tenant.as_deref().map(tenant_id).transpose()?;
-    let chains = audit_chain::verify_for(&state.services, &caller.actor, tenant.as_ref()).await?;
+    let chains = audit_chain::verify_for(&caller.svc, &caller.actor, tenant.as_ref()).await?;
     Ok(Json(Verification {
         intact: chains.iter().all(|c| c.broken.is_none()),
         chains,
@@ -67,25 +66,20 @@ async fn verify(
     params(Paging, AuditQuery),
     responses((status = 200, body = AuditEventPage), (status = "4XX", body = Problem)))]
 async fn search(
-    State(state): State<AdminState>,
     caller: Caller,
     ApiQuery(paging): ApiQuery<Paging>,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditEventPage>> {
     let page = paging.request()?;
-    let found = audit_query::search_cursor(&state.services, &caller.actor, &q, &page).await?;
+    let found = audit_query::search_cursor(&caller.svc, &caller.actor, &q, &page).await?;
     Ok(Json(found.into()))
 }
 
 #[utoipa::path(get, path = "/audit/events/{event_id}", tag = "audit", operation_id = "get_audit_event",
     params(("event_id" = String, Path)),
     responses((status = 200, body = AuditEvent), (status = "4XX", body = Problem)))]
-async fn show(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<AuditEvent>> {
-    Ok(Json(audit::get(&state.services, &caller.actor, &id).await?))
+async fn show(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<AuditEvent>> {
+    Ok(Json(audit::get(&caller.svc, &caller.actor, &id).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -109,14 +103,10 @@ pub struct ExportRange {
 #[utoipa::path(get, path = "/audit/export", tag = "audit", operation_id = "export_audit",
     params(ExportRange),
     responses((status = 200, content_type = "text/csv", body = String), (status = "4XX", body = Problem)))]
-async fn export(
-    State(state): State<AdminState>,
-    caller: Caller,
-    ApiQuery(range): ApiQuery<ExportRange>,
-) -> ApiResult<Response> {
+async fn export(caller: Caller, ApiQuery(range): ApiQuery<ExportRange>) -> ApiResult<Response> {
     let tenant = range.tenant_id.as_deref().map(tenant_id).transpose()?;
     let format = range.format.unwrap_or(ExportFormat::Csv);
-    let svc = &state.services;
+    let svc = &caller.svc;
     let rows = audit::export(
         svc,
         &caller.actor,

@@ -2,7 +2,7 @@
 //! and `/admin/v1/tenants/{id}/usage` (totals by model, and the ledger's
 //! events as CloudEvents 1.0, paged by cursor for OpenMeter or Lago).
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -39,12 +39,8 @@ fn month(raw: &str) -> ApiResult<Month> {
 #[utoipa::path(operation_id = "list_invoices", get, path = "/tenants/{id}/invoices", tag = "billing",
     params(("id" = String, Path)),
     responses((status = 200, body = InvoicePage), (status = "4XX", body = Problem)))]
-async fn list_invoices(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<InvoicePage>> {
-    let data = invoices::list(&state.services, &caller.actor, &tenant_id(&id)?).await?;
+async fn list_invoices(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<InvoicePage>> {
+    let data = invoices::list(&caller.svc, &caller.actor, &tenant_id(&id)?).await?;
     Ok(Json(InvoicePage::from(data)))
 }
 
@@ -69,13 +65,12 @@ pub struct InvoiceQuery {
     params(("id" = String, Path), ("month" = String, Path, description = "YYYY-MM"), InvoiceQuery),
     responses((status = 200, body = Invoice), (status = "4XX", body = Problem)))]
 async fn show_invoice(
-    State(state): State<AdminState>,
     caller: Caller,
     Path((id, m)): Path<(String, String)>,
     ApiQuery(q): ApiQuery<InvoiceQuery>,
 ) -> ApiResult<Response> {
     let (id, m) = (tenant_id(&id)?, month(&m)?);
-    let inv = invoices::get(&state.services, &caller.actor, &id, m).await?;
+    let inv = invoices::get(&caller.svc, &caller.actor, &id, m).await?;
     Ok(match q.format.unwrap_or_default() {
         InvoiceFormat::Json => Json(inv).into_response(),
         InvoiceFormat::Csv => {
@@ -93,13 +88,12 @@ async fn show_invoice(
     params(("id" = String, Path), ("month" = String, Path, description = "YYYY-MM")),
     responses((status = 200, body = Invoice), (status = "4XX", body = Problem)))]
 async fn issue_invoice(
-    State(state): State<AdminState>,
     caller: Caller,
     Path((id, m)): Path<(String, String)>,
 ) -> ApiResult<Json<Invoice>> {
     let (id, m) = (tenant_id(&id)?, month(&m)?);
     Ok(Json(
-        invoices::issue(&state.services, &caller.actor, &id, m).await?,
+        invoices::issue(&caller.svc, &caller.actor, &id, m).await?,
     ))
 }
 
@@ -123,13 +117,12 @@ impl Period {
     params(("id" = String, Path), Period),
     responses((status = 200, body = UsageReport), (status = "4XX", body = Problem)))]
 async fn usage_report(
-    State(state): State<AdminState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiQuery(p): ApiQuery<Period>,
 ) -> ApiResult<Json<UsageReport>> {
     let id = tenant_id(&id)?;
-    let report = usage::report(&state.services, &caller.actor, &id, p.from, p.to);
+    let report = usage::report(&caller.svc, &caller.actor, &id, p.from, p.to);
     Ok(Json(report.await?))
 }
 
@@ -155,7 +148,6 @@ pub struct CloudEventPage {
     params(("id" = String, Path), Period, EventPaging),
     responses((status = 200, body = CloudEventPage), (status = "4XX", body = Problem)))]
 async fn usage_events(
-    State(state): State<AdminState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiQuery(p): ApiQuery<Period>,
@@ -173,7 +165,7 @@ async fn usage_events(
         Some(c) => cursor::decode(c).map_err(ServiceError::from)?.1,
         None => String::new(),
     };
-    let svc = &state.services;
+    let svc = &caller.svc;
     let fetch = i64::from(limit) + 1;
     let mut events = usage_export::page(svc, &caller.actor, &id, p.bounds(), &after, fetch).await?;
     let more = events.len() > limit as usize;

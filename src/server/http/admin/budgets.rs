@@ -1,7 +1,7 @@
 //! `/admin/v1/tenants/{id}/budgets`: a tenant's (and its keys') spending
 //! limits: list, set (create or replace) and remove.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
@@ -34,13 +34,9 @@ pub struct SetBudgetAnswer {
 #[utoipa::path(operation_id = "list_budgets", get, path = "/tenants/{id}/budgets", tag = "budgets",
     params(("id" = String, Path)),
     responses((status = 200, body = BudgetPage), (status = "4XX", body = Problem)))]
-async fn list(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<BudgetPage>> {
+async fn list(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<BudgetPage>> {
     let id = tenant_id(&id)?;
-    let data = budgets::list(&state.services, &caller.actor, &id).await?;
+    let data = budgets::list(&caller.svc, &caller.actor, &id).await?;
     Ok(Json(BudgetPage::from(data)))
 }
 
@@ -49,13 +45,8 @@ async fn list(
 #[utoipa::path(operation_id = "set_budget", put, path = "/tenants/{id}/budgets", tag = "budgets", request_body = BudgetSpec,
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 200, body = SetBudgetAnswer), (status = "4XX", body = Problem)))]
-async fn set(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    posted: Posted,
-) -> ApiResult<Response> {
-    let (svc, actor) = (&state.services, &caller.actor);
+async fn set(caller: Caller, Path(id): Path<String>, posted: Posted) -> ApiResult<Response> {
+    let (svc, actor) = (&caller.svc, &caller.actor);
     let id = tenant_id(&id)?;
     let make = |mut spec: BudgetSpec| async move {
         spec.tenant = id.to_string();
@@ -65,7 +56,7 @@ async fn set(
             webhook_secret: set.webhook_secret,
         })
     };
-    posted.answer(svc, &caller, StatusCode::OK, make).await
+    posted.answering(StatusCode::OK).create(&caller, make).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -80,13 +71,12 @@ pub struct BudgetSelector {
     params(("id" = String, Path), BudgetSelector),
     responses((status = 200, body = Budget), (status = "4XX", body = Problem)))]
 async fn remove(
-    State(state): State<AdminState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiQuery(which): ApiQuery<BudgetSelector>,
 ) -> ApiResult<Json<Budget>> {
     let id = tenant_id(&id)?;
     let key = which.api_key.as_deref();
-    let removed = budgets::remove(&state.services, &caller.actor, &id, key, which.enforcement);
+    let removed = budgets::remove(&caller.svc, &caller.actor, &id, key, which.enforcement);
     Ok(Json(removed.await?))
 }

@@ -3,7 +3,7 @@
 //! (the tenant's own names for models). Model names may hold `/`: send it
 //! URL-encoded (`%2F`) in a path.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
@@ -40,11 +40,8 @@ pub fn routes() -> OpenApiRouter<AdminState> {
 
 #[utoipa::path(operation_id = "list_providers", get, path = "/catalog/providers", tag = "catalog",
     responses((status = 200, body = ProviderPage), (status = "4XX", body = Problem)))]
-async fn list_providers(
-    State(state): State<AdminState>,
-    caller: Caller,
-) -> ApiResult<Json<ProviderPage>> {
-    let (data, _) = catalog::list(&state.services, &caller.actor).await?;
+async fn list_providers(caller: Caller) -> ApiResult<Json<ProviderPage>> {
+    let (data, _) = catalog::list(&caller.svc, &caller.actor).await?;
     Ok(Json(ProviderPage::from(data)))
 }
 
@@ -52,14 +49,10 @@ async fn list_providers(
 #[utoipa::path(operation_id = "create_provider", post, path = "/catalog/providers", tag = "catalog", request_body = NewProvider,
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = Provider), (status = "4XX", body = Problem)))]
-async fn create_provider(
-    State(state): State<AdminState>,
-    caller: Caller,
-    posted: Posted,
-) -> ApiResult<Response> {
-    let (svc, actor) = (&state.services, &caller.actor);
+async fn create_provider(caller: Caller, posted: Posted) -> ApiResult<Response> {
+    let (svc, actor) = (&caller.svc, &caller.actor);
     let make = |new: NewProvider| async move { catalog::add_provider(svc, actor, new).await };
-    posted.create(svc, &caller, make).await
+    posted.create(&caller, make).await
 }
 
 /// Changes a provider's address, region, timeout or credential.
@@ -67,13 +60,12 @@ async fn create_provider(
     params(("name" = String, Path)),
     responses((status = 200, body = Provider), (status = "4XX", body = Problem)))]
 async fn update_provider(
-    State(state): State<AdminState>,
     caller: Caller,
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> ApiResult<Json<Provider>> {
     let patch: ProviderPatch = body(&bytes)?;
-    let updated = catalog::update_provider(&state.services, &caller.actor, &name, patch);
+    let updated = catalog::update_provider(&caller.svc, &caller.actor, &name, patch);
     Ok(Json(updated.await?))
 }
 
@@ -81,22 +73,15 @@ async fn update_provider(
 #[utoipa::path(operation_id = "remove_provider", delete, path = "/catalog/providers/{name}", tag = "catalog",
     params(("name" = String, Path)),
     responses((status = 200, body = Provider), (status = "4XX", body = Problem)))]
-async fn remove_provider(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> ApiResult<Json<Provider>> {
-    let removed = catalog::remove_provider(&state.services, &caller.actor, &name);
+async fn remove_provider(caller: Caller, Path(name): Path<String>) -> ApiResult<Json<Provider>> {
+    let removed = catalog::remove_provider(&caller.svc, &caller.actor, &name);
     Ok(Json(removed.await?))
 }
 
 #[utoipa::path(operation_id = "list_models", get, path = "/catalog/models", tag = "catalog",
     responses((status = 200, body = ModelPage), (status = "4XX", body = Problem)))]
-async fn list_models(
-    State(state): State<AdminState>,
-    caller: Caller,
-) -> ApiResult<Json<ModelPage>> {
-    let (_, data) = catalog::list(&state.services, &caller.actor).await?;
+async fn list_models(caller: Caller) -> ApiResult<Json<ModelPage>> {
+    let (_, data) = catalog::list(&caller.svc, &caller.actor).await?;
     Ok(Json(ModelPage::from(data)))
 }
 
@@ -105,14 +90,10 @@ async fn list_models(
 #[utoipa::path(operation_id = "create_model", post, path = "/catalog/models", tag = "catalog", request_body = NewModel,
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = Model), (status = "4XX", body = Problem)))]
-async fn create_model(
-    State(state): State<AdminState>,
-    caller: Caller,
-    posted: Posted,
-) -> ApiResult<Response> {
-    let (svc, actor) = (&state.services, &caller.actor);
+async fn create_model(caller: Caller, posted: Posted) -> ApiResult<Response> {
+    let (svc, actor) = (&caller.svc, &caller.actor);
     let make = |new: NewModel| async move { catalog::add_model(svc, actor, new).await };
-    posted.create(svc, &caller, make).await
+    posted.create(&caller, make).await
 }
 
 /// Removes a model with its deployments and prices; refused (409) while
@@ -120,12 +101,8 @@ async fn create_model(
 #[utoipa::path(operation_id = "remove_model", delete, path = "/catalog/models/{name}", tag = "catalog",
     params(("name" = String, Path)),
     responses((status = 204), (status = "4XX", body = Problem)))]
-async fn remove_model(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> ApiResult<StatusCode> {
-    catalog::remove_model(&state.services, &caller.actor, &name).await?;
+async fn remove_model(caller: Caller, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    catalog::remove_model(&caller.svc, &caller.actor, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -134,7 +111,6 @@ async fn remove_model(
     params(("name" = String, Path)),
     responses((status = 200, body = ServerTools), (status = "4XX", body = Problem)))]
 async fn set_server_tools(
-    State(state): State<AdminState>,
     caller: Caller,
     Path(name): Path<String>,
     bytes: Bytes,
@@ -142,7 +118,7 @@ async fn set_server_tools(
     let asked: ServerTools = body(&bytes)?;
     let tools = ServerTools::new(asked.max_uses, asked.tokens_per_use)
         .map_err(crate::server::services::ServiceError::from)?;
-    let set = catalog::set_server_tools(&state.services, &caller.actor, &name, tools);
+    let set = catalog::set_server_tools(&caller.svc, &caller.actor, &name, tools);
     Ok(Json(set.await?))
 }
 
@@ -150,13 +126,9 @@ async fn set_server_tools(
 #[utoipa::path(operation_id = "price_history", get, path = "/catalog/models/{name}/prices", tag = "catalog",
     params(("name" = String, Path)),
     responses((status = 200, body = PriceHistory), (status = "4XX", body = Problem)))]
-async fn price_history(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> ApiResult<Json<PriceHistory>> {
+async fn price_history(caller: Caller, Path(name): Path<String>) -> ApiResult<Json<PriceHistory>> {
     Ok(Json(
-        prices::history(&state.services, &caller.actor, &name).await?,
+        prices::history(&caller.svc, &caller.actor, &name).await?,
     ))
 }
 
@@ -175,14 +147,13 @@ pub struct PriceChange {
     params(("name" = String, Path)),
     responses((status = 201, body = PriceVersion), (status = "4XX", body = Problem)))]
 async fn set_price(
-    State(state): State<AdminState>,
     caller: Caller,
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> ApiResult<(StatusCode, Json<PriceVersion>)> {
     let change: PriceChange = body(&bytes)?;
     let set = prices::set(
-        &state.services,
+        &caller.svc,
         &caller.actor,
         &name,
         change.price,
@@ -194,13 +165,9 @@ async fn set_price(
 #[utoipa::path(operation_id = "list_aliases", get, path = "/tenants/{id}/aliases", tag = "catalog",
     params(("id" = String, Path)),
     responses((status = 200, body = AliasPage), (status = "4XX", body = Problem)))]
-async fn list_aliases(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<AliasPage>> {
+async fn list_aliases(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<AliasPage>> {
     let id = tenant_id(&id)?;
-    let data = catalog::aliases(&state.services, &caller.actor, &id).await?;
+    let data = catalog::aliases(&caller.svc, &caller.actor, &id).await?;
     Ok(Json(AliasPage::from(data)))
 }
 
@@ -216,14 +183,13 @@ pub struct AliasTarget {
     params(("id" = String, Path), ("alias" = String, Path)),
     responses((status = 200, body = ModelAlias), (status = "4XX", body = Problem)))]
 async fn set_alias(
-    State(state): State<AdminState>,
     caller: Caller,
     Path((id, alias)): Path<(String, String)>,
     bytes: Bytes,
 ) -> ApiResult<Json<ModelAlias>> {
     let id = tenant_id(&id)?;
     let target: AliasTarget = body(&bytes)?;
-    let svc = &state.services;
+    let svc = &caller.svc;
     catalog::set_alias(svc, &caller.actor, &id, &alias, &target.model).await?;
     let all = catalog::aliases(svc, &caller.actor, &id).await?;
     let set = all.into_iter().find(|a| a.alias == alias.trim());
@@ -236,11 +202,10 @@ async fn set_alias(
     params(("id" = String, Path), ("alias" = String, Path)),
     responses((status = 204), (status = "4XX", body = Problem)))]
 async fn remove_alias(
-    State(state): State<AdminState>,
     caller: Caller,
     Path((id, alias)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let id = tenant_id(&id)?;
-    catalog::remove_alias(&state.services, &caller.actor, &id, &alias).await?;
+    catalog::remove_alias(&caller.svc, &caller.actor, &id, &alias).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,8 +1,9 @@
 //! `/admin/v1/compliance/reports`: list a tenant's (or the platform's)
 //! issued reports, generate one (signed and stored), and read one back
-//! byte for byte as JSON, or its tables as CSV.
+//! byte for byte as JSON, or its tables as CSV. And erasure (Art. 17):
+//! a subject's data removed from a tenant, answered with a signed receipt.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -19,13 +20,14 @@ use super::tenants::tenant_id;
 use super::{AdminState, ReportPage};
 use crate::domain::compliance::{Period, ReportKind};
 use crate::domain::compliance_render;
-use crate::server::services::compliance::{self, report, Request};
-use crate::server::services::ServiceError;
+use crate::server::services::compliance::{self, erasure, report, Request};
+use crate::server::services::{tenants, ServiceError};
 
 pub fn routes() -> OpenApiRouter<AdminState> {
     OpenApiRouter::new()
         .routes(routes!(list, generate))
         .routes(routes!(show))
+        .routes(routes!(erase))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -40,12 +42,11 @@ pub struct ReportScope {
     params(ReportScope),
     responses((status = 200, body = ReportPage), (status = "4XX", body = Problem)))]
 async fn list(
-    State(state): State<AdminState>,
     caller: Caller,
     ApiQuery(scope): ApiQuery<ReportScope>,
 ) -> ApiResult<Json<ReportPage>> {
     let tenant = scope.tenant_id.as_deref().map(tenant_id).transpose()?;
-    let data = report::list(&state.services, &caller.actor, tenant.as_ref()).await?;
+    let data = report::list(&caller.svc, &caller.actor, tenant.as_ref()).await?;
     Ok(Json(ReportPage::from(data)))
 }
 
@@ -70,12 +71,8 @@ pub struct NewReport {
 #[utoipa::path(operation_id = "generate_report", post, path = "/compliance/reports", tag = "compliance", request_body = NewReport,
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = serde_json::Value), (status = "4XX", body = Problem)))]
-async fn generate(
-    State(state): State<AdminState>,
-    caller: Caller,
-    posted: Posted,
-) -> ApiResult<Response> {
-    let (svc, actor) = (&state.services, &caller.actor);
+async fn generate(caller: Caller, posted: Posted) -> ApiResult<Response> {
+    let (svc, actor) = (&caller.svc, &caller.actor);
     let make = |asked: NewReport| async move {
         let tenant = asked.tenant_id.as_deref().map(tenant_id).transpose()?;
         let period = Period::days(&asked.from, &asked.to).map_err(ServiceError::from)?;
@@ -87,7 +84,7 @@ async fn generate(
         };
         Ok::<_, Problem>(compliance::generate(svc, actor, req).await?)
     };
-    posted.create(svc, &caller, make).await
+    posted.create(&caller, make).await
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
@@ -110,12 +107,11 @@ pub struct ReportQuery {
     params(("report_id" = String, Path), ReportQuery),
     responses((status = 200, body = serde_json::Value), (status = "4XX", body = Problem)))]
 async fn show(
-    State(state): State<AdminState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
-    let (_, document) = report::get(&state.services, &caller.actor, &id).await?;
+    let (_, document) = report::get(&caller.svc, &caller.actor, &id).await?;
     let (text, kind) = match q.format.unwrap_or_default() {
         ReportFormat::Json => (document, "application/json"),
         ReportFormat::Csv => {
@@ -128,4 +124,26 @@ async fn show(
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
     Ok(res)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErasureRequest {
+    /// The data subject: an e-mail, phone number or end-user id.
+    pub subject: String,
+}
+
+/// Erases everything the tenant holds on the subject (request log, usage
+/// end-user ids) and answers the signed, stored receipt. Cannot be undone.
+#[utoipa::path(operation_id = "erase_subject", post, path = "/tenants/{id}/erasures", tag = "compliance", request_body = ErasureRequest,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = serde_json::Value), (status = "4XX", body = Problem)))]
+async fn erase(caller: Caller, Path(id): Path<String>, posted: Posted) -> ApiResult<Response> {
+    let (svc, actor) = (&caller.svc, &caller.actor);
+    let id = tenant_id(&id)?;
+    let tenant = tenants::get(svc, actor, &id).await?;
+    let tenant = &tenant;
+    let make =
+        |r: ErasureRequest| async move { erasure::erase(svc, actor, tenant, &r.subject).await };
+    posted.create(&caller, make).await
 }

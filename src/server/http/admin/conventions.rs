@@ -97,7 +97,6 @@ const STALE_CLAIM_MS: i64 = 5 * 60 * 1000;
 /// the same key with another body a 422, and a retry while the first is
 /// still running a 409. Failures are not kept, so they can be retried.
 pub async fn once<F, Fut>(
-    svc: &Services,
     caller: &Caller,
     headers: &HeaderMap,
     request: (&str, &Bytes),
@@ -107,6 +106,7 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = ApiResult<(StatusCode, serde_json::Value)>>,
 {
+    let svc = &caller.svc;
     let Some(key) = idempotency_key(headers)? else {
         let (status, value) = run().await?;
         return Ok((status, axum::Json(value)).into_response());

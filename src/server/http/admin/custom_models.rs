@@ -3,7 +3,7 @@
 //! `/admin/v1/pools` (the platform's serving pools: list, create, add an
 //! endpoint, remove), over the same services as the portal and CLI.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
@@ -37,12 +37,8 @@ pub fn routes() -> OpenApiRouter<AdminState> {
 #[utoipa::path(operation_id = "list_custom_models", get, path = "/tenants/{id}/custom-models", tag = "custom-models",
     params(("id" = String, Path)),
     responses((status = 200, body = CustomModelPage), (status = "4XX", body = Problem)))]
-async fn list(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<CustomModelPage>> {
-    let data = custom_models::list(&state.services, &caller.actor, &tenant_id(&id)?).await?;
+async fn list(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<CustomModelPage>> {
+    let data = custom_models::list(&caller.svc, &caller.actor, &tenant_id(&id)?).await?;
     Ok(Json(CustomModelPage::from(data)))
 }
 
@@ -51,13 +47,8 @@ async fn list(
 #[utoipa::path(operation_id = "register_custom_model", post, path = "/tenants/{id}/custom-models", tag = "custom-models", request_body = NewCustomModel,
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = CustomModel), (status = "4XX", body = Problem)))]
-async fn register(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    posted: Posted,
-) -> ApiResult<Response> {
-    let (svc, actor) = (&state.services, &caller.actor);
+async fn register(caller: Caller, Path(id): Path<String>, posted: Posted) -> ApiResult<Response> {
+    let (svc, actor) = (&caller.svc, &caller.actor);
     let id = tenant_id(&id)?;
     let make = |mut doc: serde_json::Value| async move {
         if let Some(fields) = doc.as_object_mut() {
@@ -67,20 +58,19 @@ async fn register(
             serde_json::from_value(doc).map_err(|e| Problem::bad_request("body", e.to_string()))?;
         Ok::<_, Problem>(custom_models::register(svc, actor, new).await?)
     };
-    posted.create(svc, &caller, make).await
+    posted.create(&caller, make).await
 }
 
 #[utoipa::path(operation_id = "get_custom_model", get, path = "/tenants/{id}/custom-models/{model}", tag = "custom-models",
     params(("id" = String, Path), ("model" = String, Path, description = "`name` (the active version) or `name:version`")),
     responses((status = 200, body = CustomModel), (status = "4XX", body = Problem)))]
 async fn show(
-    State(state): State<AdminState>,
     caller: Caller,
     Path((id, model)): Path<(String, String)>,
 ) -> ApiResult<Json<CustomModel>> {
     let id = tenant_id(&id)?;
     Ok(Json(
-        custom_models::find(&state.services, &caller.actor, &id, &model).await?,
+        custom_models::find(&caller.svc, &caller.actor, &id, &model).await?,
     ))
 }
 
@@ -96,21 +86,20 @@ pub struct ModelAction {
     params(("id" = String, Path), ("model" = String, Path)),
     responses((status = 200, body = CustomModel), (status = "4XX", body = Problem)))]
 async fn act(
-    State(state): State<AdminState>,
     caller: Caller,
     Path((id, model)): Path<(String, String)>,
     bytes: Bytes,
 ) -> ApiResult<Json<CustomModel>> {
     let id = tenant_id(&id)?;
     let asked: ModelAction = body(&bytes)?;
-    let done = lifecycle::act(&state.services, &caller.actor, &id, &model, asked.action);
+    let done = lifecycle::act(&caller.svc, &caller.actor, &id, &model, asked.action);
     Ok(Json(done.await?))
 }
 
 #[utoipa::path(operation_id = "list_pools", get, path = "/pools", tag = "custom-models",
     responses((status = 200, body = PoolPage), (status = "4XX", body = Problem)))]
-async fn list_pools(State(state): State<AdminState>, caller: Caller) -> ApiResult<Json<PoolPage>> {
-    let data = pools::list(&state.services, &caller.actor).await?;
+async fn list_pools(caller: Caller) -> ApiResult<Json<PoolPage>> {
+    let data = pools::list(&caller.svc, &caller.actor).await?;
     Ok(Json(PoolPage::from(data)))
 }
 
@@ -119,14 +108,10 @@ async fn list_pools(State(state): State<AdminState>, caller: Caller) -> ApiResul
 #[utoipa::path(operation_id = "create_pool", post, path = "/pools", tag = "custom-models", request_body = NewPool,
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = Pool), (status = "4XX", body = Problem)))]
-async fn create_pool(
-    State(state): State<AdminState>,
-    caller: Caller,
-    posted: Posted,
-) -> ApiResult<Response> {
-    let (svc, actor) = (&state.services, &caller.actor);
+async fn create_pool(caller: Caller, posted: Posted) -> ApiResult<Response> {
+    let (svc, actor) = (&caller.svc, &caller.actor);
     let make = |new: NewPool| async move { pools::add(svc, actor, new).await };
-    posted.create(svc, &caller, make).await
+    posted.create(&caller, make).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -146,13 +131,12 @@ fn default_timeout_ms() -> i64 {
     params(("name" = String, Path)),
     responses((status = 200, body = Pool), (status = "4XX", body = Problem)))]
 async fn add_endpoint(
-    State(state): State<AdminState>,
     caller: Caller,
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> ApiResult<Json<Pool>> {
     let new: NewEndpoint = body(&bytes)?;
-    let svc = &state.services;
+    let svc = &caller.svc;
     let pool = pool_edit::add_endpoint(svc, &caller.actor, &name, &new.url, new.timeout_ms);
     Ok(Json(pool.await?))
 }
@@ -161,11 +145,7 @@ async fn add_endpoint(
 #[utoipa::path(operation_id = "remove_pool", delete, path = "/pools/{name}", tag = "custom-models",
     params(("name" = String, Path)),
     responses((status = 204), (status = "4XX", body = Problem)))]
-async fn remove_pool(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> ApiResult<StatusCode> {
-    pool_edit::remove(&state.services, &caller.actor, &name).await?;
+async fn remove_pool(caller: Caller, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    pool_edit::remove(&caller.svc, &caller.actor, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

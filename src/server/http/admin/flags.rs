@@ -1,9 +1,10 @@
 //! `/admin/v1/flags`: platform flags, or a tenant's with `?tenant_id=`:
 //! list, create, read (with its revision as ETag), change one thing at a
 //! time (enable, rollout, targets, rules, archive) under `If-Match`, and
-//! the flag's history of audited changes.
+//! the flag's history of audited changes, who a platform flag serves
+//! what, and where one targeting key falls in its rollouts and splits.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
@@ -19,7 +20,7 @@ use super::posted::Posted;
 use super::problem::{ApiResult, Problem};
 use super::tenants::tenant_id;
 use super::{AdminState, FlagChangePage, FlagPage};
-use crate::domain::flag::{Flag, FlagKey, Rule};
+use crate::domain::flag::{BucketCheck, Flag, FlagKey, Preview, Rule};
 use crate::server::services::flags::{self, Change, Scope};
 use crate::server::services::ServiceError;
 
@@ -28,6 +29,8 @@ pub fn routes() -> OpenApiRouter<AdminState> {
         .routes(routes!(list, create))
         .routes(routes!(show, update))
         .routes(routes!(history))
+        .routes(routes!(preview))
+        .routes(routes!(buckets))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -53,12 +56,8 @@ fn flag_key(raw: &str) -> ApiResult<FlagKey> {
 #[utoipa::path(operation_id = "list_flags", get, path = "/flags", tag = "flags",
     params(FlagScope),
     responses((status = 200, body = FlagPage), (status = "4XX", body = Problem)))]
-async fn list(
-    State(state): State<AdminState>,
-    caller: Caller,
-    ApiQuery(scope): ApiQuery<FlagScope>,
-) -> ApiResult<Json<FlagPage>> {
-    let data = flags::list(&state.services, &caller.actor, &scope.scope()?).await?;
+async fn list(caller: Caller, ApiQuery(scope): ApiQuery<FlagScope>) -> ApiResult<Json<FlagPage>> {
+    let data = flags::list(&caller.svc, &caller.actor, &scope.scope()?).await?;
     Ok(Json(FlagPage::from(data)))
 }
 
@@ -67,28 +66,26 @@ async fn list(
     params(FlagScope, ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = Flag), (status = "4XX", body = Problem)))]
 async fn create(
-    State(state): State<AdminState>,
     caller: Caller,
     ApiQuery(scope): ApiQuery<FlagScope>,
     posted: Posted,
 ) -> ApiResult<Response> {
-    let (svc, actor) = (&state.services, &caller.actor);
+    let (svc, actor) = (&caller.svc, &caller.actor);
     let scope = scope.scope()?;
     let scope = &scope;
     let make = |flag: Flag| async move { flags::create(svc, actor, scope, flag).await };
-    posted.create(svc, &caller, make).await
+    posted.create(&caller, make).await
 }
 
 #[utoipa::path(operation_id = "get_flag", get, path = "/flags/{key}", tag = "flags",
     params(("key" = String, Path), FlagScope),
     responses((status = 200, body = Flag, headers(("ETag" = String))), (status = "4XX", body = Problem)))]
 async fn show(
-    State(state): State<AdminState>,
     caller: Caller,
     Path(key): Path<String>,
     ApiQuery(scope): ApiQuery<FlagScope>,
 ) -> ApiResult<Response> {
-    let svc = &state.services;
+    let svc = &caller.svc;
     let (flag, revision) =
         flags::get_versioned(svc, &caller.actor, &scope.scope()?, &flag_key(&key)?).await?;
     Ok(with_etag(StatusCode::OK, &flag, revision))
@@ -148,14 +145,13 @@ impl FlagUpdate {
     params(("key" = String, Path), FlagScope, ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = Flag, headers(("ETag" = String))), (status = 412, body = Problem), (status = "4XX", body = Problem)))]
 async fn update(
-    State(state): State<AdminState>,
     caller: Caller,
     Path(key): Path<String>,
     ApiQuery(scope): ApiQuery<FlagScope>,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult<Response> {
-    let svc = &state.services;
+    let svc = &caller.svc;
     let (scope, key) = (scope.scope()?, flag_key(&key)?);
     let change = body::<FlagUpdate>(&bytes)?.into_change()?;
     let expected = match if_match(&headers)? {
@@ -175,12 +171,51 @@ async fn update(
     params(("key" = String, Path), FlagScope),
     responses((status = 200, body = FlagChangePage), (status = "4XX", body = Problem)))]
 async fn history(
-    State(state): State<AdminState>,
     caller: Caller,
     Path(key): Path<String>,
     ApiQuery(scope): ApiQuery<FlagScope>,
 ) -> ApiResult<Json<FlagChangePage>> {
-    let svc = &state.services;
+    let svc = &caller.svc;
     let data = flags::history(svc, &caller.actor, &scope.scope()?, &flag_key(&key)?).await?;
     Ok(Json(FlagChangePage::from(data)))
+}
+
+/// Who a platform flag serves what: every tenant counted by variant, the
+/// tenants a rule placed listed first.
+#[utoipa::path(operation_id = "preview_flag", get, path = "/flags/{key}/preview", tag = "flags",
+    params(("key" = String, Path)),
+    responses((status = 200, body = Preview), (status = "4XX", body = Problem)))]
+async fn preview(caller: Caller, Path(key): Path<String>) -> ApiResult<Json<Preview>> {
+    let key = flag_key(&key)?;
+    Ok(Json(
+        flags::preview(&caller.svc, &caller.actor, &key).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BucketQuery {
+    /// The targeting key (for a platform flag: a tenant's id or name).
+    pub targeting_key: String,
+    /// A tenant's flag; absent: the platform's.
+    pub tenant_id: Option<String>,
+}
+
+/// What the flag serves one targeting key, and its bucket in every
+/// rollout and split: "why is this user in?".
+#[utoipa::path(operation_id = "flag_buckets", get, path = "/flags/{key}/buckets", tag = "flags",
+    params(("key" = String, Path), BucketQuery),
+    responses((status = 200, body = BucketCheck), (status = "4XX", body = Problem)))]
+async fn buckets(
+    caller: Caller,
+    Path(key): Path<String>,
+    ApiQuery(q): ApiQuery<BucketQuery>,
+) -> ApiResult<Json<BucketCheck>> {
+    let scope = FlagScope {
+        tenant_id: q.tenant_id,
+    }
+    .scope()?;
+    let (svc, key) = (&caller.svc, flag_key(&key)?);
+    let check = flags::bucket_check(svc, &caller.actor, &scope, &key, &q.targeting_key).await?;
+    Ok(Json(check))
 }

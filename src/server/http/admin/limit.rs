@@ -1,7 +1,8 @@
-//! Each admin token's requests per minute (GCRA): in Redis when it is
-//! configured, so every replica counts against one limit, otherwise in
-//! this process. A runaway script holding one token cannot crowd out the
-//! portal or other tokens.
+//! Each admin token's requests per minute (GCRA), and each client
+//! address's failed authentications: in Redis when it is configured, so
+//! every replica counts against one limit, otherwise in this process. A
+//! runaway script holding one token cannot crowd out the portal or other
+//! tokens, and a guesser is refused before any database lookup.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,6 +12,7 @@ use redis::Script;
 
 use crate::domain::admin_token::AdminToken;
 use crate::domain::gcra::{self, Decision, Limit};
+use crate::domain::time::now_ms_f64;
 
 const TAKE_LUA: &str = r#"
 local t = redis.call('TIME')
@@ -21,23 +23,29 @@ if tat < now then tat = now end
 local new_tat = tat + interval
 local used = new_tat - now
 if used > 60000 then return tostring(used - 60000) end
+if ARGV[2] == 'peek' then return '0' end
 redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(used) + 1000)
 return '0'
 "#;
 
-/// Tokens tracked in-process before the idle ones are forgotten.
+/// Tokens and addresses tracked in-process before the idle ones are
+/// forgotten.
 const MAX_LOCAL: usize = 10_000;
+
+/// Failed authentications an address may make a minute; a script with a
+/// mistyped token notices long before this, a guesser is slowed to it.
+pub const FAILURES_PER_MINUTE: i64 = 30;
+
+/// Whether a take only looks (would one more be allowed?) or counts.
+#[derive(Clone, Copy, PartialEq)]
+enum Take {
+    Peek,
+    Count,
+}
 
 pub struct TokenLimiter {
     local: Mutex<HashMap<String, f64>>,
     redis: Option<ConnectionManager>,
-}
-
-fn now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64() * 1000.0)
-        .unwrap_or(0.0)
 }
 
 impl TokenLimiter {
@@ -50,49 +58,77 @@ impl TokenLimiter {
 
     /// Takes one request from the token, or says how many seconds to wait.
     pub async fn take(&self, token: &AdminToken) -> Result<(), u64> {
+        let key = format!("atrium:adm:{{{}}}", token.id);
+        self.take_key(&key, token.rate_per_minute, Take::Count)
+            .await
+    }
+
+    /// Refuses an address (an IPv4 address or IPv6 /64) that has failed
+    /// authentication too often this minute, before its token is looked up.
+    pub async fn check_failures(&self, prefix: &str) -> Result<(), u64> {
+        self.take_key(&failure_key(prefix), FAILURES_PER_MINUTE, Take::Peek)
+            .await
+    }
+
+    /// Counts one failed authentication from the address.
+    pub async fn note_failure(&self, prefix: &str) {
+        // Over the limit already: the next check refuses, nothing to add.
+        let _ = self
+            .take_key(&failure_key(prefix), FAILURES_PER_MINUTE, Take::Count)
+            .await;
+    }
+
+    async fn take_key(&self, key: &str, per_minute: i64, how: Take) -> Result<(), u64> {
         if let Some(conn) = &self.redis {
-            match self.take_redis(conn.clone(), token).await {
+            match take_redis(conn.clone(), key, per_minute, how).await {
                 Ok(wait_ms) if wait_ms > 0.0 => return Err(seconds(wait_ms)),
                 Ok(_) => return Ok(()),
                 Err(e) => {
-                    tracing::warn!(error = %e, "redis unavailable; limiting admin tokens in-process")
+                    tracing::warn!(error = %e, "redis unavailable; limiting admin calls in-process")
                 }
             }
         }
-        self.take_local(token)
+        self.take_local(key, per_minute, how)
     }
 
-    async fn take_redis(
-        &self,
-        mut conn: ConnectionManager,
-        token: &AdminToken,
-    ) -> redis::RedisResult<f64> {
-        let wait: String = Script::new(TAKE_LUA)
-            .key(format!("atrium:adm:{{{}}}", token.id))
-            .arg(token.rate_per_minute.max(1))
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(wait.parse().unwrap_or(0.0))
-    }
-
-    fn take_local(&self, token: &AdminToken) -> Result<(), u64> {
-        let limit = Limit {
-            per_minute: token.rate_per_minute,
-        };
-        let now = now_ms();
+    fn take_local(&self, key: &str, per_minute: i64, how: Take) -> Result<(), u64> {
+        let limit = Limit { per_minute };
+        let now = now_ms_f64();
         let mut map = self.local.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= MAX_LOCAL {
             map.retain(|_, tat| *tat > now);
         }
-        let tat = map.get(&token.id).copied().unwrap_or(0.0);
+        let tat = map.get(key).copied().unwrap_or(0.0);
         match gcra::check(limit, tat, now, 1) {
             Decision::Allow { tat, .. } => {
-                map.insert(token.id.clone(), tat);
+                if how == Take::Count {
+                    map.insert(key.to_string(), tat);
+                }
                 Ok(())
             }
             Decision::Deny { retry_after_ms } => Err(seconds(retry_after_ms)),
         }
     }
+}
+
+/// The address is normalised (a prefix), never the raw header text.
+fn failure_key(prefix: &str) -> String {
+    format!("atrium:admfail:{{{prefix}}}")
+}
+
+async fn take_redis(
+    mut conn: ConnectionManager,
+    key: &str,
+    per_minute: i64,
+    how: Take,
+) -> redis::RedisResult<f64> {
+    let wait: String = Script::new(TAKE_LUA)
+        .key(key)
+        .arg(per_minute.max(1))
+        .arg(if how == Take::Peek { "peek" } else { "count" })
+        .invoke_async(&mut conn)
+        .await?;
+    Ok(wait.parse().unwrap_or(0.0))
 }
 
 fn seconds(ms: f64) -> u64 {

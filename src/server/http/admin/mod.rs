@@ -4,10 +4,12 @@
 //! creates honour `Idempotency-Key`; revisions travel as ETags. The
 //! OpenAPI 3.1 document is generated from the handlers themselves.
 
+mod access_reviews;
 mod admin_tokens;
 mod api_keys;
 mod audit;
 mod billing;
+mod breaches;
 mod budgets;
 pub mod caller;
 mod catalog;
@@ -34,9 +36,11 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::domain::access_review::AccessReview;
 use crate::domain::admin_token::AdminToken;
 use crate::domain::api_key::ApiKey;
 use crate::domain::audit::AuditEvent;
+use crate::domain::breach::Breach;
 use crate::domain::budget::Budget;
 use crate::domain::catalog::{Model, ModelAlias, Provider};
 use crate::domain::compliance::ReportSummary;
@@ -102,6 +106,8 @@ fn api() -> OpenApiRouter<AdminState> {
         .merge(plans::routes())
         .merge(custom_models::routes())
         .merge(compliance::routes())
+        .merge(breaches::routes())
+        .merge(access_reviews::routes())
 }
 
 /// The OpenAPI document, as served and as checked into the repository.
@@ -210,6 +216,8 @@ page_type!(CustomModelPage, CustomModel);
 page_type!(PoolPage, Pool);
 page_type!(ReportPage, ReportSummary);
 page_type!(FlagChangePage, FlagChange);
+page_type!(BreachPage, Breach);
+page_type!(AccessReviewPage, AccessReview);
 
 #[cfg(test)]
 mod tests {

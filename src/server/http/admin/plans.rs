@@ -1,7 +1,7 @@
 //! `/admin/v1/plans` (list, create, archive) and a tenant's subscription:
 //! `PUT /admin/v1/tenants/{id}/plan` and its history.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::Response;
 use axum::Json;
 use bytes::Bytes;
@@ -28,35 +28,27 @@ pub fn routes() -> OpenApiRouter<AdminState> {
 
 #[utoipa::path(operation_id = "list_plans", get, path = "/plans", tag = "plans",
     responses((status = 200, body = PlanPage), (status = "4XX", body = Problem)))]
-async fn list(State(state): State<AdminState>, caller: Caller) -> ApiResult<Json<PlanPage>> {
-    let data = plans::list(&state.services, &caller.actor).await?;
+async fn list(caller: Caller) -> ApiResult<Json<PlanPage>> {
+    let data = plans::list(&caller.svc, &caller.actor).await?;
     Ok(Json(PlanPage::from(data)))
 }
 
 #[utoipa::path(operation_id = "create_plan", post, path = "/plans", tag = "plans", request_body = NewPlan,
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = Plan), (status = "4XX", body = Problem)))]
-async fn create(
-    State(state): State<AdminState>,
-    caller: Caller,
-    posted: Posted,
-) -> ApiResult<Response> {
-    let (svc, actor) = (&state.services, &caller.actor);
+async fn create(caller: Caller, posted: Posted) -> ApiResult<Response> {
+    let (svc, actor) = (&caller.svc, &caller.actor);
     let make = |new: NewPlan| async move { plans::create(svc, actor, new).await };
-    posted.create(svc, &caller, make).await
+    posted.create(&caller, make).await
 }
 
 /// Stops the plan taking new subscribers; tenants on it keep it.
 #[utoipa::path(operation_id = "archive_plan", post, path = "/plans/{name}/archive", tag = "plans",
     params(("name" = String, Path)),
     responses((status = 200, body = Plan), (status = "4XX", body = Problem)))]
-async fn archive(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> ApiResult<Json<Plan>> {
+async fn archive(caller: Caller, Path(name): Path<String>) -> ApiResult<Json<Plan>> {
     Ok(Json(
-        plans::archive(&state.services, &caller.actor, &name).await?,
+        plans::archive(&caller.svc, &caller.actor, &name).await?,
     ))
 }
 
@@ -72,14 +64,13 @@ pub struct PlanChoice {
     params(("id" = String, Path)),
     responses((status = 200, body = Subscription), (status = "4XX", body = Problem)))]
 async fn subscribe(
-    State(state): State<AdminState>,
     caller: Caller,
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> ApiResult<Json<Subscription>> {
     let id = tenant_id(&id)?;
     let choice: PlanChoice = body(&bytes)?;
-    let sub = plans::subscribe(&state.services, &caller.actor, &id, &choice.plan);
+    let sub = plans::subscribe(&caller.svc, &caller.actor, &id, &choice.plan);
     Ok(Json(sub.await?))
 }
 
@@ -88,10 +79,9 @@ async fn subscribe(
     params(("id" = String, Path)),
     responses((status = 200, body = SubscriptionPage), (status = "4XX", body = Problem)))]
 async fn subscriptions(
-    State(state): State<AdminState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SubscriptionPage>> {
-    let data = plans::history(&state.services, &caller.actor, &tenant_id(&id)?).await?;
+    let data = plans::history(&caller.svc, &caller.actor, &tenant_id(&id)?).await?;
     Ok(Json(SubscriptionPage::from(data)))
 }

@@ -1,7 +1,7 @@
 //! `/admin/v1/policies`: data-policy rules of a tenant or the platform
 //! default: list, add, read, change, remove, and try a text against them.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
@@ -39,42 +39,31 @@ pub struct PolicyScope {
     params(PolicyScope),
     responses((status = 200, body = PolicyPage), (status = "4XX", body = Problem)))]
 async fn list(
-    State(state): State<AdminState>,
     caller: Caller,
     ApiQuery(scope): ApiQuery<PolicyScope>,
 ) -> ApiResult<Json<PolicyPage>> {
     let tenant = scope.tenant_id.as_deref().map(tenant_id).transpose()?;
-    let data = policies::list(&state.services, &caller.actor, tenant.as_ref()).await?;
+    let data = policies::list(&caller.svc, &caller.actor, tenant.as_ref()).await?;
     Ok(Json(PolicyPage::from(data)))
 }
 
 #[utoipa::path(operation_id = "create_policy", post, path = "/policies", tag = "policies", request_body = NewPolicy,
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = PolicyRule), (status = "4XX", body = Problem)))]
-async fn create(
-    State(state): State<AdminState>,
-    caller: Caller,
-    posted: Posted,
-) -> ApiResult<Response> {
-    let (svc, actor) = (&state.services, &caller.actor);
+async fn create(caller: Caller, posted: Posted) -> ApiResult<Response> {
+    let (svc, actor) = (&caller.svc, &caller.actor);
     let make = |new: NewPolicy| async move {
         let tenant = new.tenant_id.as_ref();
         policies::add(svc, actor, tenant, new.target, new.action, new.direction).await
     };
-    posted.create(svc, &caller, make).await
+    posted.create(&caller, make).await
 }
 
 #[utoipa::path(operation_id = "get_policy", get, path = "/policies/{policy_id}", tag = "policies",
     params(("policy_id" = String, Path)),
     responses((status = 200, body = PolicyRule), (status = "4XX", body = Problem)))]
-async fn show(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<PolicyRule>> {
-    Ok(Json(
-        policies::get(&state.services, &caller.actor, &id).await?,
-    ))
+async fn show(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<PolicyRule>> {
+    Ok(Json(policies::get(&caller.svc, &caller.actor, &id).await?))
 }
 
 /// Changes the rule's target, action or direction; its id stays.
@@ -82,25 +71,20 @@ async fn show(
     params(("policy_id" = String, Path)),
     responses((status = 200, body = PolicyRule), (status = "4XX", body = Problem)))]
 async fn update(
-    State(state): State<AdminState>,
     caller: Caller,
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> ApiResult<Json<PolicyRule>> {
     let change: PolicyChange = body(&bytes)?;
-    let updated = policies::update(&state.services, &caller.actor, &id, &change);
+    let updated = policies::update(&caller.svc, &caller.actor, &id, &change);
     Ok(Json(updated.await?))
 }
 
 #[utoipa::path(operation_id = "remove_policy", delete, path = "/policies/{policy_id}", tag = "policies",
     params(("policy_id" = String, Path)),
     responses((status = 204), (status = "4XX", body = Problem)))]
-async fn remove(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    policies::remove(&state.services, &caller.actor, &id).await?;
+async fn remove(caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    policies::remove(&caller.svc, &caller.actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -122,14 +106,10 @@ fn prompt() -> Direction {
 /// What the gateway would find and do with this text; nothing is stored.
 #[utoipa::path(operation_id = "try_policies", post, path = "/policies/try", tag = "policies", request_body = TryText,
     responses((status = 200, body = Trial), (status = "4XX", body = Problem)))]
-async fn try_text(
-    State(state): State<AdminState>,
-    caller: Caller,
-    bytes: Bytes,
-) -> ApiResult<Json<Trial>> {
+async fn try_text(caller: Caller, bytes: Bytes) -> ApiResult<Json<Trial>> {
     let asked: TryText = body(&bytes)?;
     let tenant = asked.tenant_id.as_deref().map(tenant_id).transpose()?;
-    let svc = &state.services;
+    let svc = &caller.svc;
     let trial = policies::try_text(
         svc,
         &caller.actor,

@@ -14,12 +14,12 @@ use serde::Serialize;
 use super::caller::Caller;
 use super::conventions::{body, json, once};
 use super::problem::{ApiResult, Problem};
-use crate::server::services::Services;
 
 pub struct Posted {
     headers: HeaderMap,
     target: String,
     bytes: Bytes,
+    status: StatusCode,
 }
 
 impl<S: Send + Sync> FromRequest<S> for Posted {
@@ -45,37 +45,23 @@ impl<S: Send + Sync> FromRequest<S> for Posted {
             headers,
             target,
             bytes,
+            status: StatusCode::CREATED,
         })
     }
 }
 
 impl Posted {
-    /// Reads the body as `T` and answers 201 with what `make` made, once
-    /// per `Idempotency-Key` (a retry gets the first answer again).
-    pub async fn create<T, R, E, F, Fut>(
-        self,
-        svc: &Services,
-        caller: &Caller,
-        make: F,
-    ) -> ApiResult<Response>
-    where
-        T: DeserializeOwned,
-        R: Serialize,
-        E: Into<Problem>,
-        F: FnOnce(T) -> Fut,
-        Fut: Future<Output = Result<R, E>>,
-    {
-        self.answer(svc, caller, StatusCode::CREATED, make).await
+    /// Answers `status` instead of 201: for posts that act on something
+    /// that exists (a step, an attestation) rather than create it.
+    pub fn answering(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
     }
 
-    /// As `create`, answering `status`.
-    pub async fn answer<T, R, E, F, Fut>(
-        self,
-        svc: &Services,
-        caller: &Caller,
-        status: StatusCode,
-        make: F,
-    ) -> ApiResult<Response>
+    /// Reads the body as `T` and answers 201 (or the status set by
+    /// `answering`) with what `make` made, once per `Idempotency-Key` (a
+    /// retry gets the first answer again).
+    pub async fn create<T, R, E, F, Fut>(self, caller: &Caller, make: F) -> ApiResult<Response>
     where
         T: DeserializeOwned,
         R: Serialize,
@@ -83,9 +69,8 @@ impl Posted {
         F: FnOnce(T) -> Fut,
         Fut: Future<Output = Result<R, E>>,
     {
-        let bytes = &self.bytes;
+        let (bytes, status) = (&self.bytes, self.status);
         once(
-            svc,
             caller,
             &self.headers,
             (&self.target, bytes),

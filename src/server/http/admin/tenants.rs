@@ -1,7 +1,7 @@
 //! `/admin/v1/tenants`: create, list, read, update (If-Match), suspend and
 //! resume, delete, and the tenant's data store, over the tenant services.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
@@ -47,14 +47,13 @@ pub fn tenant_id(raw: &str) -> ApiResult<TenantId> {
     params(Paging, TenantFilter),
     responses((status = 200, body = TenantPage), (status = "4XX", body = Problem)))]
 async fn list(
-    State(state): State<AdminState>,
     caller: Caller,
     ApiQuery(paging): ApiQuery<Paging>,
     ApiQuery(filter): ApiQuery<TenantFilter>,
 ) -> ApiResult<Json<TenantPage>> {
     let search = filter.search.unwrap_or_default();
     let page =
-        tenants::list_cursor(&state.services, &caller.actor, &search, &paging.request()?).await?;
+        tenants::list_cursor(&caller.svc, &caller.actor, &search, &paging.request()?).await?;
     Ok(Json(page.into()))
 }
 
@@ -62,25 +61,17 @@ async fn list(
 #[utoipa::path(operation_id = "create_tenant", post, path = "/tenants", tag = "tenants", request_body = NewTenant,
     params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key return the first result for 24 hours")),
     responses((status = 201, body = Tenant), (status = "4XX", body = Problem)))]
-async fn create(
-    State(state): State<AdminState>,
-    caller: Caller,
-    posted: Posted,
-) -> ApiResult<Response> {
-    let (svc, actor) = (&state.services, &caller.actor);
+async fn create(caller: Caller, posted: Posted) -> ApiResult<Response> {
+    let (svc, actor) = (&caller.svc, &caller.actor);
     let make = |new: NewTenant| async move { tenants::create_from(svc, actor, &new).await };
-    posted.create(svc, &caller, make).await
+    posted.create(&caller, make).await
 }
 
 #[utoipa::path(operation_id = "get_tenant", get, path = "/tenants/{id}", tag = "tenants",
     params(("id" = String, Path, description = "tenant id")),
     responses((status = 200, body = Tenant, headers(("ETag" = String))), (status = "4XX", body = Problem)))]
-async fn show(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let tenant = tenants::get(&state.services, &caller.actor, &tenant_id(&id)?).await?;
+async fn show(caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let tenant = tenants::get(&caller.svc, &caller.actor, &tenant_id(&id)?).await?;
     Ok(with_etag(StatusCode::OK, &tenant, tenant.revision))
 }
 
@@ -90,13 +81,12 @@ async fn show(
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = Tenant), (status = 412, body = Problem), (status = "4XX", body = Problem)))]
 async fn update(
-    State(state): State<AdminState>,
     caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult<Response> {
-    let svc = &state.services;
+    let svc = &caller.svc;
     let id = tenant_id(&id)?;
     let patch: TenantPatch = body(&bytes)?;
     let expected = match if_match(&headers)? {
@@ -121,58 +111,40 @@ pub struct DeleteConfirm {
     params(("id" = String, Path), DeleteConfirm),
     responses((status = 204), (status = "4XX", body = Problem)))]
 async fn delete(
-    State(state): State<AdminState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiQuery(confirm): ApiQuery<DeleteConfirm>,
 ) -> ApiResult<StatusCode> {
     let id = tenant_id(&id)?;
-    tenants::delete(&state.services, &caller.actor, &id, &confirm.confirm_name).await?;
+    tenants::delete(&caller.svc, &caller.actor, &id, &confirm.confirm_name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(operation_id = "suspend_tenant", post, path = "/tenants/{id}/suspend", tag = "tenants",
     params(("id" = String, Path)), responses((status = 200, body = Tenant), (status = "4XX", body = Problem)))]
-async fn suspend(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    set_status(&state, &caller, &id, TenantStatus::Suspended).await
+async fn suspend(caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    set_status(&caller, &id, TenantStatus::Suspended).await
 }
 
 #[utoipa::path(operation_id = "resume_tenant", post, path = "/tenants/{id}/resume", tag = "tenants",
     params(("id" = String, Path)), responses((status = 200, body = Tenant), (status = "4XX", body = Problem)))]
-async fn resume(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    set_status(&state, &caller, &id, TenantStatus::Active).await
+async fn resume(caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    set_status(&caller, &id, TenantStatus::Active).await
 }
 
-async fn set_status(
-    state: &AdminState,
-    caller: &Caller,
-    id: &str,
-    status: TenantStatus,
-) -> ApiResult<Response> {
+async fn set_status(caller: &Caller, id: &str, status: TenantStatus) -> ApiResult<Response> {
     let id = tenant_id(id)?;
-    let tenant = tenants::set_status(&state.services, &caller.actor, &id, status).await?;
+    let tenant = tenants::set_status(&caller.svc, &caller.actor, &id, status).await?;
     Ok(with_etag(StatusCode::OK, &tenant, tenant.revision))
 }
 
 /// Where the tenant's data lives and how much of it there is.
 #[utoipa::path(operation_id = "get_tenant_data", get, path = "/tenants/{id}/data", tag = "tenants",
     params(("id" = String, Path)), responses((status = 200, body = TenantData), (status = "4XX", body = Problem)))]
-async fn data(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<TenantData>> {
+async fn data(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<TenantData>> {
     let id = tenant_id(&id)?;
     Ok(Json(
-        tenant_data::data(&state.services, &caller.actor, &id).await?,
+        tenant_data::data(&caller.svc, &caller.actor, &id).await?,
     ))
 }
 
@@ -185,13 +157,12 @@ pub struct IsolationMove {
 #[utoipa::path(operation_id = "move_tenant_data", put, path = "/tenants/{id}/data", tag = "tenants", request_body = IsolationMove,
     params(("id" = String, Path)), responses((status = 200, body = MoveReport), (status = "4XX", body = Problem)))]
 async fn move_isolation(
-    State(state): State<AdminState>,
     caller: Caller,
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> ApiResult<Json<MoveReport>> {
     let id = tenant_id(&id)?;
     let to: IsolationMove = body(&bytes)?;
-    let report = tenant_data::set_isolation(&state.services, &caller.actor, &id, to.isolation);
+    let report = tenant_data::set_isolation(&caller.svc, &caller.actor, &id, to.isolation);
     Ok(Json(report.await?))
 }

@@ -1,7 +1,7 @@
 //! `/admin/v1/users`: portal accounts: create, list, read, disable and
 //! enable, record a leaver, delete. Tenant admins reach their own tenant's.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
@@ -31,14 +31,10 @@ pub fn routes() -> OpenApiRouter<AdminState> {
 
 #[utoipa::path(get, path = "/users", tag = "users", operation_id = "list_users", params(Paging),
     responses((status = 200, body = UserPage), (status = "4XX", body = Problem)))]
-async fn list(
-    State(state): State<AdminState>,
-    caller: Caller,
-    ApiQuery(paging): ApiQuery<Paging>,
-) -> ApiResult<Json<UserPage>> {
+async fn list(caller: Caller, ApiQuery(paging): ApiQuery<Paging>) -> ApiResult<Json<UserPage>> {
     let page = paging.request()?;
     Ok(Json(
-        users::list_cursor(&state.services, &caller.actor, &page)
+        users::list_cursor(&caller.svc, &caller.actor, &page)
             .await?
             .into(),
     ))
@@ -47,12 +43,8 @@ async fn list(
 #[utoipa::path(post, path = "/users", tag = "users", operation_id = "create_user",
     request_body = NewUserRequest, params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = User), (status = "4XX", body = Problem)))]
-async fn create(
-    State(state): State<AdminState>,
-    caller: Caller,
-    posted: Posted,
-) -> ApiResult<Response> {
-    let (svc, actor) = (&state.services, &caller.actor);
+async fn create(caller: Caller, posted: Posted) -> ApiResult<Response> {
+    let (svc, actor) = (&caller.svc, &caller.actor);
     let make = |new: NewUserRequest| async move {
         let user = users::NewUser {
             email: &new.email,
@@ -62,19 +54,15 @@ async fn create(
         };
         users::create(svc, actor, user).await
     };
-    posted.create(svc, &caller, make).await
+    posted.create(&caller, make).await
 }
 
 #[utoipa::path(get, path = "/users/{user_id}", tag = "users", operation_id = "get_user",
     params(("user_id" = String, Path)),
     responses((status = 200, body = User), (status = "4XX", body = Problem)))]
-async fn show(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(user_id): Path<String>,
-) -> ApiResult<Json<User>> {
+async fn show(caller: Caller, Path(user_id): Path<String>) -> ApiResult<Json<User>> {
     Ok(Json(
-        users::get(&state.services, &caller.actor, &user_id).await?,
+        users::get(&caller.svc, &caller.actor, &user_id).await?,
     ))
 }
 
@@ -83,38 +71,26 @@ async fn show(
 #[utoipa::path(delete, path = "/users/{user_id}", tag = "users", operation_id = "delete_user",
     params(("user_id" = String, Path)),
     responses((status = 204), (status = "4XX", body = Problem)))]
-async fn delete(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(user_id): Path<String>,
-) -> ApiResult<StatusCode> {
-    users::delete(&state.services, &caller.actor, &user_id).await?;
+async fn delete(caller: Caller, Path(user_id): Path<String>) -> ApiResult<StatusCode> {
+    users::delete(&caller.svc, &caller.actor, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/users/{user_id}/disable", tag = "users", operation_id = "disable_user",
     params(("user_id" = String, Path)),
     responses((status = 200, body = User), (status = "4XX", body = Problem)))]
-async fn disable(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(user_id): Path<String>,
-) -> ApiResult<Json<User>> {
+async fn disable(caller: Caller, Path(user_id): Path<String>) -> ApiResult<Json<User>> {
     Ok(Json(
-        users::set_disabled(&state.services, &caller.actor, &user_id, true).await?,
+        users::set_disabled(&caller.svc, &caller.actor, &user_id, true).await?,
     ))
 }
 
 #[utoipa::path(post, path = "/users/{user_id}/enable", tag = "users", operation_id = "enable_user",
     params(("user_id" = String, Path)),
     responses((status = 200, body = User), (status = "4XX", body = Problem)))]
-async fn enable(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(user_id): Path<String>,
-) -> ApiResult<Json<User>> {
+async fn enable(caller: Caller, Path(user_id): Path<String>) -> ApiResult<Json<User>> {
     Ok(Json(
-        users::set_disabled(&state.services, &caller.actor, &user_id, false).await?,
+        users::set_disabled(&caller.svc, &caller.actor, &user_id, false).await?,
     ))
 }
 
@@ -129,12 +105,7 @@ pub struct Leaver {
 #[utoipa::path(post, path = "/users/{user_id}/leave", tag = "users", operation_id = "record_leaver",
     params(("user_id" = String, Path)), request_body = Leaver,
     responses((status = 200, body = User), (status = "4XX", body = Problem)))]
-async fn leave(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(user_id): Path<String>,
-    bytes: Bytes,
-) -> ApiResult<Json<User>> {
+async fn leave(caller: Caller, Path(user_id): Path<String>, bytes: Bytes) -> ApiResult<Json<User>> {
     let leaver: Leaver = if bytes.is_empty() {
         Leaver::default()
     } else {
@@ -146,6 +117,6 @@ async fn leave(
         }
         None => now_millis(),
     };
-    let user = users::mark_leaver(&state.services, &caller.actor, &user_id, left_at);
+    let user = users::mark_leaver(&caller.svc, &caller.actor, &user_id, left_at);
     Ok(Json(user.await?))
 }

@@ -22,7 +22,7 @@ use crate::server::crypto::token::{hash_token, random_hex};
 
 use super::audit::{self, Entry};
 use super::tenants;
-use super::{control, Actor, Result, ServiceError, Services};
+use super::{control, paged, Actor, Result, ServiceError, Services};
 use cache::load_once;
 
 pub(super) const COLUMNS: &str =
@@ -81,20 +81,41 @@ pub async fn create_until(
     actor.require(tenant_id, Access::Manage)?;
     let tenant = tenants::get(svc, actor, tenant_id).await?;
     let name = api_key::key_name(name)?;
-    let now = now_millis();
+    let (created, key) = fresh(&tenant.id, name, expires_at);
+    let mut tx = svc.db.pool.begin().await?;
+    let created = insert(svc, &mut tx, actor, created, &key).await?;
+    tx.commit().await?;
+    Ok(CreatedKey {
+        key,
+        api_key: created,
+    })
+}
+
+/// A new key (row and secret), not yet stored.
+fn fresh(tenant_id: &TenantId, name: String, expires_at: Option<i64>) -> (ApiKey, String) {
     let id = random_hex(api_key::ID_LEN / 2);
     let key = api_key::compose(&id, &random_hex(api_key::SECRET_LEN / 2));
     let created = ApiKey {
         id: id.clone(),
-        tenant_id: tenant.id.clone(),
+        tenant_id: tenant_id.clone(),
         name,
         prefix: api_key::display_prefix(&id),
-        created_at: now,
+        created_at: now_millis(),
         expires_at,
         last_used_at: None,
         revoked_at: None,
     };
-    let mut tx = svc.db.pool.begin().await?;
+    (created, key)
+}
+
+/// Stores a new key and its audit entry in the caller's transaction.
+async fn insert(
+    svc: &Services,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    actor: &Actor,
+    created: ApiKey,
+    key: &str,
+) -> Result<ApiKey> {
     sqlx::query(
         "INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, created_by, created_at, \
          expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -103,22 +124,18 @@ pub async fn create_until(
     .bind(&created.tenant_id)
     .bind(&created.name)
     .bind(&created.prefix)
-    .bind(hash_token(&key))
+    .bind(hash_token(key))
     .bind(actor.audit_name())
-    .bind(now)
+    .bind(created.created_at)
     .bind(created.expires_at)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     let entry = Entry::success(AuditAction::ApiKeyCreate, "api_key", &created.id)
         .tenant(&created.tenant_id)
         .details(json!({ "name": created.name, "prefix": created.prefix,
                           "expires_at": created.expires_at }));
-    audit::record(svc, &mut tx, actor, entry).await?;
-    tx.commit().await?;
-    Ok(CreatedKey {
-        key,
-        api_key: created,
-    })
+    audit::record(svc, tx, actor, entry).await?;
+    Ok(created)
 }
 
 #[tracing::instrument(level = "debug", skip_all, fields(tenant_id = %tenant_id))]
@@ -143,17 +160,12 @@ pub async fn list_cursor(
 ) -> Result<CursorPage<ApiKey>> {
     actor.require(tenant_id, Access::Manage)?;
     svc.keys.flush_last_used(svc).await;
-    let (key, id) = page.bounds();
-    let rows: Vec<KeyRow> = sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 \
          AND (created_at > $2 OR (created_at = $2 AND id > $3)) ORDER BY created_at, id LIMIT $4"
-    ))
-    .bind(tenant_id)
-    .bind(key)
-    .bind(id)
-    .bind(page.fetch())
-    .fetch_all(&svc.db.pool)
-    .await?;
+    );
+    let rows: Vec<KeyRow> =
+        paged::after_cursor(svc, &sql, &[Some(tenant_id.as_str())], page).await?;
     let keys = rows.into_iter().map(ApiKey::from).collect();
     Ok(page.page(keys, |k: &ApiKey| (k.created_at, k.id.clone())))
 }
@@ -185,18 +197,41 @@ pub async fn ids_named(svc: &Services, actor: &Actor, name: &str) -> Result<Vec<
     Ok(ids)
 }
 
-/// A new secret for a key: a fresh key with the same name and expiry
-/// is issued, then the old one revoked. Both steps are audited.
+/// A new secret for a key: a fresh key with the same name and expiry is
+/// issued and the old one revoked, in one transaction that revokes only a
+/// still-live key, so two concurrent rotations cannot both issue one.
+/// Both steps are audited.
 pub async fn rotate(svc: &Services, actor: &Actor, key_id: &str) -> Result<CreatedKey> {
     let old = get(svc, actor, key_id).await?;
-    if old.status(now_millis()) != KeyStatus::Active {
+    let now = now_millis();
+    if old.status(now) != KeyStatus::Active {
         return Err(ServiceError::Conflict(
             "only an active key can be rotated".into(),
         ));
     }
-    let created = create_until(svc, actor, &old.tenant_id, &old.name, old.expires_at).await?;
-    revoke(svc, actor, &old.id).await?;
-    Ok(created)
+    let (fresh, key) = fresh(&old.tenant_id, old.name.clone(), old.expires_at);
+    let mut tx = svc.db.pool.begin().await?;
+    let revoked =
+        sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(&old.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    if revoked != 1 {
+        return Err(ServiceError::Conflict(
+            "the key was revoked or rotated meanwhile".into(),
+        ));
+    }
+    let created = insert(svc, &mut tx, actor, fresh, &key).await?;
+    let entry = Entry::success(AuditAction::ApiKeyRevoke, "api_key", &old.id)
+        .tenant(&old.tenant_id)
+        .details(json!({ "prefix": old.prefix, "rotated_to": created.id }));
+    control::commit(svc, tx, actor, entry).await?;
+    Ok(CreatedKey {
+        key,
+        api_key: created,
+    })
 }
 
 #[tracing::instrument(level = "debug", skip_all, fields(key_id = %key_id))]

@@ -76,8 +76,7 @@ pub async fn deploy(
     let e = entry(AuditAction::CustomModelDeploy, &m, &tenant).details(json!({
         "name": m.name, "version": m.version, "before": before, "after": m.version,
         "endpoints_loaded": report.loaded, "endpoints": report.endpoints, "errors": report.errors }));
-    control::commit(svc, tx, actor, e).await?;
-    get(svc, actor, tenant_id, &m.id).await
+    commit_read(svc, tx, actor, e, (tenant_id, &m.id)).await
 }
 
 /// `name:version` as given; a bare name means its newest ready version
@@ -180,8 +179,7 @@ pub async fn rollback(
     switch_route(&mut tx, &target).await?;
     let e = entry(AuditAction::CustomModelRollback, &target, tenant_id).details(json!({
         "name": target.name, "before": current, "after": target.version }));
-    control::commit(svc, tx, actor, e).await?;
-    get(svc, actor, tenant_id, &target.id).await
+    commit_read(svc, tx, actor, e, (tenant_id, &target.id)).await
 }
 
 /// Pins a version so it is never evicted from a full pool (or unpins it).
@@ -205,8 +203,7 @@ pub async fn pin(
         .await?;
     let e = entry(AuditAction::CustomModelPin, &m, tenant_id).details(json!({
         "name": m.name, "version": m.version, "before": m.pinned, "after": pinned }));
-    control::commit(svc, tx, actor, e).await?;
-    get(svc, actor, tenant_id, &m.id).await
+    commit_read(svc, tx, actor, e, (tenant_id, &m.id)).await
 }
 
 /// One action on one version (`name` or `name:version`): what the
@@ -232,4 +229,16 @@ pub async fn act(
         Action::Pin => pin(svc, actor, tenant_id, model, true).await,
         Action::Unpin => pin(svc, actor, tenant_id, model, false).await,
     }
+}
+
+/// Commits a change with its audit entry, then reads the version back.
+async fn commit_read(
+    svc: &Services,
+    tx: sqlx::Transaction<'_, sqlx::Any>,
+    actor: &Actor,
+    e: crate::server::services::audit::Entry<'_>,
+    (tenant_id, id): (&TenantId, &str),
+) -> Result<CustomModel> {
+    control::commit(svc, tx, actor, e).await?;
+    get(svc, actor, tenant_id, id).await
 }

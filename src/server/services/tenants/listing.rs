@@ -3,10 +3,10 @@
 
 use crate::domain::cursor::{CursorPage, CursorRequest};
 use crate::domain::page::{Page, PageRequest, SortDir};
-use crate::domain::tenant::{name_key, Tenant, TenantSort};
+use crate::domain::tenant::{name_key, Tenant, TenantId, TenantSort};
 
 use super::{TenantRow, COLUMNS};
-use crate::server::services::{Actor, Result, Services};
+use crate::server::services::{paged, Actor, Result, Services};
 
 /// Search by name; platform admins only, as it crosses tenants.
 #[tracing::instrument(level = "debug", skip_all)]
@@ -32,15 +32,11 @@ pub async fn list(
         SortDir::Asc => "ASC",
         SortDir::Desc => "DESC",
     };
-    let rows: Vec<TenantRow> = sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT {COLUMNS} FROM tenants WHERE {cond} ORDER BY {column} {order}, id \
          LIMIT $2 OFFSET $3"
-    ))
-    .bind(&pattern)
-    .bind(page.limit())
-    .bind(page.offset())
-    .fetch_all(&svc.db.pool)
-    .await?;
+    );
+    let rows: Vec<TenantRow> = paged::on_page(svc, &sql, &[Some(pattern.as_str())], &page).await?;
     let items = rows
         .into_iter()
         .map(TenantRow::into_tenant)
@@ -83,19 +79,13 @@ pub async fn list_cursor(
 ) -> Result<CursorPage<Tenant>> {
     let own = actor.scope()?;
     let pattern = format!("%{}%", escape_like(&name_key(search)));
-    let (key, id) = page.bounds();
-    let rows: Vec<TenantRow> = sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT {COLUMNS} FROM tenants WHERE name_key LIKE $1 ESCAPE '\\' \
          AND ($2 IS NULL OR id = $2) AND (created_at > $3 OR (created_at = $3 AND id > $4)) \
          ORDER BY created_at, id LIMIT $5"
-    ))
-    .bind(&pattern)
-    .bind(own)
-    .bind(key)
-    .bind(id)
-    .bind(page.fetch())
-    .fetch_all(&svc.db.pool)
-    .await?;
+    );
+    let lead = [Some(pattern.as_str()), own.map(TenantId::as_str)];
+    let rows: Vec<TenantRow> = paged::after_cursor(svc, &sql, &lead, page).await?;
     let tenants = rows
         .into_iter()
         .map(TenantRow::into_tenant)
