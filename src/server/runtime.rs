@@ -16,7 +16,7 @@ use crate::server::db::{Db, DbError};
 use crate::server::gateway::Gateway;
 use crate::server::services::{
     api_keys, audit_anchor, audit_retention, bootstrap, budgets, control, custom_models, flags,
-    invoices, meters, ServiceError, Services,
+    invoices, jobs, meters, ServiceError, Services,
 };
 
 use super::http::{router, AppState};
@@ -44,8 +44,10 @@ pub async fn open(config: Config) -> Result<Services, ServeError> {
     let db = Db::connect(&config.database_url()).await?;
     db.migrate().await?;
     let services = Services::new(db, config, secrets);
+    let lock = services.db.startup_lock().await?;
     flags::seed_capabilities(&services).await?;
     let migrated = services.stores.migrate_all().await?;
+    lock.release().await?;
     if migrated > 0 {
         tracing::info!(migrated, "tenant stores migrated");
     }
@@ -77,8 +79,13 @@ impl Running {
         // and the audit writers still hold.
         self.gateway.audit.flush().await;
         self.gateway.ledger.flush().await;
+        self.gateway.ledger.close();
         self.gateway.budgets.give_back().await;
         self.services.keys.flush_last_used(&self.services).await;
+        // Another replica picks the periodic jobs up at its next period.
+        if let Err(e) = jobs::release(&self.services).await {
+            tracing::warn!(error = %e, "job leases not given back; they lapse instead");
+        }
         // The last events get a checkpoint too, so a tail written just
         // before a stop cannot be cut unnoticed.
         if let Err(e) = audit_anchor::anchor_now(&self.services).await {
@@ -196,18 +203,35 @@ async fn serve_metrics(
 /// `atrium serve`: first-run set-up, then serve until SIGTERM or ctrl-c.
 pub async fn run(config: Config) -> Result<(), ServeError> {
     let services = open(config).await?;
-    let admin = bootstrap::ensure_first_admin(&services).await?;
-    let demo = bootstrap::ensure_demo_tenant(&services).await?;
-    // `make run` starts `atrium mock-upstream` beside the server and names
-    // its address here; the demo catalog points at it.
-    if let Some(addr) = services.config.demo_upstream.clone() {
-        bootstrap::ensure_demo_catalog(&services, &addr).await?;
-    }
+    let (admin, demo) = first_run(&services).await?;
     let running = start(services.clone()).await?;
     print_banner(&services, running.addr, admin, demo);
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.shutdown().await
+}
+
+/// The first admin and the demo tenant on a fresh database, made by one
+/// replica however many start at once (the others find them made).
+pub async fn first_run(
+    services: &Services,
+) -> Result<
+    (
+        Option<bootstrap::FirstAdmin>,
+        Option<crate::domain::api_key::CreatedKey>,
+    ),
+    ServeError,
+> {
+    let lock = services.db.startup_lock().await?;
+    let admin = bootstrap::ensure_first_admin(services).await?;
+    let demo = bootstrap::ensure_demo_tenant(services).await?;
+    // `make run` starts `atrium mock-upstream` beside the server and names
+    // its address here; the demo catalog points at it.
+    if let Some(addr) = services.config.demo_upstream.clone() {
+        bootstrap::ensure_demo_catalog(services, &addr).await?;
+    }
+    lock.release().await?;
+    Ok((admin, demo))
 }
 
 fn print_banner(

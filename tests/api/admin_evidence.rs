@@ -403,7 +403,7 @@ async fn every_read_is_audited_and_guessers_are_refused(app: TestApp) -> TestApp
         "the read is audited with its token: {reads:?}"
     );
 
-    for _ in 0..30 {
+    for _ in 0..120 {
         let (s, _) = call(&app, "atr_adm_0000_guess", Method::GET, "/tenants", None).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED);
     }

@@ -33,6 +33,7 @@ mod cli;
 mod compliance;
 mod compliance_cli;
 mod compliance_portal;
+mod crash;
 mod custom_model_engines;
 mod custom_model_limits;
 mod custom_models;
@@ -55,6 +56,7 @@ mod pool_edits;
 mod portal;
 mod portal_abuse;
 mod prices;
+mod replicas;
 mod request_log;
 mod shutdown;
 mod soc2;
@@ -111,8 +113,11 @@ fn main() -> std::process::ExitCode {
         ledger_compliance::trials(),
         meters::trials(),
         portal::trials(),
+        replicas::trials(),
+        replicas::startup_trials(),
         portal_abuse::trials(),
         shutdown::trials(),
+        crash::trials(),
         soc2::trials(),
     ]
     .into_iter()

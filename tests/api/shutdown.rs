@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-fn atrium(db: &str, dir: &std::path::Path) -> Command {
+pub(crate) fn atrium(db: &str, dir: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_atrium"));
     c.env("DATABASE_URL", db)
         .env("ATRIUM_DATA_DIR", dir)
@@ -20,7 +20,7 @@ fn atrium(db: &str, dir: &std::path::Path) -> Command {
     c
 }
 
-fn run(cmd: &mut Command) -> String {
+pub(crate) fn run(cmd: &mut Command) -> String {
     let out = cmd.output().expect("run atrium");
     assert!(
         out.status.success(),
@@ -33,7 +33,7 @@ fn run(cmd: &mut Command) -> String {
 /// Starts a long-running subcommand and reads the `http://ADDR` it prints.
 /// The caller owns the child and waits for or kills it.
 #[allow(clippy::zombie_processes)]
-fn start(cmd: &mut Command, marker: &str) -> (Child, String) {
+pub(crate) fn start(cmd: &mut Command, marker: &str) -> (Child, String) {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -81,54 +81,7 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
 async fn sigterm_under_load_loses_no_usage_events() {
     let dir = tempfile::tempdir().expect("dir");
     let db = format!("sqlite://{}", dir.path().join("atrium.db").display());
-    let (mut mock, mock_addr) = start(
-        atrium(&db, dir.path()).args([
-            "mock-upstream",
-            "--addr",
-            "127.0.0.1:0",
-            "--latency-ms",
-            "15",
-        ]),
-        "listening on ",
-    );
-    run(atrium(&db, dir.path()).args([
-        "provider",
-        "add",
-        "--name",
-        "mock",
-        "--kind",
-        "openai",
-        "--base-url",
-        &format!("http://{mock_addr}/v1"),
-    ]));
-    run(atrium(&db, dir.path()).args([
-        "model",
-        "add",
-        "--name",
-        "m",
-        "--provider",
-        "mock",
-        "--input-price-per-mtok",
-        "1",
-        "--output-price-per-mtok",
-        "2",
-    ]));
-    run(atrium(&db, dir.path()).args([
-        "tenant",
-        "create",
-        "--name",
-        "Load",
-        "--rpm",
-        "1000000",
-        "--tpm",
-        "100000000",
-    ]));
-    let key: serde_json::Value = serde_json::from_str(&run(
-        atrium(&db, dir.path()).args(["key", "create", "--tenant", "Load", "--json"])
-    ))
-    .expect("key json");
-    let key = key["key"].as_str().unwrap_or_default().to_string();
-
+    let (mut mock, key) = prepare(&db, dir.path());
     let (mut server, addr) = start(
         atrium(&db, dir.path())
             .args(["serve"])
@@ -183,4 +136,58 @@ async fn sigterm_under_load_loses_no_usage_events() {
         "load reached the server ({received} responses)"
     );
     assert_eq!(events, received, "one usage_event per response received");
+}
+
+/// A mock provider, its model, a tenant with high limits and its key, set
+/// up with the CLI as an operator would.
+pub(crate) fn prepare(db: &str, dir: &std::path::Path) -> (Child, String) {
+    let (mock, mock_addr) = start(
+        atrium(db, dir).args([
+            "mock-upstream",
+            "--addr",
+            "127.0.0.1:0",
+            "--latency-ms",
+            "15",
+        ]),
+        "listening on ",
+    );
+    run(atrium(db, dir).args([
+        "provider",
+        "add",
+        "--name",
+        "mock",
+        "--kind",
+        "openai",
+        "--base-url",
+        &format!("http://{mock_addr}/v1"),
+    ]));
+    run(atrium(db, dir).args([
+        "model",
+        "add",
+        "--name",
+        "m",
+        "--provider",
+        "mock",
+        "--input-price-per-mtok",
+        "1",
+        "--output-price-per-mtok",
+        "2",
+    ]));
+    run(atrium(db, dir).args([
+        "tenant",
+        "create",
+        "--name",
+        "Load",
+        "--rpm",
+        "1000000",
+        "--tpm",
+        "100000000",
+    ]));
+    let key: serde_json::Value = serde_json::from_str(&run(
+        atrium(db, dir).args(["key", "create", "--tenant", "Load", "--json"])
+    ))
+    .expect("key json");
+    let key = key["key"].as_str().unwrap_or_default().to_string();
+
+    (mock, key)
 }

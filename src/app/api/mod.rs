@@ -38,6 +38,7 @@ pub mod ssr {
     use crate::domain::flash::Flash;
     use crate::domain::validation::Invalid;
     use crate::server::auth::extract::presented_session;
+    use crate::server::services::flash::{self, PendingFlash};
     use crate::server::services::{Actor, ServiceError, Services};
 
     pub fn invalid(e: Invalid) -> ServerFnError {
@@ -89,24 +90,30 @@ pub mod ssr {
         })
     }
 
-    /// Keeps `flash` for the next page of a form posted without JavaScript;
-    /// does nothing for calls from the running app, which show the outcome
-    /// themselves.
-    pub fn flash(svc: &Services, flash: Flash) {
+    /// Keeps `flash` for the next page of a form posted without JavaScript
+    /// (stored when the response is made, see `http::flash`); does nothing
+    /// for calls from the running app, which show the outcome themselves.
+    pub fn flash(_svc: &Services, flash: Flash) {
         if !plain_form_post() {
             return;
         }
-        let token =
-            use_context::<Parts>().and_then(|p| presented_session(&p.headers).map(str::to_string));
-        if let Some(token) = token {
-            svc.flashes.put(&token, flash);
+        let pending =
+            use_context::<Parts>().and_then(|p| p.extensions.get::<PendingFlash>().cloned());
+        match pending {
+            Some(pending) => pending.set(flash),
+            None => tracing::warn!("a form post without a flash slot; its outcome is not shown"),
         }
     }
 
     /// The flash waiting for this session, once.
-    pub fn take_flash(svc: &Services) -> Option<Flash> {
-        let parts = use_context::<Parts>()?;
-        svc.flashes.take(presented_session(&parts.headers)?)
+    pub async fn take_flash(svc: &Services) -> Result<Option<Flash>, ServiceError> {
+        let Some(parts) = use_context::<Parts>() else {
+            return Ok(None);
+        };
+        match presented_session(&parts.headers) {
+            Some(token) => flash::take(svc, token).await,
+            None => Ok(None),
+        }
     }
 
     /// Sets the response status and turns the error into a message fit for

@@ -53,5 +53,5 @@ pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
 #[server(endpoint = "take_flash")]
 pub async fn take_flash() -> Result<Option<crate::domain::flash::Flash>, ServerFnError> {
     let svc = super::ssr::services()?;
-    Ok(super::ssr::take_flash(&svc))
+    super::ssr::take_flash(&svc).await.map_err(super::ssr::fail)
 }

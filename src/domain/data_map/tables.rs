@@ -72,6 +72,23 @@ pub const TABLES: &[Table] = &[
         )
     },
     Table {
+        // A form's outcome may carry a new key's secret: sealed, keyed by a
+        // session hash, gone on first read or after two minutes.
+        subjects: &[S::User],
+        categories: &[C::Credentials],
+        basis: LawfulBasis::Contract,
+        retention: Retention::Expires,
+        erasure: Erasure::OnExpiry,
+        ..config(
+            "flashes",
+            "showing a form's outcome once on the next page, on any replica",
+        )
+    },
+    config(
+        "job_leases",
+        "running each periodic job on one replica at a time",
+    ),
+    Table {
         subjects: &[S::Email, S::ClientIp],
         categories: &[C::ContactDetails, C::NetworkIdentifiers],
         basis: LawfulBasis::LegitimateInterests,

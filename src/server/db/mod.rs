@@ -68,6 +68,18 @@ pub struct Db {
 
 pub type Row = AnyRow;
 
+/// See [`Db::startup_lock`].
+pub struct StartupLock(Option<sqlx::Transaction<'static, sqlx::Any>>);
+
+impl StartupLock {
+    pub async fn release(self) -> Result<(), DbError> {
+        if let Some(tx) = self.0 {
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
 impl Db {
     pub async fn connect(url: &str) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
@@ -91,6 +103,24 @@ impl Db {
         };
         migrator.run(&self.pool).await?;
         Ok(())
+    }
+
+    /// Held while a process migrates tenant stores or creates the first
+    /// admin, so replicas starting at once take turns: a PostgreSQL
+    /// advisory lock bound to a transaction, released when the guard is
+    /// committed or dropped, or when a dying process's connection closes.
+    /// SQLite writes one at a time already, so it needs none.
+    pub async fn startup_lock(&self) -> Result<StartupLock, DbError> {
+        match self.backend {
+            Backend::Sqlite => Ok(StartupLock(None)),
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(7263540102)")
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(StartupLock(Some(tx)))
+            }
+        }
     }
 
     pub async fn ping(&self) -> bool {

@@ -22,6 +22,7 @@ pub mod ofrep;
 mod relay;
 pub mod route;
 pub mod settle;
+mod spool;
 pub mod sse;
 pub mod stream_guard;
 pub mod streamed;
@@ -48,6 +49,8 @@ pub enum StartError {
     Redis(#[from] redis::RedisError),
     #[error("cannot build the upstream HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("cannot open the ledger spool in the data directory: {0}")]
+    Spool(std::io::Error),
 }
 
 /// Everything a completion request needs, shared by all of them.
@@ -73,9 +76,17 @@ impl Gateway {
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_secs(10))
             .build()?;
+        let (ledger, left) =
+            ledger::start(svc.clone(), svc.config.ledger_queue).map_err(StartError::Spool)?;
+        let ledger = Arc::new(ledger);
+        // What a killed process spooled is stored again (idempotently).
+        tokio::spawn({
+            let ledger = ledger.clone();
+            async move { ledger.replay(left).await }
+        });
         Ok(Self {
             budgets: Arc::new(budget::BudgetGuard::new(limiter.redis())),
-            ledger: Arc::new(ledger::start(svc.clone(), svc.config.ledger_queue)),
+            ledger: ledger.clone(),
             limiter: Arc::new(limiter),
             http,
             audit: Arc::new(audit_writer::start(svc.clone(), svc.config.ledger_queue)),

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod downloads;
 pub mod error;
 pub mod export;
+pub mod flash;
 pub mod litellm;
 pub mod ops;
 pub mod sign_in;
@@ -42,6 +43,7 @@ pub fn router(state: AppState, gateway: crate::server::gateway::Gateway) -> Rout
     let limiter = std::sync::Arc::new(admin::TokenLimiter::new(gateway.limiter.redis()));
     let admin_api = admin::router(svc.clone(), limiter.clone());
     let litellm_api = litellm::router(svc.clone(), limiter);
+    let svc_for_flash = svc.clone();
     let context = move || provide_context(svc.clone());
     // leptos_routes_with_context also mounts every server function under /api.
     let mut router = Router::new()
@@ -71,6 +73,7 @@ pub fn router(state: AppState, gateway: crate::server::gateway::Gateway) -> Rout
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(svc_for_flash, flash::keep))
         .layer(middleware::from_fn(error::bad_arguments_are_400))
         .layer(middleware::from_fn(require_same_origin))
         .layer(middleware::from_fn(move |req, next| {

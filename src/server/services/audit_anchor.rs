@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::FromRow;
 
+use super::jobs::{self, Job};
 use super::{Result, ServiceError, Services};
 use crate::domain::time::now_millis;
 use crate::domain::validation::Invalid;
@@ -124,6 +125,9 @@ pub fn spawn(svc: Services) -> Option<tokio::task::JoinHandle<()>> {
         let mut last: Vec<ChainHead> = Vec::new();
         loop {
             tokio::time::sleep(every).await;
+            if !jobs::my_turn(&svc, Job::AuditCheckpoints, every).await {
+                continue;
+            }
             match heads(&svc).await {
                 Ok(now) if now == last => continue,
                 Ok(now) => match anchor_now(&svc).await {

@@ -7,6 +7,7 @@ use crate::domain::tenant::TenantId;
 use crate::domain::time::{now_millis, DAY};
 
 use super::audit::{record, Entry};
+use super::jobs::{self, Job};
 use super::{audit_chain, Actor, Result, Services};
 
 /// Removes each tenant's events older than its retention setting, moving
@@ -43,10 +44,16 @@ pub async fn purge_expired(svc: &Services) -> Result<u64> {
     Ok(removed)
 }
 
-/// Applies audit retention at start and then hourly.
+const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Applies audit retention at start and then hourly, on one replica.
 pub fn spawn_retention(svc: Services) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
+            if !jobs::my_turn(&svc, Job::AuditRetention, EVERY).await {
+                tokio::time::sleep(EVERY).await;
+                continue;
+            }
             match purge_expired(&svc).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(events = n, "audit events past retention purged"),
@@ -57,7 +64,7 @@ pub fn spawn_retention(svc: Services) -> tokio::task::JoinHandle<()> {
                 Ok(n) => tracing::info!(rows = n, "request log rows past retention purged"),
                 Err(e) => tracing::error!(error = %e, "request log retention purge failed"),
             }
-            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            tokio::time::sleep(EVERY).await;
         }
     })
 }

@@ -1,73 +1,80 @@
-//! One-time flashes, kept server-side per session: in memory only, so a
-//! one-time secret (a new API key) never reaches the database or a cookie.
-//! Bounded in count and age; a flash not collected within `TTL` is gone.
+//! One-time flashes, kept server-side per session in the database, so a
+//! form posted to one replica and followed on another still shows its
+//! outcome. Sealed like other secrets (a new API key may ride in one),
+//! keyed by a hash of the session token, deleted on first read; a flash
+//! not collected within `TTL` is never shown and is swept later.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
 
 use crate::domain::flash::Flash;
+use crate::domain::time::{now_millis, SECOND};
 use crate::server::crypto::token::hash_token;
 
+use super::{Result, ServiceError, Services};
+
 /// How long a flash waits for the page load that shows it.
-const TTL: Duration = Duration::from_secs(120);
-/// Sessions with a pending flash at once; the oldest go first beyond this.
-const CAPACITY: usize = 10_000;
+const TTL: i64 = 120 * SECOND;
 
-#[derive(Default)]
-pub struct FlashStore {
-    pending: Mutex<HashMap<String, (Instant, Flash)>>,
+/// Keeps `flash` for the session holding `session_token`, replacing any
+/// earlier one. One row per session at most, so the table is bounded by
+/// the sessions; expired rows are swept as new ones arrive.
+pub async fn put(svc: &Services, session_token: &str, flash: &Flash) -> Result<()> {
+    let now = now_millis();
+    let text =
+        serde_json::to_string(flash).map_err(|e| ServiceError::Internal(format!("flash: {e}")))?;
+    let sealed = svc.secrets.seal(&text)?;
+    let mut tx = svc.db.pool.begin().await?;
+    sqlx::query("DELETE FROM flashes WHERE expires_at < $1")
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO flashes (session_hash, sealed, expires_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (session_hash) DO UPDATE SET sealed = excluded.sealed, \
+         expires_at = excluded.expires_at",
+    )
+    .bind(hash_token(session_token))
+    .bind(sealed)
+    .bind(now + TTL)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
-impl FlashStore {
-    /// Keeps `flash` for the session holding `session_token`, replacing any
-    /// earlier one.
-    pub fn put(&self, session_token: &str, flash: Flash) {
-        let Ok(mut pending) = self.pending.lock() else {
-            tracing::warn!("flash store unavailable; a form outcome is not kept");
-            return;
-        };
-        let now = Instant::now();
-        pending.retain(|_, (at, _)| now.duration_since(*at) < TTL);
-        if pending.len() >= CAPACITY {
-            if let Some(oldest) = pending
-                .iter()
-                .min_by_key(|(_, (at, _))| *at)
-                .map(|(k, _)| k.clone())
-            {
-                pending.remove(&oldest);
-            }
-        }
-        pending.insert(hash_token(session_token), (now, flash));
+/// The session's flash, once: the row is deleted as it is read, so two
+/// replicas serving the same session at once cannot both show it.
+pub async fn take(svc: &Services, session_token: &str) -> Result<Option<Flash>> {
+    let row: Option<(String, i64)> =
+        sqlx::query_as("DELETE FROM flashes WHERE session_hash = $1 RETURNING sealed, expires_at")
+            .bind(hash_token(session_token))
+            .fetch_optional(&svc.db.pool)
+            .await?;
+    let Some((sealed, expires_at)) = row else {
+        return Ok(None);
+    };
+    if expires_at < now_millis() {
+        return Ok(None);
     }
-
-    /// The session's flash, once.
-    pub fn take(&self, session_token: &str) -> Option<Flash> {
-        let mut pending = self.pending.lock().ok()?;
-        let (at, flash) = pending.remove(&hash_token(session_token))?;
-        (at.elapsed() < TTL).then_some(flash)
-    }
+    let text = svc.secrets.open(&sealed)?;
+    let flash = serde_json::from_str(&text)
+        .map_err(|e| ServiceError::Internal(format!("stored flash unreadable: {e}")))?;
+    Ok(Some(flash))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A flash set while a request runs, stored once its response is made
+/// (server functions that set one are synchronous; the store is not).
+/// The HTTP layer puts one in each form post's extensions.
+#[derive(Clone, Default)]
+pub struct PendingFlash(Arc<Mutex<Option<Flash>>>);
 
-    #[test]
-    fn a_flash_is_shown_once_to_its_own_session() {
-        let store = FlashStore::default();
-        store.put("session-a", Flash::success("done").with_secret("atr_x"));
-        assert_eq!(store.take("session-b"), None);
-        let flash = store.take("session-a").expect("flash");
-        assert_eq!(flash.secret.as_deref(), Some("atr_x"));
-        assert_eq!(store.take("session-a"), None);
+impl PendingFlash {
+    pub fn set(&self, flash: Flash) {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *slot = Some(flash);
     }
 
-    #[test]
-    fn a_newer_flash_replaces_an_older_one() {
-        let store = FlashStore::default();
-        store.put("s", Flash::error("first"));
-        store.put("s", Flash::error("second"));
-        assert_eq!(store.take("s").map(|f| f.message), Some("second".into()));
+    pub fn take(&self) -> Option<Flash> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }

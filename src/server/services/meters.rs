@@ -12,6 +12,7 @@ use crate::domain::role::Access;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::{now_millis, Millis};
 
+use super::jobs::{self, Job};
 use super::{custom_models, Actor, Result, ServiceError, Services};
 
 /// How often the sampler looks for tenants without today's sample.
@@ -21,7 +22,8 @@ pub fn spawn_sampler(svc: Services) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(20)).await;
         loop {
-            if let Err(e) = sample_today(&svc).await {
+            let mine = jobs::my_turn(&svc, Job::MeterSampler, EVERY).await;
+            if let Err(e) = jobs::run_if(mine, sample_today(&svc)).await {
                 tracing::warn!(error = ?e, "meter sampling failed; retrying later");
             }
             tokio::time::sleep(EVERY).await;

@@ -23,6 +23,7 @@ pub mod error;
 pub mod flags;
 pub mod flash;
 pub mod invoices;
+pub mod jobs;
 pub mod litellm;
 pub mod meters;
 pub mod mfa;
@@ -64,7 +65,9 @@ pub struct Services {
     pub policies: Arc<policies::PolicyCache>,
     pub flags: Arc<flags::FlagCache>,
     pub budgets: Arc<budgets::BudgetCache>,
-    pub flashes: Arc<flash::FlashStore>,
+    /// This process's id among the replicas: job leases and the replica
+    /// registry name it.
+    pub replica_id: Arc<str>,
     /// What the engines of custom-model pools hold, as last seen.
     pub pools: Arc<custom_models::PoolRuntime>,
     refreshing: Arc<tokio::sync::Mutex<()>>,
@@ -78,7 +81,7 @@ impl Services {
             policies: Arc::new(policies::PolicyCache::default()),
             flags: Arc::new(flags::FlagCache::default()),
             budgets: Arc::new(budgets::BudgetCache::default()),
-            flashes: Arc::new(flash::FlashStore::default()),
+            replica_id: Arc::from(format!("rep_{}", new_id().replace('-', ""))),
             pools: Arc::new(custom_models::PoolRuntime::default()),
             refreshing: Arc::new(tokio::sync::Mutex::new(())),
             db,

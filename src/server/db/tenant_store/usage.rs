@@ -249,8 +249,7 @@ impl TenantStore {
         until: Option<&str>,
         limit: i64,
     ) -> Result<Vec<UsageEvent>, DbError> {
-        self.events_after((i64::MIN, i64::MAX), (after, until), limit)
-            .await
+        self.events_after(None, (after, until), limit).await
     }
 
     /// Events made in `[from, to)` after request id `after`, in request-id
@@ -261,7 +260,7 @@ impl TenantStore {
         after: &str,
         limit: i64,
     ) -> Result<Vec<UsageEvent>, DbError> {
-        self.events_after(period, (after, None), limit).await
+        self.events_after(Some(period), (after, None), limit).await
     }
 
     /// Runs a query for events in a transaction fenced to the tenant.
@@ -275,25 +274,34 @@ impl TenantStore {
         rows.into_iter().map(UsageEvent::try_from).collect()
     }
 
+    /// Events after a request id in request-id order, within a period when
+    /// one is given (without one, the query has no time condition, so the
+    /// planner walks the request-id order alone).
     async fn events_after(
         &self,
-        (from, to): (i64, i64),
+        period: Option<(i64, i64)>,
         (after, until): (&str, Option<&str>),
         limit: i64,
     ) -> Result<Vec<UsageEvent>, DbError> {
+        let within = if period.is_some() {
+            "AND created_at >= $5 AND created_at < $6"
+        } else {
+            ""
+        };
         let sql = format!(
-            "SELECT {COLUMNS} FROM {} WHERE tenant_id = $1 AND created_at >= $2 \
-             AND created_at < $3 AND request_id > $4 AND ($5 IS NULL OR request_id <= $5) \
-             ORDER BY request_id LIMIT $6",
+            "SELECT {COLUMNS} FROM {} WHERE tenant_id = $1 AND request_id > $2 \
+             AND ($3 IS NULL OR request_id <= $3) {within} ORDER BY request_id LIMIT $4",
             self.table("usage_events")
         );
-        let query = sqlx::query_as(&sql)
+        let mut query = sqlx::query_as(&sql)
             .bind(&self.tenant_id)
-            .bind(from)
-            .bind(to)
             .bind(after)
-            .bind(until);
-        self.events(query.bind(limit)).await
+            .bind(until)
+            .bind(limit);
+        if let Some((from, to)) = period {
+            query = query.bind(from).bind(to);
+        }
+        self.events(query).await
     }
 
     /// The newest events of a period, optionally of one key: for callers

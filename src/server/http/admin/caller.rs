@@ -13,7 +13,7 @@ use crate::domain::audit::AuditAction;
 use crate::server::auth::client::client_ip;
 use crate::server::services::audit::{self, Entry};
 use crate::server::services::sign_in_throttle::client_prefix;
-use crate::server::services::{admin_tokens, Actor, ServiceError, Services};
+use crate::server::services::{admin_tokens, Actor, Services};
 
 /// The services travel with the caller, so a handler takes one extractor
 /// and makes one service call.
@@ -45,17 +45,12 @@ where
         let prefix = client_prefix(&ip);
         let limiter = &state.limiter;
         limiter
-            .check_failures(&prefix)
+            .attempt(&prefix)
             .await
             .map_err(Problem::rate_limited)?;
         let presented = bearer(parts).unwrap_or_default();
-        let (token, actor) = match admin_tokens::authenticate(svc, presented, Some(ip)).await {
-            Err(ServiceError::Unauthenticated) => {
-                limiter.note_failure(&prefix).await;
-                return Err(ServiceError::Unauthenticated.into());
-            }
-            other => other?,
-        };
+        let (token, actor) = admin_tokens::authenticate(svc, presented, Some(ip)).await?;
+        limiter.succeeded(&prefix).await;
         limiter.take(&token).await.map_err(Problem::rate_limited)?;
         tracing::debug!(admin_token = %token.id, scope = %token.scope, "admin API call");
         if is_read(&parts.method) {

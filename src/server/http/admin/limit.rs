@@ -23,7 +23,10 @@ if tat < now then tat = now end
 local new_tat = tat + interval
 local used = new_tat - now
 if used > 60000 then return tostring(used - 60000) end
-if ARGV[2] == 'peek' then return '0' end
+if ARGV[2] == 'refund' then
+  redis.call('SET', KEYS[1], tostring(math.max(now, tat - interval)), 'PX', 61000)
+  return '0'
+end
 redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(used) + 1000)
 return '0'
 "#;
@@ -34,13 +37,13 @@ const MAX_LOCAL: usize = 10_000;
 
 /// Failed authentications an address may make a minute; a script with a
 /// mistyped token notices long before this, a guesser is slowed to it.
-pub const FAILURES_PER_MINUTE: i64 = 30;
+pub const FAILURES_PER_MINUTE: i64 = 120;
 
-/// Whether a take only looks (would one more be allowed?) or counts.
+/// Whether a take counts one, or gives one back.
 #[derive(Clone, Copy, PartialEq)]
 enum Take {
-    Peek,
     Count,
+    Refund,
 }
 
 pub struct TokenLimiter {
@@ -63,18 +66,20 @@ impl TokenLimiter {
             .await
     }
 
-    /// Refuses an address (an IPv4 address or IPv6 /64) that has failed
-    /// authentication too often this minute, before its token is looked up.
-    pub async fn check_failures(&self, prefix: &str) -> Result<(), u64> {
-        self.take_key(&failure_key(prefix), FAILURES_PER_MINUTE, Take::Peek)
+    /// Counts an authentication attempt from an address (an IPv4 address
+    /// or IPv6 /64) before its token is looked up, refusing one over the
+    /// limit; counting first means concurrent guesses cannot all pass one
+    /// check. A caller that then authenticates gives it back (`succeeded`).
+    pub async fn attempt(&self, prefix: &str) -> Result<(), u64> {
+        self.take_key(&failure_key(prefix), FAILURES_PER_MINUTE, Take::Count)
             .await
     }
 
-    /// Counts one failed authentication from the address.
-    pub async fn note_failure(&self, prefix: &str) {
-        // Over the limit already: the next check refuses, nothing to add.
+    /// Gives back the attempt of a caller that authenticated: only
+    /// failures stay counted.
+    pub async fn succeeded(&self, prefix: &str) {
         let _ = self
-            .take_key(&failure_key(prefix), FAILURES_PER_MINUTE, Take::Count)
+            .take_key(&failure_key(prefix), FAILURES_PER_MINUTE, Take::Refund)
             .await;
     }
 
@@ -95,19 +100,35 @@ impl TokenLimiter {
         let limit = Limit { per_minute };
         let now = now_ms_f64();
         let mut map = self.local.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_LOCAL {
-            map.retain(|_, tat| *tat > now);
-        }
         let tat = map.get(key).copied().unwrap_or(0.0);
+        if how == Take::Refund {
+            map.insert(key.to_string(), gcra::settle(limit, tat, now, -1));
+            return Ok(());
+        }
         match gcra::check(limit, tat, now, 1) {
             Decision::Allow { tat, .. } => {
-                if how == Take::Count {
-                    map.insert(key.to_string(), tat);
-                }
+                make_room(&mut map, now);
+                map.insert(key.to_string(), tat);
                 Ok(())
             }
             Decision::Deny { retry_after_ms } => Err(seconds(retry_after_ms)),
         }
+    }
+}
+
+/// Bounds the in-process map: idle entries go first; if every entry is
+/// live (many addresses at once), an arbitrary one goes, so memory and the
+/// time under the lock stay bounded whatever clients do.
+fn make_room(map: &mut HashMap<String, f64>, now: f64) {
+    if map.len() < MAX_LOCAL {
+        return;
+    }
+    map.retain(|_, tat| *tat > now);
+    while map.len() >= MAX_LOCAL {
+        let Some(victim) = map.keys().next().cloned() else {
+            break;
+        };
+        map.remove(&victim);
     }
 }
 
@@ -125,7 +146,11 @@ async fn take_redis(
     let wait: String = Script::new(TAKE_LUA)
         .key(key)
         .arg(per_minute.max(1))
-        .arg(if how == Take::Peek { "peek" } else { "count" })
+        .arg(if how == Take::Refund {
+            "refund"
+        } else {
+            "count"
+        })
         .invoke_async(&mut conn)
         .await?;
     Ok(wait.parse().unwrap_or(0.0))

@@ -14,6 +14,7 @@ use super::delivery::{round, settle, Alert, CLAIM_MS};
 use super::{BudgetRow, COLUMNS, FROM};
 use crate::domain::budget::Budget;
 use crate::domain::time::{now_millis, Millis};
+use crate::server::services::jobs::{self, Job};
 use crate::server::services::{Result, Services};
 
 const EVERY: Duration = Duration::from_secs(30);
@@ -24,7 +25,8 @@ pub fn spawn(svc: Services) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(EVERY).await;
-            if let Err(e) = run_once(&svc).await {
+            let mine = jobs::my_turn(&svc, Job::WebhookRedelivery, EVERY).await;
+            if let Err(e) = jobs::run_if(mine, run_once(&svc)).await {
                 tracing::warn!(error = ?e, "budget webhook redelivery failed; retrying later");
             }
         }

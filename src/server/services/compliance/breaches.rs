@@ -208,6 +208,12 @@ pub async fn step(svc: &Services, actor: &Actor, id: &str, step: Step<'_>) -> Re
             if at > now || at < b.facts.detected_at {
                 return Err(Invalid::new("at", "must be between detection and now").into());
             }
+            if reference.is_some_and(|r| r.chars().count() > 200 || r.chars().any(char::is_control))
+            {
+                return Err(
+                    Invalid::new("reference", "is plain text of at most 200 characters").into(),
+                );
+            }
             sqlx::query("UPDATE breaches SET notified_at = $1, notification_ref = $2, updated_at = $3 WHERE id = $4")
                 .bind(at).bind(reference).bind(now).bind(id).execute(&mut *tx).await?;
             (

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::{on_engines, reconcile, retirement};
+use crate::server::services::jobs::{self, Job};
 use crate::server::services::{Result, Services};
 
 pub fn spawn(svc: Services) -> tokio::task::JoinHandle<()> {
@@ -13,10 +14,11 @@ pub fn spawn(svc: Services) -> tokio::task::JoinHandle<()> {
             if let Err(e) = svc.pools.flush(&svc).await {
                 tracing::warn!(error = ?e, "writing adapter use times failed; retrying");
             }
-            if let Err(e) = tick(&svc).await {
+            let every = Duration::from_millis(svc.config.reconcile_ms.max(100));
+            let mine = jobs::my_turn(&svc, Job::CustomModelReconciler, every).await;
+            if let Err(e) = jobs::run_if(mine, tick(&svc)).await {
                 tracing::warn!(error = ?e, "custom model reconcile failed; retrying");
             }
-            let every = Duration::from_millis(svc.config.reconcile_ms.max(100));
             let _ = tokio::time::timeout(every, svc.pools.kick.notified()).await;
         }
     })

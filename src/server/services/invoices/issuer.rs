@@ -7,6 +7,7 @@ use super::{issuable_from, issue};
 use crate::domain::invoice::Month;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::now_millis;
+use crate::server::services::jobs::{self, Job};
 use crate::server::services::{Actor, Result, Services};
 
 const EVERY: Duration = Duration::from_secs(600);
@@ -15,7 +16,8 @@ pub fn spawn_issuer(svc: Services) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(30)).await;
         loop {
-            if let Err(e) = run_once(&svc).await {
+            let mine = jobs::my_turn(&svc, Job::InvoiceIssuer, EVERY).await;
+            if let Err(e) = jobs::run_if(mine, run_once(&svc)).await {
                 tracing::warn!(error = ?e, "invoice issuing failed; retrying later");
             }
             tokio::time::sleep(EVERY).await;

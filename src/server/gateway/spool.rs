@@ -1,0 +1,339 @@
+//! The ledger's local spool: every usage event is appended to a file in
+//! the data directory before its response is released, so a process
+//! killed with events still queued loses none of them. The batch writer
+//! drains the queue into the database and tells the spool what is stored;
+//! a drained file is truncated (or, once rotated, deleted). At start the
+//! files a previous process left are replayed; inserts are idempotent on
+//! the request id, so an event stored before the kill never counts twice.
+//!
+//! An append is a `write(2)` into the page cache, which survives the
+//! process. Surviving the machine needs the data on disk: a syncer calls
+//! `fdatasync` at most every 2 ms (sooner after 256 events), off the
+//! request path, so a lost machine loses at most that window.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+/// A file is rotated past this size; the old one goes once drained.
+const ROTATE_BYTES: u64 = 64 << 20;
+/// Appends that wake the syncer early.
+const SYNC_EVERY_EVENTS: usize = 256;
+/// The group-commit window.
+const SYNC_WINDOW: Duration = Duration::from_millis(2);
+/// The name every spool file of a queue starts with.
+const SUFFIX: &str = ".spool";
+
+/// One file of the spool, and how many of its events wait for the database.
+struct Segment {
+    path: PathBuf,
+    file: Arc<File>,
+    bytes: u64,
+    pending: u64,
+}
+
+struct Files {
+    /// By sequence; the last is the one appended to.
+    segments: BTreeMap<u64, Segment>,
+    next: u64,
+}
+
+pub struct Spool {
+    dir: PathBuf,
+    prefix: String,
+    files: Mutex<Files>,
+    sync: Arc<SyncState>,
+}
+
+/// What the syncer waits on, apart from the spool, so a dropped spool
+/// ends its syncer instead of being kept alive by it.
+#[derive(Default)]
+struct SyncState {
+    unsynced: AtomicUsize,
+    wake: Notify,
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        self.sync.wake.notify_one();
+    }
+}
+
+/// Where an event was spooled: what the writer hands back once stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark(u64);
+
+/// A spooled line (one event's JSON) and the mark it is spooled under.
+pub type Line = (Mark, Vec<u8>);
+
+/// Events a previous process left, with the mark each is spooled under.
+pub struct Leftovers {
+    pub lines: Vec<Line>,
+    /// Lines that could not be read (a torn last line after a crash).
+    pub unreadable: usize,
+}
+
+impl Spool {
+    /// Opens the queue's spool in `dir`, taking over the files a previous
+    /// process left (they are returned to be replayed) and starting a new
+    /// one. A file another live process holds is left alone.
+    pub fn open(dir: &Path, queue: &str) -> std::io::Result<(Arc<Spool>, Leftovers)> {
+        std::fs::create_dir_all(dir)?;
+        let prefix = format!("{queue}-");
+        let mut files = Files {
+            segments: BTreeMap::new(),
+            next: 0,
+        };
+        let mut leftovers = Leftovers {
+            lines: Vec::new(),
+            unreadable: 0,
+        };
+        for path in left_behind(dir, &prefix)? {
+            let Some(file) = take_over(&path)? else {
+                continue;
+            };
+            let seq = files.next;
+            files.next += 1;
+            let (lines, unreadable) = read_lines(&file)?;
+            leftovers.unreadable += unreadable;
+            let pending = lines.len() as u64;
+            leftovers
+                .lines
+                .extend(lines.into_iter().map(|l| (Mark(seq), l)));
+            let bytes = file.metadata()?.len();
+            let file = Arc::new(file);
+            let seg = Segment {
+                path,
+                file,
+                bytes,
+                pending,
+            };
+            files.segments.insert(seq, seg);
+        }
+        let spool = Arc::new(Spool {
+            dir: dir.to_path_buf(),
+            prefix,
+            files: Mutex::new(files),
+            sync: Arc::new(SyncState::default()),
+        });
+        {
+            let mut files = spool.lock();
+            spool.start_segment(&mut files)?;
+            // Files with nothing readable left go at once.
+            let current = files.segments.keys().next_back().copied();
+            let empty: Vec<u64> = files
+                .segments
+                .iter()
+                .filter(|(seq, s)| s.pending == 0 && Some(**seq) != current)
+                .map(|(seq, _)| *seq)
+                .collect();
+            for seq in empty {
+                if let Some(s) = files.segments.remove(&seq) {
+                    remove(&s.path);
+                }
+            }
+        }
+        tokio::spawn(syncer(Arc::downgrade(&spool), spool.sync.clone()));
+        Ok((spool, leftovers))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Files> {
+        self.files.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn start_segment(&self, files: &mut Files) -> std::io::Result<()> {
+        let seq = files.next;
+        files.next += 1;
+        let path = self.dir.join(format!(
+            "{}{}-{seq}{SUFFIX}",
+            self.prefix,
+            uuid::Uuid::new_v4().simple()
+        ));
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .read(true)
+            .open(&path)?;
+        // Held for this process's life: a replica starting beside it on
+        // the same directory leaves the file alone.
+        file.try_lock().map_err(std::io::Error::other)?;
+        let seg = Segment {
+            path,
+            file: Arc::new(file),
+            bytes: 0,
+            pending: 0,
+        };
+        files.segments.insert(seq, seg);
+        Ok(())
+    }
+
+    /// Appends one event (a JSON line without its newline) and says where.
+    pub fn append(&self, line: &[u8]) -> std::io::Result<Mark> {
+        let mut buf = Vec::with_capacity(line.len() + 1);
+        buf.extend_from_slice(line);
+        buf.push(b'\n');
+        let mut files = self.lock();
+        let rotate = files
+            .segments
+            .values()
+            .next_back()
+            .is_none_or(|s| s.bytes >= ROTATE_BYTES);
+        if rotate {
+            self.start_segment(&mut files)?;
+        }
+        let (seq, seg) = files
+            .segments
+            .iter_mut()
+            .next_back()
+            .ok_or_else(|| std::io::Error::other("spool has no file"))?;
+        (&*seg.file).write_all(&buf)?;
+        seg.bytes += buf.len() as u64;
+        seg.pending += 1;
+        let mark = Mark(*seq);
+        drop(files);
+        // The first append of a window starts it; the 256th ends it early.
+        let unsynced = self.sync.unsynced.fetch_add(1, Ordering::Relaxed) + 1;
+        if unsynced == 1 || unsynced == SYNC_EVERY_EVENTS {
+            self.sync.wake.notify_one();
+        }
+        Ok(mark)
+    }
+
+    /// Events under `mark` are in the database: a drained file is
+    /// truncated (the current one) or removed (an older one).
+    pub fn stored(&self, mark: Mark, n: u64) {
+        let mut files = self.lock();
+        let last = files.segments.keys().next_back().copied();
+        let Some(seg) = files.segments.get_mut(&mark.0) else {
+            return;
+        };
+        seg.pending = seg.pending.saturating_sub(n);
+        if seg.pending > 0 {
+            return;
+        }
+        if Some(mark.0) == last {
+            match seg.file.set_len(0) {
+                Ok(()) => seg.bytes = 0,
+                Err(e) => tracing::warn!(error = %e, "spool not truncated; it is rotated later"),
+            }
+        } else if let Some(seg) = files.segments.remove(&mark.0) {
+            remove(&seg.path);
+        }
+    }
+
+    /// At a clean stop, after the queue is flushed: drained files go, so
+    /// the next start has nothing to replay.
+    pub fn close(&self) {
+        let mut files = self.lock();
+        let drained: Vec<u64> = files
+            .segments
+            .iter()
+            .filter(|(_, s)| s.pending == 0)
+            .map(|(seq, _)| *seq)
+            .collect();
+        for seq in drained {
+            if let Some(s) = files.segments.remove(&seq) {
+                remove(&s.path);
+            }
+        }
+    }
+
+    /// Events appended and not yet stored, across the spool's files.
+    pub fn pending(&self) -> u64 {
+        self.lock().segments.values().map(|s| s.pending).sum()
+    }
+
+    fn current_file(&self) -> Option<Arc<File>> {
+        self.lock()
+            .segments
+            .values()
+            .next_back()
+            .map(|s| s.file.clone())
+    }
+}
+
+fn remove(path: &Path) {
+    if let Err(e) = std::fs::remove_file(path) {
+        tracing::warn!(path = %path.display(), error = %e, "a drained spool file stays");
+    }
+}
+
+/// The queue's files in `dir`, oldest first by name.
+fn left_behind(dir: &Path, prefix: &str) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with(prefix) && name.ends_with(SUFFIX) {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Opens a left file for this process, or None while another holds it.
+fn take_over(path: &Path) -> std::io::Result<Option<File>> {
+    let file = OpenOptions::new().read(true).append(true).open(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// The complete lines of a file; a line cut short by a crash (no newline)
+/// is not an event and is counted apart.
+fn read_lines(file: &File) -> std::io::Result<(Vec<Vec<u8>>, usize)> {
+    let mut lines = Vec::new();
+    let mut unreadable = 0;
+    let mut reader = BufReader::new(file);
+    loop {
+        let mut line = Vec::new();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+            if !line.is_empty() {
+                lines.push(line);
+            }
+        } else {
+            unreadable += 1;
+        }
+    }
+    Ok((lines, unreadable))
+}
+
+/// Group commit: the first append after a sync starts a window of
+/// `SYNC_WINDOW` (cut short by the 256th append); then the current file is
+/// synced once for all of them.
+async fn syncer(spool: std::sync::Weak<Spool>, state: Arc<SyncState>) {
+    loop {
+        if state.unsynced.load(Ordering::Relaxed) == 0 {
+            state.wake.notified().await;
+        }
+        let _ = tokio::time::timeout(SYNC_WINDOW, state.wake.notified()).await;
+        let Some(s) = spool.upgrade() else { return };
+        if state.unsynced.swap(0, Ordering::Relaxed) == 0 {
+            continue;
+        }
+        let Some(file) = s.current_file() else {
+            continue;
+        };
+        drop(s);
+        match tokio::task::spawn_blocking(move || file.sync_data()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "spool sync failed; events are in the page cache only")
+            }
+            Err(e) => tracing::error!(error = %e, "spool sync task failed"),
+        }
+    }
+}
