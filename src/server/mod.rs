@@ -12,6 +12,7 @@ pub mod db;
 pub mod devtools;
 pub mod gateway;
 pub mod http;
+pub mod jobs;
 pub mod net;
 /// The request id every response carries: below both the gateway and the
 /// HTTP routers, so neither imports the other for it.

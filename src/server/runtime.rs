@@ -14,9 +14,9 @@ use crate::server::config::Config;
 use crate::server::crypto::SecretBox;
 use crate::server::db::{Db, DbError};
 use crate::server::gateway::Gateway;
+use crate::server::jobs;
 use crate::server::services::{
-    api_keys, audit_anchor, audit_retention, bootstrap, budgets, control, custom_models, flags,
-    invoices, jobs, meters, ServiceError, Services,
+    api_keys, audit_anchor, bootstrap, control, flags, ServiceError, Services,
 };
 
 use super::http::{router, AppState};
@@ -142,12 +142,7 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
     let gateway = Gateway::start(services.clone()).await?;
     let watcher = control::spawn_watcher(services.clone(), version);
     let flusher = api_keys::spawn_last_used_flusher(services.clone());
-    let retention = audit_retention::spawn_retention(services.clone());
-    let anchor = audit_anchor::spawn(services.clone());
-    let issuer = invoices::spawn_issuer(services.clone());
-    let sampler = meters::spawn_sampler(services.clone());
-    let redeliverer = budgets::redeliver::spawn(services.clone());
-    let reconciler = custom_models::reconciler::spawn(services.clone());
+    let periodic = jobs::spawn_all(&services);
     let metrics = serve_metrics(&services, &gateway).await?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state, gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -159,13 +154,8 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
             .await;
         watcher.abort();
         flusher.abort();
-        retention.abort();
-        issuer.abort();
-        sampler.abort();
-        redeliverer.abort();
-        reconciler.abort();
-        if let Some(a) = anchor {
-            a.abort();
+        for job in &periodic {
+            job.abort();
         }
         if let Some(m) = metrics {
             m.abort();

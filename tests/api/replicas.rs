@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
+use atrium::server::jobs::{self, Job};
 use atrium::server::runtime::Running;
-use atrium::server::services::jobs::{self, Job};
 use atrium::server::services::Services;
 
 use crate::common::{self, TestApp};

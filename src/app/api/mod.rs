@@ -124,7 +124,10 @@ pub mod ssr {
             tracing::error!(error = ?e, "portal request failed");
         }
         let message = e.to_string();
-        match (plain_form_post(), services()) {
+        // A post from no session gets its answer, not a stored flash: only
+        // signed-in people can leave rows behind.
+        let signed_in = !matches!(e, ServiceError::Unauthenticated);
+        match (plain_form_post() && signed_in, services()) {
             (true, Ok(svc)) => flash(&svc, Flash::error(message.clone())),
             _ => {
                 if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {

@@ -72,6 +72,19 @@ impl<T: Send + Sync + 'static> BatchQueue<T> {
         }
     }
 
+    /// Queues the item in `slot`, waiting for room; the item stays in the
+    /// slot until there is room, so a caller that is cancelled while
+    /// waiting still holds it (and can hand it to `push_detached`).
+    pub async fn push_from(&self, slot: &mut Option<T>) {
+        let Ok(permit) = self.tx.reserve().await else {
+            tracing::error!(queue = self.name, "writer stopped; item not recorded");
+            return;
+        };
+        if let Some(item) = slot.take() {
+            permit.send(Msg::Item(Box::new(item)));
+        }
+    }
+
     /// For places that cannot wait (a dropped stream, a finished response):
     /// queue now, or hand the wait to a task.
     pub fn push_detached(&self, item: T) {

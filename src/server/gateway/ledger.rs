@@ -35,10 +35,20 @@ impl LedgerSink {
     /// Tells the spool which of its events are now in the database.
     fn drained(&self, items: &[Spooled]) {
         let Some(spool) = &self.spool else { return };
-        for item in items {
-            if let Some(mark) = item.mark {
-                spool.stored(mark, 1);
+        // One call per file, not per event: a batch rarely spans two.
+        let mut run: Option<(Mark, u64)> = None;
+        for mark in items.iter().filter_map(|i| i.mark) {
+            match &mut run {
+                Some((m, n)) if *m == mark => *n += 1,
+                _ => {
+                    if let Some((m, n)) = run.replace((mark, 1)) {
+                        spool.stored(m, n);
+                    }
+                }
             }
+        }
+        if let Some((m, n)) = run {
+            spool.stored(m, n);
         }
     }
 }
@@ -75,6 +85,22 @@ impl Sink<Spooled> for LedgerSink {
 
 const QUEUE: &str = "usage ledger";
 
+/// A spooled event waiting for room in the queue. If the wait is
+/// cancelled (the client hung up), the event is queued anyway, detached:
+/// it is spooled, and a spooled event is stored or its file never goes.
+struct Waiting<'a> {
+    ledger: &'a Ledger,
+    item: Option<Spooled>,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some(item) = self.item.take() {
+            self.ledger.queue.push_detached(item);
+        }
+    }
+}
+
 /// Starts the ledger and its spool in the data directory; returns what a
 /// previous process left there, for `replay`.
 pub fn start(svc: Services, capacity: usize) -> std::io::Result<(Ledger, Vec<Line>)> {
@@ -107,8 +133,11 @@ impl Ledger {
     /// Records an event: spooled at once, stored behind the response,
     /// waiting for room in the queue if it is full.
     pub async fn push(&self, event: UsageEvent) {
-        let item = self.spooled(event);
-        self.queue.push(item).await;
+        let mut waiting = Waiting {
+            ledger: self,
+            item: Some(self.spooled(event)),
+        };
+        self.queue.push_from(&mut waiting.item).await;
     }
 
     /// As `push`, for places that cannot wait (a dropped stream).
@@ -145,7 +174,10 @@ impl Ledger {
             return Spooled { event, mark: None };
         };
         let log = event.log.take();
-        let line = serde_json::to_vec(&event);
+        let line = serde_json::to_vec(&event).map(|mut l| {
+            l.push(b'\n');
+            l
+        });
         event.log = log;
         let mark = match line
             .map_err(std::io::Error::other)

@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -84,7 +85,11 @@ impl Spool {
     /// process left (they are returned to be replayed) and starting a new
     /// one. A file another live process holds is left alone.
     pub fn open(dir: &Path, queue: &str) -> std::io::Result<(Arc<Spool>, Leftovers)> {
-        std::fs::create_dir_all(dir)?;
+        // Usage events name tenants, keys and end users: the owner only.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
         let prefix = format!("{queue}-");
         let mut files = Files {
             segments: BTreeMap::new(),
@@ -159,6 +164,7 @@ impl Spool {
             .create_new(true)
             .append(true)
             .read(true)
+            .mode(0o600)
             .open(&path)?;
         // Held for this process's life: a replica starting beside it on
         // the same directory leaves the file alone.
@@ -173,11 +179,11 @@ impl Spool {
         Ok(())
     }
 
-    /// Appends one event (a JSON line without its newline) and says where.
-    pub fn append(&self, line: &[u8]) -> std::io::Result<Mark> {
-        let mut buf = Vec::with_capacity(line.len() + 1);
-        buf.extend_from_slice(line);
-        buf.push(b'\n');
+    /// Appends one event (a JSON line ending in its newline) and says where.
+    pub fn append(&self, buf: &[u8]) -> std::io::Result<Mark> {
+        if buf.last() != Some(&b'\n') || buf[..buf.len() - 1].contains(&b'\n') {
+            return Err(std::io::Error::other("a spool line is one line"));
+        }
         let mut files = self.lock();
         let rotate = files
             .segments
@@ -192,7 +198,7 @@ impl Spool {
             .iter_mut()
             .next_back()
             .ok_or_else(|| std::io::Error::other("spool has no file"))?;
-        (&*seg.file).write_all(&buf)?;
+        (&*seg.file).write_all(buf)?;
         seg.bytes += buf.len() as u64;
         seg.pending += 1;
         let mark = Mark(*seq);
@@ -280,7 +286,12 @@ fn left_behind(dir: &Path, prefix: &str) -> std::io::Result<Vec<PathBuf>> {
 
 /// Opens a left file for this process, or None while another holds it.
 fn take_over(path: &Path) -> std::io::Result<Option<File>> {
-    let file = OpenOptions::new().read(true).append(true).open(path)?;
+    // Gone meanwhile: another replica on this directory drained it.
+    let file = match OpenOptions::new().read(true).append(true).open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),

@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::FromRow;
 
-use super::jobs::{self, Job};
 use super::{Result, ServiceError, Services};
 use crate::domain::time::now_millis;
 use crate::domain::validation::Invalid;
@@ -40,7 +39,7 @@ fn message(at: i64, heads: &[ChainHead]) -> Vec<u8> {
     json!({ "at": at, "heads": heads }).to_string().into_bytes()
 }
 
-async fn heads(svc: &Services) -> Result<Vec<ChainHead>> {
+pub async fn heads(svc: &Services) -> Result<Vec<ChainHead>> {
     Ok(sqlx::query_as(
         "SELECT chain, head_seq AS seq, head_hash AS hash FROM audit_chains ORDER BY chain",
     )
@@ -115,29 +114,6 @@ pub async fn anchor_now(svc: &Services) -> Result<Option<Checkpoint>> {
     let cp = checkpoint(svc).await?;
     write(svc, &sink, &cp).await?;
     Ok(Some(cp))
-}
-
-/// Checkpoints on an interval whenever a chain has grown.
-pub fn spawn(svc: Services) -> Option<tokio::task::JoinHandle<()>> {
-    svc.config.audit_anchor.as_ref()?;
-    let every = Duration::from_secs(svc.config.audit_anchor_secs.max(1));
-    Some(tokio::spawn(async move {
-        let mut last: Vec<ChainHead> = Vec::new();
-        loop {
-            tokio::time::sleep(every).await;
-            if !jobs::my_turn(&svc, Job::AuditCheckpoints, every).await {
-                continue;
-            }
-            match heads(&svc).await {
-                Ok(now) if now == last => continue,
-                Ok(now) => match anchor_now(&svc).await {
-                    Ok(_) => last = now,
-                    Err(e) => tracing::error!(error = %e, "audit checkpoint failed; retrying"),
-                },
-                Err(e) => tracing::error!(error = %e, "reading audit chain heads failed"),
-            }
-        }
-    }))
 }
 
 /// The newest checkpoint in an anchor file.

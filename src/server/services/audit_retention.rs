@@ -7,7 +7,6 @@ use crate::domain::tenant::TenantId;
 use crate::domain::time::{now_millis, DAY};
 
 use super::audit::{record, Entry};
-use super::jobs::{self, Job};
 use super::{audit_chain, Actor, Result, Services};
 
 /// Removes each tenant's events older than its retention setting, moving
@@ -42,29 +41,4 @@ pub async fn purge_expired(svc: &Services) -> Result<u64> {
         removed += n;
     }
     Ok(removed)
-}
-
-const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Applies audit retention at start and then hourly, on one replica.
-pub fn spawn_retention(svc: Services) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            if !jobs::my_turn(&svc, Job::AuditRetention, EVERY).await {
-                tokio::time::sleep(EVERY).await;
-                continue;
-            }
-            match purge_expired(&svc).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(events = n, "audit events past retention purged"),
-                Err(e) => tracing::error!(error = %e, "audit retention purge failed"),
-            }
-            match super::compliance::request_log::purge_expired(&svc).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(rows = n, "request log rows past retention purged"),
-                Err(e) => tracing::error!(error = %e, "request log retention purge failed"),
-            }
-            tokio::time::sleep(EVERY).await;
-        }
-    })
 }

@@ -5,31 +5,12 @@
 //! so no schedule around a sampling moment dodges them. Invoices price the
 //! month's days by the plan in force on each.
 
-use std::time::Duration;
-
 use crate::domain::meter::{day_of, Meter, Sample};
 use crate::domain::role::Access;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::{now_millis, Millis};
 
-use super::jobs::{self, Job};
 use super::{custom_models, Actor, Result, ServiceError, Services};
-
-/// How often the sampler looks for tenants without today's sample.
-const EVERY: Duration = Duration::from_secs(3600);
-
-pub fn spawn_sampler(svc: Services) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(20)).await;
-        loop {
-            let mine = jobs::my_turn(&svc, Job::MeterSampler, EVERY).await;
-            if let Err(e) = jobs::run_if(mine, sample_today(&svc)).await {
-                tracing::warn!(error = ?e, "meter sampling failed; retrying later");
-            }
-            tokio::time::sleep(EVERY).await;
-        }
-    })
-}
 
 /// Samples every tenant that has no sample for today yet; returns the
 /// samples written. A store whose size cannot be read gets no sample (the

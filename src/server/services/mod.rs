@@ -23,7 +23,6 @@ pub mod error;
 pub mod flags;
 pub mod flash;
 pub mod invoices;
-pub mod jobs;
 pub mod litellm;
 pub mod meters;
 pub mod mfa;

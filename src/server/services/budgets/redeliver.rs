@@ -6,32 +6,16 @@
 //! attempt carries the alert's one message id, so a receiver that got an
 //! earlier attempt drops the duplicate, as Standard Webhooks intends.
 
-use std::time::Duration;
-
 use sqlx::FromRow;
 
 use super::delivery::{round, settle, Alert, CLAIM_MS};
 use super::{BudgetRow, COLUMNS, FROM};
 use crate::domain::budget::Budget;
 use crate::domain::time::{now_millis, Millis};
-use crate::server::services::jobs::{self, Job};
 use crate::server::services::{Result, Services};
 
-const EVERY: Duration = Duration::from_secs(30);
 /// Alerts one pass takes at most.
 const BATCH: i64 = 50;
-
-pub fn spawn(svc: Services) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(EVERY).await;
-            let mine = jobs::my_turn(&svc, Job::WebhookRedelivery, EVERY).await;
-            if let Err(e) = jobs::run_if(mine, run_once(&svc)).await {
-                tracing::warn!(error = ?e, "budget webhook redelivery failed; retrying later");
-            }
-        }
-    })
-}
 
 #[derive(FromRow)]
 struct Due {

@@ -1,29 +1,11 @@
 //! Issues last month's invoices on its own once the grace period for late
 //! usage has passed, so finance never waits for someone to run a command.
 
-use std::time::Duration;
-
 use super::{issuable_from, issue};
 use crate::domain::invoice::Month;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::now_millis;
-use crate::server::services::jobs::{self, Job};
 use crate::server::services::{Actor, Result, Services};
-
-const EVERY: Duration = Duration::from_secs(600);
-
-pub fn spawn_issuer(svc: Services) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(30)).await;
-        loop {
-            let mine = jobs::my_turn(&svc, Job::InvoiceIssuer, EVERY).await;
-            if let Err(e) = jobs::run_if(mine, run_once(&svc)).await {
-                tracing::warn!(error = ?e, "invoice issuing failed; retrying later");
-            }
-            tokio::time::sleep(EVERY).await;
-        }
-    })
-}
 
 /// Issues last month's invoice for every tenant that existed in it and
 /// has none yet; returns how many it issued.

@@ -6,7 +6,7 @@
 mod gather;
 mod issuer;
 
-pub use issuer::{run_once as issue_due, spawn_issuer};
+pub use issuer::run_once as issue_due;
 
 use serde_json::json;
 
