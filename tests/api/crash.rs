@@ -19,10 +19,11 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
         .into_iter()
         .map(|(backend, name)| {
             let full = format!("crash::{name}::kill_9_under_load_loses_no_answered_request");
-            let skip = matches!(backend, Backend::Postgres) && common::postgres_url().is_none();
-            if skip {
-                eprintln!("SKIPPED {full}: needs PostgreSQL: set ATRIUM_TEST_POSTGRES_URL");
+            let why = common::missing(backend, common::Needs::Nothing);
+            if let Some(why) = why {
+                eprintln!("SKIPPED {full}: needs {why}");
             }
+            let skip = why.is_some();
             let trial = libtest_mimic::Trial::test(full.clone(), move || {
                 crate::common::watchdog::watched(&full, || {
                     tokio::runtime::Builder::new_multi_thread()

@@ -157,10 +157,11 @@ async fn each_job_runs_on_one_replica_at_a_time(app: TestApp) -> TestApp {
 /// fails, and exactly one creates the first admin and the demo tenant.
 pub fn startup_trials() -> Vec<libtest_mimic::Trial> {
     let name = "replicas::postgres::three_replicas_starting_at_once_make_one_admin";
-    let skip = common::postgres_url().is_none();
-    if skip {
-        eprintln!("SKIPPED {name}: needs PostgreSQL: set ATRIUM_TEST_POSTGRES_URL");
+    let why = common::missing(common::Backend::Postgres, common::Needs::Nothing);
+    if let Some(why) = why {
+        eprintln!("SKIPPED {name}: needs {why}");
     }
+    let skip = why.is_some();
     let trial = libtest_mimic::Trial::test(name, move || {
         common::watchdog::watched(name, || {
             tokio::runtime::Builder::new_multi_thread()

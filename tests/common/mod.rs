@@ -159,7 +159,7 @@ pub enum Needs {
 /// Why a test cannot run on this machine, if it cannot. With
 /// `ATRIUM_TEST_REQUIRE_POSTGRES=1` (CI) a missing PostgreSQL is a failure,
 /// not a skip.
-fn missing(backend: Backend, needs: Needs) -> Option<&'static str> {
+pub fn missing(backend: Backend, needs: Needs) -> Option<&'static str> {
     let require_pg = std::env::var("ATRIUM_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
     if matches!(backend, Backend::Postgres) && postgres_url().is_none() && !require_pg {
         return Some("PostgreSQL: set ATRIUM_TEST_POSTGRES_URL");
