@@ -158,9 +158,22 @@ pub struct Config {
     )]
     pub adapter_remote_prefixes: Vec<String>,
 
+    /// Connections to the main PostgreSQL database (SQLite uses 8).
+    #[arg(long, env = "ATRIUM_DB_POOL_SIZE", default_value_t = 12, global = true)]
+    pub db_pool_size: u32,
+
     /// Database-per-tenant stores kept open at once (least recently used close first).
-    #[arg(long, env = "ATRIUM_TENANT_POOLS", default_value_t = 32, global = true)]
+    #[arg(long, env = "ATRIUM_TENANT_POOLS", default_value_t = 8, global = true)]
     pub tenant_pools: usize,
+
+    /// Connections to each open database-per-tenant store.
+    #[arg(
+        long,
+        env = "ATRIUM_TENANT_POOL_SIZE",
+        default_value_t = 2,
+        global = true
+    )]
+    pub tenant_pool_size: u32,
 
     /// `redis://…` makes rate limits hold across gateway replicas.
     #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
@@ -261,5 +274,39 @@ impl Config {
         self.public_url
             .as_deref()
             .is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+impl Config {
+    /// The most connections this replica opens to PostgreSQL: the main
+    /// pool and every open tenant database's. The defaults keep three
+    /// replicas (12 + 8 × 2 = 28 each) under PostgreSQL's default 100.
+    pub fn connection_budget(&self) -> u64 {
+        let tenants = (self.tenant_pools as u64).saturating_mul(u64::from(self.tenant_pool_size));
+        u64::from(self.db_pool_size).saturating_add(tenants)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        config: super::Config,
+    }
+
+    #[test]
+    fn the_default_connection_budget_fits_three_replicas_in_postgres_default() {
+        let config = Args::parse_from(["atrium"]).config;
+        let budget = config.connection_budget();
+        assert_eq!(budget, 12 + 8 * 2);
+        assert!(
+            3 * budget <= 100 - 3,
+            "three replicas and the superuser slots"
+        );
+        let big = Args::parse_from(["atrium", "--tenant-pools", "18446744073709551615"]).config;
+        assert_eq!(big.connection_budget(), u64::MAX, "saturates, never wraps");
     }
 }

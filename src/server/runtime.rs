@@ -41,7 +41,8 @@ pub enum ServeError {
 pub async fn open(config: Config) -> Result<Services, ServeError> {
     let secrets = SecretBox::load(config.secret_key.as_deref(), &config.data_dir)?
         .with_retired_audit_keys(&config.audit_retired_keys)?;
-    let db = Db::connect(&config.database_url()).await?;
+    let db = Db::connect_with(&config.database_url(), config.db_pool_size).await?;
+    log_connection_budget(&db, &config).await?;
     db.migrate().await?;
     let services = Services::new(db, config, secrets);
     let lock = services.db.startup_lock().await?;
@@ -52,6 +53,30 @@ pub async fn open(config: Config) -> Result<Services, ServeError> {
         tracing::info!(migrated, "tenant stores migrated");
     }
     Ok(services)
+}
+
+/// Says how many PostgreSQL connections this replica may open, and how
+/// many replicas that leaves room for, so a fleet is sized before it hits
+/// `max_connections`.
+async fn log_connection_budget(db: &Db, config: &Config) -> Result<(), ServeError> {
+    let Some(max) = db.max_connections().await? else {
+        return Ok(());
+    };
+    let budget = config.connection_budget();
+    // PostgreSQL keeps 3 connections for superusers.
+    let replicas = (max - 3).max(0) as u64 / budget.max(1);
+    if replicas < 3 {
+        tracing::warn!(budget, max_connections = max, replicas,
+            "fewer than three replicas fit in max_connections; lower ATRIUM_DB_POOL_SIZE or ATRIUM_TENANT_POOLS");
+    } else {
+        tracing::info!(
+            budget,
+            max_connections = max,
+            replicas,
+            "database connections this replica may open"
+        );
+    }
+    Ok(())
 }
 
 /// A running server: its address, and the handle that stops it gracefully.

@@ -82,6 +82,12 @@ impl StartupLock {
 
 impl Db {
     pub async fn connect(url: &str) -> Result<Self, DbError> {
+        Self::connect_with(url, 12).await
+    }
+
+    /// As `connect`, with at most `pg_connections` to PostgreSQL (SQLite
+    /// keeps 8: one writer at a time, readers beside it).
+    pub async fn connect_with(url: &str, pg_connections: u32) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let url = match backend {
@@ -90,7 +96,7 @@ impl Db {
         };
         let max = match backend {
             Backend::Sqlite => 8,
-            Backend::Postgres => 16,
+            Backend::Postgres => pg_connections.max(2),
         };
         let pool = pool_options(backend, max).connect(&url).await?;
         Ok(Self { pool, backend })
@@ -121,6 +127,19 @@ impl Db {
                 Ok(StartupLock(Some(tx)))
             }
         }
+    }
+
+    /// PostgreSQL's `max_connections`, for the start-up budget line.
+    pub async fn max_connections(&self) -> Result<Option<i64>, DbError> {
+        if self.backend != Backend::Postgres {
+            return Ok(None);
+        }
+        let n: i64 = sqlx::query_scalar(
+            "SELECT CAST(setting AS BIGINT) FROM pg_settings WHERE name = 'max_connections'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Some(n))
     }
 
     pub async fn ping(&self) -> bool {

@@ -74,7 +74,8 @@ pub struct Services {
 
 impl Services {
     pub fn new(db: Db, config: Config, secrets: SecretBox) -> Self {
-        let stores = TenantStores::new(db.clone(), &config.database_url(), config.tenant_pools);
+        let pools = (config.tenant_pools, config.tenant_pool_size);
+        let stores = TenantStores::new(db.clone(), &config.database_url(), pools);
         Self {
             stores: Arc::new(stores),
             policies: Arc::new(policies::PolicyCache::default()),

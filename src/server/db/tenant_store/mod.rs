@@ -41,7 +41,6 @@ use crate::domain::usage::UsageEvent;
 use pools::TenantPools;
 
 /// Connections per database-per-tenant pool: tenant writes come in batches.
-const TENANT_POOL_CONNECTIONS: u32 = 2;
 const WRITE_ATTEMPTS: usize = 8;
 
 /// Where a tenant's data is, and where it is going while it moves.
@@ -112,11 +111,15 @@ pub struct TenantStores {
     data_dir: Option<PathBuf>,
     main_name: String,
     pools: TenantPools,
+    /// Connections to each open tenant database.
+    pool_size: u32,
     placements: Mutex<HashMap<String, Placement>>,
 }
 
 impl TenantStores {
-    pub fn new(main: Db, main_url: &str, pool_cap: usize) -> Self {
+    /// `pools`: how many tenant databases stay open at once, and the
+    /// connections each may hold.
+    pub fn new(main: Db, main_url: &str, (pool_cap, pool_size): (usize, u32)) -> Self {
         let data_dir = match main.backend {
             Backend::Sqlite => std::path::Path::new(sqlite_path(main_url))
                 .parent()
@@ -135,6 +138,7 @@ impl TenantStores {
             data_dir,
             main_name,
             pools: TenantPools::new(pool_cap),
+            pool_size: pool_size.max(1),
             placements: Mutex::new(HashMap::new()),
         }
     }
@@ -193,7 +197,7 @@ impl TenantStores {
     fn tenant_pool(&self, name: &str) -> Result<AnyPool, DbError> {
         self.pools.get_or_open(name, || {
             let url = self.tenant_url(name)?;
-            Ok(pool_options(self.main.backend, TENANT_POOL_CONNECTIONS)
+            Ok(pool_options(self.main.backend, self.pool_size)
                 .idle_timeout(std::time::Duration::from_secs(60))
                 .connect_lazy(&url)?)
         })
