@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::domain::time::now_millis;
+use crate::server::db::Backend;
 use crate::server::services::{
     audit_anchor, audit_retention, budgets, compliance, custom_models, invoices, meters, Result,
     Services,
@@ -57,22 +58,29 @@ fn lease_for(every: Duration) -> i64 {
 }
 
 /// Takes or renews the job's lease for a run of a job run every `every`,
-/// counting the run; true if this replica is to run it now.
+/// counting the run; true if this replica is to run it now. Times come
+/// from one clock: PostgreSQL's on PostgreSQL (replicas' own clocks may
+/// disagree), the machine's on SQLite (one machine).
 pub async fn claim(svc: &Services, job: Job, every: Duration) -> Result<bool> {
-    let now = now_millis();
-    let taken = sqlx::query(
+    let now = match svc.db.backend {
+        Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        Backend::Sqlite => "$4",
+    };
+    let sql = format!(
         "INSERT INTO job_leases (name, holder, until_ms, runs, last_run_at) \
-         VALUES ($1, $2, $3, 1, $4) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
-         until_ms = excluded.until_ms, runs = job_leases.runs + 1, last_run_at = excluded.last_run_at \
-         WHERE job_leases.holder = excluded.holder OR job_leases.until_ms < excluded.last_run_at",
-    )
-    .bind(job.name())
-    .bind(&*svc.replica_id)
-    .bind(now.saturating_add(lease_for(every)))
-    .bind(now)
-    .execute(&svc.db.pool)
-    .await?
-    .rows_affected();
+         VALUES ($1, $2, {now} + $3, 1, {now}) ON CONFLICT (name) DO UPDATE SET \
+         holder = excluded.holder, until_ms = excluded.until_ms, runs = job_leases.runs + 1, \
+         last_run_at = excluded.last_run_at \
+         WHERE job_leases.holder = excluded.holder OR job_leases.until_ms < excluded.last_run_at"
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(job.name())
+        .bind(&*svc.replica_id)
+        .bind(lease_for(every));
+    if svc.db.backend == Backend::Sqlite {
+        query = query.bind(now_millis());
+    }
+    let taken = query.execute(&svc.db.pool).await?.rows_affected();
     Ok(taken == 1)
 }
 
