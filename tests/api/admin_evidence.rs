@@ -21,6 +21,14 @@ on_both_backends!(
     concurrent_rotations_issue_one_key,
 );
 
+/// Every named action is in the audit trail.
+async fn assert_audited(app: &TestApp, names: &[&str]) {
+    let actions = app.audit_actions().await;
+    for name in names {
+        assert!(actions.iter().any(|(a, _)| a == name), "{name} audited");
+    }
+}
+
 fn breach(tenant: Option<&str>) -> Value {
     json!({"tenant_id": tenant, "detected_at": now_millis() - 3_600_000, "nature": "laptop lost",
            "categories": ["email", "name"], "subjects_approx": 40, "records_approx": 90,
@@ -187,15 +195,16 @@ async fn breaches_are_recorded_and_stepped_within_reach(app: TestApp) -> TestApp
     .await;
     assert_eq!(s, StatusCode::OK, "{informed}");
     assert_eq!(informed["tenants_informed"][0][0], b.as_str());
-    let actions = app.audit_actions().await;
-    for a in [
-        "breach.record",
-        "breach.notify",
-        "breach.art34",
-        "breach.inform",
-    ] {
-        assert!(actions.iter().any(|(x, _)| x == a), "{a} audited");
-    }
+    assert_audited(
+        &app,
+        &[
+            "breach.record",
+            "breach.notify",
+            "breach.art34",
+            "breach.inform",
+        ],
+    )
+    .await;
     app
 }
 
@@ -305,15 +314,16 @@ async fn access_reviews_and_erasure_run_through_the_api(app: TestApp) -> TestApp
     )
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{p}");
-    let actions = app.audit_actions().await;
-    for x in [
-        "access_review.start",
-        "access_review.attest",
-        "api_key.revoke",
-        "compliance.erase",
-    ] {
-        assert!(actions.iter().any(|(y, _)| y == x), "{x} audited");
-    }
+    assert_audited(
+        &app,
+        &[
+            "access_review.start",
+            "access_review.attest",
+            "api_key.revoke",
+            "compliance.erase",
+        ],
+    )
+    .await;
     app
 }
 
