@@ -133,6 +133,7 @@ bench: build
 	ATRIUM_BIN=$(BIN) bench/compliance.sh
 	ATRIUM_BIN=$(BIN) bench/admin_api.sh
 	ATRIUM_BIN=$(BIN) ATRIUM_BIN_BEFORE=$(ATRIUM_BIN_BEFORE) bench/spool.sh
+	ATRIUM_BIN=$(BIN) bench/replicas.sh
 	ATRIUM_BIN=$(BIN) LEPTOS_SITE_ROOT=$(SITE) bench/pages.sh
 
 clean-data:

@@ -11,7 +11,8 @@ use leptos_router::{path, SsrMode};
 
 use pages::{
     account, admin_tokens, audit, billing, compliance, dashboard, deployments, flag_detail, flags,
-    invoice, layout, login, models, not_found, policies, tenant_detail, tenants, usage, users,
+    invoice, layout, login, models, not_found, operations, policies, tenant_detail, tenants, usage,
+    users,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -78,6 +79,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("deployments") view=deployments::DeploymentsPage/>
                     <Route path=path!("compliance") view=compliance::CompliancePage/>
                     <Route path=path!("account") view=account::AccountPage/>
+                    <Route path=path!("operations") view=operations::OperationsPage/>
                 </ParentRoute>
             </Routes>
         </Router>

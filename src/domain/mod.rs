@@ -31,6 +31,7 @@ pub mod plan;
 pub mod policy;
 pub mod price;
 pub mod pricing;
+pub mod replica;
 pub mod request_log;
 pub mod role;
 pub mod tenant;

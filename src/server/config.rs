@@ -179,6 +179,12 @@ pub struct Config {
     #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
     pub redis_url: Option<String>,
 
+    /// Lets a second replica start on PostgreSQL without `REDIS_URL`. Each
+    /// replica then counts rate limits and budget holds for itself, so a
+    /// tenant can get up to N times its limit across N replicas.
+    #[arg(long, env = "ATRIUM_REPLICAS_WITHOUT_REDIS", global = true)]
+    pub replicas_without_redis: bool,
+
     /// Largest completion request body accepted, in bytes.
     #[arg(long, env = "ATRIUM_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,

@@ -10,7 +10,6 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::domain::time::now_millis;
-use crate::server::db::Backend;
 use crate::server::services::{
     audit_anchor, audit_retention, budgets, compliance, custom_models, invoices, meters, Result,
     Services,
@@ -62,10 +61,7 @@ fn lease_for(every: Duration) -> i64 {
 /// from one clock: PostgreSQL's on PostgreSQL (replicas' own clocks may
 /// disagree), the machine's on SQLite (one machine).
 pub async fn claim(svc: &Services, job: Job, every: Duration) -> Result<bool> {
-    let now = match svc.db.backend {
-        Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
-        Backend::Sqlite => "$4",
-    };
+    let now = svc.db.now_ms_sql("$4");
     let sql = format!(
         "INSERT INTO job_leases (name, holder, until_ms, runs, last_run_at) \
          VALUES ($1, $2, {now} + $3, 1, {now}) ON CONFLICT (name) DO UPDATE SET \
@@ -77,7 +73,7 @@ pub async fn claim(svc: &Services, job: Job, every: Duration) -> Result<bool> {
         .bind(job.name())
         .bind(&*svc.replica_id)
         .bind(lease_for(every));
-    if svc.db.backend == Backend::Sqlite {
+    if svc.db.binds_clock() {
         query = query.bind(now_millis());
     }
     let taken = query.execute(&svc.db.pool).await?.rows_affected();
@@ -104,15 +100,6 @@ pub async fn release(svc: &Services) -> Result<()> {
         .execute(&svc.db.pool)
         .await?;
     Ok(())
-}
-
-/// Who holds each job and how often it ran: for the replica proof and the
-/// operator.
-pub async fn leases(svc: &Services) -> Result<Vec<(String, String, i64, i64)>> {
-    let rows = sqlx::query_as("SELECT name, holder, until_ms, runs FROM job_leases ORDER BY name")
-        .fetch_all(&svc.db.pool)
-        .await?;
-    Ok(rows)
 }
 
 /// Every periodic job's loop; aborted by the runtime at shutdown.
@@ -189,6 +176,8 @@ fn reconciler(svc: Services) -> JoinHandle<()> {
                 if let Err(e) = custom_models::reconciler::tick(&svc).await {
                     tracing::warn!(error = ?e, "custom model reconcile failed; retrying");
                 }
+            } else if let Err(e) = custom_models::reconciler::follow(&svc).await {
+                tracing::warn!(error = ?e, "reading engine states failed; retrying");
             }
             custom_models::reconciler::wait(&svc, period).await;
         }

@@ -16,7 +16,7 @@ use crate::server::db::{Db, DbError};
 use crate::server::gateway::Gateway;
 use crate::server::jobs;
 use crate::server::services::{
-    api_keys, audit_anchor, bootstrap, control, flags, ServiceError, Services,
+    api_keys, audit_anchor, bootstrap, control, flags, replicas, ServiceError, Services,
 };
 
 use super::http::{router, AppState};
@@ -35,6 +35,8 @@ pub enum ServeError {
     Gateway(#[from] crate::server::gateway::StartError),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Opens the database and brings it up to date; shared by every subcommand.
@@ -103,10 +105,14 @@ impl Running {
         // Every request has finished or been closed: write what the ledger
         // and the audit writers still hold.
         self.gateway.audit.flush().await;
+        self.gateway.audit.close();
         self.gateway.ledger.flush().await;
         self.gateway.ledger.close();
         self.gateway.budgets.give_back().await;
         self.services.keys.flush_last_used(&self.services).await;
+        if let Err(e) = replicas::leave(&self.services).await {
+            tracing::warn!(error = %e, "replica row not removed; it lapses instead");
+        }
         // Another replica picks the periodic jobs up at its next period.
         if let Err(e) = jobs::release(&self.services).await {
             tracing::warn!(error = %e, "job leases not given back; they lapse instead");
@@ -168,6 +174,8 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
     let watcher = control::spawn_watcher(services.clone(), version);
     let flusher = api_keys::spawn_last_used_flusher(services.clone());
     let periodic = jobs::spawn_all(&services);
+    replicas::register(&services, Some(addr)).await?;
+    let heartbeat = replicas::spawn_heartbeat(services.clone(), addr);
     let metrics = serve_metrics(&services, &gateway).await?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state, gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -179,6 +187,7 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
             .await;
         watcher.abort();
         flusher.abort();
+        heartbeat.abort();
         for job in &periodic {
             job.abort();
         }
@@ -218,12 +227,54 @@ async fn serve_metrics(
 /// `atrium serve`: first-run set-up, then serve until SIGTERM or ctrl-c.
 pub async fn run(config: Config) -> Result<(), ServeError> {
     let services = open(config).await?;
+    let _held = hold_serve_locks(&services)?;
+    replicas::admit(&services).await?;
     let (admin, demo) = first_run(&services).await?;
     let running = start(services.clone()).await?;
     print_banner(&services, running.addr, admin, demo);
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.shutdown().await
+}
+
+/// Locks that last as long as this process: its data directory (spool,
+/// secret key) is one replica's, and on SQLite the database file is one
+/// replica's (SQLite cannot share limits, budgets or jobs across
+/// processes). The kernel drops them when the process dies, so a replica
+/// killed and restarted is never refused.
+fn hold_serve_locks(services: &Services) -> Result<Vec<std::fs::File>, ServeError> {
+    let config = &services.config;
+    let mut paths = vec![(
+        config.data_dir.join("serve.lock"),
+        "its data directory is in use by another `atrium serve`; give each replica its own ATRIUM_DATA_DIR",
+    )];
+    if services.db.backend == crate::server::db::Backend::Sqlite {
+        let url = config.database_url();
+        let db = crate::server::db::sqlite_path(&url);
+        let db = db.split('?').next().unwrap_or(db);
+        paths.push((
+            std::path::PathBuf::from(format!("{db}.serve.lock")),
+            "another `atrium serve` is live on this SQLite database; one replica serves SQLite, run several on PostgreSQL with Redis",
+        ));
+    }
+    paths
+        .into_iter()
+        .map(|(path, why)| {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            match file.try_lock() {
+                Ok(()) => Ok(file),
+                Err(std::fs::TryLockError::WouldBlock) => Err(ServeError::Refused(format!(
+                    "refusing to start: {why} ({} is locked)",
+                    path.display()
+                ))),
+                Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+            }
+        })
+        .collect()
 }
 
 /// The first admin and the demo tenant on a fresh database, made by one

@@ -43,6 +43,7 @@ mod deployment_pages;
 mod flag_insight;
 mod flag_pages;
 mod flags;
+mod fleet;
 mod gateway;
 mod governance;
 mod invoices;
@@ -118,6 +119,7 @@ fn main() -> std::process::ExitCode {
         portal_abuse::trials(),
         shutdown::trials(),
         crash::trials(),
+        fleet::trials(),
         soc2::trials(),
     ]
     .into_iter()

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use atrium::server::jobs::{self, Job};
 use atrium::server::runtime::Running;
-use atrium::server::services::Services;
+use atrium::server::services::{replicas, Services};
 
 use crate::common::{self, TestApp};
 use crate::portal::{create_tenant, s};
@@ -16,6 +16,9 @@ use crate::portal::{create_tenant, s};
 on_both_backends!(
     a_flash_posted_to_one_replica_shows_once_on_another,
     each_job_runs_on_one_replica_at_a_time,
+    a_change_rebuilds_only_the_cache_it_touched_on_every_replica,
+    operators_see_the_replicas_and_their_jobs,
+    audit_decisions_a_killed_replica_spooled_are_stored_once,
 );
 
 /// Another replica on the test's database (no Redis: nothing here needs it).
@@ -134,20 +137,20 @@ async fn each_job_runs_on_one_replica_at_a_time(app: TestApp) -> TestApp {
     assert!(jobs::claim(&holder_svc, job, every).await.expect("claim"));
     // Every job the replicas started is held by one of the two.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let held = jobs::leases(&app.svc).await.expect("leases");
+    let operator = atrium::server::services::Actor::system("test");
+    let held = replicas::jobs(&app.svc, &operator).await.expect("leases");
     let reconciler = held
         .iter()
-        .find(|(name, ..)| name == "custom_model_reconciler")
+        .find(|j| j.name == "custom_model_reconciler")
         .expect("the reconciler runs under a lease");
     assert!(
-        [&*a_svc.replica_id, &*b_svc.replica_id].contains(&reconciler.1.as_str()),
+        [&*a_svc.replica_id, &*b_svc.replica_id].contains(&reconciler.holder.as_str()),
         "{held:?}"
     );
     b.shutdown().await.expect("B stops");
-    let held = jobs::leases(&app.svc).await.expect("leases");
+    let held = replicas::jobs(&app.svc, &operator).await.expect("leases");
     assert!(
-        held.iter()
-            .all(|(_, holder, ..)| holder != &*b_svc.replica_id),
+        held.iter().all(|j| j.holder != *b_svc.replica_id),
         "B gave its leases back: {held:?}"
     );
     app
@@ -207,4 +210,182 @@ async fn three_replicas_starting_at_once_make_one_admin() {
     assert_eq!(n, 1);
     db.close().await;
     common::drop_database(&url).await;
+}
+
+/// Rebuilds of each cache on a replica, in `Caches::EACH` order.
+fn rebuilds(svc: &Services) -> Vec<u64> {
+    svc.cache_rebuilds
+        .iter()
+        .map(|n| n.load(std::sync::atomic::Ordering::Relaxed))
+        .collect()
+}
+
+async fn a_change_rebuilds_only_the_cache_it_touched_on_every_replica(app: TestApp) -> TestApp {
+    let c = app.admin().await;
+    let t = create_tenant(&app, &c, "One Cache").await;
+    let (b, _dir) = replica(&app).await;
+    let operator = atrium::server::services::Actor::system("test");
+    let id = atrium::domain::tenant::TenantId::parse(&s(&t, "id")).expect("id");
+    // Let B's watcher settle on the versions as they stand.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (a0, b0) = (rebuilds(&app.svc), rebuilds(&b.services));
+    atrium::server::services::tenants::set_audit_retention(&app.svc, &operator, &id, Some(30))
+        .await
+        .expect("change");
+    // B's watcher polls every 100 ms.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while rebuilds(&b.services)[4] == b0[4] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B rebuilds the key cache"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (a1, b1) = (rebuilds(&app.svc), rebuilds(&b.services));
+    for (cache, i) in [
+        ("catalog", 0),
+        ("policies", 1),
+        ("flags", 2),
+        ("budgets", 3),
+    ] {
+        assert_eq!(a1[i], a0[i], "A left its {cache} cache alone");
+        assert_eq!(b1[i], b0[i], "B left its {cache} cache alone");
+    }
+    assert!(a1[4] > a0[4], "A rebuilt its key cache");
+    b.shutdown().await.expect("B stops");
+    app
+}
+
+async fn operators_see_the_replicas_and_their_jobs(app: TestApp) -> TestApp {
+    let (b, _dir) = replica(&app).await;
+    let token =
+        crate::admin_api::token(&app, atrium::domain::admin_token::Scope::PlatformRead, None).await;
+    let (status, body) =
+        crate::admin_api::call(&app, &token, reqwest::Method::GET, "/replicas", None).await;
+    assert_eq!(status.as_u16(), 200, "{body}");
+    let ids: Vec<&str> = body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter(|r| r["live"] == serde_json::json!(true))
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&&*app.svc.replica_id) && ids.contains(&&*b.services.replica_id),
+        "both replicas are live: {body}"
+    );
+    let (status, jobs) =
+        crate::admin_api::call(&app, &token, reqwest::Method::GET, "/jobs", None).await;
+    assert_eq!(status.as_u16(), 200, "{jobs}");
+    assert!(
+        jobs.to_string().contains("custom_model_reconciler"),
+        "{jobs}"
+    );
+    // The portal page renders on the server, before any wasm.
+    let c = app.admin().await;
+    let html = c
+        .get(app.url("/operations"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("live replicas"), "{html}");
+    assert!(html.contains(&*b.services.replica_id), "B is listed");
+    assert!(html.contains("custom_model_reconciler"), "jobs are listed");
+    // A tenant user sees none of it.
+    let tenant_token = {
+        let t = create_tenant(&app, &c, "Not Ops").await;
+        let id = atrium::domain::tenant::TenantId::parse(&s(&t, "id")).expect("id");
+        crate::admin_api::token(
+            &app,
+            atrium::domain::admin_token::Scope::TenantRead,
+            Some(&id),
+        )
+        .await
+    };
+    let (status, _) =
+        crate::admin_api::call(&app, &tenant_token, reqwest::Method::GET, "/replicas", None).await;
+    assert_eq!(status.as_u16(), 403);
+    // A clean stop leaves the registry.
+    let gone = b.services.replica_id.clone();
+    b.shutdown().await.expect("B stops");
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM replicas WHERE id = $1")
+        .bind(&*gone)
+        .fetch_one(&app.svc.db.pool)
+        .await
+        .expect("count");
+    assert_eq!(left, 0, "B left the registry");
+    app
+}
+
+/// A replica starting on a data directory whose spool holds audit
+/// decisions (left by a killed process) stores each one, and one already
+/// stored before the kill is not stored again.
+async fn audit_decisions_a_killed_replica_spooled_are_stored_once(app: TestApp) -> TestApp {
+    use atrium::domain::audit::{AuditAction, AuditStatus};
+    let c = app.admin().await;
+    let t = create_tenant(&app, &c, "Spooled Audit").await;
+    let line = |request: &str| {
+        let decision = serde_json::json!({
+            "at": atrium::domain::time::now_millis() - 1_000,
+            "decision": {
+                "action": AuditAction::PolicyRedact,
+                "request_id": request,
+                "tenant_id": s(&t, "id"),
+                "status": AuditStatus::Success,
+                "details": {"entities": ["EMAIL"]},
+            }
+        });
+        format!("{decision}\n")
+    };
+    let count = |request: &'static str| {
+        let pool = app.svc.db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM audit_events WHERE resource_type = 'request' AND resource_id = $1",
+            )
+            .bind(request)
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+        }
+    };
+    for round in 0..2 {
+        // Each round a "killed" replica left the same decision spooled.
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::create_dir_all(dir.path().join("spool")).expect("spool dir");
+        std::fs::write(
+            dir.path().join("spool/audit-0000000000000001.spool"),
+            line("req_spooled_1"),
+        )
+        .expect("spool");
+        let config = common::config(&app.db_url, dir.path());
+        let db = atrium::server::db::Db::connect(&app.db_url)
+            .await
+            .expect("pool");
+        let svc = Services::new(db, config, app.svc.secrets.clone());
+        let running = atrium::server::runtime::start(svc).await.expect("replica");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while count("req_spooled_1").await == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: replayed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        running.shutdown().await.expect("stops");
+        assert_eq!(
+            count("req_spooled_1").await,
+            1,
+            "round {round}: stored once"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("spool"))
+            .expect("spool")
+            .collect();
+        assert!(left.is_empty(), "the replayed spool is drained: {left:?}");
+    }
+    app
 }

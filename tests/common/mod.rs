@@ -157,14 +157,15 @@ pub enum Needs {
 }
 
 /// Why a test cannot run on this machine, if it cannot. With
-/// `ATRIUM_TEST_REQUIRE_POSTGRES=1` (CI) a missing PostgreSQL is a failure,
-/// not a skip.
+/// `ATRIUM_TEST_REQUIRE_POSTGRES=1` or `ATRIUM_TEST_REQUIRE_REDIS=1` (CI) a
+/// missing PostgreSQL or Redis is a failure, not a skip.
 pub fn missing(backend: Backend, needs: Needs) -> Option<&'static str> {
     let require_pg = std::env::var("ATRIUM_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
     if matches!(backend, Backend::Postgres) && postgres_url().is_none() && !require_pg {
         return Some("PostgreSQL: set ATRIUM_TEST_POSTGRES_URL");
     }
-    if needs == Needs::Redis && redis_url().is_none() {
+    let require_redis = std::env::var("ATRIUM_TEST_REQUIRE_REDIS").is_ok_and(|v| v == "1");
+    if needs == Needs::Redis && redis_url().is_none() && !require_redis {
         return Some("Redis: set ATRIUM_TEST_REDIS_URL");
     }
     None

@@ -13,6 +13,7 @@ pub mod custom_models;
 pub mod flags;
 pub mod invoices;
 pub mod keys;
+pub mod operations;
 pub mod policies;
 pub mod session;
 pub mod tenants;

@@ -65,6 +65,7 @@ fn Sidebar(me: Me) -> impl IntoView {
                 {can_manage_users.then(|| view! { <li><A href="/audit">"Audit log"</A></li> })}
                 {can_manage_users.then(|| view! { <li><A href="/compliance">"Compliance"</A></li> })}
                 {admin.then(|| view! { <li><A href="/admin-tokens">"Admin API"</A></li> })}
+                {admin.then(|| view! { <li><A href="/operations">"Operations"</A></li> })}
             </ul>
             <div class="whoami">
                 <A href="/account"><span class="email">{me.email.clone()}</span></A>

@@ -15,6 +15,7 @@ pub mod layout;
 pub mod login;
 pub mod models;
 pub mod not_found;
+pub mod operations;
 pub mod platform_usage;
 pub mod policies;
 pub mod tenant_detail;

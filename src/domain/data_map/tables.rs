@@ -88,6 +88,18 @@ pub const TABLES: &[Table] = &[
         "job_leases",
         "running each periodic job on one replica at a time",
     ),
+    config(
+        "replicas",
+        "knowing which replicas are live, to refuse unsafe ones at start",
+    ),
+    config(
+        "cache_versions",
+        "rebuilding on every replica only the caches a change touched",
+    ),
+    config(
+        "engine_states",
+        "showing every replica the serving engines as last checked",
+    ),
     Table {
         subjects: &[S::Email, S::ClientIp],
         categories: &[C::ContactDetails, C::NetworkIdentifiers],

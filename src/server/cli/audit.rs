@@ -16,13 +16,15 @@ use super::{actor, print_json};
 #[derive(Subcommand, Debug)]
 pub enum AuditCmd {
     /// Re-walk every hash chain; exits non-zero naming the first broken
-    /// link. With `--anchor FILE`, also prove every chain still passes
-    /// through the last signed checkpoint in FILE.
+    /// link. With `--anchor FILE…`, also prove every chain still passes
+    /// through the last signed checkpoint in each FILE: give every
+    /// replica's anchor file (or a directory holding them) to check a
+    /// fleet's checkpoints together.
     Verify {
         #[arg(long)]
         json: bool,
-        #[arg(long)]
-        anchor: Option<std::path::PathBuf>,
+        #[arg(long, num_args = 1..)]
+        anchor: Vec<std::path::PathBuf>,
     },
     /// Write a signed checkpoint of the chain heads now, to
     /// `ATRIUM_AUDIT_ANCHOR` (or `--to file:///…` / `https://…`).
@@ -132,16 +134,13 @@ pub async fn run(svc: &Services, cmd: AuditCmd) -> Result<bool, ServiceError> {
 async fn verify(
     svc: &Services,
     json: bool,
-    anchor: Option<std::path::PathBuf>,
+    anchor: Vec<std::path::PathBuf>,
 ) -> Result<bool, ServiceError> {
     let checks = audit_chain::verify(svc).await?;
     let mut ok = checks.iter().all(|c| c.broken.is_none());
-    let against = match &anchor {
-        Some(path) => {
-            let cp = audit_anchor::last_in_file(path)?;
-            Some(audit_anchor::verify_against(svc, &cp).await?)
-        }
-        None => None,
+    let against = match anchor.is_empty() {
+        false => Some(audit_anchor::verify_files(svc, &anchor).await?),
+        true => None,
     };
     ok &= against.as_ref().is_none_or(Vec::is_empty);
     if json {
@@ -162,7 +161,9 @@ async fn verify(
             }
         }
         match &against {
-            Some(p) if p.is_empty() => println!("ok      every chain extends the last checkpoint"),
+            Some(p) if p.is_empty() => {
+                println!("ok      every chain extends the last checkpoint of each anchor")
+            }
             Some(p) => p
                 .iter()
                 .for_each(|why| println!("BROKEN  checkpoint: {why}")),

@@ -17,6 +17,7 @@ pub mod pii;
 pub mod plan;
 pub mod policy;
 pub mod price;
+pub mod replica;
 pub mod tenant;
 pub mod usage;
 pub mod user;
@@ -102,6 +103,9 @@ pub enum Command {
     /// Access reviews: attest each user and key as still needed, or revoke it.
     #[command(subcommand)]
     AccessReview(access_review::AccessReviewCmd),
+    /// The replicas serving this database and the periodic jobs they share.
+    #[command(subcommand)]
+    Replica(replica::ReplicaCmd),
     /// The breach register (GDPR Art. 33 and 34).
     #[command(subcommand)]
     Breach(breach::BreachCmd),
@@ -236,6 +240,7 @@ async fn on_database(svc: &Services, command: Command) -> Result<(), CliError> {
         Command::Pool(cmd) => Ok(custom_model::pool(svc, cmd).await?),
         Command::Compliance(cmd) => compliance::run(svc, cmd).await,
         Command::Breach(cmd) => breach::run(svc, cmd).await,
+        Command::Replica(cmd) => replica::run(svc, cmd).await,
         Command::AccessReview(cmd) => access_review::run(svc, cmd).await,
         Command::Audit(cmd) => match audit::run(svc, cmd).await? {
             true => Ok(()),

@@ -129,6 +129,24 @@ impl Db {
         }
     }
 
+    /// The current time in milliseconds, as SQL: PostgreSQL's own clock on
+    /// PostgreSQL, so replicas whose clocks disagree still agree on it; on
+    /// SQLite (one machine) the parameter `sqlite_param`, which the caller
+    /// binds to `now_millis()` (see `binds_clock`).
+    pub fn now_ms_sql(&self, sqlite_param: &str) -> String {
+        match self.backend {
+            Backend::Postgres => {
+                "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)".into()
+            }
+            Backend::Sqlite => sqlite_param.into(),
+        }
+    }
+
+    /// Whether `now_ms_sql` asked for its parameter to be bound.
+    pub fn binds_clock(&self) -> bool {
+        self.backend == Backend::Sqlite
+    }
+
     /// PostgreSQL's `max_connections`, for the start-up budget line.
     pub async fn max_connections(&self) -> Result<Option<i64>, DbError> {
         if self.backend != Backend::Postgres {

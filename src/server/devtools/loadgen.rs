@@ -11,9 +11,10 @@ use tokio::sync::Semaphore;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct LoadOptions {
-    /// Endpoint to POST to.
-    #[arg(long)]
-    pub url: String,
+    /// Endpoint to POST to; repeat it to spread requests round-robin over
+    /// several (replicas).
+    #[arg(long, required = true)]
+    pub url: Vec<String>,
     /// Sent as `Authorization: Bearer`.
     #[arg(long)]
     pub key: Option<String>,
@@ -49,9 +50,16 @@ pub struct LoadReport {
     pub max_ms: f64,
 }
 
+/// Which endpoint the next request goes to, round-robin.
+static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 async fn one(client: &reqwest::Client, opts: &LoadOptions) -> bool {
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let Some(url) = opts.url.get(n % opts.url.len().max(1)) else {
+        return false;
+    };
     let mut req = client
-        .post(&opts.url)
+        .post(url)
         .header("content-type", "application/json")
         .body(opts.body.clone());
     if let Some(k) = &opts.key {

@@ -34,21 +34,8 @@ struct LedgerSink {
 impl LedgerSink {
     /// Tells the spool which of its events are now in the database.
     fn drained(&self, items: &[Spooled]) {
-        let Some(spool) = &self.spool else { return };
-        // One call per file, not per event: a batch rarely spans two.
-        let mut run: Option<(Mark, u64)> = None;
-        for mark in items.iter().filter_map(|i| i.mark) {
-            match &mut run {
-                Some((m, n)) if *m == mark => *n += 1,
-                _ => {
-                    if let Some((m, n)) = run.replace((mark, 1)) {
-                        spool.stored(m, n);
-                    }
-                }
-            }
-        }
-        if let Some((m, n)) = run {
-            spool.stored(m, n);
+        if let Some(spool) = &self.spool {
+            spool.stored_all(items.iter().filter_map(|i| i.mark));
         }
     }
 }
@@ -174,15 +161,9 @@ impl Ledger {
             return Spooled { event, mark: None };
         };
         let log = event.log.take();
-        let line = serde_json::to_vec(&event).map(|mut l| {
-            l.push(b'\n');
-            l
-        });
+        let appended = spool.append_json(&event);
         event.log = log;
-        let mark = match line
-            .map_err(std::io::Error::other)
-            .and_then(|l| spool.append(&l))
-        {
+        let mark = match appended {
             Ok(mark) => Some(mark),
             Err(e) => {
                 metrics::counter!("atrium_spool_errors_total").increment(1);

@@ -79,17 +79,23 @@ impl Gateway {
         let (ledger, left) =
             ledger::start(svc.clone(), svc.config.ledger_queue).map_err(StartError::Spool)?;
         let ledger = Arc::new(ledger);
+        let (audit, audit_left) =
+            audit_writer::start(svc.clone(), svc.config.ledger_queue).map_err(StartError::Spool)?;
+        let audit = Arc::new(audit);
         // What a killed process spooled is stored again (idempotently).
         tokio::spawn({
-            let ledger = ledger.clone();
-            async move { ledger.replay(left).await }
+            let (ledger, audit) = (ledger.clone(), audit.clone());
+            async move {
+                ledger.replay(left).await;
+                audit.replay(audit_left).await;
+            }
         });
         Ok(Self {
             budgets: Arc::new(budget::BudgetGuard::new(limiter.redis())),
             ledger: ledger.clone(),
             limiter: Arc::new(limiter),
             http,
-            audit: Arc::new(audit_writer::start(svc.clone(), svc.config.ledger_queue)),
+            audit,
             svc,
         })
     }

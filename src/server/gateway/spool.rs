@@ -1,6 +1,7 @@
-//! The ledger's local spool: every usage event is appended to a file in
-//! the data directory before its response is released, so a process
-//! killed with events still queued loses none of them. The batch writer
+//! The local spool of the ledger and of the audit decisions written behind
+//! responses: every event is appended to a file in the data directory
+//! before its response is released, so a process killed with events still
+//! queued loses none of them. The batch writer
 //! drains the queue into the database and tells the spool what is stored;
 //! a drained file is truncated (or, once rotated, deleted). At start the
 //! files a previous process left are replayed; inserts are idempotent on
@@ -209,6 +210,32 @@ impl Spool {
             self.sync.wake.notify_one();
         }
         Ok(mark)
+    }
+
+    /// Appends `value` as one JSON line and says where.
+    pub fn append_json<T: serde::Serialize>(&self, value: &T) -> std::io::Result<Mark> {
+        let mut line = serde_json::to_vec(value).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        self.append(&line)
+    }
+
+    /// Events under these marks are in the database: one `stored` call per
+    /// run of one file, not per event (a batch rarely spans two files).
+    pub fn stored_all(&self, marks: impl Iterator<Item = Mark>) {
+        let mut run: Option<(Mark, u64)> = None;
+        for mark in marks {
+            match &mut run {
+                Some((m, n)) if *m == mark => *n += 1,
+                _ => {
+                    if let Some((m, n)) = run.replace((mark, 1)) {
+                        self.stored(m, n);
+                    }
+                }
+            }
+        }
+        if let Some((m, n)) = run {
+            self.stored(m, n);
+        }
     }
 
     /// Events under `mark` are in the database: a drained file is

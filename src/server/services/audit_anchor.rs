@@ -172,3 +172,45 @@ pub async fn verify_against(svc: &Services, cp: &Checkpoint) -> Result<Vec<Strin
     }
     Ok(problems)
 }
+
+/// The anchor files named: files as given, and the files in a directory
+/// given (one per replica, say), in name order.
+fn anchor_files(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let listed = std::fs::read_dir(path)
+            .map_err(|e| Invalid::new("anchor", format!("cannot list {}: {e}", path.display())))?;
+        let mut inside: Vec<_> = listed
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        inside.sort();
+        files.extend(inside);
+    }
+    if files.is_empty() {
+        return Err(Invalid::new("anchor", "no anchor file found").into());
+    }
+    Ok(files)
+}
+
+/// What is wrong between the database and the last checkpoint of each
+/// anchor file (each replica writes its own): problems name their file
+/// when there is more than one.
+pub async fn verify_files(svc: &Services, paths: &[std::path::PathBuf]) -> Result<Vec<String>> {
+    let files = anchor_files(paths)?;
+    let mut problems = Vec::new();
+    for file in &files {
+        let cp = last_in_file(file)?;
+        for p in verify_against(svc, &cp).await? {
+            problems.push(match files.len() {
+                1 => p,
+                _ => format!("{}: {p}", file.display()),
+            });
+        }
+    }
+    Ok(problems)
+}

@@ -3,15 +3,76 @@
 
 use std::time::Duration;
 
-use sqlx::{Any, Executor};
+use sqlx::Any;
 
 use super::{Result, Services};
 
+/// The gateway caches a change can touch. A change names the ones it
+/// touched, and every replica rebuilds only those.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caches(u8);
+
+impl Caches {
+    pub const CATALOG: Caches = Caches(1);
+    pub const POLICIES: Caches = Caches(2);
+    pub const FLAGS: Caches = Caches(4);
+    pub const BUDGETS: Caches = Caches(8);
+    pub const KEYS: Caches = Caches(16);
+    pub const ALL: Caches = Caches(31);
+    pub const NONE: Caches = Caches(0);
+
+    /// Each cache with its row in `cache_versions`, in rebuild order.
+    pub const EACH: [(Caches, &'static str); 5] = [
+        (Caches::CATALOG, "catalog"),
+        (Caches::POLICIES, "policies"),
+        (Caches::FLAGS, "flags"),
+        (Caches::BUDGETS, "budgets"),
+        (Caches::KEYS, "keys"),
+    ];
+
+    pub const fn and(self, other: Caches) -> Caches {
+        Caches(self.0 | other.0)
+    }
+
+    pub const fn contains(self, other: Caches) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    fn names(self) -> impl Iterator<Item = &'static str> {
+        Caches::EACH
+            .into_iter()
+            .filter(move |(c, _)| self.contains(*c))
+            .map(|(_, name)| name)
+    }
+
+    fn named(name: &str) -> Caches {
+        Caches::EACH
+            .into_iter()
+            .find(|(_, n)| *n == name)
+            .map_or(Caches::NONE, |(c, _)| c)
+    }
+}
+
+/// Bumps the control-plane version, and stamps the touched caches with it.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn bump<'c, E: Executor<'c, Database = Any>>(exec: E) -> Result<()> {
-    sqlx::query("UPDATE control_version SET version = version + 1 WHERE id = 1")
-        .execute(exec)
-        .await?;
+pub async fn bump(conn: &mut sqlx::AnyConnection, caches: Caches) -> Result<()> {
+    let version = next_version(conn).await?;
+    // The names are this module's constants, never input.
+    let names: Vec<String> = caches.names().map(|n| format!("'{n}'")).collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(&format!(
+        "UPDATE cache_versions SET version = $1 WHERE name IN ({})",
+        names.join(", ")
+    ))
+    .bind(version)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -28,41 +89,58 @@ pub async fn next_version(conn: &mut sqlx::AnyConnection) -> Result<i64> {
     Ok(v)
 }
 
+/// Each cache's version as the database holds it.
+pub type Seen = std::collections::HashMap<String, i64>;
+
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn current(svc: &Services) -> Result<i64> {
-    let v: i64 = sqlx::query_scalar("SELECT version FROM control_version WHERE id = 1")
-        .fetch_one(&svc.db.pool)
+pub async fn current(svc: &Services) -> Result<Seen> {
+    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT name, version FROM cache_versions")
+        .fetch_all(&svc.db.pool)
         .await?;
-    Ok(v)
+    Ok(rows.into_iter().collect())
 }
 
-/// Rebuilds the caches when another process (the CLI, another replica)
-/// changed the control plane, so a change takes effect everywhere within
-/// one poll period. A failed rebuild is tried again at the next poll.
-pub fn spawn_watcher(svc: Services, mut seen: i64) -> tokio::task::JoinHandle<()> {
+/// The caches whose version moved from `seen` to `now`.
+fn moved(seen: &Seen, now: &Seen) -> Caches {
+    now.iter()
+        .filter(|(name, v)| seen.get(*name) != Some(*v))
+        .fold(Caches::NONE, |acc, (name, _)| acc.and(Caches::named(name)))
+}
+
+/// Rebuilds the caches another process (the CLI, another replica) changed,
+/// and only those, so a change takes effect everywhere within one poll
+/// period. A failed rebuild is tried again at the next poll.
+pub fn spawn_watcher(svc: Services, mut seen: Seen) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let period = Duration::from_millis(svc.config.cache_poll_ms.max(50));
         loop {
             tokio::time::sleep(period).await;
-            match current(&svc).await {
-                Ok(v) if v != seen => match svc.refresh_caches().await {
-                    Ok(()) => seen = v,
-                    Err(e) => tracing::warn!(error = ?e, "cache refresh failed; retrying"),
-                },
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "control version poll failed"),
+            let now = match current(&svc).await {
+                Ok(now) => now,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cache version poll failed");
+                    continue;
+                }
+            };
+            let changed = moved(&seen, &now);
+            if changed.is_empty() {
+                continue;
+            }
+            match svc.refresh(changed).await {
+                Ok(()) => seen = now,
+                Err(e) => tracing::warn!(error = ?e, "cache refresh failed; retrying"),
             }
         }
     })
 }
 
-/// Loads the caches before the server takes requests; returns the version
+/// Loads the caches before the server takes requests; returns the versions
 /// they reflect, for the watcher to start from.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn prime(svc: &Services) -> Result<i64> {
-    let version = current(svc).await?;
+pub async fn prime(svc: &Services) -> Result<Seen> {
+    let versions = current(svc).await?;
     svc.refresh_caches().await?;
-    Ok(version)
+    Ok(versions)
 }
 
 /// Commits a change the gateway's caches depend on: audited in the same
@@ -75,11 +153,12 @@ pub async fn commit(
     mut tx: sqlx::Transaction<'_, Any>,
     actor: &super::Actor,
     entry: super::audit::Entry<'_>,
+    caches: Caches,
 ) -> Result<()> {
     super::audit::record(svc, &mut tx, actor, entry).await?;
-    bump(&mut *tx).await?;
+    bump(&mut tx, caches).await?;
     tx.commit().await?;
-    if let Err(e) = svc.refresh_caches().await {
+    if let Err(e) = svc.refresh(caches).await {
         tracing::warn!(error = ?e, "cache refresh after a change failed; the watcher retries");
     }
     Ok(())

@@ -29,6 +29,7 @@ pub mod mfa;
 pub mod paged;
 pub mod plans;
 pub mod policies;
+pub mod replicas;
 pub mod sessions;
 pub mod sign_in_throttle;
 pub mod tenant_data;
@@ -70,6 +71,8 @@ pub struct Services {
     /// What the engines of custom-model pools hold, as last seen.
     pub pools: Arc<custom_models::PoolRuntime>,
     refreshing: Arc<tokio::sync::Mutex<()>>,
+    /// Rebuilds of each cache (in `Caches::EACH` order) since start.
+    pub cache_rebuilds: Arc<[std::sync::atomic::AtomicU64; 5]>,
 }
 
 impl Services {
@@ -84,6 +87,7 @@ impl Services {
             replica_id: Arc::from(format!("rep_{}", new_id().replace('-', ""))),
             pools: Arc::new(custom_models::PoolRuntime::default()),
             refreshing: Arc::new(tokio::sync::Mutex::new(())),
+            cache_rebuilds: Arc::default(),
             db,
             config: Arc::new(config),
             keys: Arc::new(api_keys::KeyCache::default()),
@@ -96,12 +100,27 @@ impl Services {
     /// new contents in; readers keep the old ones until then. Refreshes run
     /// one at a time, so an older read can never overwrite a newer one.
     pub async fn refresh_caches(&self) -> Result<()> {
+        self.refresh(control::Caches::ALL).await
+    }
+
+    /// Rebuilds the named caches only, counting each rebuild.
+    pub async fn refresh(&self, caches: control::Caches) -> Result<()> {
+        use control::Caches;
         let _one_at_a_time = self.refreshing.lock().await;
-        catalog::refresh(self).await?;
-        policies::refresh(self).await?;
-        flags::refresh(self).await?;
-        budgets::refresh(self).await?;
-        api_keys::refresh(self).await
+        for (i, (cache, _)) in Caches::EACH.into_iter().enumerate() {
+            if !caches.contains(cache) {
+                continue;
+            }
+            match cache {
+                Caches::CATALOG => catalog::refresh(self).await?,
+                Caches::POLICIES => policies::refresh(self).await?,
+                Caches::FLAGS => flags::refresh(self).await?,
+                Caches::BUDGETS => budgets::refresh(self).await?,
+                _ => api_keys::refresh(self).await?,
+            }
+            self.cache_rebuilds[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
     }
 }
 

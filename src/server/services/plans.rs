@@ -131,7 +131,16 @@ pub async fn create(svc: &Services, actor: &Actor, new: NewPlan) -> Result<Plan>
     .await?;
     let entry =
         Entry::success(AuditAction::PlanCreate, "plan", &plan.id).details(json!({ "after": plan }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(
+        svc,
+        tx,
+        actor,
+        entry,
+        control::Caches::KEYS
+            .and(control::Caches::BUDGETS)
+            .and(control::Caches::CATALOG),
+    )
+    .await?;
     Ok(plan)
 }
 
@@ -162,7 +171,16 @@ pub async fn archive(svc: &Services, actor: &Actor, name: &str) -> Result<Plan> 
     plan.archived_at = Some(at);
     let entry = Entry::success(AuditAction::PlanArchive, "plan", &plan.id)
         .details(json!({ "name": plan.name }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(
+        svc,
+        tx,
+        actor,
+        entry,
+        control::Caches::KEYS
+            .and(control::Caches::BUDGETS)
+            .and(control::Caches::CATALOG),
+    )
+    .await?;
     Ok(plan)
 }
 
@@ -237,7 +255,16 @@ pub async fn subscribe(
     let entry = Entry::success(AuditAction::TenantSetPlan, "tenant", tenant_id.as_str())
         .tenant(tenant_id)
         .details(json!({ "before": before.map(|b| b.plan.name), "after": plan.name }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(
+        svc,
+        tx,
+        actor,
+        entry,
+        control::Caches::KEYS
+            .and(control::Caches::BUDGETS)
+            .and(control::Caches::CATALOG),
+    )
+    .await?;
     if plan.rpm.is_some() || plan.tpm.is_some() {
         let settings = TenantSettings::new(
             &tenant.name,

@@ -127,7 +127,7 @@ pub async fn add(
     let entry = Entry::success(AuditAction::PolicyAdd, "policy", &rule.id)
         .tenant_opt(tenant_id)
         .details(json!({ "target": target, "action": action, "direction": direction }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(svc, tx, actor, entry, control::Caches::POLICIES).await?;
     Ok(rule)
 }
 
@@ -195,7 +195,7 @@ pub async fn update(
             "before": { "target": before.target, "action": before.action, "direction": before.direction },
             "after": { "target": after.target, "action": after.action, "direction": after.direction },
         }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(svc, tx, actor, entry, control::Caches::POLICIES).await?;
     Ok(after)
 }
 
@@ -217,7 +217,7 @@ pub async fn remove(svc: &Services, actor: &Actor, id: &str) -> Result<()> {
         .details(
             json!({ "target": rule.target, "action": rule.action, "direction": rule.direction }),
         );
-    control::commit(svc, tx, actor, entry).await
+    control::commit(svc, tx, actor, entry, control::Caches::POLICIES).await
 }
 
 /// The rules that govern a tenant's traffic: its own, or the platform default.

@@ -22,6 +22,7 @@ mod plans;
 mod policies;
 mod posted;
 pub mod problem;
+mod replicas;
 mod tenants;
 mod users;
 
@@ -75,7 +76,7 @@ Authenticate with `Authorization: Bearer atr_adm_…`. Errors are RFC 9457 \
     servers((url = "/admin/v1")),
     modifiers(&BearerAuth),
     security(("admin_token" = [])),
-    tags((name = "tenants"), (name = "api-keys"), (name = "budgets"), (name = "admin-tokens"), (name = "users"), (name = "audit"), (name = "catalog"), (name = "policies"), (name = "flags"), (name = "billing"), (name = "plans"), (name = "custom-models"), (name = "compliance"))
+    tags((name = "tenants"), (name = "api-keys"), (name = "budgets"), (name = "admin-tokens"), (name = "users"), (name = "audit"), (name = "catalog"), (name = "policies"), (name = "flags"), (name = "billing"), (name = "plans"), (name = "custom-models"), (name = "compliance"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -108,6 +109,7 @@ fn api() -> OpenApiRouter<AdminState> {
         .merge(compliance::routes())
         .merge(breaches::routes())
         .merge(access_reviews::routes())
+        .merge(replicas::routes())
 }
 
 /// The OpenAPI document, as served and as checked into the repository.
@@ -218,6 +220,8 @@ page_type!(ReportPage, ReportSummary);
 page_type!(FlagChangePage, FlagChange);
 page_type!(BreachPage, Breach);
 page_type!(AccessReviewPage, AccessReview);
+page_type!(ReplicaPage, crate::server::services::replicas::Replica);
+page_type!(JobLeasePage, crate::server::services::replicas::JobLease);
 
 #[cfg(test)]
 mod tests {

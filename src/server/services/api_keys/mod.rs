@@ -227,7 +227,14 @@ pub async fn rotate(svc: &Services, actor: &Actor, key_id: &str) -> Result<Creat
     let entry = Entry::success(AuditAction::ApiKeyRevoke, "api_key", &old.id)
         .tenant(&old.tenant_id)
         .details(json!({ "prefix": old.prefix, "rotated_to": created.id }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(
+        svc,
+        tx,
+        actor,
+        entry,
+        control::Caches::KEYS.and(control::Caches::BUDGETS),
+    )
+    .await?;
     Ok(CreatedKey {
         key,
         api_key: created,
@@ -256,7 +263,14 @@ pub async fn revoke(svc: &Services, actor: &Actor, key_id: &str) -> Result<ApiKe
     let entry = Entry::success(AuditAction::ApiKeyRevoke, "api_key", &key.id)
         .tenant(&key.tenant_id)
         .details(json!({ "prefix": key.prefix }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(
+        svc,
+        tx,
+        actor,
+        entry,
+        control::Caches::KEYS.and(control::Caches::BUDGETS),
+    )
+    .await?;
     key.revoked_at = Some(now);
     Ok(key)
 }

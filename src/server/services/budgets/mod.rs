@@ -122,7 +122,7 @@ pub async fn set(svc: &Services, actor: &Actor, spec: BudgetSpec) -> Result<SetB
     let entry = Entry::success(AuditAction::BudgetSet, "budget", &budget.id)
         .tenant(&tenant.id)
         .details(json!({ "before": before, "after": budget }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(svc, tx, actor, entry, control::Caches::BUDGETS).await?;
     Ok(SetBudget {
         budget,
         webhook_secret: secret,
@@ -189,7 +189,7 @@ pub async fn remove(
     let entry = Entry::success(AuditAction::BudgetRemove, "budget", &budget.id)
         .tenant(&tenant.id)
         .details(json!({ "before": budget }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(svc, tx, actor, entry, control::Caches::BUDGETS).await?;
     Ok(budget)
 }
 

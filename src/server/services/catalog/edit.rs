@@ -107,7 +107,7 @@ pub async fn update_provider(
                        "timeout_ms": timeout_ms.unwrap_or(before.timeout_ms),
                        "credential": after_credential },
         }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(svc, tx, actor, entry, control::Caches::CATALOG).await?;
     provider(svc, name).await
 }
 
@@ -146,7 +146,7 @@ pub async fn remove_provider(svc: &Services, actor: &Actor, name: &str) -> Resul
         .await?;
     let entry = Entry::success(AuditAction::ProviderRemove, "provider", &found.id)
         .details(json!({ "name": found.name, "kind": found.kind, "base_url": found.base_url }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(svc, tx, actor, entry, control::Caches::CATALOG).await?;
     Ok(found)
 }
 
@@ -186,7 +186,7 @@ pub async fn remove_model(svc: &Services, actor: &Actor, name: &str) -> Result<(
     let entry = Entry::success(AuditAction::ModelRemove, "model", &model.id).details(json!({
         "name": model.name, "price": model.price, "providers": providers,
     }));
-    control::commit(svc, tx, actor, entry).await
+    control::commit(svc, tx, actor, entry, control::Caches::CATALOG).await
 }
 
 /// Takes the row's write lock before the checks that guard its removal:
@@ -254,5 +254,5 @@ pub async fn remove_alias(
     let entry = Entry::success(AuditAction::ModelAliasRemove, "model_alias", alias.trim())
         .tenant(tenant_id)
         .details(json!({ "alias": alias.trim() }));
-    control::commit(svc, tx, actor, entry).await
+    control::commit(svc, tx, actor, entry, control::Caches::CATALOG).await
 }

@@ -55,7 +55,7 @@ pub async fn add_provider(svc: &Services, actor: &Actor, new: NewProvider) -> Re
         "name": name, "kind": new.kind, "base_url": base_url, "region": region,
         "credential": credential_label(env.as_deref(), sealed.is_some()),
     }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(svc, tx, actor, entry, control::Caches::CATALOG).await?;
     load(svc)
         .await?
         .providers
@@ -178,7 +178,7 @@ pub async fn add_model(svc: &Services, actor: &Actor, new: NewModel) -> Result<M
         "name": name, "provider": new.provider.trim(), "upstream_model": upstream,
         "price": new.price,
     }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(svc, tx, actor, entry, control::Caches::CATALOG).await?;
     load(svc)
         .await?
         .models
@@ -234,7 +234,7 @@ pub async fn set_alias(
     let entry = Entry::success(AuditAction::ModelAliasSet, "model_alias", &alias)
         .tenant(tenant_id)
         .details(json!({ "alias": alias, "model": model.trim() }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(svc, tx, actor, entry, control::Caches::CATALOG).await?;
     Ok(())
 }
 
@@ -266,7 +266,7 @@ pub async fn set_server_tools(
     .await?;
     let entry = Entry::success(AuditAction::ModelServerTools, "model", &found.id)
         .details(json!({ "model": found.name, "before": found.server_tools, "after": tools }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(svc, tx, actor, entry, control::Caches::CATALOG).await?;
     Ok(tools)
 }
 

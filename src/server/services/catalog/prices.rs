@@ -92,7 +92,7 @@ pub async fn set(
     let before = history.at(effective_from).copied();
     let entry = Entry::success(AuditAction::PriceSet, "model", &model_id)
         .details(json!({ "model": model.trim(), "before": before, "after": version }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(svc, tx, actor, entry, control::Caches::CATALOG).await?;
     Ok(version)
 }
 
@@ -151,6 +151,6 @@ pub async fn set_evaluation(
     .await?;
     let entry = Entry::success(AuditAction::PriceSet, "meter", "flag_evaluation")
         .details(json!({ "meter": "flag_evaluation", "before": before, "after": version }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(svc, tx, actor, entry, control::Caches::CATALOG).await?;
     Ok(version)
 }

@@ -37,7 +37,7 @@ pub async fn set(
         .tenant(id)
         .details(json!({ "before": before.request_log, "after": settings }));
     // The gateway reads the setting from the key cache: commit refreshes it.
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(svc, tx, actor, entry, control::Caches::KEYS).await?;
     tenants::get(svc, actor, id).await
 }
 
@@ -75,7 +75,7 @@ pub async fn set_contacts(
     let entry = Entry::success(AuditAction::TenantContacts, "tenant", id)
         .tenant(id)
         .details(json!({ "controller": controller, "dpo": dpo }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(svc, tx, actor, entry, control::Caches::KEYS).await?;
     tenants::get(svc, actor, id).await
 }
 

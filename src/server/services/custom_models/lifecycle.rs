@@ -65,7 +65,7 @@ pub async fn deploy(
                 json!({ "name": m.name, "version": m.version, "after": Status::Failed,
                              "reason": reason }),
             );
-        control::commit(svc, tx, actor, e).await?;
+        control::commit(svc, tx, actor, e, control::Caches::CATALOG).await?;
         return Err(ServiceError::Unavailable(format!(
             "no endpoint loaded {}: {reason}",
             m.versioned_name()
@@ -239,6 +239,6 @@ async fn commit_read(
     e: crate::server::services::audit::Entry<'_>,
     (tenant_id, id): (&TenantId, &str),
 ) -> Result<CustomModel> {
-    control::commit(svc, tx, actor, e).await?;
+    control::commit(svc, tx, actor, e, control::Caches::CATALOG).await?;
     get(svc, actor, tenant_id, id).await
 }

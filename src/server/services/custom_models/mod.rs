@@ -240,7 +240,7 @@ pub async fn register(svc: &Services, actor: &Actor, new: NewCustomModel) -> Res
             json!({ "name": name, "version": version, "base_model": base,
                          "adapter": adapter.as_str(), "status": status }),
         );
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(svc, tx, actor, entry, control::Caches::CATALOG).await?;
     if new.training {
         return get(svc, actor, &new.tenant_id, &id).await;
     }

@@ -59,7 +59,7 @@ pub async fn add_endpoint(
     attach(&mut tx, &p.id, &model_id, &p.base_model, &provider, &url).await?;
     let e = Entry::success(AuditAction::PoolAddEndpoint, "pool", &p.id)
         .details(json!({ "name": p.name, "endpoint": url, "provider": provider }));
-    control::commit(svc, tx, actor, e).await?;
+    control::commit(svc, tx, actor, e, control::Caches::CATALOG).await?;
     svc.pools.wake();
     named(svc, &p.name).await
 }
@@ -98,5 +98,5 @@ pub async fn remove(svc: &Services, actor: &Actor, pool: &str) -> Result<()> {
     let e = Entry::success(AuditAction::PoolRemove, "pool", &p.id).details(
         json!({ "name": p.name, "base_model": p.base_model, "endpoints": p.endpoints.len() }),
     );
-    control::commit(svc, tx, actor, e).await
+    control::commit(svc, tx, actor, e, control::Caches::CATALOG).await
 }

@@ -186,7 +186,7 @@ pub async fn add(svc: &Services, actor: &Actor, new: NewPool) -> Result<Pool> {
     let e = Entry::success(AuditAction::PoolCreate, "pool", &id).details(json!({
         "name": name, "base_model": base, "endpoints": urls, "region": region,
         "max_loras": new.max_loras, "max_lora_rank": new.max_lora_rank }));
-    control::commit(svc, tx, actor, e).await?;
+    control::commit(svc, tx, actor, e, control::Caches::CATALOG).await?;
     svc.pools.wake();
     get(svc, &id).await?.ok_or(ServiceError::NotFound("pool"))
 }

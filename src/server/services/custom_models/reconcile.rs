@@ -117,7 +117,7 @@ pub(super) async fn pass(svc: &Services, only: Option<&str>) -> Result<()> {
             .collect();
         reconcile_pool(svc, &pool, &wanted).await;
     }
-    Ok(())
+    svc.pools.save(svc, only.is_none()).await
 }
 
 async fn reconcile_pool(svc: &Services, pool: &Pool, wanted: &[&CustomModel]) {

@@ -12,6 +12,12 @@ pub async fn tick(svc: &Services) -> Result<()> {
     reconcile::pass(svc, None).await
 }
 
+/// On a replica not running the reconciler: the engines as the one that
+/// runs it last saw them.
+pub async fn follow(svc: &Services) -> Result<()> {
+    svc.pools.load(svc).await
+}
+
 /// Writes this replica's adapter use times (each replica has its own).
 pub async fn flush_use_times(svc: &Services) -> Result<()> {
     svc.pools.flush(svc).await

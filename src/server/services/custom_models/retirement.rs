@@ -42,7 +42,7 @@ pub async fn deprecate(
     let e = entry(AuditAction::CustomModelDeprecate, &m, tenant_id).details(json!({
         "name": m.name, "version": m.version, "before": m.status, "after": Status::Deprecated,
         "until": crate::domain::time::rfc3339(until) }));
-    control::commit(svc, tx, actor, e).await?;
+    control::commit(svc, tx, actor, e, control::Caches::CATALOG).await?;
     get(svc, actor, tenant_id, &m.id).await
 }
 
@@ -105,7 +105,7 @@ async fn take_off(
     };
     let e = entry(action, m, &tenant).details(json!({ "name": m.name, "version": m.version,
         "before": m.status, "after": next, "name_now_serves": fallback }));
-    control::commit(svc, tx, actor, e).await
+    control::commit(svc, tx, actor, e, control::Caches::CATALOG).await
 }
 
 /// The name's route after its active version leaves: the previous version

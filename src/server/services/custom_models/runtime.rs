@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::custom_model::ENGINE_PREFIX;
 use crate::domain::time::{now_millis, Millis};
@@ -17,7 +17,7 @@ use crate::server::services::{Result, Services};
 const ON_DEMAND_EVERY: Duration = Duration::from_secs(1);
 
 /// One endpoint as last seen.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EndpointState {
     pub pool: String,
     pub provider: String,
@@ -28,7 +28,7 @@ pub struct EndpointState {
     /// What the latest pass that found drift repaired, in words, and when.
     pub repaired: Vec<String>,
     pub repaired_at: Option<Millis>,
-    /// Repairs since this process started.
+    /// Repairs counted by the reconciler, whichever replica ran it.
     pub repairs: u64,
     /// Wanted but still not loaded, and why.
     pub error: Option<String>,
@@ -168,6 +168,58 @@ impl PoolRuntime {
             .read()
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Writes the endpoints as this replica last saw them to
+    /// `engine_states`, so every replica (and its portal) sees them; after a
+    /// pass over every pool, rows of endpoints no longer served go too.
+    pub(super) async fn save(&self, svc: &Services, every_pool: bool) -> Result<()> {
+        let states = self.endpoints();
+        let mut tx = svc.db.pool.begin().await?;
+        if every_pool {
+            sqlx::query("DELETE FROM engine_states")
+                .execute(&mut *tx)
+                .await?;
+        }
+        for e in &states {
+            let json = serde_json::to_string(e)
+                .map_err(|err| crate::server::services::ServiceError::Internal(err.to_string()))?;
+            sqlx::query(
+                "INSERT INTO engine_states (provider, state, checked_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (provider) DO UPDATE SET state = excluded.state, \
+                 checked_at = excluded.checked_at",
+            )
+            .bind(&e.provider)
+            .bind(json)
+            .bind(e.checked_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Takes the endpoints as the replica running the reconciler last wrote
+    /// them. A row that no longer parses (written by another version) is
+    /// skipped, not trusted.
+    pub(super) async fn load(&self, svc: &Services) -> Result<()> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT provider, state FROM engine_states")
+                .fetch_all(&svc.db.pool)
+                .await?;
+        let mut map = BTreeMap::new();
+        for (provider, json) in rows {
+            match serde_json::from_str::<EndpointState>(&json) {
+                Ok(state) => {
+                    map.insert(provider, state);
+                }
+                Err(e) => tracing::warn!(%provider, error = %e, "engine state unreadable; skipped"),
+            }
+        }
+        if let Ok(mut m) = self.endpoints.write() {
+            *m = map;
+        }
+        Ok(())
     }
 
     /// Forgets endpoints of pools that no longer exist.

@@ -56,7 +56,14 @@ pub(super) async fn set_status(
     write_status(&mut tx, m, next, reason).await?;
     let details = json!({ "name": m.name, "version": m.version, "before": m.status,
                           "after": next, "reason": reason });
-    control::commit(svc, tx, actor, entry(action, m, &tenant).details(details)).await
+    control::commit(
+        svc,
+        tx,
+        actor,
+        entry(action, m, &tenant).details(details),
+        control::Caches::CATALOG,
+    )
+    .await
 }
 
 /// Moves only from the status the caller read, so two racing moves
@@ -121,7 +128,7 @@ pub(super) async fn record_validation(
         }
     }
     let e = entry(AuditAction::CustomModelValidate, m, &tenant).details(details);
-    control::commit(svc, tx, actor, e).await
+    control::commit(svc, tx, actor, e, control::Caches::CATALOG).await
 }
 
 /// For the audit trail: what validation concluded.

@@ -64,7 +64,7 @@ pub async fn create(svc: &Services, actor: &Actor, scope: &Scope, flag: Flag) ->
     let entry = Entry::success(AuditAction::FlagCreate, "flag", flag.key.as_str())
         .tenant_opt(scope.tenant())
         .details(json!({ "summary": describe_change(None, &flag), "after": flag }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(svc, tx, actor, entry, control::Caches::FLAGS).await?;
     Ok(flag)
 }
 
@@ -225,7 +225,7 @@ pub async fn change_if(
     let entry = Entry::success(action, "flag", key.as_str())
         .tenant_opt(scope.tenant())
         .details(changed(&before, &after)?);
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(svc, tx, actor, entry, control::Caches::FLAGS).await?;
     Ok((after, version))
 }
 

@@ -263,7 +263,7 @@ async fn apply_update(
             "after": { "name": settings.name, "data_location": settings.data_location,
                        "rpm_limit": settings.rpm_limit, "tpm_limit": settings.tpm_limit },
         }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(svc, tx, actor, entry, control::Caches::KEYS).await?;
     get(svc, actor, id).await
 }
 
@@ -320,7 +320,7 @@ pub async fn set_status(
     .execute(&mut *tx)
     .await?;
     let entry = Entry::success(action, "tenant", id).tenant(id);
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(svc, tx, actor, entry, control::Caches::KEYS).await?;
     get(svc, actor, id).await
 }
 
@@ -350,7 +350,7 @@ pub async fn set_audit_retention(
     let entry = Entry::success(AuditAction::TenantAuditRetention, "tenant", id)
         .tenant(id)
         .details(json!({ "before": before.audit_retention_days, "after": days }));
-    control::commit(svc, tx, actor, entry).await?;
+    control::commit(svc, tx, actor, entry, control::Caches::KEYS).await?;
     get(svc, actor, id).await
 }
 
@@ -389,7 +389,9 @@ pub async fn delete(
     let entry = Entry::success(AuditAction::TenantDelete, "tenant", id)
         .tenant(id)
         .details(json!({ "name": tenant.name }));
-    control::commit(svc, tx, actor, entry).await?;
+    // Its rows leave every cache: aliases, custom models, policies, flags,
+    // budgets and keys.
+    control::commit(svc, tx, actor, entry, control::Caches::ALL).await?;
     if let Some(placement) = placement {
         erase::erase(svc, actor, &placement).await?;
     }
