@@ -5,7 +5,11 @@
 # and each replica's efficiency (this machine has 2 cores: the figure is
 # how much of a replica's work is lost to sharing, not absolute scale).
 # (2) kill -9 of one replica under continuous load, restarted on its data
-# directory: answered, ledger, lost and duplicated.
+# directory: answered, ledger, lost and duplicated. (3) What surviving the
+# loss of the machine costs: the spool (the default) beside synchronous
+# group commit to PostgreSQL before answering (ATRIUM_LEDGER_SYNC=1), one
+# replica, ABAB: throughput and CPU per request at 32 connections, then
+# latency at a fixed rate.
 set -euo pipefail
 BIN=${ATRIUM_BIN:?set ATRIUM_BIN to the release binary}
 DURATION=${BENCH_SECONDS:-8}
@@ -35,7 +39,7 @@ start_replica() { # $1: index; listens on 19410 + index, data in $work/r$1
   local dir=$work/r$1 port=$((19410 + $1))
   mkdir -p "$dir"
   ATRIUM_DATA_DIR=$dir ATRIUM_SECRET_KEY=$secret LEPTOS_SITE_ADDR=127.0.0.1:$port \
-    "$BIN" serve > "$dir/serve.log" 2>&1 &
+    ATRIUM_LEDGER_SYNC=${LEDGER_SYNC:-false} "$BIN" serve > "$dir/serve.log" 2>&1 &
   replica_pid[$1]=$!; pids+=($!)
   for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$port/readyz" > /dev/null && return 0; sleep 0.1; done
   echo "replica $1 did not start:"; cat "$dir/serve.log"; exit 1
@@ -112,4 +116,28 @@ lost = sum(1 for a in answered if a not in have)
 dup = sum(n - 1 for n in counts.values() if n > 1)
 print(f"answered {len(answered)}, ledger {len(ledger)}, lost {lost}, duplicated {dup} "
       f"(the killed replica's spool held {sys.argv[3]} lines)")
+PY
+
+echo "== losing the machine: spool (default) vs synchronous commit to PostgreSQL, one replica =="
+for mode in spool sync spool sync; do
+  LEDGER_SYNC=false; [ "$mode" = sync ] && LEDGER_SYNC=true
+  start_replica 0
+  before=$(fleet_ticks 1)
+  # shellcheck disable=SC2046
+  report=$("$BIN" loadgen --duration-s "$DURATION" --key "$key" --concurrency 32 $(urls 1))
+  after=$(fleet_ticks 1)
+  # shellcheck disable=SC2046
+  lat=$("$BIN" loadgen --duration-s "$DURATION" --key "$key" --rate 1000 $(urls 1) \
+    | python3 -c "import json,sys; r=json.load(sys.stdin); print(f\"{r['p50_ms']*1000:.0f} {r['p99_ms']*1000:.0f}\")")
+  echo "$mode $(echo "$report" | rps_cpu $((after - before))) $lat" >> "$work/sync"
+  stop_replica 0
+done
+python3 - "$work/sync" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+for r in rows:
+    print(f"{r[0]:>5}: {float(r[1]):.0f} req/s, {r[3]} µs CPU/request, p50 {r[4]} µs, p99 {r[5]} µs at 1,000 req/s")
+m = lambda mode, i: statistics.mean(float(r[i]) for r in rows if r[0] == mode)
+print(f"sync vs spool: throughput {(m('sync', 1) / m('spool', 1) - 1) * 100:+.1f}%, "
+      f"p50 {m('sync', 4) - m('spool', 4):+.0f} µs, CPU/request {(m('sync', 3) / m('spool', 3) - 1) * 100:+.1f}%")
 PY

@@ -2,11 +2,13 @@
 -- and show the same engines (issue 24).
 --
 -- Each replica registers here at start, renews `seen_at` every few seconds
--- and leaves on a clean stop; a replica restarted on the same host and
--- data directory replaces its predecessor's row. The host and address are
--- operational facts, not personal data.
+-- and leaves on a clean stop. `instance` is an id kept in the replica's
+-- data directory (which one live process holds at a time), so a replica
+-- restarted on it replaces its predecessor's row. The host and address
+-- are operational facts, not personal data.
 CREATE TABLE replicas (
     id TEXT PRIMARY KEY,
+    instance TEXT NOT NULL,
     host TEXT NOT NULL,
     pid BIGINT NOT NULL,
     addr TEXT NOT NULL,

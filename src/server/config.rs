@@ -182,8 +182,15 @@ pub struct Config {
     /// Lets a second replica start on PostgreSQL without `REDIS_URL`. Each
     /// replica then counts rate limits and budget holds for itself, so a
     /// tenant can get up to N times its limit across N replicas.
-    #[arg(long, env = "ATRIUM_REPLICAS_WITHOUT_REDIS", global = true)]
+    #[arg(long, env = "ATRIUM_REPLICAS_WITHOUT_REDIS", global = true, value_parser = clap::builder::BoolishValueParser::new())]
     pub replicas_without_redis: bool,
+
+    /// Stores each usage event in the database (group commit) before its
+    /// response is released, instead of appending it to the local spool:
+    /// nothing answered is lost even with the machine, for a database
+    /// round trip per request.
+    #[arg(long, env = "ATRIUM_LEDGER_SYNC", global = true, value_parser = clap::builder::BoolishValueParser::new())]
+    pub ledger_sync: bool,
 
     /// Largest completion request body accepted, in bytes.
     #[arg(long, env = "ATRIUM_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024, global = true)]

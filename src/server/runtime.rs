@@ -251,9 +251,11 @@ fn hold_serve_locks(services: &Services) -> Result<Vec<std::fs::File>, ServeErro
     if services.db.backend == crate::server::db::Backend::Sqlite {
         let url = config.database_url();
         let db = crate::server::db::sqlite_path(&url);
-        let db = db.split('?').next().unwrap_or(db);
+        let db = std::path::Path::new(db.split('?').next().unwrap_or(db));
+        // One file however its path is spelt (relative, through links).
+        let db = std::fs::canonicalize(db).unwrap_or_else(|_| db.to_path_buf());
         paths.push((
-            std::path::PathBuf::from(format!("{db}.serve.lock")),
+            std::path::PathBuf::from(format!("{}.serve.lock", db.display())),
             "another `atrium serve` is live on this SQLite database; one replica serves SQLite, run several on PostgreSQL with Redis",
         ));
     }

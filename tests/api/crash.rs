@@ -14,36 +14,59 @@ use serde_json::json;
 use crate::common::{self, Backend};
 use crate::shutdown::{atrium, prepare, start};
 
-pub fn trials() -> Vec<libtest_mimic::Trial> {
-    [(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")]
-        .into_iter()
-        .map(|(backend, name)| {
-            let full = format!("crash::{name}::kill_9_under_load_loses_no_answered_request");
-            let why = common::missing(backend, common::Needs::Nothing);
-            if let Some(why) = why {
-                eprintln!("SKIPPED {full}: needs {why}");
-            }
-            let skip = why.is_some();
-            let trial = libtest_mimic::Trial::test(full.clone(), move || {
-                crate::common::watchdog::watched(&full, || {
-                    tokio::runtime::Builder::new_multi_thread()
-                        .worker_threads(4)
-                        .enable_all()
-                        .build()?
-                        .block_on(kill_9_under_load_loses_no_answered_request(backend));
-                    Ok(())
-                })
-            });
-            trial.with_ignored_flag(skip)
-        })
-        .collect()
+/// How the ledger keeps what it answered: the local spool (the default),
+/// or stored synchronously before answering, which must survive losing the
+/// spool (the machine) too.
+#[derive(Clone, Copy, PartialEq)]
+enum Durability {
+    Spool,
+    Sync,
 }
 
-fn serve(db: &str, dir: &std::path::Path) -> (std::process::Child, String) {
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    [
+        (Backend::Sqlite, "sqlite", Durability::Spool),
+        (Backend::Postgres, "postgres", Durability::Spool),
+        (Backend::Postgres, "postgres", Durability::Sync),
+    ]
+    .into_iter()
+    .map(|(backend, name, durability)| {
+        let test = match durability {
+            Durability::Spool => "kill_9_under_load_loses_no_answered_request",
+            Durability::Sync => "a_synchronous_ledger_loses_nothing_answered_with_the_spool_lost",
+        };
+        let full = format!("crash::{name}::{test}");
+        let why = common::missing(backend, common::Needs::Nothing);
+        if let Some(why) = why {
+            eprintln!("SKIPPED {full}: needs {why}");
+        }
+        let skip = why.is_some();
+        let trial = libtest_mimic::Trial::test(full.clone(), move || {
+            crate::common::watchdog::watched(&full, || {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(4)
+                    .enable_all()
+                    .build()?
+                    .block_on(kill_9_under_load_loses_no_answered_request(
+                        backend, durability,
+                    ));
+                Ok(())
+            })
+        });
+        trial.with_ignored_flag(skip)
+    })
+    .collect()
+}
+
+fn serve(db: &str, dir: &std::path::Path, durability: Durability) -> (std::process::Child, String) {
     start(
         atrium(db, dir)
             .args(["serve"])
-            .env("LEPTOS_SITE_ADDR", "127.0.0.1:0"),
+            .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+            .env(
+                "ATRIUM_LEDGER_SYNC",
+                (durability == Durability::Sync).to_string(),
+            ),
         "Atrium is running on ",
     )
 }
@@ -56,14 +79,14 @@ fn signal(pid: u32, sig: &str) {
     assert!(sent.success());
 }
 
-async fn kill_9_under_load_loses_no_answered_request(backend: Backend) {
+async fn kill_9_under_load_loses_no_answered_request(backend: Backend, durability: Durability) {
     let dir = tempfile::tempdir().expect("dir");
     let db = common::fresh_database(backend, dir.path())
         .await
         .expect("database");
     let url = db.clone();
     let (mut mock, key) = prepare(&db, dir.path());
-    let (mut server, addr) = serve(&db, dir.path());
+    let (mut server, addr) = serve(&db, dir.path(), durability);
     let answered = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..16)
@@ -109,8 +132,12 @@ async fn kill_9_under_load_loses_no_answered_request(backend: Backend) {
     // What the killed process left unstored: replayed by the restart.
     let at_kill = spooled_lines(&dir.path().join("spool"));
     eprintln!("kill -9: {at_kill} events in the spool (stored or not) to replay");
+    if durability == Durability::Sync {
+        // The machine is lost, not the process: nothing spooled survives.
+        let _ = std::fs::remove_dir_all(dir.path().join("spool"));
+    }
     // The restart replays the spool; a clean stop then flushes the queue.
-    let (mut again, _) = serve(&db, dir.path());
+    let (mut again, _) = serve(&db, dir.path(), durability);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     signal(again.id(), "-TERM");
     let status = tokio::task::spawn_blocking(move || again.wait())

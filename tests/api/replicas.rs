@@ -212,11 +212,12 @@ async fn three_replicas_starting_at_once_make_one_admin() {
     common::drop_database(&url).await;
 }
 
-/// Rebuilds of each cache on a replica, in `Caches::EACH` order.
-fn rebuilds(svc: &Services) -> Vec<u64> {
-    svc.cache_rebuilds
+/// Rebuilds of each cache on a replica, by name.
+fn rebuilds(svc: &Services) -> std::collections::HashMap<&'static str, u64> {
+    atrium::server::services::control::Caches::EACH
         .iter()
-        .map(|n| n.load(std::sync::atomic::Ordering::Relaxed))
+        .zip(svc.cache_rebuilds.iter())
+        .map(|((_, name), n)| (*name, n.load(std::sync::atomic::Ordering::Relaxed)))
         .collect()
 }
 
@@ -234,7 +235,7 @@ async fn a_change_rebuilds_only_the_cache_it_touched_on_every_replica(app: TestA
         .expect("change");
     // B's watcher polls every 100 ms.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while rebuilds(&b.services)[4] == b0[4] {
+    while rebuilds(&b.services)["keys"] == b0["keys"] {
         assert!(
             std::time::Instant::now() < deadline,
             "B rebuilds the key cache"
@@ -243,16 +244,25 @@ async fn a_change_rebuilds_only_the_cache_it_touched_on_every_replica(app: TestA
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (a1, b1) = (rebuilds(&app.svc), rebuilds(&b.services));
-    for (cache, i) in [
-        ("catalog", 0),
-        ("policies", 1),
-        ("flags", 2),
-        ("budgets", 3),
-    ] {
-        assert_eq!(a1[i], a0[i], "A left its {cache} cache alone");
-        assert_eq!(b1[i], b0[i], "B left its {cache} cache alone");
+    for cache in ["catalog", "policies", "flags", "budgets"] {
+        assert_eq!(a1[cache], a0[cache], "A left its {cache} cache alone");
+        assert_eq!(b1[cache], b0[cache], "B left its {cache} cache alone");
     }
-    assert!(a1[4] > a0[4], "A rebuilt its key cache");
+    assert!(a1["keys"] > a0["keys"], "A rebuilt its key cache");
+    // A change that names no cache (an older binary during an upgrade
+    // bumps only the control-plane version) rebuilds every cache.
+    sqlx::query("UPDATE control_version SET version = version + 1 WHERE id = 1")
+        .execute(&app.svc.db.pool)
+        .await
+        .expect("bump");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while rebuilds(&b.services)["catalog"] == b1["catalog"] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B rebuilds everything"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     b.shutdown().await.expect("B stops");
     app
 }
@@ -328,9 +338,9 @@ async fn audit_decisions_a_killed_replica_spooled_are_stored_once(app: TestApp) 
     use atrium::domain::audit::{AuditAction, AuditStatus};
     let c = app.admin().await;
     let t = create_tenant(&app, &c, "Spooled Audit").await;
-    let line = |request: &str| {
+    let line = |id: &str, request: &str| {
         let decision = serde_json::json!({
-            "at": atrium::domain::time::now_millis() - 1_000,
+            "id": id,
             "decision": {
                 "action": AuditAction::PolicyRedact,
                 "request_id": request,
@@ -359,7 +369,8 @@ async fn audit_decisions_a_killed_replica_spooled_are_stored_once(app: TestApp) 
         std::fs::create_dir_all(dir.path().join("spool")).expect("spool dir");
         std::fs::write(
             dir.path().join("spool/audit-0000000000000001.spool"),
-            line("req_spooled_1"),
+            // One request, two decisions of one action (prompt and answer).
+            line("evt_spooled_1", "req_spooled_1") + &line("evt_spooled_2", "req_spooled_1"),
         )
         .expect("spool");
         let config = common::config(&app.db_url, dir.path());
@@ -369,7 +380,7 @@ async fn audit_decisions_a_killed_replica_spooled_are_stored_once(app: TestApp) 
         let svc = Services::new(db, config, app.svc.secrets.clone());
         let running = atrium::server::runtime::start(svc).await.expect("replica");
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while count("req_spooled_1").await == 0 {
+        while count("req_spooled_1").await < 2 {
             assert!(
                 std::time::Instant::now() < deadline,
                 "round {round}: replayed"
@@ -379,8 +390,8 @@ async fn audit_decisions_a_killed_replica_spooled_are_stored_once(app: TestApp) 
         running.shutdown().await.expect("stops");
         assert_eq!(
             count("req_spooled_1").await,
-            1,
-            "round {round}: stored once"
+            2,
+            "round {round}: each stored once"
         );
         let left: Vec<_> = std::fs::read_dir(dir.path().join("spool"))
             .expect("spool")

@@ -16,9 +16,8 @@ use super::batch::{BatchQueue, Sink, Tuning, WriteError};
 use super::spool::{Line, Mark, Spool};
 use crate::domain::audit::{AuditAction, AuditStatus};
 use crate::domain::tenant::TenantId;
-use crate::domain::time::{now_millis, Millis};
 use crate::server::services::audit::{self, Entry};
-use crate::server::services::{dead_letters, Actor, ServiceError, Services};
+use crate::server::services::{dead_letters, new_id, Actor, ServiceError, Services};
 
 /// One decision to record: the request, its tenant, what happened.
 #[derive(Serialize, Deserialize)]
@@ -30,11 +29,13 @@ pub struct Decision {
     pub details: Value,
 }
 
-/// A decision as spooled: with when, so a replay can tell whether the
-/// killed process had already stored it.
+/// A decision as spooled: with the id its audit event will have, so a
+/// replay can tell whether the killed process had already stored it (one
+/// request may make two decisions of one action: on its prompt and on its
+/// answer).
 #[derive(Serialize, Deserialize)]
 struct Spooled {
-    at: Millis,
+    id: String,
     decision: Decision,
 }
 
@@ -85,10 +86,11 @@ impl AuditSink {
         let mut tx = self.svc.db.pool.begin().await?;
         for p in batch {
             let d = &p.spooled.decision;
-            if p.replayed && recorded(&mut tx, &p.spooled).await? {
+            if p.replayed && recorded(&mut tx, &p.spooled.id).await? {
                 continue;
             }
             let entry = Entry::success(d.action, "request", &d.request_id)
+                .with_id(&p.spooled.id)
                 .tenant(&d.tenant_id)
                 .status(d.status)
                 .details(d.details.clone());
@@ -105,22 +107,17 @@ impl AuditSink {
 }
 
 /// Whether the audit log already holds this decision (the killed process
-/// stored it before its spool was drained). Audit events are chained, not
-/// keyed by request, so this looks: by action and time (indexed), then
-/// request id.
+/// stored it before its spool was drained): looked up by the event id it
+/// was spooled with (unique, indexed). One the database refused earlier
+/// (a dead letter) is tried again.
 async fn recorded(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    s: &Spooled,
+    id: &str,
 ) -> Result<bool, ServiceError> {
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM audit_events WHERE action = $1 AND at >= $2 \
-         AND resource_type = 'request' AND resource_id = $3 LIMIT 1",
-    )
-    .bind(s.decision.action.as_str())
-    .bind(s.at)
-    .bind(&s.decision.request_id)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM audit_events WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
     Ok(found.is_some())
 }
 
@@ -152,7 +149,7 @@ impl AuditWriter {
     /// A decision written behind the response: spooled first.
     pub fn push_detached(&self, decision: Decision) {
         let spooled = Spooled {
-            at: now_millis(),
+            id: new_id(),
             decision,
         };
         let mark = self
@@ -177,7 +174,7 @@ impl AuditWriter {
     /// refusal is sent): nothing to spool.
     pub async fn push_and_wait(&self, decision: Decision) {
         let spooled = Spooled {
-            at: now_millis(),
+            id: new_id(),
             decision,
         };
         self.queue

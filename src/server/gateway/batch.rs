@@ -135,6 +135,14 @@ async fn worker<T: Sync>(tuning: Tuning, sink: impl Sink<T>, mut rx: mpsc::Recei
                 _ => break,
             }
         }
+        // What is already queued joins this write: callers waiting on a
+        // flush share one commit (group commit) instead of one each.
+        while batch.len() < tuning.batch {
+            match rx.try_recv() {
+                Ok(msg) => take(msg, &mut batch, &mut waiting),
+                Err(_) => break,
+            }
+        }
         write(&sink, tuning.name, &mut batch).await;
         for w in waiting.drain(..) {
             let _ = w.send(());

@@ -24,6 +24,8 @@ pub struct Spooled {
 pub struct Ledger {
     queue: BatchQueue<Spooled>,
     spool: Option<Arc<Spool>>,
+    /// `ATRIUM_LEDGER_SYNC`: `push` returns once the event is stored.
+    sync: bool,
 }
 
 struct LedgerSink {
@@ -105,6 +107,7 @@ pub fn start(svc: Services, capacity: usize) -> std::io::Result<(Ledger, Vec<Lin
             "spool lines cut short by a crash were not events"
         );
     }
+    let sync = svc.config.ledger_sync;
     let sink = LedgerSink {
         svc,
         spool: Some(spool.clone()),
@@ -112,6 +115,7 @@ pub fn start(svc: Services, capacity: usize) -> std::io::Result<(Ledger, Vec<Lin
     let ledger = Ledger {
         queue: BatchQueue::start(tuning, sink),
         spool: Some(spool),
+        sync,
     };
     Ok((ledger, leftovers.lines))
 }
@@ -120,11 +124,27 @@ impl Ledger {
     /// Records an event: spooled at once, stored behind the response,
     /// waiting for room in the queue if it is full.
     pub async fn push(&self, event: UsageEvent) {
+        if self.sync {
+            return self.store_now(event).await;
+        }
         let mut waiting = Waiting {
             ledger: self,
             item: Some(self.spooled(event)),
         };
         self.queue.push_from(&mut waiting.item).await;
+    }
+
+    /// Synchronous group commit: the event joins the writer's next batch
+    /// and the caller waits until that batch is committed, so the response
+    /// leaves only once its usage is in the database. Concurrent requests
+    /// share a commit. Not spooled: the database is the durable copy.
+    async fn store_now(&self, event: UsageEvent) {
+        let mut waiting = Waiting {
+            ledger: self,
+            item: Some(Spooled { event, mark: None }),
+        };
+        self.queue.push_from(&mut waiting.item).await;
+        self.queue.flush().await;
     }
 
     /// As `push`, for places that cannot wait (a dropped stream).

@@ -26,6 +26,10 @@ pub struct Entry<'a> {
     pub tenant_id: Option<&'a TenantId>,
     pub status: AuditStatus,
     pub details: Value,
+    /// The event's id when the caller fixed it in advance (a decision
+    /// spooled before it is stored, so a replay can tell it was); a fresh
+    /// one otherwise.
+    pub id: Option<&'a str>,
 }
 
 impl<'a> Entry<'a> {
@@ -37,7 +41,13 @@ impl<'a> Entry<'a> {
             tenant_id: None,
             status: AuditStatus::Success,
             details: Value::Object(Default::default()),
+            id: None,
         }
+    }
+
+    pub fn with_id(mut self, id: &'a str) -> Self {
+        self.id = Some(id);
+        self
     }
 
     pub fn tenant(self, tenant_id: &'a TenantId) -> Self {
@@ -70,7 +80,7 @@ pub async fn record(
     entry: Entry<'_>,
 ) -> Result<()> {
     let link = Link {
-        id: new_id(),
+        id: entry.id.map_or_else(new_id, str::to_string),
         at: now_millis(),
         actor: actor.audit_name(),
         action: entry.action.as_str().to_string(),

@@ -184,9 +184,14 @@ fn anchor_files(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>>
         }
         let listed = std::fs::read_dir(path)
             .map_err(|e| Invalid::new("anchor", format!("cannot list {}: {e}", path.display())))?;
+        // Hidden files and editors' backups are not anchors.
+        let anchor = |p: &std::path::Path| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            p.is_file() && !name.starts_with('.') && !name.ends_with('~')
+        };
         let mut inside: Vec<_> = listed
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
+            .filter(|p| anchor(p))
             .collect();
         inside.sort();
         files.extend(inside);

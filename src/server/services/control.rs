@@ -21,13 +21,14 @@ impl Caches {
     pub const ALL: Caches = Caches(31);
     pub const NONE: Caches = Caches(0);
 
-    /// Each cache with its row in `cache_versions`, in rebuild order.
+    /// Each cache with its row in `cache_versions`, in rebuild order: keys
+    /// first, so a revocation lands even while another cache cannot load.
     pub const EACH: [(Caches, &'static str); 5] = [
+        (Caches::KEYS, "keys"),
         (Caches::CATALOG, "catalog"),
         (Caches::POLICIES, "policies"),
         (Caches::FLAGS, "flags"),
         (Caches::BUDGETS, "budgets"),
-        (Caches::KEYS, "keys"),
     ];
 
     pub const fn and(self, other: Caches) -> Caches {
@@ -49,6 +50,10 @@ impl Caches {
             .map(|(_, name)| name)
     }
 
+    pub fn without(self, other: Caches) -> Caches {
+        Caches(self.0 & !other.0)
+    }
+
     fn named(name: &str) -> Caches {
         Caches::EACH
             .into_iter()
@@ -60,7 +65,13 @@ impl Caches {
 /// Bumps the control-plane version, and stamps the touched caches with it.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn bump(conn: &mut sqlx::AnyConnection, caches: Caches) -> Result<()> {
-    let version = next_version(conn).await?;
+    Ok(stamp(conn, caches).await?)
+}
+
+/// `bump`, for writers below the service layer's error type (the store
+/// layer switching a tenant's isolation).
+pub async fn stamp(conn: &mut sqlx::AnyConnection, caches: Caches) -> sqlx::Result<()> {
+    let version = next(&mut *conn).await?;
     // The names are this module's constants, never input.
     let names: Vec<String> = caches.names().map(|n| format!("'{n}'")).collect();
     if names.is_empty() {
@@ -81,30 +92,66 @@ pub async fn bump(conn: &mut sqlx::AnyConnection, caches: Caches) -> Result<()> 
 /// The version row stays locked until the transaction ends, so stamped
 /// rows commit in version order.
 pub async fn next_version(conn: &mut sqlx::AnyConnection) -> Result<i64> {
-    let v: i64 = sqlx::query_scalar(
+    Ok(next(conn).await?)
+}
+
+async fn next(conn: &mut sqlx::AnyConnection) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
         "UPDATE control_version SET version = version + 1 WHERE id = 1 RETURNING version",
     )
     .fetch_one(conn)
-    .await?;
-    Ok(v)
+    .await
 }
 
-/// Each cache's version as the database holds it.
+/// Each cache's version as the database holds it, and the control-plane
+/// version under `CONTROL`.
 pub type Seen = std::collections::HashMap<String, i64>;
+
+const CONTROL: &str = "control";
 
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn current(svc: &Services) -> Result<Seen> {
-    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT name, version FROM cache_versions")
-        .fetch_all(&svc.db.pool)
-        .await?;
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT name, version FROM cache_versions \
+         UNION ALL SELECT 'control', version FROM control_version WHERE id = 1",
+    )
+    .fetch_all(&svc.db.pool)
+    .await?;
     Ok(rows.into_iter().collect())
 }
 
-/// The caches whose version moved from `seen` to `now`.
+/// The caches whose version moved from `seen` to `now`. A control-plane
+/// version ahead of every cache's is a change that named none (made by an
+/// older binary during a rolling upgrade): every cache is rebuilt.
 fn moved(seen: &Seen, now: &Seen) -> Caches {
+    let control = now.get(CONTROL).copied().unwrap_or(0);
+    let newest = now
+        .iter()
+        .filter(|(name, _)| *name != CONTROL)
+        .map(|(_, v)| *v)
+        .max()
+        .unwrap_or(0);
+    if seen.get(CONTROL) != Some(&control) && control > newest {
+        return Caches::ALL;
+    }
     now.iter()
         .filter(|(name, v)| seen.get(*name) != Some(*v))
         .fold(Caches::NONE, |acc, (name, _)| acc.and(Caches::named(name)))
+}
+
+/// `now`, except that the caches that failed to rebuild keep their old
+/// versions (and the control version too), so the next poll retries them.
+fn settled(seen: &Seen, mut now: Seen, failed: Caches) -> Seen {
+    if failed.is_empty() {
+        return now;
+    }
+    for (cache, name) in Caches::EACH {
+        if failed.contains(cache) {
+            now.insert(name.into(), seen.get(name).copied().unwrap_or(-1));
+        }
+    }
+    now.insert(CONTROL.into(), seen.get(CONTROL).copied().unwrap_or(-1));
+    now
 }
 
 /// Rebuilds the caches another process (the CLI, another replica) changed,
@@ -126,10 +173,9 @@ pub fn spawn_watcher(svc: Services, mut seen: Seen) -> tokio::task::JoinHandle<(
             if changed.is_empty() {
                 continue;
             }
-            match svc.refresh(changed).await {
-                Ok(()) => seen = now,
-                Err(e) => tracing::warn!(error = ?e, "cache refresh failed; retrying"),
-            }
+            // Each cache on its own: one that cannot load holds up no other.
+            let failed = svc.refresh_each(changed).await;
+            seen = settled(&seen, now, failed);
         }
     })
 }

@@ -103,24 +103,51 @@ impl Services {
         self.refresh(control::Caches::ALL).await
     }
 
-    /// Rebuilds the named caches only, counting each rebuild.
+    /// Rebuilds the named caches only, counting each rebuild; the first
+    /// failure, after every cache named was tried.
     pub async fn refresh(&self, caches: control::Caches) -> Result<()> {
-        use control::Caches;
         let _one_at_a_time = self.refreshing.lock().await;
-        for (i, (cache, _)) in Caches::EACH.into_iter().enumerate() {
+        let mut first = None;
+        for (i, (cache, _)) in control::Caches::EACH.into_iter().enumerate() {
             if !caches.contains(cache) {
                 continue;
             }
-            match cache {
-                Caches::CATALOG => catalog::refresh(self).await?,
-                Caches::POLICIES => policies::refresh(self).await?,
-                Caches::FLAGS => flags::refresh(self).await?,
-                Caches::BUDGETS => budgets::refresh(self).await?,
-                _ => api_keys::refresh(self).await?,
+            match self.rebuild(cache).await {
+                Ok(()) => {
+                    self.cache_rebuilds[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                Err(e) => {
+                    first.get_or_insert(e);
+                }
             }
-            self.cache_rebuilds[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        Ok(())
+        first.map_or(Ok(()), Err)
+    }
+
+    /// As `refresh`, for the watcher: every cache named is tried on its
+    /// own; returns the ones that failed (logged), to be tried again.
+    pub async fn refresh_each(&self, caches: control::Caches) -> control::Caches {
+        let mut failed = control::Caches::NONE;
+        for (cache, name) in control::Caches::EACH {
+            if caches.contains(cache) {
+                if let Err(e) = self.refresh(cache).await {
+                    tracing::warn!(cache = name, error = ?e, "cache refresh failed; retrying");
+                    failed = failed.and(cache);
+                }
+            }
+        }
+        failed
+    }
+
+    async fn rebuild(&self, cache: control::Caches) -> Result<()> {
+        use control::Caches;
+        match cache {
+            Caches::CATALOG => catalog::refresh(self).await,
+            Caches::POLICIES => policies::refresh(self).await,
+            Caches::FLAGS => flags::refresh(self).await,
+            Caches::BUDGETS => budgets::refresh(self).await,
+            _ => api_keys::refresh(self).await,
+        }
     }
 }
 

@@ -23,6 +23,7 @@ const KEEP_DEAD_MS: i64 = 24 * 3_600_000;
 #[derive(FromRow)]
 struct ReplicaRow {
     id: String,
+    instance: String,
     host: String,
     pid: i64,
     addr: String,
@@ -51,6 +52,26 @@ fn host() -> String {
     }
 }
 
+/// This replica's instance: an id kept in its data directory, which one
+/// live `atrium serve` holds at a time (its lock), so a restart on the
+/// same directory is known as the same replica, wherever it runs and
+/// whatever its host is called.
+fn instance(svc: &Services) -> Result<String> {
+    let dir = &svc.config.data_dir;
+    let path = dir.join("replica.id");
+    let io = |e: std::io::Error| ServiceError::Internal(format!("{}: {e}", path.display()));
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim();
+        if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(id.to_string());
+        }
+    }
+    crate::server::db::create_private_dir(dir).map_err(io)?;
+    let id = super::new_id().replace('-', "");
+    std::fs::write(&path, &id).map_err(io)?;
+    Ok(id)
+}
+
 fn data_dir(svc: &Services) -> String {
     let dir = &svc.config.data_dir;
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
@@ -75,14 +96,15 @@ async fn db_now(svc: &Services) -> Result<Millis> {
 /// starting at once cannot both find the other absent.
 pub async fn admit(svc: &Services) -> Result<()> {
     let lock = svc.db.startup_lock().await?;
-    // A live-looking row of this host and data directory is this
-    // replica's own predecessor, killed moments ago: the data directory's
-    // lock says no other process is using it.
-    let (host, dir) = (host(), data_dir(svc));
+    // A live-looking row of this instance is this replica's own
+    // predecessor, killed moments ago: the data directory's lock says no
+    // other process is using it.
+    let me = instance(svc)?;
     let others: Vec<Replica> = live(svc)
         .await?
         .into_iter()
-        .filter(|r| r.id != *svc.replica_id && !(r.host == host && r.data_dir == dir))
+        .filter(|(r, instance)| r.id != *svc.replica_id && *instance != me)
+        .map(|(r, _)| r)
         .collect();
     let mine = svc.config.redis_url.is_some();
     if svc.db.backend == Backend::Postgres && !svc.config.replicas_without_redis {
@@ -112,23 +134,23 @@ pub async fn admit(svc: &Services) -> Result<()> {
 /// replica killed and restarted) is replaced, not counted as live.
 pub async fn register(svc: &Services, addr: Option<SocketAddr>) -> Result<()> {
     let addr = addr.map_or_else(|| "starting".into(), |a| a.to_string());
-    let (host, data_dir, now) = (host(), data_dir(svc), db_now(svc).await?);
-    sqlx::query("DELETE FROM replicas WHERE host = $1 AND data_dir = $2 AND id <> $3")
-        .bind(&host)
-        .bind(&data_dir)
+    let (me, now) = (instance(svc)?, db_now(svc).await?);
+    sqlx::query("DELETE FROM replicas WHERE instance = $1 AND id <> $2")
+        .bind(&me)
         .bind(&*svc.replica_id)
         .execute(&svc.db.pool)
         .await?;
     sqlx::query(
-        "INSERT INTO replicas (id, host, pid, addr, data_dir, version, redis, started_at, seen_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (id) DO UPDATE SET \
-         addr = excluded.addr, seen_at = excluded.seen_at",
+        "INSERT INTO replicas (id, instance, host, pid, addr, data_dir, version, redis, \
+         started_at, seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+         ON CONFLICT (id) DO UPDATE SET addr = excluded.addr, seen_at = excluded.seen_at",
     )
     .bind(&*svc.replica_id)
-    .bind(&host)
+    .bind(&me)
+    .bind(host())
     .bind(i64::from(std::process::id()))
     .bind(&addr)
-    .bind(&data_dir)
+    .bind(data_dir(svc))
     .bind(env!("CARGO_PKG_VERSION"))
     .bind(i64::from(svc.config.redis_url.is_some()))
     .bind(now)
@@ -178,40 +200,48 @@ pub async fn leave(svc: &Services) -> Result<()> {
     Ok(())
 }
 
-/// Every registered replica, latest seen first, by the database's clock.
-async fn all(svc: &Services) -> Result<Vec<Replica>> {
+/// Every registered replica with its instance, latest seen first, by the
+/// database's clock.
+async fn all(svc: &Services) -> Result<Vec<(Replica, String)>> {
     let now = db_now(svc).await?;
     let rows: Vec<ReplicaRow> = sqlx::query_as(
-        "SELECT id, host, pid, addr, data_dir, version, redis, started_at, seen_at \
+        "SELECT id, instance, host, pid, addr, data_dir, version, redis, started_at, seen_at \
          FROM replicas ORDER BY seen_at DESC, id LIMIT 1000",
     )
     .fetch_all(&svc.db.pool)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| Replica {
-            live: r.seen_at >= now.saturating_sub(LAPSE_MS),
-            id: r.id,
-            host: r.host,
-            pid: r.pid,
-            addr: r.addr,
-            data_dir: r.data_dir,
-            version: r.version,
-            redis: r.redis != 0,
-            started_at: r.started_at,
-            seen_at: r.seen_at,
+        .map(|r| {
+            let replica = Replica {
+                live: r.seen_at >= now.saturating_sub(LAPSE_MS),
+                id: r.id,
+                host: r.host,
+                pid: r.pid,
+                addr: r.addr,
+                data_dir: r.data_dir,
+                version: r.version,
+                redis: r.redis != 0,
+                started_at: r.started_at,
+                seen_at: r.seen_at,
+            };
+            (replica, r.instance)
         })
         .collect())
 }
 
-async fn live(svc: &Services) -> Result<Vec<Replica>> {
-    Ok(all(svc).await?.into_iter().filter(|r| r.live).collect())
+async fn live(svc: &Services) -> Result<Vec<(Replica, String)>> {
+    Ok(all(svc)
+        .await?
+        .into_iter()
+        .filter(|(r, _)| r.live)
+        .collect())
 }
 
 /// The fleet, for platform readers.
 pub async fn list(svc: &Services, actor: &Actor) -> Result<Vec<Replica>> {
     actor.require_platform_read()?;
-    all(svc).await
+    Ok(all(svc).await?.into_iter().map(|(r, _)| r).collect())
 }
 
 /// Which replica holds each periodic job, until when, and how often the

@@ -74,7 +74,10 @@ async fn record_isolation(
     .bind(level.as_str())
     .bind(now_millis())
     .bind(&tenant_id)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    // The key cache holds the tenant's row (flag targeting reads its
+    // isolation level): every replica rebuilds it.
+    super::control::stamp(conn, super::control::Caches::KEYS).await?;
     Ok(())
 }

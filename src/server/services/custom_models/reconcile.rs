@@ -107,6 +107,7 @@ pub(super) async fn pass(svc: &Services, only: Option<&str>) -> Result<()> {
         let names: Vec<String> = all.iter().map(|p| p.name.clone()).collect();
         svc.pools.retain_pools(&names);
     }
+    let mut done = Vec::new();
     for pool in all {
         if only.is_some_and(|id| id != pool.id) {
             continue;
@@ -116,8 +117,14 @@ pub(super) async fn pass(svc: &Services, only: Option<&str>) -> Result<()> {
             .filter(|m| m.base_model == pool.base_model)
             .collect();
         reconcile_pool(svc, &pool, &wanted).await;
+        done.push(pool.name);
     }
-    svc.pools.save(svc, only.is_none()).await
+    // Sharing the states with other replicas is second to the pass itself:
+    // a failed write is logged, and the next pass writes again.
+    if let Err(e) = svc.pools.save(svc, &done, only.is_none()).await {
+        tracing::warn!(error = ?e, "engine states not written; other replicas see older ones");
+    }
+    Ok(())
 }
 
 async fn reconcile_pool(svc: &Services, pool: &Pool, wanted: &[&CustomModel]) {

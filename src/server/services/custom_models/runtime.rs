@@ -170,16 +170,35 @@ impl PoolRuntime {
             .unwrap_or_default()
     }
 
-    /// Writes the endpoints as this replica last saw them to
-    /// `engine_states`, so every replica (and its portal) sees them; after a
-    /// pass over every pool, rows of endpoints no longer served go too.
-    pub(super) async fn save(&self, svc: &Services, every_pool: bool) -> Result<()> {
-        let states = self.endpoints();
+    /// Writes the endpoints of the pools this replica just reconciled to
+    /// `engine_states`, so every replica (and its portal) sees them; a row
+    /// checked later by another replica is kept. After a pass over every
+    /// pool, rows of endpoints no longer served go too.
+    pub(super) async fn save(
+        &self,
+        svc: &Services,
+        pools: &[String],
+        every_pool: bool,
+    ) -> Result<()> {
+        let states: Vec<EndpointState> = self
+            .endpoints()
+            .into_iter()
+            .filter(|e| pools.contains(&e.pool))
+            .collect();
         let mut tx = svc.db.pool.begin().await?;
         if every_pool {
-            sqlx::query("DELETE FROM engine_states")
-                .execute(&mut *tx)
+            let held: Vec<String> = sqlx::query_scalar("SELECT provider FROM engine_states")
+                .fetch_all(&mut *tx)
                 .await?;
+            for gone in held
+                .iter()
+                .filter(|p| !states.iter().any(|e| &e.provider == *p))
+            {
+                sqlx::query("DELETE FROM engine_states WHERE provider = $1")
+                    .bind(gone)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         for e in &states {
             let json = serde_json::to_string(e)
@@ -187,7 +206,8 @@ impl PoolRuntime {
             sqlx::query(
                 "INSERT INTO engine_states (provider, state, checked_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (provider) DO UPDATE SET state = excluded.state, \
-                 checked_at = excluded.checked_at",
+                 checked_at = excluded.checked_at \
+                 WHERE engine_states.checked_at <= excluded.checked_at",
             )
             .bind(&e.provider)
             .bind(json)
@@ -200,24 +220,31 @@ impl PoolRuntime {
     }
 
     /// Takes the endpoints as the replica running the reconciler last wrote
-    /// them. A row that no longer parses (written by another version) is
-    /// skipped, not trusted.
+    /// them, keeping this replica's own state of an endpoint when it is
+    /// newer (an on-demand pass here). Endpoints no longer stored are
+    /// forgotten. A row that no longer parses (written by another version)
+    /// is skipped, not trusted.
     pub(super) async fn load(&self, svc: &Services) -> Result<()> {
         let rows: Vec<(String, String)> =
             sqlx::query_as("SELECT provider, state FROM engine_states")
                 .fetch_all(&svc.db.pool)
                 .await?;
-        let mut map = BTreeMap::new();
+        let mut stored = BTreeMap::new();
         for (provider, json) in rows {
             match serde_json::from_str::<EndpointState>(&json) {
                 Ok(state) => {
-                    map.insert(provider, state);
+                    stored.insert(provider, state);
                 }
                 Err(e) => tracing::warn!(%provider, error = %e, "engine state unreadable; skipped"),
             }
         }
         if let Ok(mut m) = self.endpoints.write() {
-            *m = map;
+            for (provider, state) in stored.iter_mut() {
+                if let Some(mine) = m.get(provider).filter(|e| e.checked_at > state.checked_at) {
+                    *state = mine.clone();
+                }
+            }
+            *m = stored;
         }
         Ok(())
     }

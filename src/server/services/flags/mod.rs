@@ -82,9 +82,10 @@ pub fn snapshot(svc: &Services) -> Arc<FlagSet> {
 /// Creates each capability's platform flag the first time, with its
 /// default: the code can then rely on every capability having a flag.
 pub async fn seed_capabilities(svc: &Services) -> Result<()> {
+    let mut seeded = 0;
     for cap in Capability::ALL {
         let flag = cap.seed();
-        sqlx::query(
+        seeded += sqlx::query(
             "INSERT INTO flags (id, tenant_id, key, definition, created_at, updated_at) \
              SELECT $1, NULL, $2, $3, $4, $4 WHERE NOT EXISTS \
              (SELECT 1 FROM flags WHERE tenant_id IS NULL AND key = $2)",
@@ -94,7 +95,13 @@ pub async fn seed_capabilities(svc: &Services) -> Result<()> {
         .bind(definition(&flag)?)
         .bind(now_millis())
         .execute(&svc.db.pool)
-        .await?;
+        .await?
+        .rows_affected();
+    }
+    if seeded > 0 {
+        // Replicas already running (an upgrade adding a capability) load it.
+        let mut conn = svc.db.pool.acquire().await?;
+        super::control::bump(&mut conn, super::control::Caches::FLAGS).await?;
     }
     Ok(())
 }
