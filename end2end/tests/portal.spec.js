@@ -144,7 +144,7 @@ test('add a provider and a priced model', async ({ page }) => {
   await mform.getByLabel('Input $/MTok').fill('2.5');
   await mform.getByLabel('Output $/MTok').fill('10');
   await mform.getByRole('button', { name: 'Save model' }).click();
-  await expect(page.getByText(`${name}-model is served by 1 provider(s).`)).toBeVisible();
+  await expect(page.getByText(`${name}-model is served by 1 provider.`)).toBeVisible();
   await expect(page.locator('table').nth(1)).toContainText('$2.500000');
 });
 

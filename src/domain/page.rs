@@ -129,3 +129,24 @@ mod tests {
         assert!(!empty.has_next());
     }
 }
+
+/// The noun for `n` of something: "1 tenant", "2 tenants".
+pub fn noun<'a>(n: i64, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
+}
+
+#[cfg(test)]
+mod noun_tests {
+    use super::noun;
+
+    #[test]
+    fn one_is_singular_and_every_other_count_plural() {
+        assert_eq!(noun(1, "tenant", "tenants"), "tenant");
+        assert_eq!(noun(0, "tenant", "tenants"), "tenants");
+        assert_eq!(noun(2, "API key", "API keys"), "API keys");
+    }
+}

@@ -22,6 +22,16 @@ pub fn format_millis(ms: Millis) -> String {
         .unwrap_or_else(|| "—".to_string())
 }
 
+/// When a version took effect; versions from before prices were versioned
+/// carry time zero and have always applied.
+pub fn format_since(ms: Millis) -> String {
+    if ms <= 0 {
+        "always".to_string()
+    } else {
+        format_millis(ms)
+    }
+}
+
 pub fn format_opt(ms: Option<Millis>) -> String {
     ms.map(format_millis).unwrap_or_else(|| "—".to_string())
 }

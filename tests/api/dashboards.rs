@@ -223,6 +223,25 @@ async fn the_usage_page_and_the_overview(app: TestApp) -> TestApp {
     assert_eq!(denied.status().as_u16(), 404);
     assert_eq!(app.call(&viewer, "platform_overview", &[]).await.0, 403);
 
+    // The viewer's dashboard opens on their tenant's month, not on
+    // platform counts.
+    let (_, home) = page(&app, &viewer, "/").await;
+    assert!(home.contains("data-testid=\"tenant-month\""), "{home}");
+    for part in ["This month", "Top models", "gpt-mock", "of the tenant"] {
+        assert!(home.contains(part), "the viewer's dashboard shows {part:?}");
+    }
+    assert!(!home.contains("active tenants"), "no platform counts");
+    // A tenant made this month has no draft for last month.
+    let months: Vec<String> =
+        atrium::server::services::invoices::list(&app.svc, &Actor::system("test"), &tenant)
+            .await
+            .expect("invoices")
+            .into_iter()
+            .map(|i| i.month.to_string())
+            .collect();
+    let this = atrium::domain::invoice::Month::of(atrium::domain::time::now_millis());
+    assert_eq!(months, vec![this.to_string()], "only this month's draft");
+
     let (_, billing) = page(&app, &admin, "/billing").await;
     assert!(
         billing.contains("data-testid=\"platform-usage\""),

@@ -13,7 +13,7 @@ use crate::app::components::data_table::{Column, DataTable};
 use crate::app::components::flash::{outcome, ErrorBox};
 use crate::app::pages::platform_usage::PlatformUsageSection;
 use crate::domain::pricing::format_usd;
-use crate::domain::time::format_millis;
+use crate::domain::time::{format_millis, format_since};
 
 #[component]
 pub fn BillingPage() -> impl IntoView {
@@ -128,7 +128,7 @@ fn Overview(billing: Billing) -> impl IntoView {
             let in_force = h.at(now).map(|v| v.effective_from);
             h.versions().iter().map(move |v| {
                 view! {
-                    <tr><td><code>{model.clone()}</code></td><td>{format_millis(v.effective_from)}</td>
+                    <tr><td><code>{model.clone()}</code></td><td>{format_since(v.effective_from)}</td>
                         <td>{format_usd(v.price.input_per_mtok)}</td><td>{format_usd(v.price.output_per_mtok)}</td>
                         <td>{format_usd(v.price.cache_read_per_mtok)}</td><td>{format_usd(v.price.cache_write_per_mtok)}</td>
                         <td>{format_usd(v.price.per_request)}</td><td>{format_usd(v.price.per_server_tool_use)}</td>
@@ -145,7 +145,7 @@ fn Overview(billing: Billing) -> impl IntoView {
         .iter()
         .map(|v| {
             view! {
-                <tr><td>{format_millis(v.effective_from)}</td><td>{format_usd(v.price)}</td>
+                <tr><td>{format_since(v.effective_from)}</td><td>{format_usd(v.price)}</td>
                     <td>{state(now, v.effective_from, in_force)}</td></tr>
             }
             .into_any()

@@ -2,11 +2,17 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::app::api::audit::search_audit;
+use crate::app::api::budgets::{tenant_budgets, BudgetOverview};
+use crate::app::api::catalog::tenant_usage;
 use crate::app::api::tenants::{dashboard_counts, dead_letter_count};
 use crate::app::components::data_table::{Column, DataTable};
 use crate::app::components::flash::ErrorBox;
 use crate::app::pages::layout::MeResource;
+use crate::domain::page::noun;
+use crate::domain::pricing::format_money;
+use crate::domain::tenant::TenantCounts;
 use crate::domain::time::format_millis;
+use crate::domain::usage::UsageReport;
 
 const RECENT: [Column; 4] = [
     Column::plain("When"),
@@ -15,10 +21,39 @@ const RECENT: [Column; 4] = [
     Column::plain("Status"),
 ];
 
+/// What the dashboard opens with: the platform's counts for platform
+/// users, the own tenant's month for a tenant's users.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+enum Overview {
+    Platform(TenantCounts),
+    Tenant(String, UsageReport, BudgetOverview),
+}
+
+async fn overview(me: MeResource) -> Result<Overview, ServerFnError> {
+    let own = me
+        .await
+        .ok()
+        .flatten()
+        .filter(|m| !m.role.is_platform())
+        .and_then(|m| m.tenant_id);
+    match own {
+        Some(t) => {
+            let id = t.to_string();
+            let usage = tenant_usage(id.clone()).await?;
+            Ok(Overview::Tenant(
+                id.clone(),
+                usage,
+                tenant_budgets(id).await?,
+            ))
+        }
+        None => Ok(Overview::Platform(dashboard_counts().await?)),
+    }
+}
+
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let counts = Resource::new(|| (), |_| dashboard_counts());
     let me = expect_context::<MeResource>();
+    let counts = Resource::new(|| (), move |_| overview(me));
     // Tenant viewers have no audit access: their page does not ask.
     let recent = Resource::new(
         || (),
@@ -53,14 +88,8 @@ pub fn DashboardPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match counts.await {
-                    Ok(c) => view! {
-                        <section class="cards">
-                            <div class="card stat"><span class="num">{c.tenants}</span>"tenants"</div>
-                            <div class="card stat"><span class="num">{c.active_tenants}</span>"active tenants"</div>
-                            <div class="card stat"><span class="num">{c.active_keys}</span>"active API keys"</div>
-                            <div class="card stat"><span class="num">{c.users}</span>"users"</div>
-                        </section>
-                    }.into_any(),
+                    Ok(Overview::Platform(c)) => view! { <PlatformCounts c/> }.into_any(),
+                    Ok(Overview::Tenant(id, usage, budgets)) => view! { <TenantMonth id usage budgets/> }.into_any(),
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                 }
             })}
@@ -101,5 +130,65 @@ pub fn DashboardPage() -> impl IntoView {
                 })
             })}
         </Suspense>
+    }
+}
+
+#[component]
+fn PlatformCounts(c: TenantCounts) -> impl IntoView {
+    let stat = |n: i64, one: &'static str, many: &'static str| {
+        view! { <div class="card stat"><span class="num">{n}</span>{noun(n, one, many)}</div> }
+    };
+    view! {
+        <section class="cards">
+            {stat(c.tenants, "tenant", "tenants")}
+            {stat(c.active_tenants, "active tenant", "active tenants")}
+            {stat(c.active_keys, "active API key", "active API keys")}
+            {stat(c.users, "user", "users")}
+        </section>
+    }
+}
+
+const TOP_MODELS: [Column; 3] = [
+    Column::plain("Model"),
+    Column::plain("Requests"),
+    Column::plain("Spend"),
+];
+
+/// A tenant user's month: spend, requests, each budget's share spent, and
+/// the models that cost the most.
+#[component]
+fn TenantMonth(id: String, usage: UsageReport, budgets: BudgetOverview) -> impl IntoView {
+    let mut models: Vec<_> = usage.by_model.into_iter().collect();
+    models.sort_by_key(|(_, u)| std::cmp::Reverse(u.cost_micros));
+    let rows = models
+        .into_iter()
+        .take(5)
+        .map(|(m, u)| {
+            view! { <tr><td><code>{m}</code></td><td>{u.requests}</td><td>{format_money(u.cost_micros)}</td></tr> }
+                .into_any()
+        })
+        .collect();
+    let budgets = budgets.budgets.into_iter().map(|s| {
+        let class = if s.is_warning() { "card stat warn" } else { "card stat" };
+        view! {
+            <div class=class data-testid="budget-spent">
+                <span class="num">{format!("{}%", s.percent())}</span>
+                {format!("of {} ({} of {})", s.budget.describe(), format_money(s.spent_micros), format_money(s.budget.limit_micros))}
+            </div>
+        }
+    }).collect_view();
+    let n = usage.totals.requests;
+    view! {
+        <section class="card" data-testid="tenant-month">
+            <h2>"This month"</h2>
+            <div class="cards">
+                <div class="card stat"><span class="num" data-testid="month-spend">{format_money(usage.totals.cost_micros)}</span>"spend"</div>
+                <div class="card stat"><span class="num">{n}</span>{noun(n, "request", "requests")}</div>
+                {budgets}
+            </div>
+            <h3>"Top models"</h3>
+            <DataTable columns=TOP_MODELS.to_vec() rows empty="No requests this month."/>
+            <p><a href=format!("/tenants/{id}/usage")>"Usage in detail"</a></p>
+        </section>
     }
 }

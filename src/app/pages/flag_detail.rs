@@ -207,7 +207,7 @@ fn PreviewTable(preview: Preview) -> impl IntoView {
         })
         .collect();
     view! {
-        <p data-testid="preview-counts">{format!("{} tenants — {}", preview.tenants, counts.join(", "))}</p>
+        <p data-testid="preview-counts">{format!("{} {} — {}", preview.tenants, crate::domain::page::noun(preview.tenants as i64, "tenant", "tenants"), counts.join(", "))}</p>
         <DataTable columns=vec![Column::plain("Tenant"), Column::plain("Gets"), Column::plain("Why")]
             rows testid="flag-preview" empty="No tenants yet."/>
     }

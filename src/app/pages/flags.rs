@@ -147,14 +147,15 @@ fn flag_row(f: Flag, tenant: &str, actions: FlagActions) -> AnyView {
 #[component]
 pub fn FlagControls(flag: Flag, tenant: String, actions: FlagActions) -> impl IntoView {
     let key = flag.key.to_string();
-    let pct = rollout_of(&flag);
+    // No rollout rule: the flag's default reaches everyone, which is 100%.
+    let pct = rollout_of(&flag).unwrap_or(100);
     let (t1, t2, k1, k2) = (tenant.clone(), tenant, key.clone(), key);
     view! {
                 <ActionForm action=actions.rollout attr:class="inline">
                     <input type="hidden" name="tenant" value=t1/>
                     <input type="hidden" name="key" value=k1/>
                     <input name="percent" type="number" min="0" max="100" aria-label="rollout percent"
-                        value=pct.unwrap_or(0).to_string()/>
+                        value=pct.to_string()/>
                     <button type="submit" class="small">"Set rollout"</button>
                 </ActionForm>
                 <ActionForm action=actions.toggle attr:class="inline">

@@ -156,7 +156,7 @@ fn ModelForm(action: ServerAction<AddModel>, providers: Vec<String>) -> impl Int
         <section class="card">
             <h2>"Add model or deployment"</h2>
             <p class="muted">"Prices in US dollars per million tokens. Adding an existing model name with another provider adds a fallback deployment."</p>
-            {move || outcome(action.value().get(), |m| format!("{} is served by {} provider(s).", m.name, m.deployments.len()))}
+            {move || outcome(action.value().get(), |m| format!("{} is served by {} {}.", m.name, m.deployments.len(), crate::domain::page::noun(m.deployments.len() as i64, "provider", "providers")))}
             <ActionForm action=action attr:class="grid-form">
                 <label>"Model name" <input name="name" required/></label>
                 <label>"Provider"

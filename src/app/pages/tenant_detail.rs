@@ -322,7 +322,7 @@ fn DataFacts(data: TenantData) -> impl IntoView {
             {data.moving_to.map(|l| view! { <dt>"Moving to"</dt><dd>{l.label()}</dd> })}
             <dt>"Size"</dt><dd>{size}</dd>
             {data.rows.into_iter().map(|(table, n)| view! {
-                <dt>{table}</dt><dd data-testid="data-rows">{format!("{n} rows")}</dd>
+                <dt>{table}</dt><dd data-testid="data-rows">{format!("{n} {}", crate::domain::page::noun(n, "row", "rows"))}</dd>
             }).collect_view()}
         </dl>
     }

@@ -47,10 +47,14 @@ pub async fn list(svc: &Services, actor: &Actor, tenant_id: &TenantId) -> Result
     .fetch_all(&svc.db.pool)
     .await?;
     let mut issued = docs.iter().map(|d| parse(d)).collect::<Result<Vec<_>>>()?;
+    let created_at = tenants::get(svc, actor, tenant_id).await?.created_at;
     let this = Month::of(now_millis());
     let mut out = Vec::new();
     for month in [this, this.prev()] {
-        if !issued.iter().any(|i| i.month == month) {
+        // A month that ended before the tenant existed bills nothing, and
+        // the issuer never issues it: no draft either.
+        let before_tenant = month.window().1 <= created_at;
+        if !before_tenant && !issued.iter().any(|i| i.month == month) {
             out.push(gather::draft(svc, actor, tenant_id, month).await?);
         }
     }
