@@ -23,7 +23,7 @@ export ATRIUM_TEST_POSTGRES_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>
 # Redis-backed rate limiting is tested when a server answers here.
 export ATRIUM_TEST_REDIS_URL ?= $(shell redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG && echo redis://127.0.0.1:6379)
 
-.PHONY: run build release tools test lint unit e2e e2e-deps clients bench clean-data help
+.PHONY: run build release site tools watch-tools test lint unit e2e e2e-deps clients bench clean-data help
 
 help:
 	@echo "make run    install what is missing, build (release) and serve on http://127.0.0.1:3000"
@@ -38,16 +38,46 @@ run: build
 
 # make run, test and bench need the mock provider, load generator and
 # benches (`devtools`); `make release` builds what operators deploy.
-build: tools
-	cargo leptos build --release --bin-features devtools
+# What cargo-leptos does, with cargo and two tools, so a fresh machine does
+# not compile cargo-leptos first: the hydrate bundle (the library for
+# wasm32, then wasm-bindgen and wasm-opt), the stylesheet and the assets
+# into $(SITE), then the server. LEPTOS_OUTPUT_NAME tells leptos the
+# bundle's file names, as cargo-leptos does. `cargo leptos watch` stays the
+# optional loop for portal work (see README).
+WASM := $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/wasm-release/atrium.wasm
+PKG := $(SITE)/pkg
+
+build: site
+	LEPTOS_OUTPUT_NAME=atrium cargo build --release --bin atrium --no-default-features --features ssr,devtools
 	@test -x $(BIN) || { echo "expected server binary at $(BIN)"; exit 1; }
 
-release: tools
-	cargo leptos build --release
+release: site
+	LEPTOS_OUTPUT_NAME=atrium cargo build --release --bin atrium --no-default-features --features ssr
 	@test -x $(BIN) || { echo "expected server binary at $(BIN)"; exit 1; }
+
+# cargo leaves an up-to-date library untouched, so the bundle is bound and
+# optimised again only when the library changed (a warm `make run` skips it).
+site: tools
+	LEPTOS_OUTPUT_NAME=atrium cargo build --lib --profile wasm-release --target wasm32-unknown-unknown --no-default-features --features hydrate
+	@$(MAKE) --no-print-directory $(PKG)/atrium.wasm $(PKG)/atrium.css
+	@cp -R public/. $(SITE)/
+
+$(PKG)/atrium.wasm: $(WASM)
+	@mkdir -p $(PKG)
+	wasm-bindgen --target=web --no-typescript --out-name=atrium --out-dir=$(PKG) $(WASM)
+	mv -f $(PKG)/atrium_bg.wasm $@
+	wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int $@ -o $@
+
+$(PKG)/atrium.css: style/main.css
+	@mkdir -p $(PKG)
+	cp $< $@
 
 ## Tools: each is installed only when missing or at the wrong version.
-tools: $(TOOLS)/.wasm-target $(TOOLS)/.cargo-leptos $(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION) $(TOOLS)/node_modules/.bin/wasm-opt $(SWAGGER_UI)
+tools: $(TOOLS)/.wasm-target $(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION) $(TOOLS)/node_modules/.bin/wasm-opt $(SWAGGER_UI)
+
+# Only for `cargo leptos watch` (live reload while working on the portal);
+# nothing else needs it.
+watch-tools: tools $(TOOLS)/.cargo-leptos
 
 $(TOOLS)/.wasm-target:
 	@mkdir -p $(TOOLS)

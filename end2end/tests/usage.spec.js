@@ -3,7 +3,9 @@
 // CSV; a platform admin issues last month's invoice and opens its
 // printable page. Completions go to the demo catalog (the mock provider).
 const { test, expect } = require('@playwright/test');
+const { execFileSync } = require('child_process');
 const fs = require('fs');
+const path = require('path');
 
 const { ADMIN, unique, failOnBrowserErrors, hydrated, signIn, tenantPage, createUser } = require('./support');
 
@@ -59,6 +61,15 @@ test('a tenant viewer reads their usage, filters by URL, downloads the CSV', asy
 test('an admin issues last month\'s invoice and opens the printable page', async ({ page }) => {
   await signIn(page, ADMIN);
   const tenantId = await tenantPage(page, `Invoiced ${unique()}`);
+  // A tenant made today has no last month to bill: this one is backdated
+  // 40 days in the server's database, as if it had signed up then.
+  execFileSync('python3', ['-c', [
+    'import sqlite3, sys',
+    'db = sqlite3.connect(sys.argv[1], timeout=10)',
+    'db.execute("UPDATE tenants SET created_at = created_at - 40 * 86400000 WHERE id = ?", (sys.argv[2],))',
+    'db.commit()',
+  ].join('\n'), path.join(process.env.ATRIUM_E2E_DATA_DIR, 'atrium.db'), tenantId]);
+  await page.reload();
   const invoices = page.locator('section#invoices');
   const drafts = invoices.getByRole('row', { name: /draft/ });
   await expect(drafts).toHaveCount(2);

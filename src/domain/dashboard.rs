@@ -303,3 +303,15 @@ pub struct PlatformUsage {
     /// Budgets at 50% or more: (tenant name, status).
     pub budgets: Vec<(String, super::budget::BudgetStatus)>,
 }
+
+/// What the dashboard opens with: the platform's headline counts for
+/// platform users; for a tenant's users, their tenant's month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Home {
+    Platform(super::tenant::TenantCounts),
+    Tenant {
+        tenant_id: String,
+        usage: super::usage::UsageReport,
+        budgets: Vec<super::budget::BudgetStatus>,
+    },
+}

@@ -1,16 +1,19 @@
 use leptos::prelude::*;
 
+use crate::domain::dashboard::Home;
 use crate::domain::page::Page;
-use crate::domain::tenant::{MoveReport, Tenant, TenantCounts, TenantData};
+use crate::domain::tenant::{MoveReport, Tenant, TenantData};
 
 #[cfg(feature = "ssr")]
 use super::ssr::{actor, fail, invalid, parse_tenant};
 
-#[server(endpoint = "dashboard_counts")]
-pub async fn dashboard_counts() -> Result<TenantCounts, ServerFnError> {
+/// The dashboard's opening section: the platform's counts, or the own
+/// tenant's month for a tenant's users.
+#[server(endpoint = "dashboard_home")]
+pub async fn dashboard_home() -> Result<Home, ServerFnError> {
     use crate::server::services::dashboards;
     let (svc, actor) = actor().await?;
-    dashboards::counts(&svc, &actor).await.map_err(fail)
+    dashboards::home(&svc, &actor).await.map_err(fail)
 }
 
 /// Items the usage ledger or policy audit could not store (platform admins).

@@ -2,12 +2,12 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::app::api::audit::search_audit;
-use crate::app::api::budgets::{tenant_budgets, BudgetOverview};
-use crate::app::api::catalog::tenant_usage;
-use crate::app::api::tenants::{dashboard_counts, dead_letter_count};
+use crate::app::api::tenants::{dashboard_home, dead_letter_count};
 use crate::app::components::data_table::{Column, DataTable};
 use crate::app::components::flash::ErrorBox;
 use crate::app::pages::layout::MeResource;
+use crate::domain::budget::BudgetStatus;
+use crate::domain::dashboard::Home;
 use crate::domain::page::noun;
 use crate::domain::pricing::format_money;
 use crate::domain::tenant::TenantCounts;
@@ -21,39 +21,10 @@ const RECENT: [Column; 4] = [
     Column::plain("Status"),
 ];
 
-/// What the dashboard opens with: the platform's counts for platform
-/// users, the own tenant's month for a tenant's users.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-enum Overview {
-    Platform(TenantCounts),
-    Tenant(String, UsageReport, BudgetOverview),
-}
-
-async fn overview(me: MeResource) -> Result<Overview, ServerFnError> {
-    let own = me
-        .await
-        .ok()
-        .flatten()
-        .filter(|m| !m.role.is_platform())
-        .and_then(|m| m.tenant_id);
-    match own {
-        Some(t) => {
-            let id = t.to_string();
-            let usage = tenant_usage(id.clone()).await?;
-            Ok(Overview::Tenant(
-                id.clone(),
-                usage,
-                tenant_budgets(id).await?,
-            ))
-        }
-        None => Ok(Overview::Platform(dashboard_counts().await?)),
-    }
-}
-
 #[component]
 pub fn DashboardPage() -> impl IntoView {
+    let counts = Resource::new(|| (), |_| dashboard_home());
     let me = expect_context::<MeResource>();
-    let counts = Resource::new(|| (), move |_| overview(me));
     // Tenant viewers have no audit access: their page does not ask.
     let recent = Resource::new(
         || (),
@@ -88,8 +59,8 @@ pub fn DashboardPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match counts.await {
-                    Ok(Overview::Platform(c)) => view! { <PlatformCounts c/> }.into_any(),
-                    Ok(Overview::Tenant(id, usage, budgets)) => view! { <TenantMonth id usage budgets/> }.into_any(),
+                    Ok(Home::Platform(c)) => view! { <PlatformCounts c/> }.into_any(),
+                    Ok(Home::Tenant { tenant_id, usage, budgets }) => view! { <TenantMonth id=tenant_id usage budgets/> }.into_any(),
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                 }
             })}
@@ -157,7 +128,7 @@ const TOP_MODELS: [Column; 3] = [
 /// A tenant user's month: spend, requests, each budget's share spent, and
 /// the models that cost the most.
 #[component]
-fn TenantMonth(id: String, usage: UsageReport, budgets: BudgetOverview) -> impl IntoView {
+fn TenantMonth(id: String, usage: UsageReport, budgets: Vec<BudgetStatus>) -> impl IntoView {
     let mut models: Vec<_> = usage.by_model.into_iter().collect();
     models.sort_by_key(|(_, u)| std::cmp::Reverse(u.cost_micros));
     let rows = models
@@ -168,15 +139,18 @@ fn TenantMonth(id: String, usage: UsageReport, budgets: BudgetOverview) -> impl 
                 .into_any()
         })
         .collect();
-    let budgets = budgets.budgets.into_iter().map(|s| {
+    let budgets: Vec<AnyView> = budgets.into_iter().map(|s| {
         let class = if s.is_warning() { "card stat warn" } else { "card stat" };
         view! {
             <div class=class data-testid="budget-spent">
                 <span class="num">{format!("{}%", s.percent())}</span>
                 {format!("of {} ({} of {})", s.budget.describe(), format_money(s.spent_micros), format_money(s.budget.limit_micros))}
             </div>
-        }
-    }).collect_view();
+        }.into_any()
+    }).collect();
+    // No budget: no node at all (an empty list among siblings does not
+    // hydrate reliably).
+    let budgets = (!budgets.is_empty()).then_some(budgets);
     let n = usage.totals.requests;
     view! {
         <section class="card" data-testid="tenant-month">

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::{budgets, Actor, Result, Services};
 use crate::domain::budget::{Enforcement, Period};
-use crate::domain::dashboard::{burn, days, traffic, Hour, PlatformUsage, Span, TenantUsage};
+use crate::domain::dashboard::{burn, days, traffic, Home, Hour, PlatformUsage, Span, TenantUsage};
 use crate::domain::invoice::Month;
 use crate::domain::plan::days_in_month;
 use crate::domain::role::Access;
@@ -238,4 +238,21 @@ pub async fn counts(svc: &Services, actor: &Actor) -> Result<TenantCounts> {
         active_keys,
         users: count("SELECT COUNT(*) FROM users WHERE ($1 IS NULL OR tenant_id = $1)").await?,
     })
+}
+
+/// The dashboard's opening section for this actor: a tenant's users see
+/// their tenant's month (spend, requests, budgets, models), platform users
+/// the platform's counts.
+pub async fn home(svc: &Services, actor: &Actor) -> Result<Home> {
+    match actor.scope()? {
+        Some(tenant) if !actor.role.is_platform() => {
+            let tenant = tenant.clone();
+            Ok(Home::Tenant {
+                tenant_id: tenant.to_string(),
+                usage: super::usage::month_to_date(svc, actor, &tenant).await?,
+                budgets: budgets::status::of_tenant(svc, actor, &tenant).await?,
+            })
+        }
+        _ => Ok(Home::Platform(counts(svc, actor).await?)),
+    }
 }
