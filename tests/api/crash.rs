@@ -71,7 +71,7 @@ fn serve(db: &str, dir: &std::path::Path, durability: Durability) -> (std::proce
     )
 }
 
-fn signal(pid: u32, sig: &str) {
+pub(crate) fn signal(pid: u32, sig: &str) {
     let sent = Command::new("kill")
         .args([sig, &pid.to_string()])
         .status()
@@ -89,31 +89,9 @@ async fn kill_9_under_load_loses_no_answered_request(backend: Backend, durabilit
     let (mut server, addr) = serve(&db, dir.path(), durability);
     let answered = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
+    let bases = Arc::new(Mutex::new(vec![addr.clone()]));
     let workers: Vec<_> = (0..16)
-        .map(|_| {
-            let (answered, stop, key) = (answered.clone(), stop.clone(), key.clone());
-            let url = format!("http://{addr}/v1/chat/completions");
-            tokio::spawn(async move {
-                let client = crate::common::plain_client();
-                let body =
-                    json!({"model": "m", "messages": [{"role": "user", "content": "bill me"}]});
-                while !stop.load(Ordering::SeqCst) {
-                    let Ok(r) = client.post(&url).bearer_auth(&key).json(&body).send().await else {
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                        continue;
-                    };
-                    let id = r
-                        .headers()
-                        .get("x-request-id")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string);
-                    // Answered: a 200 whose whole body arrived.
-                    if let (true, Some(id), Ok(_)) = (r.status() == 200, id, r.bytes().await) {
-                        answered.lock().expect("ids").push(id);
-                    }
-                }
-            })
-        })
+        .map(|w| load_worker(w, &bases, &key, &answered, &stop))
         .collect();
     tokio::time::sleep(Duration::from_millis(1200)).await;
     signal(server.id(), "-KILL");
@@ -190,4 +168,49 @@ fn spooled_lines(dir: &std::path::Path) -> usize {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+/// A client posting completions with `key` until `stop`, round-robin over
+/// `bases` from `first` (a test may swap an address, to follow a restarted
+/// replica), keeping the request id of each answer: a 200 whose whole body
+/// arrived. A refused connection (a killed server) is the client seeing
+/// the failure; it tries the next address.
+pub(crate) fn load_worker(
+    first: usize,
+    bases: &Arc<Mutex<Vec<String>>>,
+    key: &str,
+    answered: &Arc<Mutex<Vec<String>>>,
+    stop: &Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    let (bases, key, answered, stop) = (
+        bases.clone(),
+        key.to_string(),
+        answered.clone(),
+        stop.clone(),
+    );
+    tokio::spawn(async move {
+        let client = crate::common::plain_client();
+        let body = json!({"model": "m", "messages": [{"role": "user", "content": "bill me"}]});
+        let mut i = first;
+        while !stop.load(Ordering::SeqCst) {
+            i += 1;
+            let base = {
+                let bases = bases.lock().expect("bases");
+                bases[i % bases.len()].clone()
+            };
+            let url = format!("http://{base}/v1/chat/completions");
+            let Ok(r) = client.post(&url).bearer_auth(&key).json(&body).send().await else {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            };
+            let id = r
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            if let (true, Some(id), Ok(_)) = (r.status() == 200, id, r.bytes().await) {
+                answered.lock().expect("ids").push(id);
+            }
+        }
+    })
 }

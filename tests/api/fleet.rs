@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::common::{self, Backend, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::crash::signal;
 use crate::shutdown::{atrium, prepare, run, start};
 
 pub fn trials() -> Vec<libtest_mimic::Trial> {
@@ -34,9 +35,11 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
     ]
 }
 
-type Body = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+pub(crate) type Body = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
-fn trial(
+/// A test that runs `body` on its own runtime, reported as ignored (with
+/// the reason printed) when this machine lacks what it needs.
+pub(crate) fn trial(
     name: &'static str,
     why: Option<&'static str>,
     body: fn() -> Body,
@@ -121,14 +124,6 @@ fn refused(cmd: &mut Command) -> String {
     let out = cmd.output().expect("run");
     assert!(!out.status.success(), "a refused replica exits non-zero");
     String::from_utf8_lossy(&out.stderr).to_string()
-}
-
-fn signal(pid: u32, sig: &str) {
-    let sent = Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .expect("kill");
-    assert!(sent.success());
 }
 
 async fn stop(mut child: Child) {
@@ -456,41 +451,7 @@ async fn kill_one_under_load(
     let bases: Vec<String> = fleet.iter().map(|(_, a)| a.clone()).collect();
     let bases = Arc::new(Mutex::new(bases));
     let workers: Vec<_> = (0..12)
-        .map(|w| {
-            let (answered, halt, key, bases) = (
-                answered.clone(),
-                halt.clone(),
-                key.to_string(),
-                bases.clone(),
-            );
-            tokio::spawn(async move {
-                let client = common::plain_client();
-                let body =
-                    json!({"model": "m", "messages": [{"role": "user", "content": "bill me"}]});
-                let mut i = w;
-                while !halt.load(Ordering::SeqCst) {
-                    i += 1;
-                    let base = {
-                        let bases = bases.lock().expect("bases");
-                        bases[i % bases.len()].clone()
-                    };
-                    let url = format!("http://{base}/v1/chat/completions");
-                    let Ok(r) = client.post(&url).bearer_auth(&key).json(&body).send().await else {
-                        // The killed replica: the client sees the failure.
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                        continue;
-                    };
-                    let id = r
-                        .headers()
-                        .get("x-request-id")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string);
-                    if let (true, Some(id), Ok(_)) = (r.status() == 200, id, r.bytes().await) {
-                        answered.lock().expect("ids").push(id);
-                    }
-                }
-            })
-        })
+        .map(|w| crate::crash::load_worker(w, &bases, key, &answered, &halt))
         .collect();
     tokio::time::sleep(Duration::from_millis(1200)).await;
     signal(fleet[1].0.id(), "-KILL");

@@ -24,13 +24,17 @@ on_both_backends!(
 /// Another replica on the test's database (no Redis: nothing here needs it).
 async fn replica(app: &TestApp) -> (Running, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("dir");
-    let config = common::config(&app.db_url, dir.path());
+    (replica_in(app, dir.path()).await, dir)
+}
+
+/// A replica on the test's database with its data in `dir`.
+async fn replica_in(app: &TestApp, dir: &std::path::Path) -> Running {
+    let config = common::config(&app.db_url, dir);
     let db = atrium::server::db::Db::connect(&app.db_url)
         .await
         .expect("pool");
     let svc = Services::new(db, config, app.svc.secrets.clone());
-    let running = atrium::server::runtime::start(svc).await.expect("replica");
-    (running, dir)
+    atrium::server::runtime::start(svc).await.expect("replica")
 }
 
 async fn a_flash_posted_to_one_replica_shows_once_on_another(app: TestApp) -> TestApp {
@@ -159,23 +163,11 @@ async fn each_job_runs_on_one_replica_at_a_time(app: TestApp) -> TestApp {
 /// Three replicas starting at once on a fresh PostgreSQL database: none
 /// fails, and exactly one creates the first admin and the demo tenant.
 pub fn startup_trials() -> Vec<libtest_mimic::Trial> {
-    let name = "replicas::postgres::three_replicas_starting_at_once_make_one_admin";
-    let why = common::missing(common::Backend::Postgres, common::Needs::Nothing);
-    if let Some(why) = why {
-        eprintln!("SKIPPED {name}: needs {why}");
-    }
-    let skip = why.is_some();
-    let trial = libtest_mimic::Trial::test(name, move || {
-        common::watchdog::watched(name, || {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(4)
-                .enable_all()
-                .build()?
-                .block_on(three_replicas_starting_at_once_make_one_admin());
-            Ok(())
-        })
-    });
-    vec![trial.with_ignored_flag(skip)]
+    vec![crate::fleet::trial(
+        "replicas::postgres::three_replicas_starting_at_once_make_one_admin",
+        common::missing(common::Backend::Postgres, common::Needs::Nothing),
+        || Box::pin(three_replicas_starting_at_once_make_one_admin()),
+    )]
 }
 
 async fn three_replicas_starting_at_once_make_one_admin() {
@@ -212,6 +204,15 @@ async fn three_replicas_starting_at_once_make_one_admin() {
     common::drop_database(&url).await;
 }
 
+/// Waits until `done` holds, failing with `what` after 5 s.
+async fn within_5s(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Rebuilds of each cache on a replica, by name.
 fn rebuilds(svc: &Services) -> std::collections::HashMap<&'static str, u64> {
     atrium::server::services::control::Caches::EACH
@@ -234,14 +235,10 @@ async fn a_change_rebuilds_only_the_cache_it_touched_on_every_replica(app: TestA
         .await
         .expect("change");
     // B's watcher polls every 100 ms.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while rebuilds(&b.services)["keys"] == b0["keys"] {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "B rebuilds the key cache"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    within_5s("B rebuilds the key cache", || {
+        rebuilds(&b.services)["keys"] != b0["keys"]
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (a1, b1) = (rebuilds(&app.svc), rebuilds(&b.services));
     for cache in ["catalog", "policies", "flags", "budgets"] {
@@ -255,14 +252,10 @@ async fn a_change_rebuilds_only_the_cache_it_touched_on_every_replica(app: TestA
         .execute(&app.svc.db.pool)
         .await
         .expect("bump");
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while rebuilds(&b.services)["catalog"] == b1["catalog"] {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "B rebuilds everything"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    within_5s("B rebuilds everything", || {
+        rebuilds(&b.services)["catalog"] != b1["catalog"]
+    })
+    .await;
     b.shutdown().await.expect("B stops");
     app
 }
@@ -373,12 +366,7 @@ async fn audit_decisions_a_killed_replica_spooled_are_stored_once(app: TestApp) 
             line("evt_spooled_1", "req_spooled_1") + &line("evt_spooled_2", "req_spooled_1"),
         )
         .expect("spool");
-        let config = common::config(&app.db_url, dir.path());
-        let db = atrium::server::db::Db::connect(&app.db_url)
-            .await
-            .expect("pool");
-        let svc = Services::new(db, config, app.svc.secrets.clone());
-        let running = atrium::server::runtime::start(svc).await.expect("replica");
+        let running = replica_in(&app, dir.path()).await;
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while count("req_spooled_1").await < 2 {
             assert!(

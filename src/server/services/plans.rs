@@ -20,6 +20,12 @@ use crate::domain::tenant::{TenantId, TenantSettings};
 use crate::domain::time::{now_millis, Millis};
 use crate::domain::validation::Invalid;
 
+/// What a plan change reaches: the tenant rows the key cache holds (limits,
+/// the plan's name), the plan's default budget, and its markups on prices.
+const PLAN_CACHES: control::Caches = control::Caches::KEYS
+    .and(control::Caches::BUDGETS)
+    .and(control::Caches::CATALOG);
+
 /// A tenant's plan from a moment on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Subscription {
@@ -131,16 +137,7 @@ pub async fn create(svc: &Services, actor: &Actor, new: NewPlan) -> Result<Plan>
     .await?;
     let entry =
         Entry::success(AuditAction::PlanCreate, "plan", &plan.id).details(json!({ "after": plan }));
-    control::commit(
-        svc,
-        tx,
-        actor,
-        entry,
-        control::Caches::KEYS
-            .and(control::Caches::BUDGETS)
-            .and(control::Caches::CATALOG),
-    )
-    .await?;
+    control::commit(svc, tx, actor, entry, PLAN_CACHES).await?;
     Ok(plan)
 }
 
@@ -171,16 +168,7 @@ pub async fn archive(svc: &Services, actor: &Actor, name: &str) -> Result<Plan> 
     plan.archived_at = Some(at);
     let entry = Entry::success(AuditAction::PlanArchive, "plan", &plan.id)
         .details(json!({ "name": plan.name }));
-    control::commit(
-        svc,
-        tx,
-        actor,
-        entry,
-        control::Caches::KEYS
-            .and(control::Caches::BUDGETS)
-            .and(control::Caches::CATALOG),
-    )
-    .await?;
+    control::commit(svc, tx, actor, entry, PLAN_CACHES).await?;
     Ok(plan)
 }
 
@@ -255,16 +243,7 @@ pub async fn subscribe(
     let entry = Entry::success(AuditAction::TenantSetPlan, "tenant", tenant_id.as_str())
         .tenant(tenant_id)
         .details(json!({ "before": before.map(|b| b.plan.name), "after": plan.name }));
-    control::commit(
-        svc,
-        tx,
-        actor,
-        entry,
-        control::Caches::KEYS
-            .and(control::Caches::BUDGETS)
-            .and(control::Caches::CATALOG),
-    )
-    .await?;
+    control::commit(svc, tx, actor, entry, PLAN_CACHES).await?;
     if plan.rpm.is_some() || plan.tpm.is_some() {
         let settings = TenantSettings::new(
             &tenant.name,

@@ -23,7 +23,12 @@ use crate::server::crypto::token::{hash_token, random_hex};
 use super::audit::{self, Entry};
 use super::tenants;
 use super::{control, paged, Actor, Result, ServiceError, Services};
+
 use cache::load_once;
+
+/// What a key change reaches: the key cache, and budgets (which name the
+/// key they apply to).
+const KEY_CACHES: control::Caches = control::Caches::KEYS.and(control::Caches::BUDGETS);
 
 pub(super) const COLUMNS: &str =
     "id, tenant_id, name, prefix, created_at, expires_at, last_used_at, revoked_at";
@@ -227,14 +232,7 @@ pub async fn rotate(svc: &Services, actor: &Actor, key_id: &str) -> Result<Creat
     let entry = Entry::success(AuditAction::ApiKeyRevoke, "api_key", &old.id)
         .tenant(&old.tenant_id)
         .details(json!({ "prefix": old.prefix, "rotated_to": created.id }));
-    control::commit(
-        svc,
-        tx,
-        actor,
-        entry,
-        control::Caches::KEYS.and(control::Caches::BUDGETS),
-    )
-    .await?;
+    control::commit(svc, tx, actor, entry, KEY_CACHES).await?;
     Ok(CreatedKey {
         key,
         api_key: created,
@@ -263,14 +261,7 @@ pub async fn revoke(svc: &Services, actor: &Actor, key_id: &str) -> Result<ApiKe
     let entry = Entry::success(AuditAction::ApiKeyRevoke, "api_key", &key.id)
         .tenant(&key.tenant_id)
         .details(json!({ "prefix": key.prefix }));
-    control::commit(
-        svc,
-        tx,
-        actor,
-        entry,
-        control::Caches::KEYS.and(control::Caches::BUDGETS),
-    )
-    .await?;
+    control::commit(svc, tx, actor, entry, KEY_CACHES).await?;
     key.revoked_at = Some(now);
     Ok(key)
 }
