@@ -24,6 +24,9 @@ export ATRIUM_TEST_POSTGRES_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>
 export ATRIUM_TEST_REDIS_URL ?= $(shell redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG && echo redis://127.0.0.1:6379)
 
 .PHONY: run build release site tools watch-tools test lint unit e2e e2e-deps clients bench clean-data help
+# A step that fails leaves no half-made file behind to pass for done (a
+# bound but unshrunk bundle, say).
+.DELETE_ON_ERROR:
 
 help:
 	@echo "make run    install what is missing, build (release) and serve on http://127.0.0.1:3000"

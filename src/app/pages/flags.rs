@@ -147,8 +147,7 @@ fn flag_row(f: Flag, tenant: &str, actions: FlagActions) -> AnyView {
 #[component]
 pub fn FlagControls(flag: Flag, tenant: String, actions: FlagActions) -> impl IntoView {
     let key = flag.key.to_string();
-    // No rollout rule: the flag's default reaches everyone, which is 100%.
-    let pct = rollout_of(&flag).unwrap_or(100);
+    let pct = crate::domain::flag::effective_rollout(&flag);
     let (t1, t2, k1, k2) = (tenant.clone(), tenant, key.clone(), key);
     view! {
                 <ActionForm action=actions.rollout attr:class="inline">

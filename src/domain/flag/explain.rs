@@ -173,6 +173,31 @@ pub fn rollout(flag: &Flag) -> Option<u8> {
     })
 }
 
+/// The variant a rollout rule serves: `on` when the flag has it, else the
+/// first variant that is not the default.
+pub fn rollout_variant(flag: &Flag) -> String {
+    let on = flag.variants.iter().find(|v| v.name == "on");
+    let other = flag
+        .variants
+        .iter()
+        .find(|v| v.name != flag.default_variant);
+    on.or(other)
+        .map_or_else(|| flag.default_variant.clone(), |v| v.name.clone())
+}
+
+/// The share of evaluations getting the rollout's variant today: the rule's
+/// percentage, or with no rule 100 when the default already is that variant
+/// (a capability on for everyone) and 0 otherwise.
+pub fn effective_rollout(flag: &Flag) -> u8 {
+    rollout(flag).unwrap_or(
+        if flag.enabled && flag.default_variant == rollout_variant(flag) {
+            100
+        } else {
+            0
+        },
+    )
+}
+
 /// One audited change of a flag.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -269,5 +294,30 @@ impl Rule {
                 format!("split {}", parts.join(" / "))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod rollout_tests {
+    use super::effective_rollout;
+    use crate::domain::flag::Flag;
+
+    #[test]
+    fn with_no_rule_the_box_shows_who_gets_the_rollout_variant_today() {
+        let key = crate::domain::flag::FlagKey::parse("beta").expect("key");
+        let mut flag = Flag::boolean(key, "a beta");
+        assert_eq!(
+            effective_rollout(&flag),
+            0,
+            "an off-by-default flag reaches no one"
+        );
+        flag.default_variant = "on".into();
+        assert_eq!(
+            effective_rollout(&flag),
+            100,
+            "an on-by-default flag reaches everyone"
+        );
+        flag.enabled = false;
+        assert_eq!(effective_rollout(&flag), 0, "a killed flag reaches no one");
     }
 }

@@ -19,7 +19,10 @@ pub use capability::Capability;
 pub use condition::{Condition, Operator};
 pub use diff::diff;
 pub use eval::{Context, Evaluation, Reason};
-pub use explain::{describe_change, rollout, BucketCheck, FlagChange, Preview, RuleBucket};
+pub use explain::{
+    describe_change, effective_rollout, rollout, rollout_variant, BucketCheck, FlagChange, Preview,
+    RuleBucket,
+};
 
 /// A target list long enough for any real allow-list, short enough that a
 /// flag stays a small document every replica keeps in memory.

@@ -114,16 +114,6 @@ impl Change {
     }
 }
 
-fn serving_variant(flag: &Flag) -> String {
-    let on = flag.variants.iter().find(|v| v.name == "on");
-    let other = flag
-        .variants
-        .iter()
-        .find(|v| v.name != flag.default_variant);
-    on.or(other)
-        .map_or_else(|| flag.default_variant.clone(), |v| v.name.clone())
-}
-
 fn set_rollout(flag: &mut Flag, pct: u8) -> std::result::Result<(), Invalid> {
     if pct > 100 {
         return Err(Invalid::new("percentage", "must be 0 to 100"));
@@ -135,7 +125,7 @@ fn set_rollout(flag: &mut Flag, pct: u8) -> std::result::Result<(), Invalid> {
     match existing {
         Some(p) => *p = pct,
         None => {
-            let variant = serving_variant(flag);
+            let variant = crate::domain::flag::rollout_variant(flag);
             flag.rules.push(Rule::Rollout {
                 percentage: pct,
                 variant,
@@ -154,7 +144,7 @@ fn set_targets(flag: &mut Flag, new_keys: Vec<String>) {
     match existing {
         Some(keys) => *keys = new_keys,
         None => {
-            let variant = serving_variant(flag);
+            let variant = crate::domain::flag::rollout_variant(flag);
             flag.rules.insert(
                 0,
                 Rule::Targets {
