@@ -23,7 +23,7 @@ export ATRIUM_TEST_POSTGRES_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>
 # Redis-backed rate limiting is tested when a server answers here.
 export ATRIUM_TEST_REDIS_URL ?= $(shell redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG && echo redis://127.0.0.1:6379)
 
-.PHONY: run build release site tools watch-tools test lint unit e2e e2e-deps clients bench clean-data help
+.PHONY: run build release server site tools watch-tools test lint unit e2e e2e-deps clients bench clean-data help
 # A step that fails leaves no half-made file behind to pass for done (a
 # bound but unshrunk bundle, say).
 .DELETE_ON_ERROR:
@@ -47,21 +47,31 @@ run: build
 # into $(SITE), then the server. LEPTOS_OUTPUT_NAME tells leptos the
 # bundle's file names, as cargo-leptos does. `cargo leptos watch` stays the
 # optional loop for portal work (see README).
-WASM := $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/wasm-release/atrium.wasm
+#
+# Like cargo-leptos, the bundle builds in a target directory of its own
+# (FRONT_TARGET_DIR), so it and the server build side by side: each has
+# long stretches on one core (the server crate's front end, the bundle's
+# link-time optimisation, wasm-opt) that the other fills. On a fresh
+# 2-core machine this takes minutes off a cold `make run`.
+FRONT_TARGET_DIR := $(CARGO_TARGET_DIR)/front
+WASM := $(FRONT_TARGET_DIR)/wasm32-unknown-unknown/wasm-release/atrium.wasm
 PKG := $(SITE)/pkg
+SERVER_FEATURES := ssr,devtools
 
-build: site
-	LEPTOS_OUTPUT_NAME=atrium cargo build --release --bin atrium --no-default-features --features ssr,devtools
-	@test -x $(BIN) || { echo "expected server binary at $(BIN)"; exit 1; }
+build:
+	@$(MAKE) --no-print-directory -j2 site server
 
-release: site
-	LEPTOS_OUTPUT_NAME=atrium cargo build --release --bin atrium --no-default-features --features ssr
+release:
+	@$(MAKE) --no-print-directory -j2 site server SERVER_FEATURES=ssr
+
+server:
+	LEPTOS_OUTPUT_NAME=atrium cargo build --release --bin atrium --no-default-features --features $(SERVER_FEATURES)
 	@test -x $(BIN) || { echo "expected server binary at $(BIN)"; exit 1; }
 
 # cargo leaves an up-to-date library untouched, so the bundle is bound and
 # optimised again only when the library changed (a warm `make run` skips it).
 site: tools
-	LEPTOS_OUTPUT_NAME=atrium cargo build --lib --profile wasm-release --target wasm32-unknown-unknown --no-default-features --features hydrate
+	LEPTOS_OUTPUT_NAME=atrium CARGO_TARGET_DIR=$(FRONT_TARGET_DIR) cargo build --lib --profile wasm-release --target wasm32-unknown-unknown --no-default-features --features hydrate
 	@$(MAKE) --no-print-directory $(PKG)/atrium.wasm $(PKG)/atrium.css
 	@cp -R public/. $(SITE)/
 
@@ -93,10 +103,14 @@ $(TOOLS)/.cargo-leptos:
 	  cargo install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked --features no_downloads
 	@touch $@
 
-# No --locked: one of wasm-bindgen-cli's locked dependencies is missing from the registry here.
+# No --locked: one of wasm-bindgen-cli's locked dependencies is missing
+# from the registry here. It runs once per bundle, for a second or two, so
+# it is built at opt-level 1 with many codegen units: a fresh machine
+# waits about a minute less for it.
 $(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION):
 	@mkdir -p $(TOOLS)
 	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" || \
+	  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_CODEGEN_UNITS=64 \
 	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 	@touch $@
 
@@ -153,8 +167,17 @@ $(JS_CLIENTS):
 clients: build $(PY) $(JS_CLIENTS)
 	ATRIUM_BIN=$(BIN) $(PY) -m pytest -q tests/clients
 
-# Benchmarks: a separate command, never part of `make test`.
-bench: build
+# Benchmarks: a separate command, never part of `make test`. The first
+# prints the side-by-side table (direct, nginx, Atrium on SQLite and
+# PostgreSQL, LiteLLM) and keeps it in bench/RESULTS.md.
+LITELLM := $(CURDIR)/.venv/bin/litellm
+$(LITELLM): $(PY)
+	.venv/bin/pip install -q 'litellm[proxy]==1.108.7'
+
+bench: build $(LITELLM)
+	@command -v wrk >/dev/null || echo "NOTE: wrk not installed (apt-get install wrk): atrium loadgen drives the load instead"
+	@command -v nginx >/dev/null || echo "NOTE: nginx not installed (apt-get install nginx-light): its row is skipped"
+	ATRIUM_BIN=$(BIN) LITELLM=$(LITELLM) python3 bench/side_by_side.py
 	ATRIUM_BIN=$(BIN) bench/gateway.sh
 	ATRIUM_BIN=$(BIN) bench/tenants.sh
 	ATRIUM_BIN=$(BIN) bench/governance.sh

@@ -22,6 +22,7 @@ mod admin_api;
 mod admin_evidence;
 mod admin_resources;
 mod admin_token_portal;
+mod audit_batches;
 mod audit_pseudonyms;
 mod breaches;
 mod budget_leases;
@@ -74,6 +75,7 @@ fn main() -> std::process::ExitCode {
         litellm_compat::trials(),
         abuse_adapters::trials(),
         abuse_audit::trials(),
+        audit_batches::trials(),
         abuse_billing::trials(),
         abuse_flags::trials(),
         abuse_leaving::trials(),

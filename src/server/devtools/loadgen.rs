@@ -35,6 +35,10 @@ pub struct LoadOptions {
     /// Seconds of load before measuring starts.
     #[arg(long, default_value_t = 1.0)]
     pub warmup_s: f64,
+    /// Read each answer as a server-sent event stream: report the time to
+    /// its first body byte and the events relayed per second.
+    #[arg(long)]
+    pub stream: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -48,15 +52,36 @@ pub struct LoadReport {
     pub p90_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// Streams only: time to the first body byte, and server-sent events
+    /// (blank-line separated) received per second over all streams.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StreamReport {
+    pub ttfb_p50_ms: f64,
+    pub ttfb_p99_ms: f64,
+    pub events: u64,
+    pub events_per_s: f64,
+}
+
+/// One answer: whether it succeeded, and for a stream the time to its
+/// first body byte and the events it carried.
+#[derive(Debug, Clone, Copy, Default)]
+struct Outcome {
+    ok: bool,
+    first_byte_ms: f64,
+    events: u64,
 }
 
 /// Which endpoint the next request goes to, round-robin.
 static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-async fn one(client: &reqwest::Client, opts: &LoadOptions) -> bool {
+async fn one(client: &reqwest::Client, opts: &LoadOptions) -> Outcome {
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let Some(url) = opts.url.get(n % opts.url.len().max(1)) else {
-        return false;
+        return Outcome::default();
     };
     let mut req = client
         .post(url)
@@ -65,10 +90,41 @@ async fn one(client: &reqwest::Client, opts: &LoadOptions) -> bool {
     if let Some(k) = &opts.key {
         req = req.bearer_auth(k);
     }
+    let started = Instant::now();
     match req.send().await {
-        Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-        Err(_) => false,
+        Ok(r) if opts.stream => read_stream(r, started).await,
+        Ok(r) => Outcome {
+            ok: r.status().is_success() && r.bytes().await.is_ok(),
+            ..Outcome::default()
+        },
+        Err(_) => Outcome::default(),
     }
+}
+
+/// Counts the events of a stream (each ends with a blank line, which may
+/// straddle two chunks) and times its first body byte.
+async fn read_stream(r: reqwest::Response, started: Instant) -> Outcome {
+    use futures::StreamExt;
+    let mut out = Outcome {
+        ok: r.status().is_success(),
+        ..Outcome::default()
+    };
+    let mut body = r.bytes_stream();
+    let mut last = 0u8;
+    while let Some(chunk) = body.next().await {
+        let Ok(chunk) = chunk else {
+            out.ok = false;
+            break;
+        };
+        if out.first_byte_ms == 0.0 && !chunk.is_empty() {
+            out.first_byte_ms = started.elapsed().as_secs_f64() * 1000.0;
+        }
+        for &b in chunk.iter() {
+            out.events += u64::from(b == b'\n' && last == b'\n');
+            last = b;
+        }
+    }
+    out
 }
 
 pub async fn run(opts: LoadOptions) -> LoadReport {
@@ -86,7 +142,7 @@ pub async fn run(opts: LoadOptions) -> LoadReport {
             tokio::spawn(async move {
                 let mut ok = 0u64;
                 while Instant::now() < warm_until {
-                    ok += u64::from(one(&c, &o).await);
+                    ok += u64::from(one(&c, &o).await.ok);
                 }
                 ok
             })
@@ -98,14 +154,14 @@ pub async fn run(opts: LoadOptions) -> LoadReport {
     }
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(opts.duration_s);
-    let samples: Vec<(bool, f64)> = match opts.rate {
+    let samples = match opts.rate {
         None => closed_loop(&client, &opts, deadline).await,
         Some(rate) => open_loop(&client, &opts, deadline, rate).await,
     };
     let elapsed = started.elapsed().as_secs_f64();
     LoadReport {
         warmup_ok,
-        ..summarize(samples, elapsed)
+        ..summarize(samples, elapsed, opts.stream)
     }
 }
 
@@ -113,7 +169,7 @@ async fn closed_loop(
     client: &reqwest::Client,
     opts: &Arc<LoadOptions>,
     deadline: Instant,
-) -> Vec<(bool, f64)> {
+) -> Vec<(Outcome, f64)> {
     let workers: Vec<_> = (0..opts.concurrency.max(1))
         .map(|_| {
             let (c, o) = (client.clone(), opts.clone());
@@ -140,7 +196,7 @@ async fn open_loop(
     opts: &Arc<LoadOptions>,
     deadline: Instant,
     rate: f64,
-) -> Vec<(bool, f64)> {
+) -> Vec<(Outcome, f64)> {
     let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
     let gate = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let mut tasks = Vec::new();
@@ -168,29 +224,43 @@ async fn open_loop(
     all
 }
 
-fn summarize(samples: Vec<(bool, f64)>, elapsed_s: f64) -> LoadReport {
-    let ok = samples.iter().filter(|(ok, _)| *ok).count() as u64;
-    let mut lat: Vec<f64> = samples
-        .iter()
-        .filter(|(ok, _)| *ok)
-        .map(|(_, ms)| *ms)
-        .collect();
-    lat.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    let pct = |p: f64| {
-        if lat.is_empty() {
-            0.0
-        } else {
-            lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1]
+fn summarize(samples: Vec<(Outcome, f64)>, elapsed_s: f64, stream: bool) -> LoadReport {
+    let good: Vec<&(Outcome, f64)> = samples.iter().filter(|(o, _)| o.ok).collect();
+    let ok = good.len() as u64;
+    let lat = sorted(good.iter().map(|(_, ms)| *ms));
+    let stream = stream.then(|| {
+        let ttfb = sorted(good.iter().map(|(o, _)| o.first_byte_ms));
+        let events: u64 = good.iter().map(|(o, _)| o.events).sum();
+        StreamReport {
+            ttfb_p50_ms: percentile(&ttfb, 0.50),
+            ttfb_p99_ms: percentile(&ttfb, 0.99),
+            events,
+            events_per_s: events as f64 / elapsed_s.max(1e-9),
         }
-    };
+    });
     LoadReport {
         warmup_ok: 0,
         ok,
         errors: samples.len() as u64 - ok,
         requests_per_s: ok as f64 / elapsed_s.max(1e-9),
-        p50_ms: pct(0.50),
-        p90_ms: pct(0.90),
-        p99_ms: pct(0.99),
+        p50_ms: percentile(&lat, 0.50),
+        p90_ms: percentile(&lat, 0.90),
+        p99_ms: percentile(&lat, 0.99),
         max_ms: lat.last().copied().unwrap_or(0.0),
+        stream,
     }
+}
+
+fn sorted(xs: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut v: Vec<f64> = xs.collect();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+/// The nearest-rank percentile of sorted samples (0 when there are none).
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }

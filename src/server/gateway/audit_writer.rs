@@ -84,18 +84,21 @@ impl Sink<Pending> for AuditSink {
 impl AuditSink {
     async fn record(&self, batch: &[Pending]) -> Result<(), ServiceError> {
         let mut tx = self.svc.db.pool.begin().await?;
+        let mut entries = Vec::with_capacity(batch.len());
         for p in batch {
             let d = &p.spooled.decision;
             if p.replayed && recorded(&mut tx, &p.spooled.id).await? {
                 continue;
             }
-            let entry = Entry::success(d.action, "request", &d.request_id)
-                .with_id(&p.spooled.id)
-                .tenant(&d.tenant_id)
-                .status(d.status)
-                .details(d.details.clone());
-            audit::record(&self.svc, &mut tx, &self.actor, entry).await?;
+            entries.push(
+                Entry::success(d.action, "request", &d.request_id)
+                    .with_id(&p.spooled.id)
+                    .tenant(&d.tenant_id)
+                    .status(d.status)
+                    .details(d.details.clone()),
+            );
         }
+        audit::record_all(&self.svc, &mut tx, &self.actor, entries).await?;
         Ok(tx.commit().await?)
     }
 

@@ -79,7 +79,24 @@ pub async fn record(
     actor: &Actor,
     entry: Entry<'_>,
 ) -> Result<()> {
-    let link = Link {
+    audit_chain::append(conn, svc.secrets.audit(), link(actor, entry)).await
+}
+
+/// Records several events, by one actor, in the caller's transaction: one
+/// append per chain (the gateway's batched decisions).
+pub async fn record_all(
+    svc: &Services,
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    entries: Vec<Entry<'_>>,
+) -> Result<()> {
+    let links = entries.into_iter().map(|e| link(actor, e)).collect();
+    audit_chain::append_all(conn, svc.secrets.audit(), links).await
+}
+
+/// The link an entry becomes; its place in the chain is set on append.
+fn link(actor: &Actor, entry: Entry<'_>) -> Link {
+    Link {
         id: entry.id.map_or_else(new_id, str::to_string),
         at: now_millis(),
         actor: actor.audit_name(),
@@ -95,8 +112,7 @@ pub async fn record(
         prev_hash: String::new(),
         hash: String::new(),
         key_id: None,
-    };
-    audit_chain::append(conn, svc.secrets.audit(), link).await
+    }
 }
 
 /// Records an event in a transaction of its own.
