@@ -48,21 +48,20 @@ run: build
 # bundle's file names, as cargo-leptos does. `cargo leptos watch` stays the
 # optional loop for portal work (see README).
 #
-# Like cargo-leptos, the bundle builds in a target directory of its own
-# (FRONT_TARGET_DIR), so it and the server build side by side: each has
-# long stretches on one core (the server crate's front end, the bundle's
-# link-time optimisation, wasm-opt) that the other fills. On a fresh
-# 2-core machine this takes minutes off a cold `make run`.
+# The bundle builds in a target directory of its own (FRONT_TARGET_DIR), as
+# with cargo-leptos, so its build never waits on the server's lock. The two
+# run one after the other: side by side (`make -j2 site server`) a cold
+# build on this 2-core machine took longer, not shorter (both are CPU-bound).
 FRONT_TARGET_DIR := $(CARGO_TARGET_DIR)/front
 WASM := $(FRONT_TARGET_DIR)/wasm32-unknown-unknown/wasm-release/atrium.wasm
 PKG := $(SITE)/pkg
 SERVER_FEATURES := ssr,devtools
 
-build:
-	@$(MAKE) --no-print-directory -j2 site server
+build: site
+	@$(MAKE) --no-print-directory server
 
-release:
-	@$(MAKE) --no-print-directory -j2 site server SERVER_FEATURES=ssr
+release: site
+	@$(MAKE) --no-print-directory server SERVER_FEATURES=ssr
 
 server:
 	LEPTOS_OUTPUT_NAME=atrium cargo build --release --bin atrium --no-default-features --features $(SERVER_FEATURES)
