@@ -49,7 +49,7 @@ def wrk(url, auth, seconds, connections, body=BODY):
     env = dict(os.environ, WRK_BODY=body, WRK_AUTH=auth or "")
     out = subprocess.run([WRK, "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s", script, url],
                          env=env, check=True, capture_output=True, text=True).stdout
-    pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    pct = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+(?:us|ms|s))", out, re.M))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {"requests": int(re.search(r"(\d+) requests in", out).group(1)),
