@@ -14,6 +14,7 @@ use crate::domain::page::{Page, PageRequest};
 use crate::domain::role::Access;
 use crate::domain::time::now_millis;
 
+use super::audit_append;
 use super::audit_chain::{self, Link, LINK_COLUMNS};
 use super::audit_query::{conditions, shown, Bound};
 use super::{new_id, Actor, Result, ServiceError, Services};
@@ -79,7 +80,7 @@ pub async fn record(
     actor: &Actor,
     entry: Entry<'_>,
 ) -> Result<()> {
-    audit_chain::append(conn, svc.secrets.audit(), link(actor, entry)).await
+    audit_append::append(conn, svc.secrets.audit(), link(actor, entry)).await
 }
 
 /// Records several events, by one actor, in the caller's transaction: one
@@ -91,7 +92,7 @@ pub async fn record_all(
     entries: Vec<Entry<'_>>,
 ) -> Result<()> {
     let links = entries.into_iter().map(|e| link(actor, e)).collect();
-    audit_chain::append_all(conn, svc.secrets.audit(), links).await
+    audit_append::append_all(conn, svc.secrets.audit(), links).await
 }
 
 /// The link an entry becomes; its place in the chain is set on append.

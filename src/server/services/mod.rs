@@ -7,6 +7,7 @@ pub mod admin_tokens;
 pub mod api_keys;
 pub mod audit;
 pub mod audit_anchor;
+pub mod audit_append;
 pub mod audit_chain;
 pub mod audit_names;
 pub mod audit_query;
