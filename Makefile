@@ -11,7 +11,7 @@ export CARGO_INCREMENTAL ?= 0
 CARGO_LEPTOS_VERSION := 0.3.10
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"/, "", $$3); print $$3; exit}' Cargo.lock)
 TOOLS := $(CURDIR)/.tools
-export PATH := $(TOOLS)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+export PATH := $(TOOLS)/node_modules/.bin:$(or $(CARGO_HOME),$(HOME)/.cargo)/bin:$(PATH)
 BIN := $(CARGO_TARGET_DIR)/release/atrium
 SITE := $(CURDIR)/target/site
 PY := $(CURDIR)/.venv/bin/python

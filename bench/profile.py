@@ -3,10 +3,11 @@
 bench/side_by_side.py) under 32 connections of wrk while `perf record`
 samples it, then the top frames by self time and by inclusive time.
 
-  cargo build --profile profiling --bin atrium --no-default-features --features ssr,devtools
-  ATRIUM_BIN=$CARGO_TARGET_DIR/profiling/atrium python3 bench/profile.py
+  make build
+  ATRIUM_BIN=$CARGO_TARGET_DIR/release/atrium python3 bench/profile.py
 
-The `profiling` profile is the release build with its symbols kept.
+The release build keeps its symbol table (not its debug info), so perf
+names the frames of the very binary `make bench` measures.
 BENCH_SECONDS (15) is how long perf samples; BENCH_PROFILE_TOP (25) how
 many frames each list shows; PERF_OUT keeps perf.data somewhere.
 """
@@ -21,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sbs  # noqa: E402
 import sbs_load as load  # noqa: E402
 
-BIN = os.environ.get("ATRIUM_BIN") or sys.exit("set ATRIUM_BIN to a build with symbols (profile: profiling)")
+BIN = os.environ.get("ATRIUM_BIN") or sys.exit("set ATRIUM_BIN to the release build (make build)")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
 TOP = int(os.environ.get("BENCH_PROFILE_TOP", "25"))
 

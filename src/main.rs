@@ -5,7 +5,6 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    atrium::server::cli::run().await
+fn main() -> std::process::ExitCode {
+    atrium::server::cli::main()
 }

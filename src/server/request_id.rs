@@ -18,8 +18,10 @@ impl RequestId {
         RequestId(Self::fresh_string())
     }
 
+    /// Time-ordered (UUID v7, see `services::new_id`): the ledger's
+    /// primary key is the request id.
     pub fn fresh_string() -> String {
-        format!("req_{}", uuid::Uuid::new_v4().simple())
+        format!("req_{}", uuid::Uuid::now_v7().simple())
     }
 }
 

@@ -434,7 +434,9 @@ async fn the_tenant_page_shows_budgets_and_warns(app: TestApp) -> TestApp {
     let (status, body) = app.call(&admin, "set_budget", &bad).await;
     assert_eq!(status, 400, "{body}");
     let path = format!("/tenants/{tid}");
-    let html = page(&app, &admin, &path).await;
+    // Type-erased components mark the end of each text with `<!>` for
+    // hydration; the cells' text is what this checks.
+    let html = page(&app, &admin, &path).await.replace("<!>", "");
     for part in [
         "<td>whole tenant</td><td>soft</td><td>$0.01</td>",
         "rolling 7 days",

@@ -156,6 +156,23 @@ pub enum CliError {
     Failed,
 }
 
+/// The process entry point: a multi-thread runtime running [`run`]. It is
+/// here, not in `main.rs`, so the state machines of every command's async
+/// code are compiled in this crate once rather than again in the binary's
+/// (a cold release build spent over a minute on the binary crate alone).
+pub fn main() -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 pub async fn run() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.config);

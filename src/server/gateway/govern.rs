@@ -37,7 +37,7 @@ pub struct Governed {
 /// Classifies `body`'s prompt (system and messages), redacts in place or
 /// refuses, and audits every decision that is not a plain allow. Reads the
 /// policy snapshot only.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub fn prompt(
     gw: &Gateway,
     tenant_id: &TenantId,

@@ -53,9 +53,22 @@ pub enum StartError {
     Spool(std::io::Error),
 }
 
-/// Everything a completion request needs, shared by all of them.
+/// Everything a completion request needs, shared by all of them. It is
+/// cloned several times per request (axum's `State`, the detached task,
+/// the settlement), so it is one shared pointer: cloning the fields
+/// themselves was an atomic increment and decrement per `Arc` inside
+/// (`Services` alone holds a dozen), on counters both cores contend for.
 #[derive(Clone)]
-pub struct Gateway {
+pub struct Gateway(Arc<GatewayParts>);
+
+impl std::ops::Deref for Gateway {
+    type Target = GatewayParts;
+    fn deref(&self) -> &GatewayParts {
+        &self.0
+    }
+}
+
+pub struct GatewayParts {
     pub svc: Services,
     pub limiter: Arc<admit::Limiter>,
     pub ledger: Arc<ledger::Ledger>,
@@ -90,14 +103,14 @@ impl Gateway {
                 audit.replay(audit_left).await;
             }
         });
-        Ok(Self {
+        Ok(Self(Arc::new(GatewayParts {
             budgets: Arc::new(budget::BudgetGuard::new(limiter.redis())),
             ledger: ledger.clone(),
             limiter: Arc::new(limiter),
             http,
             audit,
             svc,
-        })
+        })))
     }
 }
 

@@ -9,7 +9,7 @@
 //!
 //! An append is a `write(2)` into the page cache, which survives the
 //! process. Surviving the machine needs the data on disk: a syncer calls
-//! `fdatasync` at most every 2 ms (sooner after 256 events), off the
+//! `fdatasync` at most every 10 ms (sooner after 256 events), off the
 //! request path, so a lost machine loses at most that window.
 
 use std::collections::BTreeMap;
@@ -27,8 +27,10 @@ use tokio::sync::Notify;
 const ROTATE_BYTES: u64 = 64 << 20;
 /// Appends that wake the syncer early.
 const SYNC_EVERY_EVENTS: usize = 256;
-/// The group-commit window.
-const SYNC_WINDOW: Duration = Duration::from_millis(2);
+/// The group-commit window. Each sync is a blocking-pool round trip (two
+/// context switches) and a disk flush, on the cores that serve requests:
+/// at 2 ms the two spools synced up to 1,000 times a second.
+const SYNC_WINDOW: Duration = Duration::from_millis(10);
 /// The name every spool file of a queue starts with.
 const SUFFIX: &str = ".spool";
 

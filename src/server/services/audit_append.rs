@@ -105,7 +105,10 @@ async fn insert(conn: &mut AnyConnection, rows: &[Link]) -> Result<()> {
         "INSERT INTO audit_events ({LINK_COLUMNS}) VALUES {}",
         values.join(", ")
     );
-    let mut q = sqlx::query(&sql);
+    // Only full chunks are worth a place in the connection's statement
+    // cache: a statement for each odd length would stay there, and one of
+    // hundreds of parameters takes hundreds of kilobytes.
+    let mut q = sqlx::query(&sql).persistent(rows.len() == INSERT_ROWS);
     for link in rows {
         q = q
             .bind(&link.id)

@@ -124,7 +124,8 @@ impl TenantStore {
                  prompt_bytes, response_bytes) VALUES {} ON CONFLICT (request_id) DO NOTHING",
                 tuples(self.backend, 8, chunk.len())
             );
-            let mut q = sqlx::query(&sql);
+            // Full chunks only are cached (see `usage::insert_usage`).
+            let mut q = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
             for (id, at, l) in chunk {
                 q = q
                     .bind(*id)
@@ -148,7 +149,7 @@ impl TenantStore {
                  ON CONFLICT DO NOTHING",
                 tuples(self.backend, 4, chunk.len())
             );
-            let mut q = sqlx::query(&sql);
+            let mut q = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
             for (id, at, subject) in chunk {
                 q = q.bind(&self.tenant_id).bind(*subject).bind(*id).bind(*at);
             }

@@ -157,7 +157,12 @@ impl TenantStore {
         let mut inserted = std::collections::HashSet::new();
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
             let sql = insert_sql(self.backend, &table, chunk.len());
-            let mut q = sqlx::query_scalar::<_, String>(&sql);
+            // Only full chunks are kept in the connection's statement cache:
+            // a statement per odd batch length would stay there (up to the
+            // cache's 100 per connection), each of hundreds of parameters
+            // and hundreds of kilobytes.
+            let mut q =
+                sqlx::query_scalar::<_, String>(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
             for e in chunk {
                 q = q
                     .bind(&e.request_id)
