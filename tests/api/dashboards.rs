@@ -192,9 +192,15 @@ async fn the_usage_page_and_the_overview(app: TestApp) -> TestApp {
         week.contains("<option value=\"7d\" selected"),
         "the URL sets the period"
     );
+    // Type-erased components end each text with a `<!>` hydration marker.
+    let week = week.replace("<!>", "");
     assert!(
         !week.contains("<td><code>claude-mock</code></td>"),
         "the model filter applies to the table"
+    );
+    assert!(
+        week.contains("<td><code>gpt-mock</code></td>"),
+        "the filtered model is in the table"
     );
     let csv = viewer
         .get(app.url(&format!(

@@ -130,13 +130,19 @@ fn budget_row(
     .into_any()
 }
 
+/// The end of a budget's id: ids are UUID v7, whose first characters are
+/// the creation time, the same for budgets made in the same minute.
+fn short_id(id: &str) -> &str {
+    id.get(id.len().saturating_sub(8)..).unwrap_or(id)
+}
+
 #[component]
 fn Alerts(alerts: Vec<(i64, String, i64)>) -> impl IntoView {
     (!alerts.is_empty()).then(|| view! {
         <h3>"Recent alerts"</h3>
         <ul class="alerts">
             {alerts.into_iter().map(|(pct, id, at)| view! {
-                <li>{format!("{} — {pct}% reached (budget {})", format_millis(at), &id[..8.min(id.len())])}</li>
+                <li>{format!("{} — {pct}% reached (budget {})", format_millis(at), short_id(&id))}</li>
             }).collect_view()}
         </ul>
     })
