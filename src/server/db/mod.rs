@@ -20,6 +20,24 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// `(…), (…)` placeholders for a multi-row insert of `rows` rows of
+    /// `cols` values. SQLite gets plain `?`s, bound in order: it looks a
+    /// `$n` up by name in a list, once per parameter, which is quadratic in
+    /// an insert of hundreds of parameters.
+    pub fn value_tuples(self, cols: usize, rows: usize) -> String {
+        let mark = |n: usize| match self {
+            Backend::Sqlite => "?".to_string(),
+            Backend::Postgres => format!("${n}"),
+        };
+        (0..rows)
+            .map(|r| {
+                let p: Vec<String> = (1..=cols).map(|c| mark(r * cols + c)).collect();
+                format!("({})", p.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     pub fn from_url(url: &str) -> Result<Self, DbError> {
         if url.starts_with("sqlite:") {
             Ok(Backend::Sqlite)

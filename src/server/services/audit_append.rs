@@ -6,6 +6,7 @@ use sqlx::AnyConnection;
 use super::audit_chain::{Link, GENESIS, LINK_COLUMNS};
 use super::Result;
 use crate::server::crypto::audit_key::AuditKeys;
+use crate::server::db::Backend;
 
 /// Appends `link` (its chain already set) to its chain inside the caller's
 /// transaction: takes the chain's head row lock, so appends to one chain
@@ -85,25 +86,13 @@ async fn append_run(
 }
 
 async fn insert(conn: &mut AnyConnection, rows: &[Link]) -> Result<()> {
-    // SQLite looks a `$n` parameter's name up in a list, once per
-    // parameter: quadratic in a long insert. Plain `?`s bind in order.
-    let sqlite = conn.backend_name() == "SQLite";
-    let marker = |n: usize| {
-        if sqlite {
-            "?".to_string()
-        } else {
-            format!("${n}")
-        }
+    let backend = match conn.backend_name() {
+        "SQLite" => Backend::Sqlite,
+        _ => Backend::Postgres,
     };
-    let values: Vec<String> = (0..rows.len())
-        .map(|r| {
-            let cols: Vec<String> = (1..=15).map(|c| marker(r * 15 + c)).collect();
-            format!("({})", cols.join(", "))
-        })
-        .collect();
     let sql = format!(
         "INSERT INTO audit_events ({LINK_COLUMNS}) VALUES {}",
-        values.join(", ")
+        backend.value_tuples(15, rows.len())
     );
     // Only full chunks are worth a place in the connection's statement
     // cache: a statement for each odd length would stay there, and one of

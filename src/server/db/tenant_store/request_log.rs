@@ -7,7 +7,7 @@ use super::store::{TenantStore, Tx};
 use crate::domain::pii::EntitySet;
 use crate::domain::request_log::{LogEntry, LoggedRequest};
 use crate::domain::usage::UsageEvent;
-use crate::server::db::{Backend, DbError};
+use crate::server::db::DbError;
 
 /// Hashes looked up per statement, and rows per insert.
 const CHUNK: usize = 50;
@@ -69,22 +69,6 @@ impl LoggedRow {
 /// Rows per multi-row INSERT: far below both backends' parameter limits.
 const ROWS_PER_STATEMENT: usize = 100;
 
-/// `(…), (…)` placeholders for `rows` rows of `cols` values. SQLite gets
-/// positional `?` (its driver resolves many `$N` in quadratic time).
-fn tuples(backend: Backend, cols: usize, rows: usize) -> String {
-    let mark = |n: usize| match backend {
-        Backend::Sqlite => "?".to_string(),
-        Backend::Postgres => format!("${n}"),
-    };
-    (0..rows)
-        .map(|r| {
-            let p: Vec<String> = (1..=cols).map(|c| mark(r * cols + c)).collect();
-            format!("({})", p.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// `$first, $first+1, …` for `n` values.
 fn markers(first: usize, n: usize) -> String {
     (first..first + n)
@@ -122,7 +106,7 @@ impl TenantStore {
             let sql = format!(
                 "INSERT INTO {log} (request_id, tenant_id, created_at, mode, prompt, response, \
                  prompt_bytes, response_bytes) VALUES {} ON CONFLICT (request_id) DO NOTHING",
-                tuples(self.backend, 8, chunk.len())
+                self.backend.value_tuples(8, chunk.len())
             );
             // Full chunks only are cached (see `usage::insert_usage`).
             let mut q = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
@@ -147,7 +131,7 @@ impl TenantStore {
             let sql = format!(
                 "INSERT INTO {subjects} (tenant_id, subject, request_id, created_at) VALUES {} \
                  ON CONFLICT DO NOTHING",
-                tuples(self.backend, 4, chunk.len())
+                self.backend.value_tuples(4, chunk.len())
             );
             let mut q = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
             for (id, at, subject) in chunk {

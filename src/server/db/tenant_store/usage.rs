@@ -364,24 +364,10 @@ impl TenantStore {
     }
 }
 
-/// SQLite gets positional `?` markers here: with hundreds of `$N` markers
-/// its driver resolves each by name, which costs quadratic time.
 fn insert_sql(backend: Backend, table: &str, rows: usize) -> String {
-    let marker = |n: usize| match backend {
-        Backend::Sqlite => "?".to_string(),
-        Backend::Postgres => format!("${n}"),
-    };
-    let tuples: Vec<String> = (0..rows)
-        .map(|r| {
-            let params: Vec<String> = (1..=COLUMN_COUNT)
-                .map(|c| marker(r * COLUMN_COUNT + c))
-                .collect();
-            format!("({})", params.join(", "))
-        })
-        .collect();
     format!(
         "INSERT INTO {table} ({COLUMNS}) VALUES {} ON CONFLICT (request_id) DO NOTHING \
          RETURNING request_id",
-        tuples.join(", ")
+        backend.value_tuples(COLUMN_COUNT, rows)
     )
 }
