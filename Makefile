@@ -132,7 +132,9 @@ test: lint unit e2e clients
 	@skipped=$$(grep -ho '[0-9]* ignored' $(TEST_LOG) 2>/dev/null | awk '{s+=$$1} END {print s+0}'); \
 	echo "make test: all checks passed ($$skipped tests skipped: see SKIPPED lines above)"
 
-lint:
+# The hydrate check needs the wasm target: a fresh machine gets it here
+# rather than failing before anything was built.
+lint: $(TOOLS)/.wasm-target
 	cargo fmt --check
 	python3 .ci/import_cycles.py
 	cargo clippy --features ssr,devtools --all-targets -- -D warnings
