@@ -468,7 +468,12 @@ async fn serve(router: axum::Router) -> std::net::SocketAddr {
 
 /// Clickjacking, MIME sniffing, referrer leaks; a world-readable database.
 async fn responses_carry_security_headers_and_files_are_private(app: TestApp) -> TestApp {
-    for path in ["/login", "/healthz", "/v1/models"] {
+    for path in [
+        "/login",
+        "/healthz",
+        "/v1/models",
+        "/ofrep/v1/evaluate/flags/x",
+    ] {
         let res = reqwest::get(app.url(path)).await.expect("get");
         let h = res.headers();
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
@@ -476,6 +481,13 @@ async fn responses_carry_security_headers_and_files_are_private(app: TestApp) ->
         assert_eq!(h["referrer-policy"], "same-origin", "{path}");
         let csp = h["content-security-policy"].to_str().unwrap_or_default();
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        // The gateway sits outside the portal's layers, not outside these.
+        assert!(
+            h["x-request-id"]
+                .to_str()
+                .is_ok_and(|v| v.starts_with("req_")),
+            "{path}"
+        );
     }
     #[cfg(unix)]
     {

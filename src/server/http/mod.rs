@@ -37,16 +37,16 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
 }
 
 pub fn router(state: AppState, gateway: crate::server::gateway::Gateway) -> Router {
-    let routes = route_list();
     let svc = state.services.clone();
     let hsts = svc.config.secure_cookies();
     let limiter = std::sync::Arc::new(admin::TokenLimiter::new(gateway.limiter.redis()));
     let admin_api = admin::router(svc.clone(), limiter.clone());
     let litellm_api = litellm::router(svc.clone(), limiter);
-    let svc_for_flash = svc.clone();
-    let context = move || provide_context(svc.clone());
-    // leptos_routes_with_context also mounts every server function under /api.
-    let mut router = Router::new()
+    // The completion API, OFREP, the admin API and /metrics sit outside the
+    // portal's own layers (flash messages, server-function errors, the
+    // same-origin check): each of those only acts on portal paths, and on
+    // the gateway's hot path each was a boxed future per request for nothing.
+    let mut router = portal(state.clone())
         .merge(crate::server::gateway::routes(gateway.clone()))
         .merge(ops::public_metrics_routes(gateway))
         .nest_service(admin::BASE, admin_api);
@@ -54,6 +54,21 @@ pub fn router(state: AppState, gateway: crate::server::gateway::Gateway) -> Rout
         router = router.route_service(path, litellm_api.clone());
     }
     router
+        .layer(middleware::from_fn(move |req, next| {
+            ops::security_headers(hsts, req, next)
+        }))
+        .layer(TraceLayer::new_for_http().make_span_with(ops::request_span))
+        .layer(middleware::from_fn(crate::server::request_id::assign))
+        .with_state(state)
+}
+
+/// The portal: its pages, server functions (leptos_routes_with_context
+/// mounts them under /api), sign-in, downloads and the site's files.
+fn portal(state: AppState) -> Router<AppState> {
+    let svc = state.services.clone();
+    let svc_for_flash = svc.clone();
+    let context = move || provide_context(svc.clone());
+    Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/auth/sign-in", post(sign_in::sign_in))
@@ -68,7 +83,7 @@ pub fn router(state: AppState, gateway: crate::server::gateway::Gateway) -> Rout
             "/compliance/reports/{id}",
             get(downloads::compliance_report),
         )
-        .leptos_routes_with_context(&state, routes, context, {
+        .leptos_routes_with_context(&state, route_list(), context, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
@@ -76,10 +91,4 @@ pub fn router(state: AppState, gateway: crate::server::gateway::Gateway) -> Rout
         .layer(middleware::from_fn_with_state(svc_for_flash, flash::keep))
         .layer(middleware::from_fn(error::bad_arguments_are_400))
         .layer(middleware::from_fn(require_same_origin))
-        .layer(middleware::from_fn(move |req, next| {
-            ops::security_headers(hsts, req, next)
-        }))
-        .layer(TraceLayer::new_for_http().make_span_with(ops::request_span))
-        .layer(middleware::from_fn(crate::server::request_id::assign))
-        .with_state(state)
 }
