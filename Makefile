@@ -91,9 +91,11 @@ tools: $(TOOLS)/.wasm-target $(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION) $(TO
 # nothing else needs it.
 watch-tools: tools $(TOOLS)/.cargo-leptos
 
+# A toolchain that already has the target (one not managed by rustup, say)
+# needs no rustup.
 $(TOOLS)/.wasm-target:
 	@mkdir -p $(TOOLS)
-	rustup target add wasm32-unknown-unknown
+	@test -d "$$(rustc --print sysroot)/lib/rustlib/wasm32-unknown-unknown" || rustup target add wasm32-unknown-unknown
 	@touch $@
 
 $(TOOLS)/.cargo-leptos:
