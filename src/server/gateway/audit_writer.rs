@@ -52,6 +52,20 @@ pub struct AuditWriter {
     spool: Option<Arc<Spool>>,
 }
 
+/// A spooled decision waiting for room in the queue (see `push`).
+struct Waiting<'a> {
+    writer: &'a AuditWriter,
+    item: Option<Pending>,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some(item) = self.item.take() {
+            self.writer.queue.push_detached(item);
+        }
+    }
+}
+
 struct AuditSink {
     svc: Services,
     actor: Actor,
@@ -149,8 +163,21 @@ pub fn start(svc: Services, capacity: usize) -> std::io::Result<(AuditWriter, Ve
 }
 
 impl AuditWriter {
-    /// A decision written behind the response: spooled first.
-    pub fn push_detached(&self, decision: Decision) {
+    /// A decision written behind the response: spooled first, then queued,
+    /// waiting for room when the queue is full: a writer that falls behind
+    /// (PostgreSQL under sustained load) slows the requests that make
+    /// decisions instead of holding an ever longer backlog in memory. A
+    /// caller cancelled while it waits (the client hung up) hands the
+    /// decision on detached: it is spooled.
+    pub async fn push(&self, decision: Decision) {
+        let mut waiting = Waiting {
+            writer: self,
+            item: Some(self.spooled(decision)),
+        };
+        self.queue.push_from(&mut waiting.item).await;
+    }
+
+    fn spooled(&self, decision: Decision) -> Pending {
         let spooled = Spooled {
             id: new_id(),
             decision,
@@ -166,11 +193,11 @@ impl AuditWriter {
                     None
                 }
             });
-        self.queue.push_detached(Pending {
+        Pending {
             spooled,
             mark,
             replayed: false,
-        });
+        }
     }
 
     /// A decision stored before the caller goes on (a block, before its

@@ -288,7 +288,7 @@ fn collect_subjects(s: &str, findings: &[pii::Finding], out: &mut Vec<String>) {
 pub async fn record(gw: &Gateway, event: Option<audit_writer::Decision>) {
     match event {
         Some(e) if e.action == AuditAction::PolicyBlock => gw.audit.push_and_wait(e).await,
-        Some(e) => gw.audit.push_detached(e),
+        Some(e) => gw.audit.push(e).await,
         None => {}
     }
 }
