@@ -52,20 +52,6 @@ pub struct AuditWriter {
     spool: Option<Arc<Spool>>,
 }
 
-/// A spooled decision waiting for room in the queue (see `push`).
-struct Waiting<'a> {
-    writer: &'a AuditWriter,
-    item: Option<Pending>,
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        if let Some(item) = self.item.take() {
-            self.writer.queue.push_detached(item);
-        }
-    }
-}
-
 struct AuditSink {
     svc: Services,
     actor: Actor,
@@ -170,11 +156,7 @@ impl AuditWriter {
     /// caller cancelled while it waits (the client hung up) hands the
     /// decision on detached: it is spooled.
     pub async fn push(&self, decision: Decision) {
-        let mut waiting = Waiting {
-            writer: self,
-            item: Some(self.spooled(decision)),
-        };
-        self.queue.push_from(&mut waiting.item).await;
+        self.queue.push_or_detach(self.spooled(decision)).await;
     }
 
     fn spooled(&self, decision: Decision) -> Pending {

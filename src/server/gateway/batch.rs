@@ -50,6 +50,21 @@ enum Msg<T> {
     Flush(oneshot::Sender<()>),
 }
 
+/// An item waiting for room in a queue; dropped mid-wait, it is queued
+/// detached.
+struct Waiting<'a, T: Send + Sync + 'static> {
+    queue: &'a BatchQueue<T>,
+    item: Option<T>,
+}
+
+impl<T: Send + Sync + 'static> Drop for Waiting<'_, T> {
+    fn drop(&mut self) {
+        if let Some(item) = self.item.take() {
+            self.queue.push_detached(item);
+        }
+    }
+}
+
 pub struct BatchQueue<T> {
     tx: mpsc::Sender<Msg<T>>,
     capacity: usize,
@@ -72,15 +87,20 @@ impl<T: Send + Sync + 'static> BatchQueue<T> {
         }
     }
 
-    /// Queues the item in `slot`, waiting for room; the item stays in the
-    /// slot until there is room, so a caller that is cancelled while
-    /// waiting still holds it (and can hand it to `push_detached`).
-    pub async fn push_from(&self, slot: &mut Option<T>) {
+    /// Queues an item, waiting for room. A caller cancelled while it waits
+    /// (a client that hung up) does not lose the item: it is queued
+    /// detached (see `push_detached`).
+    pub async fn push_or_detach(&self, item: T) {
+        let mut waiting = Waiting {
+            queue: self,
+            item: Some(item),
+        };
         let Ok(permit) = self.tx.reserve().await else {
+            waiting.item = None;
             tracing::error!(queue = self.name, "writer stopped; item not recorded");
             return;
         };
-        if let Some(item) = slot.take() {
+        if let Some(item) = waiting.item.take() {
             permit.send(Msg::Item(Box::new(item)));
         }
     }

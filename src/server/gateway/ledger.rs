@@ -74,22 +74,6 @@ impl Sink<Spooled> for LedgerSink {
 
 const QUEUE: &str = "usage ledger";
 
-/// A spooled event waiting for room in the queue. If the wait is
-/// cancelled (the client hung up), the event is queued anyway, detached:
-/// it is spooled, and a spooled event is stored or its file never goes.
-struct Waiting<'a> {
-    ledger: &'a Ledger,
-    item: Option<Spooled>,
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        if let Some(item) = self.item.take() {
-            self.ledger.queue.push_detached(item);
-        }
-    }
-}
-
 /// Starts the ledger and its spool in the data directory; returns what a
 /// previous process left there, for `replay`.
 pub fn start(svc: Services, capacity: usize) -> std::io::Result<(Ledger, Vec<Line>)> {
@@ -127,11 +111,10 @@ impl Ledger {
         if self.sync {
             return self.store_now(event).await;
         }
-        let mut waiting = Waiting {
-            ledger: self,
-            item: Some(self.spooled(event)),
-        };
-        self.queue.push_from(&mut waiting.item).await;
+        // Cancelled while waiting (the client hung up), the event is queued
+        // detached: it is spooled, and a spooled event is stored or its
+        // file never goes.
+        self.queue.push_or_detach(self.spooled(event)).await;
     }
 
     /// Synchronous group commit: the event joins the writer's next batch
@@ -139,11 +122,9 @@ impl Ledger {
     /// leaves only once its usage is in the database. Concurrent requests
     /// share a commit. Not spooled: the database is the durable copy.
     async fn store_now(&self, event: UsageEvent) {
-        let mut waiting = Waiting {
-            ledger: self,
-            item: Some(Spooled { event, mark: None }),
-        };
-        self.queue.push_from(&mut waiting.item).await;
+        self.queue
+            .push_or_detach(Spooled { event, mark: None })
+            .await;
         self.queue.flush().await;
     }
 
