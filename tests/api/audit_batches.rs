@@ -5,7 +5,7 @@
 
 use crate::common::TestApp;
 use crate::governance::{broken, make_events};
-use atrium::domain::audit::{AuditAction, AuditStatus};
+use atrium::domain::audit::{AuditAction, AuditQuery, AuditStatus};
 use atrium::server::services::audit::{self, Entry};
 use atrium::server::services::{audit_chain, Actor};
 use serde_json::json;
@@ -47,7 +47,7 @@ async fn a_batch_of_decisions_continues_each_chain_unbroken(app: TestApp) -> Tes
         })
         .collect();
     let mut tx = app.svc.db.pool.begin().await.expect("begin");
-    audit::record_all(&app.svc, &mut tx, &Actor::system("gateway"), entries)
+    audit::record_all(&app.svc, &mut tx, &Actor::gateway(), entries)
         .await
         .expect("record a batch");
     tx.commit().await.expect("commit");
@@ -74,6 +74,24 @@ async fn a_batch_of_decisions_continues_each_chain_unbroken(app: TestApp) -> Tes
     .expect("order");
     let expected: Vec<String> = ids.iter().step_by(2).cloned().collect();
     assert_eq!(order, expected);
+    // Words find the gateway's decisions too (on PostgreSQL, outside the
+    // trigram index).
+    let found = |text: &str| {
+        let q = AuditQuery {
+            text: text.into(),
+            action: AuditAction::PolicyRedact.as_str().into(),
+            ..Default::default()
+        };
+        let svc = app.svc.clone();
+        async move {
+            audit::search(&svc, &Actor::system("test"), &q, Default::default())
+                .await
+                .expect("search")
+                .total
+        }
+    };
+    assert_eq!(found("REQ-249").await, 1);
+    assert_eq!(found("req-24").await, 11, "req-24 and req-240 to req-249");
     app
 }
 

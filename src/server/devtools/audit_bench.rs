@@ -9,6 +9,7 @@ use crate::domain::audit::{AuditAction, AuditQuery};
 use crate::domain::page::PageRequest;
 use crate::domain::time::{now_millis, DAY};
 use crate::server::db::Backend;
+use crate::server::services::actor::GATEWAY;
 use crate::server::services::{audit, Actor, Result, Services};
 
 const TENANTS: usize = 50;
@@ -162,6 +163,17 @@ async fn time(
     })
 }
 
+/// Policy decisions are the gateway's, as in a real trail; the rest are
+/// twenty users'.
+fn seeded_actor(action: AuditAction, i: usize) -> String {
+    match action {
+        AuditAction::PolicyBlock | AuditAction::PolicyRedact | AuditAction::PolicyFlag => {
+            GATEWAY.to_string()
+        }
+        _ => format!("user-{}@example.com", i % 20),
+    }
+}
+
 /// Bulk rows over 30 days, 50 tenants, a few actions and actors. They are
 /// written directly (not chained): this measures search, not appends.
 async fn seed(svc: &Services, events: usize) -> Result<()> {
@@ -195,7 +207,7 @@ async fn seed(svc: &Services, events: usize) -> Result<()> {
             q = q
                 .bind(format!("bench-{i:08}"))
                 .bind(now - (i as i64 * 2_592_000_000 / events.max(1) as i64))
-                .bind(format!("user-{}@example.com", i % 20))
+                .bind(seeded_actor(action, i))
                 .bind(action.as_str())
                 .bind("request")
                 .bind(format!("req-{i:08}"))

@@ -138,7 +138,7 @@ pub fn start(svc: Services, capacity: usize) -> std::io::Result<(AuditWriter, Ve
     let (spool, leftovers) = Spool::open(&svc.config.data_dir.join("spool"), "audit")?;
     let sink = AuditSink {
         svc,
-        actor: Actor::system("gateway"),
+        actor: Actor::gateway(),
         spool: Some(spool.clone()),
     };
     let writer = AuditWriter {

@@ -265,6 +265,76 @@ mod tests {
         }
     }
 
+    /// Stores nothing until the test opens its gate: a database that
+    /// fell behind.
+    struct Gated {
+        gate: std::sync::Arc<tokio::sync::Semaphore>,
+        stored: std::sync::Arc<Mutex<Vec<i64>>>,
+    }
+
+    impl Sink<i64> for Gated {
+        fn write<'a>(&'a self, batch: &'a [i64]) -> BoxFuture<'a, Result<(), WriteError>> {
+            Box::pin(async move {
+                if let Ok(permit) = self.gate.acquire().await {
+                    permit.forget();
+                }
+                self.stored.lock().unwrap().extend_from_slice(batch);
+                Ok(())
+            })
+        }
+        fn dead_letter<'a>(
+            &'a self,
+            _: &'a i64,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<(), WriteError>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    /// A writer that falls behind holds back its callers instead of an
+    /// ever longer backlog in memory, and a caller cancelled while it
+    /// waits still gets its item stored.
+    #[tokio::test]
+    async fn a_full_queue_makes_callers_wait_and_a_cancelled_wait_loses_nothing() {
+        let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+        let stored = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let sink = Gated {
+            gate: gate.clone(),
+            stored: stored.clone(),
+        };
+        let tuning = Tuning {
+            capacity: 4,
+            batch: 1,
+            linger: Duration::from_millis(1),
+            name: "t",
+        };
+        let q = BatchQueue::start(tuning, sink);
+        let wait = Duration::from_millis(100);
+        let mut accepted = 0i64;
+        while tokio::time::timeout(wait, q.push_or_detach(accepted))
+            .await
+            .is_ok()
+        {
+            accepted += 1;
+            assert!(accepted <= 6, "the queue holds 4, the writer 1 or 2");
+        }
+        // The push that timed out was cancelled mid-wait: it is detached.
+        assert!(accepted >= 4, "{accepted} pushed before the queue filled");
+        assert_eq!(q.depth(), 4, "the queue is full, not longer");
+        assert!(stored.lock().unwrap().is_empty(), "nothing written yet");
+        // The detached push's task takes its place in line before the flush.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        gate.add_permits(1_000);
+        q.flush().await;
+        let mut got = stored.lock().unwrap().clone();
+        got.sort_unstable();
+        assert_eq!(
+            got,
+            (0..=accepted).collect::<Vec<_>>(),
+            "the cancelled push too"
+        );
+    }
+
     #[tokio::test]
     async fn a_poisoned_batch_stores_every_good_item_and_dead_letters_the_bad() {
         let sink = std::sync::Arc::new(Picky::default());

@@ -15,7 +15,18 @@ pub struct Actor {
     pub client_ip: Option<String>,
 }
 
+/// The audit trail's name for the gateway: its policy decisions (one per
+/// redacted, flagged or blocked request) are the bulk of the trail, and
+/// PostgreSQL's free-text trigram index leaves them out (migration 34).
+pub const GATEWAY: &str = "gateway";
+
 impl Actor {
+    /// The gateway writing behind requests (policy decisions, budget
+    /// alerts).
+    pub fn gateway() -> Self {
+        Self::system(GATEWAY)
+    }
+
     /// The operator at the command line, or the server itself: full access.
     pub fn system(label: &str) -> Self {
         Self {

@@ -66,7 +66,7 @@ pub async fn raise(
         .details(json!({ "threshold": threshold, "spent_micros": spent,
                          "limit_micros": budget.limit_micros, "budget": budget.describe(),
                          "period_start": rfc3339(period_start) }));
-    audit::record(svc, &mut tx, &Actor::system("gateway"), entry).await?;
+    audit::record(svc, &mut tx, &Actor::gateway(), entry).await?;
     tx.commit().await?;
     if budget.webhook_url.is_some() {
         let alert = Alert {
