@@ -28,6 +28,7 @@ mod breaches;
 mod budget_leases;
 mod budget_media;
 mod budget_property;
+mod budget_rotation;
 mod budget_webhooks;
 mod budgets;
 mod cli;
@@ -85,6 +86,7 @@ fn main() -> std::process::ExitCode {
         abuse_stream::trials(),
         abuse_stream_fields::trials(),
         budget_leases::trials(),
+        budget_rotation::trials(),
         budget_media::trials(),
         budget_property::trials(),
         budget_webhooks::trials(),

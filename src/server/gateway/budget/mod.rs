@@ -247,15 +247,12 @@ pub(super) async fn load(
     svc: &Services,
     budget: &Budget,
 ) -> Result<Vec<(Day, Micros)>, GatewayError> {
-    let store =
-        svc.stores.open(&budget.tenant_id).await.map_err(|e| {
-            GatewayError::Internal(format!("budget {}: tenant store: {e}", budget.id))
-        })?;
-    store
-        .spend_by_day(
-            budget.period.days(now_millis()),
-            budget.api_key_id.as_deref(),
-        )
-        .await
-        .map_err(|e| GatewayError::Internal(format!("budget {}: spend: {e}", budget.id)))
+    budgets::status::spend_by_day(
+        svc,
+        &budget.tenant_id,
+        budget.api_key_id.as_deref(),
+        budget.period.days(now_millis()),
+    )
+    .await
+    .map_err(|e| GatewayError::Internal(format!("budget {}: spend: {e}", budget.id)))
 }

@@ -88,7 +88,8 @@ pub async fn create_until(
     let name = api_key::key_name(name)?;
     let (created, key) = fresh(&tenant.id, name, expires_at);
     let mut tx = svc.db.pool.begin().await?;
-    let created = insert(svc, &mut tx, actor, created, &key).await?;
+    let lineage = created.id.clone();
+    let created = insert(svc, &mut tx, actor, created, &key, &lineage).await?;
     tx.commit().await?;
     Ok(CreatedKey {
         key,
@@ -113,17 +114,19 @@ fn fresh(tenant_id: &TenantId, name: String, expires_at: Option<i64>) -> (ApiKey
     (created, key)
 }
 
-/// Stores a new key and its audit entry in the caller's transaction.
+/// Stores a new key and its audit entry in the caller's transaction;
+/// `lineage` is the first key's id, kept across rotations.
 async fn insert(
     svc: &Services,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     actor: &Actor,
     created: ApiKey,
     key: &str,
+    lineage: &str,
 ) -> Result<ApiKey> {
     sqlx::query(
         "INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, created_by, created_at, \
-         expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         expires_at, lineage_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&created.id)
     .bind(&created.tenant_id)
@@ -133,6 +136,7 @@ async fn insert(
     .bind(actor.audit_name())
     .bind(created.created_at)
     .bind(created.expires_at)
+    .bind(lineage)
     .execute(&mut **tx)
     .await?;
     let entry = Entry::success(AuditAction::ApiKeyCreate, "api_key", &created.id)
@@ -205,7 +209,10 @@ pub async fn ids_named(svc: &Services, actor: &Actor, name: &str) -> Result<Vec<
 /// A new secret for a key: a fresh key with the same name and expiry is
 /// issued and the old one revoked, in one transaction that revokes only a
 /// still-live key, so two concurrent rotations cannot both issue one.
-/// Both steps are audited.
+/// The key's budgets move to the new key and go on counting what the old
+/// one spent (the two share a lineage): a tenant admin cannot shed a
+/// budget the platform admin set on a key by rotating it. Both steps are
+/// audited.
 pub async fn rotate(svc: &Services, actor: &Actor, key_id: &str) -> Result<CreatedKey> {
     let old = get(svc, actor, key_id).await?;
     let now = now_millis();
@@ -228,10 +235,23 @@ pub async fn rotate(svc: &Services, actor: &Actor, key_id: &str) -> Result<Creat
             "the key was revoked or rotated meanwhile".into(),
         ));
     }
-    let created = insert(svc, &mut tx, actor, fresh, &key).await?;
+    let lineage: String = sqlx::query_scalar("SELECT lineage_id FROM api_keys WHERE id = $1")
+        .bind(&old.id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let created = insert(svc, &mut tx, actor, fresh, &key, &lineage).await?;
+    let budgets_moved =
+        sqlx::query("UPDATE budgets SET api_key_id = $1, updated_at = $2 WHERE api_key_id = $3")
+            .bind(&created.id)
+            .bind(now)
+            .bind(&old.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
     let entry = Entry::success(AuditAction::ApiKeyRevoke, "api_key", &old.id)
         .tenant(&old.tenant_id)
-        .details(json!({ "prefix": old.prefix, "rotated_to": created.id }));
+        .details(json!({ "prefix": old.prefix, "rotated_to": created.id,
+                          "budgets_moved": budgets_moved }));
     control::commit(svc, tx, actor, entry, KEY_CACHES).await?;
     Ok(CreatedKey {
         key,

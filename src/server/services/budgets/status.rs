@@ -2,10 +2,10 @@
 //! (what the portal and the CLI show; the gateway keeps its own running
 //! count, see `gateway::budget`).
 
-use crate::domain::budget::{Budget, BudgetStatus};
+use crate::domain::budget::{Budget, BudgetStatus, Day};
 use crate::domain::pricing::Micros;
 use crate::domain::tenant::TenantId;
-use crate::domain::time::now_millis;
+use crate::domain::time::{now_millis, Millis, DAY};
 use crate::server::services::{Actor, Result, Services};
 
 /// The tenant's budgets with their spend so far; its own users may read them.
@@ -41,9 +41,50 @@ pub async fn spent_in(
     api_key_id: Option<&str>,
     days: (i64, i64),
 ) -> Result<Micros> {
-    let store = svc.stores.open(tenant_id).await?;
-    let per_day = store.spend_by_day(days, api_key_id).await?;
+    let per_day = spend_by_day(svc, tenant_id, api_key_id, days).await?;
     Ok(per_day
         .into_iter()
         .fold(0, |sum: Micros, (_, m)| sum.saturating_add(m)))
+}
+
+/// What the tenant (or one key, with the keys it was rotated from) spent
+/// on each day of `[first, last]`: what budgets count.
+pub async fn spend_by_day(
+    svc: &Services,
+    tenant_id: &TenantId,
+    api_key_id: Option<&str>,
+    days: (Day, Day),
+) -> Result<Vec<(Day, Micros)>> {
+    let store = svc.stores.open(tenant_id).await?;
+    let keys = match api_key_id {
+        Some(key) => Some(lineage(svc, tenant_id, key, days.0 * DAY).await?),
+        None => None,
+    };
+    Ok(store.spend_by_day(days, keys.as_deref()).await?)
+}
+
+/// A key and the keys it was rotated from (its lineage, see
+/// `api_keys::rotate`), of this tenant, leaving out those revoked before
+/// `since`: they spent nothing since. A rotation moves the key's budgets
+/// to the new key, so they go on counting what the old one spent.
+async fn lineage(
+    svc: &Services,
+    tenant_id: &TenantId,
+    key_id: &str,
+    since: Millis,
+) -> Result<Vec<String>> {
+    let mut ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM api_keys WHERE tenant_id = $1 AND lineage_id = \
+         (SELECT lineage_id FROM api_keys WHERE id = $2 AND tenant_id = $1) \
+         AND (revoked_at IS NULL OR revoked_at >= $3 OR id = $2) ORDER BY id",
+    )
+    .bind(tenant_id)
+    .bind(key_id)
+    .bind(since)
+    .fetch_all(&svc.db.pool)
+    .await?;
+    if ids.is_empty() {
+        ids.push(key_id.to_string());
+    }
+    Ok(ids)
 }
