@@ -63,6 +63,17 @@ async fn a_rotated_key_keeps_its_budget_and_what_it_spent(app: TestApp) -> TestA
         status[0].spent_micros, before,
         "the moved budget counts what the old key spent"
     );
+    let details: String = sqlx::query_scalar(
+        "SELECT details FROM audit_events WHERE action = 'api_key.revoke' AND resource_id = $1",
+    )
+    .bind(&old_id)
+    .fetch_one(&app.svc.db.pool)
+    .await
+    .expect("the rotation's audit event");
+    assert!(
+        details.contains(&status[0].budget.id) && details.contains(&new_id),
+        "{details}"
+    );
 
     // The new key is held to what is left, not to a fresh limit.
     let mut answered = 0;

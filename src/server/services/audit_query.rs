@@ -185,7 +185,7 @@ mod tests {
     #[test]
     fn the_trigram_index_and_the_search_agree_on_the_gateway() {
         let migration =
-            include_str!("../../../migrations/postgres/0034_gateway_decisions_unindexed_text.sql");
+            include_str!("../../../migrations/postgres/0034_audit_text_index_without_gateway.sql");
         assert!(migration.contains(&format!("WHERE actor <> '{GATEWAY}'")));
         assert!(migration.contains(SEARCH_TEXT));
         assert!(pg_text_condition().contains(&format!("actor = '{GATEWAY}'")));

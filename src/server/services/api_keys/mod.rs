@@ -223,6 +223,9 @@ pub async fn rotate(svc: &Services, actor: &Actor, key_id: &str) -> Result<Creat
     }
     let (fresh, key) = fresh(&old.tenant_id, old.name.clone(), old.expires_at);
     let mut tx = svc.db.pool.begin().await?;
+    // Takes turns with a budget being set on this tenant's keys, so that
+    // budget lands on the key this rotation leaves live.
+    control::lock_tenant(&mut tx, old.tenant_id.as_str()).await?;
     let revoked =
         sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now)
@@ -235,19 +238,13 @@ pub async fn rotate(svc: &Services, actor: &Actor, key_id: &str) -> Result<Creat
             "the key was revoked or rotated meanwhile".into(),
         ));
     }
-    let lineage: String = sqlx::query_scalar("SELECT lineage_id FROM api_keys WHERE id = $1")
-        .bind(&old.id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let created = insert(svc, &mut tx, actor, fresh, &key, &lineage).await?;
-    let budgets_moved =
-        sqlx::query("UPDATE budgets SET api_key_id = $1, updated_at = $2 WHERE api_key_id = $3")
-            .bind(&created.id)
-            .bind(now)
+    let lineage: String =
+        sqlx::query_scalar("SELECT COALESCE(lineage_id, id) FROM api_keys WHERE id = $1")
             .bind(&old.id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            .fetch_one(&mut *tx)
+            .await?;
+    let created = insert(svc, &mut tx, actor, fresh, &key, &lineage).await?;
+    let budgets_moved = move_budgets(&mut tx, &old.id, &created.id, now).await?;
     let entry = Entry::success(AuditAction::ApiKeyRevoke, "api_key", &old.id)
         .tenant(&old.tenant_id)
         .details(json!({ "prefix": old.prefix, "rotated_to": created.id,
@@ -257,6 +254,27 @@ pub async fn rotate(svc: &Services, actor: &Actor, key_id: &str) -> Result<Creat
         key,
         api_key: created,
     })
+}
+
+/// Moves the old key's budgets to its successor; says which moved.
+async fn move_budgets(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    old: &str,
+    new: &str,
+    now: i64,
+) -> Result<Vec<String>> {
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM budgets WHERE api_key_id = $1 ORDER BY id")
+            .bind(old)
+            .fetch_all(&mut **tx)
+            .await?;
+    sqlx::query("UPDATE budgets SET api_key_id = $1, updated_at = $2 WHERE api_key_id = $3")
+        .bind(new)
+        .bind(now)
+        .bind(old)
+        .execute(&mut **tx)
+        .await?;
+    Ok(ids)
 }
 
 #[tracing::instrument(level = "debug", skip_all, fields(key_id = %key_id))]

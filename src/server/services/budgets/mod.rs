@@ -118,6 +118,7 @@ pub async fn set(svc: &Services, actor: &Actor, spec: BudgetSpec) -> Result<SetB
         None => kept.filter(|_| budget.webhook_url.is_some()),
     };
     let mut tx = svc.db.pool.begin().await?;
+    still_live(&mut tx, &tenant.id, budget.api_key_id.as_deref()).await?;
     write(&mut tx, &budget, sealed, before.is_some()).await?;
     let entry = Entry::success(AuditAction::BudgetSet, "budget", &budget.id)
         .tenant(&tenant.id)
@@ -127,6 +128,31 @@ pub async fn set(svc: &Services, actor: &Actor, spec: BudgetSpec) -> Result<SetB
         budget,
         webhook_secret: secret,
     })
+}
+
+/// Takes turns with key rotations on the tenant (see `api_keys::rotate`)
+/// and checks the key is still live: a budget set on a key a rotation just
+/// revoked would limit nothing.
+async fn still_live(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tenant_id: &TenantId,
+    key_id: Option<&str>,
+) -> Result<()> {
+    let Some(key_id) = key_id else {
+        return Ok(());
+    };
+    control::lock_tenant(&mut *tx, tenant_id.as_str()).await?;
+    let live: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM api_keys WHERE id = $1 AND revoked_at IS NULL")
+            .bind(key_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    match live {
+        Some(_) => Ok(()),
+        None => Err(ServiceError::Conflict(
+            "the key was rotated or revoked meanwhile; set the budget on its successor".into(),
+        )),
+    }
 }
 
 /// Inserts a new budget, or updates it in place so its alerts stay with it.

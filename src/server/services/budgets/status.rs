@@ -64,9 +64,11 @@ pub async fn spend_by_day(
 }
 
 /// A key and the keys it was rotated from (its lineage, see
-/// `api_keys::rotate`), of this tenant, leaving out those revoked before
-/// `since`: they spent nothing since. A rotation moves the key's budgets
-/// to the new key, so they go on counting what the old one spent.
+/// `api_keys::rotate`, up to it: not its successors), of this tenant,
+/// leaving out those revoked before `since`: they spent nothing since. A
+/// rotation moves the key's budgets to the new key, so they go on counting
+/// what the old one spent. A key with no lineage (made by an older binary)
+/// is a lineage of its own.
 async fn lineage(
     svc: &Services,
     tenant_id: &TenantId,
@@ -74,9 +76,10 @@ async fn lineage(
     since: Millis,
 ) -> Result<Vec<String>> {
     let mut ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM api_keys WHERE tenant_id = $1 AND lineage_id = \
-         (SELECT lineage_id FROM api_keys WHERE id = $2 AND tenant_id = $1) \
-         AND (revoked_at IS NULL OR revoked_at >= $3 OR id = $2) ORDER BY id",
+        "SELECT k.id FROM api_keys k JOIN api_keys me ON me.id = $2 AND me.tenant_id = $1 \
+         WHERE k.tenant_id = $1 AND COALESCE(k.lineage_id, k.id) = COALESCE(me.lineage_id, me.id) \
+         AND k.created_at <= me.created_at \
+         AND (k.revoked_at IS NULL OR k.revoked_at >= $3 OR k.id = $2) ORDER BY k.id",
     )
     .bind(tenant_id)
     .bind(key_id)

@@ -1,4 +1,0 @@
--- Twin of PostgreSQL's migration 34, which narrows its trigram index of
--- audit text to events other than the gateway's; SQLite has no such index
--- (its free-text search reads the rows the other filters leave).
-SELECT 1;

@@ -1,8 +1,0 @@
--- A key's lineage: the id of the first key, kept by every rotation. A
--- rotation moves the key's budgets to the new key, and a per-key budget
--- counts the spend of every key of its lineage, so rotating a key does not
--- shed the budget a platform admin set on it. Keys rotated before this
--- migration start lineages of their own.
-ALTER TABLE api_keys ADD COLUMN lineage_id TEXT NOT NULL DEFAULT '';
-UPDATE api_keys SET lineage_id = id;
-CREATE INDEX api_keys_lineage ON api_keys (lineage_id);
