@@ -1,4 +1,3 @@
--- no-transaction
 -- The gateway's policy decisions (actor 'gateway': one audit event per
 -- redacted, flagged or blocked request) leave the free-text trigram index.
 -- Each carries a unique request id and a JSON of rule ids and entity types:
@@ -9,9 +8,12 @@
 -- gateway decisions, through their filters (action, tenant, dates) and by
 -- reading their rows (services/audit_query.rs asks for both halves).
 --
--- Built CONCURRENTLY, outside a transaction (one statement per migration),
--- so a large trail keeps taking appends while it builds; migration 35 then
--- drops the index that covered everything.
-CREATE INDEX CONCURRENTLY IF NOT EXISTS audit_events_text_controls ON audit_events USING gin (
+-- Built inside the migration's transaction, so audit appends wait while it
+-- builds over a large trail. CREATE INDEX CONCURRENTLY (outside a
+-- transaction) was tried: it waits for every open transaction, including
+-- other replicas starting at once and waiting on the migration lock, which
+-- deadlocked three replicas started together (tests/api/replicas.rs).
+DROP INDEX IF EXISTS audit_events_text;
+CREATE INDEX audit_events_text ON audit_events USING gin (
     LOWER(action || ' ' || actor || ' ' || COALESCE(resource_id, '') || ' ' || details) gin_trgm_ops
 ) WHERE actor <> 'gateway';
