@@ -263,17 +263,15 @@ async fn move_budgets(
     new: &str,
     now: i64,
 ) -> Result<Vec<String>> {
-    let ids: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM budgets WHERE api_key_id = $1 ORDER BY id")
-            .bind(old)
-            .fetch_all(&mut **tx)
-            .await?;
-    sqlx::query("UPDATE budgets SET api_key_id = $1, updated_at = $2 WHERE api_key_id = $3")
-        .bind(new)
-        .bind(now)
-        .bind(old)
-        .execute(&mut **tx)
-        .await?;
+    let mut ids: Vec<String> = sqlx::query_scalar(
+        "UPDATE budgets SET api_key_id = $1, updated_at = $2 WHERE api_key_id = $3 RETURNING id",
+    )
+    .bind(new)
+    .bind(now)
+    .bind(old)
+    .fetch_all(&mut **tx)
+    .await?;
+    ids.sort_unstable();
     Ok(ids)
 }
 

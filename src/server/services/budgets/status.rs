@@ -68,7 +68,9 @@ pub async fn spend_by_day(
 /// leaving out those revoked before `since`: they spent nothing since. A
 /// rotation moves the key's budgets to the new key, so they go on counting
 /// what the old one spent. A key with no lineage (made by an older binary)
-/// is a lineage of its own.
+/// is a lineage of its own. The lineage is matched on `lineage_id` or on
+/// the first key's own id (such a key may have none), so the lineage index
+/// and the primary key can serve it rather than a read of the tenant's keys.
 async fn lineage(
     svc: &Services,
     tenant_id: &TenantId,
@@ -77,7 +79,8 @@ async fn lineage(
 ) -> Result<Vec<String>> {
     let mut ids: Vec<String> = sqlx::query_scalar(
         "SELECT k.id FROM api_keys k JOIN api_keys me ON me.id = $2 AND me.tenant_id = $1 \
-         WHERE k.tenant_id = $1 AND COALESCE(k.lineage_id, k.id) = COALESCE(me.lineage_id, me.id) \
+         WHERE k.tenant_id = $1 \
+         AND (k.lineage_id = COALESCE(me.lineage_id, me.id) OR k.id = COALESCE(me.lineage_id, me.id)) \
          AND k.created_at <= me.created_at \
          AND (k.revoked_at IS NULL OR k.revoked_at >= $3 OR k.id = $2) ORDER BY k.id",
     )
