@@ -42,6 +42,7 @@ mod custom_models;
 mod dashboards;
 mod data_map;
 mod deployment_pages;
+mod erasure_moves;
 mod flag_insight;
 mod flag_pages;
 mod flags;
@@ -115,6 +116,7 @@ fn main() -> std::process::ExitCode {
         compliance_cli::trials(),
         compliance_portal::trials(),
         request_log::trials(),
+        erasure_moves::trials(),
         ledger_compliance::trials(),
         meters::trials(),
         portal::trials(),

@@ -72,6 +72,17 @@ pub enum DbError {
     Moved,
     #[error("another move of this tenant's data is running")]
     MoveRunning,
+    #[error(
+        "the tenant's data is moving to {0}: erase once the move has ended (running the \
+         move again finishes an interrupted one)"
+    )]
+    MovePending(String),
+    #[error(
+        "an erasure of this tenant's data is running: move it once that has ended (by {} \
+         at the latest)",
+        crate::domain::time::rfc3339(*.0)
+    )]
+    ErasureRunning(i64),
     #[error("copied data does not match: {0}")]
     Verify(String),
     #[error("tenant store: {0}")]

@@ -56,7 +56,9 @@ impl From<DbError> for ServiceError {
         match e {
             DbError::Sql(e) => ServiceError::Db(e),
             DbError::NoStore => ServiceError::NotFound("tenant data store"),
-            DbError::MoveRunning => ServiceError::Conflict(e.to_string()),
+            DbError::MoveRunning | DbError::MovePending(_) | DbError::ErasureRunning(_) => {
+                ServiceError::Conflict(e.to_string())
+            }
             DbError::Moved => ServiceError::Unavailable(e.to_string()),
             other => ServiceError::Internal(other.to_string()),
         }

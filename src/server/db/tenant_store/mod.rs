@@ -9,6 +9,7 @@
 //! loses nothing.
 
 mod by_model;
+mod erasing;
 mod lifecycle;
 mod location;
 mod moves;
@@ -28,6 +29,7 @@ use std::sync::Mutex;
 
 use sqlx::{AnyPool, Executor};
 
+pub use erasing::ErasureHold;
 pub use location::Location;
 pub use moves::OnSwitch;
 pub use processing::{DayOutcomes, ProcessingRow};

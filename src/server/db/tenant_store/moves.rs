@@ -53,6 +53,7 @@ impl TenantStores {
         let (target, dual_epoch) = match p.target.clone() {
             Some(target) => (target, p.epoch),
             None => {
+                self.refuse_while_erasing(tenant_id).await?;
                 let target = self.provision(tenant_id, to).await?;
                 match self.start_dual_writes(&p, &target).await {
                     Ok(epoch) => (target, epoch),
@@ -87,9 +88,17 @@ impl TenantStores {
     async fn start_dual_writes(&self, p: &Placement, target: &Location) -> Result<i64, DbError> {
         let changed = self.next_epoch(p, Some(target)).await?;
         if changed {
-            Ok(p.epoch + 1)
-        } else {
-            Err(DbError::MoveRunning)
+            return Ok(p.epoch + 1);
+        }
+        self.refuse_while_erasing(&p.tenant_id).await?;
+        Err(DbError::MoveRunning)
+    }
+
+    /// A move starts only while no erasure holds the store (`erasing`).
+    async fn refuse_while_erasing(&self, tenant_id: &str) -> Result<(), DbError> {
+        match self.erasing_until(tenant_id).await? {
+            Some(until) => Err(DbError::ErasureRunning(until)),
+            None => Ok(()),
         }
     }
 
@@ -190,13 +199,14 @@ impl TenantStores {
 
     /// Moves the placement to its next epoch, only from the epoch it was
     /// read at: with a target, dual writes start (and only if no move is
-    /// running); without, the target is dropped. False if another replica
-    /// or move got there first.
+    /// running and no erasure holds the store); without, the target is
+    /// dropped. False if another replica, move or erasure got there first.
     async fn next_epoch(&self, p: &Placement, target: Option<&Location>) -> Result<bool, DbError> {
         let changed = sqlx::query(
             "UPDATE tenant_stores SET target_level = $4, target_location = $5, \
              epoch = epoch + 1, updated_at = $1 WHERE tenant_id = $2 AND epoch = $3 \
-             AND ($4 IS NULL OR target_level IS NULL)",
+             AND ($4 IS NULL OR (target_level IS NULL \
+             AND (erasing_until IS NULL OR erasing_until < $1)))",
         )
         .bind(now_millis())
         .bind(&p.tenant_id)

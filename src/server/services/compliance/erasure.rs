@@ -20,24 +20,16 @@ use crate::domain::time::{now_millis, rfc3339};
 pub async fn erase(svc: &Services, actor: &Actor, t: &Tenant, raw: &str) -> Result<Value> {
     report::require(actor, Some(&t.id))?;
     let s = Subject::new(svc, t, raw)?;
-    let store = svc.stores.open(&t.id).await?;
-    // Who received the data, read before the rows go (providers, not text).
-    let recipients: Vec<Value> = store
-        .recipients_for(&s.hashes)
-        .await?
-        .into_iter()
-        .map(|(provider, region, n)| {
-            let j = crate::domain::compliance::jurisdiction(&region);
-            json!({ "provider": provider, "region": region, "requests": n,
-                    "jurisdiction": j.unwrap_or_else(|| "unpinned".into()) })
-        })
-        .collect();
-    let mut removed: Vec<Value> = store
-        .erase_subject(&s.hashes, &s.end_user_forms())
-        .await?
-        .into_iter()
-        .map(|(table, rows)| json!({ "table": table, "rows": rows }))
-        .collect();
+    // No move of the tenant's data starts while this holds it: a move's
+    // copy could otherwise carry rows into the new store after they were
+    // deleted from the old one.
+    let hold = svc.stores.hold_for_erasure(&t.id).await?;
+    let erased = erase_in_store(svc, t, &s).await;
+    if let Err(e) = svc.stores.release_erasure(hold).await {
+        // The erasure happened; the hold's lease ends it within the hour.
+        tracing::warn!(error = %e, tenant_id = %t.id, "releasing an erasure hold failed");
+    }
+    let (recipients, mut removed) = erased?;
     removed.extend(erase_account(svc, t, &s).await?);
     let mut reports = 0;
     for h in &s.hashes {
@@ -84,6 +76,33 @@ pub async fn erase(svc: &Services, actor: &Actor, t: &Tenant, raw: &str) -> Resu
         body,
     };
     report::issue(svc, actor, issue).await
+}
+
+/// The subject's rows in the tenant's store, and who received them
+/// (providers, not text, read before the rows go).
+async fn erase_in_store(
+    svc: &Services,
+    t: &Tenant,
+    s: &Subject,
+) -> Result<(Vec<Value>, Vec<Value>)> {
+    let store = svc.stores.open(&t.id).await?;
+    let recipients: Vec<Value> = store
+        .recipients_for(&s.hashes)
+        .await?
+        .into_iter()
+        .map(|(provider, region, n)| {
+            let j = crate::domain::compliance::jurisdiction(&region);
+            json!({ "provider": provider, "region": region, "requests": n,
+                    "jurisdiction": j.unwrap_or_else(|| "unpinned".into()) })
+        })
+        .collect();
+    let removed: Vec<Value> = store
+        .erase_subject(&s.hashes, &s.end_user_forms())
+        .await?
+        .into_iter()
+        .map(|(table, rows)| json!({ "table": table, "rows": rows }))
+        .collect();
+    Ok((recipients, removed))
 }
 
 /// Deletes the subject's portal account in this tenant, if it is one.
