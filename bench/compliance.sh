@@ -34,18 +34,42 @@ LEPTOS_SITE_ADDR=127.0.0.1:19300 "$BIN" serve > "$work/serve.log" 2>&1 & server=
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:19300/readyz > /dev/null && break; sleep 0.1; done
 body='{"model":"bench","max_tokens":16,"user":"end-user-42","messages":[{"role":"system","content":"You are a support assistant for ACME. Answer briefly."},{"role":"user","content":"Hi, I am Jane (jane.doe@example.com, +1 415 555 0134). My order from last week has not arrived and the tracking page shows nothing. Can you check?"}]}'
 run() { "$BIN" loadgen --duration-s "$DURATION" --url http://127.0.0.1:19300/v1/chat/completions --key "$1" --body "$body" --concurrency 32; }
-off=$(run "$k_off"); sleep 1
-full=$(run "$k_full"); sleep 1
-hashes=$(run "$k_hashes")
+# The server's CPU time (user + system, clock ticks) so far: CPU per request
+# is steadier than throughput on a small, noisy machine.
+ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+# Rounds in rotating order, so neither a warming cache nor a growing
+# database favours one mode; each mode's median round is reported.
+ROUNDS=${BENCH_ROUNDS:-3}
+modes=(off full hashes); keys=("$k_off" "$k_full" "$k_hashes")
+results="$work/rounds.jsonl"; : > "$results"
+for r in $(seq 0 $((ROUNDS - 1))); do
+  for i in 0 1 2; do
+    m=$(( (i + r) % 3 ))
+    before=$(ticks); out=$(run "${keys[$m]}" | tr -d "\n"); after=$(ticks)
+    echo "{\"mode\": \"${modes[$m]}\", \"ticks\": $((after - before)), \"run\": $out}" >> "$results"
+    sleep 1
+  done
+done
 kill -TERM $server; wait $server || true
-python3 - "$off" "$full" "$hashes" <<'PY'
-import json, sys
-off, full, hashes = (json.loads(a) for a in sys.argv[1:4])
-print(f"{'':22}{'log off':>10}{'full':>10}{'hashes':>10}")
-print(f"{'throughput (req/s)':22}{off['requests_per_s']:>10.0f}{full['requests_per_s']:>10.0f}{hashes['requests_per_s']:>10.0f}")
-print(f"{'change vs off':22}{'':>10}{(full['requests_per_s']/off['requests_per_s']-1)*100:>+9.1f}%{(hashes['requests_per_s']/off['requests_per_s']-1)*100:>+9.1f}%")
-print(f"{'p99 (ms)':22}{off['p99_ms']:>10.2f}{full['p99_ms']:>10.2f}{hashes['p99_ms']:>10.2f}")
-print(f"{'errors':22}{off['errors']:>10}{full['errors']:>10}{hashes['errors']:>10}")
+python3 - "$results" "$(getconf CLK_TCK)" <<'PY'
+import json, statistics, sys
+rounds = [json.loads(l) for l in open(sys.argv[1])]
+tck = int(sys.argv[2])
+def median(mode, f):
+    return statistics.median(f(r) for r in rounds if r["mode"] == mode)
+rps = lambda r: r["run"]["requests_per_s"]
+# Ticks cover the whole loadgen run, warm-up included.
+served = lambda r: r["run"]["warmup_ok"] + r["run"]["ok"] + r["run"]["errors"]
+cpu = lambda r: r["ticks"] / tck / max(served(r), 1) * 1e6
+p99 = lambda r: r["run"]["p99_ms"]
+modes = ["off", "full", "hashes"]
+print(f"{'median of ' + str(len(rounds) // 3) + ' rounds':26}" + "".join(f"{m if m != 'off' else 'log off':>10}" for m in modes))
+print(f"{'throughput (req/s)':26}" + "".join(f"{median(m, rps):>10.0f}" for m in modes))
+base = median("off", rps)
+print(f"{'change vs off':26}{'':>10}" + "".join(f"{(median(m, rps) / base - 1) * 100:>+9.1f}%" for m in modes[1:]))
+print(f"{'server CPU per request':26}" + "".join(f"{median(m, cpu):>8.0f}µs" for m in modes))
+print(f"{'p99 (ms)':26}" + "".join(f"{median(m, p99):>10.2f}" for m in modes))
+print(f"{'errors (all rounds)':26}" + "".join(f"{sum(r['run']['errors'] for r in rounds if r['mode'] == m):>10}" for m in modes))
 PY
 
 echo "== reports over $ROWS request-log rows and $EVENTS audit events =="
