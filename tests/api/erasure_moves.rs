@@ -64,6 +64,18 @@ async fn level(app: &TestApp, t: &TenantId) -> IsolationLevel {
     p.expect("placement").location.level()
 }
 
+/// Ends a lease as if its process had died an hour ago.
+async fn expire(app: &TestApp, t: &TenantId, table: &str, column: &str) {
+    sqlx::query(&format!(
+        "UPDATE {table} SET {column} = $1 WHERE tenant_id = $2"
+    ))
+    .bind(now_millis() - 1)
+    .bind(t)
+    .execute(&app.svc.db.pool)
+    .await
+    .expect("expire");
+}
+
 fn conflict(r: Result<impl std::fmt::Debug, ServiceError>, says: &str) {
     match r {
         Err(ServiceError::Conflict(m)) => assert!(m.contains(says), "{m}"),
@@ -119,23 +131,58 @@ async fn an_erasure_and_a_move_exclude_each_other(app: TestApp) -> TestApp {
     assert_eq!(level(&app, t).await, IsolationLevel::RowLevel);
 
     // A hold whose process died blocks moves until its lease ends.
-    let _lost = app.svc.stores.hold_for_erasure(t).await.expect("hold");
+    let stale = app.svc.stores.hold_for_erasure(t).await.expect("hold");
     conflict(move_to(&app, t, to).await, "erasure");
-    sqlx::query("UPDATE tenant_stores SET erasing_until = $1 WHERE tenant_id = $2")
-        .bind(now_millis() - 1)
-        .bind(t)
-        .execute(&app.svc.db.pool)
-        .await
-        .expect("expire the lease");
+    expire(&app, t, "erasure_holds", "until").await;
+    expire(&app, t, "tenant_stores", "erasing_until").await;
     move_to(&app, t, to)
         .await
         .expect("moves once the lease ended");
     assert_eq!(level(&app, t).await, to);
-    // A new erasure after an expired one counts from one again.
-    let hold = app.svc.stores.hold_for_erasure(t).await.expect("hold");
-    app.svc.stores.release_erasure(hold).await.expect("release");
+    // An erasure that outlived its lease and ends late does not cut short
+    // a hold taken after it.
+    let live = app.svc.stores.hold_for_erasure(t).await.expect("hold");
+    app.svc
+        .stores
+        .release_erasure(stale)
+        .await
+        .expect("release");
+    conflict(move_to(&app, t, IsolationLevel::RowLevel).await, "erasure");
+    app.svc.stores.release_erasure(live).await.expect("release");
     move_to(&app, t, IsolationLevel::RowLevel)
         .await
-        .expect("no erasure is left holding the store");
+        .expect("moves once the live hold ended");
+
+    // A hold dropped unreleased (a caller that hung up) is released.
+    drop(app.svc.stores.hold_for_erasure(t).await.expect("hold"));
+    let mut moved = move_to(&app, t, to).await;
+    for _ in 0..50 {
+        if moved.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        moved = move_to(&app, t, to).await;
+    }
+    moved.expect("moves once the dropped hold is released");
+
+    // One run of a move at a time: another live run refuses this one,
+    // until its lease ends.
+    sqlx::query(
+        "UPDATE tenant_stores SET mover = 'other-run', moving_until = $1 WHERE tenant_id = $2",
+    )
+    .bind(now_millis() + 60_000)
+    .bind(t)
+    .execute(&app.svc.db.pool)
+    .await
+    .expect("another run");
+    conflict(
+        move_to(&app, t, IsolationLevel::RowLevel).await,
+        "another move",
+    );
+    expire(&app, t, "tenant_stores", "moving_until").await;
+    move_to(&app, t, IsolationLevel::RowLevel)
+        .await
+        .expect("moves once the other run's lease ended");
+    assert_eq!(level(&app, t).await, IsolationLevel::RowLevel);
     app
 }

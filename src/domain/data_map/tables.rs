@@ -148,6 +148,14 @@ pub const TABLES: &[Table] = &[
         "where each tenant's data lives (isolation)",
     ),
     Table {
+        retention: Retention::Expires,
+        erasure: Erasure::OnExpiry,
+        ..tenant_config(
+            "erasure_holds",
+            "erasures running, so no move of the tenant's data starts meanwhile",
+        )
+    },
+    Table {
         categories: &[C::ActivityRecords],
         ..tenant_config("dead_letters", "writes that failed, kept to be replayed")
     },

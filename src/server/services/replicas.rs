@@ -10,7 +10,7 @@ use sqlx::FromRow;
 
 use super::{Actor, Result, ServiceError, Services};
 pub use crate::domain::replica::{JobLease, Operations, Replica};
-use crate::domain::time::{now_millis, Millis};
+use crate::domain::time::Millis;
 use crate::server::db::Backend;
 
 /// How often a replica renews its row.
@@ -80,12 +80,7 @@ fn data_dir(svc: &Services) -> String {
 
 /// The database's time now (see `Db::now_ms_sql`).
 async fn db_now(svc: &Services) -> Result<Millis> {
-    let sql = format!("SELECT {}", svc.db.now_ms_sql("$1"));
-    let mut q = sqlx::query_scalar::<_, i64>(&sql);
-    if svc.db.binds_clock() {
-        q = q.bind(now_millis());
-    }
-    Ok(q.fetch_one(&svc.db.pool).await?)
+    Ok(svc.db.clock_ms().await?)
 }
 
 /// Refuses a start that would make another live replica count limits and

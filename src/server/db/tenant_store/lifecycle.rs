@@ -86,10 +86,12 @@ impl TenantStores {
         .bind(tenant_id)
         .fetch_optional(&mut *conn)
         .await?;
-        sqlx::query("DELETE FROM tenant_stores WHERE tenant_id = $1")
-            .bind(tenant_id)
-            .execute(&mut *conn)
-            .await?;
+        for table in ["erasure_holds", "tenant_stores"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1"))
+                .bind(tenant_id)
+                .execute(&mut *conn)
+                .await?;
+        }
         row.map(PlacementRow::into_placement).transpose()
     }
 

@@ -9,7 +9,7 @@
 //! loses nothing.
 
 mod by_model;
-mod erasing;
+mod claims;
 mod lifecycle;
 mod location;
 mod moves;
@@ -29,7 +29,7 @@ use std::sync::Mutex;
 
 use sqlx::{AnyPool, Executor};
 
-pub use erasing::ErasureHold;
+pub use claims::ErasureHold;
 pub use location::Location;
 pub use moves::OnSwitch;
 pub use processing::{DayOutcomes, ProcessingRow};

@@ -17,6 +17,7 @@ use sqlx::AnyConnection;
 
 use sqlx::FromRow;
 
+use super::claims::MoveClaim;
 use super::{Location, Placement, TenantStore, TenantStores};
 use crate::domain::request_log::LogEntry;
 use crate::domain::tenant::{IsolationLevel, MoveReport};
@@ -39,6 +40,20 @@ impl TenantStores {
         to: IsolationLevel,
         on_switch: OnSwitch<'_>,
     ) -> Result<MoveReport, DbError> {
+        let claim = self.claim_move(tenant_id).await?;
+        let moved = self.run_move(&claim, to, on_switch).await;
+        self.release_move(claim).await;
+        moved
+    }
+
+    /// The move itself, while `claim` holds the store.
+    async fn run_move(
+        &self,
+        claim: &MoveClaim,
+        to: IsolationLevel,
+        on_switch: OnSwitch<'_>,
+    ) -> Result<MoveReport, DbError> {
+        let tenant_id = claim.tenant_id.as_str();
         let mut p = self.placement(tenant_id).await?.ok_or(DbError::NoStore)?;
         if let Some(stale) = p.target.clone().filter(|t| t.level() != to) {
             self.abandon(&p, &stale).await?;
@@ -64,13 +79,11 @@ impl TenantStores {
                 }
             }
         };
-        let rows_copied = self
-            .copy(tenant_id, &p.location, &target, dual_epoch)
+        let rows_copied = self.copy(claim, &p.location, &target, dual_epoch).await?;
+        let (source_rows, target_rows) =
+            self.verify(claim, &p.location, &target, dual_epoch).await?;
+        self.switch(claim, &p, &target, dual_epoch, on_switch)
             .await?;
-        let (source_rows, target_rows) = self
-            .verify(tenant_id, &p.location, &target, dual_epoch)
-            .await?;
-        self.switch(&p, &target, dual_epoch, on_switch).await?;
         let source_rows_erased = self.erase(tenant_id, &p.location).await?;
         Ok(MoveReport {
             from: p.location.level(),
@@ -102,13 +115,16 @@ impl TenantStores {
         }
     }
 
+    /// Copies what the source held when the copy began; the claim is
+    /// renewed with every page, and a lost claim stops the copy.
     async fn copy(
         &self,
-        tenant_id: &str,
+        claim: &MoveClaim,
         from: &Location,
         to: &Location,
         epoch: i64,
     ) -> Result<u64, DbError> {
+        let tenant_id = claim.tenant_id.as_str();
         let source = self.at(tenant_id, from)?;
         let target = self.at(tenant_id, to)?;
         // Rows written after this point go to both stores already: copying
@@ -122,13 +138,18 @@ impl TenantStores {
             let page = source.usage_page(&after, Some(&until), PAGE).await?;
             let Some(last) = page.last() else { break };
             after = last.request_id.clone();
+            self.renew_move(claim).await?;
             target.insert_usage(&page, Some(epoch)).await?;
             copied += page.len() as u64;
         }
         // The request log: its rows describe ledger rows copied above.
         let mut after = String::new();
-        while let Some(last) = source.copy_log_page(&target, &after, PAGE).await? {
-            after = last;
+        loop {
+            self.renew_move(claim).await?;
+            match source.copy_log_page(&target, &after, PAGE).await? {
+                Some(last) => after = last,
+                None => break,
+            }
         }
         Ok(copied)
     }
@@ -139,11 +160,12 @@ impl TenantStores {
     /// proves it holds at least as many rows as the source had.
     async fn verify(
         &self,
-        tenant_id: &str,
+        claim: &MoveClaim,
         from: &Location,
         to: &Location,
         epoch: i64,
     ) -> Result<(i64, i64), DbError> {
+        let tenant_id = claim.tenant_id.as_str();
         let source = self.at(tenant_id, from)?;
         let target = self.at(tenant_id, to)?;
         let total = |c: Vec<(String, i64)>| c.iter().map(|(_, n)| n).sum::<i64>();
@@ -156,7 +178,7 @@ impl TenantStores {
                 return Ok(last);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
-            self.copy(tenant_id, from, to, epoch).await?;
+            self.copy(claim, from, to, epoch).await?;
         }
         Err(DbError::Verify(format!(
             "source has {} rows, target {}",
@@ -165,9 +187,10 @@ impl TenantStores {
     }
 
     /// Makes the target the tenant's store, in one transaction with the
-    /// tenant's recorded level.
+    /// tenant's recorded level, while this run still holds the store.
     async fn switch(
         &self,
+        claim: &MoveClaim,
         p: &Placement,
         target: &Location,
         epoch: i64,
@@ -178,13 +201,14 @@ impl TenantStores {
         let changed = sqlx::query(
             "UPDATE tenant_stores SET level = $1, location = $2, target_level = NULL, \
              target_location = NULL, epoch = epoch + 1, updated_at = $3 \
-             WHERE tenant_id = $4 AND epoch = $5",
+             WHERE tenant_id = $4 AND epoch = $5 AND mover = $6",
         )
         .bind(target.level().as_str())
         .bind(target.stored())
         .bind(now)
         .bind(&p.tenant_id)
         .bind(epoch)
+        .bind(&claim.run)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -202,13 +226,15 @@ impl TenantStores {
     /// running and no erasure holds the store); without, the target is
     /// dropped. False if another replica, move or erasure got there first.
     async fn next_epoch(&self, p: &Placement, target: Option<&Location>) -> Result<bool, DbError> {
+        // Erasures' leases are on the database's clock.
+        let now = self.main.clock_ms().await?;
         let changed = sqlx::query(
             "UPDATE tenant_stores SET target_level = $4, target_location = $5, \
              epoch = epoch + 1, updated_at = $1 WHERE tenant_id = $2 AND epoch = $3 \
              AND ($4 IS NULL OR (target_level IS NULL \
              AND (erasing_until IS NULL OR erasing_until < $1)))",
         )
-        .bind(now_millis())
+        .bind(now)
         .bind(&p.tenant_id)
         .bind(p.epoch)
         .bind(target.map(|t| t.level().as_str()))

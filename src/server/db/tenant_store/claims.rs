@@ -1,0 +1,204 @@
+//! Who may change a tenant's store (migration 36).
+//!
+//! - An erasure and a move exclude each other. A move copies the source
+//!   page by page, so a row it copied before an erasure deleted it in the
+//!   source would live on in the target. An erasure holds the store while
+//!   it deletes: no move starts while a hold is live, and no hold is taken
+//!   while a move runs (an interrupted one included).
+//! - One run of a move copies at a time: a second run still copying after
+//!   the first had switched would put erased rows back into the new store.
+//!
+//! Both take the tenant's `tenant_stores` row first, so the database
+//! orders them across replicas (PostgreSQL's row lock, SQLite's writer),
+//! and every lease is on the database's clock. A lease ends: a process
+//! killed mid-way blocks the other side for at most its lease.
+
+use super::TenantStores;
+use crate::domain::time::{HOUR, MINUTE};
+use crate::server::db::{Db, DbError};
+
+/// An erasure's hold, if it is never released (a killed process).
+const ERASURE_LEASE_MS: i64 = HOUR;
+/// A move's claim, renewed with every page it copies.
+const MOVE_LEASE_MS: i64 = 10 * MINUTE;
+
+/// A live erasure of the tenant's data. Give it back with
+/// [`TenantStores::release_erasure`]; dropped unreleased (a caller that
+/// hung up), it is released in the background.
+pub struct ErasureHold {
+    id: String,
+    tenant_id: String,
+    db: Option<Db>,
+}
+
+impl Drop for ErasureHold {
+    fn drop(&mut self) {
+        let (Some(db), Ok(rt)) = (self.db.take(), tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        let (id, tenant_id) = (self.id.clone(), self.tenant_id.clone());
+        rt.spawn(async move {
+            if let Err(e) = release_hold(&db, &tenant_id, &id).await {
+                tracing::warn!(error = %e, %tenant_id, "releasing a dropped erasure hold failed");
+            }
+        });
+    }
+}
+
+/// A run of a move, holding the tenant's store.
+pub struct MoveClaim {
+    pub(super) run: String,
+    pub(super) tenant_id: String,
+}
+
+impl TenantStores {
+    /// Takes a hold for an erasure, unless the tenant's data is moving.
+    /// Several erasures may hold the store at once, each with its lease.
+    pub async fn hold_for_erasure(&self, tenant_id: &str) -> Result<ErasureHold, DbError> {
+        let now = self.main.clock_ms().await?;
+        let until = now.saturating_add(ERASURE_LEASE_MS);
+        let mut tx = self.main.pool.begin().await?;
+        let held = sqlx::query(
+            "UPDATE tenant_stores SET erasing_until = CASE WHEN erasing_until IS NULL \
+             OR erasing_until < $1 THEN $1 ELSE erasing_until END \
+             WHERE tenant_id = $2 AND target_level IS NULL",
+        )
+        .bind(until)
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if held != 1 {
+            tx.rollback().await?;
+            let p = self.placement(tenant_id).await?.ok_or(DbError::NoStore)?;
+            return Err(match p.target {
+                Some(target) => DbError::MovePending(target.level().as_str().to_string()),
+                // The move ended between the two statements: a retry holds.
+                None => DbError::MoveRunning,
+            });
+        }
+        sqlx::query("DELETE FROM erasure_holds WHERE tenant_id = $1 AND until < $2")
+            .bind(tenant_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        sqlx::query("INSERT INTO erasure_holds (id, tenant_id, until) VALUES ($1, $2, $3)")
+            .bind(&id)
+            .bind(tenant_id)
+            .bind(until)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(ErasureHold {
+            id,
+            tenant_id: tenant_id.to_string(),
+            db: Some(self.main.clone()),
+        })
+    }
+
+    /// Gives a hold back; the store's lease becomes the latest of the
+    /// holds left.
+    pub async fn release_erasure(&self, mut hold: ErasureHold) -> Result<(), DbError> {
+        hold.db = None;
+        release_hold(&self.main, &hold.tenant_id, &hold.id).await
+    }
+
+    /// When the erasures holding the tenant's store let go at the latest,
+    /// if one is live now.
+    pub(super) async fn erasing_until(&self, tenant_id: &str) -> Result<Option<i64>, DbError> {
+        let now = self.main.clock_ms().await?;
+        let until: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT erasing_until FROM tenant_stores WHERE tenant_id = $1")
+                .bind(tenant_id)
+                .fetch_optional(&self.main.pool)
+                .await?;
+        Ok(until.and_then(|(u,)| u).filter(|u| *u >= now))
+    }
+
+    /// Claims the store for one run of a move; another live run refuses.
+    pub(super) async fn claim_move(&self, tenant_id: &str) -> Result<MoveClaim, DbError> {
+        let now = self.main.clock_ms().await?;
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        let claimed = sqlx::query(
+            "UPDATE tenant_stores SET mover = $1, moving_until = $2 \
+             WHERE tenant_id = $3 AND (mover IS NULL OR moving_until < $4)",
+        )
+        .bind(&run)
+        .bind(now.saturating_add(MOVE_LEASE_MS))
+        .bind(tenant_id)
+        .bind(now)
+        .execute(&self.main.pool)
+        .await?
+        .rows_affected();
+        match claimed {
+            1 => Ok(MoveClaim {
+                run,
+                tenant_id: tenant_id.to_string(),
+            }),
+            _ => match self.placement(tenant_id).await? {
+                Some(_) => Err(DbError::MoveRunning),
+                None => Err(DbError::NoStore),
+            },
+        }
+    }
+
+    /// Extends the claim while the move works; a claim lost meanwhile (its
+    /// lease ran out and another run took it) stops this run.
+    pub(super) async fn renew_move(&self, claim: &MoveClaim) -> Result<(), DbError> {
+        let now = self.main.clock_ms().await?;
+        let renewed = sqlx::query(
+            "UPDATE tenant_stores SET moving_until = $1 WHERE tenant_id = $2 AND mover = $3",
+        )
+        .bind(now.saturating_add(MOVE_LEASE_MS))
+        .bind(&claim.tenant_id)
+        .bind(&claim.run)
+        .execute(&self.main.pool)
+        .await?
+        .rows_affected();
+        match renewed {
+            1 => Ok(()),
+            _ => Err(DbError::MoveRunning),
+        }
+    }
+
+    /// Ends the claim (whatever became of the move).
+    pub(super) async fn release_move(&self, claim: MoveClaim) {
+        let released = sqlx::query(
+            "UPDATE tenant_stores SET mover = NULL, moving_until = NULL \
+             WHERE tenant_id = $1 AND mover = $2",
+        )
+        .bind(&claim.tenant_id)
+        .bind(&claim.run)
+        .execute(&self.main.pool)
+        .await;
+        if let Err(e) = released {
+            // Its lease ends it.
+            tracing::warn!(error = %e, tenant_id = %claim.tenant_id, "releasing a move's claim failed");
+        }
+    }
+}
+
+/// Deletes one hold and sets the store's lease to the latest left. The
+/// tenant's row is taken first, so a hold committed before this reads the
+/// holds is counted, and one after it raises the lease itself.
+async fn release_hold(db: &Db, tenant_id: &str, id: &str) -> Result<(), DbError> {
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("UPDATE tenant_stores SET updated_at = updated_at WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM erasure_holds WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE tenant_stores SET erasing_until = (SELECT MAX(until) FROM erasure_holds \
+         WHERE tenant_id = $1) WHERE tenant_id = $1",
+    )
+    .bind(tenant_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
