@@ -21,6 +21,8 @@ use crate::server::db::{Db, DbError};
 const ERASURE_LEASE_MS: i64 = HOUR;
 /// A move's claim, renewed with every page it copies.
 const MOVE_LEASE_MS: i64 = 10 * MINUTE;
+/// How often a running erasure renews its hold.
+const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
 /// A live erasure of the tenant's data. Give it back with
 /// [`TenantStores::release_erasure`]; dropped unreleased (a caller that
@@ -33,22 +35,40 @@ pub struct ErasureHold {
 
 impl Drop for ErasureHold {
     fn drop(&mut self) {
-        let (Some(db), Ok(rt)) = (self.db.take(), tokio::runtime::Handle::try_current()) else {
-            return;
-        };
-        let (id, tenant_id) = (self.id.clone(), self.tenant_id.clone());
-        rt.spawn(async move {
-            if let Err(e) = release_hold(&db, &tenant_id, &id).await {
-                tracing::warn!(error = %e, %tenant_id, "releasing a dropped erasure hold failed");
-            }
-        });
+        if let Some(db) = self.db.take() {
+            let (id, tenant_id) = (self.id.clone(), self.tenant_id.clone());
+            in_background(async move { release_hold(&db, &tenant_id, &id).await });
+        }
     }
 }
 
-/// A run of a move, holding the tenant's store.
+/// A run of a move, holding the tenant's store. Dropped unreleased (an
+/// admin who hung up mid-move), it is released in the background.
 pub struct MoveClaim {
     pub(super) run: String,
     pub(super) tenant_id: String,
+    db: Option<Db>,
+}
+
+impl Drop for MoveClaim {
+    fn drop(&mut self) {
+        if let Some(db) = self.db.take() {
+            let (run, tenant_id) = (self.run.clone(), self.tenant_id.clone());
+            in_background(async move { release_claim(&db, &tenant_id, &run).await });
+        }
+    }
+}
+
+/// A release that a dropped hold or claim still owes; its lease ends it
+/// if this fails too.
+fn in_background(release: impl std::future::Future<Output = Result<(), DbError>> + Send + 'static) {
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        rt.spawn(async move {
+            if let Err(e) = release.await {
+                tracing::warn!(error = %e, "releasing a claim on a tenant's store failed");
+            }
+        });
+    }
 }
 
 impl TenantStores {
@@ -99,9 +119,53 @@ impl TenantStores {
 
     /// Gives a hold back; the store's lease becomes the latest of the
     /// holds left.
+    /// Cancelled midway, the hold's drop releases it again (harmless).
     pub async fn release_erasure(&self, mut hold: ErasureHold) -> Result<(), DbError> {
+        release_hold(&self.main, &hold.tenant_id, &hold.id).await?;
         hold.db = None;
-        release_hold(&self.main, &hold.tenant_id, &hold.id).await
+        Ok(())
+    }
+
+    /// Runs `work` (the erasure), renewing `hold` every few minutes so an
+    /// erasure longer than its lease stays exclusive.
+    pub async fn while_held<F: std::future::Future>(
+        &self,
+        hold: &ErasureHold,
+        work: F,
+    ) -> F::Output {
+        tokio::pin!(work);
+        let mut renew = tokio::time::interval(RENEW_EVERY);
+        renew.tick().await;
+        loop {
+            tokio::select! {
+                out = &mut work => return out,
+                _ = renew.tick() => {
+                    if let Err(e) = self.renew_hold(hold).await {
+                        tracing::warn!(error = %e, tenant_id = %hold.tenant_id, "renewing an erasure hold failed");
+                    }
+                }
+            }
+        }
+    }
+
+    async fn renew_hold(&self, hold: &ErasureHold) -> Result<(), DbError> {
+        let until = self.main.clock_ms().await?.saturating_add(ERASURE_LEASE_MS);
+        let mut tx = self.main.pool.begin().await?;
+        sqlx::query(
+            "UPDATE tenant_stores SET erasing_until = CASE WHEN erasing_until IS NULL \
+             OR erasing_until < $1 THEN $1 ELSE erasing_until END WHERE tenant_id = $2",
+        )
+        .bind(until)
+        .bind(&hold.tenant_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE erasure_holds SET until = $1 WHERE id = $2")
+            .bind(until)
+            .bind(&hold.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// When the erasures holding the tenant's store let go at the latest,
@@ -135,6 +199,7 @@ impl TenantStores {
             1 => Ok(MoveClaim {
                 run,
                 tenant_id: tenant_id.to_string(),
+                db: Some(self.main.clone()),
             }),
             _ => match self.placement(tenant_id).await? {
                 Some(_) => Err(DbError::MoveRunning),
@@ -163,20 +228,27 @@ impl TenantStores {
     }
 
     /// Ends the claim (whatever became of the move).
-    pub(super) async fn release_move(&self, claim: MoveClaim) {
-        let released = sqlx::query(
-            "UPDATE tenant_stores SET mover = NULL, moving_until = NULL \
-             WHERE tenant_id = $1 AND mover = $2",
-        )
-        .bind(&claim.tenant_id)
-        .bind(&claim.run)
-        .execute(&self.main.pool)
-        .await;
-        if let Err(e) = released {
-            // Its lease ends it.
-            tracing::warn!(error = %e, tenant_id = %claim.tenant_id, "releasing a move's claim failed");
+    pub(super) async fn release_move(&self, mut claim: MoveClaim) {
+        match release_claim(&self.main, &claim.tenant_id, &claim.run).await {
+            Ok(()) => claim.db = None,
+            // Dropping the claim tries once more; its lease ends it.
+            Err(e) => {
+                tracing::warn!(error = %e, tenant_id = %claim.tenant_id, "releasing a move's claim failed")
+            }
         }
     }
+}
+
+async fn release_claim(db: &Db, tenant_id: &str, run: &str) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE tenant_stores SET mover = NULL, moving_until = NULL \
+         WHERE tenant_id = $1 AND mover = $2",
+    )
+    .bind(tenant_id)
+    .bind(run)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
 }
 
 /// Deletes one hold and sets the store's lease to the latest left. The

@@ -86,7 +86,8 @@ impl TenantStores {
         .bind(tenant_id)
         .fetch_optional(&mut *conn)
         .await?;
-        for table in ["erasure_holds", "tenant_stores"] {
+        // The store's row first, as holds and their releases take it.
+        for table in ["tenant_stores", "erasure_holds"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1"))
                 .bind(tenant_id)
                 .execute(&mut *conn)

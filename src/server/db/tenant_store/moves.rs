@@ -56,7 +56,7 @@ impl TenantStores {
         let tenant_id = claim.tenant_id.as_str();
         let mut p = self.placement(tenant_id).await?.ok_or(DbError::NoStore)?;
         if let Some(stale) = p.target.clone().filter(|t| t.level() != to) {
-            self.abandon(&p, &stale).await?;
+            self.abandon(claim, &p, &stale).await?;
             p = self.placement(tenant_id).await?.ok_or(DbError::NoStore)?;
         }
         if p.location.level() == to {
@@ -70,7 +70,7 @@ impl TenantStores {
             None => {
                 self.refuse_while_erasing(tenant_id).await?;
                 let target = self.provision(tenant_id, to).await?;
-                match self.start_dual_writes(&p, &target).await {
+                match self.start_dual_writes(claim, &p, &target).await {
                     Ok(epoch) => (target, epoch),
                     Err(e) => {
                         let _ = self.erase(tenant_id, &target).await;
@@ -98,8 +98,13 @@ impl TenantStores {
     }
 
     /// Returns the epoch at which writes go to both stores.
-    async fn start_dual_writes(&self, p: &Placement, target: &Location) -> Result<i64, DbError> {
-        let changed = self.next_epoch(p, Some(target)).await?;
+    async fn start_dual_writes(
+        &self,
+        claim: &MoveClaim,
+        p: &Placement,
+        target: &Location,
+    ) -> Result<i64, DbError> {
+        let changed = self.next_epoch(claim, p, Some(target)).await?;
         if changed {
             return Ok(p.epoch + 1);
         }
@@ -224,14 +229,20 @@ impl TenantStores {
     /// Moves the placement to its next epoch, only from the epoch it was
     /// read at: with a target, dual writes start (and only if no move is
     /// running and no erasure holds the store); without, the target is
-    /// dropped. False if another replica, move or erasure got there first.
-    async fn next_epoch(&self, p: &Placement, target: Option<&Location>) -> Result<bool, DbError> {
+    /// dropped. False if another replica, move or erasure got there first,
+    /// or this run lost its claim.
+    async fn next_epoch(
+        &self,
+        claim: &MoveClaim,
+        p: &Placement,
+        target: Option<&Location>,
+    ) -> Result<bool, DbError> {
         // Erasures' leases are on the database's clock.
         let now = self.main.clock_ms().await?;
         let changed = sqlx::query(
             "UPDATE tenant_stores SET target_level = $4, target_location = $5, \
              epoch = epoch + 1, updated_at = $1 WHERE tenant_id = $2 AND epoch = $3 \
-             AND ($4 IS NULL OR (target_level IS NULL \
+             AND mover = $6 AND ($4 IS NULL OR (target_level IS NULL \
              AND (erasing_until IS NULL OR erasing_until < $1)))",
         )
         .bind(now)
@@ -239,6 +250,7 @@ impl TenantStores {
         .bind(p.epoch)
         .bind(target.map(|t| t.level().as_str()))
         .bind(target.map(Location::stored))
+        .bind(&claim.run)
         .execute(&self.main.pool)
         .await?
         .rows_affected();
@@ -246,8 +258,13 @@ impl TenantStores {
     }
 
     /// Stops writing to an interrupted move's target, then removes it.
-    async fn abandon(&self, p: &Placement, target: &Location) -> Result<(), DbError> {
-        let changed = self.next_epoch(p, None).await?;
+    async fn abandon(
+        &self,
+        claim: &MoveClaim,
+        p: &Placement,
+        target: &Location,
+    ) -> Result<(), DbError> {
+        let changed = self.next_epoch(claim, p, None).await?;
         if !changed {
             return Err(DbError::MoveRunning);
         }

@@ -24,9 +24,12 @@ pub async fn erase(svc: &Services, actor: &Actor, t: &Tenant, raw: &str) -> Resu
     // copy could otherwise carry rows into the new store after they were
     // deleted from the old one.
     let hold = svc.stores.hold_for_erasure(&t.id).await?;
-    let erased = erase_in_store(svc, t, &s).await;
+    let erased = svc
+        .stores
+        .while_held(&hold, erase_in_store(svc, t, &s))
+        .await;
     if let Err(e) = svc.stores.release_erasure(hold).await {
-        // The erasure happened; the hold's lease ends it within the hour.
+        // The erasure happened; the hold's drop tries again, its lease ends it.
         tracing::warn!(error = %e, tenant_id = %t.id, "releasing an erasure hold failed");
     }
     let (recipients, mut removed) = erased?;
