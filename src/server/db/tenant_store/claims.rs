@@ -21,6 +21,9 @@ use crate::server::db::{Db, DbError};
 const ERASURE_LEASE_MS: i64 = HOUR;
 /// A move's claim, renewed with every page it copies.
 const MOVE_LEASE_MS: i64 = 10 * MINUTE;
+/// Raises the store's erasure lease to at least `$1` (a hold's end).
+const RAISE_LEASE: &str = "erasing_until = CASE WHEN erasing_until IS NULL \
+    OR erasing_until < $1 THEN $1 ELSE erasing_until END";
 /// How often a running erasure renews its hold.
 const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
@@ -78,11 +81,9 @@ impl TenantStores {
         let now = self.main.clock_ms().await?;
         let until = now.saturating_add(ERASURE_LEASE_MS);
         let mut tx = self.main.pool.begin().await?;
-        let held = sqlx::query(
-            "UPDATE tenant_stores SET erasing_until = CASE WHEN erasing_until IS NULL \
-             OR erasing_until < $1 THEN $1 ELSE erasing_until END \
-             WHERE tenant_id = $2 AND target_level IS NULL",
-        )
+        let held = sqlx::query(&format!(
+            "UPDATE tenant_stores SET {RAISE_LEASE} WHERE tenant_id = $2 AND target_level IS NULL"
+        ))
         .bind(until)
         .bind(tenant_id)
         .execute(&mut *tx)
@@ -151,10 +152,9 @@ impl TenantStores {
     async fn renew_hold(&self, hold: &ErasureHold) -> Result<(), DbError> {
         let until = self.main.clock_ms().await?.saturating_add(ERASURE_LEASE_MS);
         let mut tx = self.main.pool.begin().await?;
-        sqlx::query(
-            "UPDATE tenant_stores SET erasing_until = CASE WHEN erasing_until IS NULL \
-             OR erasing_until < $1 THEN $1 ELSE erasing_until END WHERE tenant_id = $2",
-        )
+        sqlx::query(&format!(
+            "UPDATE tenant_stores SET {RAISE_LEASE} WHERE tenant_id = $2"
+        ))
         .bind(until)
         .bind(&hold.tenant_id)
         .execute(&mut *tx)
