@@ -16,34 +16,30 @@ pub struct RateInfo {
     pub tokens_reset_ms: f64,
 }
 
-fn put(headers: &mut HeaderMap, name: &'static str, value: String) {
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        headers.insert(HeaderName::from_static(name), v);
-    }
-}
-
-const ANTHROPIC_RATE_HEADERS: [&str; 6] = [
-    "anthropic-ratelimit-requests-limit",
-    "anthropic-ratelimit-requests-remaining",
-    "anthropic-ratelimit-requests-reset",
-    "anthropic-ratelimit-tokens-limit",
-    "anthropic-ratelimit-tokens-remaining",
-    "anthropic-ratelimit-tokens-reset",
+// Names checked once, at compile time (`from_static` is const), not on
+// every response.
+const ANTHROPIC_RATE_HEADERS: [HeaderName; 6] = [
+    HeaderName::from_static("anthropic-ratelimit-requests-limit"),
+    HeaderName::from_static("anthropic-ratelimit-requests-remaining"),
+    HeaderName::from_static("anthropic-ratelimit-requests-reset"),
+    HeaderName::from_static("anthropic-ratelimit-tokens-limit"),
+    HeaderName::from_static("anthropic-ratelimit-tokens-remaining"),
+    HeaderName::from_static("anthropic-ratelimit-tokens-reset"),
 ];
 
-const OPENAI_RATE_HEADERS: [&str; 6] = [
-    "x-ratelimit-limit-requests",
-    "x-ratelimit-remaining-requests",
-    "x-ratelimit-reset-requests",
-    "x-ratelimit-limit-tokens",
-    "x-ratelimit-remaining-tokens",
-    "x-ratelimit-reset-tokens",
+const OPENAI_RATE_HEADERS: [HeaderName; 6] = [
+    HeaderName::from_static("x-ratelimit-limit-requests"),
+    HeaderName::from_static("x-ratelimit-remaining-requests"),
+    HeaderName::from_static("x-ratelimit-reset-requests"),
+    HeaderName::from_static("x-ratelimit-limit-tokens"),
+    HeaderName::from_static("x-ratelimit-remaining-tokens"),
+    HeaderName::from_static("x-ratelimit-reset-tokens"),
 ];
 
 /// The same six facts under each dialect's names; only the reset format
 /// differs (Anthropic: a time, OpenAI: a duration).
 pub fn rate_headers(dialect: Dialect, info: &RateInfo, headers: &mut HeaderMap) {
-    let (names, reset): ([&'static str; 6], fn(f64) -> String) = match dialect {
+    let (names, reset): ([HeaderName; 6], fn(f64) -> String) = match dialect {
         Dialect::Anthropic => (ANTHROPIC_RATE_HEADERS, |ms| {
             let t = chrono::Utc::now() + chrono::Duration::milliseconds(ms.max(0.0) as i64);
             t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -52,16 +48,20 @@ pub fn rate_headers(dialect: Dialect, info: &RateInfo, headers: &mut HeaderMap) 
             format!("{:.3}s", ms.max(0.0) / 1000.0)
         }),
     };
+    // Both reset spellings are ASCII digits and punctuation: always valid.
+    let reset = |ms| HeaderValue::from_str(&reset(ms)).ok();
     let values = [
-        info.requests_limit.to_string(),
-        info.requests_remaining.to_string(),
+        Some(HeaderValue::from(info.requests_limit)),
+        Some(HeaderValue::from(info.requests_remaining)),
         reset(info.requests_reset_ms),
-        info.tokens_limit.to_string(),
-        info.tokens_remaining.to_string(),
+        Some(HeaderValue::from(info.tokens_limit)),
+        Some(HeaderValue::from(info.tokens_remaining)),
         reset(info.tokens_reset_ms),
     ];
     for (name, value) in names.into_iter().zip(values) {
-        put(headers, name, value);
+        if let Some(v) = value {
+            headers.insert(name, v);
+        }
     }
 }
 

@@ -34,12 +34,12 @@ mod vocabulary;
 pub mod whole;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::server::net::provider::ProviderClient;
 use crate::server::services::Services;
 
 /// Why the gateway could not start.
@@ -48,7 +48,7 @@ pub enum StartError {
     #[error("cannot connect to Redis: {0}")]
     Redis(#[from] redis::RedisError),
     #[error("cannot build the upstream HTTP client: {0}")]
-    Http(#[from] reqwest::Error),
+    Http(#[from] rustls::Error),
     #[error("cannot open the ledger spool in the data directory: {0}")]
     Spool(std::io::Error),
 }
@@ -72,7 +72,7 @@ pub struct GatewayParts {
     pub svc: Services,
     pub limiter: Arc<admit::Limiter>,
     pub ledger: Arc<ledger::Ledger>,
-    pub http: reqwest::Client,
+    pub http: ProviderClient,
     /// Audit events of policy decisions, written after the response in batches.
     pub audit: Arc<audit_writer::AuditWriter>,
     /// Hard budgets' reservations and every budget's running spend.
@@ -84,11 +84,7 @@ impl Gateway {
         metrics::spawn_upkeep();
         let limiter = admit::Limiter::connect(svc.config.redis_url.as_deref()).await?;
         // No redirects, and only addresses the provider check allows.
-        let http = crate::server::net::client(&svc.config.allow_private_upstreams)
-            .pool_max_idle_per_host(256)
-            .tcp_nodelay(true)
-            .connect_timeout(Duration::from_secs(10))
-            .build()?;
+        let http = ProviderClient::new(&svc.config.allow_private_upstreams)?;
         let (ledger, left) =
             ledger::start(svc.clone(), svc.config.ledger_queue).map_err(StartError::Spool)?;
         let ledger = Arc::new(ledger);

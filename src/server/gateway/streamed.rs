@@ -14,6 +14,8 @@ use axum::response::Response;
 
 use super::answer::{deprecation_headers, finish_headers, Called};
 use super::dialect::Dialect;
+use http_body_util::BodyExt;
+
 use super::relay::{Read, Reading, Relay, Upstream};
 use super::settle::Settlement;
 use super::sse::encode;
@@ -70,7 +72,7 @@ pub async fn respond(gw: &Gateway, settle: Settlement, called: Called) -> Respon
     let mut guard = rules.map(|r| StreamGuard::new(dialect, r));
     let gw = gw.clone();
     let audit_request_id = request_id.clone();
-    let upstream: Upstream = Box::pin(called.answer.response.bytes_stream());
+    let upstream: Upstream = Box::pin(called.answer.response.into_body().into_data_stream());
     let mut relay = Relay::new(Reading::new(upstream, translator, idle, settle));
     let body = async_stream::stream! {
         let Some(r) = relay.get() else { return };

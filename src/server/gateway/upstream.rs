@@ -5,15 +5,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Response, Uri};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
 use serde_json::Value;
 
 use super::error::GatewayError;
 use super::route::Route;
 use crate::domain::catalog::{Deployment, Provider, ProviderKind};
+use crate::server::net::provider::ProviderClient;
 use crate::server::services::catalog::{Catalog, ProviderEntry};
 
 const ANTHROPIC_VERSION: &str = "2023-06-01";
 const TRIES_PER_DEPLOYMENT: u32 = 2;
+/// The most of a provider's error body read for its message.
+const ERROR_BODY_LIMIT: usize = 64 << 10;
 
 /// What a failed attempt means for the next one.
 enum Attempt {
@@ -24,7 +30,7 @@ enum Attempt {
 }
 
 pub struct Answer {
-    pub response: reqwest::Response,
+    pub response: Response<Incoming>,
     /// The provider that answered, shared with the catalog snapshot.
     pub entry: Arc<ProviderEntry>,
     pub upstream_latency: Duration,
@@ -45,7 +51,7 @@ impl Answer {
 /// until one answers. The body is built once per deployment, and retries
 /// resend the same bytes.
 pub async fn call(
-    http: &reqwest::Client,
+    http: &ProviderClient,
     catalog: &Catalog,
     route: &Route,
     anthropic_version: Option<&str>,
@@ -96,40 +102,22 @@ pub async fn call(
 }
 
 async fn once(
-    http: &reqwest::Client,
+    http: &ProviderClient,
     deployment: &Deployment,
-    endpoint: Option<reqwest::Url>,
+    endpoint: Option<Uri>,
     key: Option<&str>,
     anthropic_version: Option<&str>,
     body: Bytes,
-) -> Result<reqwest::Response, Attempt> {
+) -> Result<Response<Incoming>, Attempt> {
     let provider = &deployment.provider;
     let Some(endpoint) = endpoint else {
         return Err(Attempt::Retry(GatewayError::UpstreamUnavailable));
     };
-    let mut req = http
-        .post(endpoint)
-        .timeout(Duration::from_millis(provider.timeout_ms.max(1) as u64))
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body);
-    req = match provider.kind {
-        ProviderKind::Anthropic => {
-            let req = req.header(
-                "anthropic-version",
-                anthropic_version.unwrap_or(ANTHROPIC_VERSION),
-            );
-            match key {
-                Some(k) => req.header("x-api-key", k),
-                None => req,
-            }
-        }
-        ProviderKind::Openai => match key {
-            Some(k) => req.bearer_auth(k),
-            None => req,
-        },
-    };
+    let headers = headers(provider, key, anthropic_version)?;
     let timeout = Duration::from_millis(provider.timeout_ms.max(1) as u64);
-    let response = match tokio::time::timeout(timeout, req.send()).await {
+    let response = match tokio::time::timeout(timeout, http.post_json(endpoint, headers, body))
+        .await
+    {
         Err(_) => return Err(Attempt::Retry(GatewayError::UpstreamTimeout)),
         Ok(Err(e)) if e.is_timeout() => return Err(Attempt::Retry(GatewayError::UpstreamTimeout)),
         Ok(Err(_)) => return Err(Attempt::Retry(GatewayError::UpstreamUnavailable)),
@@ -156,10 +144,63 @@ async fn once(
     }
 }
 
-/// The provider's error message in either dialect, or a generic one.
-async fn error_message(response: reqwest::Response) -> String {
+/// The provider's credential and version headers. A key that cannot be a
+/// header value (a control character pasted with it) fails the attempt
+/// rather than calling the provider without it.
+fn headers(
+    provider: &crate::domain::catalog::Provider,
+    key: Option<&str>,
+    anthropic_version: Option<&str>,
+) -> Result<Vec<(HeaderName, HeaderValue)>, Attempt> {
+    let mut out = Vec::with_capacity(2);
+    // Another deployment may have a usable key: try it.
+    let credential = |value: String| {
+        let mut v = HeaderValue::try_from(value).map_err(|_| {
+            tracing::error!(provider = %provider.name, "the provider's API key is not a valid header value");
+            Attempt::Retry(GatewayError::UpstreamUnavailable)
+        })?;
+        v.set_sensitive(true);
+        Ok::<_, Attempt>(v)
+    };
+    match provider.kind {
+        ProviderKind::Anthropic => {
+            let version = anthropic_version.unwrap_or(ANTHROPIC_VERSION);
+            let version = HeaderValue::from_str(version).map_err(|_| {
+                Attempt::Final(GatewayError::Invalid(
+                    "anthropic-version: not a valid header value".into(),
+                ))
+            })?;
+            out.push((HeaderName::from_static("anthropic-version"), version));
+            if let Some(k) = key {
+                out.push((
+                    HeaderName::from_static("x-api-key"),
+                    credential(k.to_owned())?,
+                ));
+            }
+        }
+        ProviderKind::Openai => {
+            if let Some(k) = key {
+                out.push((
+                    http::header::AUTHORIZATION,
+                    credential(format!("Bearer {k}"))?,
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The provider's error message in either dialect, or a generic one, from
+/// at most `ERROR_BODY_LIMIT` bytes of its body.
+async fn error_message(response: Response<Incoming>) -> String {
     let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let body = Limited::new(response.into_body(), ERROR_BODY_LIMIT)
+        .collect()
+        .await;
+    let body: Value = body
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b.to_bytes()).ok())
+        .unwrap_or(Value::Null);
     body.pointer("/error/message")
         .and_then(Value::as_str)
         .map(str::to_string)

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use axum::body::Body;
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
+use http_body_util::{BodyExt, Limited};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -18,11 +19,17 @@ use super::translate::{response, usage};
 use super::{govern, Gateway};
 use crate::domain::pricing::TokenCounts;
 
+/// The largest answer read from a provider: far above any model's output
+/// (a million tokens of JSON), so a broken or hostile endpoint cannot make
+/// the gateway buffer without end.
+const ANSWER_LIMIT: usize = 64 << 20;
+
 pub async fn respond(gw: &Gateway, mut settle: Settlement, called: Called) -> Response {
     let provider = Dialect::of(called.answer.provider().kind);
     let timeout = called.answer.timeout();
-    let bytes = match tokio::time::timeout(timeout, called.answer.response.bytes()).await {
-        Ok(Ok(bytes)) => bytes,
+    let body = Limited::new(called.answer.response.into_body(), ANSWER_LIMIT).collect();
+    let bytes = match tokio::time::timeout(timeout, body).await {
+        Ok(Ok(body)) => body.to_bytes(),
         Ok(Err(_)) => return settle.refuse(GatewayError::UpstreamUnavailable).await,
         Err(_) => return settle.refuse(GatewayError::UpstreamTimeout).await,
     };

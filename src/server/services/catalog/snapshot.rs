@@ -24,8 +24,9 @@ use crate::server::services::{consistent_read, Result, ServiceError, Services};
 pub struct ProviderEntry {
     pub provider: Provider,
     pub api_key: Option<String>,
-    /// Parsed once here rather than on every call.
-    pub endpoint: Option<reqwest::Url>,
+    /// Parsed once here rather than on every call: normalised as a URL
+    /// (IDNA host, percent-encoding), then as the URI hyper sends to.
+    pub endpoint: Option<http::Uri>,
 }
 
 impl std::fmt::Debug for ProviderEntry {
@@ -280,7 +281,9 @@ fn provider_entry(svc: &Services, r: &ProviderRow) -> Result<ProviderEntry> {
         timeout_ms: r.timeout_ms,
         credential: credential_label(r.api_key_env.as_deref(), r.api_key_enc.is_some()),
     };
-    let endpoint = reqwest::Url::parse(&provider.endpoint()).ok();
+    let endpoint = reqwest::Url::parse(&provider.endpoint())
+        .ok()
+        .and_then(|url| url.as_str().parse::<http::Uri>().ok());
     Ok(ProviderEntry {
         provider,
         api_key,

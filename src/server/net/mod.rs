@@ -5,6 +5,11 @@
 //! `domain::address::reachable` allows, checked on every resolution, so a
 //! registered name later pointed at an internal address reaches nothing.
 //! IP literals are checked when the URL is registered (`base_url`).
+//!
+//! Providers on the completion path get their own client (`provider`):
+//! hyper's, with the same two guards and none of reqwest's per-request work.
+
+pub mod provider;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,6 +17,8 @@ use std::sync::Arc;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use crate::domain::address::reachable;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A client builder with both guards; callers add their timeouts.
 pub fn client(allowed_private: &[String]) -> reqwest::ClientBuilder {
@@ -23,24 +30,34 @@ pub fn client(allowed_private: &[String]) -> reqwest::ClientBuilder {
 }
 
 /// Resolves with the system resolver, then drops what may not be reached.
-struct PublicOnly {
+#[derive(Clone)]
+pub(crate) struct PublicOnly {
     allowed: Arc<[String]>,
+}
+
+impl PublicOnly {
+    pub(crate) fn new(allowed_private: &[String]) -> Self {
+        Self {
+            allowed: allowed_private.into(),
+        }
+    }
+
+    /// The addresses of `host` this client may connect to; an error when
+    /// there are none.
+    pub(crate) async fn lookup(&self, host: String) -> Result<Vec<SocketAddr>, BoxError> {
+        let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+        let kept = reachable(&host, found, &self.allowed);
+        if kept.is_empty() {
+            return Err(format!("{host} resolves only to private addresses").into());
+        }
+        Ok(kept)
+    }
 }
 
 impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
+        let this = self.clone();
         let host = name.as_str().to_string();
-        let allowed = self.allowed.clone();
-        Box::pin(async move {
-            let found: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let kept = reachable(&host, found, &allowed);
-            if kept.is_empty() {
-                let refused: Box<dyn std::error::Error + Send + Sync> =
-                    format!("{host} resolves only to private addresses").into();
-                return Err(refused);
-            }
-            Ok(Box::new(kept.into_iter()) as Addrs)
-        })
+        Box::pin(async move { Ok(Box::new(this.lookup(host).await?.into_iter()) as Addrs) })
     }
 }
