@@ -25,11 +25,22 @@ pub fn base_url(raw: &str, allowed_private: &[String]) -> Result<String, Invalid
         (None, Some(rest)) => (false, rest),
         _ => return Err(bad("must be an https:// URL")),
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    // `\` ends the authority too: URL parsers read it as `/` in http(s)
+    // URLs, so `https://10.0.0.5\x.example.com` goes to 10.0.0.5.
+    let authority = rest.split(['/', '\\', '?', '#']).next().unwrap_or_default();
     if authority.contains('@') {
         return Err(bad("must not carry credentials in the URL"));
     }
     let host = host_of(authority).ok_or_else(|| bad("must name a host"))?;
+    if !plain_host(&host, authority.starts_with('[')) {
+        // Percent-escapes and non-ASCII digits (`%31%30.0.0.5`, full-width
+        // `１０.０.０.５`) are decoded by URL parsers into an address the
+        // checks below would not see.
+        return Err(bad(
+            "must name its host in ASCII letters, digits, dots, hyphens and underscores \
+             (punycode for an international name), or an IPv6 address in brackets",
+        ));
+    }
     let allowed = allowed_private
         .iter()
         .any(|h| h.eq_ignore_ascii_case(&host));
@@ -62,6 +73,17 @@ fn host_of(authority: &str) -> Option<String> {
         None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
     };
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// A host as URL parsers will read it: a name or IPv4 address in ASCII
+/// letters, digits, dots, hyphens and underscores, or an IPv6 address (in brackets).
+fn plain_host(host: &str, bracketed: bool) -> bool {
+    if bracketed {
+        return host.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    // `_` too: container and compose service names carry it.
+    host.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
 }
 
 /// A host whose last label is a number (decimal, octal or hex): resolvers
@@ -155,6 +177,10 @@ mod tests {
             "https://169.254.169.254",
             "https://0.0.0.0",
             "https://198.18.0.1",
+            "https://10.0.0.5\\x.example.com",
+            "https://%31%30.0.0.%35",
+            "https://\u{ff11}\u{ff10}.\u{ff10}.\u{ff10}.\u{ff15}",
+            "https://[10.0.0.5]",
         ] {
             assert!(base_url(bad, &none).is_err(), "{bad}");
         }
@@ -162,6 +188,8 @@ mod tests {
             "https://api.example.com",
             "https://8.8.8.8",
             "http://127.0.0.1:9099",
+            "https://[2001:db8::1]:8443/v1",
+            "https://xn--bcher-kva.example/v1",
         ] {
             assert!(base_url(good, &none).is_ok(), "{good}");
         }

@@ -60,6 +60,7 @@ mod pool_edits;
 mod portal;
 mod portal_abuse;
 mod prices;
+mod provider_faults;
 mod replicas;
 mod request_log;
 mod shutdown;
@@ -117,6 +118,7 @@ fn main() -> std::process::ExitCode {
         compliance_portal::trials(),
         request_log::trials(),
         erasure_moves::trials(),
+        provider_faults::trials(),
         ledger_compliance::trials(),
         meters::trials(),
         portal::trials(),

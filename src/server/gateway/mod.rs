@@ -48,7 +48,7 @@ pub enum StartError {
     #[error("cannot connect to Redis: {0}")]
     Redis(#[from] redis::RedisError),
     #[error("cannot build the upstream HTTP client: {0}")]
-    Http(#[from] rustls::Error),
+    Http(#[from] crate::server::net::provider::BuildError),
     #[error("cannot open the ledger spool in the data directory: {0}")]
     Spool(std::io::Error),
 }

@@ -26,7 +26,8 @@ use crate::domain::completion::ErrorKind;
 /// The longest a relay keeps reading for a client that has left.
 const DRAIN_LIMIT: Duration = Duration::from_secs(600);
 
-pub type Upstream = Pin<Box<dyn Stream<Item = Result<Bytes, hyper::Error>> + Send>>;
+pub type Upstream =
+    Pin<Box<dyn Stream<Item = Result<Bytes, Box<dyn std::error::Error + Send + Sync>>> + Send>>;
 
 /// How one read from the provider ended.
 pub enum Read {

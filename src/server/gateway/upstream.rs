@@ -7,13 +7,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Response, Uri};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use serde_json::Value;
 
 use super::error::GatewayError;
 use super::route::Route;
 use crate::domain::catalog::{Deployment, Provider, ProviderKind};
-use crate::server::net::provider::ProviderClient;
+use crate::server::net::provider::{ProviderClient, UpstreamBody};
 use crate::server::services::catalog::{Catalog, ProviderEntry};
 
 const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -30,10 +29,13 @@ enum Attempt {
 }
 
 pub struct Answer {
-    pub response: Response<Incoming>,
+    pub response: Response<UpstreamBody>,
     /// The provider that answered, shared with the catalog snapshot.
     pub entry: Arc<ProviderEntry>,
     pub upstream_latency: Duration,
+    /// When the provider's timeout ends for this attempt: a whole answer's
+    /// body is read by then (headers and body within one timeout).
+    pub deadline: tokio::time::Instant,
 }
 
 impl Answer {
@@ -80,9 +82,10 @@ pub async fn call(
             )
             .await
             {
-                Ok(response) => {
+                Ok((response, deadline)) => {
                     return Ok(Answer {
                         response,
+                        deadline,
                         entry: entry.clone(),
                         upstream_latency: started.elapsed(),
                     })
@@ -108,16 +111,16 @@ async fn once(
     key: Option<&str>,
     anthropic_version: Option<&str>,
     body: Bytes,
-) -> Result<Response<Incoming>, Attempt> {
+) -> Result<(Response<UpstreamBody>, tokio::time::Instant), Attempt> {
     let provider = &deployment.provider;
     let Some(endpoint) = endpoint else {
         return Err(Attempt::Retry(GatewayError::UpstreamUnavailable));
     };
     let headers = headers(provider, key, anthropic_version)?;
     let timeout = Duration::from_millis(provider.timeout_ms.max(1) as u64);
-    let response = match tokio::time::timeout(timeout, http.post_json(endpoint, headers, body))
-        .await
-    {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let sent = http.post_json(endpoint, headers, body);
+    let response = match tokio::time::timeout_at(deadline, sent).await {
         Err(_) => return Err(Attempt::Retry(GatewayError::UpstreamTimeout)),
         Ok(Err(e)) if e.is_timeout() => return Err(Attempt::Retry(GatewayError::UpstreamTimeout)),
         Ok(Err(_)) => return Err(Attempt::Retry(GatewayError::UpstreamUnavailable)),
@@ -125,9 +128,9 @@ async fn once(
     };
     let status = response.status().as_u16();
     if response.status().is_success() {
-        return Ok(response);
+        return Ok((response, deadline));
     }
-    let message = error_message(response).await;
+    let message = error_message(response, deadline).await;
     match status {
         429 => Err(Attempt::Retry(GatewayError::RateLimited {
             message: format!("upstream rate limit: {message}"),
@@ -191,16 +194,16 @@ fn headers(
 }
 
 /// The provider's error message in either dialect, or a generic one, from
-/// at most `ERROR_BODY_LIMIT` bytes of its body.
-async fn error_message(response: Response<Incoming>) -> String {
+/// at most `ERROR_BODY_LIMIT` bytes of its body, read by `deadline`: a
+/// provider that sends its status and then stalls must not hold the
+/// request (and its budget hold) past its timeout.
+async fn error_message(response: Response<UpstreamBody>, deadline: tokio::time::Instant) -> String {
     let status = response.status();
-    let body = Limited::new(response.into_body(), ERROR_BODY_LIMIT)
-        .collect()
-        .await;
-    let body: Value = body
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b.to_bytes()).ok())
-        .unwrap_or(Value::Null);
+    let body = Limited::new(response.into_body(), ERROR_BODY_LIMIT).collect();
+    let body: Value = match tokio::time::timeout_at(deadline, body).await {
+        Ok(Ok(b)) => serde_json::from_slice(&b.to_bytes()).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
     body.pointer("/error/message")
         .and_then(Value::as_str)
         .map(str::to_string)

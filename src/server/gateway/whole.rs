@@ -1,5 +1,5 @@
-//! A non-streamed answer: read the provider's body (bounded by its
-//! timeout), convert it to the client's dialect, apply response rules,
+//! A non-streamed answer: read the provider's body (by the end of the
+//! provider's timeout, counted from the call), convert it to the client's dialect, apply response rules,
 //! settle, and answer with the rate-limit headers.
 
 use std::collections::HashMap;
@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use axum::body::Body;
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -26,11 +26,17 @@ const ANSWER_LIMIT: usize = 64 << 20;
 
 pub async fn respond(gw: &Gateway, mut settle: Settlement, called: Called) -> Response {
     let provider = Dialect::of(called.answer.provider().kind);
-    let timeout = called.answer.timeout();
+    let deadline = called.answer.deadline;
     let body = Limited::new(called.answer.response.into_body(), ANSWER_LIMIT).collect();
-    let bytes = match tokio::time::timeout(timeout, body).await {
+    let bytes = match tokio::time::timeout_at(deadline, body).await {
         Ok(Ok(body)) => body.to_bytes(),
-        Ok(Err(_)) => return settle.refuse(GatewayError::UpstreamUnavailable).await,
+        Ok(Err(e)) => {
+            if e.is::<LengthLimitError>() {
+                tracing::warn!(provider = %called.answer.entry.provider.name,
+                    "a provider's answer passed {ANSWER_LIMIT} bytes");
+            }
+            return settle.refuse(GatewayError::UpstreamUnavailable).await;
+        }
         Err(_) => return settle.refuse(GatewayError::UpstreamTimeout).await,
     };
     let Some((out, tokens)) = convert(settle.dialect(), provider, &bytes, settle.model()) else {

@@ -8,6 +8,11 @@
 //! gateway's CPU) and passed through its redirect layer even with
 //! redirects off. Here the provider's URI is parsed once per catalog
 //! snapshot and a request is built straight from it.
+//!
+//! Except behind an egress proxy: when the environment names one
+//! (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, with `NO_PROXY`), providers
+//! are called through reqwest, which speaks to proxies, as every other
+//! outbound client does.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,7 +22,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request, Response, Uri};
 use http_body_util::Full;
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -32,22 +37,60 @@ type Connector = HttpsConnector<HttpConnector<PublicOnly>>;
 /// busy gateway sends there, so a burst does not reconnect.
 const IDLE_PER_HOST: usize = 256;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// TCP keepalive as reqwest set it: a provider host that vanished (a
+/// dropped NAT entry, a lost machine) is noticed within about a minute,
+/// not only when the request's own timeout ends.
+const KEEPALIVE: Duration = Duration::from_secs(15);
+const KEEPALIVE_RETRIES: u32 = 3;
+const USER_TIMEOUT: Duration = Duration::from_secs(30);
+const PROXY_VARS: [&str; 6] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
 
 #[derive(Clone)]
-pub struct ProviderClient {
-    inner: Client<Connector, Full<Bytes>>,
+pub struct ProviderClient(Inner);
+
+// One per process, so the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone)]
+enum Inner {
+    Direct(Client<Connector, Full<Bytes>>),
+    /// Through the proxy the environment names.
+    Proxied(reqwest::Client),
+}
+
+/// Why the client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("TLS: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("{0}")]
+    Proxied(#[from] reqwest::Error),
 }
 
 /// Why a request got no answer (a connection that failed or broke).
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct SendError(#[from] hyper_util::client::legacy::Error);
+pub enum SendError {
+    #[error("{0}")]
+    Direct(#[from] hyper_util::client::legacy::Error),
+    #[error("{0}")]
+    Proxied(#[from] reqwest::Error),
+}
 
 impl SendError {
     /// The connection was not made in time (a provider that is down
     /// behind a firewall that drops packets).
     pub fn is_timeout(&self) -> bool {
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&self.0);
+        let mut source: Option<&(dyn std::error::Error + 'static)> = match self {
+            SendError::Direct(e) => Some(e),
+            SendError::Proxied(e) if e.is_timeout() => return true,
+            SendError::Proxied(e) => Some(e),
+        };
         while let Some(e) = source {
             if let Some(io) = e.downcast_ref::<std::io::Error>() {
                 if io.kind() == std::io::ErrorKind::TimedOut {
@@ -63,11 +106,22 @@ impl SendError {
 impl ProviderClient {
     /// HTTPS with the web PKI roots (as reqwest's `rustls-tls`), HTTP/2
     /// where the provider offers it by ALPN, plain HTTP otherwise.
-    pub fn new(allowed_private: &[String]) -> Result<Self, rustls::Error> {
+    pub fn new(allowed_private: &[String]) -> Result<Self, BuildError> {
+        if PROXY_VARS
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|p| !p.is_empty()))
+        {
+            tracing::info!("providers are called through the proxy the environment names");
+            return Self::proxied(allowed_private, None);
+        }
         let mut http = HttpConnector::new_with_resolver(PublicOnly::new(allowed_private));
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        http.set_keepalive(Some(KEEPALIVE));
+        http.set_keepalive_interval(Some(KEEPALIVE));
+        http.set_keepalive_retries(Some(KEEPALIVE_RETRIES));
+        http.set_tcp_user_timeout(Some(USER_TIMEOUT));
         let https = HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
             .https_or_http()
@@ -78,7 +132,22 @@ impl ProviderClient {
             .pool_max_idle_per_host(IDLE_PER_HOST)
             .pool_timer(TokioTimer::new())
             .build(https);
-        Ok(Self { inner })
+        Ok(Self(Inner::Direct(inner)))
+    }
+
+    /// Through reqwest: the proxy given, or (`None`) the environment's.
+    fn proxied(
+        allowed_private: &[String],
+        proxy: Option<reqwest::Proxy>,
+    ) -> Result<Self, BuildError> {
+        let mut builder = super::client(allowed_private)
+            .pool_max_idle_per_host(IDLE_PER_HOST)
+            .tcp_nodelay(true)
+            .connect_timeout(CONNECT_TIMEOUT);
+        if let Some(proxy) = proxy {
+            builder = builder.proxy(proxy);
+        }
+        Ok(Self(Inner::Proxied(builder.build()?)))
     }
 
     /// POSTs a JSON body with the given headers; the caller bounds the time.
@@ -87,8 +156,8 @@ impl ProviderClient {
         uri: Uri,
         headers: impl IntoIterator<Item = (HeaderName, HeaderValue)>,
         body: Bytes,
-    ) -> Result<Response<Incoming>, SendError> {
-        let mut req = Request::new(Full::new(body));
+    ) -> Result<Response<UpstreamBody>, SendError> {
+        let mut req = Request::new(body);
         *req.method_mut() = Method::POST;
         *req.uri_mut() = uri;
         let h = req.headers_mut();
@@ -96,8 +165,56 @@ impl ProviderClient {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        // What reqwest sent: some gateways in front of providers want one.
+        h.insert(http::header::ACCEPT, HeaderValue::from_static("*/*"));
         h.extend(headers);
-        Ok(self.inner.request(req).await?)
+        match &self.0 {
+            Inner::Direct(client) => {
+                let res = client.request(req.map(Full::new)).await?;
+                Ok(res.map(UpstreamBody::Direct))
+            }
+            Inner::Proxied(client) => {
+                let req = reqwest::Request::try_from(req)?;
+                let res = http::Response::from(client.execute(req).await?);
+                Ok(res.map(UpstreamBody::Proxied))
+            }
+        }
+    }
+}
+
+/// A provider's answer body, from either client.
+#[derive(Debug)]
+pub enum UpstreamBody {
+    Direct(Incoming),
+    Proxied(reqwest::Body),
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            Self::Direct(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+            Self::Proxied(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Direct(b) => b.is_end_stream(),
+            Self::Proxied(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Direct(b) => b.size_hint(),
+            Self::Proxied(b) => b.size_hint(),
+        }
     }
 }
 
@@ -121,6 +238,7 @@ impl tower::Service<Name> for PublicOnly {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::BodyExt;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// A provider registered by name: resolved through `PublicOnly`
@@ -172,6 +290,56 @@ mod tests {
         ] {
             assert!(request.contains(line), "missing {line:?} in {request}");
         }
+    }
+
+    /// Behind a proxy, the request goes to the proxy (absolute-form, as
+    /// HTTP proxies take it), with its headers and body.
+    #[tokio::test]
+    async fn a_proxy_gets_the_request() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let proxy = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.expect("accept");
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !String::from_utf8_lossy(&seen).contains("{}") {
+                let n = conn.read(&mut buf).await.expect("read");
+                assert!(n > 0, "the request ended early");
+                seen.extend_from_slice(&buf[..n]);
+            }
+            conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                .await
+                .expect("write");
+            String::from_utf8_lossy(&seen).to_ascii_lowercase()
+        });
+        let proxy = reqwest::Proxy::http(proxy).expect("proxy");
+        let client = ProviderClient::proxied(&[], Some(proxy)).expect("client");
+        let uri: Uri = "http://provider.example:8000/v1/messages"
+            .parse()
+            .expect("uri");
+        let key = (
+            HeaderName::from_static("x-api-key"),
+            HeaderValue::from_static("sk-test"),
+        );
+        let res = client
+            .post_json(uri, [key], Bytes::from_static(b"{}"))
+            .await
+            .expect("answered");
+        assert_eq!(res.status(), 200);
+        let body = res.into_body().collect().await.expect("body").to_bytes();
+        assert_eq!(&body[..], b"ok");
+        let request = server.await.expect("proxy");
+        assert!(
+            request.starts_with("post http://provider.example:8000/v1/messages http/1.1\r\n"),
+            "{request}"
+        );
+        assert!(request.contains("x-api-key: sk-test"), "{request}");
+        assert!(
+            request.contains("content-type: application/json"),
+            "{request}"
+        );
     }
 
     /// Nothing listens: an error, not a hang, and not called a timeout.

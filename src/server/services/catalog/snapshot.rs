@@ -283,12 +283,35 @@ fn provider_entry(svc: &Services, r: &ProviderRow) -> Result<ProviderEntry> {
     };
     let endpoint = reqwest::Url::parse(&provider.endpoint())
         .ok()
+        .filter(|url| literal_allowed(url, &svc.config.allow_private_upstreams, &r.name))
         .and_then(|url| url.as_str().parse::<http::Uri>().ok());
     Ok(ProviderEntry {
         provider,
         api_key,
         endpoint,
     })
+}
+
+/// A provider whose URL, as the URL parser reads it, is a private address
+/// literal is not called, whatever spelling got it registered (the check
+/// at registration reads the URL with its own, simpler parser).
+fn literal_allowed(url: &reqwest::Url, allowed: &[String], provider: &str) -> bool {
+    use crate::domain::address::is_private;
+    // The parser's own reading: an address literal comes out normalised.
+    let host = url.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let Ok(ip) = host.parse::<std::net::IpAddr>() else {
+        return true;
+    };
+    let ok =
+        ip.is_loopback() || !is_private(ip) || allowed.iter().any(|h| h.eq_ignore_ascii_case(host));
+    if !ok {
+        tracing::error!(
+            provider,
+            "the provider's URL is a private address: it is not called"
+        );
+    }
+    ok
 }
 
 /// Models by name with their deployments, best first, and names by id.
@@ -350,4 +373,36 @@ async fn load_models(
         models.insert(name, Arc::new(model));
     }
     Ok((models, names_by_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::literal_allowed;
+
+    /// Spellings the URL parser decodes to a private address are refused
+    /// when the catalog is loaded, whatever let them be stored.
+    #[test]
+    fn private_literals_in_any_spelling_are_not_called() {
+        let none: [String; 0] = [];
+        for bad in [
+            "https://%31%30.0.0.%35/v1",
+            "https://10.0.0.5\\x.example.com/v1",
+            "https://\u{ff11}\u{ff10}.\u{ff10}.\u{ff10}.\u{ff15}/v1",
+            "https://[::ffff:169.254.169.254]/v1",
+            "https://0x0a000005/v1",
+        ] {
+            let url = reqwest::Url::parse(bad).expect("parses");
+            assert!(!literal_allowed(&url, &none, "p"), "{bad}");
+        }
+        for good in [
+            "http://127.0.0.1:9099/v1",
+            "https://api.example.com/v1",
+            "https://8.8.8.8/v1",
+        ] {
+            let url = reqwest::Url::parse(good).expect("parses");
+            assert!(literal_allowed(&url, &none, "p"), "{good}");
+        }
+        let url = reqwest::Url::parse("http://10.0.0.5:8000/v1").expect("parses");
+        assert!(literal_allowed(&url, &["10.0.0.5".to_string()], "p"));
+    }
 }
