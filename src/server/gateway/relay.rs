@@ -70,7 +70,14 @@ impl Reading {
 
     async fn read_within(&mut self, wait: Duration) -> Read {
         match tokio::time::timeout(wait, self.upstream.next()).await {
-            Ok(Some(Ok(bytes))) => Read::Events(self.parser.push(&bytes)),
+            Ok(Some(Ok(bytes))) => {
+                let events = self.parser.push(&bytes);
+                if self.parser.overflowed() {
+                    tracing::warn!("a provider's stream sent an event past the size limit");
+                    return Read::Failed(ErrorKind::Upstream);
+                }
+                Read::Events(events)
+            }
             Ok(Some(Err(_))) => Read::Failed(ErrorKind::Upstream),
             Ok(None) => Read::Ended,
             Err(_) => Read::Failed(ErrorKind::Timeout),

@@ -8,43 +8,78 @@ pub struct SseEvent {
     pub data: String,
 }
 
+/// The longest event a provider may send: far above any real one (a large
+/// tool call's arguments arrive in many deltas), so a broken or hostile
+/// stream without blank lines cannot grow the buffer without end.
+pub const MAX_EVENT_BYTES: usize = 16 << 20;
+
 /// Feeds on arbitrary byte chunks; yields whole events. Chunks may split
-/// lines and UTF-8 sequences anywhere.
+/// lines and UTF-8 sequences anywhere. Linear in what it is fed: each byte
+/// is searched once for a boundary and moved once.
 #[derive(Default)]
 pub struct SseParser {
     buf: Vec<u8>,
+    /// Where the next search for a boundary starts.
+    scanned: usize,
+    overflowed: bool,
 }
 
 impl SseParser {
     pub fn push(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
+        if self.overflowed {
+            return Vec::new();
+        }
         self.buf.extend_from_slice(bytes);
         let mut out = Vec::new();
-        while let Some((end, sep)) = find_boundary(&self.buf) {
-            let block: Vec<u8> = self.buf.drain(..end + sep).collect();
-            if let Some(ev) = parse_block(&String::from_utf8_lossy(&block[..end])) {
+        let mut start = 0;
+        let mut from = self.scanned;
+        while let Some((end, sep)) = find_boundary(&self.buf, from) {
+            if let Some(ev) = parse_block(&String::from_utf8_lossy(&self.buf[start..end])) {
                 out.push(ev);
             }
+            start = end + sep;
+            from = start;
+        }
+        self.buf.drain(..start);
+        // A boundary may straddle this chunk and the next: search again
+        // from its first possible byte.
+        self.scanned = self.buf.len().saturating_sub(3);
+        if self.buf.len() > MAX_EVENT_BYTES {
+            self.overflowed = true;
+            self.buf = Vec::new();
+            self.scanned = 0;
         }
         out
+    }
+
+    /// An event passed `MAX_EVENT_BYTES`: the stream is broken, and the
+    /// parser reads nothing more.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
     }
 
     /// Whatever is left when the stream ends without a final blank line.
     pub fn finish(&mut self) -> Option<SseEvent> {
         let rest = std::mem::take(&mut self.buf);
+        self.scanned = 0;
         parse_block(&String::from_utf8_lossy(&rest))
     }
 }
 
-fn find_boundary(buf: &[u8]) -> Option<(usize, usize)> {
-    let mut i = 0;
-    while i + 1 < buf.len() {
-        if buf[i] == b'\n' && buf[i + 1] == b'\n' {
-            return Some((i, 2));
+/// The first blank line (`\n\n` or `\r\n\r\n`) at or after `from`: where
+/// it starts and how long it is.
+fn find_boundary(buf: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut i = from;
+    while let Some(off) = memchr::memchr2(b'\n', b'\r', buf.get(i..)?) {
+        let at = i + off;
+        let rest = &buf[at..];
+        if rest.starts_with(b"\n\n") {
+            return Some((at, 2));
         }
-        if buf[i..].starts_with(b"\r\n\r\n") {
-            return Some((i, 4));
+        if rest.starts_with(b"\r\n\r\n") {
+            return Some((at, 4));
         }
-        i += 1;
+        i = at + 1;
     }
     None
 }
@@ -101,6 +136,27 @@ mod tests {
         let evs = p.push(b": keepalive\r\n\r\ndata: x\r\n\r\ndata: tail");
         assert_eq!(evs.len(), 1);
         assert_eq!(p.finish().map(|e| e.data), Some("tail".into()));
+    }
+
+    /// Events fed a byte at a time, and a stream that never ends an event.
+    #[test]
+    fn byte_by_byte_and_bounded() {
+        let text = "data: a\r\n\r\ndata: b\n\nevent: e\ndata: c\n\n";
+        let mut p = SseParser::default();
+        let evs: Vec<SseEvent> = text.bytes().flat_map(|b| p.push(&[b])).collect();
+        let data: Vec<&str> = evs.iter().map(|e| e.data.as_str()).collect();
+        assert_eq!(data, ["a", "b", "c"]);
+        assert_eq!(evs[2].event.as_deref(), Some("e"));
+
+        let mut p = SseParser::default();
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..(MAX_EVENT_BYTES >> 20) {
+            assert!(p.push(&chunk).is_empty());
+            assert!(!p.overflowed());
+        }
+        assert!(p.push(b"y").is_empty());
+        assert!(p.overflowed(), "an event past the limit");
+        assert!(p.push(b"\n\ndata: late\n\n").is_empty(), "nothing after");
     }
 
     #[test]
