@@ -4,7 +4,10 @@
 //! or a signed body to another host), and they connect only to addresses
 //! `domain::address::reachable` allows, checked on every resolution, so a
 //! registered name later pointed at an internal address reaches nothing.
-//! IP literals are checked when the URL is registered (`base_url`).
+//! IP literals are checked when the URL is registered (`base_url`), and
+//! again as the URL parser reads them before providers and tenants'
+//! webhooks are called (`literal_allowed`). Behind an egress proxy the
+//! proxy resolves names: there only literals are checked here.
 //!
 //! Providers on the completion path get their own client (`provider`):
 //! hyper's, with the same two guards and none of reqwest's per-request work.
@@ -19,6 +22,24 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use crate::domain::address::reachable;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Whether a URL, as the URL parser reads it, may be called: an address
+/// literal must be public, loopback or allowed by host, whatever spelling
+/// got the URL stored (registration reads it with a simpler parser, and
+/// literals skip the resolver's check). A name is checked at resolution.
+pub fn literal_allowed(url: &reqwest::Url, allowed: &[String]) -> bool {
+    // The parser's own reading: an address literal comes out normalised.
+    let host = url.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let Ok(ip) = host.parse::<std::net::IpAddr>() else {
+        return true;
+    };
+    ip.is_loopback()
+        || !crate::domain::address::is_private(ip)
+        || allowed.iter().any(|h| {
+            h.eq_ignore_ascii_case(host) || h.parse::<std::net::IpAddr>().is_ok_and(|a| a == ip)
+        })
+}
 
 /// A client builder with both guards; callers add their timeouts.
 pub fn client(allowed_private: &[String]) -> reqwest::ClientBuilder {

@@ -12,7 +12,9 @@
 //! Except behind an egress proxy: when the environment names one
 //! (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, with `NO_PROXY`), providers
 //! are called through reqwest, which speaks to proxies, as every other
-//! outbound client does.
+//! outbound client does. The proxy then resolves providers' names, so
+//! only address literals are checked here (at registration and by the
+//! catalog): what a name may reach is the proxy's egress policy.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -112,7 +114,11 @@ impl ProviderClient {
             .any(|v| std::env::var_os(v).is_some_and(|p| !p.is_empty()))
         {
             tracing::info!("providers are called through the proxy the environment names");
-            return Self::proxied(allowed_private, None);
+            // The proxy is the operator's own, usually on a private
+            // address: its name is not refused as a provider's would be.
+            let mut allowed = allowed_private.to_vec();
+            allowed.extend(proxy_hosts());
+            return Self::proxied(&allowed, None);
         }
         let mut http = HttpConnector::new_with_resolver(PublicOnly::new(allowed_private));
         http.enforce_http(false);
@@ -121,6 +127,7 @@ impl ProviderClient {
         http.set_keepalive(Some(KEEPALIVE));
         http.set_keepalive_interval(Some(KEEPALIVE));
         http.set_keepalive_retries(Some(KEEPALIVE_RETRIES));
+        #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
         http.set_tcp_user_timeout(Some(USER_TIMEOUT));
         let https = HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
@@ -180,6 +187,16 @@ impl ProviderClient {
             }
         }
     }
+}
+
+/// The hosts of the proxies the environment names.
+fn proxy_hosts() -> Vec<String> {
+    PROXY_VARS
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .filter_map(|p| reqwest::Url::parse(&p).ok())
+        .filter_map(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_string()))
+        .collect()
 }
 
 /// A provider's answer body, from either client.

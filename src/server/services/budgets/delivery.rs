@@ -72,7 +72,19 @@ pub(super) async fn deliver(
         Ok(None) => return (false, "failed: the budget has no webhook secret".into()),
         Err(e) => return (false, format!("failed: {e}")),
     };
-    let client = crate::server::net::client(&svc.config.allow_private_upstreams)
+    // Stored before hosts were checked as the URL parser reads them, a
+    // URL could name a private address in a spelling registration missed.
+    let allowed = &svc.config.allow_private_upstreams;
+    match reqwest::Url::parse(url) {
+        Ok(u) if crate::server::net::literal_allowed(&u, allowed) => {}
+        _ => {
+            return (
+                false,
+                "failed: the webhook URL names a private address".into(),
+            )
+        }
+    }
+    let client = crate::server::net::client(allowed)
         .timeout(Duration::from_secs(10))
         .build();
     let Ok(client) = client else {

@@ -296,15 +296,7 @@ fn provider_entry(svc: &Services, r: &ProviderRow) -> Result<ProviderEntry> {
 /// literal is not called, whatever spelling got it registered (the check
 /// at registration reads the URL with its own, simpler parser).
 fn literal_allowed(url: &reqwest::Url, allowed: &[String], provider: &str) -> bool {
-    use crate::domain::address::is_private;
-    // The parser's own reading: an address literal comes out normalised.
-    let host = url.host_str().unwrap_or_default();
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let Ok(ip) = host.parse::<std::net::IpAddr>() else {
-        return true;
-    };
-    let ok =
-        ip.is_loopback() || !is_private(ip) || allowed.iter().any(|h| h.eq_ignore_ascii_case(host));
+    let ok = crate::server::net::literal_allowed(url, allowed);
     if !ok {
         tracing::error!(
             provider,
@@ -404,5 +396,9 @@ mod tests {
         }
         let url = reqwest::Url::parse("http://10.0.0.5:8000/v1").expect("parses");
         assert!(literal_allowed(&url, &["10.0.0.5".to_string()], "p"));
+        // Allowed as typed, read back in the parser's short form.
+        let url = reqwest::Url::parse("https://[fd00:0000::1]/v1").expect("parses");
+        assert!(literal_allowed(&url, &["fd00:0000::1".to_string()], "p"));
+        assert!(!literal_allowed(&url, &[], "p"));
     }
 }
