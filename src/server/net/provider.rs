@@ -258,11 +258,9 @@ mod tests {
     use http_body_util::BodyExt;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// A provider registered by name: resolved through `PublicOnly`
-    /// ("localhost" is allowed), sent the body and headers as given, with
-    /// its length.
-    #[tokio::test]
-    async fn posts_to_a_named_host_with_headers_and_length() {
+    /// A listener that takes one request, reads until `body` has come,
+    /// answers 200 "ok" and hands back what it read, lower-cased.
+    async fn one_request(body: &'static str) -> (u16, tokio::task::JoinHandle<String>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -271,7 +269,7 @@ mod tests {
             let (mut conn, _) = listener.accept().await.expect("accept");
             let mut seen = Vec::new();
             let mut buf = [0u8; 4096];
-            while !String::from_utf8_lossy(&seen).contains("{\"a\":1}") {
+            while !String::from_utf8_lossy(&seen).contains(body) {
                 let n = conn.read(&mut buf).await.expect("read");
                 assert!(n > 0, "the request ended early");
                 seen.extend_from_slice(&buf[..n]);
@@ -281,6 +279,15 @@ mod tests {
                 .expect("write");
             String::from_utf8_lossy(&seen).to_ascii_lowercase()
         });
+        (port, server)
+    }
+
+    /// A provider registered by name: resolved through `PublicOnly`
+    /// ("localhost" is allowed), sent the body and headers as given, with
+    /// its length.
+    #[tokio::test]
+    async fn posts_to_a_named_host_with_headers_and_length() {
+        let (port, server) = one_request("{\"a\":1}").await;
         let client = ProviderClient::new(&[]).expect("client");
         let uri: Uri = format!("http://localhost:{port}/v1/chat/completions")
             .parse()
@@ -313,24 +320,8 @@ mod tests {
     /// HTTP proxies take it), with its headers and body.
     #[tokio::test]
     async fn a_proxy_gets_the_request() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let proxy = format!("http://{}", listener.local_addr().expect("addr"));
-        let server = tokio::spawn(async move {
-            let (mut conn, _) = listener.accept().await.expect("accept");
-            let mut seen = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !String::from_utf8_lossy(&seen).contains("{}") {
-                let n = conn.read(&mut buf).await.expect("read");
-                assert!(n > 0, "the request ended early");
-                seen.extend_from_slice(&buf[..n]);
-            }
-            conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-                .await
-                .expect("write");
-            String::from_utf8_lossy(&seen).to_ascii_lowercase()
-        });
+        let (port, server) = one_request("{}").await;
+        let proxy = format!("http://127.0.0.1:{port}");
         let proxy = reqwest::Proxy::http(proxy).expect("proxy");
         let client = ProviderClient::proxied(&[], Some(proxy)).expect("client");
         let uri: Uri = "http://provider.example:8000/v1/messages"
