@@ -1,7 +1,9 @@
 //! Providers that answer and then stall, on both backends: the request is
 //! given up when the provider's timeout ends (counted from the call), never
 //! left waiting on a body that does not come. A 5xx whose error body stalls
-//! is retried and then refused; a 200 whose body stalls is a 504.
+//! is retried and then refused; a 200 whose body stalls is a 504. A
+//! stream is given up when one event takes longer than the timeout, never
+//! because the whole stream does.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -11,13 +13,17 @@ use atrium::domain::pricing::Price;
 use atrium::server::services::catalog::{self, Credential, NewModel, NewProvider};
 use atrium::server::services::Actor;
 use axum::http::StatusCode;
+use futures::StreamExt;
 use serde_json::json;
 
 use crate::common::TestApp;
 use crate::gateway::post;
 use crate::governance::setup;
 
-on_both_backends!(a_provider_that_stalls_after_its_status_is_given_up);
+on_both_backends!(
+    a_provider_that_stalls_after_its_status_is_given_up,
+    a_stream_times_out_per_event_not_in_total
+);
 
 const TIMEOUT_MS: i64 = 600;
 
@@ -96,6 +102,112 @@ async fn a_provider_that_stalls_after_its_status_is_given_up(app: TestApp) -> Te
     // Headers and body within one timeout, not one each.
     let (status, took) = ask(&app, &s.key, "stalls-answering").await;
     assert_eq!(status, 504, "an answer whose body stalls");
+    assert!(took >= timeout, "took {took:?}");
+    assert!(took < timeout + Duration::from_secs(1), "took {took:?}");
+    app
+}
+
+/// Anthropic's event sequence for a short text answer: the start, the
+/// block's opening, `deltas` tokens, then the close.
+fn anthropic_events(deltas: usize) -> (Vec<String>, Vec<String>) {
+    let ev = |name: &str, data: serde_json::Value| format!("event: {name}\ndata: {data}\n\n");
+    let head = vec![
+        ev(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "m", "type": "message",
+            "role": "assistant", "model": "m", "content": [], "usage": {"input_tokens": 5, "output_tokens": 1}}}),
+        ),
+        ev(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "text", "text": ""}}),
+        ),
+    ];
+    let mut rest: Vec<String> = (0..deltas)
+        .map(|i| {
+            ev(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "text_delta", "text": format!("t{i} ")}}),
+            )
+        })
+        .collect();
+    rest.push(ev(
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": 0}),
+    ));
+    rest.push(ev(
+        "message_delta",
+        json!({"type": "message_delta",
+        "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": deltas}}),
+    ));
+    rest.push(ev("message_stop", json!({"type": "message_stop"})));
+    (head, rest)
+}
+
+/// A provider that streams `head` at once, then each of `paced` after
+/// `gap`, then ends; or, with `stall`, sends `head` and then nothing more.
+async fn pacing(gap: Duration, stall: bool) -> SocketAddr {
+    let router = axum::Router::new().fallback(move || async move {
+        let (head, paced) = anthropic_events(4);
+        let head =
+            futures::stream::iter(head).map(|f| Ok::<_, std::io::Error>(bytes::Bytes::from(f)));
+        let paced = futures::stream::iter(paced).then(move |f| async move {
+            tokio::time::sleep(gap).await;
+            Ok(bytes::Bytes::from(f))
+        });
+        let body = if stall {
+            axum::body::Body::from_stream(head.chain(futures::stream::pending()))
+        } else {
+            axum::body::Body::from_stream(head.chain(paced))
+        };
+        ([("content-type", "text/event-stream")], body)
+    });
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = l.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(l, router).await });
+    addr
+}
+
+/// A streamed answer's whole text, and how long it took.
+async fn stream(app: &TestApp, key: &str, model: &str) -> (String, Duration) {
+    let body = json!({ "model": model, "max_tokens": 8, "stream": true,
+        "messages": [{ "role": "user", "content": "hello" }] });
+    let started = Instant::now();
+    let read = async {
+        let res = post(app, "/v1/messages", key, body).await;
+        assert_eq!(res.status(), 200);
+        res.text().await.expect("body")
+    };
+    let text = tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .expect("the gateway gave up on the stalled stream");
+    (text, started.elapsed())
+}
+
+async fn a_stream_times_out_per_event_not_in_total(app: TestApp) -> TestApp {
+    let s = setup(&app, "Paced").await;
+    let timeout = Duration::from_millis(TIMEOUT_MS as u64);
+    // Seven events a half timeout apart: the stream outlasts the timeout
+    // three times over, and each event comes in time.
+    model_on(&app, "paced", pacing(timeout / 2, false).await).await;
+    model_on(&app, "paced-stall", pacing(timeout, true).await).await;
+    app.svc.refresh_caches().await.expect("refresh");
+
+    let (text, took) = stream(&app, &s.key, "paced").await;
+    assert!(took > timeout * 3, "took {took:?}");
+    assert!(text.contains("event: message_stop"), "{text}");
+    assert!(!text.contains("event: error"), "{text}");
+    assert_eq!(text.matches("event: content_block_delta").count(), 4);
+
+    // Stalled after its first events: those reach the client, then the
+    // dialect's error event, one timeout after the last event.
+    let (text, took) = stream(&app, &s.key, "paced-stall").await;
+    assert!(text.starts_with("event: message_start"), "{text}");
+    assert!(text.contains("event: error"), "{text}");
+    assert!(!text.contains("event: message_stop"), "{text}");
     assert!(took >= timeout, "took {took:?}");
     assert!(took < timeout + Duration::from_secs(1), "took {took:?}");
     app

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use futures::{Stream, StreamExt};
+use tokio::time::{Instant, Sleep};
 
 use super::settle::Settlement;
 use super::sse::{SseEvent, SseParser};
@@ -25,6 +26,9 @@ use crate::domain::completion::ErrorKind;
 
 /// The longest a relay keeps reading for a client that has left.
 const DRAIN_LIMIT: Duration = Duration::from_secs(600);
+
+/// One read of the provider's byte stream.
+pub type Chunk = Option<Result<Bytes, Box<dyn std::error::Error + Send + Sync>>>;
 
 pub type Upstream =
     Pin<Box<dyn Stream<Item = Result<Bytes, Box<dyn std::error::Error + Send + Sync>>> + Send>>;
@@ -41,6 +45,10 @@ pub struct Reading {
     parser: SseParser,
     pub translator: Box<dyn StreamTranslator>,
     idle: Duration,
+    /// One timer for the whole stream. A timeout per read put a timer into
+    /// tokio's wheel and took it out again for every event; this one is
+    /// moved only when it fires before the current read's deadline.
+    timer: Pin<Box<Sleep>>,
     /// Frames that reached the client so far.
     delivered: i64,
     pub settle: Settlement,
@@ -58,6 +66,7 @@ impl Reading {
             parser: SseParser::default(),
             translator,
             idle,
+            timer: Box::pin(tokio::time::sleep(idle)),
             delivered: 0,
             settle,
         }
@@ -69,8 +78,28 @@ impl Reading {
     }
 
     async fn read_within(&mut self, wait: Duration) -> Read {
-        match tokio::time::timeout(wait, self.upstream.next()).await {
-            Ok(Some(Ok(bytes))) => {
+        let deadline = Instant::now() + wait;
+        if self.timer.deadline() > deadline {
+            self.timer.as_mut().reset(deadline);
+        }
+        loop {
+            tokio::select! {
+                biased;
+                next = self.upstream.next() => return self.parse(next),
+                () = &mut self.timer => {
+                    if Instant::now() >= deadline {
+                        return Read::Failed(ErrorKind::Timeout);
+                    }
+                    // Set by an earlier read: this one has time left.
+                    self.timer.as_mut().reset(deadline);
+                }
+            }
+        }
+    }
+
+    fn parse(&mut self, next: Chunk) -> Read {
+        match next {
+            Some(Ok(bytes)) => {
                 let events = self.parser.push(&bytes);
                 if self.parser.overflowed() {
                     tracing::warn!("a provider's stream sent an event past the size limit");
@@ -78,9 +107,8 @@ impl Reading {
                 }
                 Read::Events(events)
             }
-            Ok(Some(Err(_))) => Read::Failed(ErrorKind::Upstream),
-            Ok(None) => Read::Ended,
-            Err(_) => Read::Failed(ErrorKind::Timeout),
+            Some(Err(_)) => Read::Failed(ErrorKind::Upstream),
+            None => Read::Ended,
         }
     }
 
@@ -104,9 +132,9 @@ impl Reading {
     /// Reads the rest of an answer nobody is reading any more, for its
     /// usage, then settles it as closed by the client.
     async fn drain(mut self) {
-        let deadline = tokio::time::Instant::now() + DRAIN_LIMIT;
+        let deadline = Instant::now() + DRAIN_LIMIT;
         loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let left = deadline.saturating_duration_since(Instant::now());
             match self.read_within(self.idle.min(left)).await {
                 Read::Events(events) => {
                     for ev in events {

@@ -35,7 +35,8 @@ pub fn server_tool_uses(usage: &Value) -> Option<i64> {
 pub fn from_openai(usage: &Value) -> TokenCounts {
     let cached = n(usage, "/prompt_tokens_details/cached_tokens");
     TokenCounts {
-        input: (n(usage, "/prompt_tokens") - cached).max(0),
+        // Checked: the counts are the provider's, and may be anything.
+        input: n(usage, "/prompt_tokens").saturating_sub(cached).max(0),
         output: n(usage, "/completion_tokens"),
         cache_read: cached,
         cache_write: 0,
@@ -44,11 +45,14 @@ pub fn from_openai(usage: &Value) -> TokenCounts {
 }
 
 pub fn to_openai(t: &TokenCounts) -> Value {
-    let prompt = t.input + t.cache_read + t.cache_write;
+    let prompt = t
+        .input
+        .saturating_add(t.cache_read)
+        .saturating_add(t.cache_write);
     serde_json::json!({
         "prompt_tokens": prompt,
         "completion_tokens": t.output,
-        "total_tokens": prompt + t.output,
+        "total_tokens": prompt.saturating_add(t.output),
         "prompt_tokens_details": { "cached_tokens": t.cache_read },
     })
 }

@@ -118,3 +118,62 @@ fn openai_passthrough_hides_usage_unless_asked() {
     let mut shown = OpenAiPassthrough::new(true);
     assert_eq!(shown.on_event(&usage_chunk).len(), 1);
 }
+
+fn raw(text: &str) -> SseEvent {
+    SseEvent {
+        event: None,
+        data: text.into(),
+    }
+}
+
+/// The passthroughs read most chunks through a narrow view; usage spelled
+/// in any way the full parse accepts is still counted, and every chunk,
+/// read or not, leaves as it came.
+#[test]
+fn passthrough_views_miss_no_usage() {
+    let counted = [
+        (
+            r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}"#,
+            2,
+        ),
+        // An escaped key, and a key given twice (the full parse takes the last).
+        (r#"{"\u0075sage":{"completion_tokens":4}}"#, 4),
+        (
+            r#"{"usage":{"completion_tokens":1},"usage":{"completion_tokens":6}}"#,
+            6,
+        ),
+        (r#"{"choices":[{"delta":{"content":"usage"}}]}"#, 0),
+        (r#"{"usage":null}"#, 0),
+        (r#"[{"completion_tokens":9}]"#, 0),
+        ("not json", 0),
+    ];
+    for (text, output) in counted {
+        let mut t = OpenAiPassthrough::new(true);
+        let frames = t.on_event(&raw(text));
+        assert_eq!(t.usage().output, output, "{text}");
+        assert_eq!(frames, [encode(None, text)], "{text}");
+    }
+    let anthropic = [
+        r#"{"type":"message_start","message":{"usage":{"input_tokens":7,"output_tokens":1}}}"#,
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}"#,
+        r#"{"type":"message_d\u0065lta","usage":{"output_tokens":5}}"#,
+        r#"{"type":"ping","type":"message_stop"}"#,
+    ];
+    let mut t = AnthropicPassthrough::default();
+    for text in anthropic {
+        assert_eq!(t.on_event(&raw(text)), [encode(None, text)]);
+    }
+    assert_eq!((t.usage().input, t.usage().output), (7, 5));
+    assert!(t.completed());
+}
+
+/// A provider's counts at the ends of the range saturate, never wrap.
+#[test]
+fn extreme_counts_saturate() {
+    let t = usage::from_openai(&json!({"prompt_tokens": i64::MIN,
+        "prompt_tokens_details": {"cached_tokens": i64::MAX}, "completion_tokens": i64::MAX}));
+    assert_eq!((t.input, t.cache_read, t.output), (0, i64::MAX, i64::MAX));
+    let back = usage::to_openai(&t);
+    assert_eq!(back["prompt_tokens"], i64::MAX);
+    assert_eq!(back["total_tokens"], i64::MAX);
+}
