@@ -160,12 +160,13 @@ impl StreamGuard {
     fn anthropic(&mut self, ev: &SseEvent, out: &mut Vec<String>) -> Result<(), Blocked> {
         let mut v: Value = serde_json::from_str(&ev.data).unwrap_or(Value::Null);
         let index = v.get("index").and_then(Value::as_i64).unwrap_or(0);
-        let kind = v.pointer("/delta/type").and_then(Value::as_str);
+        // Look-ups by key: `pointer` allocates per segment, per event.
+        let kind = delta_field(&v, "type").and_then(Value::as_str);
         match v.get("type").and_then(Value::as_str) {
             Some("content_block_delta") => {
                 if let Some(kind) = kind.and_then(BlockDelta::of) {
                     let name = kind.names().1;
-                    let delta = v.pointer(&format!("/delta/{name}")).and_then(Value::as_str);
+                    let delta = delta_field(&v, name).and_then(Value::as_str);
                     let released =
                         self.step(Field::Block(index, kind), Some(delta.unwrap_or("")))?;
                     push_block_delta(out, index, kind, released);
@@ -240,7 +241,10 @@ impl StreamGuard {
             let calls = delta.get_mut("tool_calls").and_then(Value::as_array_mut);
             for call in calls.into_iter().flatten() {
                 let i = call.get("index").and_then(Value::as_i64).unwrap_or(0);
-                if let Some(Value::String(s)) = call.pointer_mut("/function/arguments") {
+                let arguments = call
+                    .get_mut("function")
+                    .and_then(|f| f.get_mut("arguments"));
+                if let Some(Value::String(s)) = arguments {
                     let field = Field::Choice(index, ChoicePart::Arguments(i));
                     *s = self.extend(field, s, finished)?;
                 }
@@ -278,6 +282,10 @@ impl StreamGuard {
             json!([{ "index": index, "delta": part.delta(text), "finish_reason": null }]);
         out.push(encode(None, &c.to_string()));
     }
+}
+
+fn delta_field<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
+    v.get("delta")?.get(name)
 }
 
 fn push_held(out: &mut Vec<String>, held: Vec<(Field, String)>) {

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::super::{finish_reason, usage};
-use super::{observe_anthropic, parse, Observed, StreamTranslator};
+use super::{field, observe_anthropic, parse, Observed, StreamTranslator};
 use crate::domain::time::now_millis;
 use crate::server::gateway::sse::{encode, SseEvent};
 
@@ -47,27 +47,28 @@ impl StreamTranslator for AnthropicToOpenAi {
         observe_anthropic(&v, &mut self.seen);
         match v.get("type").and_then(Value::as_str) {
             Some("message_start") => {
-                if let Some(id) = v.pointer("/message/id").and_then(Value::as_str) {
+                if let Some(id) = field(&v, "message", "id").and_then(Value::as_str) {
                     self.id = format!("chatcmpl-{id}");
                 }
                 vec![self.chunk(json!({ "role": "assistant", "content": "" }), None)]
             }
             Some("content_block_start")
-                if v.pointer("/content_block/type") == Some(&json!("tool_use")) =>
+                if field(&v, "content_block", "type") == Some(&json!("tool_use")) =>
             {
                 let block = v.get("index").and_then(Value::as_i64).unwrap_or(0);
                 let idx = self.tool_calls.len();
                 self.tool_calls.push((block, idx));
                 vec![self.chunk(
                     json!({ "tool_calls": [{ "index": idx,
-                    "id": v.pointer("/content_block/id"), "type": "function",
-                    "function": { "name": v.pointer("/content_block/name"), "arguments": "" } }] }),
+                    "id": field(&v, "content_block", "id"), "type": "function",
+                    "function": { "name": field(&v, "content_block", "name"), "arguments": "" } }] }),
                     None,
                 )]
             }
-            Some("content_block_delta") => match v.pointer("/delta/type").and_then(Value::as_str) {
+            Some("content_block_delta") => match field(&v, "delta", "type").and_then(Value::as_str)
+            {
                 Some("text_delta") => {
-                    vec![self.chunk(json!({ "content": v.pointer("/delta/text") }), None)]
+                    vec![self.chunk(json!({ "content": field(&v, "delta", "text") }), None)]
                 }
                 Some("input_json_delta") => {
                     let block = v.get("index").and_then(Value::as_i64).unwrap_or(0);
@@ -78,7 +79,7 @@ impl StreamTranslator for AnthropicToOpenAi {
                         .map_or(0, |(_, i)| *i);
                     vec![self.chunk(
                         json!({ "tool_calls": [{ "index": idx,
-                        "function": { "arguments": v.pointer("/delta/partial_json") } }] }),
+                        "function": { "arguments": field(&v, "delta", "partial_json") } }] }),
                         None,
                     )]
                 }

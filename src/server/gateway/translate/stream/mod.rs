@@ -36,6 +36,12 @@ pub trait StreamTranslator: Send {
     }
 }
 
+/// `v[outer][inner]`. `Value::pointer` unescapes each segment into a new
+/// string first: an allocation per look-up, per event.
+fn field<'v>(v: &'v Value, outer: &str, inner: &str) -> Option<&'v Value> {
+    v.get(outer)?.get(inner)
+}
+
 fn parse(ev: &SseEvent) -> Option<Value> {
     serde_json::from_str(&ev.data).ok()
 }
@@ -97,7 +103,7 @@ fn observe_anthropic(v: &Value, seen: &mut Observed) {
     let usage = &mut seen.usage;
     match v.get("type").and_then(Value::as_str) {
         Some("message_start") => {
-            *usage = usage::from_anthropic(v.pointer("/message/usage").unwrap_or(&Value::Null));
+            *usage = usage::from_anthropic(field(v, "message", "usage").unwrap_or(&Value::Null));
         }
         Some("message_delta") => {
             if let Some(u) = v.get("usage") {

@@ -1,9 +1,10 @@
 //! An OpenAI chunk stream as Anthropic's Messages event sequence.
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::super::{stop_reason, usage};
-use super::{parse, Observed, StreamTranslator};
+use super::{field, parse, Observed, StreamTranslator};
 use crate::server::gateway::sse::{encode, SseEvent};
 
 pub struct OpenAiToAnthropic {
@@ -33,6 +34,21 @@ impl OpenAiToAnthropic {
 
     fn frame(event: &str, data: Value) -> String {
         encode(Some(event), &data.to_string())
+    }
+
+    /// A `content_block_delta`: nearly every frame of a stream, so written
+    /// from a struct rather than built as a `Value` map first.
+    fn delta(index: usize, delta: Delta) -> String {
+        let data = DeltaEvent {
+            kind: "content_block_delta",
+            index,
+            delta,
+        };
+        // Serializing strings and integers cannot fail.
+        encode(
+            Some("content_block_delta"),
+            &serde_json::to_string(&data).unwrap_or_default(),
+        )
     }
 
     fn start(&mut self, id: &str, out: &mut Vec<String>) {
@@ -79,13 +95,7 @@ impl OpenAiToAnthropic {
             Some((i, "text")) => i,
             _ => self.open_block("text", json!({ "type": "text", "text": "" }), out),
         };
-        out.push(Self::frame(
-            "content_block_delta",
-            json!({
-                "type": "content_block_delta", "index": index,
-                "delta": { "type": "text_delta", "text": text },
-            }),
-        ));
+        out.push(Self::delta(index, Delta::TextDelta { text }));
     }
 
     fn on_tool_call(&mut self, call: &Value, out: &mut Vec<String>) {
@@ -99,24 +109,36 @@ impl OpenAiToAnthropic {
             Some(b) => b,
             None => {
                 let block = json!({ "type": "tool_use", "id": call.get("id"),
-                    "name": call.pointer("/function/name"), "input": {} });
+                    "name": call.get("function").and_then(|f| f.get("name")), "input": {} });
                 let b = self.open_block("tool", block, out);
                 self.tool_blocks.push((oi, b));
                 b
             }
         };
-        if let Some(args) = call.pointer("/function/arguments").and_then(Value::as_str) {
+        if let Some(args) = field(call, "function", "arguments").and_then(Value::as_str) {
             if !args.is_empty() {
-                out.push(Self::frame(
-                    "content_block_delta",
-                    json!({
-                        "type": "content_block_delta", "index": index,
-                        "delta": { "type": "input_json_delta", "partial_json": args },
-                    }),
+                out.push(Self::delta(
+                    index,
+                    Delta::InputJsonDelta { partial_json: args },
                 ));
             }
         }
     }
+}
+
+#[derive(Serialize)]
+struct DeltaEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    index: usize,
+    delta: Delta<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Delta<'a> {
+    TextDelta { text: &'a str },
+    InputJsonDelta { partial_json: &'a str },
 }
 
 impl StreamTranslator for OpenAiToAnthropic {
@@ -140,13 +162,12 @@ impl StreamTranslator for OpenAiToAnthropic {
             .into_iter()
             .flatten()
         {
-            if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
+            if let Some(text) = field(choice, "delta", "content").and_then(Value::as_str) {
                 if !text.is_empty() {
                     self.on_text(text, &mut out);
                 }
             }
-            for call in choice
-                .pointer("/delta/tool_calls")
+            for call in field(choice, "delta", "tool_calls")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
