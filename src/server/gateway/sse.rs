@@ -112,8 +112,10 @@ fn parse_block(block: &str) -> Option<SseEvent> {
     })
 }
 
-/// One frame for the client. Built by hand: `format!` cost more than the
-/// copy itself on the streaming path.
+/// One frame for the client: one `data:` line per line of `data`, as the
+/// event stream format requires (a newline inside one line would end the
+/// field there). Built by hand: `format!` cost more than the copy itself
+/// on the streaming path.
 pub fn encode(event: Option<&str>, data: &str) -> String {
     let name = event.map_or(0, |e| e.len() + 8);
     let mut frame = String::with_capacity(name + data.len() + 8);
@@ -122,9 +124,12 @@ pub fn encode(event: Option<&str>, data: &str) -> String {
         frame.push_str(e);
         frame.push('\n');
     }
-    frame.push_str("data: ");
-    frame.push_str(data);
-    frame.push_str("\n\n");
+    for line in data.split('\n') {
+        frame.push_str("data: ");
+        frame.push_str(line);
+        frame.push('\n');
+    }
+    frame.push('\n');
     frame
 }
 
@@ -192,5 +197,11 @@ mod tests {
     fn encodes() {
         assert_eq!(encode(Some("ping"), "{}"), "event: ping\ndata: {}\n\n");
         assert_eq!(encode(None, "[DONE]"), "data: [DONE]\n\n");
+        assert_eq!(encode(None, "a\n\nb"), "data: a\ndata: \ndata: b\n\n");
+        assert_eq!(encode(None, ""), "data: \n\n");
+        // What a client parses back is what was meant.
+        let mut p = SseParser::default();
+        let evs = p.push(encode(Some("e"), "x\ny\n").as_bytes());
+        assert_eq!(evs[0].data, "x\ny\n");
     }
 }

@@ -4,8 +4,10 @@ use serde_json::Value;
 
 use crate::domain::pricing::TokenCounts;
 
+/// A count, never below zero: a negative one from a provider would lower
+/// the bill (or, as a cached count, raise the input's).
 fn n(v: &Value, ptr: &str) -> i64 {
-    v.pointer(ptr).and_then(Value::as_i64).unwrap_or(0)
+    v.pointer(ptr).and_then(Value::as_i64).unwrap_or(0).max(0)
 }
 
 /// Anthropic counts cached prompt tokens apart from `input_tokens`, and

@@ -56,11 +56,13 @@ struct UsageView<'a> {
     usage: Option<&'a RawValue>,
 }
 
-/// The field a passed-through Anthropic event is read for: its type.
+/// The field a passed-through Anthropic event is read for: its type. A
+/// bare `Cow` borrows (an `Option` of one would copy every time); a type
+/// that is `null` or not a string is refused, so read in full.
 #[derive(Deserialize)]
 struct TypeView<'a> {
     #[serde(rename = "type", borrow, default)]
-    kind: Option<Cow<'a, str>>,
+    kind: Cow<'a, str>,
 }
 
 /// Whether the chunk may carry usage, so must be read in full. Whatever
@@ -75,8 +77,8 @@ fn may_carry_usage(data: &str) -> bool {
 fn anthropic_accounted(data: &str) -> bool {
     serde_json::from_str::<TypeView>(data).map_or(true, |v| {
         matches!(
-            v.kind.as_deref(),
-            Some("message_start" | "message_delta" | "message_stop")
+            v.kind.as_ref(),
+            "message_start" | "message_delta" | "message_stop"
         )
     })
 }

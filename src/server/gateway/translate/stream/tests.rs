@@ -144,6 +144,7 @@ fn passthrough_views_miss_no_usage() {
         ),
         (r#"{"choices":[{"delta":{"content":"usage"}}]}"#, 0),
         (r#"{"usage":null}"#, 0),
+        (r#"{"usage":null,"usage":{"completion_tokens":3}}"#, 3),
         (r#"[{"completion_tokens":9}]"#, 0),
         ("not json", 0),
     ];
@@ -157,6 +158,7 @@ fn passthrough_views_miss_no_usage() {
         r#"{"type":"message_start","message":{"usage":{"input_tokens":7,"output_tokens":1}}}"#,
         r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}"#,
         r#"{"type":"message_d\u0065lta","usage":{"output_tokens":5}}"#,
+        r#"{"type":null,"x":1}"#,
         r#"{"type":"ping","type":"message_stop"}"#,
     ];
     let mut t = AnthropicPassthrough::default();
@@ -176,4 +178,11 @@ fn extreme_counts_saturate() {
     let back = usage::to_openai(&t);
     assert_eq!(back["prompt_tokens"], i64::MAX);
     assert_eq!(back["total_tokens"], i64::MAX);
+    // Negative counts are none: a negative cached count would have raised
+    // the input, a negative output lowered the bill.
+    let t = usage::from_openai(&json!({"prompt_tokens": 10, "completion_tokens": -5,
+        "prompt_tokens_details": {"cached_tokens": -7}}));
+    assert_eq!((t.input, t.cache_read, t.output), (10, 0, 0));
+    let t = usage::from_anthropic(&json!({"input_tokens": -3, "output_tokens": -1}));
+    assert_eq!((t.input, t.output), (0, 0));
 }
