@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 
+use axum::serve::ListenerExt;
 use leptos::config::{Env, LeptosOptions};
 use thiserror::Error;
 use tokio::net::TcpListener;
@@ -180,6 +181,7 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state, gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
+        let listener = listener.tap_io(crate::server::net::no_delay);
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;

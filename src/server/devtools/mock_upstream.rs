@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use super::mock_options::Mock;
@@ -17,6 +18,8 @@ pub async fn spawn(
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(&opts.addr).await?;
     let addr = listener.local_addr()?;
+    // As a provider's server would: a stream's first event is not held back.
+    let listener = listener.tap_io(crate::server::net::no_delay);
     let kind = opts.kind;
     let mock = Mock {
         opts,
