@@ -198,8 +198,20 @@ impl Settlement {
     /// input estimate; output is never less than the frames delivered when
     /// the answer did not end normally or reported no output (each frame
     /// carried at most one event, most of them a token or more).
+    /// Counts below zero are none: whichever path read them (a whole
+    /// answer, a stream's `message_delta`), a negative count from a
+    /// provider must not lower the bill or slip past the floors.
     fn billed(&self, status: u16) -> TokenCounts {
         let mut t = self.tokens;
+        for n in [
+            &mut t.input,
+            &mut t.output,
+            &mut t.cache_read,
+            &mut t.cache_write,
+            &mut t.server_tool_uses,
+        ] {
+            *n = (*n).max(0);
+        }
         if self.provider.is_none() {
             return t;
         }

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use super::dialect::Dialect;
 use super::govern;
 use super::sse::{encode, SseEvent, SseParser};
+use super::translate::stream::field;
 use crate::domain::policy::stream::{Step, StreamedText};
 use crate::domain::policy::{Action, Decision, Direction, PolicyRule};
 
@@ -161,12 +162,12 @@ impl StreamGuard {
         let mut v: Value = serde_json::from_str(&ev.data).unwrap_or(Value::Null);
         let index = v.get("index").and_then(Value::as_i64).unwrap_or(0);
         // Look-ups by key: `pointer` allocates per segment, per event.
-        let kind = delta_field(&v, "type").and_then(Value::as_str);
+        let kind = field(&v, "delta", "type").and_then(Value::as_str);
         match v.get("type").and_then(Value::as_str) {
             Some("content_block_delta") => {
                 if let Some(kind) = kind.and_then(BlockDelta::of) {
                     let name = kind.names().1;
-                    let delta = delta_field(&v, name).and_then(Value::as_str);
+                    let delta = field(&v, "delta", name).and_then(Value::as_str);
                     let released =
                         self.step(Field::Block(index, kind), Some(delta.unwrap_or("")))?;
                     push_block_delta(out, index, kind, released);
@@ -282,10 +283,6 @@ impl StreamGuard {
             json!([{ "index": index, "delta": part.delta(text), "finish_reason": null }]);
         out.push(encode(None, &c.to_string()));
     }
-}
-
-fn delta_field<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
-    v.get("delta")?.get(name)
 }
 
 fn push_held(out: &mut Vec<String>, held: Vec<(Field, String)>) {

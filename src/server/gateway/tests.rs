@@ -152,8 +152,38 @@ async fn a_settlement_records_one_event_however_the_request_ends() {
         "the abandoned request's tokens were refunded"
     );
 
+    // A provider that reports negative counts is billed the floors: the
+    // input estimate, and the frames that reached the client.
+    let mut s = Settlement::new(&gw, Dialect::Anthropic, "req_d".into());
+    s.authenticated(Arc::clone(&auth));
+    s.requested("m", true, None);
+    s.called("p", "any", 10);
+    s.used(TokenCounts {
+        input: -5,
+        output: -7,
+        cache_read: -1,
+        ..Default::default()
+    });
+    s.delivered(3);
+    s.finish(200, None).await;
+    gw.ledger.flush().await;
+    let events = store.usage_page("", None, 10).await.expect("events");
+    let negative = events
+        .iter()
+        .find(|e| e.request_id == "req_d")
+        .expect("req_d");
+    assert_eq!(
+        (
+            negative.input_tokens,
+            negative.output_tokens,
+            negative.cache_read_tokens
+        ),
+        (10, 3, 0)
+    );
+    assert!(negative.cost_micros >= 0);
+
     // Refused before the key was known: nothing to bill, no event.
     let s = Settlement::new(&gw, Dialect::OpenAi, "req_c".into());
     drop(s);
-    assert_eq!(requests(&f, &gw, &t.id).await, (2, 1));
+    assert_eq!(requests(&f, &gw, &t.id).await, (3, 1));
 }

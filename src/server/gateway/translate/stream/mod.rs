@@ -38,7 +38,7 @@ pub trait StreamTranslator: Send {
 
 /// `v[outer][inner]`. `Value::pointer` unescapes each segment into a new
 /// string first: an allocation per look-up, per event.
-fn field<'v>(v: &'v Value, outer: &str, inner: &str) -> Option<&'v Value> {
+pub(crate) fn field<'v>(v: &'v Value, outer: &str, inner: &str) -> Option<&'v Value> {
     v.get(outer)?.get(inner)
 }
 
