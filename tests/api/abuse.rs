@@ -457,7 +457,7 @@ async fn provider_credentials_stay_with_the_provider(app: TestApp) -> TestApp {
 }
 
 /// Serves `router` on a free local port for the rest of the test.
-async fn serve(router: axum::Router) -> std::net::SocketAddr {
+pub async fn serve(router: axum::Router) -> std::net::SocketAddr {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

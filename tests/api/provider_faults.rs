@@ -16,6 +16,7 @@ use axum::http::StatusCode;
 use futures::StreamExt;
 use serde_json::json;
 
+use crate::abuse::serve;
 use crate::common::TestApp;
 use crate::gateway::post;
 use crate::governance::setup;
@@ -34,12 +35,7 @@ async fn stalling(status: StatusCode) -> SocketAddr {
         let headers = [("content-type", "application/json")];
         (status, headers, axum::body::Body::from_stream(never))
     });
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = l.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(l, router).await });
-    addr
+    serve(router).await
 }
 
 async fn model_on(app: &TestApp, name: &str, addr: SocketAddr) {
@@ -163,12 +159,7 @@ async fn pacing(gap: Duration, stall: bool) -> SocketAddr {
         };
         ([("content-type", "text/event-stream")], body)
     });
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = l.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(l, router).await });
-    addr
+    serve(router).await
 }
 
 /// A streamed answer's whole text, and how long it took.
