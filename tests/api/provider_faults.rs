@@ -3,7 +3,9 @@
 //! left waiting on a body that does not come. A 5xx whose error body stalls
 //! is retried and then refused; a 200 whose body stalls is a 504. A
 //! stream is given up when one event takes longer than the timeout, never
-//! because the whole stream does.
+//! because the whole stream does. A stream that arrives in one burst (read
+//! ahead and sent in batches) reaches the client whole and in order, and a
+//! break after it ends with the dialect's error event.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -23,7 +25,8 @@ use crate::governance::setup;
 
 on_both_backends!(
     a_provider_that_stalls_after_its_status_is_given_up,
-    a_stream_times_out_per_event_not_in_total
+    a_stream_times_out_per_event_not_in_total,
+    a_burst_arrives_whole_and_in_order_and_a_break_after_it_is_an_error
 );
 
 const TIMEOUT_MS: i64 = 600;
@@ -162,6 +165,77 @@ async fn pacing(gap: Duration, stall: bool) -> SocketAddr {
     serve(router).await
 }
 
+/// A provider that sends a whole answer of `deltas` tokens at once, one
+/// chunk per event (read ahead and batched by the relay); with `broken`,
+/// its connection closes after the last delta, every byte of them sent,
+/// instead of ending the chunked body.
+async fn burst(deltas: usize, broken: bool) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let (head, mut rest) = anthropic_events(deltas);
+            if broken {
+                rest.truncate(deltas);
+            }
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                // The request: its head, then the body its length names.
+                while !request_read(&seen) {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let mut out = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+                for frame in head.iter().chain(&rest) {
+                    out.extend(format!("{:X}\r\n{frame}\r\n", frame.len()).into_bytes());
+                }
+                if !broken {
+                    out.extend_from_slice(b"0\r\n\r\n");
+                }
+                let _ = conn.write_all(&out).await;
+                let _ = conn.shutdown().await;
+                // Read on until the gateway closes, so nothing unread turns the close into a reset.
+                while matches!(conn.read(&mut buf).await, Ok(n) if n > 0) {}
+            });
+        }
+    });
+    addr
+}
+
+/// Whether `seen` holds a whole request (head and `content-length` body).
+fn request_read(seen: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(seen);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let length = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    body.len() >= length
+}
+
+/// The text deltas of a streamed answer, in the order they came.
+fn deltas(text: &str) -> Vec<String> {
+    text.split("\n\n")
+        .filter_map(|frame| frame.split_once("data: "))
+        .filter_map(|(_, data)| serde_json::from_str::<serde_json::Value>(data).ok())
+        .filter_map(|v| {
+            v.pointer("/delta/text")
+                .and_then(|t| t.as_str())
+                .map(str::to_string)
+        })
+        .collect()
+}
+
 /// A streamed answer's whole text, and how long it took.
 async fn stream(app: &TestApp, key: &str, model: &str) -> (String, Duration) {
     let body = json!({ "model": model, "max_tokens": 8, "stream": true,
@@ -201,5 +275,33 @@ async fn a_stream_times_out_per_event_not_in_total(app: TestApp) -> TestApp {
     assert!(!text.contains("event: message_stop"), "{text}");
     assert!(took >= timeout, "took {took:?}");
     assert!(took < timeout + Duration::from_secs(1), "took {took:?}");
+    app
+}
+
+async fn a_burst_arrives_whole_and_in_order_and_a_break_after_it_is_an_error(
+    app: TestApp,
+) -> TestApp {
+    let s = setup(&app, "Burst").await;
+    model_on(&app, "burst", burst(300, false).await).await;
+    model_on(&app, "burst-broken", burst(300, true).await).await;
+    app.svc.refresh_caches().await.expect("refresh");
+    let expected: Vec<String> = (0..300).map(|i| format!("t{i} ")).collect();
+
+    let (text, _) = stream(&app, &s.key, "burst").await;
+    assert_eq!(deltas(&text), expected);
+    assert!(
+        text.trim_end()
+            .ends_with(r#"data: {"type":"message_stop"}"#),
+        "{text}"
+    );
+    assert!(!text.contains("event: error"), "{text}");
+
+    // Every event read before the break reaches the client, then the
+    // dialect's error event, and nothing after it.
+    let (text, _) = stream(&app, &s.key, "burst-broken").await;
+    assert_eq!(deltas(&text), expected);
+    let last = text.trim_end().rsplit("\n\n").next().unwrap_or_default();
+    assert!(last.starts_with("event: error"), "{last}");
+    assert!(!text.contains("event: message_stop"), "{text}");
     app
 }

@@ -67,7 +67,10 @@ impl StreamedText {
         if self.pending.is_empty() {
             return Step::Release(String::new());
         }
-        let window = format!("{}{}", self.context, self.pending);
+        // Built by hand: `format!` cost more than the copy itself.
+        let mut window = String::with_capacity(self.context.len() + self.pending.len());
+        window.push_str(&self.context);
+        window.push_str(&self.pending);
         let base = self.context.chars().count();
         let findings = pii::detect(&window);
         let total = self.pending.chars().count();

@@ -19,6 +19,7 @@ pub mod ledger;
 mod log_capture;
 pub mod metrics;
 pub mod ofrep;
+mod pump;
 mod relay;
 pub mod route;
 pub mod settle;

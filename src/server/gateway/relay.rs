@@ -11,12 +11,14 @@
 //! and settles at the usage the provider reported. A provider that reports
 //! none is charged what was delivered: the frames that left, and never less
 //! than the input estimate (`Settlement::delivered`).
+//!
+//! The provider's body is read ahead by a pump (see [`super::pump`]), and each
+//! read takes every chunk that has arrived, so events that came together
+//! leave together.
 
 use std::pin::Pin;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use futures::{Stream, StreamExt};
 use tokio::time::{Instant, Sleep};
 
 use super::settle::Settlement;
@@ -27,11 +29,11 @@ use crate::domain::completion::ErrorKind;
 /// The longest a relay keeps reading for a client that has left.
 const DRAIN_LIMIT: Duration = Duration::from_secs(600);
 
-/// One read of the provider's byte stream.
-pub type Chunk = Option<Result<Bytes, Box<dyn std::error::Error + Send + Sync>>>;
+use super::pump::Source;
+pub use super::pump::{Chunk, Upstream};
 
-pub type Upstream =
-    Pin<Box<dyn Stream<Item = Result<Bytes, Box<dyn std::error::Error + Send + Sync>>> + Send>>;
+/// How often a stream whose provider is not ahead is probed.
+const PROBE_EVERY: u32 = 8;
 
 /// How one read from the provider ended.
 pub enum Read {
@@ -41,7 +43,18 @@ pub enum Read {
 }
 
 pub struct Reading {
-    upstream: Upstream,
+    /// Every chunk that has arrived, at once.
+    upstream: Option<Source>,
+    /// How the provider's stream failed after the events already read.
+    failed: Option<ErrorKind>,
+    /// Reads so far, and whether the last turn given to the pump found
+    /// more events (see `read`).
+    reads: u32,
+    /// Events read and not yet handed out: kept here across the turn
+    /// `read` gives the pump, so a client that leaves then loses none (the
+    /// drain accounts them).
+    held: Vec<SseEvent>,
+    ahead: bool,
     parser: SseParser,
     pub translator: Box<dyn StreamTranslator>,
     idle: Duration,
@@ -62,7 +75,11 @@ impl Reading {
         settle: Settlement,
     ) -> Self {
         Self {
-            upstream,
+            upstream: Some(Source::Direct(upstream)),
+            failed: None,
+            reads: 0,
+            held: Vec::new(),
+            ahead: false,
             parser: SseParser::default(),
             translator,
             idle,
@@ -72,12 +89,45 @@ impl Reading {
         }
     }
 
-    /// The next events from the provider, within the idle timeout.
+    /// The next events from the provider, within the idle timeout. When
+    /// the provider is ahead of the relay (a busy gateway), the tasks that
+    /// read it ahead get a turn first, and the events they bring leave in
+    /// the same write. A stream paced by its provider is only probed, every
+    /// [`PROBE_EVERY`] reads (never its first: time to first byte), so
+    /// its events are not held for a turn they gain nothing from.
     pub async fn read(&mut self) -> Read {
-        self.read_within(self.idle).await
+        if self.held.is_empty() {
+            match self.read_within(self.idle).await {
+                Read::Events(events) => self.held = events,
+                other => return other,
+            }
+            self.reads = self.reads.wrapping_add(1);
+            if self.reads == 1 {
+                self.upstream = self.upstream.take().map(Source::pumped);
+            }
+            if self.ahead || self.reads.is_multiple_of(PROBE_EVERY) {
+                tokio::task::yield_now().await;
+                self.more();
+            }
+        }
+        Read::Events(std::mem::take(&mut self.held))
+    }
+
+    /// Adds what the pump brought during its turn to the held events.
+    fn more(&mut self) {
+        let chunks = self.upstream.as_mut().and_then(Source::ready);
+        self.ahead = chunks.is_some();
+        match self.parse(chunks) {
+            Read::Events(more) => self.held.extend(more),
+            Read::Failed(kind) => self.failed = Some(kind),
+            Read::Ended => {}
+        }
     }
 
     async fn read_within(&mut self, wait: Duration) -> Read {
+        if let Some(kind) = self.failed.take() {
+            return Read::Failed(kind);
+        }
         let deadline = Instant::now() + wait;
         if self.timer.deadline() > deadline {
             self.timer.as_mut().reset(deadline);
@@ -85,7 +135,7 @@ impl Reading {
         loop {
             tokio::select! {
                 biased;
-                next = self.upstream.next() => return self.parse(next),
+                next = Self::next(&mut self.upstream) => return self.parse(next),
                 () = &mut self.timer => {
                     if Instant::now() >= deadline {
                         return Read::Failed(ErrorKind::Timeout);
@@ -97,18 +147,39 @@ impl Reading {
         }
     }
 
-    fn parse(&mut self, next: Chunk) -> Read {
-        match next {
-            Some(Ok(bytes)) => {
-                let events = self.parser.push(&bytes);
-                if self.parser.overflowed() {
-                    tracing::warn!("a provider's stream sent an event past the size limit");
-                    return Read::Failed(ErrorKind::Upstream);
-                }
+    async fn next(upstream: &mut Option<Source>) -> Option<Vec<Chunk>> {
+        match upstream {
+            Some(source) => source.next().await,
+            None => None,
+        }
+    }
+
+    /// The events in the chunks read. A chunk that failed (or overflowed
+    /// the parser) fails the stream after the events before it.
+    fn parse(&mut self, next: Option<Vec<Chunk>>) -> Read {
+        let Some(chunks) = next else {
+            return Read::Ended;
+        };
+        let mut events = Vec::new();
+        for chunk in chunks {
+            let Ok(bytes) = chunk else {
+                self.failed = Some(ErrorKind::Upstream);
+                break;
+            };
+            let parsed = self.parser.push(&bytes);
+            if self.parser.overflowed() {
+                tracing::warn!("a provider's stream sent an event past the size limit");
+                self.failed = Some(ErrorKind::Upstream);
+                break;
+            }
+            events.extend(parsed);
+        }
+        match self.failed.take() {
+            Some(kind) if events.is_empty() => Read::Failed(kind),
+            failed => {
+                self.failed = failed;
                 Read::Events(events)
             }
-            Some(Err(_)) => Read::Failed(ErrorKind::Upstream),
-            None => Read::Ended,
         }
     }
 
@@ -132,6 +203,9 @@ impl Reading {
     /// Reads the rest of an answer nobody is reading any more, for its
     /// usage, then settles it as closed by the client.
     async fn drain(mut self) {
+        for ev in std::mem::take(&mut self.held) {
+            self.translator.on_event(&ev);
+        }
         let deadline = Instant::now() + DRAIN_LIMIT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());

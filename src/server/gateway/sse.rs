@@ -116,7 +116,20 @@ fn parse_block(block: &str) -> Option<SseEvent> {
 /// event stream format requires (a newline inside one line would end the
 /// field there). Built by hand: `format!` cost more than the copy itself
 /// on the streaming path.
+///
+/// A client splits lines on CR as well as LF (the SSE grammar): a CR in a
+/// provider's data starts a new data line here too, and an event name
+/// holding one is dropped, so no text hides a line of its own from the
+/// guard (`event: x\rdata: …`).
 pub fn encode(event: Option<&str>, data: &str) -> String {
+    let event = event.filter(|e| !e.contains(['\r', '\n']));
+    let normalised;
+    let data = if data.contains('\r') {
+        normalised = data.replace("\r\n", "\n").replace('\r', "\n");
+        normalised.as_str()
+    } else {
+        data
+    };
     let name = event.map_or(0, |e| e.len() + 8);
     let mut frame = String::with_capacity(name + data.len() + 8);
     if let Some(e) = event {
@@ -203,5 +216,13 @@ mod tests {
         let mut p = SseParser::default();
         let evs = p.push(encode(Some("e"), "x\ny\n").as_bytes());
         assert_eq!(evs[0].data, "x\ny\n");
+    }
+
+    /// A CR is a line break to a client: it never hides a line inside a
+    /// name or a data line.
+    #[test]
+    fn a_carriage_return_hides_no_line() {
+        assert_eq!(encode(Some("x\rdata: secret"), "{}"), "data: {}\n\n");
+        assert_eq!(encode(None, "a\rb\r\nc"), "data: a\ndata: b\ndata: c\n\n");
     }
 }

@@ -36,6 +36,15 @@ fn guarded(guard: &mut Option<StreamGuard>, frames: Vec<String>) -> Result<Vec<S
     }
 }
 
+/// Adds `frame` to what one write sends (the first without a copy).
+fn append(batch: &mut Vec<u8>, frame: String) {
+    if batch.is_empty() {
+        *batch = frame.into_bytes();
+    } else {
+        batch.extend_from_slice(frame.as_bytes());
+    }
+}
+
 fn translator(
     client: Dialect,
     provider: Dialect,
@@ -81,17 +90,31 @@ pub async fn respond(gw: &Gateway, settle: Settlement, called: Called) -> Respon
         'read: loop {
             match r.read().await {
                 Read::Events(events) => {
-                    for ev in events {
+                    // One write for every event read together.
+                    let mut batch = Vec::new();
+                    let mut events = events.into_iter();
+                    for ev in events.by_ref() {
                         match guarded(&mut guard, r.translator.on_event(&ev)) {
                             Ok(frames) => {
                                 r.sent(frames.len());
                                 for frame in frames {
                                     r.settle.log_response(&frame);
-                                    yield Ok::<Bytes, Infallible>(Bytes::from(frame));
+                                    append(&mut batch, frame);
                                 }
                             }
-                            Err(Blocked) => { blocked = true; break 'read; }
+                            Err(Blocked) => { blocked = true; break; }
                         }
+                    }
+                    if !batch.is_empty() {
+                        yield Ok::<Bytes, Infallible>(Bytes::from(batch));
+                    }
+                    if blocked {
+                        // What came with the blocked event is still read for
+                        // usage (a provider's last event reports it), not sent.
+                        for ev in events {
+                            r.translator.on_event(&ev);
+                        }
+                        break 'read;
                     }
                     r.observe();
                 }

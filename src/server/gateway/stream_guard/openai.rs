@@ -1,0 +1,333 @@
+//! The guard on OpenAI's chunks: each choice's content, reasoning,
+//! refusal and tool call arguments are held and released by field.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+use super::{Blocked, ChoicePart, Field, StreamGuard, Verdict};
+use crate::server::gateway::sse::{encode, SseEvent};
+
+/// The fields a chunk the guard makes itself repeats from the provider's.
+const HEAD_KEYS: [&str; 4] = ["id", "created", "model", "system_fingerprint"];
+
+/// Each of `HEAD_KEYS` as the provider last sent it (raw JSON).
+#[derive(Default)]
+pub(super) struct ChunkHead([Option<Box<RawValue>>; 4]);
+
+impl ChunkHead {
+    /// Copies only when the value changed: most streams repeat one head.
+    fn keep(&mut self, i: usize, raw: &RawValue) {
+        if self.0[i].as_deref().map(RawValue::get) != Some(raw.get()) {
+            self.0[i] = Some(raw.to_owned());
+        }
+    }
+
+    /// A chunk of the guard's own: this head and `choices`.
+    fn chunk(&self, choices: &Value) -> String {
+        let mut s = String::from("{\"object\":\"chat.completion.chunk\"");
+        for (key, raw) in HEAD_KEYS.iter().zip(&self.0) {
+            if let Some(raw) = raw {
+                s.push_str(",\"");
+                s.push_str(key);
+                s.push_str("\":");
+                s.push_str(raw.get());
+            }
+        }
+        s.push_str(",\"choices\":");
+        s.push_str(&choices.to_string());
+        s.push('}');
+        s
+    }
+}
+
+/// A chunk as the guard reads it, borrowed from its data. A chunk the
+/// view does not fit (another shape, a duplicate key) or with tool calls
+/// takes the general path.
+#[derive(Deserialize)]
+struct ChunkView<'a> {
+    #[serde(borrow, default, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    created: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    model: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    system_fingerprint: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    choices: Option<Vec<&'a RawValue>>,
+}
+
+#[derive(Deserialize)]
+struct ChoiceView<'a> {
+    #[serde(default)]
+    index: Option<i64>,
+    #[serde(borrow, default)]
+    finish_reason: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    delta: Option<&'a RawValue>,
+}
+
+/// A choice as the general path reads it.
+struct Choice<'a> {
+    index: i64,
+    finished: bool,
+    delta: Option<DeltaView<'a>>,
+}
+
+#[derive(Deserialize)]
+struct DeltaView<'a> {
+    #[serde(borrow, default)]
+    content: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    reasoning_content: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    refusal: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    tool_calls: Option<&'a RawValue>,
+}
+
+/// A JSON string's text, borrowed unless it has escapes.
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// `raw` read as `T` only when it is a JSON object: a derived view would
+/// also take an array (fields by position), which the general path does
+/// not read as one.
+fn object<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Option<T> {
+    if !raw.get().starts_with('{') {
+        return None;
+    }
+    serde_json::from_str(raw.get()).ok()
+}
+
+/// A head field that is `null` is kept as `null`, as the general path does.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// One guarded string of a viewed chunk: its choice (by position), part,
+/// where it is in the data, and its text.
+struct Guarded<'a> {
+    choice: usize,
+    part: ChoicePart,
+    span: Range<usize>,
+    text: Cow<'a, str>,
+}
+
+impl<'a> ChunkView<'a> {
+    /// Every choice, when each is an object with an object (or no) delta.
+    fn choices(&self) -> Option<Vec<Choice<'a>>> {
+        let mut out = Vec::with_capacity(1);
+        for raw in self.choices.iter().flatten() {
+            let c: ChoiceView = object(raw)?;
+            let delta = match c.delta {
+                Some(d) => Some(object::<DeltaView>(d)?),
+                None => None,
+            };
+            out.push(Choice {
+                index: c.index.unwrap_or(0),
+                finished: c.finish_reason.is_some(),
+                delta,
+            });
+        }
+        Some(out)
+    }
+
+    fn head(&self) -> [Option<&'a RawValue>; 4] {
+        [self.id, self.created, self.model, self.system_fingerprint]
+    }
+}
+
+/// Every guarded string, in the general path's order (by choice, then
+/// content, reasoning, refusal). `None` when a choice has tool calls or a
+/// string the view cannot place.
+fn guarded<'a>(choices: &[Choice<'a>], data: &'a str) -> Option<Vec<Guarded<'a>>> {
+    let mut out = Vec::with_capacity(1);
+    for (choice, c) in choices.iter().enumerate() {
+        let Some(d) = &c.delta else { continue };
+        if d.tool_calls.is_some() {
+            return None;
+        }
+        let parts = [d.content, d.reasoning_content, d.refusal];
+        for ((part, _), raw) in ChoicePart::PLAIN.into_iter().zip(parts) {
+            let Some(raw) = raw.filter(|r| r.get().starts_with('"')) else {
+                continue;
+            };
+            let span = span(data, raw)?;
+            let Text(text) = serde_json::from_str(&data[span.clone()]).ok()?;
+            out.push(Guarded {
+                choice,
+                part,
+                span,
+                text,
+            });
+        }
+    }
+    Some(out)
+}
+
+/// Where `raw`, borrowed from `data`, lies in it.
+fn span(data: &str, raw: &RawValue) -> Option<Range<usize>> {
+    let start = (raw.get().as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
+    let end = start.checked_add(raw.get().len())?;
+    (data.get(start..end)? == raw.get()).then_some(start..end)
+}
+
+/// `data` with each span replaced (spans are disjoint: distinct strings).
+fn splice(data: &str, mut edits: Vec<(Range<usize>, String)>) -> String {
+    edits.sort_by_key(|(span, _)| span.start);
+    let mut s = String::with_capacity(data.len() + 16);
+    let mut at = 0;
+    for (span, json) in edits {
+        let Some(gap) = data.get(at..span.start) else {
+            continue;
+        };
+        s.push_str(gap);
+        s.push_str(&json);
+        at = span.end;
+    }
+    s.push_str(data.get(at..).unwrap_or_default());
+    s
+}
+
+impl StreamGuard {
+    pub(super) fn openai(
+        &mut self,
+        ev: &SseEvent,
+        out: &mut Vec<String>,
+    ) -> Result<Verdict, Blocked> {
+        if ev.data.trim_start().starts_with('{') {
+            if let Ok(view) = serde_json::from_str::<ChunkView>(&ev.data) {
+                let choices = view.choices();
+                let strings = choices.as_deref().and_then(|c| guarded(c, &ev.data));
+                if let (Some(choices), Some(strings)) = (choices.as_deref(), strings) {
+                    return self.viewed(ev, &view, choices, strings, out);
+                }
+            }
+        }
+        self.general(ev, out)
+    }
+
+    /// A viewed chunk: the same steps as the general path, sent as it
+    /// came unless a string changed, and then rewritten only there.
+    fn viewed(
+        &mut self,
+        ev: &SseEvent,
+        view: &ChunkView,
+        choices: &[Choice],
+        strings: Vec<Guarded>,
+        out: &mut Vec<String>,
+    ) -> Result<Verdict, Blocked> {
+        for (i, raw) in view.head().into_iter().enumerate() {
+            if let Some(raw) = raw {
+                self.head.keep(i, raw);
+            }
+        }
+        let mut edits = Vec::new();
+        let mut strings = strings.into_iter().peekable();
+        for (choice, c) in choices.iter().enumerate() {
+            if c.delta.is_none() {
+                continue;
+            }
+            let (index, finished) = (c.index, c.finished);
+            while let Some(s) = strings.next_if(|s| s.choice == choice) {
+                let released = self.extend(Field::Choice(index, s.part), &s.text, finished)?;
+                if released != s.text {
+                    edits.push((s.span, Value::String(released).to_string()));
+                }
+            }
+            if finished {
+                self.flush_choice(index, out)?;
+            }
+        }
+        if edits.is_empty() && ev.event.is_none() {
+            return Ok(Verdict::Unchanged);
+        }
+        out.push(encode(None, &splice(&ev.data, edits)));
+        Ok(Verdict::Pushed)
+    }
+
+    /// Any chunk, read whole.
+    pub(super) fn general(
+        &mut self,
+        ev: &SseEvent,
+        out: &mut Vec<String>,
+    ) -> Result<Verdict, Blocked> {
+        let Ok(mut v) = serde_json::from_str::<Value>(&ev.data) else {
+            if ev.data.trim() != "[DONE]" {
+                return Self::not_json();
+            }
+            // `[DONE]`: whatever is still held goes out first.
+            for (field, rest) in self.flush(|_| true)? {
+                self.push_chunk(out, field, &rest);
+            }
+            out.push(encode(None, &ev.data));
+            return Ok(Verdict::Pushed);
+        };
+        self.remember_head(&v);
+        let choices = v.get_mut("choices").and_then(Value::as_array_mut);
+        for choice in choices.into_iter().flatten() {
+            let index = choice.get("index").and_then(Value::as_i64).unwrap_or(0);
+            let finished = choice.get("finish_reason").is_some_and(|r| !r.is_null());
+            let Some(delta) = choice.get_mut("delta").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for (part, name) in ChoicePart::PLAIN {
+                if let Some(Value::String(s)) = delta.get_mut(name) {
+                    *s = self.extend(Field::Choice(index, part), s, finished)?;
+                }
+            }
+            let calls = delta.get_mut("tool_calls").and_then(Value::as_array_mut);
+            for call in calls.into_iter().flatten() {
+                let i = call.get("index").and_then(Value::as_i64).unwrap_or(0);
+                let arguments = call
+                    .get_mut("function")
+                    .and_then(|f| f.get_mut("arguments"));
+                if let Some(Value::String(s)) = arguments {
+                    let field = Field::Choice(index, ChoicePart::Arguments(i));
+                    *s = self.extend(field, s, finished)?;
+                }
+            }
+            // Strings this last chunk did not extend end before it.
+            if finished {
+                self.flush_choice(index, out)?;
+            }
+        }
+        out.push(encode(None, &v.to_string()));
+        Ok(Verdict::Pushed)
+    }
+
+    /// A finished choice: what it still holds goes out before its last chunk.
+    fn flush_choice(&mut self, index: i64, out: &mut Vec<String>) -> Result<(), Blocked> {
+        let held = self.flush(|f| matches!(f, Field::Choice(c, _) if *c == index))?;
+        for (field, rest) in held {
+            self.push_chunk(out, field, &rest);
+        }
+        Ok(())
+    }
+
+    fn remember_head(&mut self, chunk: &Value) {
+        for (i, key) in HEAD_KEYS.iter().enumerate() {
+            let raw = chunk.get(key).map(serde_json::value::to_raw_value);
+            if let Some(Ok(raw)) = raw {
+                self.head.keep(i, &raw);
+            }
+        }
+    }
+
+    /// A chunk of the guard's own, carrying held text of `field`.
+    fn push_chunk(&self, out: &mut Vec<String>, field: Field, text: &str) {
+        let Field::Choice(index, part) = field else {
+            return;
+        };
+        if text.is_empty() {
+            return;
+        }
+        let choices = json!([{ "index": index, "delta": part.delta(text), "finish_reason": null }]);
+        out.push(encode(None, &self.head.chunk(&choices)));
+    }
+}
