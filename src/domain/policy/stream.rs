@@ -182,12 +182,13 @@ fn byte_at(s: &str, n: usize) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::pii::EntityType;
     use crate::domain::policy::{PolicyRule, Target};
 
-    fn rule(entity: EntityType, action: Action) -> PolicyRule {
+    /// A platform rule on answers (the stream guard's tests use it too).
+    pub(crate) fn rule(entity: EntityType, action: Action) -> PolicyRule {
         PolicyRule {
             id: format!("r-{}", entity.as_str()),
             tenant_id: None,

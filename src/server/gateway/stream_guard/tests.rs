@@ -7,18 +7,8 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::domain::pii::EntityType;
-use crate::domain::policy::{Action, Direction, Target};
-
-fn rule(entity: EntityType, action: Action) -> PolicyRule {
-    PolicyRule {
-        id: format!("r-{}", entity.as_str()),
-        tenant_id: None,
-        target: Target::Entity(entity),
-        action,
-        direction: Direction::Response,
-        created_at: 0,
-    }
-}
+use crate::domain::policy::stream::tests::rule;
+use crate::domain::policy::Action;
 
 fn rules() -> Arc<[PolicyRule]> {
     Arc::from(vec![
