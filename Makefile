@@ -8,11 +8,20 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/atrium-target
 # Incremental caches only pay off while editing, and they grow without bound
 # in a shared target directory; `make` builds from scratch state each time.
 export CARGO_INCREMENTAL ?= 0
+# The bundle's file names (atrium.js, atrium.wasm), as cargo-leptos sets it:
+# leptos reads it when built, for the server's hydration scripts, so every
+# build of the server (release, and the test build `make test` runs in the
+# browser) must see it.
+export LEPTOS_OUTPUT_NAME := atrium
 CARGO_LEPTOS_VERSION := 0.3.10
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"/, "", $$3); print $$3; exit}' Cargo.lock)
 TOOLS := $(CURDIR)/.tools
 export PATH := $(TOOLS)/node_modules/.bin:$(or $(CARGO_HOME),$(HOME)/.cargo)/bin:$(PATH)
 BIN := $(CARGO_TARGET_DIR)/release/atrium
+# The server the test build makes (`cargo test` builds it for the
+# integration tests): Playwright and the SDK clients run against it, so
+# `make test` does not build every dependency a second time, optimised.
+TEST_BIN := $(CARGO_TARGET_DIR)/debug/atrium
 SITE := $(CURDIR)/target/site
 PY := $(CURDIR)/.venv/bin/python
 SWAGGER_UI := public/swagger/swagger-ui-bundle.js
@@ -23,7 +32,7 @@ export ATRIUM_TEST_POSTGRES_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>
 # Redis-backed rate limiting is tested when a server answers here.
 export ATRIUM_TEST_REDIS_URL ?= $(shell redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG && echo redis://127.0.0.1:6379)
 
-.PHONY: run build release server site tools watch-tools test lint unit e2e e2e-deps clients bench clean-data help
+.PHONY: run build release server test-server site tools watch-tools test lint unit e2e e2e-deps clients bench clean-data help
 # A step that fails leaves no half-made file behind to pass for done (a
 # bound but unshrunk bundle, say).
 .DELETE_ON_ERROR:
@@ -44,8 +53,7 @@ run: build
 # What cargo-leptos does, with cargo and two tools, so a fresh machine does
 # not compile cargo-leptos first: the hydrate bundle (the library for
 # wasm32, then wasm-bindgen and wasm-opt), the stylesheet and the assets
-# into $(SITE), then the server. LEPTOS_OUTPUT_NAME tells leptos the
-# bundle's file names, as cargo-leptos does. `cargo leptos watch` stays the
+# into $(SITE), then the server. `cargo leptos watch` stays the
 # optional loop for portal work (see README).
 #
 # The bundle builds in a target directory of its own (FRONT_TARGET_DIR), as
@@ -64,13 +72,13 @@ release: site
 	@$(MAKE) --no-print-directory server SERVER_FEATURES=ssr
 
 server:
-	LEPTOS_OUTPUT_NAME=atrium cargo build --release --bin atrium --no-default-features --features $(SERVER_FEATURES)
+	cargo build --release --bin atrium --no-default-features --features $(SERVER_FEATURES)
 	@test -x $(BIN) || { echo "expected server binary at $(BIN)"; exit 1; }
 
 # cargo leaves an up-to-date library untouched, so the bundle is bound and
 # optimised again only when the library changed (a warm `make run` skips it).
 site: tools
-	LEPTOS_OUTPUT_NAME=atrium CARGO_TARGET_DIR=$(FRONT_TARGET_DIR) cargo build --lib --profile wasm-release --target wasm32-unknown-unknown --no-default-features --features hydrate
+	CARGO_TARGET_DIR=$(FRONT_TARGET_DIR) cargo build --lib --profile wasm-release --target wasm32-unknown-unknown --no-default-features --features hydrate
 	@$(MAKE) --no-print-directory $(PKG)/atrium.wasm $(PKG)/atrium.css
 	@cp -R public/. $(SITE)/
 
@@ -154,10 +162,16 @@ e2e-deps:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	@test -d end2end/node_modules/@playwright/test || (cd end2end && npm ci --no-audit --no-fund --silent)
 
-e2e: build e2e-deps
-	cd end2end && ATRIUM_BIN=$(BIN) LEPTOS_SITE_ROOT=$(SITE) npx playwright test
+# The same build `unit` ran its tests with (nothing to do after it); alone,
+# `make e2e` or `make clients` builds it.
+test-server:
+	cargo test --features ssr,devtools --no-run
+	@test -x $(TEST_BIN) || { echo "expected the test build's server at $(TEST_BIN)"; exit 1; }
 
-# The official Python SDKs as clients of the release build.
+e2e: site test-server e2e-deps
+	cd end2end && ATRIUM_BIN=$(TEST_BIN) LEPTOS_SITE_ROOT=$(SITE) npx playwright test
+
+# The official Python SDKs as clients of the test build.
 $(PY):
 	python3 -m venv .venv
 	.venv/bin/pip install -q -r tests/clients/requirements.txt
@@ -167,8 +181,8 @@ JS_CLIENTS := tests/clients/js/node_modules/@openfeature/ofrep-provider
 $(JS_CLIENTS):
 	cd tests/clients/js && npm ci --no-audit --no-fund --silent
 
-clients: build $(PY) $(JS_CLIENTS)
-	ATRIUM_BIN=$(BIN) $(PY) -m pytest -q tests/clients
+clients: test-server $(PY) $(JS_CLIENTS)
+	ATRIUM_BIN=$(TEST_BIN) $(PY) -m pytest -q tests/clients
 
 # Benchmarks: a separate command, never part of `make test`. The first
 # prints the side-by-side table (direct, nginx, Atrium on SQLite and
