@@ -8,11 +8,6 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/atrium-target
 # Incremental caches only pay off while editing, and they grow without bound
 # in a shared target directory; `make` builds from scratch state each time.
 export CARGO_INCREMENTAL ?= 0
-# The bundle's file names (atrium.js, atrium.wasm), as cargo-leptos sets it:
-# leptos reads it when built, for the server's hydration scripts, so every
-# build of the server (release, and the test build `make test` runs in the
-# browser) must see it.
-export LEPTOS_OUTPUT_NAME := atrium
 CARGO_LEPTOS_VERSION := 0.3.10
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"/, "", $$3); print $$3; exit}' Cargo.lock)
 TOOLS := $(CURDIR)/.tools

@@ -1,4 +1,4 @@
-// Runs against the release server that `make e2e` builds, in Debian's chromium:
+// Runs against the server `make test` builds for its tests (ATRIUM_BIN), in Debian's chromium:
 // Playwright's own browser downloads are not reachable from these machines.
 const { defineConfig } = require('@playwright/test');
 const path = require('path');

@@ -3,6 +3,8 @@ validator against the schema in the repository: the openai SDK's `user`
 and the anthropic SDK's `metadata.user_id` find a subject's requests."""
 import json
 import os
+import pathlib
+import tempfile
 import time
 
 import anthropic
@@ -24,8 +26,20 @@ def logged(atrium):
     claude = anthropic.Anthropic(api_key=key, base_url=atrium.base, max_retries=0)
     claude.messages.create(model="claude-test", max_tokens=16, metadata={"user_id": "end-user-9"},
                            messages=[{"role": "user", "content": "call +44 20 7946 0958"}])
-    time.sleep(0.5)  # the ledger writes behind the response
+    # The ledger writes behind the response: wait until both are stored
+    # (a fixed pause was too short on a busy machine against the test build).
+    deadline = time.time() + 10
+    while len(requests_of(atrium, "end-user-9")) < 2 and time.time() < deadline:
+        time.sleep(0.2)
     return atrium
+
+
+def requests_of(atrium, subject):
+    """The subject's requests in today's access report."""
+    with tempfile.TemporaryDirectory() as tmp:
+        doc, _ = report(atrium, pathlib.Path(tmp), "--kind", "access", "--tenant", "Compliance SDK",
+                        "--subject", subject)
+    return doc["body"]["requests"]
 
 
 def report(atrium, tmp_path, *args):

@@ -20,6 +20,7 @@ mod log_capture;
 pub mod metrics;
 pub mod ofrep;
 mod pump;
+mod raw_json;
 mod relay;
 pub mod route;
 pub mod settle;

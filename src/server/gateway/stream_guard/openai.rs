@@ -9,6 +9,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::{Blocked, ChoicePart, Field, StreamGuard, Verdict};
+use crate::server::gateway::raw_json::{span, splice};
 use crate::server::gateway::sse::{encode, SseEvent};
 
 /// The fields a chunk the guard makes itself repeats from the provider's.
@@ -168,30 +169,6 @@ fn guarded<'a>(choices: &[Choice<'a>], data: &'a str) -> Option<Vec<Guarded<'a>>
         }
     }
     Some(out)
-}
-
-/// Where `raw`, borrowed from `data`, lies in it.
-fn span(data: &str, raw: &RawValue) -> Option<Range<usize>> {
-    let start = (raw.get().as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
-    let end = start.checked_add(raw.get().len())?;
-    (data.get(start..end)? == raw.get()).then_some(start..end)
-}
-
-/// `data` with each span replaced (spans are disjoint: distinct strings).
-fn splice(data: &str, mut edits: Vec<(Range<usize>, String)>) -> String {
-    edits.sort_by_key(|(span, _)| span.start);
-    let mut s = String::with_capacity(data.len() + 16);
-    let mut at = 0;
-    for (span, json) in edits {
-        let Some(gap) = data.get(at..span.start) else {
-            continue;
-        };
-        s.push_str(gap);
-        s.push_str(&json);
-        at = span.end;
-    }
-    s.push_str(data.get(at..).unwrap_or_default());
-    s
 }
 
 impl StreamGuard {
