@@ -13,10 +13,12 @@ WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/
 TOOLS := $(CURDIR)/.tools
 export PATH := $(TOOLS)/node_modules/.bin:$(or $(CARGO_HOME),$(HOME)/.cargo)/bin:$(PATH)
 BIN := $(CARGO_TARGET_DIR)/release/atrium
-# The server the test build makes (`cargo test` builds it for the
-# integration tests): Playwright and the SDK clients run against it, so
-# `make test` does not build every dependency a second time, optimised.
-TEST_BIN := $(CARGO_TARGET_DIR)/debug/atrium
+# The debug server: `make run` serves it, and `cargo test` builds the very
+# same one for the integration tests (same features, see `devtools` in
+# Cargo.toml), so Playwright and the SDK clients run against it too. A
+# newcomer's `make run` then `make test` build the server once, and
+# neither builds every dependency a second time, optimised.
+DEV_BIN := $(CARGO_TARGET_DIR)/debug/atrium
 SITE := $(CURDIR)/target/site
 PY := $(CURDIR)/.venv/bin/python
 SWAGGER_UI := public/swagger/swagger-ui-bundle.js
@@ -27,21 +29,33 @@ export ATRIUM_TEST_POSTGRES_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>
 # Redis-backed rate limiting is tested when a server answers here.
 export ATRIUM_TEST_REDIS_URL ?= $(shell redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG && echo redis://127.0.0.1:6379)
 
-.PHONY: run build release server test-server site tools watch-tools test lint unit e2e e2e-deps clients bench clean-data help
+.PHONY: run build release server dev test-server site tools watch-tools test lint unit e2e e2e-deps clients bench clean-data help
 # A step that fails leaves no half-made file behind to pass for done (a
 # bound but unshrunk bundle, say).
 .DELETE_ON_ERROR:
 
 help:
-	@echo "make run    install what is missing, build (release) and serve on http://127.0.0.1:3000"
+	@echo "make run    install what is missing, build (debug server, release bundle) and serve on http://127.0.0.1:3000"
+	@echo "            make run RELEASE=1 serves the optimised server (make build)"
 	@echo "make test   fmt, clippy (ssr + hydrate), unit + integration tests (SQLite, PostgreSQL), Playwright"
 
 # The demo provider (`atrium mock-upstream`) runs beside the server and stops with it.
 DEMO_UPSTREAM ?= 127.0.0.1:9099
+# A cold optimised build of the server took 12 of a cold `make run`'s 18
+# minutes here; the debug build takes about a third of that, and is the
+# one `make test` needs anyway. `make run RELEASE=1` serves the optimised
+# server, as `make bench` measures it.
+ifeq ($(RELEASE),1)
+RUN_BIN := $(BIN)
 run: build
-	@$(BIN) mock-upstream --addr $(DEMO_UPSTREAM) >/dev/null 2>&1 & mock=$$!; \
+else
+RUN_BIN := $(DEV_BIN)
+run: site dev
+endif
+run:
+	@$(RUN_BIN) mock-upstream --addr $(DEMO_UPSTREAM) >/dev/null 2>&1 & mock=$$!; \
 	trap 'kill $$mock 2>/dev/null' EXIT INT TERM; \
-	LEPTOS_SITE_ROOT=$(SITE) ATRIUM_DEMO_UPSTREAM=$(DEMO_UPSTREAM) $(BIN) serve
+	LEPTOS_SITE_ROOT=$(SITE) ATRIUM_DEMO_UPSTREAM=$(DEMO_UPSTREAM) $(RUN_BIN) serve
 
 # make run, test and bench need the mock provider, load generator and
 # benches (`devtools`); `make release` builds what operators deploy.
@@ -69,6 +83,10 @@ release: site
 server:
 	cargo build --release --bin atrium --no-default-features --features $(SERVER_FEATURES)
 	@test -x $(BIN) || { echo "expected server binary at $(BIN)"; exit 1; }
+
+dev:
+	cargo build --bin atrium --features ssr,devtools
+	@test -x $(DEV_BIN) || { echo "expected the debug server at $(DEV_BIN)"; exit 1; }
 
 # cargo leaves an up-to-date library untouched, so the bundle is bound and
 # optimised again only when the library changed (a warm `make run` skips it).
@@ -161,10 +179,10 @@ e2e-deps:
 # `make e2e` or `make clients` builds it.
 test-server:
 	cargo test --features ssr,devtools --no-run
-	@test -x $(TEST_BIN) || { echo "expected the test build's server at $(TEST_BIN)"; exit 1; }
+	@test -x $(DEV_BIN) || { echo "expected the test build's server at $(DEV_BIN)"; exit 1; }
 
 e2e: site test-server e2e-deps
-	cd end2end && ATRIUM_BIN=$(TEST_BIN) LEPTOS_SITE_ROOT=$(SITE) npx playwright test
+	cd end2end && ATRIUM_BIN=$(DEV_BIN) LEPTOS_SITE_ROOT=$(SITE) npx playwright test
 
 # The official Python SDKs as clients of the test build.
 $(PY):
@@ -177,7 +195,7 @@ $(JS_CLIENTS):
 	cd tests/clients/js && npm ci --no-audit --no-fund --silent
 
 clients: test-server $(PY) $(JS_CLIENTS)
-	ATRIUM_BIN=$(TEST_BIN) $(PY) -m pytest -q tests/clients
+	ATRIUM_BIN=$(DEV_BIN) $(PY) -m pytest -q tests/clients
 
 # Benchmarks: a separate command, never part of `make test`. The first
 # prints the side-by-side table (direct, nginx, Atrium on SQLite and
