@@ -42,7 +42,7 @@ help:
 # The demo provider (`atrium mock-upstream`) runs beside the server and stops with it.
 DEMO_UPSTREAM ?= 127.0.0.1:9099
 # A cold optimised build of the server took 12 of a cold `make run`'s 18
-# minutes here; the debug build takes about a third of that, and is the
+# minutes here; the debug build takes about 40% of that, and is the
 # one `make test` needs anyway. `make run RELEASE=1` serves the optimised
 # server, as `make bench` measures it.
 ifeq ($(RELEASE),1)

@@ -78,8 +78,13 @@ pub struct TokenCounts {
 
 impl TokenCounts {
     /// Tokens of every kind (what rate limits count); tool uses are not tokens.
+    /// Saturating: the counts come from the provider's answer, and a sum
+    /// that wrapped would hand a rate limit back tokens instead of taking them.
     pub fn total(&self) -> i64 {
-        self.input + self.output + self.cache_read + self.cache_write
+        self.input
+            .saturating_add(self.output)
+            .saturating_add(self.cache_read)
+            .saturating_add(self.cache_write)
     }
 }
 
@@ -173,6 +178,18 @@ pub fn format_money(micros: Micros) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_provider_reporting_absurd_usage_saturates_the_total() {
+        let t = TokenCounts {
+            input: i64::MAX,
+            output: i64::MAX,
+            cache_read: 1,
+            cache_write: 1,
+            server_tool_uses: 0,
+        };
+        assert_eq!(t.total(), i64::MAX, "never wraps to a negative total");
+    }
 
     #[test]
     fn parses_dollars_exactly() {

@@ -78,7 +78,7 @@ impl Leases {
             .iter_mut()
             .find(|l| !l.retired && l.free >= amount)?;
         lease.free -= amount;
-        lease.held += amount;
+        lease.held = lease.held.saturating_add(amount);
         lease.last_used = Instant::now();
         Some(lease.id.clone())
     }
@@ -96,7 +96,7 @@ impl Leases {
         entry.leases.push(Lease {
             id,
             in_redis: granted,
-            free: granted - amount,
+            free: granted.saturating_sub(amount),
             held: amount,
             pending: 0,
             retired: false,
@@ -117,9 +117,12 @@ impl Leases {
         else {
             return;
         };
-        lease.held -= amount;
-        lease.pending += cost;
-        lease.free += amount - cost;
+        // Saturating: a cost is capped at i64::MAX, not bounded by the
+        // hold, and a wrapped sum would give the lease room it never had
+        // (a panic here, in a debug build, would poison the lock).
+        lease.held = lease.held.saturating_sub(amount);
+        lease.pending = lease.pending.saturating_add(cost);
+        lease.free = lease.free.saturating_add(amount.saturating_sub(cost));
         if lease.free < 0 {
             // It cost more than its worst case: take no more from it.
             lease.retired = true;
@@ -148,7 +151,7 @@ impl Leases {
                         id: l.id.clone(),
                         in_redis: l.in_redis,
                         consumed: l.pending,
-                        keep: (!give_back).then(|| (l.in_redis - l.pending).max(0)),
+                        keep: (!give_back).then(|| l.in_redis.saturating_sub(l.pending).max(0)),
                     });
                 }
             }
@@ -179,7 +182,7 @@ impl Leases {
         };
         if let Some(l) = entry.leases.iter_mut().find(|l| l.id == f.id) {
             l.flushing = false;
-            l.pending -= f.consumed;
+            l.pending = l.pending.saturating_sub(f.consumed);
             match f.keep {
                 Some(amount) if !lapsed => l.in_redis = amount,
                 _ => {

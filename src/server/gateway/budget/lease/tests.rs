@@ -78,3 +78,20 @@ fn an_idle_or_lapsed_lease_is_given_back_and_takes_no_more_holds() {
     leases.flushed(&due[0], true);
     assert_eq!(leases.take(&b, 1), None, "lapsed in Redis: no more holds");
 }
+
+#[test]
+fn a_cost_at_the_cap_retires_the_lease_without_wrapping() {
+    let leases = Leases::default();
+    let b = budget();
+    leases.add(&b, "r1".into(), 100, 10);
+    assert_eq!(leases.take(&b, 20).as_deref(), Some("r1"));
+    // A provider's absurd usage prices at the cap (`cost` saturates): the
+    // lease's sums saturate too, and it takes no more holds.
+    leases.settle("b", "r1", 10, i64::MAX);
+    leases.settle("b", "r1", 20, i64::MAX);
+    assert_eq!(leases.take(&b, 1), None, "retired");
+    let due = leases.due(Instant::now(), false);
+    assert_eq!((due[0].consumed, due[0].keep), (i64::MAX, None), "{due:?}");
+    leases.flushed(&due[0], false);
+    assert!(leases.map.lock().expect("lock").is_empty(), "given back");
+}
