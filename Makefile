@@ -44,8 +44,8 @@ DEMO_UPSTREAM ?= 127.0.0.1:9099
 # A cold optimised build of the server took 12 of a cold `make run`'s 18
 # minutes here; the debug build takes about 40% of that, and is the
 # one `make test` needs anyway. `make run RELEASE=1` serves the optimised
-# server, as `make bench` measures it.
-ifeq ($(RELEASE),1)
+# server, as `make bench` measures it (`true` and `yes` say the same).
+ifneq ($(filter 1 true yes,$(RELEASE)),)
 RUN_BIN := $(BIN)
 run: build
 else
