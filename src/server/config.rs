@@ -205,6 +205,12 @@ pub struct Config {
     )]
     pub ledger_queue: usize,
 
+    /// Threads that serve connections, each with a runtime of its own
+    /// (`net::shards`); 0 serves them on the runtime background work
+    /// shares. Unset: one per core.
+    #[arg(long, env = "ATRIUM_SERVE_SHARDS", global = true)]
+    pub serve_shards: Option<usize>,
+
     /// On a stop, how long in-flight requests (streams included) may run
     /// before their connections are closed; what they recorded is flushed
     /// either way. A client that never finishes cannot hold a stop open.

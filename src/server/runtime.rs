@@ -16,6 +16,7 @@ use crate::server::crypto::SecretBox;
 use crate::server::db::{Db, DbError};
 use crate::server::gateway::Gateway;
 use crate::server::jobs;
+use crate::server::net::shards;
 use crate::server::services::{
     api_keys, audit_anchor, bootstrap, control, flags, replicas, ServiceError, Services,
 };
@@ -179,14 +180,16 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
     let heartbeat = replicas::spawn_heartbeat(services.clone(), addr);
     let metrics = serve_metrics(&services, &gateway).await?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let app = router(state, gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state, gateway.clone());
+    let shards = services
+        .config
+        .serve_shards
+        .unwrap_or_else(shards::default_count);
     let task = tokio::spawn(async move {
-        let listener = listener.tap_io(crate::server::net::no_delay);
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await;
+        let result = match shards {
+            0 => serve_shared(listener, app, stopped).await,
+            n => shards::serve(listener, app, n, stopped).await,
+        };
         watcher.abort();
         flusher.abort();
         heartbeat.abort();
@@ -205,6 +208,21 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
         stop: Some(stop),
         task,
     })
+}
+
+/// Serves on the runtime background work shares (`ATRIUM_SERVE_SHARDS=0`).
+async fn serve_shared(
+    listener: TcpListener,
+    app: axum::Router,
+    stopped: oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    let listener = listener.tap_io(crate::server::net::no_delay);
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        })
+        .await
 }
 
 /// `/metrics` on its own address, when one is configured.

@@ -220,7 +220,7 @@ async fn anthropic_client_both_providers(app: TestApp) -> TestApp {
     app
 }
 
-async fn openai_client_both_providers(app: TestApp) -> TestApp {
+pub(crate) async fn openai_client_both_providers(app: TestApp) -> TestApp {
     let s = setup(&app, MockOptions::default()).await;
     for model in ["gpt-mock", "claude-mock"] {
         let r = crate::common::plain_client().post(app.url("/v1/chat/completions"))
@@ -266,7 +266,7 @@ async fn read_sse(r: reqwest::Response) -> Vec<(Option<String>, String)> {
         .collect()
 }
 
-async fn streaming_in_both_dialects_and_translations(app: TestApp) -> TestApp {
+pub(crate) async fn streaming_in_both_dialects_and_translations(app: TestApp) -> TestApp {
     let s = setup(&app, MockOptions::default()).await;
     for model in ["claude-mock", "gpt-mock"] {
         let r = post(

@@ -63,6 +63,7 @@ mod prices;
 mod provider_faults;
 mod replicas;
 mod request_log;
+mod serving;
 mod shutdown;
 mod soc2;
 mod usage_export;
@@ -129,6 +130,7 @@ fn main() -> std::process::ExitCode {
         crash::trials(),
         fleet::trials(),
         soc2::trials(),
+        serving::trials(),
     ]
     .into_iter()
     .flatten()

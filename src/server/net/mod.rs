@@ -13,6 +13,7 @@
 //! hyper's, with the same two guards and none of reqwest's per-request work.
 
 pub mod provider;
+pub mod shards;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

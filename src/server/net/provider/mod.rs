@@ -16,8 +16,10 @@
 //! only address literals are checked here (at registration and by the
 //! catalog): what a name may reach is the proxy's egress policy.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -54,14 +56,14 @@ const PROXY_VARS: [&str; 6] = [
     "all_proxy",
 ];
 
+type Direct = Client<Connector, Full<Bytes>>;
+
 #[derive(Clone)]
 pub struct ProviderClient(Inner);
 
-// One per process, so the variants' sizes do not matter.
-#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 enum Inner {
-    Direct(Client<Connector, Full<Bytes>>),
+    Direct(Arc<Connector>),
     /// Through the proxy the environment names.
     Proxied(reqwest::Client),
 }
@@ -135,11 +137,7 @@ impl ProviderClient {
             .enable_http1()
             .enable_http2()
             .wrap_connector(http);
-        let inner = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(IDLE_PER_HOST)
-            .pool_timer(TokioTimer::new())
-            .build(https);
-        Ok(Self(Inner::Direct(inner)))
+        Ok(Self(Inner::Direct(Arc::new(https))))
     }
 
     /// Through reqwest: the proxy given, or (`None`) the environment's.
@@ -176,8 +174,8 @@ impl ProviderClient {
         h.insert(http::header::ACCEPT, HeaderValue::from_static("*/*"));
         h.extend(headers);
         match &self.0 {
-            Inner::Direct(client) => {
-                let res = client.request(req.map(Full::new)).await?;
+            Inner::Direct(connector) => {
+                let res = this_thread(connector).request(req.map(Full::new)).await?;
                 Ok(res.map(UpstreamBody::Direct))
             }
             Inner::Proxied(client) => {
@@ -187,6 +185,33 @@ impl ProviderClient {
             }
         }
     }
+}
+
+thread_local! {
+    /// Each thread's pool, per client (a test process builds several).
+    static POOLS: RefCell<Vec<(Weak<Connector>, Direct)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// This thread's pool of connections to providers. A pooled connection is
+/// driven by a task of the runtime that opened it; shared across serving
+/// shards (`net::shards`), a request on one shard would wake the other
+/// shard's thread to write and again to read, the very hops shards save.
+fn this_thread(connector: &Arc<Connector>) -> Direct {
+    POOLS.with_borrow_mut(|pools| {
+        if let Some((_, client)) = pools
+            .iter()
+            .find(|(c, _)| std::ptr::eq(c.as_ptr(), Arc::as_ptr(connector)))
+        {
+            return client.clone();
+        }
+        pools.retain(|(c, _)| c.strong_count() > 0);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(IDLE_PER_HOST)
+            .pool_timer(TokioTimer::new())
+            .build(Connector::clone(connector));
+        pools.push((Arc::downgrade(connector), client.clone()));
+        client
+    })
 }
 
 /// The hosts of the proxies the environment names.
@@ -253,112 +278,4 @@ impl tower::Service<Name> for PublicOnly {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use http_body_util::BodyExt;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    /// A listener that takes one request, reads until `body` has come,
-    /// answers 200 "ok" and hands back what it read, lower-cased.
-    async fn one_request(body: &'static str) -> (u16, tokio::task::JoinHandle<String>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let server = tokio::spawn(async move {
-            let (mut conn, _) = listener.accept().await.expect("accept");
-            let mut seen = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !String::from_utf8_lossy(&seen).contains(body) {
-                let n = conn.read(&mut buf).await.expect("read");
-                assert!(n > 0, "the request ended early");
-                seen.extend_from_slice(&buf[..n]);
-            }
-            conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-                .await
-                .expect("write");
-            String::from_utf8_lossy(&seen).to_ascii_lowercase()
-        });
-        (port, server)
-    }
-
-    /// A provider registered by name: resolved through `PublicOnly`
-    /// ("localhost" is allowed), sent the body and headers as given, with
-    /// its length.
-    #[tokio::test]
-    async fn posts_to_a_named_host_with_headers_and_length() {
-        let (port, server) = one_request("{\"a\":1}").await;
-        let client = ProviderClient::new(&[]).expect("client");
-        let uri: Uri = format!("http://localhost:{port}/v1/chat/completions")
-            .parse()
-            .expect("uri");
-        let auth = (
-            http::header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer sk-test"),
-        );
-        let res = client
-            .post_json(uri, [auth], Bytes::from_static(b"{\"a\":1}"))
-            .await
-            .expect("answered");
-        assert_eq!(res.status(), 200);
-        let request = server.await.expect("server");
-        assert!(
-            request.starts_with("post /v1/chat/completions http/1.1\r\n"),
-            "{request}"
-        );
-        for line in [
-            "content-type: application/json",
-            "authorization: bearer sk-test",
-            "content-length: 7",
-            &format!("host: localhost:{port}"),
-        ] {
-            assert!(request.contains(line), "missing {line:?} in {request}");
-        }
-    }
-
-    /// Behind a proxy, the request goes to the proxy (absolute-form, as
-    /// HTTP proxies take it), with its headers and body.
-    #[tokio::test]
-    async fn a_proxy_gets_the_request() {
-        let (port, server) = one_request("{}").await;
-        let proxy = format!("http://127.0.0.1:{port}");
-        let proxy = reqwest::Proxy::http(proxy).expect("proxy");
-        let client = ProviderClient::proxied(&[], Some(proxy)).expect("client");
-        let uri: Uri = "http://provider.example:8000/v1/messages"
-            .parse()
-            .expect("uri");
-        let key = (
-            HeaderName::from_static("x-api-key"),
-            HeaderValue::from_static("sk-test"),
-        );
-        let res = client
-            .post_json(uri, [key], Bytes::from_static(b"{}"))
-            .await
-            .expect("answered");
-        assert_eq!(res.status(), 200);
-        let body = res.into_body().collect().await.expect("body").to_bytes();
-        assert_eq!(&body[..], b"ok");
-        let request = server.await.expect("proxy");
-        assert!(
-            request.starts_with("post http://provider.example:8000/v1/messages http/1.1\r\n"),
-            "{request}"
-        );
-        assert!(request.contains("x-api-key: sk-test"), "{request}");
-        assert!(
-            request.contains("content-type: application/json"),
-            "{request}"
-        );
-    }
-
-    /// Nothing listens: an error, not a hang, and not called a timeout.
-    #[tokio::test]
-    async fn a_refused_connection_is_an_error() {
-        let client = ProviderClient::new(&[]).expect("client");
-        let uri: Uri = "http://127.0.0.1:9/v1".parse().expect("uri");
-        let err = client
-            .post_json(uri, [], Bytes::new())
-            .await
-            .expect_err("nothing listens on the discard port");
-        assert!(!err.is_timeout());
-    }
-}
+mod tests;

@@ -3,10 +3,12 @@
 //! until the database takes them, and flushed on demand (shutdown waits).
 //! The usage ledger and the policy audit trail are both one of these.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 /// Why a write failed, and whether trying again may help.
 #[derive(Debug)]
@@ -65,9 +67,20 @@ impl<T: Send + Sync + 'static> Drop for Waiting<'_, T> {
     }
 }
 
+/// Cuts a batch's wait for company short: a flush, or a batch's worth
+/// gathered.
+#[derive(Default)]
+struct Urgent {
+    notify: Notify,
+    /// Items the waiting batch already holds (the rest are queued).
+    gathered: AtomicUsize,
+}
+
 pub struct BatchQueue<T> {
     tx: mpsc::Sender<Msg<T>>,
     capacity: usize,
+    batch: usize,
+    urgent: Arc<Urgent>,
     name: &'static str,
 }
 
@@ -76,8 +89,24 @@ impl<T: Send + Sync + 'static> BatchQueue<T> {
         let capacity = tuning.capacity.max(1);
         let (tx, rx) = mpsc::channel(capacity);
         let name = tuning.name;
-        tokio::spawn(worker(tuning, sink, rx));
-        Self { tx, capacity, name }
+        let batch = tuning.batch.max(1);
+        let urgent = Arc::new(Urgent::default());
+        tokio::spawn(worker(tuning, sink, rx, urgent.clone()));
+        Self {
+            tx,
+            capacity,
+            batch,
+            urgent,
+            name,
+        }
+    }
+
+    /// A batch's worth is waiting: the writer need not wait for more.
+    fn queued(&self) {
+        let gathered = self.urgent.gathered.load(Ordering::Relaxed);
+        if self.depth().saturating_add(gathered) >= self.batch {
+            self.urgent.notify.notify_one();
+        }
     }
 
     /// Queues an item, waiting for room when the queue is full.
@@ -85,6 +114,7 @@ impl<T: Send + Sync + 'static> BatchQueue<T> {
         if self.tx.send(Msg::Item(Box::new(item))).await.is_err() {
             tracing::error!(queue = self.name, "writer stopped; item not recorded");
         }
+        self.queued();
     }
 
     /// Queues an item, waiting for room. A caller cancelled while it waits
@@ -103,13 +133,14 @@ impl<T: Send + Sync + 'static> BatchQueue<T> {
         if let Some(item) = waiting.item.take() {
             permit.send(Msg::Item(Box::new(item)));
         }
+        self.queued();
     }
 
     /// For places that cannot wait (a dropped stream, a finished response):
     /// queue now, or hand the wait to a task.
     pub fn push_detached(&self, item: T) {
         match self.tx.try_send(Msg::Item(Box::new(item))) {
-            Ok(()) => {}
+            Ok(()) => self.queued(),
             Err(mpsc::error::TrySendError::Full(msg)) => {
                 let tx = self.tx.clone();
                 tokio::spawn(async move {
@@ -137,31 +168,36 @@ impl<T: Send + Sync + 'static> BatchQueue<T> {
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
         if self.tx.send(Msg::Flush(done)).await.is_ok() {
+            self.urgent.notify.notify_one();
             let _ = wait.await;
         }
     }
 }
 
-async fn worker<T: Sync>(tuning: Tuning, sink: impl Sink<T>, mut rx: mpsc::Receiver<Msg<T>>) {
+async fn worker<T: Sync>(
+    tuning: Tuning,
+    sink: impl Sink<T>,
+    mut rx: mpsc::Receiver<Msg<T>>,
+    urgent: Arc<Urgent>,
+) {
     let mut batch: Vec<T> = Vec::with_capacity(tuning.batch);
     let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
     while let Some(first) = rx.recv().await {
         take(first, &mut batch, &mut waiting);
-        // A flush request cuts the wait short.
         let until = tokio::time::Instant::now() + tuning.linger;
-        while batch.len() < tuning.batch && waiting.is_empty() {
-            match tokio::time::timeout_at(until, rx.recv()).await {
-                Ok(Some(msg)) => take(msg, &mut batch, &mut waiting),
-                _ => break,
+        queued(&mut rx, tuning.batch, &mut batch, &mut waiting);
+        // Wait for company asleep, not woken by each item: the writer's
+        // runtime idles while shards serve (`net::shards`), and a wake per
+        // request cost a thread wake-up each. A flush or a full batch
+        // cuts the wait short.
+        if batch.len() < tuning.batch && waiting.is_empty() {
+            urgent.gathered.store(batch.len(), Ordering::Relaxed);
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => {}
+                () = urgent.notify.notified() => {}
             }
-        }
-        // What is already queued joins this write: callers waiting on a
-        // flush share one commit (group commit) instead of one each.
-        while batch.len() < tuning.batch {
-            match rx.try_recv() {
-                Ok(msg) => take(msg, &mut batch, &mut waiting),
-                Err(_) => break,
-            }
+            urgent.gathered.store(0, Ordering::Relaxed);
+            queued(&mut rx, tuning.batch, &mut batch, &mut waiting);
         }
         write(&sink, tuning.name, &mut batch).await;
         for w in waiting.drain(..) {
@@ -169,6 +205,22 @@ async fn worker<T: Sync>(tuning: Tuning, sink: impl Sink<T>, mut rx: mpsc::Recei
         }
     }
     write(&sink, tuning.name, &mut batch).await;
+}
+
+/// What is already queued joins this write: callers waiting on a flush
+/// share one commit (group commit) instead of one each.
+fn queued<T>(
+    rx: &mut mpsc::Receiver<Msg<T>>,
+    max: usize,
+    batch: &mut Vec<T>,
+    waiting: &mut Vec<oneshot::Sender<()>>,
+) {
+    while batch.len() < max {
+        match rx.try_recv() {
+            Ok(msg) => take(msg, batch, waiting),
+            Err(_) => break,
+        }
+    }
 }
 
 fn take<T>(msg: Msg<T>, batch: &mut Vec<T>, waiting: &mut Vec<oneshot::Sender<()>>) {
@@ -227,136 +279,4 @@ async fn dead_letter<T: Sync>(sink: &impl Sink<T>, name: &str, item: &T, error: 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Mutex;
-
-    /// Refuses any batch holding a negative number, for good; counts writes.
-    #[derive(Default)]
-    struct Picky {
-        stored: Mutex<Vec<i64>>,
-        dead: Mutex<Vec<i64>>,
-        writes: Mutex<usize>,
-    }
-
-    impl Sink<i64> for std::sync::Arc<Picky> {
-        fn write<'a>(&'a self, batch: &'a [i64]) -> BoxFuture<'a, Result<(), WriteError>> {
-            Box::pin(async move {
-                *self.writes.lock().unwrap() += 1;
-                if batch.iter().any(|n| *n < 0) {
-                    return Err(WriteError {
-                        message: "negative".into(),
-                        transient: false,
-                    });
-                }
-                self.stored.lock().unwrap().extend_from_slice(batch);
-                Ok(())
-            })
-        }
-        fn dead_letter<'a>(
-            &'a self,
-            item: &'a i64,
-            _: &'a str,
-        ) -> BoxFuture<'a, Result<(), WriteError>> {
-            Box::pin(async move {
-                self.dead.lock().unwrap().push(*item);
-                Ok(())
-            })
-        }
-    }
-
-    /// Stores nothing until the test opens its gate: a database that
-    /// fell behind.
-    struct Gated {
-        gate: std::sync::Arc<tokio::sync::Semaphore>,
-        stored: std::sync::Arc<Mutex<Vec<i64>>>,
-    }
-
-    impl Sink<i64> for Gated {
-        fn write<'a>(&'a self, batch: &'a [i64]) -> BoxFuture<'a, Result<(), WriteError>> {
-            Box::pin(async move {
-                if let Ok(permit) = self.gate.acquire().await {
-                    permit.forget();
-                }
-                self.stored.lock().unwrap().extend_from_slice(batch);
-                Ok(())
-            })
-        }
-        fn dead_letter<'a>(
-            &'a self,
-            _: &'a i64,
-            _: &'a str,
-        ) -> BoxFuture<'a, Result<(), WriteError>> {
-            Box::pin(async { Ok(()) })
-        }
-    }
-
-    /// A writer that falls behind holds back its callers instead of an
-    /// ever longer backlog in memory, and a caller cancelled while it
-    /// waits still gets its item stored.
-    #[tokio::test]
-    async fn a_full_queue_makes_callers_wait_and_a_cancelled_wait_loses_nothing() {
-        let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
-        let stored = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let sink = Gated {
-            gate: gate.clone(),
-            stored: stored.clone(),
-        };
-        let tuning = Tuning {
-            capacity: 4,
-            batch: 1,
-            linger: Duration::from_millis(1),
-            name: "t",
-        };
-        let q = BatchQueue::start(tuning, sink);
-        let wait = Duration::from_millis(100);
-        let mut accepted = 0i64;
-        while tokio::time::timeout(wait, q.push_or_detach(accepted))
-            .await
-            .is_ok()
-        {
-            accepted += 1;
-            assert!(accepted <= 6, "the queue holds 4, the writer 1 or 2");
-        }
-        // The push that timed out was cancelled mid-wait: it is detached.
-        assert!(accepted >= 4, "{accepted} pushed before the queue filled");
-        assert_eq!(q.depth(), 4, "the queue is full, not longer");
-        assert!(stored.lock().unwrap().is_empty(), "nothing written yet");
-        // The detached push's task takes its place in line before the flush.
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        gate.add_permits(1_000);
-        q.flush().await;
-        let mut got = stored.lock().unwrap().clone();
-        got.sort_unstable();
-        assert_eq!(
-            got,
-            (0..=accepted).collect::<Vec<_>>(),
-            "the cancelled push too"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_poisoned_batch_stores_every_good_item_and_dead_letters_the_bad() {
-        let sink = std::sync::Arc::new(Picky::default());
-        let tuning = Tuning {
-            capacity: 1_000,
-            batch: 500,
-            linger: Duration::from_millis(5),
-            name: "t",
-        };
-        let q = BatchQueue::start(tuning, sink.clone());
-        for n in 0..1_000i64 {
-            q.push(if n == 321 || n == 800 { -n } else { n }).await;
-        }
-        q.flush().await;
-        let mut stored = sink.stored.lock().unwrap().clone();
-        stored.sort_unstable();
-        assert_eq!(stored.len(), 998);
-        assert!(stored.iter().all(|n| *n >= 0));
-        assert_eq!(*sink.dead.lock().unwrap(), vec![-321, -800]);
-        assert!(
-            *sink.writes.lock().unwrap() < 60,
-            "splitting is logarithmic"
-        );
-    }
-}
+mod tests;

@@ -1,0 +1,359 @@
+//! Serving connections on shards: threads that each run a single-threaded
+//! runtime, with one accept loop handing connections out in turn.
+//!
+//! Why not the multi-threaded runtime every task shares: a completion hops
+//! between tasks (the connection, the detached completion, the provider
+//! connection's task, the stream's pump), and with two workers every hop
+//! could wake the other worker, parked in the kernel, and ping-pong the
+//! request between cores. The profile showed the wakeups (`futex`,
+//! `try_to_wake_up`, `finish_task_switch`) as the largest cost left. On a
+//! shard a connection's tasks all live on one thread, so a hop is a queue
+//! push; the kernel spreads nothing but whole connections.
+//!
+//! What stalls: a shard runs one task at a time, so CPU-bound work on
+//! request data is never done inline above a few kilobytes
+//! (`services::offload` sends large scans to the blocking pool), and the
+//! background work (batch writers, jobs, the database's connections) stays
+//! on the shared runtime.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// How long a stopped shard waits for its blocking work (a large scan).
+/// Tasks its connections left (a completion whose client hung up) are
+/// dropped, as the shared runtime's were: the ledger is flushed next.
+const BLOCKING_GRACE: Duration = Duration::from_secs(1);
+
+/// A connection handed to a shard: the socket leaves the accepting
+/// runtime's reactor and joins the shard's.
+type Handoff = (std::net::TcpStream, SocketAddr);
+
+/// What the shards are told to do; the sender dropped means `Abort`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    Serve,
+    Drain,
+}
+
+/// How many shards serve when the operator names none: one per core.
+pub fn default_count() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Serves `app` on `count` shards until `stop` fires (or its sender is
+/// dropped), then lets every connection finish. Dropping the returned
+/// future (the serve task aborted at the drain deadline) closes them all.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    count: usize,
+    stop: oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    let (phase, watching) = watch::channel(Phase::Serve);
+    let mut queues = Vec::with_capacity(count.max(1));
+    let mut finished = Vec::with_capacity(count.max(1));
+    for index in 0..count.max(1) {
+        let (tx, rx) = mpsc::unbounded_channel::<Handoff>();
+        let (done, finished_rx) = oneshot::channel();
+        let shard = Shard {
+            app: app.clone(),
+            conns: rx,
+            phase: watching.clone(),
+            open: Arc::new(AtomicUsize::new(0)),
+        };
+        queues.push((tx, shard.open.clone()));
+        std::thread::Builder::new()
+            .name(format!("atrium-shard-{index}"))
+            .spawn(move || {
+                shard.run();
+                let _ = done.send(());
+            })?;
+        finished.push(finished_rx);
+    }
+    accept(&listener, &queues, stop).await;
+    // Stop accepting, let open connections finish, and wait for every
+    // shard. Should this future be dropped first, `phase` goes with it
+    // and the shards close what is left.
+    drop(listener);
+    let _ = phase.send(Phase::Drain);
+    for shard in finished {
+        let _ = shard.await;
+    }
+    Ok(())
+}
+
+/// Accepts until `stop`, giving each connection to the shard with the
+/// fewest open (ties to the lowest), so long-lived streams spread too.
+async fn accept(
+    listener: &TcpListener,
+    queues: &[(mpsc::UnboundedSender<Handoff>, Arc<AtomicUsize>)],
+    mut stop: oneshot::Receiver<()>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut stop => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(conn) => conn,
+            Err(e) if is_connection_error(&e) => continue,
+            Err(e) => {
+                // Out of file descriptors, say: as axum's loop does, wait
+                // rather than spin.
+                tracing::error!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let Ok(tcp) = tcp.into_std() else {
+            continue;
+        };
+        let Some((queue, open)) = queues
+            .iter()
+            .min_by_key(|(_, open)| open.load(Ordering::Relaxed))
+        else {
+            return;
+        };
+        open.fetch_add(1, Ordering::Relaxed);
+        if queue.send((tcp, peer)).is_err() {
+            open.fetch_sub(1, Ordering::Relaxed);
+            tracing::error!("a shard stopped; its connection is closed");
+        }
+    }
+}
+
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    )
+}
+
+struct Shard {
+    app: Router,
+    conns: mpsc::UnboundedReceiver<Handoff>,
+    phase: watch::Receiver<Phase>,
+    /// Connections this shard holds, for the accept loop's choice.
+    open: Arc<AtomicUsize>,
+}
+
+impl Shard {
+    fn run(self) {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!(error = %e, "a serving shard could not start");
+                return;
+            }
+        };
+        let Shard {
+            app,
+            mut conns,
+            mut phase,
+            open,
+        } = self;
+        rt.block_on(async {
+            let graceful = GracefulShutdown::new();
+            loop {
+                tokio::select! {
+                    next = conns.recv() => match next {
+                        Some((tcp, peer)) => connection(&app, &open, &graceful, tcp, peer),
+                        None => break,
+                    },
+                    // Draining or aborted: accept nothing more.
+                    _ = phase.changed() => break,
+                }
+            }
+            // Connections accepted but not yet taken are served too (their
+            // first request, then closed), not reset.
+            while let Ok((tcp, peer)) = conns.try_recv() {
+                connection(&app, &open, &graceful, tcp, peer);
+            }
+            let aborted = phase.wait_for(|_| false);
+            tokio::select! {
+                () = graceful.shutdown() => {}
+                _ = aborted => {}
+            }
+        });
+        rt.shutdown_timeout(BLOCKING_GRACE);
+    }
+}
+
+/// Serves one connection in a task of its own, as `axum::serve` does.
+fn connection(
+    app: &Router,
+    open: &Arc<AtomicUsize>,
+    graceful: &GracefulShutdown,
+    tcp: std::net::TcpStream,
+    peer: SocketAddr,
+) {
+    let open = open.clone();
+    let mut tcp = match TcpStream::from_std(tcp) {
+        Ok(tcp) => tcp,
+        Err(e) => {
+            open.fetch_sub(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, "a connection could not join its shard");
+            return;
+        }
+    };
+    super::no_delay(&mut tcp);
+    let app = app.clone();
+    let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        tower::Service::call(&mut app.clone(), req)
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // As axum's: HTTP/2 CONNECT, for websockets over HTTP/2.
+    builder.http2().enable_connect_protocol();
+    let conn = builder
+        .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+        .into_owned();
+    let conn = graceful.watch(conn);
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::trace!(error = %e, "connection ended with an error");
+        }
+        open.fetch_sub(1, Ordering::Relaxed);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use axum::extract::ConnectInfo;
+    use axum::routing::get;
+    use axum::Router;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::oneshot;
+
+    /// Answers with the serving thread's name and the peer it was given;
+    /// `/slow` first waits 300 ms.
+    fn app() -> Router {
+        async fn who(ConnectInfo(peer): ConnectInfo<SocketAddr>) -> String {
+            let thread = std::thread::current().name().unwrap_or("?").to_string();
+            format!("{thread} {peer}")
+        }
+        async fn slow() -> &'static str {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            "done"
+        }
+        Router::new().route("/", get(who)).route("/slow", get(slow))
+    }
+
+    async fn start(
+        count: usize,
+    ) -> (
+        SocketAddr,
+        oneshot::Sender<()>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    ) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(super::serve(listener, app(), count, stopped));
+        (addr, stop, task)
+    }
+
+    /// One HTTP/1.1 request on an open connection; the body of the answer.
+    async fn get_on(conn: &mut TcpStream, path: &str) -> String {
+        let req = format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n");
+        conn.write_all(req.as_bytes()).await.expect("write");
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = conn.read(&mut buf).await.expect("read");
+            assert!(n > 0, "closed before an answer: {seen:?}");
+            seen.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&seen);
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .and_then(|l| l.trim().parse::<usize>().ok())
+                    .expect("a length");
+                if body.len() >= len {
+                    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+                    return body.to_string();
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_spread_over_the_shards_and_carry_their_peer() {
+        let (addr, stop, task) = start(2).await;
+        let mut a = TcpStream::connect(addr).await.expect("connect");
+        let mut b = TcpStream::connect(addr).await.expect("connect");
+        let first = get_on(&mut a, "/").await;
+        let second = get_on(&mut b, "/").await;
+        let again = get_on(&mut a, "/").await;
+        let a_peer = a.local_addr().expect("peer").to_string();
+        let b_peer = b.local_addr().expect("peer").to_string();
+        assert!(first.ends_with(&a_peer), "{first} for {a_peer}");
+        assert!(second.ends_with(&b_peer), "{second} for {b_peer}");
+        let shard = |s: &str| s.split(' ').next().unwrap_or_default().to_string();
+        assert!(shard(&first).starts_with("atrium-shard-"), "{first}");
+        assert_ne!(shard(&first), shard(&second), "both on one shard");
+        assert_eq!(first, again, "a connection stays on its shard");
+        stop.send(()).expect("stop");
+        drop((a, b));
+        task.await.expect("joined").expect("served");
+    }
+
+    /// A stop lets the request in flight finish, closes its connection
+    /// after it, and accepts nothing more.
+    #[tokio::test]
+    async fn a_stop_drains_the_request_in_flight() {
+        let (addr, stop, task) = start(2).await;
+        let mut conn = TcpStream::connect(addr).await.expect("connect");
+        let slow = tokio::spawn(async move { get_on(&mut conn, "/slow").await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stop.send(()).expect("stop");
+        assert_eq!(slow.await.expect("answered"), "done");
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("drained in time")
+            .expect("joined")
+            .expect("served");
+        assert!(TcpStream::connect(addr).await.is_err(), "still accepting");
+    }
+
+    /// The serve task aborted (the drain deadline passed): the shards
+    /// close what is still open.
+    #[tokio::test]
+    async fn an_aborted_serve_closes_its_connections() {
+        let (addr, _stop, task) = start(1).await;
+        let mut conn = TcpStream::connect(addr).await.expect("connect");
+        conn.write_all(b"GET /slow HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .expect("write");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        task.abort();
+        let mut buf = [0u8; 256];
+        let read = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+            .await
+            .expect("closed in time");
+        assert!(
+            matches!(read, Ok(0) | Err(_)),
+            "answered after the abort: {read:?}"
+        );
+    }
+}
