@@ -206,10 +206,12 @@ pub struct Config {
     pub ledger_queue: usize,
 
     /// Threads that serve connections, each with a runtime of its own
-    /// (`net::shards`); 0 serves them on the runtime background work
-    /// shares. Unset: one per core.
-    #[arg(long, env = "ATRIUM_SERVE_SHARDS", global = true)]
-    pub serve_shards: Option<usize>,
+    /// (`net::shards`): faster, but a connection's work stays on its
+    /// shard (see the README). 0, the default, serves them on the runtime
+    /// background work shares, where idle workers take work from busy ones.
+    #[arg(long, env = "ATRIUM_SERVE_SHARDS", default_value_t = 0,
+          value_parser = clap::value_parser!(u16).range(0..=256), global = true)]
+    pub serve_shards: u16,
 
     /// On a stop, how long in-flight requests (streams included) may run
     /// before their connections are closed; what they recorded is flushed

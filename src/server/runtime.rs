@@ -90,6 +90,7 @@ pub struct Running {
     pub gateway: Gateway,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), std::io::Error>>,
+    joined: Option<shards::Joined>,
 }
 
 impl Running {
@@ -104,6 +105,9 @@ impl Running {
 
     async fn wait(mut self) -> Result<(), ServeError> {
         let result = self.drain().await;
+        if let Some(shards) = self.joined.take() {
+            shards.join().await;
+        }
         // Every request has finished or been closed: write what the ledger
         // and the audit writers still hold.
         self.gateway.audit.flush().await;
@@ -181,14 +185,17 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
     let metrics = serve_metrics(&services, &gateway).await?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state, gateway.clone());
-    let shards = services
-        .config
-        .serve_shards
-        .unwrap_or_else(shards::default_count);
+    let (shards, joined) = match services.config.serve_shards {
+        0 => (None, None),
+        n => {
+            let (shards, joined) = shards::start(&app, usize::from(n))?;
+            (Some(shards), Some(joined))
+        }
+    };
     let task = tokio::spawn(async move {
         let result = match shards {
-            0 => serve_shared(listener, app, stopped).await,
-            n => shards::serve(listener, app, n, stopped).await,
+            None => serve_shared(listener, app, stopped).await,
+            Some(shards) => shards.serve(listener, stopped).await,
         };
         watcher.abort();
         flusher.abort();
@@ -207,6 +214,7 @@ pub async fn start(services: Services) -> Result<Running, ServeError> {
         gateway,
         stop: Some(stop),
         task,
+        joined,
     })
 }
 

@@ -730,7 +730,7 @@ async fn aliases_models_list_and_metrics(app: TestApp) -> TestApp {
     app
 }
 
-async fn abandoned_streams_are_accounted(app: TestApp) -> TestApp {
+pub(crate) async fn abandoned_streams_are_accounted(app: TestApp) -> TestApp {
     let s = setup(
         &app,
         MockOptions {

@@ -1,9 +1,13 @@
-//! Serving on the shared runtime (`ATRIUM_SERVE_SHARDS=0`), the fallback
-//! to the shards every other test is served by: both APIs, streams, and a
-//! signed-in portal page (sign-in reads the peer's address).
+//! Serving on shards (`ATRIUM_SERVE_SHARDS=2`; every other test is served
+//! on the shared runtime, the default): both APIs, streams, streams a
+//! client abandoned, and a signed-in portal page (sign-in reads the
+//! peer's address).
 
 use crate::common::{both_configured, Needs, TestApp};
-use crate::gateway::{openai_client_both_providers, streaming_in_both_dialects_and_translations};
+use crate::gateway::{
+    abandoned_streams_are_accounted, openai_client_both_providers,
+    streaming_in_both_dialects_and_translations,
+};
 use atrium::server::config::Config;
 
 pub fn trials() -> Vec<libtest_mimic::Trial> {
@@ -11,23 +15,30 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
     let mut out = Vec::new();
     out.extend(both_configured(
         m,
-        "completions_on_the_shared_runtime",
+        "completions_on_shards",
         Needs::Nothing,
-        shared,
+        sharded,
         completions_and_portal,
     ));
     out.extend(both_configured(
         m,
-        "streams_on_the_shared_runtime",
+        "streams_on_shards",
         Needs::Nothing,
-        shared,
+        sharded,
         streaming_in_both_dialects_and_translations,
+    ));
+    out.extend(both_configured(
+        m,
+        "abandoned_streams_on_shards",
+        Needs::Nothing,
+        sharded,
+        abandoned_streams_are_accounted,
     ));
     out
 }
 
-fn shared(c: &mut Config) {
-    c.serve_shards = Some(0);
+fn sharded(c: &mut Config) {
+    c.serve_shards = 2;
 }
 
 async fn completions_and_portal(app: TestApp) -> TestApp {

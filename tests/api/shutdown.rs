@@ -60,32 +60,41 @@ pub(crate) fn start(cmd: &mut Command, marker: &str) -> (Child, String) {
 }
 
 pub fn trials() -> Vec<libtest_mimic::Trial> {
-    vec![libtest_mimic::Trial::test(
-        "shutdown::sqlite::sigterm_under_load_loses_no_usage_events",
-        || {
-            crate::common::watchdog::watched(
-                "shutdown::sqlite::sigterm_under_load_loses_no_usage_events",
-                || {
-                    tokio::runtime::Builder::new_multi_thread()
-                        .worker_threads(4)
-                        .enable_all()
-                        .build()?
-                        .block_on(sigterm_under_load_loses_no_usage_events());
-                    Ok(())
-                },
-            )
-        },
-    )]
+    [
+        (
+            "shutdown::sqlite::sigterm_under_load_loses_no_usage_events",
+            "0",
+        ),
+        (
+            "shutdown::sqlite::sigterm_on_shards_loses_no_usage_events",
+            "2",
+        ),
+    ]
+    .map(|(name, shards)| {
+        libtest_mimic::Trial::test(name, move || {
+            crate::common::watchdog::watched(name, || {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(4)
+                    .enable_all()
+                    .build()?
+                    .block_on(sigterm_under_load_loses_no_usage_events(shards));
+                Ok(())
+            })
+        })
+    })
+    .into()
 }
 
-async fn sigterm_under_load_loses_no_usage_events() {
+/// `shards`: `ATRIUM_SERVE_SHARDS` for the server.
+async fn sigterm_under_load_loses_no_usage_events(shards: &str) {
     let dir = tempfile::tempdir().expect("dir");
     let db = format!("sqlite://{}", dir.path().join("atrium.db").display());
     let (mut mock, key) = prepare(&db, dir.path());
     let (mut server, addr) = start(
         atrium(&db, dir.path())
             .args(["serve"])
-            .env("LEPTOS_SITE_ADDR", "127.0.0.1:0"),
+            .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+            .env("ATRIUM_SERVE_SHARDS", shards),
         "Atrium is running on ",
     );
     let received = Arc::new(AtomicUsize::new(0));

@@ -86,7 +86,8 @@ impl Gateway {
         metrics::spawn_upkeep();
         let limiter = admit::Limiter::connect(svc.config.redis_url.as_deref()).await?;
         // No redirects, and only addresses the provider check allows.
-        let http = ProviderClient::new(&svc.config.allow_private_upstreams)?;
+        let http = ProviderClient::new(&svc.config.allow_private_upstreams)?
+            .per_thread(svc.config.serve_shards > 0);
         let (ledger, left) =
             ledger::start(svc.clone(), svc.config.ledger_queue).map_err(StartError::Spool)?;
         let ledger = Arc::new(ledger);
@@ -101,8 +102,10 @@ impl Gateway {
                 audit.replay(audit_left).await;
             }
         });
+        let budgets = Arc::new(budget::BudgetGuard::new(limiter.redis()));
+        budgets.start(&svc);
         Ok(Self(Arc::new(GatewayParts {
-            budgets: Arc::new(budget::BudgetGuard::new(limiter.redis())),
+            budgets,
             ledger: ledger.clone(),
             limiter: Arc::new(limiter),
             http,

@@ -1,20 +1,22 @@
-//! Serving connections on shards: threads that each run a single-threaded
-//! runtime, with one accept loop handing connections out in turn.
+//! Serving connections on shards (`ATRIUM_SERVE_SHARDS`, off by default):
+//! threads that each run a single-threaded runtime, with one accept loop
+//! handing each connection to the shard holding the fewest.
 //!
-//! Why not the multi-threaded runtime every task shares: a completion hops
-//! between tasks (the connection, the detached completion, the provider
-//! connection's task, the stream's pump), and with two workers every hop
-//! could wake the other worker, parked in the kernel, and ping-pong the
-//! request between cores. The profile showed the wakeups (`futex`,
+//! Why: a completion hops between tasks (the connection, the detached
+//! completion, the provider connection's task, the stream's pump), and on
+//! the multi-threaded runtime every hop could wake the other worker, parked
+//! in the kernel. The profile showed those wake-ups (`futex`,
 //! `try_to_wake_up`, `finish_task_switch`) as the largest cost left. On a
 //! shard a connection's tasks all live on one thread, so a hop is a queue
 //! push; the kernel spreads nothing but whole connections.
 //!
-//! What stalls: a shard runs one task at a time, so CPU-bound work on
-//! request data is never done inline above a few kilobytes
-//! (`services::offload` sends large scans to the blocking pool), and the
-//! background work (batch writers, jobs, the database's connections) stays
-//! on the shared runtime.
+//! The price, why it is opt-in: a shard runs one task at a time and no
+//! other thread takes its work. CPU-bound work on request data done inline
+//! (parsing a large body, governing a large answer; only scans above
+//! `services::CPU_BOUND_BYTES` go to the blocking pool) holds every other
+//! connection of its shard; a connection's work (an HTTP/2 client's every
+//! stream) never spreads over cores; and a database or Redis connection a
+//! shard's request opened is driven by that shard's reactor.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,65 +34,100 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 /// How long a stopped shard waits for its blocking work (a large scan).
 /// Tasks its connections left (a completion whose client hung up) are
-/// dropped, as the shared runtime's were: the ledger is flushed next.
+/// dropped with its runtime; what they recorded is spooled.
 const BLOCKING_GRACE: Duration = Duration::from_secs(1);
+
+/// A shard's open count once it is gone: never the fewest.
+const GONE: usize = usize::MAX / 2;
 
 /// A connection handed to a shard: the socket leaves the accepting
 /// runtime's reactor and joins the shard's.
 type Handoff = (std::net::TcpStream, SocketAddr);
 
-/// What the shards are told to do; the sender dropped means `Abort`.
+/// What the shards are told to do; the sender dropped means abort.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
     Serve,
     Drain,
 }
 
-/// How many shards serve when the operator names none: one per core.
-pub fn default_count() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
+/// Shards started and waiting for connections.
+pub struct Shards {
+    queues: Vec<(mpsc::UnboundedSender<Handoff>, Arc<AtomicUsize>)>,
+    finished: Vec<oneshot::Receiver<()>>,
+    phase: watch::Sender<Phase>,
 }
 
-/// Serves `app` on `count` shards until `stop` fires (or its sender is
-/// dropped), then lets every connection finish. Dropping the returned
-/// future (the serve task aborted at the drain deadline) closes them all.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    count: usize,
-    stop: oneshot::Receiver<()>,
-) -> std::io::Result<()> {
+/// The shards' threads, joined after a stop however it went (the serve
+/// task may have been aborted), so nothing they drop comes after the
+/// ledger's last flush.
+pub struct Joined(Vec<std::thread::JoinHandle<()>>);
+
+/// Starts `count` shards serving `app`.
+pub fn start(app: &Router, count: usize) -> std::io::Result<(Shards, Joined)> {
     let (phase, watching) = watch::channel(Phase::Serve);
-    let mut queues = Vec::with_capacity(count.max(1));
-    let mut finished = Vec::with_capacity(count.max(1));
+    let mut shards = Shards {
+        queues: Vec::with_capacity(count),
+        finished: Vec::with_capacity(count),
+        phase,
+    };
+    let mut threads = Vec::with_capacity(count);
     for index in 0..count.max(1) {
         let (tx, rx) = mpsc::unbounded_channel::<Handoff>();
-        let (done, finished_rx) = oneshot::channel();
+        let (done, finished) = oneshot::channel();
         let shard = Shard {
             app: app.clone(),
             conns: rx,
             phase: watching.clone(),
             open: Arc::new(AtomicUsize::new(0)),
         };
-        queues.push((tx, shard.open.clone()));
-        std::thread::Builder::new()
-            .name(format!("atrium-shard-{index}"))
-            .spawn(move || {
-                shard.run();
-                let _ = done.send(());
-            })?;
-        finished.push(finished_rx);
+        shards.queues.push((tx, shard.open.clone()));
+        shards.finished.push(finished);
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("atrium-shard-{index}"))
+                .spawn(move || {
+                    shard.run();
+                    let _ = done.send(());
+                })?,
+        );
     }
-    accept(&listener, &queues, stop).await;
-    // Stop accepting, let open connections finish, and wait for every
-    // shard. Should this future be dropped first, `phase` goes with it
-    // and the shards close what is left.
-    drop(listener);
-    let _ = phase.send(Phase::Drain);
-    for shard in finished {
-        let _ = shard.await;
+    Ok((shards, Joined(threads)))
+}
+
+impl Shards {
+    /// Accepts until `stop` fires (or its sender is dropped), then lets
+    /// every connection finish. Dropping this future (the serve task
+    /// aborted at the drain deadline) closes them all.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        stop: oneshot::Receiver<()>,
+    ) -> std::io::Result<()> {
+        accept(&listener, &self.queues, stop).await;
+        drop(listener);
+        let _ = self.phase.send(Phase::Drain);
+        for shard in self.finished {
+            let _ = shard.await;
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+impl Joined {
+    pub async fn join(self) {
+        let threads = self.0;
+        let joined = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                if t.join().is_err() {
+                    tracing::error!("a serving shard panicked");
+                }
+            }
+        });
+        if let Err(e) = joined.await {
+            tracing::error!(error = %e, "joining the serving shards failed");
+        }
+    }
 }
 
 /// Accepts until `stop`, giving each connection to the shard with the
@@ -127,8 +164,9 @@ async fn accept(
         };
         open.fetch_add(1, Ordering::Relaxed);
         if queue.send((tcp, peer)).is_err() {
-            open.fetch_sub(1, Ordering::Relaxed);
-            tracing::error!("a shard stopped; its connection is closed");
+            // Gone (its runtime could not start): never chosen again.
+            open.store(GONE, Ordering::Relaxed);
+            tracing::error!("a serving shard is gone; its connection is closed");
         }
     }
 }
@@ -179,8 +217,8 @@ impl Shard {
                     _ = phase.changed() => break,
                 }
             }
-            // Connections accepted but not yet taken are served too (their
-            // first request, then closed), not reset.
+            // Connections accepted but not yet taken join the graceful
+            // close, as `axum::serve`'s do: closed once idle.
             while let Ok((tcp, peer)) = conns.try_recv() {
                 connection(&app, &open, &graceful, tcp, peer);
             }
@@ -202,11 +240,10 @@ fn connection(
     tcp: std::net::TcpStream,
     peer: SocketAddr,
 ) {
-    let open = open.clone();
+    let open = Open(open.clone());
     let mut tcp = match TcpStream::from_std(tcp) {
         Ok(tcp) => tcp,
         Err(e) => {
-            open.fetch_sub(1, Ordering::Relaxed);
             tracing::warn!(error = %e, "a connection could not join its shard");
             return;
         }
@@ -225,11 +262,20 @@ fn connection(
         .into_owned();
     let conn = graceful.watch(conn);
     tokio::spawn(async move {
+        let _open = open;
         if let Err(e) = conn.await {
             tracing::trace!(error = %e, "connection ended with an error");
         }
-        open.fetch_sub(1, Ordering::Relaxed);
     });
+}
+
+/// One open connection in its shard's count, however its task ends.
+struct Open(Arc<AtomicUsize>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]
@@ -268,7 +314,8 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(super::serve(listener, app(), count, stopped));
+        let (shards, _joined) = super::start(&app(), count).expect("shards");
+        let task = tokio::spawn(shards.serve(listener, stopped));
         (addr, stop, task)
     }
 

@@ -85,6 +85,15 @@ impl BudgetGuard {
         }
     }
 
+    /// Starts the Redis settler on the calling runtime (the shared one, at
+    /// start-up), not on whichever serving shard first needs it: a shard's
+    /// tasks end with its runtime, before `give_back` at a stop.
+    pub fn start(&self, svc: &Services) {
+        if let Some(conn) = &self.redis {
+            self.settler.queue(svc, conn);
+        }
+    }
+
     /// Holds `worst` against each hard budget and notes each soft one;
     /// refuses, holding nothing, if any hard budget could be crossed.
     pub async fn reserve(

@@ -61,9 +61,16 @@ type Direct = Client<Connector, Full<Bytes>>;
 #[derive(Clone)]
 pub struct ProviderClient(Inner);
 
+// One per process, so the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 enum Inner {
-    Direct(Arc<Connector>),
+    /// With the connector its pools use: one pool for the process
+    /// (`shared`), or one per thread (`this_thread`) when there is none.
+    Direct {
+        connector: Arc<Connector>,
+        shared: Option<Direct>,
+    },
     /// Through the proxy the environment names.
     Proxied(reqwest::Client),
 }
@@ -137,7 +144,23 @@ impl ProviderClient {
             .enable_http1()
             .enable_http2()
             .wrap_connector(http);
-        Ok(Self(Inner::Direct(Arc::new(https))))
+        let connector = Arc::new(https);
+        Ok(Self(Inner::Direct {
+            shared: Some(pool(&connector)),
+            connector,
+        }))
+    }
+
+    /// One pool per thread, for serving shards (`net::shards`). Through a
+    /// proxy the one reqwest pool stays.
+    pub fn per_thread(self, yes: bool) -> Self {
+        match self.0 {
+            Inner::Direct { connector, .. } if yes => Self(Inner::Direct {
+                connector,
+                shared: None,
+            }),
+            inner => Self(inner),
+        }
     }
 
     /// Through reqwest: the proxy given, or (`None`) the environment's.
@@ -174,8 +197,12 @@ impl ProviderClient {
         h.insert(http::header::ACCEPT, HeaderValue::from_static("*/*"));
         h.extend(headers);
         match &self.0 {
-            Inner::Direct(connector) => {
-                let res = this_thread(connector).request(req.map(Full::new)).await?;
+            Inner::Direct { connector, shared } => {
+                let client = match shared {
+                    Some(client) => client.clone(),
+                    None => this_thread(connector),
+                };
+                let res = client.request(req.map(Full::new)).await?;
                 Ok(res.map(UpstreamBody::Direct))
             }
             Inner::Proxied(client) => {
@@ -205,13 +232,17 @@ fn this_thread(connector: &Arc<Connector>) -> Direct {
             return client.clone();
         }
         pools.retain(|(c, _)| c.strong_count() > 0);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(IDLE_PER_HOST)
-            .pool_timer(TokioTimer::new())
-            .build(Connector::clone(connector));
+        let client = pool(connector);
         pools.push((Arc::downgrade(connector), client.clone()));
         client
     })
+}
+
+fn pool(connector: &Connector) -> Direct {
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(IDLE_PER_HOST)
+        .pool_timer(TokioTimer::new())
+        .build(connector.clone())
 }
 
 /// The hosts of the proxies the environment names.

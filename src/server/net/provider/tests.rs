@@ -133,20 +133,10 @@ async fn call(client: &ProviderClient, port: u16) {
     assert_eq!(&body[..], b"ok");
 }
 
-/// Each thread keeps its own pool (its connections' tasks run on that
-/// thread's runtime), and reuses it.
-#[tokio::test]
-async fn each_thread_reuses_a_pool_of_its_own() {
-    use std::sync::atomic::Ordering;
-    let (port, accepted) = counting_upstream().await;
-    let client = ProviderClient::new(&[]).expect("client");
-    for _ in 0..3 {
-        call(&client, port).await;
-    }
-    assert_eq!(accepted.load(Ordering::SeqCst), 1, "not reused");
+/// Calls the upstream once from another thread with a runtime of its own
+/// (a shard), while this one keeps running the upstream.
+async fn call_from_another_thread(client: &ProviderClient, port: u16) {
     let other = client.clone();
-    // Another thread with a runtime of its own (a shard); this one keeps
-    // running the upstream meanwhile.
     tokio::task::spawn_blocking(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -156,6 +146,32 @@ async fn each_thread_reuses_a_pool_of_its_own() {
     })
     .await
     .expect("other thread");
+}
+
+/// Unless told otherwise, one pool serves every thread.
+#[tokio::test]
+async fn by_default_threads_share_one_pool() {
+    use std::sync::atomic::Ordering;
+    let (port, accepted) = counting_upstream().await;
+    let client = ProviderClient::new(&[]).expect("client");
+    call(&client, port).await;
+    call_from_another_thread(&client, port).await;
+    call(&client, port).await;
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "not shared");
+}
+
+/// Each thread keeps its own pool (its connections' tasks run on that
+/// thread's runtime), and reuses it.
+#[tokio::test]
+async fn each_thread_reuses_a_pool_of_its_own() {
+    use std::sync::atomic::Ordering;
+    let (port, accepted) = counting_upstream().await;
+    let client = ProviderClient::new(&[]).expect("client").per_thread(true);
+    for _ in 0..3 {
+        call(&client, port).await;
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "not reused");
+    call_from_another_thread(&client, port).await;
     assert_eq!(accepted.load(Ordering::SeqCst), 2, "pool shared");
     call(&client, port).await;
     assert_eq!(accepted.load(Ordering::SeqCst), 2, "first pool lost");
