@@ -196,18 +196,24 @@ def tenant_key(bin_, env, name, response_rules):
     return json.loads(cli(bin_, env, "key", "create", "--tenant", name, "--json"))["key"]
 
 
-def start_atrium(bin_, work, procs, backend, port, db_url):
-    env = atrium_env(work, backend, db_url)
+def start_atrium(bin_, work, procs, backend, port, db_url, shards=0):
+    """Atrium on `backend`; `shards` > 0 serves on that many shards
+    (ATRIUM_SERVE_SHARDS, opt-in), with a data directory of its own."""
+    name = backend + (f"-shards{shards}" if shards else "")
+    env = atrium_env(work, name, db_url)
+    env["ATRIUM_SERVE_SHARDS"] = str(shards)
     cli(bin_, env, "provider", "add", "--name", "mock", "--kind", "openai", "--base-url", MOCK_BASE)
     cli(bin_, env, "model", "add", "--name", "bench", "--provider", "mock",
         "--input-price-per-mtok", "1", "--output-price-per-mtok", "2")
     key = tenant_key(bin_, env, "Bench", False)
     rules_key = tenant_key(bin_, env, "Rules", True)
     port_free(port)
-    p = procs.start("atrium-" + backend, [bin_, "serve"], work, dict(env, LEPTOS_SITE_ADDR=f"127.0.0.1:{port}"))
+    p = procs.start("atrium-" + name, [bin_, "serve"], work, dict(env, LEPTOS_SITE_ADDR=f"127.0.0.1:{port}"))
     if not wait_http(f"http://127.0.0.1:{port}/readyz"):
-        raise SystemExit(f"atrium serve on {backend} did not become ready")
+        raise SystemExit(f"atrium serve on {name} did not become ready")
     label = "SQLite" if backend == "sqlite" else "PostgreSQL"
+    if shards:
+        label += f", {shards} shards"
     t = Target(f"**Atrium, {label}**", f"http://127.0.0.1:{port}/v1/chat/completions", f"Bearer {key}", [p],
                messages_url=f"http://127.0.0.1:{port}/v1/messages")
     t.rules_auth = f"Bearer {rules_key}"

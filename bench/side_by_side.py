@@ -54,6 +54,9 @@ def run(work, procs, out):
     targets.append(nginx or sbs.Target.absent("nginx (reverse proxy, keepalive upstream)", "nginx not installed"))
     sqlite = sbs.start_atrium(BIN, work, procs, "sqlite", 19510, None)
     targets.append(sqlite)
+    # The opt-in: one shard per core (ATRIUM_SERVE_SHARDS; README, Benchmark).
+    sharded = sbs.start_atrium(BIN, work, procs, "sqlite", 19550, None, shards=os.cpu_count() or 2)
+    targets.append(sharded)
     pg_url = sbs.create_pg(PG_ADMIN)
     pg = sbs.start_atrium(BIN, work, procs, "postgres", 19520, pg_url) if pg_url else None
     targets.append(pg or sbs.Target.absent("Atrium, PostgreSQL", "no PostgreSQL at " + PG_ADMIN))

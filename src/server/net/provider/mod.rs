@@ -198,11 +198,11 @@ impl ProviderClient {
         h.extend(headers);
         match &self.0 {
             Inner::Direct { connector, shared } => {
-                let client = match shared {
-                    Some(client) => client.clone(),
-                    None => this_thread(connector),
+                let req = req.map(Full::new);
+                let res = match shared {
+                    Some(client) => client.request(req).await?,
+                    None => this_thread(connector).request(req).await?,
                 };
-                let res = client.request(req.map(Full::new)).await?;
                 Ok(res.map(UpstreamBody::Direct))
             }
             Inner::Proxied(client) => {
