@@ -131,6 +131,11 @@ async fn call(client: &ProviderClient, port: u16) {
         .expect("answered");
     let body = res.into_body().collect().await.expect("body").to_bytes();
     assert_eq!(&body[..], b"ok");
+    // hyper hands the connection back to its pool from the connection's own
+    // task, after the body ends; a call made before that task runs (from
+    // another thread, say) rightly dials a second one. Let it run, so the
+    // counts below measure sharing, not this race (it failed CI once).
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
 }
 
 /// Calls the upstream once from another thread with a runtime of its own
