@@ -12,9 +12,8 @@
 //! none is charged what was delivered: the frames that left, and never less
 //! than the input estimate (`Settlement::delivered`).
 //!
-//! The provider's body is read ahead by a pump (see [`super::pump`]), and each
-//! read takes every chunk that has arrived, so events that came together
-//! leave together.
+//! Each read takes the chunks that arrived behind the first (see
+//! [`super::gather`]), so events that came together leave together.
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -29,8 +28,8 @@ use crate::domain::completion::ErrorKind;
 /// The longest a relay keeps reading for a client that has left.
 const DRAIN_LIMIT: Duration = Duration::from_secs(600);
 
-use super::pump::Source;
-pub use super::pump::{Chunk, Upstream};
+use super::gather::{self, Source};
+pub use super::gather::{Chunk, Upstream};
 
 /// How often a stream whose provider is not ahead is probed.
 const PROBE_EVERY: u32 = 8;
@@ -43,15 +42,15 @@ pub enum Read {
 }
 
 pub struct Reading {
-    /// Every chunk that has arrived, at once.
-    upstream: Option<Source>,
+    /// The provider's body.
+    upstream: Source,
     /// How the provider's stream failed after the events already read.
     failed: Option<ErrorKind>,
-    /// Reads so far, and whether the last turn given to the pump found
-    /// more events (see `read`).
+    /// Reads so far, and whether the last gather found more events (see
+    /// `read`).
     reads: u32,
-    /// Events read and not yet handed out: kept here across the turn
-    /// `read` gives the pump, so a client that leaves then loses none (the
+    /// Events read and not yet handed out: kept here across the turns
+    /// `read` gathers for, so a client that leaves then loses none (the
     /// drain accounts them).
     held: Vec<SseEvent>,
     ahead: bool,
@@ -75,7 +74,7 @@ impl Reading {
         settle: Settlement,
     ) -> Self {
         Self {
-            upstream: Some(Source::Direct(upstream)),
+            upstream: Source::new(upstream),
             failed: None,
             reads: 0,
             held: Vec::new(),
@@ -90,11 +89,11 @@ impl Reading {
     }
 
     /// The next events from the provider, within the idle timeout. When
-    /// the provider is ahead of the relay (a busy gateway), the tasks that
-    /// read it ahead get a turn first, and the events they bring leave in
-    /// the same write. A stream paced by its provider is only probed, every
-    /// [`PROBE_EVERY`] reads (never its first: time to first byte), so
-    /// its events are not held for a turn they gain nothing from.
+    /// the provider is ahead of the relay (a busy gateway), the events that
+    /// arrive behind the first are gathered (see [`super::gather`]) and
+    /// leave in the same write. A stream paced by its provider is only
+    /// probed, every [`PROBE_EVERY`] reads (never its first: time to first
+    /// byte), so its events are not held for a turn they gain nothing from.
     pub async fn read(&mut self) -> Read {
         if self.held.is_empty() {
             match self.read_within(self.idle).await {
@@ -102,25 +101,28 @@ impl Reading {
                 other => return other,
             }
             self.reads = self.reads.wrapping_add(1);
-            if self.reads == 1 {
-                self.upstream = self.upstream.take().map(Source::pumped);
-            }
             if self.ahead || self.reads.is_multiple_of(PROBE_EVERY) {
-                tokio::task::yield_now().await;
-                self.more();
+                self.more().await;
             }
         }
         Read::Events(std::mem::take(&mut self.held))
     }
 
-    /// Adds what the pump brought during its turn to the held events.
-    fn more(&mut self) {
-        let chunks = self.upstream.as_mut().and_then(Source::ready);
-        self.ahead = chunks.is_some();
-        match self.parse(chunks) {
-            Read::Events(more) => self.held.extend(more),
-            Read::Failed(kind) => self.failed = Some(kind),
-            Read::Ended => {}
+    /// Adds the events that arrived behind those just read, each chunk's
+    /// as it comes (a client that leaves meanwhile loses none of them).
+    async fn more(&mut self) {
+        let (mut chunks, mut bytes) = (0usize, 0usize);
+        self.ahead = false;
+        while gather::room(chunks, bytes) && self.failed.is_none() {
+            let Some(Some(chunk)) = self.upstream.next_soon().await else {
+                // Nothing more yet, or the end, which the next read sees.
+                break;
+            };
+            self.ahead = true;
+            chunks += 1;
+            bytes = bytes.saturating_add(chunk.as_ref().map_or(0, |b| b.len()));
+            let events = self.events(chunk);
+            self.held.extend(events);
         }
     }
 
@@ -135,7 +137,7 @@ impl Reading {
         loop {
             tokio::select! {
                 biased;
-                next = Self::next(&mut self.upstream) => return self.parse(next),
+                next = self.upstream.next() => return self.parse(next),
                 () = &mut self.timer => {
                     if Instant::now() >= deadline {
                         return Read::Failed(ErrorKind::Timeout);
@@ -147,33 +149,13 @@ impl Reading {
         }
     }
 
-    async fn next(upstream: &mut Option<Source>) -> Option<Vec<Chunk>> {
-        match upstream {
-            Some(source) => source.next().await,
-            None => None,
-        }
-    }
-
-    /// The events in the chunks read. A chunk that failed (or overflowed
+    /// The events in the chunk read. A chunk that failed (or overflowed
     /// the parser) fails the stream after the events before it.
-    fn parse(&mut self, next: Option<Vec<Chunk>>) -> Read {
-        let Some(chunks) = next else {
+    fn parse(&mut self, next: Option<Chunk>) -> Read {
+        let Some(chunk) = next else {
             return Read::Ended;
         };
-        let mut events = Vec::new();
-        for chunk in chunks {
-            let Ok(bytes) = chunk else {
-                self.failed = Some(ErrorKind::Upstream);
-                break;
-            };
-            let parsed = self.parser.push(&bytes);
-            if self.parser.overflowed() {
-                tracing::warn!("a provider's stream sent an event past the size limit");
-                self.failed = Some(ErrorKind::Upstream);
-                break;
-            }
-            events.extend(parsed);
-        }
+        let events = self.events(chunk);
         match self.failed.take() {
             Some(kind) if events.is_empty() => Read::Failed(kind),
             failed => {
@@ -181,6 +163,22 @@ impl Reading {
                 Read::Events(events)
             }
         }
+    }
+
+    /// One chunk's events; a failed chunk, or one past the parser's limit,
+    /// has none and marks the stream failed.
+    fn events(&mut self, chunk: Chunk) -> Vec<SseEvent> {
+        let Ok(bytes) = chunk else {
+            self.failed = Some(ErrorKind::Upstream);
+            return Vec::new();
+        };
+        let parsed = self.parser.push(&bytes);
+        if self.parser.overflowed() {
+            tracing::warn!("a provider's stream sent an event past the size limit");
+            self.failed = Some(ErrorKind::Upstream);
+            return Vec::new();
+        }
+        parsed
     }
 
     /// What is left in the parser once the provider has ended.

@@ -3,7 +3,7 @@
 //! handing each connection to the shard holding the fewest.
 //!
 //! Why: a completion hops between tasks (the connection, the detached
-//! completion, the provider connection's task, the stream's pump), and on
+//! completion, the provider connection's task), and on
 //! the multi-threaded runtime every hop could wake the other worker, parked
 //! in the kernel. The profile showed those wake-ups (`futex`,
 //! `try_to_wake_up`, `finish_task_switch`) as the largest cost left. On a
