@@ -162,6 +162,29 @@ pub(crate) struct Span {
     pub score: f32,
 }
 
+/// Whether `text` is too plain to hold any finding: ASCII without a
+/// digit, a capital, `@`, `:`, `=`, `-`, `_` or `+`. Every recognizer's
+/// match holds one of those (numbers and IBANs their digits, addresses
+/// their `@` or `:`, each secret shape a capital, `-`, `_` or its `:`/`=`),
+/// so [`detect`] finds nothing in such text and a caller on a hot path may
+/// skip it. Any other byte (non-ASCII letters and digits too) is not plain.
+pub fn inert(text: &str) -> bool {
+    text.bytes().all(|b| PLAIN[b as usize])
+}
+
+static PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = !(c.is_ascii_digit()
+            || c.is_ascii_uppercase()
+            || matches!(c, b'@' | b':' | b'=' | b'-' | b'_' | b'+'));
+        b += 1;
+    }
+    t
+};
+
 /// Every finding in `text`, in order of position, up to
 /// [`MAX_FINDINGS_PER_STRING`] (see [`detect_capped`]).
 pub fn detect(text: &str) -> Vec<Finding> {

@@ -29,6 +29,13 @@ use super::sse::{encode, SseEvent, SseParser};
 use crate::domain::policy::stream::{Step, StreamedText};
 use crate::domain::policy::{Decision, PolicyRule};
 
+/// The data of a frame that is one `data:` line, the shape `encode` gives
+/// most frames, read without the parser (what it would read).
+fn lone_data(frame: &str) -> Option<&str> {
+    let data = frame.strip_prefix("data: ")?.strip_suffix("\n\n")?;
+    (!data.contains(['\n', '\r'])).then_some(data)
+}
+
 /// A block rule matched: the stream must end with an error instead.
 pub struct Blocked;
 
@@ -131,6 +138,16 @@ impl StreamGuard {
         let mut out = Vec::with_capacity(frames.len());
         let mut parser = SseParser::default();
         for frame in frames {
+            if let Some(data) = lone_data(&frame) {
+                let ev = SseEvent {
+                    event: None,
+                    data: data.to_owned(),
+                };
+                if let Verdict::Unchanged = self.event(&ev, &mut out)? {
+                    out.push(frame);
+                }
+                continue;
+            }
             let events = parser.push(frame.as_bytes());
             let whole = events.len() == 1;
             for ev in events {

@@ -242,3 +242,32 @@ fn data_that_is_not_json_is_not_sent() {
         assert_eq!(out, Vec::<String>::new(), "{dialect}");
     }
 }
+
+/// A frame of one `data:` line is read without the parser, exactly as the
+/// parser reads it; any other frame is left to the parser.
+#[test]
+fn lone_data_lines_read_as_the_parser_reads_them() {
+    let frames = [
+        (encode(None, r#"{"choices":[]}"#), Some(r#"{"choices":[]}"#)),
+        (encode(None, "[DONE]"), Some("[DONE]")),
+        (encode(None, ""), Some("")),
+        (encode(None, "  two spaces"), Some("  two spaces")),
+        (encode(None, "a\nb"), None),
+        (encode(Some("message_stop"), "{}"), None),
+        ("data: x\n".to_string(), None),
+    ];
+    for (frame, lone) in frames {
+        assert_eq!(lone_data(&frame), lone, "{frame:?}");
+        if let Some(data) = lone {
+            let parsed = SseParser::default().push(frame.as_bytes());
+            assert_eq!(
+                parsed,
+                [SseEvent {
+                    event: None,
+                    data: data.into()
+                }],
+                "{frame:?}"
+            );
+        }
+    }
+}

@@ -68,7 +68,14 @@ struct TypeView<'a> {
 /// Whether the chunk may carry usage, so must be read in full. Whatever
 /// the view refuses (a duplicate key, a non-string, not JSON) is read in
 /// full too, so the answer never differs from reading every chunk in full.
+///
+/// A key `usage` is spelled out or escaped (`\u0075sage`), so a chunk with
+/// neither the word nor a backslash has none: most chunks are passed on
+/// that scan, without a parse.
 fn may_carry_usage(data: &str) -> bool {
+    if !data.contains("usage") && !data.contains('\\') {
+        return false;
+    }
     serde_json::from_str::<UsageView>(data).map_or(true, |v| v.usage.is_some())
 }
 

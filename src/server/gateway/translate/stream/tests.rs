@@ -138,6 +138,11 @@ fn passthrough_views_miss_no_usage() {
         ),
         // An escaped key, and a key given twice (the full parse takes the last).
         (r#"{"\u0075sage":{"completion_tokens":4}}"#, 4),
+        (r#"{"us\u0061ge":{"completion_tokens":5}}"#, 5),
+        (
+            r#"{"choices":[{"delta":{"content":"no word, no escape"}}]}"#,
+            0,
+        ),
         (
             r#"{"usage":{"completion_tokens":1},"usage":{"completion_tokens":6}}"#,
             6,
