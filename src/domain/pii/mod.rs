@@ -164,8 +164,9 @@ pub(crate) struct Span {
 
 /// Whether `text` is too plain to hold any finding: ASCII without a
 /// digit, a capital, `@`, `:`, `=`, `-`, `_` or `+`. Every recognizer's
-/// match holds one of those (numbers and IBANs their digits, addresses
-/// their `@` or `:`, each secret shape a capital, `-`, `_` or its `:`/`=`),
+/// match holds one of those (numbers, IPv4 addresses and IBANs their
+/// digits, e-mail its `@`, IPv6 its `:`, each secret shape a capital, `-`,
+/// `_` or its `:`/`=`),
 /// so [`detect`] finds nothing in such text and a caller on a hot path may
 /// skip it. Any other byte (non-ASCII letters and digits too) is not plain.
 pub fn inert(text: &str) -> bool {

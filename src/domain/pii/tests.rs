@@ -363,6 +363,15 @@ fn plain_text_holds_no_finding() {
         "password = hunter2hunter2x",
         "sk-abcdefghijklmnopqrstuvwxyz",
         "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+        "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        "glpat-abcdefghijklmnopqrst",
+        "xoxb-abcdefghijklmnop",
+        "AIzaabcdefghijklmnopqrstuvwxyz012345678",
+        "sk_live_abcdefghijklmnop",
+        "atr_0123abcd_abcdefghijklmnop",
+        "github_pat_abcdefghijklmnopqrstuvwx",
+        "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----",
+        "mail josé@exämple.com",
     ];
     for text in examples {
         let findings = found(text);

@@ -111,9 +111,9 @@ impl Reading {
     /// Adds the events that arrived behind those just read, each chunk's
     /// as it comes (a client that leaves meanwhile loses none of them).
     async fn more(&mut self) {
-        let (mut chunks, mut bytes) = (0usize, 0usize);
+        let (mut chunks, mut bytes, started) = (0usize, 0usize, Instant::now());
         self.ahead = false;
-        while gather::room(chunks, bytes) && self.failed.is_none() {
+        while gather::room(chunks, bytes, started) && self.failed.is_none() {
             let Some(Some(chunk)) = self.upstream.next_soon().await else {
                 // Nothing more yet, or the end, which the next read sees.
                 break;
