@@ -61,6 +61,8 @@ pub struct Spool {
 struct SyncState {
     unsynced: AtomicUsize,
     wake: Notify,
+    /// Syncs done, for the tests of the window.
+    syncs: AtomicUsize,
 }
 
 impl Drop for Spool {
@@ -284,6 +286,11 @@ impl Spool {
         self.lock().segments.values().map(|s| s.pending).sum()
     }
 
+    #[cfg(test)]
+    fn syncs(&self) -> usize {
+        self.sync.syncs.load(Ordering::Relaxed)
+    }
+
     fn current_file(&self) -> Option<Arc<File>> {
         self.lock()
             .segments
@@ -359,7 +366,7 @@ async fn syncer(spool: std::sync::Weak<Spool>, state: Arc<SyncState>) {
         if state.unsynced.load(Ordering::Relaxed) == 0 {
             state.wake.notified().await;
         }
-        let _ = tokio::time::timeout(SYNC_WINDOW, state.wake.notified()).await;
+        window(&spool, &state).await;
         let Some(s) = spool.upgrade() else { return };
         if state.unsynced.swap(0, Ordering::Relaxed) == 0 {
             continue;
@@ -375,5 +382,30 @@ async fn syncer(spool: std::sync::Weak<Spool>, state: Arc<SyncState>) {
             }
             Err(e) => tracing::error!(error = %e, "spool sync task failed"),
         }
+        state.syncs.fetch_add(1, Ordering::Relaxed);
     }
 }
+
+/// Waits out the window. A wake-up ends it only when it means something:
+/// `Notify` keeps the wake of an append made during the last sync (the
+/// first of its window) as a permit, and taking that permit as "256
+/// appends" synced back to back, a blocking-pool round trip per request
+/// or two at low load, instead of once per window.
+async fn window(spool: &std::sync::Weak<Spool>, state: &SyncState) {
+    let until = tokio::time::Instant::now() + SYNC_WINDOW;
+    loop {
+        if state.unsynced.load(Ordering::Relaxed) >= SYNC_EVERY_EVENTS || spool.strong_count() == 0
+        {
+            return;
+        }
+        if tokio::time::timeout_at(until, state.wake.notified())
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
