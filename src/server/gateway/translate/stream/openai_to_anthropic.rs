@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::super::{stop_reason, usage};
-use super::{field, parse, Observed, StreamTranslator};
+use super::{field, parse, view, Observed, StreamTranslator};
 use crate::server::gateway::sse::{encode, SseEvent};
 
 pub struct OpenAiToAnthropic {
@@ -98,6 +98,54 @@ impl OpenAiToAnthropic {
         out.push(Self::delta(index, Delta::TextDelta { text }));
     }
 
+    /// A chunk read whole: any chunk the view does not take, with the
+    /// same reading of the same fields.
+    pub(super) fn on_value(&mut self, ev: &SseEvent, out: &mut Vec<String>) {
+        let Some(v) = parse(ev) else { return };
+        self.start(v.get("id").and_then(Value::as_str).unwrap_or("atrium"), out);
+        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+            self.seen.usage = usage::from_openai(u);
+        }
+        for choice in v
+            .get("choices")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(text) = field(choice, "delta", "content").and_then(Value::as_str) {
+                if !text.is_empty() {
+                    self.on_text(text, out);
+                }
+            }
+            for call in field(choice, "delta", "tool_calls")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                self.on_tool_call(call, out);
+            }
+            if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
+                self.stop = Some(stop_reason(f).to_string());
+            }
+        }
+    }
+
+    /// A chunk the view read (text and finish reasons, no tool calls).
+    fn on_chunk(&mut self, chunk: view::Chunk<'_>, out: &mut Vec<String>) {
+        self.start(chunk.id.as_deref().unwrap_or("atrium"), out);
+        if let Some(u) = chunk.usage {
+            self.seen.usage = usage::from_openai(&u);
+        }
+        for choice in chunk.choices {
+            if let Some(text) = choice.content.as_deref().filter(|t| !t.is_empty()) {
+                self.on_text(text, out);
+            }
+            if let Some(f) = choice.finish_reason {
+                self.stop = Some(stop_reason(&f).to_string());
+            }
+        }
+    }
+
     fn on_tool_call(&mut self, call: &Value, out: &mut Vec<String>) {
         let oi = call.get("index").and_then(Value::as_i64).unwrap_or(0);
         let known = self
@@ -148,35 +196,9 @@ impl StreamTranslator for OpenAiToAnthropic {
             self.seen.completed = true;
             return out;
         }
-        let Some(v) = parse(ev) else { return out };
-        self.start(
-            v.get("id").and_then(Value::as_str).unwrap_or("atrium"),
-            &mut out,
-        );
-        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
-            self.seen.usage = usage::from_openai(u);
-        }
-        for choice in v
-            .get("choices")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(text) = field(choice, "delta", "content").and_then(Value::as_str) {
-                if !text.is_empty() {
-                    self.on_text(text, &mut out);
-                }
-            }
-            for call in field(choice, "delta", "tool_calls")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                self.on_tool_call(call, &mut out);
-            }
-            if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
-                self.stop = Some(stop_reason(f).to_string());
-            }
+        match view::read(&ev.data) {
+            Some(chunk) => self.on_chunk(chunk, &mut out),
+            None => self.on_value(ev, &mut out),
         }
         out
     }

@@ -191,3 +191,64 @@ fn extreme_counts_saturate() {
     let t = usage::from_anthropic(&json!({"input_tokens": -3, "output_tokens": -1}));
     assert_eq!((t.input, t.output), (0, 0));
 }
+
+/// The view reads every chunk as the `Value` path does, odd ones
+/// included (they fall back to it), one by one and as one stream.
+#[test]
+fn the_view_reads_chunks_as_the_value_path_does() {
+    let chunks = [
+        r#"{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
+        r#"{"id":"c","choices":[{"index":0,"delta":{"content":"Hel\"lo\u00e9 \ud83d\ude00"}}]}"#,
+        r#"{"id":"c","choices":[{"delta":{"content":"a","content":"b"}}]}"#,
+        r#"{"id":"c","choices":[[{"content":"x"},"stop"]]}"#,
+        r#"{"id":"c","choices":[{"delta":{"content":5}}]}"#,
+        r#"{"id":"c","choices":[{"delta":null,"finish_reason":"length"}]}"#,
+        r#"{"id":"c","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#,
+        r#"{"id":"c","choices":[{"delta":{"tool_calls":[{"index":0,"id":"t","function":{"name":"f","arguments":"{}"}}]}}]}"#,
+        r#"[1,2]"#,
+        r#"{"id":null,"choices":null}"#,
+        r#"{"id":7,"choices":[{"delta":{"content":"z"}}]}"#,
+        r#"not json"#,
+        r#"{"choices":[{"delta":{"content":"q"},"finish_reason":"stop"}],"usage":"none"}"#,
+        r#"{"id":"c","usage":{"prompt_tokens":1},"usage":{"prompt_tokens":9}}"#,
+        r#"  {"id":"w","choices":[{"delta":{"content":"sp"}}]}"#,
+        r#"{"id":"c","choices":[null]}"#,
+        r#"{"id":"c","choices":[{"delta":["x"]}]}"#,
+        r#"{"id":"c","choices":[{"delta":{"content":"t","tool_calls":null},"finish_reason":7}]}"#,
+    ];
+    let ev = |data: &str| SseEvent {
+        event: None,
+        data: data.to_string(),
+    };
+    let run = |events: &[&str], viewed: bool| {
+        let mut t = OpenAiToAnthropic::new("m");
+        let mut out = Vec::new();
+        for data in events {
+            if viewed {
+                out.extend(t.on_event(&ev(data)));
+            } else {
+                t.on_value(&ev(data), &mut out);
+            }
+        }
+        out.extend(t.finish());
+        (out, format!("{:?}", t.observed().usage))
+    };
+    for chunk in chunks {
+        assert_eq!(run(&[chunk], true), run(&[chunk], false), "{chunk}");
+    }
+    assert_eq!(run(&chunks, true), run(&chunks, false));
+    let common =
+        r#"{"id":"c","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}"#;
+    assert!(
+        view::read(common).is_some(),
+        "the common chunk takes the view"
+    );
+    assert!(
+        view::read(chunks[2]).is_none(),
+        "a member named twice is read whole"
+    );
+    assert!(
+        view::read(chunks[3]).is_none(),
+        "an array choice is read whole"
+    );
+}
