@@ -29,11 +29,27 @@ use super::sse::{encode, SseEvent, SseParser};
 use crate::domain::policy::stream::{Step, StreamedText};
 use crate::domain::policy::{Decision, PolicyRule};
 
-/// The data of a frame that is one `data:` line, the shape `encode` gives
-/// most frames, read without the parser (what it would read).
-fn lone_data(frame: &str) -> Option<&str> {
-    let data = frame.strip_prefix("data: ")?.strip_suffix("\n\n")?;
-    (!data.contains(['\n', '\r'])).then_some(data)
+/// The one event of a frame that is one `data:` line, after at most an
+/// `event:` line (the shapes `encode` gives every frame of one-line data),
+/// read without the parser, as it would read it. Any other frame, `None`,
+/// goes to the parser.
+fn one_event(frame: &str) -> Option<SseEvent> {
+    let body = frame.strip_suffix("\n\n")?;
+    if body.contains('\r') {
+        return None;
+    }
+    let (event, line) = match body.split_once('\n') {
+        Some((first, rest)) => (Some(first.strip_prefix("event:")?.trim()), rest),
+        None => (None, body),
+    };
+    let data = line.strip_prefix("data:")?;
+    if data.contains('\n') {
+        return None;
+    }
+    Some(SseEvent {
+        event: event.map(str::to_owned),
+        data: data.strip_prefix(' ').unwrap_or(data).to_owned(),
+    })
 }
 
 /// A block rule matched: the stream must end with an error instead.
@@ -138,11 +154,7 @@ impl StreamGuard {
         let mut out = Vec::with_capacity(frames.len());
         let mut parser = SseParser::default();
         for frame in frames {
-            if let Some(data) = lone_data(&frame) {
-                let ev = SseEvent {
-                    event: None,
-                    data: data.to_owned(),
-                };
+            if let Some(ev) = one_event(&frame) {
                 if let Verdict::Unchanged = self.event(&ev, &mut out)? {
                     out.push(frame);
                 }

@@ -243,31 +243,33 @@ fn data_that_is_not_json_is_not_sent() {
     }
 }
 
-/// A frame of one `data:` line is read without the parser, exactly as the
-/// parser reads it; any other frame is left to the parser.
+/// A frame of one `data:` line, after at most an `event:` line, is read
+/// without the parser, exactly as the parser reads it; any other frame is
+/// left to the parser.
 #[test]
-fn lone_data_lines_read_as_the_parser_reads_them() {
+fn one_line_events_read_as_the_parser_reads_them() {
     let frames = [
-        (encode(None, r#"{"choices":[]}"#), Some(r#"{"choices":[]}"#)),
-        (encode(None, "[DONE]"), Some("[DONE]")),
-        (encode(None, ""), Some("")),
-        (encode(None, "  two spaces"), Some("  two spaces")),
-        (encode(None, "a\nb"), None),
-        (encode(Some("message_stop"), "{}"), None),
-        ("data: x\n".to_string(), None),
+        (encode(None, r#"{"choices":[]}"#), true),
+        (encode(None, "[DONE]"), true),
+        (encode(None, ""), true),
+        (encode(None, "  two spaces"), true),
+        (encode(None, "a\nb"), false),
+        (encode(Some("message_stop"), "{}"), true),
+        (encode(Some("content_block_delta"), " {\"a\":1} "), true),
+        (encode(Some("x"), "a\nb"), false),
+        ("event:  spaced \ndata:x\n\n".to_string(), true),
+        ("event: e\n\n".to_string(), false),
+        (": comment\ndata: x\n\n".to_string(), false),
+        ("data: x\n".to_string(), false),
+        ("data: x\r\n\r\n".to_string(), false),
+        ("id: 1\ndata: x\n\n".to_string(), false),
     ];
-    for (frame, lone) in frames {
-        assert_eq!(lone_data(&frame), lone, "{frame:?}");
-        if let Some(data) = lone {
+    for (frame, read) in frames {
+        let event = one_event(&frame);
+        assert_eq!(event.is_some(), read, "{frame:?}");
+        if let Some(event) = event {
             let parsed = SseParser::default().push(frame.as_bytes());
-            assert_eq!(
-                parsed,
-                [SseEvent {
-                    event: None,
-                    data: data.into()
-                }],
-                "{frame:?}"
-            );
+            assert_eq!(parsed, [event], "{frame:?}");
         }
     }
 }
