@@ -57,8 +57,9 @@ pub struct Spool {
 
 /// What the syncer waits on, apart from the spool, so a dropped spool
 /// ends its syncer instead of being kept alive by it.
-#[derive(Default)]
 struct SyncState {
+    /// `SYNC_WINDOW`, but in tests.
+    window: Duration,
     unsynced: AtomicUsize,
     wake: Notify,
     /// Syncs done, for the tests of the window.
@@ -90,6 +91,14 @@ impl Spool {
     /// process left (they are returned to be replayed) and starting a new
     /// one. A file another live process holds is left alone.
     pub fn open(dir: &Path, queue: &str) -> std::io::Result<(Arc<Spool>, Leftovers)> {
+        Self::open_with(dir, queue, SYNC_WINDOW)
+    }
+
+    fn open_with(
+        dir: &Path,
+        queue: &str,
+        window: Duration,
+    ) -> std::io::Result<(Arc<Spool>, Leftovers)> {
         // Usage events name tenants, keys and end users: the owner only.
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -130,7 +139,12 @@ impl Spool {
             dir: dir.to_path_buf(),
             prefix,
             files: Mutex::new(files),
-            sync: Arc::new(SyncState::default()),
+            sync: Arc::new(SyncState {
+                window,
+                unsynced: AtomicUsize::new(0),
+                wake: Notify::new(),
+                syncs: AtomicUsize::new(0),
+            }),
         });
         {
             let mut files = spool.lock();
@@ -392,7 +406,7 @@ async fn syncer(spool: std::sync::Weak<Spool>, state: Arc<SyncState>) {
 /// appends" synced back to back, a blocking-pool round trip per request
 /// or two at low load, instead of once per window.
 async fn window(spool: &std::sync::Weak<Spool>, state: &SyncState) {
-    let until = tokio::time::Instant::now() + SYNC_WINDOW;
+    let until = tokio::time::Instant::now() + state.window;
     loop {
         if state.unsynced.load(Ordering::Relaxed) >= SYNC_EVERY_EVENTS || spool.strong_count() == 0
         {

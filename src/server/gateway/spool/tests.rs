@@ -1,50 +1,75 @@
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use super::{Spool, SYNC_WINDOW};
+use super::{Spool, SYNC_EVERY_EVENTS, SYNC_WINDOW};
 
-/// Appends spread over 20 windows or more are synced about once a window, not
-/// once an append: the wake an append leaves while a sync runs must not
-/// end the next window at once.
+fn line(i: usize) -> Vec<u8> {
+    format!("{{\"n\":{i}}}\n").into_bytes()
+}
+
+/// Appends arriving all the time (every 100 µs, so some during each
+/// sync) are synced about once a window, not back to back: the wake an
+/// append leaves while a sync runs must not end the next window at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_window_syncs_once_for_its_appends() {
     let dir = tempfile::tempdir().expect("dir");
     let (spool, _) = Spool::open(dir.path(), "test").expect("spool");
-    let appends = 200;
-    let started = std::time::Instant::now();
-    for i in 0..appends {
-        spool
-            .append(format!("{{\"n\":{i}}}\n").as_bytes())
-            .expect("append");
-        tokio::time::sleep(SYNC_WINDOW / 10).await;
-    }
-    // Sleeps run long: the windows are counted from the time taken.
+    let writer = Arc::clone(&spool);
+    let started = Instant::now();
+    let appends = std::thread::spawn(move || {
+        let mut n = 0;
+        // Under 256 appends a window, so only the window ends one.
+        while started.elapsed() < SYNC_WINDOW * 20 {
+            writer.append(&line(n)).expect("append");
+            n += 1;
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        n
+    });
+    let appended = tokio::task::spawn_blocking(move || appends.join().expect("appender"))
+        .await
+        .expect("join");
     let windows = (started.elapsed().as_millis() / SYNC_WINDOW.as_millis()) as usize;
     tokio::time::sleep(SYNC_WINDOW * 3).await;
     let syncs = spool.syncs();
     assert!(syncs >= 1, "nothing was synced");
     assert!(
         syncs <= windows + 2,
-        "{syncs} syncs for {appends} appends over {windows} windows"
+        "{syncs} syncs for {appended} appends over {windows} windows"
     );
 }
 
-/// A window ends early once 256 events wait: a burst is on disk soon
-/// after it, well before the window would end.
+/// A window ends early once 256 events wait: with a window of a minute,
+/// a burst is still on disk within seconds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_window_syncs_at_once() {
     let dir = tempfile::tempdir().expect("dir");
-    let (spool, _) = Spool::open(dir.path(), "test").expect("spool");
-    let started = std::time::Instant::now();
-    for i in 0..super::SYNC_EVERY_EVENTS {
-        spool
-            .append(format!("{{\"n\":{i}}}\n").as_bytes())
-            .expect("append");
+    let window = Duration::from_secs(60);
+    let (spool, _) = Spool::open_with(dir.path(), "test", window).expect("spool");
+    let started = Instant::now();
+    for i in 0..SYNC_EVERY_EVENTS {
+        spool.append(&line(i)).expect("append");
     }
     while spool.syncs() == 0 {
         assert!(
-            started.elapsed() < Duration::from_secs(5),
+            started.elapsed() < Duration::from_secs(10),
             "a full window was not synced"
         );
-        tokio::time::sleep(Duration::from_micros(200)).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
+}
+
+/// Fewer than 256 events wait out the whole window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_is_waited_out() {
+    let dir = tempfile::tempdir().expect("dir");
+    let window = Duration::from_millis(300);
+    let (spool, _) = Spool::open_with(dir.path(), "test", window).expect("spool");
+    for i in 0..10 {
+        spool.append(&line(i)).expect("append");
+    }
+    tokio::time::sleep(window / 3).await;
+    assert_eq!(spool.syncs(), 0, "synced before the window ended");
+    tokio::time::sleep(window * 3).await;
+    assert_eq!(spool.syncs(), 1, "one sync for the window");
 }

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::{Blocked, ChoicePart, Field, StreamGuard, Verdict};
 use crate::server::gateway::raw_json::{span, splice};
 use crate::server::gateway::sse::{encode, SseEvent};
+use crate::server::gateway::translate::stream::view::{self, Text};
 
 /// The fields a chunk the guard makes itself repeats from the provider's.
 const HEAD_KEYS: [&str; 4] = ["id", "created", "model", "system_fingerprint"];
@@ -91,18 +92,9 @@ struct DeltaView<'a> {
     tool_calls: Option<&'a RawValue>,
 }
 
-/// A JSON string's text, borrowed unless it has escapes.
-#[derive(Deserialize)]
-struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
-
-/// `raw` read as `T` only when it is a JSON object: a derived view would
-/// also take an array (fields by position), which the general path does
-/// not read as one.
+/// `raw` read as `T` only when it is a JSON object (`view::object`).
 fn object<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Option<T> {
-    if !raw.get().starts_with('{') {
-        return None;
-    }
-    serde_json::from_str(raw.get()).ok()
+    view::object(raw.get())
 }
 
 /// A head field that is `null` is kept as `null`, as the general path does.

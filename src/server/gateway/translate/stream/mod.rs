@@ -180,7 +180,7 @@ impl StreamTranslator for OpenAiPassthrough {
 /// OpenAI chunks to Anthropic's event sequence.
 mod anthropic_to_openai;
 mod openai_to_anthropic;
-mod view;
+pub(crate) mod view;
 
 pub use anthropic_to_openai::AnthropicToOpenAi;
 pub use openai_to_anthropic::OpenAiToAnthropic;

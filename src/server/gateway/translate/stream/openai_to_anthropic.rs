@@ -132,16 +132,16 @@ impl OpenAiToAnthropic {
 
     /// A chunk the view read (text and finish reasons, no tool calls).
     fn on_chunk(&mut self, chunk: view::Chunk<'_>, out: &mut Vec<String>) {
-        self.start(chunk.id.as_deref().unwrap_or("atrium"), out);
+        self.start(chunk.id.as_ref().map_or("atrium", |t| &t.0), out);
         if let Some(u) = chunk.usage {
             self.seen.usage = usage::from_openai(&u);
         }
         for choice in chunk.choices {
-            if let Some(text) = choice.content.as_deref().filter(|t| !t.is_empty()) {
-                self.on_text(text, out);
+            if let Some(text) = choice.content.as_ref().filter(|t| !t.0.is_empty()) {
+                self.on_text(&text.0, out);
             }
             if let Some(f) = choice.finish_reason {
-                self.stop = Some(stop_reason(&f).to_string());
+                self.stop = Some(stop_reason(&f.0).to_string());
             }
         }
     }

@@ -252,3 +252,28 @@ fn the_view_reads_chunks_as_the_value_path_does() {
         "an array choice is read whole"
     );
 }
+
+/// What the view skips is checked for JSON's shape only: a chunk with a
+/// member a `Value` refuses (half a surrogate pair, a number out of
+/// range) is translated, where the `Value` path dropped it whole. The
+/// text goes out as valid JSON.
+#[test]
+fn the_view_skips_members_a_value_refuses() {
+    for odd in [r#""\ud800""#, "1e400"] {
+        let data = format!(r#"{{"id":"c","x":{odd},"choices":[{{"delta":{{"content":"hi"}}}}]}}"#);
+        let ev = SseEvent {
+            event: None,
+            data: data.clone(),
+        };
+        let mut whole = OpenAiToAnthropic::new("m");
+        let mut dropped = Vec::new();
+        whole.on_value(&ev, &mut dropped);
+        assert!(dropped.is_empty(), "the Value path drops {data}");
+        let frames = OpenAiToAnthropic::new("m").on_event(&ev);
+        let texts: Vec<Value> = events(&frames)
+            .into_iter()
+            .filter_map(|e| e.get("delta").and_then(|d| d.get("text")).cloned())
+            .collect();
+        assert_eq!(texts, [json!("hi")], "{data}");
+    }
+}

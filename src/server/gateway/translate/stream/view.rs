@@ -3,11 +3,20 @@
 //! reading it into a `Value` built a map per object of it (3–5% of the
 //! gateway's CPU on a translated stream).
 //!
-//! The view takes only chunks it reads exactly as the `Value` path does:
-//! objects where objects belong, the fields' expected types (or null),
-//! each member once, and no tool calls. Anything else returns `None` and
-//! the chunk is read whole, so an odd chunk costs a second parse, never a
-//! different reading.
+//! The view takes only chunks whose read fields it reads as the `Value`
+//! path does: objects where objects belong, the fields' expected types (or
+//! null), each member once, and no tool calls. Anything else returns
+//! `None` and the chunk is read whole, so an odd chunk costs a second
+//! parse, never a different reading of what is read.
+//!
+//! One difference, by design: the members the view does not read are
+//! skipped as serde skips them, checked for JSON's shape but not for what
+//! a `Value` also refuses (an escape of half a surrogate pair, a number
+//! out of `f64`'s range, nesting past 128 levels). A chunk with such a
+//! member elsewhere is translated, where the `Value` path dropped it
+//! whole, text and usage with it; passed-through chunks were already read
+//! this way (`UsageView`). Its text is written again as valid JSON and the
+//! guard scans it like any other.
 
 use std::borrow::Cow;
 
@@ -18,20 +27,25 @@ use serde_json::Value;
 /// What a chunk says: its id, its usage (an object), and per choice the
 /// text and finish reason.
 pub struct Chunk<'a> {
-    pub id: Option<Cow<'a, str>>,
+    pub id: Option<Text<'a>>,
     pub usage: Option<Value>,
     pub choices: Vec<Choice<'a>>,
 }
 
 pub struct Choice<'a> {
-    pub content: Option<Cow<'a, str>>,
-    pub finish_reason: Option<Cow<'a, str>>,
+    pub content: Option<Text<'a>>,
+    pub finish_reason: Option<Text<'a>>,
 }
+
+/// A JSON string's text, borrowed unless it has escapes (an `Option` of a
+/// bare `Cow` would copy every time).
+#[derive(Deserialize)]
+pub struct Text<'a>(#[serde(borrow)] pub Cow<'a, str>);
 
 #[derive(Deserialize)]
 struct ChunkView<'a> {
     #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
+    id: Option<Text<'a>>,
     #[serde(borrow, default)]
     usage: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -43,13 +57,13 @@ struct ChoiceView<'a> {
     #[serde(borrow, default)]
     delta: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    finish_reason: Option<Cow<'a, str>>,
+    finish_reason: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
 struct DeltaView<'a> {
     #[serde(borrow, default)]
-    content: Option<Cow<'a, str>>,
+    content: Option<Text<'a>>,
     #[serde(borrow, default)]
     tool_calls: Option<&'a RawValue>,
 }
@@ -84,9 +98,10 @@ pub fn read(data: &str) -> Option<Chunk<'_>> {
     })
 }
 
-/// A view of a JSON object. A derived view would also take an array
-/// (fields by position), which the `Value` path reads as no fields.
-fn object<'a, T: Deserialize<'a>>(data: &'a str) -> Option<T> {
+/// `data` read as `T` only when it is a JSON object: a derived view would
+/// also take an array (fields by position), which the `Value` path reads
+/// as no fields.
+pub fn object<'a, T: Deserialize<'a>>(data: &'a str) -> Option<T> {
     if !data.trim_start().starts_with('{') {
         return None;
     }
