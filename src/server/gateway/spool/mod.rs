@@ -40,6 +40,8 @@ struct Segment {
     file: Arc<File>,
     bytes: u64,
     pending: u64,
+    /// Appended to since the last sync.
+    dirty: bool,
 }
 
 struct Files {
@@ -132,6 +134,7 @@ impl Spool {
                 file,
                 bytes,
                 pending,
+                dirty: false,
             };
             files.segments.insert(seq, seg);
         }
@@ -193,6 +196,7 @@ impl Spool {
             file: Arc::new(file),
             bytes: 0,
             pending: 0,
+            dirty: false,
         };
         files.segments.insert(seq, seg);
         Ok(())
@@ -220,6 +224,7 @@ impl Spool {
         (&*seg.file).write_all(buf)?;
         seg.bytes += buf.len() as u64;
         seg.pending += 1;
+        seg.dirty = true;
         let mark = Mark(*seq);
         drop(files);
         // The first append of a window starts it; the 256th ends it early.
@@ -305,12 +310,16 @@ impl Spool {
         self.sync.syncs.load(Ordering::Relaxed)
     }
 
-    fn current_file(&self) -> Option<Arc<File>> {
-        self.lock()
+    /// The files appended to since the last sync: the current one, and
+    /// the one before it when a rotation came in the window (its last
+    /// appends would otherwise never be synced).
+    fn take_dirty(&self) -> Vec<Arc<File>> {
+        let mut files = self.lock();
+        files
             .segments
-            .values()
-            .next_back()
-            .map(|s| s.file.clone())
+            .values_mut()
+            .filter_map(|s| std::mem::take(&mut s.dirty).then(|| s.file.clone()))
+            .collect()
     }
 }
 
@@ -373,8 +382,8 @@ fn read_lines(file: &File) -> std::io::Result<(Vec<Vec<u8>>, usize)> {
 }
 
 /// Group commit: the first append after a sync starts a window of
-/// `SYNC_WINDOW` (cut short by the 256th append); then the current file is
-/// synced once for all of them.
+/// `SYNC_WINDOW` (cut short by the 256th append); then each file appended
+/// to is synced once for all of them.
 async fn syncer(spool: std::sync::Weak<Spool>, state: Arc<SyncState>) {
     loop {
         if state.unsynced.load(Ordering::Relaxed) == 0 {
@@ -385,11 +394,10 @@ async fn syncer(spool: std::sync::Weak<Spool>, state: Arc<SyncState>) {
         if state.unsynced.swap(0, Ordering::Relaxed) == 0 {
             continue;
         }
-        let Some(file) = s.current_file() else {
-            continue;
-        };
+        let dirty = s.take_dirty();
         drop(s);
-        match tokio::task::spawn_blocking(move || file.sync_data()).await {
+        let sync = move || dirty.iter().try_for_each(|f| f.sync_data());
+        match tokio::task::spawn_blocking(sync).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "spool sync failed; events are in the page cache only")

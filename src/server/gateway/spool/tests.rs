@@ -73,3 +73,22 @@ async fn a_window_is_waited_out() {
     tokio::time::sleep(window * 3).await;
     assert_eq!(spool.syncs(), 1, "one sync for the window");
 }
+
+/// A rotation inside a window leaves appends in the file before: that
+/// file is synced with the new one, and a file with nothing new is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_file_is_synced_too() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (spool, _) = Spool::open_with(dir.path(), "test", Duration::from_secs(60)).expect("spool");
+    spool.append(&line(0)).expect("append");
+    spool.start_segment(&mut spool.lock()).expect("rotate");
+    spool.append(&line(1)).expect("append");
+    assert_eq!(
+        spool.take_dirty().len(),
+        2,
+        "both files hold unsynced appends"
+    );
+    assert!(spool.take_dirty().is_empty(), "nothing new since");
+    spool.append(&line(2)).expect("append");
+    assert_eq!(spool.take_dirty().len(), 1, "only the current file");
+}
