@@ -10,6 +10,9 @@ The release build keeps its symbol table (not its debug info), so perf
 names the frames of the very binary `make bench` measures.
 BENCH_SECONDS (15) is how long perf samples; BENCH_PROFILE_TOP (25) how
 many frames each list shows; PERF_OUT keeps perf.data somewhere.
+BENCH_PROFILE_LOAD picks the load: c32 (wrk, 32 connections; the default)
+or 32 streams of 256 events from `atrium loadgen`: stream, stream_rules,
+translated (Anthropic client), translated_rules.
 """
 import os
 import re
@@ -25,6 +28,19 @@ import sbs_load as load  # noqa: E402
 BIN = os.environ.get("ATRIUM_BIN") or sys.exit("set ATRIUM_BIN to the release build (make build)")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
 TOP = int(os.environ.get("BENCH_PROFILE_TOP", "25"))
+LOAD = os.environ.get("BENCH_PROFILE_LOAD", "c32")
+
+
+def drive(t, seconds):
+    """The chosen load for `seconds`: {requests, requests_per_s, errors},
+    where a stream's "requests" are its events."""
+    if LOAD == "c32":
+        return load.closed(BIN, t, seconds, 32)
+    url = t.messages_url if LOAD.startswith("translated") else t.url
+    auth = t.rules_auth if LOAD.endswith("rules") else t.auth
+    r = load.loadgen(BIN, url, auth, seconds, 32, body=load.LONG_STREAM_BODY, stream=True)
+    return {"requests": r["stream"]["events"], "requests_per_s": r["stream"]["events_per_s"],
+            "errors": r["errors"]}
 
 
 def report(data, children):
@@ -46,7 +62,7 @@ def main():
         procs.start("mock", [BIN, "mock-upstream", "--addr", "127.0.0.1:19599", "--fill-max-tokens"], work)
         sbs.wait_port(19599)
         t = sbs.start_atrium(BIN, work, procs, "sqlite", 19510, None)
-        load.closed(BIN, t, 3, 32)  # warm-up
+        drive(t, 3)  # warm-up
         data = os.environ.get("PERF_OUT", os.path.join(work, "perf.data"))
         pid = str(t.procs[0].pid)
         # Self time from plain samples (cheap, so the load is near normal);
@@ -58,17 +74,17 @@ def main():
             stat = subprocess.Popen(["perf", "stat", "-e", "task-clock,context-switches,cpu-migrations", "-p", pid],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             perf = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            r = load.closed(BIN, t, SECONDS, 32)
+            r = drive(t, SECONDS)
             for p in (perf, stat):
                 p.send_signal(2)
             perf.wait()
             counts = stat.communicate()[1]
-            print(f"== {label}: {r['requests_per_s']:,.0f} req/s under perf ({r['errors']} errors) ==")
+            print(f"== {label}, {LOAD}: {r['requests_per_s']:,.0f}/s under perf ({r['errors']} errors) ==")
             if not graph:
                 switches = re.search(r"([\d,]+)\s+context-switches", counts)
                 n = max(1, r["requests"])
                 if switches:
-                    print(f"context switches per request: {int(switches.group(1).replace(',', '')) / n:.2f}")
+                    print(f"context switches per request (or event): {int(switches.group(1).replace(',', '')) / n:.2f}")
             print("\n".join(report(data, graph)) + "\n")
     finally:
         procs.stop_all()

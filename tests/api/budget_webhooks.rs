@@ -1,25 +1,59 @@
-//! Soft-budget webhooks are retried durably (issue 12), on both backends:
-//! a receiver that fails a whole round gets the alert again in a later
-//! round, under the same message id and a valid signature; an alert left
-//! due by a replica that stopped mid-round is delivered by another's
-//! redeliverer, once.
+//! Soft-budget webhooks on both backends: a soft budget alerts once per
+//! threshold and signs its webhook (checked as Standard Webhooks says);
+//! deliveries are retried durably (issue 12): a receiver that fails a
+//! whole round gets the alert again in a later round, under the same
+//! message id and a valid signature; an alert left due by a replica that
+//! stopped mid-round is delivered by another's redeliverer, once.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use atrium::domain::budget::{Enforcement, Period};
+use atrium::domain::budget::{Budget, Enforcement, Period};
+use atrium::domain::tenant::TenantId;
 use atrium::domain::time::now_millis;
 use atrium::server::services::budgets::{self, redeliver, BudgetSpec};
 use atrium::server::services::Actor;
 use axum::http::{HeaderMap, StatusCode};
+use base64::Engine;
+use hmac::Mac;
 
-use crate::budgets::verify;
+use atrium::server::devtools::mock_upstream::MockOptions;
+use serde_json::Value;
+
+use crate::budgets::call;
 use crate::common::TestApp;
-use crate::gateway::tenant_with_key;
+use crate::gateway::{setup, tenant_with_key};
 
-on_both_backends!(a_failed_webhook_is_retried_under_one_message_id);
+on_both_backends!(
+    a_soft_budget_alerts_once_and_signs_its_webhook,
+    a_failed_webhook_is_retried_under_one_message_id,
+);
 
 type Received = Arc<Mutex<Vec<(HeaderMap, String)>>>;
+
+/// A soft budget alerting `url`, and its webhook secret (shown once).
+async fn soft_budget(
+    app: &TestApp,
+    tenant: &TenantId,
+    api_key: Option<String>,
+    limit_micros: i64,
+    period: Period,
+    url: String,
+) -> (Budget, String) {
+    let spec = BudgetSpec {
+        tenant: tenant.to_string(),
+        api_key,
+        limit_micros,
+        period,
+        enforcement: Enforcement::Soft,
+        webhook_url: Some(url),
+    };
+    let set = budgets::set(&app.svc, &Actor::system("test"), spec)
+        .await
+        .expect("budget");
+    let secret = set.webhook_secret.expect("the secret, shown once");
+    (set.budget, secret)
+}
 
 /// A receiver that answers 503 to its first `failing` posts, then 200.
 async fn flaky_receiver(failing: usize) -> (String, Received) {
@@ -95,19 +129,7 @@ async fn make_due(app: &TestApp, budget_id: &str) {
 async fn a_failed_webhook_is_retried_under_one_message_id(app: TestApp) -> TestApp {
     let (tenant, _) = tenant_with_key(&app, "Hooked", 100, "eu-west").await;
     let (url, got) = flaky_receiver(3).await;
-    let spec = BudgetSpec {
-        tenant: tenant.to_string(),
-        api_key: None,
-        limit_micros: 1_000_000,
-        period: Period::Month,
-        enforcement: Enforcement::Soft,
-        webhook_url: Some(url),
-    };
-    let set = budgets::set(&app.svc, &Actor::system("test"), spec)
-        .await
-        .expect("budget");
-    let secret = set.webhook_secret.expect("secret");
-    let budget = set.budget;
+    let (budget, secret) = soft_budget(&app, &tenant, None, 1_000_000, Period::Month, url).await;
 
     // The first round (three attempts) fails: the alert stays due.
     budgets::alerts::raise(&app.svc, &budget, 0, 50, 500_000)
@@ -159,5 +181,80 @@ async fn a_failed_webhook_is_retried_under_one_message_id(app: TestApp) -> TestA
     .expect("orphaned alert");
     let row = delivered(&app, &budget.id, 80).await;
     assert_eq!(row.0, "delivered 200");
+    app
+}
+
+/// Checks a delivery as the Standard Webhooks specification says, with
+/// HMAC written out here rather than the server's own code.
+pub(crate) fn verify(secret: &str, headers: &HeaderMap, body: &str) -> bool {
+    let h = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = b64
+        .decode(secret.trim_start_matches("whsec_"))
+        .expect("secret");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).expect("key");
+    mac.update(format!("{}.{}.{}", h("webhook-id"), h("webhook-timestamp"), body).as_bytes());
+    let expected = format!("v1,{}", b64.encode(mac.finalize().into_bytes()));
+    h("webhook-signature").split(' ').any(|s| s == expected)
+}
+
+async fn a_soft_budget_alerts_once_and_signs_its_webhook(app: TestApp) -> TestApp {
+    setup(&app, MockOptions::default()).await;
+    let (tenant, key) = tenant_with_key(&app, "Alerted", 100_000, "eu-west").await;
+    let (url, got) = flaky_receiver(0).await;
+    // One request's real cost is about a thousand micro-dollars; the limit
+    // is a cent, so the third of ten requests crosses 50% and so on.
+    let key_id = Some("k".into());
+    let (_, secret) = soft_budget(&app, &tenant, key_id, 10_000, Period::Days(7), url).await;
+    for i in 0..14 {
+        let (status, body) = call(&app.url(""), &key, i).await;
+        assert_eq!(status, 200, "a soft budget never refuses: {body}");
+    }
+    let mut alerts = Vec::new();
+    for _ in 0..100 {
+        alerts = budgets::alerts::list(&app.svc, &Actor::system("test"), &tenant, 10)
+            .await
+            .expect("alerts");
+        if alerts.len() == 3 && alerts.iter().all(|a| a.delivery.starts_with("delivered")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut thresholds: Vec<i64> = alerts.iter().map(|a| a.threshold).collect();
+    thresholds.sort();
+    assert_eq!(thresholds, vec![50, 80, 100], "{alerts:?}");
+    assert!(
+        alerts.iter().all(|a| a.delivery == "delivered 200"),
+        "{alerts:?}"
+    );
+    let got = got.lock().expect("lock").clone();
+    assert_eq!(got.len(), 3, "one delivery per threshold");
+    for (headers, body) in &got {
+        assert!(
+            verify(&secret, headers, body),
+            "signature verifies: {headers:?}"
+        );
+        assert!(!verify(
+            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            headers,
+            body
+        ));
+        let v: Value = serde_json::from_str(body).expect("json");
+        assert_eq!(v["type"], "budget.threshold_reached");
+        assert_eq!(v["data"]["limit_micros"], 10_000);
+    }
+    let audited = app
+        .audit_actions()
+        .await
+        .into_iter()
+        .filter(|(a, _)| a == "budget.alert")
+        .count();
+    assert_eq!(audited, 3);
     app
 }

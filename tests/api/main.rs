@@ -11,6 +11,7 @@ mod abuse;
 mod abuse_adapters;
 mod abuse_audit;
 mod abuse_billing;
+mod abuse_exposure;
 mod abuse_flags;
 mod abuse_leaving;
 mod abuse_money;
@@ -81,6 +82,7 @@ fn main() -> std::process::ExitCode {
         abuse_audit::trials(),
         audit_batches::trials(),
         abuse_billing::trials(),
+        abuse_exposure::trials(),
         abuse_flags::trials(),
         abuse_leaving::trials(),
         abuse_money::trials(),

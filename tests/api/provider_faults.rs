@@ -18,7 +18,7 @@ use axum::http::StatusCode;
 use futures::StreamExt;
 use serde_json::json;
 
-use crate::abuse::serve;
+use crate::abuse_exposure::serve;
 use crate::common::TestApp;
 use crate::gateway::post;
 use crate::governance::setup;

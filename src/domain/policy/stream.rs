@@ -81,8 +81,12 @@ impl StreamedText {
         let total = self.pending.chars().count();
         let cut = if done {
             total
+        } else if self.pending.is_ascii() {
+            // A byte is a character: no copy of the text as `char`s.
+            safe_cut(self.pending.as_bytes(), base, &findings)
         } else {
-            safe_cut(&self.pending, total, base, &findings)
+            let chars: Vec<char> = self.pending.chars().collect();
+            safe_cut(&chars, base, &findings)
         };
         let cut = if cut == 0 && self.pending.len() > MAX_PENDING {
             total
@@ -100,20 +104,25 @@ impl StreamedText {
             .collect();
         // Nothing found is allowed and adds nothing to `overall`: most
         // deltas skip the rules.
-        let mut decision = if released.is_empty() {
-            Decision::allow()
-        } else {
-            evaluate(rules, &released, Direction::Response)
-        };
-        let block = decision.action == Action::Block;
-        let redact = std::mem::take(&mut decision.redact);
-        overall.merge(decision);
-        if block {
-            self.pending.clear();
-            return Step::Block;
+        let mut redact = Vec::new();
+        if !released.is_empty() {
+            let mut decision = evaluate(rules, &released, Direction::Response);
+            let block = decision.action == Action::Block;
+            redact = std::mem::take(&mut decision.redact);
+            overall.merge(decision);
+            if block {
+                self.pending.clear();
+                return Step::Block;
+            }
         }
         let at = byte_at(&self.pending, cut);
-        let text: String = self.pending.drain(..at).collect();
+        // Most releases are all that is pending: it is handed over whole.
+        let text = if at == self.pending.len() {
+            std::mem::take(&mut self.pending)
+        } else {
+            let rest = self.pending.split_off(at);
+            std::mem::replace(&mut self.pending, rest)
+        };
         self.keep_context(&text);
         Step::Release(if redact.is_empty() {
             text
@@ -135,17 +144,16 @@ impl StreamedText {
 /// How many of `pending`'s characters can go out now: not the last
 /// [`HOLD`], not into a run of non-space characters that is still open,
 /// and not into any finding that reaches past the cut.
-fn safe_cut(pending: &str, total: usize, base: usize, findings: &[Finding]) -> usize {
-    let chars: Vec<char> = pending.chars().collect();
+/// `chars` is the pending text as characters (its bytes when ASCII).
+fn safe_cut<C: Copy + Into<char>>(chars: &[C], base: usize, findings: &[Finding]) -> usize {
+    let total = chars.len();
     let from = total.saturating_sub(HOLD);
     let mut cut = (from..total)
-        .find(|&i| may_start_spaced(&chars, i))
+        .find(|&i| may_start_spaced(chars, i))
         .unwrap_or(total);
+    let space = |c: C| c.into().is_whitespace();
     // A run still open at the end, or cut in two, is held whole.
-    while cut > 0
-        && !chars[cut - 1].is_whitespace()
-        && chars.get(cut).is_none_or(|c| !c.is_whitespace())
-    {
+    while cut > 0 && !space(chars[cut - 1]) && chars.get(cut).is_none_or(|c| !space(*c)) {
         cut -= 1;
     }
     // Findings are in position order; one reaching past the cut pulls it
@@ -164,11 +172,11 @@ const SECRET_WORDS: [&str; 8] = [
 ];
 
 /// Whether a pattern that may contain spaces could start at `chars[i]`.
-fn may_start_spaced(chars: &[char], i: usize) -> bool {
-    let c = chars[i];
-    let next = chars.get(i + 1).copied();
+fn may_start_spaced<C: Copy + Into<char>>(chars: &[C], i: usize) -> bool {
+    let c: char = chars[i].into();
+    let next = chars.get(i + 1).map(|n| (*n).into());
     let open_or = |f: fn(char) -> bool| next.is_none_or(f);
-    let word_start = i == 0 || !chars[i - 1].is_alphanumeric();
+    let word_start = i == 0 || !chars[i - 1].into().is_alphanumeric();
     c.is_ascii_digit()
         || (matches!(c, '+' | '(') && open_or(|n| n.is_ascii_digit() || n == ' '))
         || (c == '-' && open_or(|n| n == '-'))
@@ -176,13 +184,13 @@ fn may_start_spaced(chars: &[char], i: usize) -> bool {
         || (word_start && secret_word_at(chars, i))
 }
 
-fn secret_word_at(chars: &[char], i: usize) -> bool {
+fn secret_word_at<C: Copy + Into<char>>(chars: &[C], i: usize) -> bool {
     SECRET_WORDS.iter().any(|w| {
-        let mut rest = chars[i..].iter();
+        let mut rest = chars[i..].iter().map(|c| (*c).into());
         // A word cut off by the end of what has arrived may still become one.
         w.chars().all(|wc| {
             rest.next()
-                .is_none_or(|c| *c == wc || c.to_ascii_lowercase() == wc)
+                .is_none_or(|c: char| c == wc || c.to_ascii_lowercase() == wc)
         })
     })
 }

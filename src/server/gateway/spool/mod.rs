@@ -60,7 +60,17 @@ pub struct Spool {
 }
 
 impl Drop for Spool {
+    /// The last window's appends are synced here, not left to the syncer:
+    /// it needs the spool to reach the files, and this is the spool's end.
+    /// It blocks the dropping thread for one `fdatasync`, once, at a stop.
     fn drop(&mut self) {
+        if self.sync.unsynced.swap(0, Ordering::Relaxed) > 0 {
+            let synced = self.take_dirty().iter().try_for_each(|f| f.sync_data());
+            if let Err(e) = synced {
+                tracing::error!(error = %e, "spool sync at close failed");
+            }
+            self.sync.syncs.fetch_add(1, Ordering::Relaxed);
+        }
         self.sync.wake.notify_one();
     }
 }

@@ -1,3 +1,4 @@
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -91,4 +92,31 @@ async fn a_rotated_file_is_synced_too() {
     assert!(spool.take_dirty().is_empty(), "nothing new since");
     spool.append(&line(2)).expect("append");
     assert_eq!(spool.take_dirty().len(), 1, "only the current file");
+}
+
+/// Appends of a window still open when the spool is dropped are synced
+/// at the drop, not lost with the syncer that needed the spool to sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_spool_syncs_its_last_window() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (spool, _) = Spool::open_with(dir.path(), "test", Duration::from_secs(60)).expect("spool");
+    let state = Arc::clone(&spool.sync);
+    spool.append(&line(0)).expect("append");
+    drop(spool);
+    assert_eq!(
+        state.syncs.load(Ordering::Relaxed),
+        1,
+        "the open window was synced"
+    );
+    assert_eq!(state.unsynced.load(Ordering::Relaxed), 0);
+}
+
+/// A spool dropped with nothing unsynced does not sync again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_spool_with_nothing_new_does_not_sync() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (spool, _) = Spool::open_with(dir.path(), "test", Duration::from_secs(60)).expect("spool");
+    let state = Arc::clone(&spool.sync);
+    drop(spool);
+    assert_eq!(state.syncs.load(Ordering::Relaxed), 0);
 }

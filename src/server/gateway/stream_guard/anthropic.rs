@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::{BlockDelta, Blocked, Field, StreamGuard, Verdict};
@@ -12,6 +11,7 @@ use crate::domain::policy::{Action, Direction};
 use crate::server::gateway::govern;
 use crate::server::gateway::sse::{encode, SseEvent};
 use crate::server::gateway::translate::stream::field;
+use crate::server::gateway::translate::stream::view::Obj;
 
 const BLOCK_DELTA: &str = "content_block_delta";
 
@@ -27,7 +27,7 @@ struct DeltaEventView<'a> {
     kind: Cow<'a, str>,
     index: i64,
     #[serde(borrow)]
-    delta: &'a RawValue,
+    delta: Obj<DeltaView<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -119,23 +119,13 @@ impl StreamGuard {
         ev: &SseEvent,
         out: &mut Vec<String>,
     ) -> Result<Option<Verdict>, Blocked> {
-        // Objects only: a derived view would also take arrays (fields by
-        // position), which the general path does not read as events.
-        if !ev.data.trim_start().starts_with('{') {
-            return Ok(None);
-        }
-        let Ok(view) = serde_json::from_str::<DeltaEventView>(&ev.data) else {
+        // Objects only (`Obj`): a derived view would also take arrays
+        // (fields by position), which the general path does not read as
+        // events. The event and its delta are read in one pass.
+        let Ok(Obj(view)) = serde_json::from_str::<Obj<DeltaEventView>>(&ev.data) else {
             return Ok(None);
         };
-        let delta = view.delta.get();
-        let Some(delta) = delta
-            .starts_with('{')
-            .then(|| serde_json::from_str::<DeltaView>(delta).ok())
-            .flatten()
-        else {
-            return Ok(None);
-        };
-        let Some((kind, text)) = delta.only_string() else {
+        let Some((kind, text)) = view.delta.0.only_string() else {
             return Ok(None);
         };
         if view.kind != BLOCK_DELTA {

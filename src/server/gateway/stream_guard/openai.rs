@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::{Blocked, ChoicePart, Field, StreamGuard, Verdict};
 use crate::server::gateway::raw_json::{span, splice};
 use crate::server::gateway::sse::{encode, SseEvent};
-use crate::server::gateway::translate::stream::view::{self, Text};
+use crate::server::gateway::translate::stream::view::{Obj, Text};
 
 /// The fields a chunk the guard makes itself repeats from the provider's.
 const HEAD_KEYS: [&str; 4] = ["id", "created", "model", "system_fingerprint"];
@@ -46,9 +46,10 @@ impl ChunkHead {
     }
 }
 
-/// A chunk as the guard reads it, borrowed from its data. A chunk the
-/// view does not fit (another shape, a duplicate key) or with tool calls
-/// takes the general path.
+/// A chunk as the guard reads it, borrowed from its data, in one pass
+/// (choices and deltas are [`Obj`]s). A chunk the view does not fit
+/// (another shape, a duplicate key) or with tool calls takes the general
+/// path.
 #[derive(Deserialize)]
 struct ChunkView<'a> {
     #[serde(borrow, default, deserialize_with = "present")]
@@ -60,7 +61,7 @@ struct ChunkView<'a> {
     #[serde(borrow, default, deserialize_with = "present")]
     system_fingerprint: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    choices: Option<Vec<&'a RawValue>>,
+    choices: Option<Vec<Obj<ChoiceView<'a>>>>,
 }
 
 #[derive(Deserialize)]
@@ -70,7 +71,7 @@ struct ChoiceView<'a> {
     #[serde(borrow, default)]
     finish_reason: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    delta: Option<&'a RawValue>,
+    delta: Option<Obj<DeltaView<'a>>>,
 }
 
 /// A choice as the general path reads it.
@@ -92,11 +93,6 @@ struct DeltaView<'a> {
     tool_calls: Option<&'a RawValue>,
 }
 
-/// `raw` read as `T` only when it is a JSON object (`view::object`).
-fn object<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Option<T> {
-    view::object(raw.get())
-}
-
 /// A head field that is `null` is kept as `null`, as the general path does.
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
     <&RawValue>::deserialize(d).map(Some)
@@ -112,22 +108,17 @@ struct Guarded<'a> {
 }
 
 impl<'a> ChunkView<'a> {
-    /// Every choice, when each is an object with an object (or no) delta.
-    fn choices(&self) -> Option<Vec<Choice<'a>>> {
-        let mut out = Vec::with_capacity(1);
-        for raw in self.choices.iter().flatten() {
-            let c: ChoiceView = object(raw)?;
-            let delta = match c.delta {
-                Some(d) => Some(object::<DeltaView>(d)?),
-                None => None,
-            };
-            out.push(Choice {
+    /// Every choice (each an object with an object or no delta, or the
+    /// view would have failed).
+    fn choices(self) -> Vec<Choice<'a>> {
+        let choices = self.choices.unwrap_or_default().into_iter();
+        choices
+            .map(|Obj(c)| Choice {
                 index: c.index.unwrap_or(0),
                 finished: c.finish_reason.is_some(),
-                delta,
-            });
-        }
-        Some(out)
+                delta: c.delta.map(|Obj(d)| d),
+            })
+            .collect()
     }
 
     fn head(&self) -> [Option<&'a RawValue>; 4] {
@@ -169,13 +160,11 @@ impl StreamGuard {
         ev: &SseEvent,
         out: &mut Vec<String>,
     ) -> Result<Verdict, Blocked> {
-        if ev.data.trim_start().starts_with('{') {
-            if let Ok(view) = serde_json::from_str::<ChunkView>(&ev.data) {
-                let choices = view.choices();
-                let strings = choices.as_deref().and_then(|c| guarded(c, &ev.data));
-                if let (Some(choices), Some(strings)) = (choices.as_deref(), strings) {
-                    return self.viewed(ev, &view, choices, strings, out);
-                }
+        if let Ok(Obj(view)) = serde_json::from_str::<Obj<ChunkView>>(&ev.data) {
+            let head = view.head();
+            let choices = view.choices();
+            if let Some(strings) = guarded(&choices, &ev.data) {
+                return self.viewed(ev, head, &choices, strings, out);
             }
         }
         self.general(ev, out)
@@ -186,12 +175,12 @@ impl StreamGuard {
     fn viewed(
         &mut self,
         ev: &SseEvent,
-        view: &ChunkView,
+        head: [Option<&RawValue>; 4],
         choices: &[Choice],
         strings: Vec<Guarded>,
         out: &mut Vec<String>,
     ) -> Result<Verdict, Blocked> {
-        for (i, raw) in view.head().into_iter().enumerate() {
+        for (i, raw) in head.into_iter().enumerate() {
             if let Some(raw) = raw {
                 self.head.keep(i, raw);
             }

@@ -112,6 +112,18 @@ fn openai_chunks_agree_with_the_general_path() {
             json!({ "tool_calls": [{ "index": 0, "function": { "arguments": "{\"to\":\"t@example.com\"}" } }] }),
             None,
         ),
+        // Arrays and nulls where an object belongs: a derived struct takes
+        // an array as its fields by position; the general path does not.
+        encode(
+            None,
+            r#"{"choices":[[0,null,{"content":"arr@example.com "}]]}"#,
+        ),
+        encode(
+            None,
+            r#"{"choices":[{"index":0,"delta":["arr@example.com ",null]}]}"#,
+        ),
+        encode(None, r#"{"choices":[null]}"#),
+        encode(None, r#"["x@example.com",[{"delta":{"content":"y "}}]]"#),
         encode(
             None,
             r#"{"id":null,"choices":[{"index":0,"delta":null,"finish_reason":"stop"}]}"#,
@@ -162,6 +174,11 @@ fn anthropic_events_agree_with_the_general_path() {
             json!({ "type": "thinking_delta", "thinking": "think z@example.com " }),
         ),
         delta(1, json!({ "type": "signature_delta", "signature": "sig" })),
+        delta(1, json!(["thinking_delta", "arr@example.com "])),
+        encode(
+            Some("content_block_delta"),
+            r#"["content_block_delta",1,{"type":"thinking_delta","thinking":"a@example.com "}]"#,
+        ),
         delta(
             2,
             json!({ "type": "input_json_delta", "partial_json": "{\"a\":\"w@example.com\"}" }),

@@ -277,3 +277,28 @@ fn the_view_skips_members_a_value_refuses() {
         assert_eq!(texts, [json!("hi")], "{data}");
     }
 }
+
+/// `Obj` takes a JSON object only, where a derived struct would also take
+/// an array as its fields by position (and `null` for an all-default one).
+#[test]
+fn an_obj_is_an_object_only() {
+    use super::view::Obj;
+    #[derive(serde::Deserialize, Debug)]
+    struct Two {
+        #[serde(default)]
+        a: Option<i64>,
+        #[serde(default)]
+        b: Option<String>,
+    }
+    let read = |data: &str| serde_json::from_str::<Obj<Two>>(data).ok().map(|Obj(t)| t);
+    assert!(
+        serde_json::from_str::<Two>(r#"[1,"x"]"#).is_ok(),
+        "derived: an array passes"
+    );
+    assert!(read(r#"[1,"x"]"#).is_none());
+    assert!(read("null").is_none());
+    assert!(read("7").is_none());
+    let t = read(r#"{"b":"x","c":[1,{"d":2}]}"#).expect("an object");
+    assert_eq!((t.a, t.b.as_deref()), (None, Some("x")));
+    assert!(read(r#"{"a":1,"a":2}"#).is_none(), "a member named twice");
+}

@@ -20,7 +20,8 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
+use serde::de::Visitor;
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -42,6 +43,8 @@ pub struct Choice<'a> {
 #[derive(Deserialize)]
 pub struct Text<'a>(#[serde(borrow)] pub Cow<'a, str>);
 
+/// Read in one pass: each choice and delta is an [`Obj`], so a chunk's
+/// text is not scanned again for each level it is nested in.
 #[derive(Deserialize)]
 struct ChunkView<'a> {
     #[serde(borrow, default)]
@@ -49,13 +52,13 @@ struct ChunkView<'a> {
     #[serde(borrow, default)]
     usage: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    choices: Option<Vec<&'a RawValue>>,
+    choices: Option<Vec<Obj<ChoiceView<'a>>>>,
 }
 
 #[derive(Deserialize)]
 struct ChoiceView<'a> {
     #[serde(borrow, default)]
-    delta: Option<&'a RawValue>,
+    delta: Option<Obj<DeltaView<'a>>>,
     #[serde(borrow, default)]
     finish_reason: Option<Text<'a>>,
 }
@@ -70,19 +73,15 @@ struct DeltaView<'a> {
 
 /// The chunk, or `None` when the `Value` path must read it.
 pub fn read(data: &str) -> Option<Chunk<'_>> {
-    let view: ChunkView = object(data)?;
+    let Obj(view) = serde_json::from_str::<Obj<ChunkView>>(data).ok()?;
     // A usage that is not an object is ignored on both paths.
     let usage = match view.usage {
         Some(raw) if raw.get().starts_with('{') => Some(serde_json::from_str(raw.get()).ok()?),
         _ => None,
     };
     let mut choices = Vec::new();
-    for raw in view.choices.unwrap_or_default() {
-        let choice: ChoiceView = object(raw.get())?;
-        let delta: Option<DeltaView> = match choice.delta {
-            Some(raw) => Some(object(raw.get())?),
-            None => None,
-        };
+    for Obj(choice) in view.choices.unwrap_or_default() {
+        let delta = choice.delta.map(|Obj(d)| d);
         if delta.as_ref().is_some_and(|d| d.tool_calls.is_some()) {
             return None;
         }
@@ -98,12 +97,32 @@ pub fn read(data: &str) -> Option<Chunk<'_>> {
     })
 }
 
-/// `data` read as `T` only when it is a JSON object: a derived view would
-/// also take an array (fields by position), which the `Value` path reads
-/// as no fields.
-pub fn object<'a, T: Deserialize<'a>>(data: &'a str) -> Option<T> {
-    if !data.trim_start().starts_with('{') {
-        return None;
+/// `T` read only from a JSON object: a derived view would also take an
+/// array (its fields by position), which the `Value` path reads as no
+/// fields. Anything but an object (`null` too) fails the read, as the
+/// check of a captured `RawValue` did, in the same pass as its parent.
+pub struct Obj<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        T::deserialize(MapOnly(d)).map(Obj)
     }
-    serde_json::from_str(data).ok()
+}
+
+/// A deserializer that reads whatever is asked of it as a map: a derived
+/// struct asks for a struct, which serde_json takes from an array too.
+struct MapOnly<D>(D);
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for MapOnly<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
 }
