@@ -29,6 +29,9 @@ BIN = os.environ.get("ATRIUM_BIN") or sys.exit("set ATRIUM_BIN to the release bu
 SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
 TOP = int(os.environ.get("BENCH_PROFILE_TOP", "25"))
 LOAD = os.environ.get("BENCH_PROFILE_LOAD", "c32")
+LOADS = ("c32", "stream", "stream_rules", "translated", "translated_rules")
+if LOAD not in LOADS:
+    sys.exit(f"BENCH_PROFILE_LOAD: {LOAD} is none of {', '.join(LOADS)}")
 
 
 def drive(t, seconds):

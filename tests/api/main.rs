@@ -14,6 +14,7 @@ mod abuse_billing;
 mod abuse_exposure;
 mod abuse_flags;
 mod abuse_leaving;
+mod abuse_logprobs;
 mod abuse_money;
 mod abuse_pools;
 mod abuse_server_tools;
@@ -85,6 +86,7 @@ fn main() -> std::process::ExitCode {
         abuse_exposure::trials(),
         abuse_flags::trials(),
         abuse_leaving::trials(),
+        abuse_logprobs::trials(),
         abuse_money::trials(),
         abuse_pools::trials(),
         abuse_server_tools::trials(),

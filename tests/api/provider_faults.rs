@@ -42,13 +42,25 @@ async fn stalling(status: StatusCode) -> SocketAddr {
 }
 
 async fn model_on(app: &TestApp, name: &str, addr: SocketAddr) {
+    let base = format!("http://{addr}");
+    model_at(app, name, ProviderKind::Anthropic, base, TIMEOUT_MS).await;
+}
+
+/// A provider of `kind` at `base_url` and a model of the same name on it.
+pub(crate) async fn model_at(
+    app: &TestApp,
+    name: &str,
+    kind: ProviderKind,
+    base_url: String,
+    timeout_ms: i64,
+) {
     let admin = Actor::system("test");
     let p = NewProvider {
         name: name.into(),
-        kind: ProviderKind::Anthropic,
-        base_url: format!("http://{addr}"),
+        kind,
+        base_url,
         region: "any".into(),
-        timeout_ms: TIMEOUT_MS,
+        timeout_ms,
         credential: Credential::Stored("sk-test".into()),
     };
     catalog::add_provider(&app.svc, &admin, p)

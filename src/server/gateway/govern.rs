@@ -94,17 +94,36 @@ pub async fn response(
     let mut body = serde_json::from_slice::<Value>(&out).map_err(|e| {
         GatewayError::Internal(format!("a response under response rules is not JSON: {e}"))
     })?;
+    let choices = body.get_mut("choices").and_then(Value::as_array_mut);
+    let mut dropped = false;
+    for choice in choices.into_iter().flatten() {
+        dropped |= drop_logprobs(choice);
+    }
     let overall = Walk::new(&rules, Direction::Response).decide(&mut body);
-    if overall.action == Action::Allow {
+    if overall.action == Action::Allow && !dropped {
         return Ok(out);
     }
-    record(
-        gw,
-        event(tenant_id, request_id, &overall, Direction::Response),
-    )
-    .await;
+    if overall.action != Action::Allow {
+        let audit = event(tenant_id, request_id, &overall, Direction::Response);
+        record(gw, audit).await;
+    }
     serde_json::to_vec(&body)
         .map_err(|e| GatewayError::Internal(format!("encoding a redacted response: {e}")))
+}
+
+/// Takes out an OpenAI choice's log probabilities; whether it had any.
+/// Each carries its token: the answer's text again, cut wherever a value
+/// may be split, so scanning each token finds nothing. Under response
+/// rules they do not go out (`null` is what OpenAI sends when none were
+/// asked for).
+pub fn drop_logprobs(choice: &mut Value) -> bool {
+    match choice.get_mut("logprobs") {
+        Some(logprobs) if !logprobs.is_null() => {
+            *logprobs = Value::Null;
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Scans one value (a streamed event) under `rules`, redacting in place;

@@ -64,9 +64,9 @@ impl Drop for Spool {
     /// it needs the spool to reach the files, and this is the spool's end.
     /// It blocks the dropping thread for one `fdatasync`, once, at a stop.
     fn drop(&mut self) {
-        if self.sync.unsynced.swap(0, Ordering::Relaxed) > 0 {
-            let synced = self.take_dirty().iter().try_for_each(|f| f.sync_data());
-            if let Err(e) = synced {
+        let dirty = self.take_dirty();
+        if self.sync.unsynced.swap(0, Ordering::Relaxed) > 0 && !dirty.is_empty() {
+            if let Err(e) = dirty.iter().try_for_each(|f| f.sync_data()) {
                 tracing::error!(error = %e, "spool sync at close failed");
             }
             self.sync.syncs.fetch_add(1, Ordering::Relaxed);

@@ -9,6 +9,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::{Blocked, ChoicePart, Field, StreamGuard, Verdict};
+use crate::server::gateway::govern;
 use crate::server::gateway::raw_json::{span, splice};
 use crate::server::gateway::sse::{encode, SseEvent};
 use crate::server::gateway::translate::stream::view::{Obj, Text};
@@ -72,6 +73,9 @@ struct ChoiceView<'a> {
     finish_reason: Option<&'a RawValue>,
     #[serde(borrow, default)]
     delta: Option<Obj<DeltaView<'a>>>,
+    /// Log probabilities (not `null`): the general path takes them out.
+    #[serde(borrow, default)]
+    logprobs: Option<&'a RawValue>,
 }
 
 /// A choice as the general path reads it.
@@ -79,6 +83,7 @@ struct Choice<'a> {
     index: i64,
     finished: bool,
     delta: Option<DeltaView<'a>>,
+    logprobs: bool,
 }
 
 #[derive(Deserialize)]
@@ -117,6 +122,7 @@ impl<'a> ChunkView<'a> {
                 index: c.index.unwrap_or(0),
                 finished: c.finish_reason.is_some(),
                 delta: c.delta.map(|Obj(d)| d),
+                logprobs: c.logprobs.is_some(),
             })
             .collect()
     }
@@ -127,11 +133,14 @@ impl<'a> ChunkView<'a> {
 }
 
 /// Every guarded string, in the general path's order (by choice, then
-/// content, reasoning, refusal). `None` when a choice has tool calls or a
-/// string the view cannot place.
+/// content, reasoning, refusal). `None` when a choice has tool calls, log
+/// probabilities or a string the view cannot place.
 fn guarded<'a>(choices: &[Choice<'a>], data: &'a str) -> Option<Vec<Guarded<'a>>> {
     let mut out = Vec::with_capacity(1);
     for (choice, c) in choices.iter().enumerate() {
+        if c.logprobs {
+            return None;
+        }
         let Some(d) = &c.delta else { continue };
         if d.tool_calls.is_some() {
             return None;
@@ -229,6 +238,7 @@ impl StreamGuard {
         self.remember_head(&v);
         let choices = v.get_mut("choices").and_then(Value::as_array_mut);
         for choice in choices.into_iter().flatten() {
+            govern::drop_logprobs(choice);
             let index = choice.get("index").and_then(Value::as_i64).unwrap_or(0);
             let finished = choice.get("finish_reason").is_some_and(|r| !r.is_null());
             let Some(delta) = choice.get_mut("delta").and_then(Value::as_object_mut) else {

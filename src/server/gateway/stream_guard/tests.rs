@@ -290,3 +290,33 @@ fn one_line_events_read_as_the_parser_reads_them() {
         }
     }
 }
+
+/// Log probabilities spell the answer out token by token, beyond what the
+/// held text guards: under response rules they go out as `null`, on
+/// both paths, and the text itself is still guarded.
+#[test]
+fn log_probabilities_do_not_go_out() {
+    let logprobs = |tokens: &[&str]| {
+        let content: Vec<Value> = tokens
+            .iter()
+            .map(|t| json!({ "token": t, "logprob": -0.1, "top_logprobs": [{ "token": t, "logprob": -0.1 }] }))
+            .collect();
+        json!({ "content": content })
+    };
+    let frame = |text: &str, tokens: &[&str]| {
+        let data = json!({ "id": "c", "choices": [{ "index": 0, "delta": { "content": text },
+            "logprobs": logprobs(tokens), "finish_reason": null }] });
+        encode(None, &data.to_string())
+    };
+    let frames = vec![
+        frame("mail jane.d", &["mail", " jane", ".d"]),
+        frame("oe@example.com now ", &["oe", "@example", ".com", " now "]),
+        chunk(json!({ "content": "plain " }), None),
+        encode(None, "[DONE]"),
+    ];
+    let read = same(Dialect::OpenAi, &frames).expect("not blocked");
+    let all = serde_json::to_string(&read).expect("json");
+    assert!(!all.contains("@example"), "{all}");
+    assert!(!all.contains("\"token\""), "a token went out: {all}");
+    assert!(text_of(&read, "/choices/0/delta/content").contains("plain "));
+}

@@ -99,8 +99,11 @@ pub fn read(data: &str) -> Option<Chunk<'_>> {
 
 /// `T` read only from a JSON object: a derived view would also take an
 /// array (its fields by position), which the `Value` path reads as no
-/// fields. Anything but an object (`null` too) fails the read, as the
-/// check of a captured `RawValue` did, in the same pass as its parent.
+/// fields. Anything but an object fails the read, as the check of a
+/// captured `RawValue` did, in the same pass as its parent; an
+/// `Option<Obj<T>>` still reads `null` as `None`, as `Option<&RawValue>`
+/// did. For structs and maps only: a newtype or a `RawValue` asked for
+/// as a map never reads.
 pub struct Obj<T>(pub T);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
