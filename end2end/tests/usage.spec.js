@@ -62,10 +62,17 @@ test('an admin issues last month\'s invoice and opens the printable page', async
   await signIn(page, ADMIN);
   const tenantId = await tenantPage(page, `Invoiced ${unique()}`);
   // A tenant made today has no last month to bill: this one is backdated
-  // 40 days in the server's database, as if it had signed up then.
+  // 40 days in the server's database, as if it had signed up then. First
+  // the invoice issuer's lease is taken for five minutes (and a run under
+  // way given a second to end): the job would otherwise issue the draft
+  // itself if its run fell between the backdating and the click.
   execFileSync('python3', ['-c', [
-    'import sqlite3, sys',
+    'import sqlite3, sys, time',
     'db = sqlite3.connect(sys.argv[1], timeout=10)',
+    'until = int(time.time() * 1000) + 300000',
+    'db.execute("INSERT INTO job_leases (name, holder, until_ms, runs, last_run_at) VALUES (\'invoice_issuer\', \'e2e\', ?, 0, 0) ON CONFLICT (name) DO UPDATE SET holder = \'e2e\', until_ms = excluded.until_ms", (until,))',
+    'db.commit()',
+    'time.sleep(1)',
     'db.execute("UPDATE tenants SET created_at = created_at - 40 * 86400000 WHERE id = ?", (sys.argv[2],))',
     'db.commit()',
   ].join('\n'), path.join(process.env.ATRIUM_E2E_DATA_DIR, 'atrium.db'), tenantId]);

@@ -18,6 +18,12 @@
 //!
 //! The last [`CONTEXT`] released characters are kept so context words
 //! (`ssn`, `card`) still count for a value that follows them.
+//!
+//! Once [`STALL_BYTES`] or more are held and a scan releases none of it,
+//! more is held: the next scan waits until the held text has doubled (or
+//! the stream ends), so a long run sent a byte per event is scanned a few
+//! times, not once per byte. A skipped scan only makes the next one see a
+//! longer delta, as a provider may send anyway.
 
 use super::{evaluate, Action, Decision, Direction, PolicyRule};
 use crate::domain::pii::{self, Finding};
@@ -32,7 +38,7 @@ const CONTEXT: usize = 64;
 const MAX_PENDING: usize = 64 * 1024;
 /// Held text from which a scan that released nothing is not run again
 /// until the held text has doubled (see [`StreamedText::stalled`]).
-const STALL_BYTES: usize = 1024;
+const STALL_BYTES: usize = 256;
 
 /// What to do with a delta.
 #[derive(Debug, PartialEq)]
@@ -281,9 +287,32 @@ pub(crate) mod tests {
             out.push_str(&t);
         }
         // Once per delta it was about 800 MB (40,000 scans of 20 KB).
-        assert!(g.scanned < 1_000_000, "{} bytes scanned", g.scanned);
+        assert!(g.scanned < 400_000, "{} bytes scanned", g.scanned);
         assert!(!out.contains("jane.doe"), "{}", &out[out.len() - 60..]);
         assert!(out.starts_with("Key: A999999A") && out.ends_with(" done"));
+    }
+
+    /// A block rule still blocks a value that comes after a stalled
+    /// stretch, before any of the value goes out.
+    #[test]
+    fn a_value_after_a_stalled_stretch_is_still_blocked() {
+        let rules = [rule(EntityType::CreditCard, Action::Block)];
+        let run = "Zx".repeat(2_000);
+        let text = format!("Data: {run} then card 4111 1111 1111 1111 ok");
+        let (mut g, mut d, mut out) = (StreamedText::default(), Decision::allow(), String::new());
+        let mut blocked = false;
+        for c in text.chars() {
+            match g.push(&c.to_string(), &rules, &mut d) {
+                Step::Release(t) => out.push_str(&t),
+                Step::Block => {
+                    blocked = true;
+                    break;
+                }
+            }
+        }
+        blocked = blocked || g.finish(&rules, &mut d) == Step::Block;
+        assert!(blocked, "the card was not blocked");
+        assert!(!out.contains("4111"), "{out}");
     }
 
     const TEXT: &str = "Sure. Write to jane.doe@example.com or call +44 20 7946 0958; \
