@@ -18,8 +18,18 @@ pub(crate) fn rule(entity: EntityType, action: Action) -> PolicyRule {
 
 /// Feeds `text` in pieces of `size` characters; returns what went out.
 fn stream(text: &str, size: usize, rules: &[PolicyRule]) -> (String, bool) {
+    stream_into(&mut StreamedText::default(), text, size, rules)
+}
+
+/// As [`stream`], through `g` (so a test can read it afterwards).
+fn stream_into(
+    g: &mut StreamedText,
+    text: &str,
+    size: usize,
+    rules: &[PolicyRule],
+) -> (String, bool) {
     let chars: Vec<char> = text.chars().collect();
-    let (mut g, mut d, mut out) = (StreamedText::default(), Decision::allow(), String::new());
+    let (mut d, mut out) = (Decision::allow(), String::new());
     for piece in chars.chunks(size) {
         match g.push(&piece.iter().collect::<String>(), rules, &mut d) {
             Step::Release(t) => out.push_str(&t),
@@ -43,16 +53,9 @@ fn a_long_run_is_not_scanned_for_every_byte() {
         .map(|i| if i % 7 == 0 { 'A' } else { '9' })
         .collect();
     let text = format!("Key: {run} jane.doe@example.com done");
-    let (mut g, mut d, mut out) = (StreamedText::default(), Decision::allow(), String::new());
-    for c in text.chars() {
-        match g.push(&c.to_string(), &rules, &mut d) {
-            Step::Release(t) => out.push_str(&t),
-            Step::Block => panic!("no block rule"),
-        }
-    }
-    if let Step::Release(t) = g.finish(&rules, &mut d) {
-        out.push_str(&t);
-    }
+    let mut g = StreamedText::default();
+    let (out, blocked) = stream_into(&mut g, &text, 1, &rules);
+    assert!(!blocked);
     // Once per delta it was about 800 MB (40,000 scans of 20 KB).
     assert!(g.scanned < 400_000, "{} bytes scanned", g.scanned);
     assert!(!out.contains("jane.doe"), "{}", &out[out.len() - 60..]);
@@ -66,18 +69,7 @@ fn a_value_after_a_stalled_stretch_is_still_blocked() {
     let rules = [rule(EntityType::CreditCard, Action::Block)];
     let run = "Zx".repeat(2_000);
     let text = format!("Data: {run} then card 4111 1111 1111 1111 ok");
-    let (mut g, mut d, mut out) = (StreamedText::default(), Decision::allow(), String::new());
-    let mut blocked = false;
-    for c in text.chars() {
-        match g.push(&c.to_string(), &rules, &mut d) {
-            Step::Release(t) => out.push_str(&t),
-            Step::Block => {
-                blocked = true;
-                break;
-            }
-        }
-    }
-    blocked = blocked || g.finish(&rules, &mut d) == Step::Block;
+    let (out, blocked) = stream(&text, 1, &rules);
     assert!(blocked, "the card was not blocked");
     assert!(!out.contains("4111"), "{out}");
 }
