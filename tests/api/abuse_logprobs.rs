@@ -61,13 +61,7 @@ async fn provider() -> SocketAddr {
 async fn ask(app: &TestApp, key: &str, stream: bool) -> String {
     let body = json!({ "model": "lp", "stream": stream, "logprobs": true, "top_logprobs": 1,
         "messages": [{ "role": "user", "content": "hello" }] });
-    let res = crate::common::plain_client()
-        .post(app.url("/v1/chat/completions"))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
+    let res = app.chat(key, &body).await;
     assert_eq!(res.status().as_u16(), 200);
     res.text().await.expect("body")
 }

@@ -22,13 +22,7 @@ on_both_backends!(
 
 /// One OpenAI-dialect request; its status and body.
 async fn send(app: &TestApp, key: &str, body: Value) -> (u16, Value) {
-    let r = crate::common::plain_client()
-        .post(app.url("/v1/chat/completions"))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
+    let r = app.chat(key, &body).await;
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }

@@ -15,13 +15,7 @@ on_both_backends!(an_image_by_url_is_held_at_its_allowance);
 async fn send(app: &TestApp, key: &str, content: Value) -> (u16, Value) {
     let body = json!({ "model": "gpt-mock", "max_tokens": 16,
         "messages": [{ "role": "user", "content": content }] });
-    let r = crate::common::plain_client()
-        .post(app.url("/v1/chat/completions"))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
+    let r = app.chat(key, &body).await;
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }

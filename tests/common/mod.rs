@@ -337,6 +337,17 @@ impl TestApp {
         c
     }
 
+    /// One OpenAI-dialect completion request with `key`, as a client sends it.
+    pub async fn chat(&self, key: &str, body: &serde_json::Value) -> reqwest::Response {
+        plain_client()
+            .post(self.url("/v1/chat/completions"))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// Calls a server function the way an ActionForm does.
     pub async fn call(
         &self,
