@@ -7,13 +7,12 @@
 use std::net::SocketAddr;
 
 use atrium::domain::catalog::ProviderKind;
-use atrium::domain::pii::EntityType;
-use atrium::domain::policy::{Action, Direction, Target};
+use atrium::domain::policy::Direction;
 use serde_json::{json, Value};
 
 use crate::abuse_exposure::serve;
 use crate::common::TestApp;
-use crate::governance::{rule, setup};
+use crate::governance::{redact_emails, setup};
 use crate::provider_faults::model_at;
 
 on_both_backends!(log_probabilities_do_not_go_out_under_response_rules);
@@ -73,9 +72,7 @@ async fn log_probabilities_do_not_go_out_under_response_rules(app: TestApp) -> T
     // Without response rules they pass as the provider sent them.
     let plain = ask(&app, &s.key, false).await;
     assert!(plain.contains("\"@example\""), "{plain}");
-    let email = Target::Entity(EntityType::EmailAddress);
-    let tenant = Some(&s.tenant_id);
-    rule(&app.svc, tenant, email, Action::Redact, Direction::Response).await;
+    redact_emails(&app.svc, &s.tenant_id, Direction::Response).await;
     let whole = ask(&app, &s.key, false).await;
     let v: Value = serde_json::from_str(&whole).expect("json");
     assert_eq!(v["choices"][0]["logprobs"], Value::Null, "{whole}");

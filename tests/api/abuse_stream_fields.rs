@@ -46,7 +46,7 @@ async fn stream(app: &TestApp, key: &str, anthropic: bool, mut body: Value) -> (
 }
 
 /// The strings each event carries at `pointer`, joined.
-fn joined(stream: &str, pointer: &str) -> String {
+pub(crate) fn joined(stream: &str, pointer: &str) -> String {
     stream
         .lines()
         .filter_map(|l| l.strip_prefix("data: "))

@@ -122,6 +122,12 @@ pub(crate) async fn rule(
         .expect("policy");
 }
 
+/// A tenant rule that redacts e-mail addresses in `dir`.
+pub(crate) async fn redact_emails(svc: &Services, tenant: &TenantId, dir: Direction) {
+    let email = Target::Entity(EntityType::EmailAddress);
+    rule(svc, Some(tenant), email, Action::Redact, dir).await;
+}
+
 /// Sends `text` in the given dialect; returns status and body text.
 pub(crate) async fn send(
     app: &TestApp,

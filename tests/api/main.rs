@@ -9,6 +9,7 @@ mod common;
 
 mod abuse;
 mod abuse_adapters;
+mod abuse_audio;
 mod abuse_audit;
 mod abuse_billing;
 mod abuse_exposure;
@@ -80,6 +81,7 @@ fn main() -> std::process::ExitCode {
         admin_token_portal::trials(),
         litellm_compat::trials(),
         abuse_adapters::trials(),
+        abuse_audio::trials(),
         abuse_audit::trials(),
         audit_batches::trials(),
         abuse_billing::trials(),

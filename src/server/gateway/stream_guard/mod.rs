@@ -105,6 +105,10 @@ enum ChoicePart {
     Refusal,
     /// A tool call's `function.arguments`, by the call's index.
     Arguments(i64),
+    /// The legacy `function_call.arguments` (one call per choice).
+    FunctionArguments,
+    /// An audio answer's `audio.transcript` (its sound is dropped).
+    Transcript,
 }
 
 impl ChoicePart {
@@ -123,6 +127,8 @@ impl ChoicePart {
             ChoicePart::Arguments(i) => {
                 json!({ "tool_calls": [{ "index": i, "function": { "arguments": text } }] })
             }
+            ChoicePart::FunctionArguments => json!({ "function_call": { "arguments": text } }),
+            ChoicePart::Transcript => json!({ "audio": { "transcript": text } }),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The guard on OpenAI's chunks: each choice's content, reasoning,
-//! refusal and tool call arguments are held and released by field.
+//! refusal, tool call and function call arguments and audio transcript
+//! are held and released by field.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -96,6 +97,17 @@ struct DeltaView<'a> {
     refusal: Option<&'a RawValue>,
     #[serde(borrow, default)]
     tool_calls: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    function_call: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    audio: Option<&'a RawValue>,
+}
+
+impl DeltaView<'_> {
+    /// Strings in nested objects, which the general path guards.
+    fn nested(&self) -> bool {
+        self.tool_calls.is_some() || self.function_call.is_some() || self.audio.is_some()
+    }
 }
 
 /// A head field that is `null` is kept as `null`, as the general path does.
@@ -133,8 +145,9 @@ impl<'a> ChunkView<'a> {
 }
 
 /// Every guarded string, in the general path's order (by choice, then
-/// content, reasoning, refusal). `None` when a choice has tool calls, log
-/// probabilities or a string the view cannot place.
+/// content, reasoning, refusal). `None` when a choice has tool calls, a
+/// function call, audio, log probabilities or a string the view cannot
+/// place.
 fn guarded<'a>(choices: &[Choice<'a>], data: &'a str) -> Option<Vec<Guarded<'a>>> {
     let mut out = Vec::with_capacity(1);
     for (choice, c) in choices.iter().enumerate() {
@@ -142,7 +155,7 @@ fn guarded<'a>(choices: &[Choice<'a>], data: &'a str) -> Option<Vec<Guarded<'a>>
             return None;
         }
         let Some(d) = &c.delta else { continue };
-        if d.tool_calls.is_some() {
+        if d.nested() {
             return None;
         }
         let parts = [d.content, d.reasoning_content, d.refusal];
@@ -257,6 +270,20 @@ impl StreamGuard {
                     .and_then(|f| f.get_mut("arguments"));
                 if let Some(Value::String(s)) = arguments {
                     let field = Field::Choice(index, ChoicePart::Arguments(i));
+                    *s = self.extend(field, s, finished)?;
+                }
+            }
+            let legacy = delta
+                .get_mut("function_call")
+                .and_then(|f| f.get_mut("arguments"));
+            if let Some(Value::String(s)) = legacy {
+                let field = Field::Choice(index, ChoicePart::FunctionArguments);
+                *s = self.extend(field, s, finished)?;
+            }
+            if let Some(audio) = delta.get_mut("audio") {
+                govern::drop_sound(audio);
+                if let Some(Value::String(s)) = audio.get_mut("transcript") {
+                    let field = Field::Choice(index, ChoicePart::Transcript);
                     *s = self.extend(field, s, finished)?;
                 }
             }

@@ -320,3 +320,36 @@ fn log_probabilities_do_not_go_out() {
     assert!(!all.contains("\"token\""), "a token went out: {all}");
     assert!(text_of(&read, "/choices/0/delta/content").contains("plain "));
 }
+
+/// The legacy `function_call` and an audio answer's transcript are held
+/// and released like content (a value split across chunks is redacted
+/// whole); the sound, which no scan reads, goes out empty. Both paths.
+#[test]
+fn function_calls_and_transcripts_are_guarded() {
+    let frames = vec![
+        chunk(
+            json!({ "function_call": { "name": "send", "arguments": "{\"to\":\"jane.d" } }),
+            None,
+        ),
+        chunk(
+            json!({ "function_call": { "arguments": "oe@example.com\"}" } }),
+            None,
+        ),
+        chunk(
+            json!({ "audio": { "id": "a1", "data": "QUJD", "transcript": "Mail bob.s" } }),
+            None,
+        ),
+        chunk(
+            json!({ "audio": { "data": "REVG", "transcript": "mith@example.org now" } }),
+            Some("stop"),
+        ),
+    ];
+    let read = same(Dialect::OpenAi, &frames).expect("not blocked");
+    let all = serde_json::to_string(&read).expect("json");
+    assert!(!all.contains("example"), "{all}");
+    let arguments = text_of(&read, "/choices/0/delta/function_call/arguments");
+    assert_eq!(arguments, "{\"to\":\"[REDACTED:EMAIL_ADDRESS]\"}");
+    let transcript = text_of(&read, "/choices/0/delta/audio/transcript");
+    assert_eq!(transcript, "Mail [REDACTED:EMAIL_ADDRESS] now");
+    assert_eq!(text_of(&read, "/choices/0/delta/audio/data"), "");
+}
