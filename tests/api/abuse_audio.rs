@@ -3,7 +3,8 @@
 //! audio answer's `transcript` passed unredacted (the guard read neither),
 //! and the sound itself (`audio.data`, base64 speech of the transcript)
 //! went out whole and streamed. Now both strings are held and redacted
-//! like content, and the sound goes out empty.
+//! like content, the sound goes out empty, and every other string of a
+//! streamed delta (annotations here) is scanned whole.
 
 use std::net::SocketAddr;
 
@@ -46,6 +47,9 @@ async fn provider() -> SocketAddr {
             chunk(json!({ "function_call": { "arguments": "oe@example.com\"}" } }), None),
             chunk(json!({ "audio": { "id": "a1", "data": SOUND, "transcript": "Mail bob.s" } }), None),
             chunk(json!({ "audio": { "data": SOUND, "transcript": "mith@example.org today" } }), Some("stop")),
+            // A member the guard has no hold-back buffer for is scanned whole.
+            chunk(json!({ "annotations": [{ "type": "url_citation",
+                "url_citation": { "title": "Contact carol@example.net" } }] }), None),
             "data: [DONE]\n\n".to_string(),
         ];
         ([("content-type", "text/event-stream")], sse.concat())

@@ -131,14 +131,16 @@ pub fn drop_logprobs(choice: &mut Value) -> bool {
 
 /// Empties an audio answer's sound (`audio.data`, base64): it speaks the
 /// transcript, which the rules redact, and no scan can read it. `""` keeps
-/// the shape clients parse. Whether there was any.
+/// the shape clients parse; whatever else stands there (not `null`) goes
+/// the same way. Whether there was any.
 pub fn drop_sound(audio: &mut Value) -> bool {
     match audio.get_mut("data") {
-        Some(Value::String(data)) if !data.is_empty() => {
-            data.clear();
+        None | Some(Value::Null) => false,
+        Some(Value::String(data)) if data.is_empty() => false,
+        Some(data) => {
+            *data = Value::String(String::new());
             true
         }
-        _ => false,
     }
 }
 

@@ -5,8 +5,9 @@
 //! [`StreamedText`](crate::domain::policy::stream::StreamedText), so a value
 //! split across deltas of a tool call's arguments, a thinking block or
 //! reasoning content is caught like one in text. Anthropic's other events
-//! (a block's start, citations, the message) are scanned whole; OpenAI's
-//! chunks carry nothing else but protocol fields.
+//! (a block's start, citations, the message) are scanned whole, and so is
+//! every other string of an OpenAI delta (a function's name, annotations,
+//! a member this guard does not know).
 //!
 //! Most frames are a text delta that goes out as it came (no finding, no
 //! held text): those are read through borrowed views and sent as they are,

@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::{Blocked, ChoicePart, Field, StreamGuard, Verdict};
+use crate::domain::policy::{Action, Direction};
 use crate::server::gateway::govern;
 use crate::server::gateway::raw_json::{span, splice};
 use crate::server::gateway::sse::{encode, SseEvent};
@@ -50,8 +51,8 @@ impl ChunkHead {
 
 /// A chunk as the guard reads it, borrowed from its data, in one pass
 /// (choices and deltas are [`Obj`]s). A chunk the view does not fit
-/// (another shape, a duplicate key) or with tool calls takes the general
-/// path.
+/// (another shape, a duplicate key, a delta member it does not know) or
+/// with tool calls takes the general path.
 #[derive(Deserialize)]
 struct ChunkView<'a> {
     #[serde(borrow, default, deserialize_with = "present")]
@@ -87,8 +88,15 @@ struct Choice<'a> {
     logprobs: bool,
 }
 
+/// A delta of the fields the view knows, and no other: a delta with any
+/// other member (a function call, audio, annotations, a field this guard
+/// does not know) fails the view and takes the general path, which scans
+/// every string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DeltaView<'a> {
+    #[serde(borrow, default, rename = "role")]
+    _role: Option<&'a RawValue>,
     #[serde(borrow, default)]
     content: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -97,17 +105,6 @@ struct DeltaView<'a> {
     refusal: Option<&'a RawValue>,
     #[serde(borrow, default)]
     tool_calls: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    function_call: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    audio: Option<&'a RawValue>,
-}
-
-impl DeltaView<'_> {
-    /// Strings in nested objects, which the general path guards.
-    fn nested(&self) -> bool {
-        self.tool_calls.is_some() || self.function_call.is_some() || self.audio.is_some()
-    }
 }
 
 /// A head field that is `null` is kept as `null`, as the general path does.
@@ -145,9 +142,9 @@ impl<'a> ChunkView<'a> {
 }
 
 /// Every guarded string, in the general path's order (by choice, then
-/// content, reasoning, refusal). `None` when a choice has tool calls, a
-/// function call, audio, log probabilities or a string the view cannot
-/// place.
+/// content, reasoning, refusal). `None` when a choice has tool calls, log
+/// probabilities, a part that is not a string, or a string the view
+/// cannot place.
 fn guarded<'a>(choices: &[Choice<'a>], data: &'a str) -> Option<Vec<Guarded<'a>>> {
     let mut out = Vec::with_capacity(1);
     for (choice, c) in choices.iter().enumerate() {
@@ -155,14 +152,15 @@ fn guarded<'a>(choices: &[Choice<'a>], data: &'a str) -> Option<Vec<Guarded<'a>>
             return None;
         }
         let Some(d) = &c.delta else { continue };
-        if d.nested() {
+        if d.tool_calls.is_some() {
             return None;
         }
         let parts = [d.content, d.reasoning_content, d.refusal];
         for ((part, _), raw) in ChoicePart::PLAIN.into_iter().zip(parts) {
-            let Some(raw) = raw.filter(|r| r.get().starts_with('"')) else {
-                continue;
-            };
+            let Some(raw) = raw else { continue };
+            if !raw.get().starts_with('"') {
+                return None;
+            }
             let span = span(data, raw)?;
             let Text(text) = serde_json::from_str(&data[span.clone()]).ok()?;
             out.push(Guarded {
@@ -174,6 +172,63 @@ fn guarded<'a>(choices: &[Choice<'a>], data: &'a str) -> Option<Vec<Guarded<'a>>
         }
     }
     Some(out)
+}
+
+/// Where a held string of a delta lies.
+#[derive(Clone, Copy)]
+enum Slot {
+    Plain(&'static str),
+    /// `tool_calls[n].function.arguments`, by position in the array.
+    Call(usize),
+    /// The legacy `function_call.arguments`.
+    Function,
+    Transcript,
+}
+
+impl Slot {
+    fn of(self, delta: &mut Value) -> Option<&mut String> {
+        let at = match self {
+            Slot::Plain(name) => delta.get_mut(name),
+            Slot::Call(n) => delta
+                .get_mut("tool_calls")?
+                .get_mut(n)?
+                .get_mut("function")?
+                .get_mut("arguments"),
+            Slot::Function => delta.get_mut("function_call")?.get_mut("arguments"),
+            Slot::Transcript => delta.get_mut("audio")?.get_mut("transcript"),
+        };
+        match at {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// The held strings of choice `index`'s delta, each with its field, in
+/// the order they are extended.
+fn slots(index: i64, delta: &mut Value) -> Vec<(Field, Slot)> {
+    let mut out: Vec<(Field, Slot)> = ChoicePart::PLAIN
+        .into_iter()
+        .map(|(part, name)| (Field::Choice(index, part), Slot::Plain(name)))
+        .collect();
+    let calls = delta.get("tool_calls").and_then(Value::as_array);
+    for (n, call) in calls.into_iter().flatten().enumerate() {
+        let i = call.get("index").and_then(Value::as_i64).unwrap_or(0);
+        out.push((
+            Field::Choice(index, ChoicePart::Arguments(i)),
+            Slot::Call(n),
+        ));
+    }
+    out.push((
+        Field::Choice(index, ChoicePart::FunctionArguments),
+        Slot::Function,
+    ));
+    out.push((
+        Field::Choice(index, ChoicePart::Transcript),
+        Slot::Transcript,
+    ));
+    out.retain(|(_, slot)| slot.of(delta).is_some());
+    out
 }
 
 impl StreamGuard {
@@ -254,39 +309,12 @@ impl StreamGuard {
             govern::drop_logprobs(choice);
             let index = choice.get("index").and_then(Value::as_i64).unwrap_or(0);
             let finished = choice.get("finish_reason").is_some_and(|r| !r.is_null());
-            let Some(delta) = choice.get_mut("delta").and_then(Value::as_object_mut) else {
+            // A delta that is not an object (nor `null`, as the view reads
+            // none) is scanned whole.
+            let Some(delta) = choice.get_mut("delta").filter(|d| !d.is_null()) else {
                 continue;
             };
-            for (part, name) in ChoicePart::PLAIN {
-                if let Some(Value::String(s)) = delta.get_mut(name) {
-                    *s = self.extend(Field::Choice(index, part), s, finished)?;
-                }
-            }
-            let calls = delta.get_mut("tool_calls").and_then(Value::as_array_mut);
-            for call in calls.into_iter().flatten() {
-                let i = call.get("index").and_then(Value::as_i64).unwrap_or(0);
-                let arguments = call
-                    .get_mut("function")
-                    .and_then(|f| f.get_mut("arguments"));
-                if let Some(Value::String(s)) = arguments {
-                    let field = Field::Choice(index, ChoicePart::Arguments(i));
-                    *s = self.extend(field, s, finished)?;
-                }
-            }
-            let legacy = delta
-                .get_mut("function_call")
-                .and_then(|f| f.get_mut("arguments"));
-            if let Some(Value::String(s)) = legacy {
-                let field = Field::Choice(index, ChoicePart::FunctionArguments);
-                *s = self.extend(field, s, finished)?;
-            }
-            if let Some(audio) = delta.get_mut("audio") {
-                govern::drop_sound(audio);
-                if let Some(Value::String(s)) = audio.get_mut("transcript") {
-                    let field = Field::Choice(index, ChoicePart::Transcript);
-                    *s = self.extend(field, s, finished)?;
-                }
-            }
+            self.delta(index, delta, finished)?;
             // Strings this last chunk did not extend end before it.
             if finished {
                 self.flush_choice(index, out)?;
@@ -294,6 +322,33 @@ impl StreamGuard {
         }
         out.push(encode(None, &v.to_string()));
         Ok(Verdict::Pushed)
+    }
+
+    /// One delta in the general path: its held strings are taken out and
+    /// extended, and every other string (a function's name, annotations,
+    /// a field this guard does not know, a part that is not a string) is
+    /// scanned whole, as a whole answer's are. The sound goes first: it is
+    /// not text, and its base64 could look like a value to a scan.
+    fn delta(&mut self, index: i64, delta: &mut Value, finished: bool) -> Result<(), Blocked> {
+        if let Some(audio) = delta.get_mut("audio") {
+            govern::drop_sound(audio);
+        }
+        let slots = slots(index, delta);
+        let texts: Vec<String> = slots
+            .iter()
+            .map(|(_, slot)| slot.of(delta).map(std::mem::take).unwrap_or_default())
+            .collect();
+        let rest = govern::scan_value(&self.rules, Direction::Response, delta, &mut self.overall);
+        if rest == Action::Block {
+            return Err(Blocked);
+        }
+        for ((field, slot), text) in slots.into_iter().zip(texts) {
+            let released = self.extend(field, &text, finished)?;
+            if let Some(s) = slot.of(delta) {
+                *s = released;
+            }
+        }
+        Ok(())
     }
 
     /// A finished choice: what it still holds goes out before its last chunk.

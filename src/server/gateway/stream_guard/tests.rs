@@ -353,3 +353,50 @@ fn function_calls_and_transcripts_are_guarded() {
     assert_eq!(transcript, "Mail [REDACTED:EMAIL_ADDRESS] now");
     assert_eq!(text_of(&read, "/choices/0/delta/audio/data"), "");
 }
+
+/// Every other string of a delta is scanned whole, whatever its member or
+/// shape: names, annotations, a member the guard does not know, parts
+/// that are not a string, a delta or audio that is not an object.
+#[test]
+fn every_other_delta_string_is_scanned() {
+    let frames = vec![
+        chunk(
+            json!({ "role": "assistant", "content": "ok ", "audio": null }),
+            None,
+        ),
+        chunk(
+            json!({ "function_call": { "name": "to_a@example.com", "arguments": "{}" } }),
+            None,
+        ),
+        chunk(
+            json!({ "tool_calls": [{ "index": 0, "id": "b@example.com", "function": { "name": "c@example.com" } }] }),
+            None,
+        ),
+        chunk(
+            json!({ "annotations": [{ "url_citation": { "title": "d@example.com" } }] }),
+            None,
+        ),
+        chunk(json!({ "reasoning": "think e@example.com" }), None),
+        chunk(
+            json!({ "content": [{ "type": "text", "text": "f@example.com" }] }),
+            None,
+        ),
+        chunk(
+            json!({ "audio": "g@example.com", "content": "more " }),
+            None,
+        ),
+        chunk(
+            json!({ "audio": { "data": ["QUJD"], "transcript": "fine " } }),
+            None,
+        ),
+        chunk(json!("h@example.com"), Some("stop")),
+    ];
+    let read = same(Dialect::OpenAi, &frames).expect("not blocked");
+    let all = serde_json::to_string(&read).expect("json");
+    assert!(!all.contains("example") && !all.contains("QUJD"), "{all}");
+    assert_eq!(text_of(&read, "/choices/0/delta/content"), "ok more ");
+    assert_eq!(
+        text_of(&read, "/choices/0/delta/reasoning"),
+        "think [REDACTED:EMAIL_ADDRESS]"
+    );
+}
