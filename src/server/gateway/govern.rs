@@ -152,7 +152,19 @@ pub fn scan_value(
     v: &mut Value,
     overall: &mut Decision,
 ) -> Action {
-    let d = Walk::new(rules, direction).decide(v);
+    scan_value_at(rules, direction, v, Position::Root, overall)
+}
+
+/// As [`scan_value`], for a value found at `at` (an OpenAI stream's delta
+/// is a `ChoiceMessage`, where only `role` is vocabulary).
+pub fn scan_value_at(
+    rules: &[PolicyRule],
+    direction: Direction,
+    v: &mut Value,
+    at: Position,
+    overall: &mut Decision,
+) -> Action {
+    let d = Walk::new(rules, direction).decide_at(v, at);
     let action = d.action;
     overall.merge(d);
     action
@@ -197,6 +209,12 @@ impl<'a> Walk<'a> {
     /// it is refused, and never forwarded or logged.
     fn decide(self, body: &mut Value) -> Decision {
         self.decide_sized(body).0
+    }
+
+    /// As `decide`, for a value found at `at` in its body.
+    fn decide_at(mut self, v: &mut Value, at: Position) -> Decision {
+        self.value(v, at);
+        self.overall
     }
 
     /// As `decide`, with the bytes the rewrite added, the types found and

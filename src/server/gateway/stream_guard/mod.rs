@@ -16,7 +16,10 @@
 //! reads it into a `Value`.
 
 mod anthropic;
+#[cfg(test)]
+mod field_tests;
 mod openai;
+mod openai_choice;
 #[cfg(test)]
 mod tests;
 
@@ -104,6 +107,8 @@ enum ChoicePart {
     Content,
     Reasoning,
     Refusal,
+    /// `reasoning`: what vLLM and OpenRouter call `reasoning_content`.
+    ReasoningText,
     /// A tool call's `function.arguments`, by the call's index.
     Arguments(i64),
     /// The legacy `function_call.arguments` (one call per choice).
@@ -113,10 +118,11 @@ enum ChoicePart {
 }
 
 impl ChoicePart {
-    const PLAIN: [(ChoicePart, &'static str); 3] = [
+    const PLAIN: [(ChoicePart, &'static str); 4] = [
         (ChoicePart::Content, "content"),
         (ChoicePart::Reasoning, "reasoning_content"),
         (ChoicePart::Refusal, "refusal"),
+        (ChoicePart::ReasoningText, "reasoning"),
     ];
 
     /// A delta carrying `text` in this part.
@@ -125,6 +131,7 @@ impl ChoicePart {
             ChoicePart::Content => json!({ "content": text }),
             ChoicePart::Reasoning => json!({ "reasoning_content": text }),
             ChoicePart::Refusal => json!({ "refusal": text }),
+            ChoicePart::ReasoningText => json!({ "reasoning": text }),
             ChoicePart::Arguments(i) => {
                 json!({ "tool_calls": [{ "index": i, "function": { "arguments": text } }] })
             }

@@ -10,7 +10,6 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::{Blocked, ChoicePart, Field, StreamGuard, Verdict};
-use crate::domain::policy::{Action, Direction};
 use crate::server::gateway::govern;
 use crate::server::gateway::raw_json::{span, splice};
 use crate::server::gateway::sse::{encode, SseEvent};
@@ -67,7 +66,11 @@ struct ChunkView<'a> {
     choices: Option<Vec<Obj<ChoiceView<'a>>>>,
 }
 
+/// A choice of the members the view knows, and no other: any other (a
+/// provider's `text` or `stop_reason`) takes the general path, which scans
+/// it.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ChoiceView<'a> {
     #[serde(default)]
     index: Option<i64>,
@@ -95,14 +98,17 @@ struct Choice<'a> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DeltaView<'a> {
+    /// A string only: anything else there takes the general path.
     #[serde(borrow, default, rename = "role")]
-    _role: Option<&'a RawValue>,
+    _role: Option<Text<'a>>,
     #[serde(borrow, default)]
     content: Option<&'a RawValue>,
     #[serde(borrow, default)]
     reasoning_content: Option<&'a RawValue>,
     #[serde(borrow, default)]
     refusal: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    reasoning: Option<&'a RawValue>,
     #[serde(borrow, default)]
     tool_calls: Option<&'a RawValue>,
 }
@@ -142,7 +148,7 @@ impl<'a> ChunkView<'a> {
 }
 
 /// Every guarded string, in the general path's order (by choice, then
-/// content, reasoning, refusal). `None` when a choice has tool calls, log
+/// content, reasoning, refusal, vLLM's reasoning). `None` when a choice has tool calls, log
 /// probabilities, a part that is not a string, or a string the view
 /// cannot place.
 fn guarded<'a>(choices: &[Choice<'a>], data: &'a str) -> Option<Vec<Guarded<'a>>> {
@@ -155,7 +161,7 @@ fn guarded<'a>(choices: &[Choice<'a>], data: &'a str) -> Option<Vec<Guarded<'a>>
         if d.tool_calls.is_some() {
             return None;
         }
-        let parts = [d.content, d.reasoning_content, d.refusal];
+        let parts = [d.content, d.reasoning_content, d.refusal, d.reasoning];
         for ((part, _), raw) in ChoicePart::PLAIN.into_iter().zip(parts) {
             let Some(raw) = raw else { continue };
             if !raw.get().starts_with('"') {
@@ -172,63 +178,6 @@ fn guarded<'a>(choices: &[Choice<'a>], data: &'a str) -> Option<Vec<Guarded<'a>>
         }
     }
     Some(out)
-}
-
-/// Where a held string of a delta lies.
-#[derive(Clone, Copy)]
-enum Slot {
-    Plain(&'static str),
-    /// `tool_calls[n].function.arguments`, by position in the array.
-    Call(usize),
-    /// The legacy `function_call.arguments`.
-    Function,
-    Transcript,
-}
-
-impl Slot {
-    fn of(self, delta: &mut Value) -> Option<&mut String> {
-        let at = match self {
-            Slot::Plain(name) => delta.get_mut(name),
-            Slot::Call(n) => delta
-                .get_mut("tool_calls")?
-                .get_mut(n)?
-                .get_mut("function")?
-                .get_mut("arguments"),
-            Slot::Function => delta.get_mut("function_call")?.get_mut("arguments"),
-            Slot::Transcript => delta.get_mut("audio")?.get_mut("transcript"),
-        };
-        match at {
-            Some(Value::String(s)) => Some(s),
-            _ => None,
-        }
-    }
-}
-
-/// The held strings of choice `index`'s delta, each with its field, in
-/// the order they are extended.
-fn slots(index: i64, delta: &mut Value) -> Vec<(Field, Slot)> {
-    let mut out: Vec<(Field, Slot)> = ChoicePart::PLAIN
-        .into_iter()
-        .map(|(part, name)| (Field::Choice(index, part), Slot::Plain(name)))
-        .collect();
-    let calls = delta.get("tool_calls").and_then(Value::as_array);
-    for (n, call) in calls.into_iter().flatten().enumerate() {
-        let i = call.get("index").and_then(Value::as_i64).unwrap_or(0);
-        out.push((
-            Field::Choice(index, ChoicePart::Arguments(i)),
-            Slot::Call(n),
-        ));
-    }
-    out.push((
-        Field::Choice(index, ChoicePart::FunctionArguments),
-        Slot::Function,
-    ));
-    out.push((
-        Field::Choice(index, ChoicePart::Transcript),
-        Slot::Transcript,
-    ));
-    out.retain(|(_, slot)| slot.of(delta).is_some());
-    out
 }
 
 impl StreamGuard {
@@ -307,6 +256,7 @@ impl StreamGuard {
         let choices = v.get_mut("choices").and_then(Value::as_array_mut);
         for choice in choices.into_iter().flatten() {
             govern::drop_logprobs(choice);
+            self.rest_of_choice(choice)?;
             let index = choice.get("index").and_then(Value::as_i64).unwrap_or(0);
             let finished = choice.get("finish_reason").is_some_and(|r| !r.is_null());
             // A delta that is not an object (nor `null`, as the view reads
@@ -322,33 +272,6 @@ impl StreamGuard {
         }
         out.push(encode(None, &v.to_string()));
         Ok(Verdict::Pushed)
-    }
-
-    /// One delta in the general path: its held strings are taken out and
-    /// extended, and every other string (a function's name, annotations,
-    /// a field this guard does not know, a part that is not a string) is
-    /// scanned whole, as a whole answer's are. The sound goes first: it is
-    /// not text, and its base64 could look like a value to a scan.
-    fn delta(&mut self, index: i64, delta: &mut Value, finished: bool) -> Result<(), Blocked> {
-        if let Some(audio) = delta.get_mut("audio") {
-            govern::drop_sound(audio);
-        }
-        let slots = slots(index, delta);
-        let texts: Vec<String> = slots
-            .iter()
-            .map(|(_, slot)| slot.of(delta).map(std::mem::take).unwrap_or_default())
-            .collect();
-        let rest = govern::scan_value(&self.rules, Direction::Response, delta, &mut self.overall);
-        if rest == Action::Block {
-            return Err(Blocked);
-        }
-        for ((field, slot), text) in slots.into_iter().zip(texts) {
-            let released = self.extend(field, &text, finished)?;
-            if let Some(s) = slot.of(delta) {
-                *s = released;
-            }
-        }
-        Ok(())
     }
 
     /// A finished choice: what it still holds goes out before its last chunk.

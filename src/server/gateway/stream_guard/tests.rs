@@ -18,7 +18,7 @@ fn rules() -> Arc<[PolicyRule]> {
 }
 
 /// What a client reads: each event's name and data (as JSON when it is).
-type Read = Vec<(Option<String>, Value)>;
+pub(super) type Read = Vec<(Option<String>, Value)>;
 
 fn read(frames: &[String]) -> Read {
     let mut p = SseParser::default();
@@ -61,7 +61,7 @@ fn run(dialect: Dialect, frames: &[String], general: bool) -> (Option<Vec<String
 }
 
 /// Both ways agree; returns what the client reads.
-fn same(dialect: Dialect, frames: &[String]) -> Option<Read> {
+pub(super) fn same(dialect: Dialect, frames: &[String]) -> Option<Read> {
     let (viewed, a) = run(dialect, frames, false);
     let (general, b) = run(dialect, frames, true);
     assert_eq!(a, b, "decisions differ");
@@ -70,13 +70,13 @@ fn same(dialect: Dialect, frames: &[String]) -> Option<Read> {
     viewed
 }
 
-fn chunk(delta: Value, finish: Option<&str>) -> String {
+pub(super) fn chunk(delta: Value, finish: Option<&str>) -> String {
     let c = json!({ "id": "c1", "object": "chat.completion.chunk", "created": 7, "model": "m",
                     "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] });
     encode(None, &c.to_string())
 }
 
-fn text_of(read: &Read, pointer: &str) -> String {
+pub(super) fn text_of(read: &Read, pointer: &str) -> String {
     read.iter()
         .filter_map(|(_, v)| v.pointer(pointer).and_then(Value::as_str))
         .collect()
@@ -319,84 +319,4 @@ fn log_probabilities_do_not_go_out() {
     assert!(!all.contains("@example"), "{all}");
     assert!(!all.contains("\"token\""), "a token went out: {all}");
     assert!(text_of(&read, "/choices/0/delta/content").contains("plain "));
-}
-
-/// The legacy `function_call` and an audio answer's transcript are held
-/// and released like content (a value split across chunks is redacted
-/// whole); the sound, which no scan reads, goes out empty. Both paths.
-#[test]
-fn function_calls_and_transcripts_are_guarded() {
-    let frames = vec![
-        chunk(
-            json!({ "function_call": { "name": "send", "arguments": "{\"to\":\"jane.d" } }),
-            None,
-        ),
-        chunk(
-            json!({ "function_call": { "arguments": "oe@example.com\"}" } }),
-            None,
-        ),
-        chunk(
-            json!({ "audio": { "id": "a1", "data": "QUJD", "transcript": "Mail bob.s" } }),
-            None,
-        ),
-        chunk(
-            json!({ "audio": { "data": "REVG", "transcript": "mith@example.org now" } }),
-            Some("stop"),
-        ),
-    ];
-    let read = same(Dialect::OpenAi, &frames).expect("not blocked");
-    let all = serde_json::to_string(&read).expect("json");
-    assert!(!all.contains("example"), "{all}");
-    let arguments = text_of(&read, "/choices/0/delta/function_call/arguments");
-    assert_eq!(arguments, "{\"to\":\"[REDACTED:EMAIL_ADDRESS]\"}");
-    let transcript = text_of(&read, "/choices/0/delta/audio/transcript");
-    assert_eq!(transcript, "Mail [REDACTED:EMAIL_ADDRESS] now");
-    assert_eq!(text_of(&read, "/choices/0/delta/audio/data"), "");
-}
-
-/// Every other string of a delta is scanned whole, whatever its member or
-/// shape: names, annotations, a member the guard does not know, parts
-/// that are not a string, a delta or audio that is not an object.
-#[test]
-fn every_other_delta_string_is_scanned() {
-    let frames = vec![
-        chunk(
-            json!({ "role": "assistant", "content": "ok ", "audio": null }),
-            None,
-        ),
-        chunk(
-            json!({ "function_call": { "name": "to_a@example.com", "arguments": "{}" } }),
-            None,
-        ),
-        chunk(
-            json!({ "tool_calls": [{ "index": 0, "id": "b@example.com", "function": { "name": "c@example.com" } }] }),
-            None,
-        ),
-        chunk(
-            json!({ "annotations": [{ "url_citation": { "title": "d@example.com" } }] }),
-            None,
-        ),
-        chunk(json!({ "reasoning": "think e@example.com" }), None),
-        chunk(
-            json!({ "content": [{ "type": "text", "text": "f@example.com" }] }),
-            None,
-        ),
-        chunk(
-            json!({ "audio": "g@example.com", "content": "more " }),
-            None,
-        ),
-        chunk(
-            json!({ "audio": { "data": ["QUJD"], "transcript": "fine " } }),
-            None,
-        ),
-        chunk(json!("h@example.com"), Some("stop")),
-    ];
-    let read = same(Dialect::OpenAi, &frames).expect("not blocked");
-    let all = serde_json::to_string(&read).expect("json");
-    assert!(!all.contains("example") && !all.contains("QUJD"), "{all}");
-    assert_eq!(text_of(&read, "/choices/0/delta/content"), "ok more ");
-    assert_eq!(
-        text_of(&read, "/choices/0/delta/reasoning"),
-        "think [REDACTED:EMAIL_ADDRESS]"
-    );
 }

@@ -1,0 +1,131 @@
+//! The general path's work on one OpenAI choice: its delta's held
+//! strings are taken out and extended, and everything else in it is
+//! scanned whole, as a whole answer's choice is.
+
+use serde_json::Value;
+
+use super::{Blocked, ChoicePart, Field, StreamGuard};
+use crate::domain::policy::{Action, Direction};
+use crate::server::gateway::govern;
+use crate::server::gateway::vocabulary::Position;
+
+/// Where a held string of a delta lies.
+#[derive(Clone, Copy)]
+enum Slot {
+    Plain(&'static str),
+    /// `tool_calls[n].function.arguments`, by position in the array.
+    Call(usize),
+    /// The legacy `function_call.arguments`.
+    Function,
+    Transcript,
+}
+
+impl Slot {
+    fn of(self, delta: &mut Value) -> Option<&mut String> {
+        let at = match self {
+            Slot::Plain(name) => delta.get_mut(name),
+            Slot::Call(n) => delta
+                .get_mut("tool_calls")?
+                .get_mut(n)?
+                .get_mut("function")?
+                .get_mut("arguments"),
+            Slot::Function => delta.get_mut("function_call")?.get_mut("arguments"),
+            Slot::Transcript => delta.get_mut("audio")?.get_mut("transcript"),
+        };
+        match at {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// The held strings of choice `index`'s delta, each with its field, in
+/// the order they are extended.
+fn slots(index: i64, delta: &mut Value) -> Vec<(Field, Slot)> {
+    let mut out: Vec<(Field, Slot)> = ChoicePart::PLAIN
+        .into_iter()
+        .map(|(part, name)| (Field::Choice(index, part), Slot::Plain(name)))
+        .collect();
+    let calls = delta.get("tool_calls").and_then(Value::as_array);
+    for (n, call) in calls.into_iter().flatten().enumerate() {
+        let i = call.get("index").and_then(Value::as_i64).unwrap_or(0);
+        out.push((
+            Field::Choice(index, ChoicePart::Arguments(i)),
+            Slot::Call(n),
+        ));
+    }
+    out.push((
+        Field::Choice(index, ChoicePart::FunctionArguments),
+        Slot::Function,
+    ));
+    out.push((
+        Field::Choice(index, ChoicePart::Transcript),
+        Slot::Transcript,
+    ));
+    out.retain(|(_, slot)| slot.of(delta).is_some());
+    out
+}
+
+impl StreamGuard {
+    /// One delta in the general path: its held strings are taken out and
+    /// extended, and every other string (a function's name, annotations,
+    /// a field this guard does not know, a part that is not a string) is
+    /// scanned whole, as a whole answer's are. The sound goes first: it is
+    /// not text, and its base64 could look like a value to a scan.
+    pub(super) fn delta(
+        &mut self,
+        index: i64,
+        delta: &mut Value,
+        finished: bool,
+    ) -> Result<(), Blocked> {
+        if let Some(audio) = delta.get_mut("audio") {
+            govern::drop_sound(audio);
+        }
+        let slots = slots(index, delta);
+        let texts: Vec<String> = slots
+            .iter()
+            .map(|(_, slot)| slot.of(delta).map(std::mem::take).unwrap_or_default())
+            .collect();
+        let rest = govern::scan_value_at(
+            &self.rules,
+            Direction::Response,
+            delta,
+            Position::ChoiceMessage,
+            &mut self.overall,
+        );
+        if rest == Action::Block {
+            return Err(Blocked);
+        }
+        for ((field, slot), text) in slots.into_iter().zip(texts) {
+            let released = self.extend(field, &text, finished)?;
+            if let Some(s) = slot.of(delta) {
+                *s = released;
+            }
+        }
+        Ok(())
+    }
+
+    /// A choice's members but its delta and log probabilities (a
+    /// provider's `text`, `stop_reason`), scanned whole as a whole
+    /// answer's choice is; a choice that is not an object, all of it.
+    pub(super) fn rest_of_choice(&mut self, choice: &mut Value) -> Result<(), Blocked> {
+        let kept: Vec<(String, Value)> = ["delta", "logprobs"]
+            .into_iter()
+            .filter_map(|k| choice.as_object_mut()?.remove_entry(k))
+            .collect();
+        let action = govern::scan_value_at(
+            &self.rules,
+            Direction::Response,
+            choice,
+            Position::Choice,
+            &mut self.overall,
+        );
+        if let Some(map) = choice.as_object_mut() {
+            map.extend(kept);
+        }
+        match action {
+            Action::Block => Err(Blocked),
+            _ => Ok(()),
+        }
+    }
+}
