@@ -111,3 +111,23 @@ fn reasoning_and_the_rest_of_a_choice_are_guarded() {
     let reasoning = text_of(&read, "/choices/0/delta/reasoning");
     assert_eq!(reasoning, "think of [REDACTED:EMAIL_ADDRESS] now ");
 }
+
+/// A chunk's own members beyond the protocol's, and a chunk that is not an
+/// object, are scanned whole; OpenAI's random `obfuscation` is not.
+#[test]
+fn the_rest_of_a_chunk_is_scanned() {
+    let frames = vec![
+        encode(
+            None,
+            &json!({ "id": "c", "object": "chat.completion.chunk", "obfuscation": "4111 1111 1111 1111",
+                "note": "h@example.com", "choices": [{ "index": 0, "delta": { "content": "a " } }] })
+            .to_string(),
+        ),
+        encode(None, r#"["i@example.com"]"#),
+        chunk(json!({ "content": "b " }), None),
+    ];
+    let read = same(Dialect::OpenAi, &frames).expect("not blocked");
+    let all = serde_json::to_string(&read).expect("json");
+    assert!(!all.contains("example"), "{all}");
+    assert_eq!(text_of(&read, "/choices/0/delta/content"), "a b ");
+}

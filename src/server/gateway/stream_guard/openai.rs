@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -50,10 +51,20 @@ impl ChunkHead {
 
 /// A chunk as the guard reads it, borrowed from its data, in one pass
 /// (choices and deltas are [`Obj`]s). A chunk the view does not fit
-/// (another shape, a duplicate key, a delta member it does not know) or
-/// with tool calls takes the general path.
+/// (another shape, a duplicate key, a member it does not know) or with
+/// tool calls takes the general path.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ChunkView<'a> {
+    /// The rest of `openai_choice::CHUNK_KNOWN`: passed as they came.
+    #[serde(default, rename = "object")]
+    _object: Option<IgnoredAny>,
+    #[serde(default, rename = "usage")]
+    _usage: Option<IgnoredAny>,
+    #[serde(default, rename = "service_tier")]
+    _service_tier: Option<IgnoredAny>,
+    #[serde(default, rename = "obfuscation")]
+    _obfuscation: Option<IgnoredAny>,
     #[serde(borrow, default, deserialize_with = "present")]
     id: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
@@ -253,6 +264,7 @@ impl StreamGuard {
             return Ok(Verdict::Pushed);
         };
         self.remember_head(&v);
+        self.rest_of_chunk(&mut v)?;
         let choices = v.get_mut("choices").and_then(Value::as_array_mut);
         for choice in choices.into_iter().flatten() {
             govern::drop_logprobs(choice);

@@ -1,10 +1,27 @@
-//! The general path's work on one OpenAI choice: its delta's held
-//! strings are taken out and extended, and everything else in it is
-//! scanned whole, as a whole answer's choice is.
+//! The general path's work on an OpenAI chunk beyond its head: each
+//! choice's held strings are taken out of its delta and extended, and
+//! everything else in the chunk that is not protocol is scanned whole, as
+//! a whole answer's is.
 
 use serde_json::Value;
 
 use super::{Blocked, ChoicePart, Field, StreamGuard};
+
+/// A chunk's members that are protocol, not text: the head, `choices`
+/// (guarded choice by choice), `usage` (numbers), OpenAI's `service_tier`
+/// and `obfuscation` (random padding, which a scan could mistake for a
+/// value and block on).
+pub(super) const CHUNK_KNOWN: [&str; 9] = [
+    "id",
+    "object",
+    "created",
+    "model",
+    "system_fingerprint",
+    "choices",
+    "usage",
+    "service_tier",
+    "obfuscation",
+];
 use crate::domain::policy::{Action, Direction};
 use crate::server::gateway::govern;
 use crate::server::gateway::vocabulary::Position;
@@ -109,18 +126,25 @@ impl StreamGuard {
     /// provider's `text`, `stop_reason`), scanned whole as a whole
     /// answer's choice is; a choice that is not an object, all of it.
     pub(super) fn rest_of_choice(&mut self, choice: &mut Value) -> Result<(), Blocked> {
-        let kept: Vec<(String, Value)> = ["delta", "logprobs"]
-            .into_iter()
-            .filter_map(|k| choice.as_object_mut()?.remove_entry(k))
+        self.scan_except(choice, &["delta", "logprobs"], Position::Choice)
+    }
+
+    /// A chunk's members but its choices and those the view also passes
+    /// unread (`CHUNK_KNOWN`): a provider's own members, scanned whole; a
+    /// chunk that is not an object, all of it.
+    pub(super) fn rest_of_chunk(&mut self, chunk: &mut Value) -> Result<(), Blocked> {
+        self.scan_except(chunk, &CHUNK_KNOWN, Position::Root)
+    }
+
+    /// Scans `v` at `at` without its members named in `kept`.
+    fn scan_except(&mut self, v: &mut Value, kept: &[&str], at: Position) -> Result<(), Blocked> {
+        let kept: Vec<(String, Value)> = kept
+            .iter()
+            .filter_map(|k| v.as_object_mut()?.remove_entry(*k))
             .collect();
-        let action = govern::scan_value_at(
-            &self.rules,
-            Direction::Response,
-            choice,
-            Position::Choice,
-            &mut self.overall,
-        );
-        if let Some(map) = choice.as_object_mut() {
+        let action =
+            govern::scan_value_at(&self.rules, Direction::Response, v, at, &mut self.overall);
+        if let Some(map) = v.as_object_mut() {
             map.extend(kept);
         }
         match action {
