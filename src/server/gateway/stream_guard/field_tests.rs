@@ -112,8 +112,9 @@ fn reasoning_and_the_rest_of_a_choice_are_guarded() {
     assert_eq!(reasoning, "think of [REDACTED:EMAIL_ADDRESS] now ");
 }
 
-/// A chunk's own members beyond the protocol's, and a chunk that is not an
-/// object, are scanned whole; OpenAI's random `obfuscation` is not.
+/// A chunk's own members beyond the protocol's, a chunk that is not an
+/// object, `choices` that is not a list and a `finish_reason` that is not
+/// a string are scanned whole; OpenAI's random `obfuscation` is not.
 #[test]
 fn the_rest_of_a_chunk_is_scanned() {
     let frames = vec![
@@ -124,10 +125,15 @@ fn the_rest_of_a_chunk_is_scanned() {
             .to_string(),
         ),
         encode(None, r#"["i@example.com"]"#),
+        encode(None, r#"{"choices":"j@example.com"}"#),
+        encode(
+            None,
+            r#"{"choices":[{"index":0,"finish_reason":{"why":"k@example.com"},"delta":{"content":"c "}}]}"#,
+        ),
         chunk(json!({ "content": "b " }), None),
     ];
     let read = same(Dialect::OpenAi, &frames).expect("not blocked");
     let all = serde_json::to_string(&read).expect("json");
     assert!(!all.contains("example"), "{all}");
-    assert_eq!(text_of(&read, "/choices/0/delta/content"), "a b ");
+    assert_eq!(text_of(&read, "/choices/0/delta/content"), "a c b ");
 }

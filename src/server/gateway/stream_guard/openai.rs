@@ -85,8 +85,10 @@ struct ChunkView<'a> {
 struct ChoiceView<'a> {
     #[serde(default)]
     index: Option<i64>,
+    /// A string only: anything else there takes the general path, which
+    /// scans it (only a string is vocabulary).
     #[serde(borrow, default)]
-    finish_reason: Option<&'a RawValue>,
+    finish_reason: Option<Text<'a>>,
     #[serde(borrow, default)]
     delta: Option<Obj<DeltaView<'a>>>,
     /// Log probabilities (not `null`): the general path takes them out.

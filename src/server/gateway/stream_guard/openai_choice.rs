@@ -133,7 +133,15 @@ impl StreamGuard {
     /// unread (`CHUNK_KNOWN`): a provider's own members, scanned whole; a
     /// chunk that is not an object, all of it.
     pub(super) fn rest_of_chunk(&mut self, chunk: &mut Value) -> Result<(), Blocked> {
-        self.scan_except(chunk, &CHUNK_KNOWN, Position::Root)
+        // `choices` is guarded choice by choice only when it is a list.
+        let listed = chunk
+            .get("choices")
+            .is_none_or(|c| c.is_array() || c.is_null());
+        let known: Vec<&str> = CHUNK_KNOWN
+            .into_iter()
+            .filter(|k| listed || *k != "choices")
+            .collect();
+        self.scan_except(chunk, &known, Position::Root)
     }
 
     /// Scans `v` at `at` without its members named in `kept`.
