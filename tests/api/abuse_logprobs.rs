@@ -60,9 +60,7 @@ async fn provider() -> SocketAddr {
 async fn ask(app: &TestApp, key: &str, stream: bool) -> String {
     let body = json!({ "model": "lp", "stream": stream, "logprobs": true, "top_logprobs": 1,
         "messages": [{ "role": "user", "content": "hello" }] });
-    let res = app.chat(key, &body).await;
-    assert_eq!(res.status().as_u16(), 200);
-    res.text().await.expect("body")
+    app.chat_ok(key, &body).await
 }
 
 async fn log_probabilities_do_not_go_out_under_response_rules(app: TestApp) -> TestApp {

@@ -348,6 +348,13 @@ impl TestApp {
             .expect("request")
     }
 
+    /// As `chat`, answered 200: the body's text.
+    pub async fn chat_ok(&self, key: &str, body: &serde_json::Value) -> String {
+        let res = self.chat(key, body).await;
+        assert_eq!(res.status().as_u16(), 200);
+        res.text().await.expect("body")
+    }
+
     /// Calls a server function the way an ActionForm does.
     pub async fn call(
         &self,
