@@ -10,8 +10,8 @@ The release build keeps its symbol table (not its debug info), so perf
 names the frames of the very binary `make bench` measures.
 BENCH_SECONDS (15) is how long perf samples; BENCH_PROFILE_TOP (25) how
 many frames each list shows; PERF_OUT keeps perf.data somewhere.
-BENCH_PROFILE_LOAD picks the load: c32 (wrk, 32 connections; the default)
-or 32 streams of 256 events from `atrium loadgen`: stream, stream_rules,
+BENCH_PROFILE_LOAD picks the load: c32 (wrk, 32 connections; the default),
+c1 (wrk, one connection: where a lone request's time goes) or 32 streams of 256 events from `atrium loadgen`: stream, stream_rules,
 translated (Anthropic client), translated_rules.
 """
 import os
@@ -29,7 +29,7 @@ BIN = os.environ.get("ATRIUM_BIN") or sys.exit("set ATRIUM_BIN to the release bu
 SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
 TOP = int(os.environ.get("BENCH_PROFILE_TOP", "25"))
 LOAD = os.environ.get("BENCH_PROFILE_LOAD", "c32")
-LOADS = ("c32", "stream", "stream_rules", "translated", "translated_rules")
+LOADS = ("c32", "c1", "stream", "stream_rules", "translated", "translated_rules")
 if LOAD not in LOADS:
     sys.exit(f"BENCH_PROFILE_LOAD: {LOAD} is none of {', '.join(LOADS)}")
 
@@ -37,8 +37,8 @@ if LOAD not in LOADS:
 def drive(t, seconds):
     """The chosen load for `seconds`: {requests, requests_per_s, errors},
     where a stream's "requests" are its events."""
-    if LOAD == "c32":
-        return load.closed(BIN, t, seconds, 32)
+    if LOAD in ("c32", "c1"):
+        return load.closed(BIN, t, seconds, int(LOAD[1:]))
     url = t.messages_url if LOAD.startswith("translated") else t.url
     auth = t.rules_auth if LOAD.endswith("rules") else t.auth
     r = load.loadgen(BIN, url, auth, seconds, 32, body=load.LONG_STREAM_BODY, stream=True)
@@ -88,6 +88,9 @@ def main():
                 n = max(1, r["requests"])
                 if switches:
                     print(f"context switches per request (or event): {int(switches.group(1).replace(',', '')) / n:.2f}")
+                clock = re.search(r"([\d,.]+)\s+msec\s+task-clock", counts)
+                if clock:
+                    print(f"CPU per request (or event): {float(clock.group(1).replace(',', '')) * 1000 / n:.1f} µs")
             print("\n".join(report(data, graph)) + "\n")
     finally:
         procs.stop_all()

@@ -111,6 +111,16 @@ pub struct Config {
     )]
     pub audit_anchor_secs: u64,
 
+    /// How long one statement of an audit search by text may run on
+    /// PostgreSQL before it is stopped and the caller asked to narrow it.
+    #[arg(
+        long,
+        env = "ATRIUM_AUDIT_SEARCH_TIMEOUT_MS",
+        default_value_t = 5_000,
+        global = true
+    )]
+    pub audit_search_timeout_ms: u64,
+
     /// Bearer token that opens `/metrics` on the public listener. Without it
     /// (and without `--metrics-addr`) metrics are not served at all.
     #[arg(

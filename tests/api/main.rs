@@ -27,6 +27,7 @@ mod admin_resources;
 mod admin_token_portal;
 mod audit_batches;
 mod audit_pseudonyms;
+mod audit_search_bounds;
 mod breaches;
 mod budget_leases;
 mod budget_media;
@@ -84,6 +85,7 @@ fn main() -> std::process::ExitCode {
         abuse_audio::trials(),
         abuse_audit::trials(),
         audit_batches::trials(),
+        audit_search_bounds::trials(),
         abuse_billing::trials(),
         abuse_exposure::trials(),
         abuse_flags::trials(),

@@ -16,7 +16,7 @@ use crate::domain::time::now_millis;
 
 use super::audit_append;
 use super::audit_chain::{self, Link, LINK_COLUMNS};
-use super::audit_query::{conditions, shown, Bound};
+use super::audit_query::{conditions, shown, too_long, Bound, SearchReader};
 use super::{new_id, Actor, Result, ServiceError, Services};
 
 /// What happened, before it is stamped with an id and a time.
@@ -171,10 +171,12 @@ pub async fn search(
     let count_sql = format!(
         "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events {wh} LIMIT {COUNT_CAP}) AS capped"
     );
+    let mut reader = SearchReader::open(svc, &search).await?;
     let (total,): (i64,) = c
         .bind(sqlx::query_as(&count_sql))
-        .fetch_one(&svc.db.pool)
-        .await?;
+        .fetch_one(&mut *reader.tx)
+        .await
+        .map_err(too_long)?;
     let n = c.values.len();
     let rows_sql = format!(
         "SELECT {LINK_COLUMNS} FROM audit_events {wh} ORDER BY at DESC, seq DESC LIMIT ${} OFFSET ${}",
@@ -185,8 +187,10 @@ pub async fn search(
         .bind(sqlx::query_as(&rows_sql))
         .bind(page.limit())
         .bind(page.offset())
-        .fetch_all(&svc.db.pool)
-        .await?;
+        .fetch_all(&mut *reader.tx)
+        .await
+        .map_err(too_long)?;
+    reader.tx.commit().await?;
     let events = shown(actor, rows)?;
     Ok(Page::new(events, total, page))
 }

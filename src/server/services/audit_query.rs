@@ -5,12 +5,74 @@
 use crate::domain::audit::{AuditEvent, AuditQuery};
 use crate::domain::audit_search::AuditSearch;
 use crate::domain::cursor::{CursorPage, CursorRequest};
+use std::time::Duration;
+
 use crate::domain::role::Access;
+use crate::domain::validation::Invalid;
 use crate::server::db::Backend;
 
 use super::actor::GATEWAY;
 use super::audit_chain::{Link, LINK_COLUMNS};
-use super::{Actor, Result, Services};
+use super::{Actor, Result, ServiceError, Services};
+
+/// Searches by text running at once in this process. Each may read rows
+/// no index narrows (the gateway's decisions, a rare word over years of a
+/// tenant's trail); together they must leave the pool's connections (8 on
+/// SQLite) to the gateway's writers and the portal.
+static TEXT_SEARCHES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+/// How long a search by text waits for its turn.
+const TURN_WAIT: Duration = Duration::from_secs(10);
+
+/// Where a search's statements run: one transaction, and for a search by
+/// text, one of the process's turns and (on PostgreSQL) a statement
+/// timeout, so one caller's broad search cannot hold what others need.
+pub(super) struct SearchReader {
+    pub(super) tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::SemaphorePermit<'static>>,
+}
+
+impl SearchReader {
+    pub(super) async fn open(svc: &Services, search: &AuditSearch) -> Result<Self> {
+        let text = search.text.is_some();
+        let turn = match text {
+            true => Some(turn().await?),
+            false => None,
+        };
+        let mut tx = svc.db.pool.begin().await?;
+        if text && svc.db.backend == Backend::Postgres {
+            // SET takes no bound parameter; the value is the config's number.
+            let ms = svc.config.audit_search_timeout_ms.max(1);
+            sqlx::query(&format!("SET LOCAL statement_timeout = {ms}"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(Self { tx, _turn: turn })
+    }
+}
+
+async fn turn() -> Result<tokio::sync::SemaphorePermit<'static>> {
+    match tokio::time::timeout(TURN_WAIT, TEXT_SEARCHES.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        Ok(Err(closed)) => Err(ServiceError::Internal(closed.to_string())),
+        Err(_) => Err(ServiceError::Unavailable(
+            "too many searches by text are running: try again shortly".into(),
+        )),
+    }
+}
+
+/// A statement PostgreSQL stopped at the search's timeout (SQLSTATE
+/// 57014): the search was too broad to finish, which the caller can fix.
+pub(super) fn too_long(e: sqlx::Error) -> ServiceError {
+    match &e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("57014") => Invalid::new(
+            "text",
+            "the search by text took too long: narrow it with dates, an action, an actor \
+             or a longer text",
+        )
+        .into(),
+        _ => e.into(),
+    }
+}
 
 /// SQL conditions and their values, numbered as they are added.
 #[derive(Default)]
@@ -160,11 +222,14 @@ pub async fn search_cursor(
         c.where_clause(),
         c.values.len() + 1
     );
+    let mut reader = SearchReader::open(svc, &search).await?;
     let rows: Vec<Link> = c
         .bind(sqlx::query_as(&sql))
         .bind(page.fetch())
-        .fetch_all(&svc.db.pool)
-        .await?;
+        .fetch_all(&mut *reader.tx)
+        .await
+        .map_err(too_long)?;
+    reader.tx.commit().await?;
     let events = shown(actor, rows)?;
     Ok(page.page(events, |e| (e.at, e.id.clone())))
 }

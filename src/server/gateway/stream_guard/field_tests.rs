@@ -137,3 +137,31 @@ fn the_rest_of_a_chunk_is_scanned() {
     assert!(!all.contains("example"), "{all}");
     assert_eq!(text_of(&read, "/choices/0/delta/content"), "a c b ");
 }
+
+/// A choice's own `text`, which some providers repeat each token in beside
+/// the delta, is held like content: a value split across its tokens is
+/// redacted whole, and what is held goes out before the last chunk.
+#[test]
+fn a_choice_text_is_held_like_content() {
+    let with = |content: &str, finish: Option<&str>| {
+        let choice = json!({ "index": 0, "delta": { "content": content }, "text": content,
+                             "finish_reason": finish });
+        encode(None, &json!({ "id": "c", "choices": [choice] }).to_string())
+    };
+    let frames = vec![
+        with("Write to jane.d", None),
+        with("oe@example.com", None),
+        with(" today", None),
+        with(".", Some("stop")),
+    ];
+    let read = same(Dialect::OpenAi, &frames).expect("not blocked");
+    let all = serde_json::to_string(&read).expect("json");
+    assert!(!all.contains("example"), "{all}");
+    let said = "Write to [REDACTED:EMAIL_ADDRESS] today.";
+    assert_eq!(text_of(&read, "/choices/0/text"), said);
+    assert_eq!(text_of(&read, "/choices/0/delta/content"), said);
+    let last = read
+        .last()
+        .and_then(|(_, v)| v.pointer("/choices/0/finish_reason"));
+    assert_eq!(last, Some(&json!("stop")), "{all}");
+}

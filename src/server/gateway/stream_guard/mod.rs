@@ -115,6 +115,9 @@ enum ChoicePart {
     FunctionArguments,
     /// An audio answer's `audio.transcript` (its sound is dropped).
     Transcript,
+    /// A choice's own `text`, beside its delta: some providers repeat each
+    /// token there, as the legacy completions API sends it.
+    ChoiceText,
 }
 
 impl ChoicePart {
@@ -125,9 +128,20 @@ impl ChoicePart {
         (ChoicePart::ReasoningText, "reasoning"),
     ];
 
+    /// A choice of its own carrying `text` in this part.
+    fn choice(self, index: i64, text: &str) -> Value {
+        match self {
+            ChoicePart::ChoiceText => {
+                json!({ "index": index, "delta": {}, "text": text, "finish_reason": null })
+            }
+            _ => json!({ "index": index, "delta": self.delta(text), "finish_reason": null }),
+        }
+    }
+
     /// A delta carrying `text` in this part.
     fn delta(self, text: &str) -> Value {
         match self {
+            ChoicePart::ChoiceText => json!({}),
             ChoicePart::Content => json!({ "content": text }),
             ChoicePart::Reasoning => json!({ "reasoning_content": text }),
             ChoicePart::Refusal => json!({ "refusal": text }),

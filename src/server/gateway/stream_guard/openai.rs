@@ -8,7 +8,7 @@ use std::ops::Range;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{Blocked, ChoicePart, Field, StreamGuard, Verdict};
 use crate::server::gateway::govern;
@@ -270,9 +270,9 @@ impl StreamGuard {
         let choices = v.get_mut("choices").and_then(Value::as_array_mut);
         for choice in choices.into_iter().flatten() {
             govern::drop_logprobs(choice);
-            self.rest_of_choice(choice)?;
             let index = choice.get("index").and_then(Value::as_i64).unwrap_or(0);
             let finished = choice.get("finish_reason").is_some_and(|r| !r.is_null());
+            self.rest_of_choice(index, choice, finished)?;
             // A delta that is not an object (nor `null`, as the view reads
             // none) is scanned whole.
             let Some(delta) = choice.get_mut("delta").filter(|d| !d.is_null()) else {
@@ -314,7 +314,7 @@ impl StreamGuard {
         if text.is_empty() {
             return;
         }
-        let choices = json!([{ "index": index, "delta": part.delta(text), "finish_reason": null }]);
+        let choices = Value::Array(vec![part.choice(index, text)]);
         out.push(encode(None, &self.head.chunk(&choices)));
     }
 }

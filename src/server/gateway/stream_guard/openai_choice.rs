@@ -123,10 +123,32 @@ impl StreamGuard {
     }
 
     /// A choice's members but its delta and log probabilities (a
-    /// provider's `text`, `stop_reason`), scanned whole as a whole
-    /// answer's choice is; a choice that is not an object, all of it.
-    pub(super) fn rest_of_choice(&mut self, choice: &mut Value) -> Result<(), Blocked> {
-        self.scan_except(choice, &["delta", "logprobs"], Position::Choice)
+    /// provider's `stop_reason`), scanned whole as a whole answer's choice
+    /// is; a choice that is not an object, all of it. A `text` string is
+    /// held as content is: a provider that repeats each token there would
+    /// otherwise pass a value split across tokens.
+    pub(super) fn rest_of_choice(
+        &mut self,
+        index: i64,
+        choice: &mut Value,
+        finished: bool,
+    ) -> Result<(), Blocked> {
+        let text = match choice.get_mut("text") {
+            Some(Value::String(s)) => Some(std::mem::take(s)),
+            _ => None,
+        };
+        let kept: &[&str] = match text {
+            Some(_) => &["delta", "logprobs", "text"],
+            None => &["delta", "logprobs"],
+        };
+        self.scan_except(choice, kept, Position::Choice)?;
+        let Some(text) = text else { return Ok(()) };
+        let field = Field::Choice(index, ChoicePart::ChoiceText);
+        let released = self.extend(field, &text, finished)?;
+        if let Some(Value::String(s)) = choice.get_mut("text") {
+            *s = released;
+        }
+        Ok(())
     }
 
     /// A chunk's members but its choices and those the view also passes
