@@ -25,6 +25,19 @@ pub struct AuditSearch {
     pub text: Option<String>,
 }
 
+impl AuditSearch {
+    /// The filter, if any, that no index narrows: text (the gateway's
+    /// decisions are outside PostgreSQL's trigram index, and SQLite has
+    /// none) or a resource; either may read a tenant's whole trail.
+    pub fn broad(&self) -> Option<&'static str> {
+        match (&self.text, &self.resource) {
+            (Some(_), _) => Some("text"),
+            (None, Some(_)) => Some("resource"),
+            (None, None) => None,
+        }
+    }
+}
+
 impl AuditQuery {
     pub fn parse(&self) -> Result<AuditSearch, Invalid> {
         let status = filter("status", &self.status)?

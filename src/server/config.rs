@@ -111,12 +111,15 @@ pub struct Config {
     )]
     pub audit_anchor_secs: u64,
 
-    /// How long one statement of an audit search by text may run on
-    /// PostgreSQL before it is stopped and the caller asked to narrow it.
+    /// How long one statement of a broad audit search (by text, by
+    /// resource, or deep in the pages) may run on PostgreSQL before it is
+    /// stopped and the caller asked to narrow it; PostgreSQL takes at most
+    /// `i32::MAX` milliseconds.
     #[arg(
         long,
         env = "ATRIUM_AUDIT_SEARCH_TIMEOUT_MS",
         default_value_t = 5_000,
+        value_parser = clap::value_parser!(u64).range(1..=i32::MAX as u64),
         global = true
     )]
     pub audit_search_timeout_ms: u64,

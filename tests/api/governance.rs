@@ -14,7 +14,9 @@ use atrium::domain::pricing::Price;
 use atrium::domain::tenant::{IsolationLevel, TenantSettings};
 use atrium::server::devtools::mock_upstream::{self, MockOptions};
 use atrium::server::services::catalog::{self, Credential, NewModel, NewProvider};
-use atrium::server::services::{api_keys, audit, audit_chain, policies, tenants, Actor, Services};
+use atrium::server::services::{
+    api_keys, audit, audit_chain, audit_export, policies, tenants, Actor, Services,
+};
 use common::TestApp;
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -575,7 +577,7 @@ async fn audit_search_filters_and_export(app: TestApp) -> TestApp {
     .is_err());
 
     let mut csv = String::new();
-    let mut s = audit::export(&app.svc, &admin(), Some(&chain), "", "", ExportFormat::Csv)
+    let mut s = audit_export::export(&app.svc, &admin(), Some(&chain), "", "", ExportFormat::Csv)
         .await
         .expect("export");
     while let Some(c) = s.next().await {
@@ -585,7 +587,7 @@ async fn audit_search_filters_and_export(app: TestApp) -> TestApp {
     // Header, five events, and the export's own event (recorded before streaming).
     assert_eq!(csv.lines().count(), 7, "{csv}");
     let mut js = String::new();
-    let mut s = audit::export(&app.svc, &admin(), Some(&chain), "", "", ExportFormat::Json)
+    let mut s = audit_export::export(&app.svc, &admin(), Some(&chain), "", "", ExportFormat::Json)
         .await
         .expect("export");
     while let Some(c) = s.next().await {

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use crate::domain::audit::ExportFormat;
 use crate::domain::validation::Invalid;
 use crate::server::services::{
-    audit, audit_anchor, audit_chain, audit_retention, tenants, ServiceError, Services,
+    audit_anchor, audit_chain, audit_export, audit_retention, tenants, ServiceError, Services,
 };
 
 use super::{actor, print_json};
@@ -96,7 +96,8 @@ pub async fn run(svc: &Services, cmd: AuditCmd) -> Result<bool, ServiceError> {
             format,
         } => {
             let t = super::optional_tenant(svc, &actor, tenant).await?;
-            let mut stream = audit::export(svc, &actor, t.as_ref(), &from, &to, format).await?;
+            let mut stream =
+                audit_export::export(svc, &actor, t.as_ref(), &from, &to, format).await?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             while let Some(chunk) = stream.next().await {
                 out.write_all(chunk?.as_bytes())

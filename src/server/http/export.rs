@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use crate::domain::audit::ExportFormat;
-use crate::server::services::{audit, Actor};
+use crate::server::services::{audit_export, Actor};
 
 #[derive(Deserialize)]
 pub struct ExportParams {
@@ -43,7 +43,7 @@ pub async fn audit_export(
         Ok(t) => t,
         Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
-    match audit::export(svc, &actor, Some(&tenant), &p.from, &p.to, format).await {
+    match audit_export::export(svc, &actor, Some(&tenant), &p.from, &p.to, format).await {
         Ok(stream) => {
             let body = Body::from_stream(stream.map(|chunk| chunk.map_err(std::io::Error::other)));
             let name = format!(

@@ -1,22 +1,19 @@
 //! The audit trail: every mutation and every sign-in leaves an `audit_event`.
 
 use crate::domain::tenant::TenantId;
+
 use serde_json::Value;
 use sqlx::AnyConnection;
 
-use futures::stream::BoxStream;
-use futures::StreamExt;
-
-use crate::domain::audit::{
-    csv_line, AuditAction, AuditEvent, AuditQuery, AuditStatus, ExportFormat, CSV_HEADER,
-};
+use crate::domain::audit::{AuditAction, AuditEvent, AuditQuery, AuditStatus};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::role::Access;
 use crate::domain::time::now_millis;
+use crate::domain::validation::Invalid;
 
 use super::audit_append;
 use super::audit_chain::{self, Link, LINK_COLUMNS};
-use super::audit_query::{conditions, shown, too_long, Bound, SearchReader};
+use super::audit_query::{conditions, shown, SearchReader};
 use super::{new_id, Actor, Result, ServiceError, Services};
 
 /// What happened, before it is stamped with an id and a time.
@@ -150,8 +147,11 @@ impl TryFrom<Link> for AuditEvent {
     }
 }
 
-/// Counting stops here: a page only needs to know that there is more.
+/// Counting stops here: a page only needs to know that there is more, and
+/// pages end here too.
 const COUNT_CAP: i64 = 10_000;
+/// Pages that start this deep are broad searches (`SearchReader`).
+const DEEP_OFFSET: i64 = 1_000;
 
 /// Newest first, filtered; tenant users see only their own tenant's events.
 #[tracing::instrument(level = "debug", skip_all)]
@@ -171,26 +171,35 @@ pub async fn search(
     let count_sql = format!(
         "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events {wh} LIMIT {COUNT_CAP}) AS capped"
     );
-    let mut reader = SearchReader::open(svc, &search).await?;
-    let (total,): (i64,) = c
-        .bind(sqlx::query_as(&count_sql))
-        .fetch_one(&mut *reader.tx)
-        .await
-        .map_err(too_long)?;
+    if page.offset() >= COUNT_CAP {
+        return Err(Invalid::new(
+            "page",
+            format!("only the newest {COUNT_CAP} matching events are paged: narrow the search with dates"),
+        )
+        .into());
+    }
+    // A page past the first few reads the rows it skips.
+    let deep = (page.offset() >= DEEP_OFFSET).then_some("page");
+    let mut reader = SearchReader::open(svc, actor, search.broad().or(deep)).await?;
+    let total = c
+        .bind(sqlx::query_as::<_, (i64,)>(&count_sql))
+        .fetch_one(reader.conn()?)
+        .await;
+    let (total,) = total.map_err(|e| reader.failed(e))?;
     let n = c.values.len();
     let rows_sql = format!(
         "SELECT {LINK_COLUMNS} FROM audit_events {wh} ORDER BY at DESC, seq DESC LIMIT ${} OFFSET ${}",
         n + 1,
         n + 2
     );
-    let rows: Vec<Link> = c
-        .bind(sqlx::query_as(&rows_sql))
+    let rows = c
+        .bind(sqlx::query_as::<_, Link>(&rows_sql))
         .bind(page.limit())
         .bind(page.offset())
-        .fetch_all(&mut *reader.tx)
-        .await
-        .map_err(too_long)?;
-    reader.tx.commit().await?;
+        .fetch_all(reader.conn()?)
+        .await;
+    let rows = rows.map_err(|e| reader.failed(e))?;
+    reader.commit().await?;
     let events = shown(actor, rows)?;
     Ok(Page::new(events, total, page))
 }
@@ -216,71 +225,4 @@ pub async fn get(svc: &Services, actor: &Actor, id: &str) -> Result<AuditEvent> 
         }
         _ => Err(ServiceError::NotFound("audit event")),
     }
-}
-
-/// Streams a tenant's events (or, with `None`, the platform chain's) over
-/// `[from, to]` (dates) as CSV or JSON, oldest first; the export is itself
-/// audited before the first byte goes out.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn export(
-    svc: &Services,
-    actor: &Actor,
-    tenant_id: Option<&TenantId>,
-    from: &str,
-    to: &str,
-    format: ExportFormat,
-) -> Result<BoxStream<'static, Result<String>>> {
-    match tenant_id {
-        Some(t) => actor.require(t, Access::Manage)?,
-        None => actor.require_platform_admin()?,
-    }
-    let q = AuditQuery {
-        tenant_id: tenant_id.map(ToString::to_string).unwrap_or_default(),
-        from: from.to_string(),
-        to: to.to_string(),
-        ..Default::default()
-    };
-    let mut c = conditions(actor, &q.parse()?, svc.db.backend)?;
-    let platform = audit_chain::PLATFORM;
-    if tenant_id.is_none() {
-        c.push("chain = ?", vec![Bound::Text(platform.into())]);
-    }
-    let (kind, id) = tenant_id.map_or(("platform", platform), |t| ("tenant", t.as_str()));
-    let entry = Entry::success(AuditAction::AuditExport, kind, id)
-        .tenant_opt(tenant_id)
-        .details(serde_json::json!({ "from": from, "to": to, "format": format }));
-    append(svc, actor, entry).await?;
-    let sql = format!(
-        "SELECT {LINK_COLUMNS} FROM audit_events {} ORDER BY at, seq",
-        c.where_clause()
-    );
-    let pool = svc.db.pool.clone();
-    let operator = actor.is_platform_admin();
-    Ok(Box::pin(async_stream::try_stream! {
-        let mut rows = c.bind(sqlx::query_as::<_, Link>(&sql)).fetch(&pool);
-        // The deployment's internals (stores, raw errors) are the operator's.
-        let mut first = true;
-        if format == ExportFormat::Csv {
-            yield CSV_HEADER.to_string();
-        } else {
-            yield "[".to_string();
-        }
-        while let Some(row) = rows.next().await {
-            let event = AuditEvent::try_from(row?)?;
-            let event = if operator { event } else { event.for_tenant_user() };
-            match format {
-                ExportFormat::Csv => yield csv_line(&event),
-                ExportFormat::Json => {
-                    let sep = if first { "\n" } else { ",\n" };
-                    first = false;
-                    let line = serde_json::to_string(&event)
-                        .map_err(|e| ServiceError::Internal(format!("encoding an audit event: {e}")))?;
-                    yield format!("{sep}{line}");
-                }
-            }
-        }
-        if format == ExportFormat::Json {
-            yield "\n]\n".to_string();
-        }
-    }))
 }

@@ -5,77 +5,134 @@
 use crate::domain::audit::{AuditEvent, AuditQuery};
 use crate::domain::audit_search::AuditSearch;
 use crate::domain::cursor::{CursorPage, CursorRequest};
-use std::time::Duration;
-
 use crate::domain::role::Access;
 use crate::domain::validation::Invalid;
 use crate::server::db::Backend;
 
 use super::actor::GATEWAY;
 use super::audit_chain::{Link, LINK_COLUMNS};
+use super::audit_turns::{self, Lane, Turn};
 use super::{Actor, Result, ServiceError, Services};
+use std::time::Duration;
 
-/// Searches by text running at once in this process. Each may read rows
-/// no index narrows (the gateway's decisions, a rare word over years of a
-/// tenant's trail); together they must leave the pool's connections (8 on
-/// SQLite) to the gateway's writers and the portal.
-static TEXT_SEARCHES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-/// How long a search by text waits for its turn.
-const TURN_WAIT: Duration = Duration::from_secs(10);
-
-/// Where a search's statements run: one transaction, and for a search by
-/// text, one of the process's turns and (on PostgreSQL) a statement
-/// timeout, so one caller's broad search cannot hold what others need.
+/// Where a search's statements run: one transaction, on PostgreSQL with a
+/// statement timeout; and for a broad search (`AuditSearch::broad`, or a
+/// page deep in the results) one of the process's turns, so one caller's
+/// broad searches cannot hold what others need.
 pub(super) struct SearchReader {
-    pub(super) tx: sqlx::Transaction<'static, sqlx::Any>,
-    _turn: Option<tokio::sync::SemaphorePermit<'static>>,
+    tx: Option<sqlx::Transaction<'static, sqlx::Any>>,
+    turn: Option<Turn>,
+    /// The field that made the search broad, named when it is stopped.
+    broad: Option<&'static str>,
 }
 
+/// How long an abandoned search's rollback may take before its connection
+/// is dropped instead (and its turn given back with it).
+const ROLLBACK_WAIT: Duration = Duration::from_secs(30);
+
 impl SearchReader {
-    pub(super) async fn open(svc: &Services, search: &AuditSearch) -> Result<Self> {
-        let text = search.text.is_some();
-        let turn = match text {
-            true => Some(turn().await?),
-            false => None,
+    pub(super) async fn open(
+        svc: &Services,
+        actor: &Actor,
+        broad: Option<&'static str>,
+    ) -> Result<Self> {
+        let turn = match broad {
+            Some(_) => Some(take_turn(svc, actor).await?),
+            None => None,
         };
         let mut tx = svc.db.pool.begin().await?;
-        if text && svc.db.backend == Backend::Postgres {
-            // SET takes no bound parameter; the value is the config's number.
-            let ms = svc.config.audit_search_timeout_ms.max(1);
+        if svc.db.backend == Backend::Postgres {
+            // SET takes no bound parameter; the value is the config's number,
+            // in the range PostgreSQL accepts (checked when it is read).
+            let ms = svc.config.audit_search_timeout_ms.clamp(1, i32::MAX as u64);
             sqlx::query(&format!("SET LOCAL statement_timeout = {ms}"))
                 .execute(&mut *tx)
                 .await?;
         }
-        Ok(Self { tx, _turn: turn })
+        Ok(Self {
+            tx: Some(tx),
+            turn,
+            broad,
+        })
+    }
+
+    pub(super) fn conn(&mut self) -> Result<&mut sqlx::AnyConnection> {
+        self.tx
+            .as_deref_mut()
+            .ok_or_else(|| ServiceError::Internal("an audit search read after its end".into()))
+    }
+
+    pub(super) async fn commit(mut self) -> Result<()> {
+        match self.tx.take() {
+            Some(tx) => Ok(tx.commit().await?),
+            None => Ok(()),
+        }
+    }
+
+    /// A statement's error as the caller sees it: a search stopped at its
+    /// timeout is the caller's to narrow.
+    pub(super) fn failed(&self, e: sqlx::Error) -> ServiceError {
+        too_long(self.broad.unwrap_or("from"), e)
     }
 }
 
-async fn turn() -> Result<tokio::sync::SemaphorePermit<'static>> {
-    match tokio::time::timeout(TURN_WAIT, TEXT_SEARCHES.acquire()).await {
-        Ok(Ok(permit)) => Ok(permit),
-        Ok(Err(closed)) => Err(ServiceError::Internal(closed.to_string())),
-        Err(_) => Err(ServiceError::Unavailable(
-            "too many searches by text are running: try again shortly".into(),
-        )),
+/// A turn in the caller's lane, waited for as long as one search can hold it.
+async fn take_turn(svc: &Services, actor: &Actor) -> Result<Turn> {
+    let wait = audit_turns::wait_for(svc.config.audit_search_timeout_ms);
+    svc.audit_turns.take(Lane::of(actor)?, wait).await
+}
+
+/// A search dropped mid-statement (its caller left) gives its turn back
+/// only once the connection has rolled back, which waits for the running
+/// statement: the next broad search cannot start beside it.
+impl Drop for SearchReader {
+    fn drop(&mut self) {
+        let (Some(tx), turn) = (self.tx.take(), self.turn.take()) else {
+            return;
+        };
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                match tokio::time::timeout(ROLLBACK_WAIT, tx.rollback()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "rolling back an abandoned audit search")
+                    }
+                    Err(_) => tracing::warn!("an abandoned audit search did not roll back in time"),
+                }
+                drop(turn);
+            });
+        }
     }
 }
 
 /// A statement PostgreSQL stopped at the search's timeout (SQLSTATE
 /// 57014): the search was too broad to finish, which the caller can fix.
-pub(super) fn too_long(e: sqlx::Error) -> ServiceError {
+fn too_long(field: &'static str, e: sqlx::Error) -> ServiceError {
     match &e {
-        sqlx::Error::Database(d) if d.code().as_deref() == Some("57014") => Invalid::new(
-            "text",
-            "the search by text took too long: narrow it with dates, an action, an actor \
-             or a longer text",
-        )
-        .into(),
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("57014") => {
+            let why = match field {
+                "text" => {
+                    "the search by text took too long: narrow it with dates, an action, \
+                           an actor or a longer text"
+                }
+                "page" => {
+                    "this page took too long to reach: narrow the search with dates, an \
+                           action or an actor"
+                }
+                "resource" => {
+                    "the search by resource took too long: narrow it with dates, an \
+                               action or an actor"
+                }
+                _ => "the search took too long: narrow it with dates, an action or an actor",
+            };
+            Invalid::new(field, why).into()
+        }
         _ => e.into(),
     }
 }
 
 /// SQL conditions and their values, numbered as they are added.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(super) struct Conditions {
     pub(super) sql: Vec<String>,
     pub(super) values: Vec<Bound>,
@@ -212,8 +269,9 @@ pub async fn search_cursor(
     };
     let mut c = conditions(actor, &search, svc.db.backend)?;
     if let Some((at, id)) = &page.after {
+        // `at <= ?` alone is what an index on `at` seeks to.
         c.push(
-            "(at < ? OR (at = ? AND id < ?))",
+            "at <= ? AND (at < ? OR id < ?)",
             vec![Bound::Int(*at), Bound::Int(*at), Bound::Text(id.clone())],
         );
     }
@@ -222,14 +280,14 @@ pub async fn search_cursor(
         c.where_clause(),
         c.values.len() + 1
     );
-    let mut reader = SearchReader::open(svc, &search).await?;
-    let rows: Vec<Link> = c
-        .bind(sqlx::query_as(&sql))
+    let mut reader = SearchReader::open(svc, actor, search.broad()).await?;
+    let rows = c
+        .bind(sqlx::query_as::<_, Link>(&sql))
         .bind(page.fetch())
-        .fetch_all(&mut *reader.tx)
-        .await
-        .map_err(too_long)?;
-    reader.tx.commit().await?;
+        .fetch_all(reader.conn()?)
+        .await;
+    let rows = rows.map_err(|e| reader.failed(e))?;
+    reader.commit().await?;
     let events = shown(actor, rows)?;
     Ok(page.page(events, |e| (e.at, e.id.clone())))
 }

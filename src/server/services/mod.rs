@@ -9,9 +9,11 @@ pub mod audit;
 pub mod audit_anchor;
 pub mod audit_append;
 pub mod audit_chain;
+pub mod audit_export;
 pub mod audit_names;
 pub mod audit_query;
 pub mod audit_retention;
+pub mod audit_turns;
 pub mod bootstrap;
 pub mod budgets;
 pub mod catalog;
@@ -74,6 +76,8 @@ pub struct Services {
     refreshing: Arc<tokio::sync::Mutex<()>>,
     /// Rebuilds of each cache (in `Caches::EACH` order) since start.
     pub cache_rebuilds: Arc<[std::sync::atomic::AtomicU64; 5]>,
+    /// Turns for audit searches no index narrows.
+    pub audit_turns: Arc<audit_turns::SearchTurns>,
 }
 
 impl Services {
@@ -89,6 +93,7 @@ impl Services {
             pools: Arc::new(custom_models::PoolRuntime::default()),
             refreshing: Arc::new(tokio::sync::Mutex::new(())),
             cache_rebuilds: Arc::default(),
+            audit_turns: Arc::default(),
             db,
             config: Arc::new(config),
             keys: Arc::new(api_keys::KeyCache::default()),

@@ -165,3 +165,33 @@ fn a_choice_text_is_held_like_content() {
         .and_then(|(_, v)| v.pointer("/choices/0/finish_reason"));
     assert_eq!(last, Some(&json!("stop")), "{all}");
 }
+
+/// A last chunk without a delta (or with `"delta": null`) still ends the
+/// choice: what it holds goes out before it, not after its finish reason.
+#[test]
+fn a_finish_without_a_delta_flushes_first() {
+    for last in [
+        json!({ "index": 0, "finish_reason": "stop" }),
+        json!({ "index": 0, "delta": null, "finish_reason": "stop" }),
+    ] {
+        let frames = vec![
+            chunk(json!({ "content": "Write to jane.d" }), None),
+            encode(None, &json!({ "id": "c1", "choices": [last] }).to_string()),
+        ];
+        let read = same(Dialect::OpenAi, &frames).expect("not blocked");
+        let all = serde_json::to_string(&read).expect("json");
+        assert_eq!(
+            text_of(&read, "/choices/0/delta/content"),
+            "Write to jane.d"
+        );
+        let finish = read
+            .iter()
+            .position(|(_, v)| v.pointer("/choices/0/finish_reason") == Some(&json!("stop")));
+        let held = read.iter().rposition(|(_, v)| {
+            v.pointer("/choices/0/delta/content")
+                .and_then(Value::as_str)
+                .is_some_and(|t| !t.is_empty())
+        });
+        assert!(held < finish && finish == Some(read.len() - 1), "{all}");
+    }
+}

@@ -227,9 +227,8 @@ impl StreamGuard {
         let mut edits = Vec::new();
         let mut strings = strings.into_iter().peekable();
         for (choice, c) in choices.iter().enumerate() {
-            if c.delta.is_none() {
-                continue;
-            }
+            // Only a choice with a delta has strings; any finished choice
+            // flushes what it holds.
             let (index, finished) = (c.index, c.finished);
             while let Some(s) = strings.next_if(|s| s.choice == choice) {
                 let released = self.extend(Field::Choice(index, s.part), &s.text, finished)?;
@@ -275,11 +274,11 @@ impl StreamGuard {
             self.rest_of_choice(index, choice, finished)?;
             // A delta that is not an object (nor `null`, as the view reads
             // none) is scanned whole.
-            let Some(delta) = choice.get_mut("delta").filter(|d| !d.is_null()) else {
-                continue;
-            };
-            self.delta(index, delta, finished)?;
-            // Strings this last chunk did not extend end before it.
+            if let Some(delta) = choice.get_mut("delta").filter(|d| !d.is_null()) {
+                self.delta(index, delta, finished)?;
+            }
+            // Strings this last chunk did not extend (it may have no delta)
+            // end before it.
             if finished {
                 self.flush_choice(index, out)?;
             }

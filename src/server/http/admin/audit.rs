@@ -21,7 +21,7 @@ use super::tenants::tenant_id;
 use super::{AdminState, AuditEventPage};
 use crate::domain::audit::{AuditEvent, AuditQuery, ExportFormat};
 use crate::server::services::audit_chain::{self, ChainCheck};
-use crate::server::services::{audit, audit_query};
+use crate::server::services::{audit, audit_export, audit_query};
 
 pub fn routes() -> OpenApiRouter<AdminState> {
     OpenApiRouter::new()
@@ -107,7 +107,7 @@ async fn export(caller: Caller, ApiQuery(range): ApiQuery<ExportRange>) -> ApiRe
     let tenant = range.tenant_id.as_deref().map(tenant_id).transpose()?;
     let format = range.format.unwrap_or(ExportFormat::Csv);
     let svc = &caller.svc;
-    let rows = audit::export(
+    let rows = audit_export::export(
         svc,
         &caller.actor,
         tenant.as_ref(),
