@@ -8,6 +8,8 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 use thiserror::Error;
 
+mod sqlite_reader;
+pub use sqlite_reader::SQLITE_INTERRUPTED;
 pub mod tenant_store;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -93,6 +95,9 @@ pub enum DbError {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// The SQLite file's URL, for connections outside the pool
+    /// (`sqlite_reader`); `None` on PostgreSQL.
+    sqlite_url: Option<std::sync::Arc<str>>,
 }
 
 pub type Row = AnyRow;
@@ -128,7 +133,12 @@ impl Db {
             Backend::Postgres => pg_connections.max(2),
         };
         let pool = pool_options(backend, max).connect(&url).await?;
-        Ok(Self { pool, backend })
+        let sqlite_url = (backend == Backend::Sqlite).then(|| url.as_str().into());
+        Ok(Self {
+            pool,
+            backend,
+            sqlite_url,
+        })
     }
 
     pub async fn migrate(&self) -> Result<(), DbError> {
@@ -293,7 +303,7 @@ mod tenant_id_sql {
     use sqlx::any::{AnyTypeInfo, AnyValueRef};
     use sqlx::encode::IsNull;
     use sqlx::error::BoxDynError;
-    use sqlx::{Any, Database, Decode, Encode, Type};
+    use sqlx::{Any, Database, Decode, Encode, Sqlite, Type};
 
     impl Type<Any> for TenantId {
         fn type_info() -> AnyTypeInfo {
@@ -316,6 +326,23 @@ mod tenant_id_sql {
     impl<'r> Decode<'r, Any> for TenantId {
         fn decode(value: AnyValueRef<'r>) -> Result<Self, BoxDynError> {
             let raw = <String as Decode<'r, Any>>::decode(value)?;
+            Ok(TenantId::parse(&raw)?)
+        }
+    }
+
+    /// Read on SQLite's own driver too (`sqlite_reader`).
+    impl Type<Sqlite> for TenantId {
+        fn type_info() -> <Sqlite as Database>::TypeInfo {
+            <String as Type<Sqlite>>::type_info()
+        }
+        fn compatible(ty: &<Sqlite as Database>::TypeInfo) -> bool {
+            <String as Type<Sqlite>>::compatible(ty)
+        }
+    }
+
+    impl<'r> Decode<'r, Sqlite> for TenantId {
+        fn decode(value: <Sqlite as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
+            let raw = <String as Decode<'r, Sqlite>>::decode(value)?;
             Ok(TenantId::parse(&raw)?)
         }
     }

@@ -13,7 +13,8 @@ use crate::domain::validation::Invalid;
 
 use super::audit_append;
 use super::audit_chain::{self, Link, LINK_COLUMNS};
-use super::audit_query::{conditions, shown, SearchReader};
+use super::audit_query::{conditions, shown};
+use super::audit_reader::{Bound, SearchReader};
 use super::{new_id, Actor, Result, ServiceError, Services};
 
 /// What happened, before it is stamped with an id and a time.
@@ -181,24 +182,20 @@ pub async fn search(
     // A page past the first few reads the rows it skips.
     let deep = (page.offset() >= DEEP_OFFSET).then_some("page");
     let mut reader = SearchReader::open(svc, actor, search.broad().or(deep)).await?;
-    let total = c
-        .bind(sqlx::query_as::<_, (i64,)>(&count_sql))
-        .fetch_one(reader.conn()?)
-        .await;
-    let (total,) = total.map_err(|e| reader.failed(e))?;
+    let counted: Vec<(i64,)> = reader.rows(&count_sql, &c.values).await?;
+    let (total,) = counted
+        .first()
+        .copied()
+        .ok_or_else(|| ServiceError::Internal("a count that gave no row".into()))?;
     let n = c.values.len();
     let rows_sql = format!(
         "SELECT {LINK_COLUMNS} FROM audit_events {wh} ORDER BY at DESC, seq DESC LIMIT ${} OFFSET ${}",
         n + 1,
         n + 2
     );
-    let rows = c
-        .bind(sqlx::query_as::<_, Link>(&rows_sql))
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(reader.conn()?)
-        .await;
-    let rows = rows.map_err(|e| reader.failed(e))?;
+    let mut values = c.values.clone();
+    values.extend([Bound::Int(page.limit()), Bound::Int(page.offset())]);
+    let rows: Vec<Link> = reader.rows(&rows_sql, &values).await?;
     reader.commit().await?;
     let events = shown(actor, rows)?;
     Ok(Page::new(events, total, page))

@@ -16,7 +16,8 @@ use crate::domain::tenant::TenantId;
 
 use super::audit::{append, Entry};
 use super::audit_chain::{self, Link, LINK_COLUMNS};
-use super::audit_query::{conditions, Bound, Conditions};
+use super::audit_query::{conditions, Conditions};
+use super::audit_reader::Bound;
 use super::audit_turns::{self, Lane};
 use super::{Actor, Result, ServiceError, Services};
 

@@ -6,142 +6,18 @@ use crate::domain::audit::{AuditEvent, AuditQuery};
 use crate::domain::audit_search::AuditSearch;
 use crate::domain::cursor::{CursorPage, CursorRequest};
 use crate::domain::role::Access;
-use crate::domain::validation::Invalid;
 use crate::server::db::Backend;
 
 use super::actor::GATEWAY;
 use super::audit_chain::{Link, LINK_COLUMNS};
-use super::audit_turns::{self, Lane, Turn};
-use super::{Actor, Result, ServiceError, Services};
-use std::time::Duration;
-
-/// Where a search's statements run: one transaction, on PostgreSQL with a
-/// statement timeout; and for a broad search (`AuditSearch::broad`, or a
-/// page deep in the results) one of the process's turns, so one caller's
-/// broad searches cannot hold what others need.
-pub(super) struct SearchReader {
-    tx: Option<sqlx::Transaction<'static, sqlx::Any>>,
-    turn: Option<Turn>,
-    /// The field that made the search broad, named when it is stopped.
-    broad: Option<&'static str>,
-}
-
-/// How long an abandoned search's rollback may take before its connection
-/// is dropped instead (and its turn given back with it).
-const ROLLBACK_WAIT: Duration = Duration::from_secs(30);
-
-impl SearchReader {
-    pub(super) async fn open(
-        svc: &Services,
-        actor: &Actor,
-        broad: Option<&'static str>,
-    ) -> Result<Self> {
-        let turn = match broad {
-            Some(_) => Some(take_turn(svc, actor).await?),
-            None => None,
-        };
-        let mut tx = svc.db.pool.begin().await?;
-        if svc.db.backend == Backend::Postgres {
-            // SET takes no bound parameter; the value is the config's number,
-            // in the range PostgreSQL accepts (checked when it is read).
-            let ms = svc.config.audit_search_timeout_ms.clamp(1, i32::MAX as u64);
-            sqlx::query(&format!("SET LOCAL statement_timeout = {ms}"))
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(Self {
-            tx: Some(tx),
-            turn,
-            broad,
-        })
-    }
-
-    pub(super) fn conn(&mut self) -> Result<&mut sqlx::AnyConnection> {
-        self.tx
-            .as_deref_mut()
-            .ok_or_else(|| ServiceError::Internal("an audit search read after its end".into()))
-    }
-
-    pub(super) async fn commit(mut self) -> Result<()> {
-        match self.tx.take() {
-            Some(tx) => Ok(tx.commit().await?),
-            None => Ok(()),
-        }
-    }
-
-    /// A statement's error as the caller sees it: a search stopped at its
-    /// timeout is the caller's to narrow.
-    pub(super) fn failed(&self, e: sqlx::Error) -> ServiceError {
-        too_long(self.broad.unwrap_or("from"), e)
-    }
-}
-
-/// A turn in the caller's lane, waited for as long as one search can hold it.
-async fn take_turn(svc: &Services, actor: &Actor) -> Result<Turn> {
-    let wait = audit_turns::wait_for(svc.config.audit_search_timeout_ms);
-    svc.audit_turns.take(Lane::of(actor)?, wait).await
-}
-
-/// A search dropped mid-statement (its caller left) gives its turn back
-/// only once the connection has rolled back, which waits for the running
-/// statement: the next broad search cannot start beside it.
-impl Drop for SearchReader {
-    fn drop(&mut self) {
-        let (Some(tx), turn) = (self.tx.take(), self.turn.take()) else {
-            return;
-        };
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                match tokio::time::timeout(ROLLBACK_WAIT, tx.rollback()).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => {
-                        tracing::debug!(error = %e, "rolling back an abandoned audit search")
-                    }
-                    Err(_) => tracing::warn!("an abandoned audit search did not roll back in time"),
-                }
-                drop(turn);
-            });
-        }
-    }
-}
-
-/// A statement PostgreSQL stopped at the search's timeout (SQLSTATE
-/// 57014): the search was too broad to finish, which the caller can fix.
-fn too_long(field: &'static str, e: sqlx::Error) -> ServiceError {
-    match &e {
-        sqlx::Error::Database(d) if d.code().as_deref() == Some("57014") => {
-            let why = match field {
-                "text" => {
-                    "the search by text took too long: narrow it with dates, an action, \
-                           an actor or a longer text"
-                }
-                "page" => {
-                    "this page took too long to reach: narrow the search with dates, an \
-                           action or an actor"
-                }
-                "resource" => {
-                    "the search by resource took too long: narrow it with dates, an \
-                               action or an actor"
-                }
-                _ => "the search took too long: narrow it with dates, an action or an actor",
-            };
-            Invalid::new(field, why).into()
-        }
-        _ => e.into(),
-    }
-}
+use super::audit_reader::{Bound, SearchReader};
+use super::{Actor, Result, Services};
 
 /// SQL conditions and their values, numbered as they are added.
 #[derive(Default, Clone)]
 pub(super) struct Conditions {
     pub(super) sql: Vec<String>,
     pub(super) values: Vec<Bound>,
-}
-
-#[derive(Clone)]
-pub(super) enum Bound {
-    Text(String),
-    Int(i64),
 }
 
 impl Conditions {
@@ -164,15 +40,9 @@ impl Conditions {
 
     pub(super) fn bind<'q, O>(
         &'q self,
-        mut q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+        q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
     ) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
-        for v in &self.values {
-            q = match v {
-                Bound::Text(s) => q.bind(s.as_str()),
-                Bound::Int(i) => q.bind(*i),
-            };
-        }
-        q
+        Bound::bind_all(q, &self.values)
     }
 }
 
@@ -275,18 +145,14 @@ pub async fn search_cursor(
             vec![Bound::Int(*at), Bound::Int(*at), Bound::Text(id.clone())],
         );
     }
+    c.values.push(Bound::Int(page.fetch()));
     let sql = format!(
         "SELECT {LINK_COLUMNS} FROM audit_events {} ORDER BY at DESC, id DESC LIMIT ${}",
         c.where_clause(),
-        c.values.len() + 1
+        c.values.len()
     );
     let mut reader = SearchReader::open(svc, actor, search.broad()).await?;
-    let rows = c
-        .bind(sqlx::query_as::<_, Link>(&sql))
-        .bind(page.fetch())
-        .fetch_all(reader.conn()?)
-        .await;
-    let rows = rows.map_err(|e| reader.failed(e))?;
+    let rows: Vec<Link> = reader.rows(&sql, &c.values).await?;
     reader.commit().await?;
     let events = shown(actor, rows)?;
     Ok(page.page(events, |e| (e.at, e.id.clone())))

@@ -12,6 +12,7 @@ pub mod audit_chain;
 pub mod audit_export;
 pub mod audit_names;
 pub mod audit_query;
+mod audit_reader;
 pub mod audit_retention;
 pub mod audit_turns;
 pub mod bootstrap;
