@@ -28,7 +28,8 @@ pub struct AuditSearch {
 impl AuditSearch {
     /// The filter, if any, that no index narrows: text (the gateway's
     /// decisions are outside PostgreSQL's trigram index, and SQLite has
-    /// none) or a resource; either may read a tenant's whole trail.
+    /// none) or a resource; either may read a tenant's whole trail, and is
+    /// the one a search stopped at its timeout is asked to narrow.
     pub fn broad(&self) -> Option<&'static str> {
         match (&self.text, &self.resource) {
             (Some(_), _) => Some("text"),

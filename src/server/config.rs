@@ -112,9 +112,8 @@ pub struct Config {
     pub audit_anchor_secs: u64,
 
     /// How long one statement of an audit search may run on PostgreSQL
-    /// (on SQLite, a whole broad search: by text, by resource, or deep in
-    /// the pages) before it is stopped and the caller asked to narrow it;
-    /// PostgreSQL takes at most `i32::MAX` milliseconds.
+    /// (on SQLite, the whole search) before it is stopped and the caller
+    /// asked to narrow it; PostgreSQL takes at most `i32::MAX` milliseconds.
     #[arg(
         long,
         env = "ATRIUM_AUDIT_SEARCH_TIMEOUT_MS",

@@ -93,6 +93,14 @@ async fn a_broad_search_by_text_is_stopped_and_said_so(app: TestApp) -> TestApp 
         .as_str()
         .is_some_and(|d| d.contains(stopped)));
     assert!(found.to_string().contains("resource"), "{found}");
+    // A stopped search gives its turn back: more in a row are each stopped
+    // at once, not queued behind the last.
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        let (s, found) = call(&app, &a_admin, Method::GET, rare, None).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{found}");
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
     // Pages end at the newest 10,000 matches.
     let deep = client
         .get(app.url(&format!("/audit?tenant={a}&page=100000")))

@@ -1,11 +1,11 @@
 //! A SQLite connection of its own, whose statements stop once a deadline
 //! has passed. SQLite has no statement timeout, and the pool's `Any`
 //! connections cannot reach the handle that sets a progress handler; a
-//! read that no index narrows (a broad audit search) takes one of these
+//! read that may go on for long (an audit search) takes one of these
 //! instead, and leaves the pool to the writers besides.
 
 use std::str::FromStr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::ConnectOptions;
@@ -30,9 +30,11 @@ impl Db {
         let Some(url) = &self.sqlite_url else {
             return Ok(None);
         };
+        // The progress handler does not run while SQLite waits on a lock.
+        let busy = deadline.saturating_duration_since(Instant::now());
         let mut conn = SqliteConnectOptions::from_str(url)?
             .create_if_missing(false)
-            .busy_timeout(std::time::Duration::from_secs(10))
+            .busy_timeout(busy.min(Duration::from_secs(10)))
             .connect()
             .await?;
         conn.lock_handle()

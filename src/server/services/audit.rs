@@ -151,7 +151,8 @@ impl TryFrom<Link> for AuditEvent {
 /// Counting stops here: a page only needs to know that there is more, and
 /// pages end here too.
 const COUNT_CAP: i64 = 10_000;
-/// Pages that start this deep are broad searches (`SearchReader`).
+/// A page that starts this deep and is stopped at the timeout is told to
+/// narrow the search: what it skips is what took the time.
 const DEEP_OFFSET: i64 = 1_000;
 
 /// Newest first, filtered; tenant users see only their own tenant's events.

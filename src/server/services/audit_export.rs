@@ -23,6 +23,8 @@ use super::{Actor, Result, ServiceError, Services};
 
 /// Events read per page: one short statement each.
 const PAGE: i64 = 500;
+/// The least a page waits for its turn.
+const PAGE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A link with its place in insertion order, the page key beside `at`.
 #[derive(FromRow)]
@@ -103,7 +105,9 @@ impl Pages {
             c.where_clause(),
             c.values.len() + 1
         );
-        let wait = audit_turns::wait_for(self.svc.config.audit_search_timeout_ms);
+        // Nobody watches a download's pages come: they wait longer than a
+        // search for a turn, so a busy minute does not cut a file short.
+        let wait = audit_turns::wait_for(self.svc.config.audit_search_timeout_ms).max(PAGE_WAIT);
         let _turn = self.svc.audit_turns.take(self.lane.clone(), wait).await?;
         let rows: Vec<Numbered> = c
             .bind(sqlx::query_as(&sql))

@@ -1,9 +1,10 @@
-//! Where an audit search's statements run. Every search is one
-//! transaction, on PostgreSQL with a statement timeout. A broad search
-//! (`AuditSearch::broad`, or a page deep in the results) also takes one of
-//! the process's turns (`audit_turns`), so one caller's broad searches
-//! cannot hold what others need; on SQLite it runs on a connection of its
-//! own whose statements stop at the same timeout (`Db::sqlite_reader`).
+//! Where an audit search's statements run. Every search takes a turn
+//! (`audit_turns`): one per tenant and two per process, so searches hold at
+//! most two connections and one tenant's never queue another's behind more
+//! than one. On PostgreSQL a search is one transaction with a statement
+//! timeout; on SQLite, which has none, it is one read transaction on a
+//! connection of its own, outside the pool, whose statements stop at the
+//! same time (`Db::sqlite_reader`).
 
 use std::time::{Duration, Instant};
 
@@ -22,32 +23,32 @@ pub(super) struct SearchReader {
     turn: Option<Turn>,
     /// The field that made the search broad, named when it is stopped.
     broad: Option<&'static str>,
+    /// How long an abandoned search may take to end before its connection
+    /// is dropped instead: as long as a turn is waited for, which outlasts
+    /// its statements.
+    end_wait: Duration,
 }
 
 enum Reader {
     Pooled(sqlx::Transaction<'static, sqlx::Any>),
-    /// SQLite, for a broad search: outside the pool, with a deadline.
+    /// SQLite: outside the pool, with a deadline.
     Own(SqliteConnection),
 }
 
-/// How long an abandoned search's rollback may take before its connection
-/// is dropped instead (and its turn given back with it).
-const ROLLBACK_WAIT: Duration = Duration::from_secs(30);
-
 impl SearchReader {
+    /// `broad` names the filter no index narrows, if any: the field a
+    /// search stopped at its timeout is told to narrow.
     pub(super) async fn open(
         svc: &Services,
         actor: &Actor,
         broad: Option<&'static str>,
     ) -> Result<Self> {
-        let turn = match broad {
-            Some(_) => Some(take_turn(svc, actor).await?),
-            None => None,
-        };
         let ms = svc.config.audit_search_timeout_ms.clamp(1, i32::MAX as u64);
-        let reader = match (broad, svc.db.backend) {
-            (Some(_), Backend::Sqlite) => own(svc, ms).await?,
-            _ => None,
+        let end_wait = audit_turns::wait_for(ms);
+        let turn = svc.audit_turns.take(Lane::of(actor)?, end_wait).await?;
+        let reader = match svc.db.backend {
+            Backend::Sqlite => own(svc, ms).await?,
+            Backend::Postgres => None,
         };
         let reader = match reader {
             Some(conn) => Reader::Own(conn),
@@ -55,8 +56,9 @@ impl SearchReader {
         };
         Ok(Self {
             reader: Some(reader),
-            turn,
+            turn: Some(turn),
             broad,
+            end_wait,
         })
     }
 
@@ -103,17 +105,15 @@ async fn pooled(svc: &Services, ms: u64) -> Result<sqlx::Transaction<'static, sq
     Ok(tx)
 }
 
-/// On SQLite, the search's own connection; its deadline covers the whole
-/// search (the count and the rows).
+/// On SQLite, the search's own connection, in a read transaction so its
+/// count and its rows agree; its deadline covers the whole search.
 async fn own(svc: &Services, ms: u64) -> Result<Option<SqliteConnection>> {
     let deadline = Instant::now() + Duration::from_millis(ms);
-    Ok(svc.db.sqlite_reader(deadline).await?)
-}
-
-/// A turn in the caller's lane, waited for as long as one search can hold it.
-async fn take_turn(svc: &Services, actor: &Actor) -> Result<Turn> {
-    let wait = audit_turns::wait_for(svc.config.audit_search_timeout_ms);
-    svc.audit_turns.take(Lane::of(actor)?, wait).await
+    let Some(mut conn) = svc.db.sqlite_reader(deadline).await? else {
+        return Ok(None);
+    };
+    sqlx::query("BEGIN").execute(&mut conn).await?;
+    Ok(Some(conn))
 }
 
 /// A search dropped mid-statement (its caller left) gives its turn back
@@ -124,13 +124,14 @@ impl Drop for SearchReader {
         let (Some(reader), turn) = (self.reader.take(), self.turn.take()) else {
             return;
         };
+        let wait = self.end_wait;
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return;
         };
         rt.spawn(async move {
             let ended = match reader {
-                Reader::Pooled(tx) => tokio::time::timeout(ROLLBACK_WAIT, tx.rollback()).await,
-                Reader::Own(conn) => tokio::time::timeout(ROLLBACK_WAIT, conn.close()).await,
+                Reader::Pooled(tx) => tokio::time::timeout(wait, tx.rollback()).await,
+                Reader::Own(conn) => tokio::time::timeout(wait, conn.close()).await,
             };
             match ended {
                 Ok(Ok(())) => {}

@@ -1,8 +1,8 @@
-//! Turns for audit searches that read rows no index narrows (a search by
-//! text, by resource, or deep into the pages): at most `ALL` run at once in
-//! a process, so they leave the pool's connections (8 on SQLite) to the
-//! gateway's writers and the portal, and each tenant has one lane, so one
-//! tenant's searches queue behind each other and never take every turn.
+//! Turns for audit searches, which may read far more rows than they show
+//! (a search by text or resource, a page deep in the results): at most
+//! `ALL` run at once in a process, so they leave the pool's connections to
+//! the gateway's writers and the portal, and each tenant has one lane, so
+//! one tenant's searches queue behind each other and never take every turn.
 //! An export takes a turn for each page it reads.
 
 use std::collections::HashMap;
@@ -13,9 +13,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{Actor, Result, ServiceError};
 
-/// Broad searches running at once in this process.
+/// Searches running at once in this process.
 const ALL: usize = 2;
-/// The least a broad search waits for its turn, lane and process together.
+/// The least a search waits for its turn, lane and process together.
 const LEAST_WAIT: Duration = Duration::from_secs(10);
 
 /// Whose lane a search takes: a tenant user's own tenant, or, on the
@@ -36,7 +36,7 @@ impl Lane {
     }
 }
 
-/// How long a turn is waited for: longer than one broad search can hold
+/// How long a turn is waited for: longer than one search can hold
 /// it (two statements, each up to `timeout_ms`), and at least `LEAST_WAIT`.
 pub fn wait_for(timeout_ms: u64) -> Duration {
     let held = Duration::from_millis(timeout_ms.saturating_mul(2).saturating_add(1_000));
@@ -59,7 +59,7 @@ impl Default for SearchTurns {
     }
 }
 
-/// A broad search's right to run; given back when dropped.
+/// A search's right to run; given back when dropped.
 pub struct Turn {
     all: Option<OwnedSemaphorePermit>,
     lane: Option<OwnedSemaphorePermit>,
@@ -88,7 +88,7 @@ impl SearchTurns {
             Ok(Ok(())) => Ok(turn),
             Ok(Err(closed)) => Err(ServiceError::Internal(closed.to_string())),
             Err(_) => Err(ServiceError::Unavailable(
-                "too many broad audit searches are running: try again shortly".into(),
+                "too many audit searches are running: try again shortly".into(),
             )),
         }
     }
