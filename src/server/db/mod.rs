@@ -95,9 +95,9 @@ pub enum DbError {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
-    /// The SQLite file's URL, for connections outside the pool
+    /// Connections outside the pool for reads with a deadline
     /// (`sqlite_reader`); `None` on PostgreSQL.
-    sqlite_url: Option<std::sync::Arc<str>>,
+    sqlite_readers: Option<sqlx::SqlitePool>,
 }
 
 pub type Row = AnyRow;
@@ -133,11 +133,14 @@ impl Db {
             Backend::Postgres => pg_connections.max(2),
         };
         let pool = pool_options(backend, max).connect(&url).await?;
-        let sqlite_url = (backend == Backend::Sqlite).then(|| url.as_str().into());
+        let sqlite_readers = match backend {
+            Backend::Sqlite => Some(sqlite_reader::readers(&url)?),
+            Backend::Postgres => None,
+        };
         Ok(Self {
             pool,
             backend,
-            sqlite_url,
+            sqlite_readers,
         })
     }
 
@@ -217,6 +220,9 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        if let Some(readers) = &self.sqlite_readers {
+            readers.close().await;
+        }
         self.pool.close().await;
     }
 }

@@ -3,14 +3,14 @@
 //! most two connections and one tenant's never queue another's behind more
 //! than one. On PostgreSQL a search is one transaction with a statement
 //! timeout; on SQLite, which has none, it is one read transaction on a
-//! connection of its own, outside the pool, whose statements stop at the
-//! same time (`Db::sqlite_reader`).
+//! reader outside the pool, whose statements stop at the same time
+//! (`Db::sqlite_reader`).
 
 use std::time::{Duration, Instant};
 
 use sqlx::any::AnyRow;
-use sqlx::sqlite::{SqliteConnection, SqliteRow};
-use sqlx::{Connection, FromRow};
+use sqlx::sqlite::SqliteRow;
+use sqlx::FromRow;
 
 use crate::domain::validation::Invalid;
 use crate::server::db::{Backend, SQLITE_INTERRUPTED};
@@ -31,8 +31,8 @@ pub(super) struct SearchReader {
 
 enum Reader {
     Pooled(sqlx::Transaction<'static, sqlx::Any>),
-    /// SQLite: outside the pool, with a deadline.
-    Own(SqliteConnection),
+    /// SQLite: a reader outside the pool, with a deadline.
+    Own(sqlx::Transaction<'static, sqlx::Sqlite>),
 }
 
 impl SearchReader {
@@ -76,9 +76,9 @@ impl SearchReader {
                 let q = Bound::bind_all(sqlx::query_as::<_, O>(sql), values);
                 q.fetch_all(&mut **tx).await
             }
-            Reader::Own(conn) => {
+            Reader::Own(tx) => {
                 let q = Bound::bind_all(sqlx::query_as::<_, O>(sql), values);
-                q.fetch_all(conn).await
+                q.fetch_all(&mut **tx).await
             }
         };
         rows.map_err(|e| too_long(self.broad.unwrap_or("from"), e))
@@ -87,7 +87,7 @@ impl SearchReader {
     pub(super) async fn commit(mut self) -> Result<()> {
         match self.reader.take() {
             Some(Reader::Pooled(tx)) => Ok(tx.commit().await?),
-            Some(Reader::Own(conn)) => Ok(conn.close().await?),
+            Some(Reader::Own(tx)) => Ok(tx.commit().await?),
             None => Ok(()),
         }
     }
@@ -105,15 +105,11 @@ async fn pooled(svc: &Services, ms: u64) -> Result<sqlx::Transaction<'static, sq
     Ok(tx)
 }
 
-/// On SQLite, the search's own connection, in a read transaction so its
-/// count and its rows agree; its deadline covers the whole search.
-async fn own(svc: &Services, ms: u64) -> Result<Option<SqliteConnection>> {
+/// On SQLite, a read transaction on a reader of its own, so the search's
+/// count and rows agree; its deadline covers the whole search.
+async fn own(svc: &Services, ms: u64) -> Result<Option<sqlx::Transaction<'static, sqlx::Sqlite>>> {
     let deadline = Instant::now() + Duration::from_millis(ms);
-    let Some(mut conn) = svc.db.sqlite_reader(deadline).await? else {
-        return Ok(None);
-    };
-    sqlx::query("BEGIN").execute(&mut conn).await?;
-    Ok(Some(conn))
+    Ok(svc.db.sqlite_reader(deadline).await?)
 }
 
 /// A search dropped mid-statement (its caller left) gives its turn back
@@ -131,7 +127,7 @@ impl Drop for SearchReader {
         rt.spawn(async move {
             let ended = match reader {
                 Reader::Pooled(tx) => tokio::time::timeout(wait, tx.rollback()).await,
-                Reader::Own(conn) => tokio::time::timeout(wait, conn.close()).await,
+                Reader::Own(tx) => tokio::time::timeout(wait, tx.rollback()).await,
             };
             match ended {
                 Ok(Ok(())) => {}
