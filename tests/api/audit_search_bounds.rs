@@ -9,9 +9,11 @@ use atrium::domain::audit::{AuditAction, ExportFormat};
 use atrium::server::db::Backend;
 use atrium::server::services::audit::{self, Entry};
 use atrium::server::services::audit_export;
+use atrium::server::services::audit_turns::Lane;
 use atrium::server::services::Actor;
 use futures::StreamExt;
 use reqwest::{Method, StatusCode};
+use std::time::Duration;
 
 use crate::admin_api::{call, token};
 use crate::common::{both, both_configured, Needs, TestApp};
@@ -175,5 +177,21 @@ async fn an_export_reads_in_pages_and_misses_nothing(app: TestApp) -> TestApp {
     // The header, every event stored before, and the export's own event.
     assert_eq!(lines.len() as i64, 1 + before + 1);
     assert_eq!(stored(&app).await, before + 1 + 3);
+    // A walk of the tenant's chain takes turns in the tenant's lane: while
+    // another of its searches holds the lane, it waits.
+    let lane = Lane::Tenant(a.to_string());
+    let held = app
+        .svc
+        .audit_turns
+        .take(lane, Duration::from_secs(1))
+        .await
+        .expect("the lane");
+    let verify = format!("/audit/verify?tenant={a}");
+    let waiting = call(&app, &a_admin, Method::GET, &verify, None);
+    let waited = tokio::time::timeout(Duration::from_millis(300), waiting).await;
+    assert!(waited.is_err(), "the walk waits for the lane");
+    drop(held);
+    let (s, checked) = call(&app, &a_admin, Method::GET, &verify, None).await;
+    assert_eq!(s, StatusCode::OK, "{checked}");
     app
 }

@@ -14,6 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, FromRow};
 
+use super::audit_turns::{self, Lane};
 use super::{Result, Services};
 use crate::server::crypto::audit_key::AuditKeys;
 
@@ -131,12 +132,19 @@ const PAGE: i64 = 5000;
 /// Walks every chain from its anchor to its head.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn verify(svc: &Services) -> Result<Vec<ChainCheck>> {
+    verify_by(svc, None).await
+}
+
+/// As `verify`; with a caller's lane, each page of the walk takes a turn
+/// in it (`audit_turns`), so a caller's walks queue behind each other and
+/// beside other searches instead of filling the pool and the runtime.
+pub async fn verify_by(svc: &Services, lane: Option<Lane>) -> Result<Vec<ChainCheck>> {
     let heads: Vec<Head> = sqlx::query_as(
         "SELECT chain, head_seq, head_hash, anchor_seq, anchor_hash FROM audit_chains ORDER BY chain",
     )
     .fetch_all(&svc.db.pool)
     .await?;
-    verify_heads(svc, heads).await
+    verify_heads(svc, heads, lane.as_ref()).await
 }
 
 /// `audit verify` for a caller: every chain for platform readers, the
@@ -150,18 +158,26 @@ pub async fn verify_for(
     match tenant {
         Some(t) => {
             actor.require(t, crate::domain::role::Access::Manage)?;
-            Ok(verify_chain(svc, t).await?.into_iter().collect())
+            let lane = Lane::of(actor)?;
+            Ok(verify_chain(svc, t, Some(&lane))
+                .await?
+                .into_iter()
+                .collect())
         }
         None => {
             actor.require_platform_read()?;
-            verify(svc).await
+            verify_by(svc, Some(Lane::of(actor)?)).await
         }
     }
 }
 
 /// Walks one chain only: a tenant's evidence checks its own chain, not
 /// every tenant's.
-pub async fn verify_chain(svc: &Services, chain: &str) -> Result<Option<ChainCheck>> {
+pub async fn verify_chain(
+    svc: &Services,
+    chain: &str,
+    lane: Option<&Lane>,
+) -> Result<Option<ChainCheck>> {
     let heads: Vec<Head> = sqlx::query_as(
         "SELECT chain, head_seq, head_hash, anchor_seq, anchor_hash FROM audit_chains WHERE chain = $1",
     )
@@ -169,12 +185,16 @@ pub async fn verify_chain(svc: &Services, chain: &str) -> Result<Option<ChainChe
     .fetch_all(&svc.db.pool)
     .await?;
     match heads.first() {
-        Some(head) => Ok(Some(walk(svc, head).await?)),
+        Some(head) => Ok(Some(walk(svc, head, lane).await?)),
         None => Ok(None),
     }
 }
 
-async fn verify_heads(svc: &Services, heads: Vec<Head>) -> Result<Vec<ChainCheck>> {
+async fn verify_heads(
+    svc: &Services,
+    heads: Vec<Head>,
+    lane: Option<&Lane>,
+) -> Result<Vec<ChainCheck>> {
     let unchained: Vec<(String, i64)> = sqlx::query_as(
         "SELECT chain, COUNT(*) FROM audit_events WHERE chain_seq = 0 GROUP BY chain ORDER BY chain",
     )
@@ -182,7 +202,7 @@ async fn verify_heads(svc: &Services, heads: Vec<Head>) -> Result<Vec<ChainCheck
     .await?;
     let mut checks = Vec::with_capacity(heads.len() + 1);
     for head in &heads {
-        checks.push(walk(svc, head).await?);
+        checks.push(walk(svc, head, lane).await?);
     }
     let strays: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT chain FROM audit_events WHERE chain_seq > 0 \
@@ -224,7 +244,7 @@ struct Walked {
     purges: Vec<i64>,
 }
 
-async fn walk(svc: &Services, head: &Head) -> Result<ChainCheck> {
+async fn walk(svc: &Services, head: &Head, lane: Option<&Lane>) -> Result<ChainCheck> {
     let start = if head.anchor_seq == 0 {
         GENESIS.to_string()
     } else {
@@ -238,7 +258,7 @@ async fn walk(svc: &Services, head: &Head) -> Result<ChainCheck> {
         keyed: false,
         purges: Vec::new(),
     };
-    let broken = walk_links(svc, head, &mut w).await?.or_else(|| {
+    let broken = walk_links(svc, head, &mut w, lane).await?.or_else(|| {
         let purged = head.anchor_seq == 0 || w.purges.contains(&head.anchor_seq);
         let ended = w.expected - 1 == head.head_seq && w.prev == head.head_hash;
         if !purged {
@@ -269,9 +289,20 @@ async fn walk(svc: &Services, head: &Head) -> Result<ChainCheck> {
 }
 
 /// Checks the chain's links page by page; the first problem, if any.
-async fn walk_links(svc: &Services, head: &Head, w: &mut Walked) -> Result<Option<String>> {
+async fn walk_links(
+    svc: &Services,
+    head: &Head,
+    w: &mut Walked,
+    lane: Option<&Lane>,
+) -> Result<Option<String>> {
     let keys = svc.secrets.audit();
+    let wait = audit_turns::wait_for(svc.config.audit_search_timeout_ms);
     loop {
+        // Held while the page is read and checked.
+        let _turn = match lane {
+            Some(lane) => Some(svc.audit_turns.take(lane.clone(), wait).await?),
+            None => None,
+        };
         let page: Vec<Link> = sqlx::query_as(&format!(
             "SELECT {LINK_COLUMNS} FROM audit_events WHERE chain = $1 AND chain_seq >= $2 \
              ORDER BY chain_seq LIMIT $3"

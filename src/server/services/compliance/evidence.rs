@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::super::audit_turns::Lane;
 use super::super::{access_reviews, audit_anchor, audit_chain, mfa, Actor, Result, Services};
 use crate::domain::compliance::Period;
 use crate::domain::tenant::{Tenant, TenantId};
@@ -246,12 +247,14 @@ pub async fn body(
     p: &Period,
 ) -> Result<Value> {
     // A tenant's evidence walks its own chain only, not every tenant's.
+    // Its walk takes turns in the caller's lane, as a search does.
+    let lane = Lane::of(actor)?;
     let checks = match tenant {
-        Some(t) => audit_chain::verify_chain(svc, t.as_str())
+        Some(t) => audit_chain::verify_chain(svc, t.as_str(), Some(&lane))
             .await?
             .into_iter()
             .collect(),
-        None => audit_chain::verify(svc).await?,
+        None => audit_chain::verify_by(svc, Some(lane)).await?,
     };
     let chains: Vec<Value> = checks
         .into_iter()
